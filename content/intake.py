@@ -1,0 +1,229 @@
+"""Incremental pick-up: which files changed, what posts they hold, which posts those are.
+
+A rescan stats every file and reads only those whose size or mtime moved, and
+parses only those whose bytes did; so an unchanged folder costs a directory
+walk. A post's identity is its date and title (or an explicit id): the same
+post in two captures is one post, and an edited file keeps its posts' ids by
+matching on identity first, then on position in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from content.model import DateSource, ParsedPost, Post, Problem
+from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
+from content.site import Site
+from content.slug import slugify
+from store import FileRecord, IntakeSession, Store, Version
+
+_NOT_WORD = re.compile(r"\W+")
+# Editors' swap, backup and temp files: never content, often half-written.
+_TEMP = re.compile(r"^(?:\..*|.*~|.*\.(?:swp|swx|swo|tmp|part|crdownload)|#.*#|4913)$")
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    files: int  # content files in the folder
+    parsed: int  # files read and parsed this scan
+    new: tuple[str, ...]  # post ids
+    updated: tuple[str, ...]
+    withdrawn: tuple[str, ...]
+    problems: tuple[Problem, ...]  # every current problem, not only this scan's
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new or self.updated or self.withdrawn)
+
+
+def content_files(root: Path) -> dict[str, str]:
+    """Relative path -> stat signature (size:mtime, and the sidecar's) of every post file."""
+    found: dict[str, str] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        stats: dict[str, os.stat_result] = {}
+        for name in names:
+            if _TEMP.match(name):
+                continue
+            try:
+                stats[name] = os.stat(os.path.join(folder, name))
+            except FileNotFoundError:  # deleted while we walked
+                continue
+        for name, st in stats.items():
+            stem, suffix = os.path.splitext(name)
+            if suffix.lower() not in EXTENSIONS or name.endswith(SIDECAR_SUFFIX):
+                continue
+            signature = f"{st.st_size}:{st.st_mtime_ns}"
+            if side := stats.get(stem + SIDECAR_SUFFIX):
+                signature += f"+{side.st_size}:{side.st_mtime_ns}"
+            rel = os.path.relpath(os.path.join(folder, name), root)
+            found[Path(rel).as_posix()] = signature
+    return found
+
+
+def identity_key(post: ParsedPost, tz: tzinfo) -> str:
+    if post.id_hint:
+        return f"id:{post.id_hint}"
+    title = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", post.title).casefold()).strip()
+    day = post.date.astimezone(tz).date().isoformat() if post.date else "undated"
+    return f"{day}:{title}"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _new_id(post: ParsedPost, tz: tzinfo, now: datetime, taken: set[str]) -> str:
+    if post.id_hint:
+        base = post.id_hint
+    else:
+        day = (post.date or now).astimezone(tz).date().isoformat()
+        base = f"{day}-{slugify(post.title, 60)}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _fingerprint(post: Post) -> str:
+    data = asdict(replace(post, picked_up=None, updated=None, files=()))
+    return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+
+
+class _Reconciler:
+    """Applies one scan's readings to the store, tracking what changed."""
+
+    def __init__(self, session: IntakeSession, tz: tzinfo, now: datetime) -> None:
+        self.session, self.tz, self.now = session, tz, now
+        self.by_key, self.taken = session.identities()
+        self.touched: set[str] = set()
+
+    def file_changed(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
+        old = self.session.versions_at(path)
+        old_by_key = {key: post_id for post_id, key in old.values()}
+        claimed: set[str] = set()
+        rows = []
+        for slot, post in enumerate(posts):
+            key = identity_key(post, self.tz)
+            post_id = old_by_key.get(key) or self.by_key.get(key)
+            if post_id is None and slot in old and old[slot][0] not in claimed:
+                # same place in the same file, new title or date: an edit, not a new post
+                post_id = old[slot][0]
+                if self.by_key.get(old[slot][1]) == post_id:
+                    del self.by_key[old[slot][1]]
+            if post_id is None:
+                post_id = _new_id(post, self.tz, self.now, self.taken)
+            self.by_key[key] = post_id
+            claimed.add(post_id)
+            rows.append((slot, post_id, key, post))
+        self.session.replace_versions(path, rows)
+        self.touched |= claimed | {post_id for post_id, _ in old.values()}
+
+    def file_deleted(self, path: str) -> None:
+        self.touched |= {post_id for post_id, _ in self.session.versions_at(path).values()}
+        self.session.forget_file(path)
+
+    def settle(self) -> tuple[list[str], list[str], list[str]]:
+        """Recompute every touched post from its versions: (new, updated, withdrawn) ids."""
+        new, updated, withdrawn = [], [], []
+        for post_id in sorted(self.touched):
+            state = self.session.post_state(post_id)
+            candidates = self.session.versions_of(post_id)
+            if not candidates:
+                if state and not state.withdrawn:
+                    self.session.withdraw(post_id)
+                    withdrawn.append(post_id)
+                continue
+            picked_up = datetime.fromisoformat(state.picked_up) if state else self.now
+            in_order = sorted(candidates, key=lambda v: (v.path, v.slot))
+            post = self._publishable(post_id, in_order, picked_up)
+            fingerprint = _fingerprint(post)
+            if state and fingerprint == state.fingerprint and not state.withdrawn:
+                continue
+            self.session.put_post(post, in_order[0].key, fingerprint, exists=state is not None)
+            (updated if state else new).append(post_id)
+        return new, updated, withdrawn
+
+    def _publishable(self, post_id: str, in_order: list[Version], picked_up: datetime) -> Post:
+        # The file changed most recently is the curator's latest word; ties go to path order
+        # (max keeps the first of equals).
+        chosen = max(in_order, key=lambda v: v.changed_at)
+        parsed = chosen.post
+        return Post(
+            id=post_id,
+            title=parsed.title,
+            date=parsed.date or picked_up.astimezone(self.tz).replace(microsecond=0),
+            date_source=parsed.date_source or DateSource.PICKED_UP,
+            picked_up=picked_up,
+            updated=self.now,
+            body_html=parsed.body_html,
+            summary=parsed.summary,
+            attribution=parsed.attribution,
+            tags=parsed.tags,
+            files=tuple(dict.fromkeys(v.path for v in in_order)),
+        )
+
+
+def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
+    """Bring the store up to date with the content folder."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    config = site.config
+    found = content_files(site.content_dir)
+    known = store.files()
+    stale = {path: sig for path, sig in found.items() if known.get(path, None) is None
+             or known[path].signature != sig}
+    gone = sorted(set(known) - set(found))
+    parsed = 0
+    new: list[str] = []
+    updated: list[str] = []
+    withdrawn: list[str] = []
+    if stale or gone:
+        with store.intake() as session:
+            reconciler = _Reconciler(session, config.tz, now)
+            for path in sorted(stale):
+                full = site.content_dir / path
+                try:
+                    data = full.read_bytes()
+                    side = sidecar_path(full)
+                    sidecar = side.read_bytes() if side.exists() else None
+                except FileNotFoundError:
+                    continue  # gone since the walk; the next scan forgets it
+                digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
+                record = known.get(path)
+                if record and record.sha256 == digest:  # touched, not changed
+                    session.put_file(path, replace(record, signature=stale[path]))
+                    continue
+                reading: Reading = read_file(path, data, sidecar, config)
+                parsed += 1
+                if not reading.failed:  # a broken edit keeps the last good version published
+                    reconciler.file_changed(path, reading.posts)
+                session.put_file(
+                    path,
+                    FileRecord(
+                        signature=stale[path],
+                        sha256=digest,
+                        first_seen=record.first_seen if record else _stamp(now),
+                        changed_at=_stamp(now),
+                        problems=reading.problems,
+                    ),
+                )
+            for path in gone:
+                reconciler.file_deleted(path)
+            new, updated, withdrawn = reconciler.settle()
+    return ScanReport(
+        files=len(found),
+        parsed=parsed,
+        new=tuple(new),
+        updated=tuple(updated),
+        withdrawn=tuple(withdrawn),
+        problems=tuple(store.problems()),
+    )

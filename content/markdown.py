@@ -1,0 +1,92 @@
+"""Markdown posts with YAML front matter: the curator's own, clean format."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import tzinfo
+from typing import Any
+
+import frontmatter
+import yaml
+from markdown_it import MarkdownIt
+
+from content.dates import parse_date
+from content.model import Attribution, DateSource, ParsedPost, ReadError
+from content.sanitize import clean_html, html_to_text, one_line, summarize
+from content.slug import slugify
+
+KEYS = frozenset(
+    {"title", "date", "author", "author_role", "source", "source_url", "tags", "draft", "id",
+     "summary"}
+)
+_markdown = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
+
+
+def _date(value: Any, tz: tzinfo, day_first: bool) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
+    parsed = parse_date(str(value), tz, day_first) if isinstance(value, str) else None
+    if parsed is None:
+        raise ReadError(f"front matter 'date' is not a date: {value!r}")
+    return parsed
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str | int) for t in items):
+        raise ReadError(f"front matter 'tags' must be a list of words, not {value!r}")
+    return tuple(sorted({one_line(str(t)) for t in items if str(t).strip()}))
+
+
+def _text(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise ReadError(f"front matter '{key}' must be text, not {value!r}")
+    return one_line(str(value)) or None
+
+
+def read_markdown(text: str, tz: tzinfo, day_first: bool = True) -> tuple[list[ParsedPost], list[str]]:
+    """The post in a Markdown file (none if it is a draft), and warnings about it."""
+    try:
+        meta, body = frontmatter.parse(text)
+    except yaml.YAMLError as exc:
+        raise ReadError(f"bad front matter: {' '.join(str(exc).split())}") from None
+    if not isinstance(meta, dict):
+        raise ReadError("front matter must be a mapping of keys to values")
+    warnings = [f"unknown front matter key '{key}' ignored" for key in sorted(set(meta) - KEYS)]
+    if meta.get("draft") is True:
+        return [], warnings
+    html = clean_html(_markdown.render(body))
+    title = _text(meta, "title")
+    if title is None:
+        tokens = _markdown.parse(body)
+        heading = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+        if heading is None:
+            raise ReadError("no title: add 'title:' to the front matter")
+        title = one_line(tokens[heading + 1].content)
+    if not html:
+        raise ReadError("the post has no text")
+    has_date = meta.get("date") is not None
+    id_hint = _text(meta, "id")
+    post = ParsedPost(
+        title=title,
+        date=_date(meta["date"], tz, day_first) if has_date else None,
+        date_source=DateSource.FRONT_MATTER if has_date else None,
+        body_html=html,
+        summary=_text(meta, "summary") or summarize(html_to_text(html)),
+        attribution=Attribution(
+            source=_text(meta, "source"),
+            author=_text(meta, "author"),
+            author_role=_text(meta, "author_role"),
+            url=_text(meta, "source_url"),
+        ),
+        tags=_tags(meta.get("tags")),
+        id_hint=slugify(id_hint) if id_hint else None,
+    )
+    return [post], warnings

@@ -1,0 +1,82 @@
+"""The plain objects that flow from intake to the store and on to feeds and email.
+
+Readers produce `ParsedPost`s (what one file says); the store turns them into
+`Post`s (what we publish: a stable id, pick-up time, the files it came from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class DateSource(StrEnum):
+    """Where a post's date came from, so readers of `check` know how far to trust it."""
+
+    FRONT_MATTER = "front_matter"
+    SIDECAR = "sidecar"
+    HTML = "html"
+    TEXT = "text"
+    #: a numeric date such as 03/04/2016, read by the site's locale
+    TEXT_GUESS = "text_guess"
+    #: no date anywhere: the time we first saw the post stands in
+    PICKED_UP = "picked_up"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the file could not be read: nothing from it is published
+    WARNING = "warning"  # published, but something was guessed, dropped or cut
+
+
+class ReadError(ValueError):
+    """A file that cannot be published; the message says why, for `check`."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who wrote a post and where it first appeared."""
+
+    source: str | None = None  # publication, e.g. "Community Care"
+    author: str | None = None
+    author_role: str | None = None  # e.g. "chief executive, Solihull MBC"
+    url: str | None = None  # the original article
+    credit: str | None = None  # the credit line as written, e.g. "Source: Community Care"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str  # path relative to the content folder
+    reason: str
+    severity: Severity = Severity.WARNING
+
+
+@dataclass(frozen=True)
+class ParsedPost:
+    """One post as a reader found it in one file, before the store gives it an identity."""
+
+    title: str
+    date: datetime | None  # timezone-aware; None when the text has no date
+    date_source: DateSource | None
+    body_html: str  # sanitized
+    summary: str  # plain text
+    attribution: Attribution = field(default_factory=Attribution)
+    tags: tuple[str, ...] = ()
+    id_hint: str | None = None  # an explicit id from front matter
+
+
+@dataclass(frozen=True)
+class Post:
+    """A published post: what feeds, pages and digests are made from."""
+
+    id: str  # stable for life, also the page slug
+    title: str
+    date: datetime  # timezone-aware
+    date_source: DateSource
+    picked_up: datetime  # first seen, UTC
+    updated: datetime  # last real change, UTC
+    body_html: str
+    summary: str
+    attribution: Attribution
+    tags: tuple[str, ...]
+    files: tuple[str, ...]  # every file the post was found in

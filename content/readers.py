@@ -1,0 +1,147 @@
+"""From one file on disk to the posts in it, whatever its format.
+
+Each format has its own reader; this module decodes bytes, picks the reader by
+extension, applies the curator's sidecar (`NAME.meta.toml`) and turns every
+failure into a `Problem` naming the file, so one bad file never stops a scan.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from content.captures import read_capture
+from content.dates import is_ambiguous, parse_date
+from content.markdown import read_markdown
+from content.model import DateSource, ParsedPost, Problem, ReadError, Severity
+from content.sanitize import one_line
+from content.site import Config
+from content.webpage import read_webpage
+
+EXTENSIONS = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
+SIDECAR_SUFFIX = ".meta.toml"
+SIDECAR_KEYS = frozenset({"url", "source", "author", "author_role", "date", "title", "tags"})
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one file gave: its posts (in file order) and what went wrong."""
+
+    posts: tuple[ParsedPost, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity is Severity.ERROR for p in self.problems)
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Text of a file, and a warning when it was not UTF-8."""
+    if b"\x00" in data:
+        raise ReadError("binary file (it contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        utf8_error = f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+    try:
+        return data.decode("cp1252"), f"{utf8_error}; read as Windows-1252"
+    except UnicodeDecodeError:
+        raise ReadError(f"undecodable bytes: {utf8_error}, nor Windows-1252") from None
+
+
+def source_from_url(url: str) -> str | None:
+    """'https://www.communitycare.co.uk/…' -> 'communitycare.co.uk'."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def _load_sidecar(data: bytes) -> dict[str, Any]:
+    try:
+        meta = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ReadError(f"sidecar {SIDECAR_SUFFIX} is not valid TOML: {exc}") from None
+    if unknown := sorted(set(meta) - SIDECAR_KEYS):
+        raise ReadError(f"sidecar has unknown key '{unknown[0]}'")
+    for key, value in meta.items():
+        valid = isinstance(value, list) if key == "tags" else isinstance(value, str)
+        if key == "date" and not isinstance(value, str):
+            valid = hasattr(value, "year")
+        if not valid:
+            raise ReadError(f"sidecar key '{key}' has a value of the wrong type: {value!r}")
+    return meta
+
+
+def _apply_sidecar(post: ParsedPost, meta: dict[str, Any], config: Config, single: bool) -> ParsedPost:
+    """The curator's word wins; title, date and URL only make sense for a single post."""
+    changes: dict[str, Any] = {}
+    attribution = post.attribution
+    for key in ("source", "author", "author_role"):
+        if key in meta:
+            attribution = replace(attribution, **{key: one_line(meta[key])})
+    if single and "url" in meta:
+        attribution = replace(attribution, url=meta["url"].strip())
+    changes["attribution"] = attribution
+    if single and "title" in meta:
+        changes["title"] = one_line(meta["title"])
+    if single and "date" in meta:
+        value = meta["date"]
+        date = (
+            parse_date(value, config.tz, config.day_first)
+            if isinstance(value, str)
+            else parse_date(value.isoformat(), config.tz)
+        )
+        if date is None:
+            raise ReadError(f"sidecar 'date' is not a date: {value!r}")
+        changes.update(date=date, date_source=DateSource.SIDECAR)
+    if "tags" in meta:
+        changes["tags"] = tuple(sorted({one_line(str(t)) for t in meta["tags"]}))
+    return replace(post, **changes)
+
+
+def _parse(path: Path, text: str, config: Config) -> tuple[list[ParsedPost], list[str]]:
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return read_markdown(text, config.tz, config.day_first)
+    if suffix in (".html", ".htm"):
+        return read_webpage(text, config.tz), []
+    return read_capture(text, config.tz, config.day_first), []
+
+
+def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> Reading:
+    """Posts in one file. `name` is its path in the content folder, used in problems."""
+    path = Path(name)
+    warnings: list[str] = []
+    try:
+        text, decode_warning = decode(data)
+        warnings += [decode_warning] if decode_warning else []
+        posts, read_warnings = _parse(path, text, config)
+        warnings += read_warnings
+        if sidecar is not None:
+            meta = _load_sidecar(sidecar)
+            if len(posts) > 1 and {"title", "date", "url"} & set(meta):
+                warnings.append("sidecar title, date and url ignored: the file holds several posts")
+            posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
+        posts = [
+            replace(p, attribution=replace(p.attribution, source=source_from_url(p.attribution.url)))
+            if p.attribution.url and not p.attribution.source
+            else p
+            for p in posts
+        ]
+    except ReadError as exc:
+        return Reading((), (Problem(name, str(exc), Severity.ERROR),))
+    for post in posts:
+        if post.date_source is DateSource.TEXT_GUESS:
+            order = "day first" if config.day_first else "month first"
+            warnings.append(f"'{post.title}': date read {order} ({config.dates.locale}), a guess")
+        if post.date is None:
+            warnings.append(f"'{post.title}': no date in the text; dated when first picked up")
+    if not posts and path.suffix.lower() not in (".md", ".markdown"):
+        return Reading((), (Problem(name, "no post found in the file", Severity.ERROR),))
+    return Reading(tuple(posts), tuple(Problem(name, w) for w in warnings))

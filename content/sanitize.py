@@ -1,0 +1,68 @@
+"""Making text and HTML from untrusted files safe for XML feeds, pages and email."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+# XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates, FFFE and FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+_BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|blockquote|div|tr)>|<br\s*/?>", re.IGNORECASE)
+_BULLET = re.compile(r"^[•·▪◦‣●]\s*")
+
+_TAGS = frozenset(nh3.ALLOWED_TAGS) | {"figure", "figcaption"}
+_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "a": {"href", "title", "hreflang"},
+    "img": {"src", "alt", "title", "width", "height"},
+}
+
+
+def strip_illegal(text: str) -> tuple[str, int]:
+    """Remove characters XML cannot carry; also says how many went."""
+    cleaned, count = _XML_ILLEGAL.subn("", text)
+    return cleaned, count
+
+
+def one_line(text: str) -> str:
+    """Titles, names and credit lines: XML-safe, whitespace (NBSP too) folded, no CR/LF."""
+    return _SPACES.sub(" ", strip_illegal(text)[0]).strip()
+
+
+def clean_html(fragment: str) -> str:
+    """Sanitize (scripts, handlers and styles go) and repair (tags close) an HTML fragment."""
+    return nh3.clean(strip_illegal(fragment)[0], tags=_TAGS, attributes=_ATTRIBUTES).strip()
+
+
+def text_to_html(paragraphs: list[str]) -> str:
+    """Plain-text paragraphs as HTML; runs of bullet lines become a list."""
+    out: list[str] = []
+    in_list = False
+    for paragraph in paragraphs:
+        bullet = _BULLET.match(paragraph)
+        if bullet and not in_list:
+            out.append("<ul>")
+        elif not bullet and in_list:
+            out.append("</ul>")
+        in_list = bool(bullet)
+        text = html.escape(paragraph[bullet.end() :] if bullet else paragraph, quote=False)
+        out.append(f"<li>{text}</li>" if bullet else f"<p>{text}</p>")
+    if in_list:
+        out.append("</ul>")
+    return "\n".join(out)
+
+
+def summarize(text: str, limit: int = 300) -> str:
+    """The first `limit` characters of plain text, cut at a word boundary."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of sanitized HTML, for summaries."""
+    return html.unescape(nh3.clean(_BLOCK_END.sub(" ", fragment), tags=set()))

@@ -1,0 +1,136 @@
+"""postroom's command line, and (later) the service that runs it on a schedule.
+
+    postroom init DIR
+    postroom --site DIR check [--json]
+    postroom --site DIR run --once
+
+Each verb is a thin shell over the stages: content.intake.scan() fills the
+store, feeds.build() writes public/ from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from content.intake import ScanReport, scan
+from content.model import Post, Problem, Severity
+from content.site import ConfigError, Site, init_site, open_site
+from store import Store, StoreError
+
+
+def post_json(post: Post) -> dict:
+    """A post as `check --json` gives it; these field names are a contract."""
+    a = post.attribution
+    return {
+        "id": post.id,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "date_source": post.date_source.value,
+        "author": a.author,
+        "author_role": a.author_role,
+        "source": a.source,
+        "source_url": a.url,
+        "files": list(post.files),
+        "tags": list(post.tags),
+    }
+
+
+def problem_json(problem: Problem) -> dict:
+    return {"file": problem.file, "reason": problem.reason, "severity": problem.severity.value}
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(f"  {p.severity.value:7} {p.file}: {p.reason}")
+
+
+def _has_errors(problems: Sequence[Problem]) -> bool:
+    return any(p.severity is Severity.ERROR for p in problems)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    site = init_site(Path(args.dir))
+    print(f"made a site in {site.root}: add posts to {site.content_dir}, then run"
+          f" 'postroom --site {site.root} run --once'")
+    return 0
+
+
+def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
+    report = scan(site, store)
+    posts = sorted(store.posts(), key=lambda p: (p.date, p.id), reverse=True)
+    if args.json:
+        out = {"posts": [post_json(p) for p in posts],
+               "problems": [problem_json(p) for p in report.problems]}
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        for p in posts:
+            a = p.attribution
+            by = f" by {a.author}" + (f" ({a.author_role})" if a.author_role else "") if a.author else ""
+            src = f", {a.source}" if a.source else ""
+            note = " [date guessed]" if p.date_source.value == "text_guess" else ""
+            note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
+            print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
+        print(f"{len(posts)} posts, {len(report.problems)} problems")
+        _print_problems(report.problems)
+    return 1 if _has_errors(report.problems) else 0
+
+
+def _summary(report: ScanReport, posts: int) -> str:
+    return (f"{report.files} files, {posts} posts: {len(report.new)} new,"
+            f" {len(report.updated)} updated, {len(report.withdrawn)} withdrawn;"
+            f" {len(report.problems)} problems")
+
+
+def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
+    if not args.once:
+        print("postroom run: only --once is available in this version", file=sys.stderr)
+        return 2
+    from feeds import build  # the CLI's other verbs need no templates
+
+    report = scan(site, store)
+    posts = store.posts()
+    built = build(site, posts)
+    print(_summary(report, len(posts)))
+    problems = [*report.problems, *built.problems]
+    _print_problems(problems)
+    print(f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
+          f" {len(built.removed)} removed")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="postroom", description=__doc__.split("\n\n")[0])
+    top.add_argument("--site", default=".", help="the site folder (default: .)")
+    verbs = top.add_subparsers(dest="verb", required=True)
+    init = verbs.add_parser("init", help="make a new site folder")
+    init.add_argument("dir")
+    check = verbs.add_parser("check", help="list every post and every problem")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    run = verbs.add_parser("run", help="pick up posts and write feeds and pages")
+    run.add_argument("--once", action="store_true", help="one pass, then exit")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.verb == "init":
+            return cmd_init(args)
+        site = open_site(Path(args.site))
+        store = Store(site.store_url)
+        try:
+            return {"check": cmd_check, "run": cmd_run}[args.verb](site, store, args)
+        finally:
+            store.close()
+    except (ConfigError, StoreError) as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

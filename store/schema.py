@@ -1,0 +1,56 @@
+"""Tables. Times are ISO 8601 text with an offset (UTC for our own clocks), which
+sorts correctly and reads the same on SQLite and PostgreSQL."""
+
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+# Every content file seen; `signature` is size:mtime (plus the sidecar's), `sha256` the bytes.
+files = Table(
+    "files",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("signature", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("first_seen", String(40), nullable=False),
+    Column("changed_at", String(40), nullable=False),
+    Column("problems", Text, nullable=False, default="[]"),  # JSON [[reason, severity], ...]
+)
+
+# A post as published: identity, times and the content of its chosen version.
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("key", String(600), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("date", String(40), nullable=False),
+    Column("date_source", String(20), nullable=False),
+    Column("picked_up", String(40), nullable=False, index=True),
+    Column("updated", String(40), nullable=False),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("author", Text),
+    Column("author_role", Text),
+    Column("source", Text),
+    Column("source_url", Text),
+    Column("credit", Text),
+)
+
+# Which file holds which post, and what that file says of it (a JSON ParsedPost).
+versions = Table(
+    "versions",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("post_id", String(200), nullable=False, index=True),
+    Column("key", String(600), nullable=False),
+    Column("data", Text, nullable=False),
+)
