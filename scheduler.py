@@ -54,8 +54,10 @@ def _has_errors(problems: Sequence[Problem]) -> bool:
 
 def cmd_init(args: argparse.Namespace) -> int:
     site = init_site(Path(args.dir))
-    print(f"made a site in {site.root}: add posts to {site.content_dir}, then run"
-          f" 'postroom --site {site.root} run --once'")
+    print(
+        f"made a site in {site.root}: add posts to {site.content_dir}, then run"
+        f" 'postroom --site {site.root} run --once'"
+    )
     return 0
 
 
@@ -63,14 +65,20 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
     report = scan(site, store)
     posts = sorted(store.posts(), key=lambda p: (p.date, p.id), reverse=True)
     if args.json:
-        out = {"posts": [post_json(p) for p in posts],
-               "problems": [problem_json(p) for p in report.problems]}
+        out = {
+            "posts": [post_json(p) for p in posts],
+            "problems": [problem_json(p) for p in report.problems],
+        }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
         for p in posts:
             a = p.attribution
-            by = f" by {a.author}" + (f" ({a.author_role})" if a.author_role else "") if a.author else ""
+            by = (
+                f" by {a.author}" + (f" ({a.author_role})" if a.author_role else "")
+                if a.author
+                else ""
+            )
             src = f", {a.source}" if a.source else ""
             note = " [date guessed]" if p.date_source.value == "text_guess" else ""
             note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
@@ -81,9 +89,11 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def _summary(report: ScanReport, posts: int) -> str:
-    return (f"{report.files} files, {posts} posts: {len(report.new)} new,"
-            f" {len(report.updated)} updated, {len(report.withdrawn)} withdrawn;"
-            f" {len(report.problems)} problems")
+    return (
+        f"{report.files} files, {posts} posts: {len(report.new)} new,"
+        f" {len(report.updated)} updated, {len(report.withdrawn)} withdrawn;"
+        f" {len(report.problems)} problems"
+    )
 
 
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -98,8 +108,10 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     print(_summary(report, len(posts)))
     problems = [*report.problems, *built.problems]
     _print_problems(problems)
-    print(f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
-          f" {len(built.removed)} removed")
+    print(
+        f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
+        f" {len(built.removed)} removed"
+    )
     return 0
 
 

@@ -86,9 +86,7 @@ def _segments(lines: list[str], tz: tzinfo, day_first: bool) -> list[_Segment]:
         end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
         skip = {title_at, dates[n][0]}
         body = [lines[i] for i in range(start, end) if i not in skip]
-        segments.append(
-            _Segment(lines[title_at] if title_at is not None else None, date, body)
-        )
+        segments.append(_Segment(lines[title_at] if title_at is not None else None, date, body))
     return segments
 
 
@@ -140,4 +138,3 @@ def read_capture(text: str, tz: tzinfo, day_first: bool = True) -> list[ParsedPo
             )
         )
     return posts
-

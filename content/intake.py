@@ -179,8 +179,11 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
     config = site.config
     found = content_files(site.content_dir)
     known = store.files()
-    stale = {path: sig for path, sig in found.items() if known.get(path, None) is None
-             or known[path].signature != sig}
+    stale = {
+        path: sig
+        for path, sig in found.items()
+        if known.get(path, None) is None or known[path].signature != sig
+    }
     gone = sorted(set(known) - set(found))
     parsed = 0
     new: list[str] = []

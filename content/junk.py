@@ -34,7 +34,8 @@ _JUNK = re.compile(
 _COMMENTS_START = re.compile(
     r"""^(?:have\ your\ say|you\ must\ (?:sign|log)\ in\ to\ (?:make|post|leave)\ a\ comment.*
       |leave\ a\ (?:comment|reply)|post\ a\ comment|add\ (?:a|your)\ comment
-      |\d+\ (?:comments|responses|replies)\ (?:on|to)\ .*|related\ (?:articles|posts|stories))\W*$""",
+      |\d+\ (?:comments|responses|replies)\ (?:on|to)\ .*
+      |related\ (?:articles|posts|stories))\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 

@@ -16,8 +16,18 @@ from content.sanitize import clean_html, html_to_text, one_line, summarize
 from content.slug import slugify
 
 KEYS = frozenset(
-    {"title", "date", "author", "author_role", "source", "source_url", "tags", "draft", "id",
-     "summary"}
+    {
+        "title",
+        "date",
+        "author",
+        "author_role",
+        "source",
+        "source_url",
+        "tags",
+        "draft",
+        "id",
+        "summary",
+    }
 )
 _markdown = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
 
@@ -51,7 +61,9 @@ def _text(meta: dict[str, Any], key: str) -> str | None:
     return one_line(str(value)) or None
 
 
-def read_markdown(text: str, tz: tzinfo, day_first: bool = True) -> tuple[list[ParsedPost], list[str]]:
+def read_markdown(
+    text: str, tz: tzinfo, day_first: bool = True
+) -> tuple[list[ParsedPost], list[str]]:
     """The post in a Markdown file (none if it is a draft), and warnings about it."""
     try:
         meta, body = frontmatter.parse(text)

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from content.captures import read_capture
-from content.dates import is_ambiguous, parse_date
+from content.dates import parse_date
 from content.markdown import read_markdown
 from content.model import DateSource, ParsedPost, Problem, ReadError, Severity
-from content.sanitize import one_line
+from content.sanitize import one_line, strip_illegal
 from content.site import Config
 from content.webpage import read_webpage
 
@@ -44,11 +44,11 @@ def sidecar_path(path: Path) -> Path:
 
 def decode(data: bytes) -> tuple[str, str | None]:
     """Text of a file, and a warning when it was not UTF-8."""
-    if b"\x00" in data:
-        raise ReadError("binary file (it contains NUL bytes), not text")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
+        if b"\x00" in data[:8192]:  # NULs in valid UTF-8 are damage; with invalid bytes, binary
+            raise ReadError("binary file (NUL bytes and no valid text encoding)") from None
         utf8_error = f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
     try:
         return data.decode("cp1252"), f"{utf8_error}; read as Windows-1252"
@@ -78,7 +78,9 @@ def _load_sidecar(data: bytes) -> dict[str, Any]:
     return meta
 
 
-def _apply_sidecar(post: ParsedPost, meta: dict[str, Any], config: Config, single: bool) -> ParsedPost:
+def _apply_sidecar(
+    post: ParsedPost, meta: dict[str, Any], config: Config, single: bool
+) -> ParsedPost:
     """The curator's word wins; title, date and URL only make sense for a single post."""
     changes: dict[str, Any] = {}
     attribution = post.attribution
@@ -121,6 +123,9 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
     try:
         text, decode_warning = decode(data)
         warnings += [decode_warning] if decode_warning else []
+        text, illegal = strip_illegal(text)
+        if illegal:
+            warnings.append(f"removed {illegal} control characters that XML cannot carry")
         posts, read_warnings = _parse(path, text, config)
         warnings += read_warnings
         if sidecar is not None:
@@ -129,7 +134,9 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
                 warnings.append("sidecar title, date and url ignored: the file holds several posts")
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
         posts = [
-            replace(p, attribution=replace(p.attribution, source=source_from_url(p.attribution.url)))
+            replace(
+                p, attribution=replace(p.attribution, source=source_from_url(p.attribution.url))
+            )
             if p.attribution.url and not p.attribution.source
             else p
             for p in posts

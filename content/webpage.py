@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 from datetime import tzinfo
+from html import escape
 
 from content.model import Attribution, DateSource, ParsedPost, ReadError
 from content.sanitize import clean_html, html_to_text, one_line, summarize

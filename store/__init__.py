@@ -195,7 +195,9 @@ class IntakeSession:
             .where(versions.c.post_id == post_id)
         )
         return [
-            Version(row.path, row.slot, row.post_id, row.key, row.changed_at, decode_parsed(row.data))
+            Version(
+                row.path, row.slot, row.post_id, row.key, row.changed_at, decode_parsed(row.data)
+            )
             for row in rows
         ]
 
@@ -230,8 +232,13 @@ class IntakeSession:
             self.conn.execute(
                 insert(versions),
                 [
-                    {"path": path, "slot": slot, "post_id": post_id, "key": key,
-                     "data": encode_parsed(post)}
+                    {
+                        "path": path,
+                        "slot": slot,
+                        "post_id": post_id,
+                        "key": key,
+                        "data": encode_parsed(post),
+                    }
                     for slot, post_id, key, post in rows
                 ],
             )

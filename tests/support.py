@@ -1,0 +1,121 @@
+"""Building real site folders for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from content.site import CONFIG_NAME, Site, open_site
+
+
+def make_site(root: Path, files: dict[str, str | bytes] | None = None, config: str = "") -> Site:
+    """A site folder on disk with `files` under content/ and `config` as postroom.toml."""
+    (root / "content").mkdir(parents=True, exist_ok=True)
+    (root / CONFIG_NAME).write_text(
+        config or '[site]\nbase_url = "https://notes.example.org/"\n', encoding="utf-8"
+    )
+    for name, body in (files or {}).items():
+        write(root / "content" / name, body)
+    return open_site(root)
+
+
+def write(path: Path, body: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    path.write_bytes(body)
+
+
+# Captures in the shapes the curator's seeds have (original text, not the seeds).
+ARCHIVE = """\
+Monday, 5 March 2018
+
+First thoughts on the review
+
+The review landed this morning and it says little about the front line.
+
+It does say a great deal about governance.
+
+Thursday, 1 March 2018
+
+Snow days and duty teams
+
+Duty teams kept the phones open through the snow.
+
+Nobody wrote a framework for that.
+"""
+
+NEWS_PAGE = """\
+Cookie Consent by Popupsmart Website
+
+Connecting to LinkedIn...
+
+Shutterstock Blue Desk 1620w
+
+News & Analysis
+
+A team manager on the new leadership framework
+
+Posted on 14/05/2019 by
+
+B8812 F30211 Aa17 C04 Ee20391842 D11 F
+
+The framework is fine as far as it goes but it ignores the diary
+
+By\u00a0Frontline Team Manager
+
+Another list of the qualities of good leaders has been published.
+
+  \u2022 The diary problem
+
+Leaders are expected to chair meetings and cover absences before lunch.
+
+Source: Example Care Weekly
+"""
+
+UNDATED_COMMENT = """\
+Your browser is no longer supported
+
+For the best possible experience using our website we recommend you upgrade to a newer version or another browser.
+
+Your browser appears to have cookies disabled. For the best experience of this website, please enable cookies in your browser
+
+We'll assume we have your consent to use cookies, for example so you won't need to log in each time you visit our site.
+Learn more
+
+Reform needs patience
+
+  \u2022 Comment
+
+Reform has changed direction several times in a decade.
+
+Lasting improvement comes from steady investment in people.
+
+Jane Whitfield, director of children's services, Example County Council
+
+  \u2022 Comment
+
+Have your say
+
+You must sign in to make a comment
+
+Please remember that the submission of any material is governed by our Terms and Conditions and by submitting material you confirm your agreement to these Terms and Conditions.
+
+Links may be included in your comments but HTML is not permitted.
+"""
+
+JUNK_LINES = (
+    "Cookie Consent",
+    "LinkedIn",
+    "Shutterstock",
+    "B8812",
+    "browser",
+    "cookies",
+    "Learn more",
+    "Comment",
+    "Have your say",
+    "sign in",
+    "Terms and Conditions",
+    "HTML is not permitted",
+    "News & Analysis",
+    "Posted on",
+)

@@ -1,0 +1,41 @@
+import pytest
+
+from content.site import ConfigError, init_site, open_site
+from tests.support import make_site
+
+
+def test_every_key_has_a_default(tmp_path):
+    (tmp_path / "postroom.toml").write_text("")
+    config = open_site(tmp_path).config
+    assert config.feed.window == 50 and config.site.timezone == "Europe/London"
+    assert config.day_first
+
+
+def test_init_makes_a_site_that_loads_and_refuses_to_overwrite(tmp_path):
+    site = init_site(tmp_path / "new")
+    assert site.content_dir.is_dir() and site.config.site.title == "postroom"
+    with pytest.raises(ConfigError, match="already exists"):
+        init_site(tmp_path / "new")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[feed]\nwindw = 3\n", "unknown key 'feed.windw'"),
+        ("[site]\ntimezone = 'Mars/Olympus'\n", "'site.timezone' unknown IANA timezone"),
+        ("[feed]\nwindow = '50'\n", "'feed.window' must be int"),
+        ("[feed]\nwindow = 0\n", "'feed.window' must be at least 1"),
+        ("[site]\nbase_url = 'example.org'\n", "'site.base_url' must be an http"),
+        ("[nonsense]\n", "unknown key 'nonsense'"),
+        ("[site\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_file(tmp_path, toml, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        make_site(tmp_path, config=toml)
+    assert str(tmp_path / "postroom.toml") in str(caught.value)
+
+
+def test_month_first_locale(tmp_path):
+    site = make_site(tmp_path, config="[dates]\nlocale = 'en-US'\n")
+    assert not site.config.day_first
