@@ -48,6 +48,8 @@ def _parser(day_first: bool) -> DateDataParser:
             "STRICT_PARSING": True,
             "REQUIRE_PARTS": ["day", "month", "year"],
             "RETURN_AS_TIMEZONE_AWARE": False,
+            # a capture's date is absolute: skipping "2 days ago" parsing halves the cost
+            "PARSERS": ["custom-formats", "absolute-time"],
         },
     )
 

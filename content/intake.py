@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from content.model import DateSource, ParsedPost, Post, Problem
 from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
-from content.site import Site
+from content.site import Config, Site
 from content.slug import slugify
-from store import FileRecord, IntakeSession, Store, Version
+from store import FileRecord, IntakeSession, PostWrite, Store, Version
 
+_PARALLEL_FROM = 200  # files to parse before worker processes pay for their start-up
 _NOT_WORD = re.compile(r"\W+")
 # Editors' swap, backup and temp files: never content, often half-written.
 _TEMP = re.compile(r"^(?:\..*|.*~|.*\.(?:swp|swx|swo|tmp|part|crdownload)|#.*#|4913)$")
@@ -46,7 +50,10 @@ class ScanReport:
 def content_files(root: Path) -> dict[str, str]:
     """Relative path -> stat signature (size:mtime, and the sidecar's) of every post file."""
     found: dict[str, str] = {}
+    skip = len(str(root)) + 1
     for folder, dirs, names in os.walk(root):
+        prefix = folder[skip:].replace(os.sep, "/")
+        prefix += "/" if prefix else ""
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         stats: dict[str, os.stat_result] = {}
         for name in names:
@@ -63,8 +70,7 @@ def content_files(root: Path) -> dict[str, str]:
             signature = f"{st.st_size}:{st.st_mtime_ns}"
             if side := stats.get(stem + SIDECAR_SUFFIX):
                 signature += f"+{side.st_size}:{side.st_mtime_ns}"
-            rel = os.path.relpath(os.path.join(folder, name), root)
-            found[Path(rel).as_posix()] = signature
+            found[prefix + name] = signature
     return found
 
 
@@ -100,18 +106,29 @@ def _fingerprint(post: Post) -> str:
 
 
 class _Reconciler:
-    """Applies one scan's readings to the store, tracking what changed."""
+    """Works out what one scan's readings change, then hands the store one batch."""
 
-    def __init__(self, session: IntakeSession, tz: tzinfo, now: datetime) -> None:
-        self.session, self.tz, self.now = session, tz, now
-        self.by_key, self.taken = session.identities()
+    def __init__(
+        self, session: IntakeSession, known: dict[str, FileRecord], tz: tzinfo, now: datetime
+    ) -> None:
+        self.session, self.known, self.tz, self.now = session, known, tz, now
+        self.by_key = {state.key: post_id for post_id, state in session.posts.items()}
+        self.taken = set(session.posts)
+        self.files: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]] = {}
+        self.versions: dict[str, list[Version]] = {}  # path -> what it holds now
+        self.forgotten: list[str] = []
         self.touched: set[str] = set()
 
-    def file_changed(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
-        old = self.session.versions_at(path)
+    def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
+        self.files[path] = (record, reading.problems, path in self.known)
+        if not reading.failed:  # a broken edit keeps the last good version published
+            self._file_holds(path, reading.posts)
+
+    def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
+        old = self.session.slots.get(path, {})
         old_by_key = {key: post_id for post_id, key in old.values()}
         claimed: set[str] = set()
-        rows = []
+        held = []
         for slot, post in enumerate(posts):
             key = identity_key(post, self.tz)
             post_id = old_by_key.get(key) or self.by_key.get(key)
@@ -124,33 +141,45 @@ class _Reconciler:
                 post_id = _new_id(post, self.tz, self.now, self.taken)
             self.by_key[key] = post_id
             claimed.add(post_id)
-            rows.append((slot, post_id, key, post))
-        self.session.replace_versions(path, rows)
+            held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
+        self.versions[path] = held
         self.touched |= claimed | {post_id for post_id, _ in old.values()}
 
     def file_deleted(self, path: str) -> None:
-        self.touched |= {post_id for post_id, _ in self.session.versions_at(path).values()}
-        self.session.forget_file(path)
+        self.forgotten.append(path)
+        self.touched |= {post_id for post_id, _ in self.session.slots.get(path, {}).values()}
 
-    def settle(self) -> tuple[list[str], list[str], list[str]]:
-        """Recompute every touched post from its versions: (new, updated, withdrawn) ids."""
+    def _versions_of(self, post_id: str, fresh: list[Version]) -> list[Version]:
+        settled = self.session.paths_of.get(post_id, set()) - set(self.versions)
+        settled -= set(self.forgotten)
+        stored = self.session.stored_versions(post_id, settled) if settled else []
+        return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
+
+    def commit(self) -> tuple[list[str], list[str], list[str]]:
+        """Recompute every touched post from its versions and write the batch.
+
+        Returns the (new, updated, withdrawn) post ids."""
         new, updated, withdrawn = [], [], []
+        writes = []
+        fresh: dict[str, list[Version]] = {}
+        for held in self.versions.values():
+            for version in held:
+                fresh.setdefault(version.post_id, []).append(version)
         for post_id in sorted(self.touched):
-            state = self.session.post_state(post_id)
-            candidates = self.session.versions_of(post_id)
-            if not candidates:
+            state = self.session.posts.get(post_id)
+            in_order = self._versions_of(post_id, fresh.get(post_id, []))
+            if not in_order:
                 if state and not state.withdrawn:
-                    self.session.withdraw(post_id)
                     withdrawn.append(post_id)
                 continue
             picked_up = datetime.fromisoformat(state.picked_up) if state else self.now
-            in_order = sorted(candidates, key=lambda v: (v.path, v.slot))
             post = self._publishable(post_id, in_order, picked_up)
             fingerprint = _fingerprint(post)
             if state and fingerprint == state.fingerprint and not state.withdrawn:
                 continue
-            self.session.put_post(post, in_order[0].key, fingerprint, exists=state is not None)
+            writes.append(PostWrite(post, in_order[0].key, fingerprint, exists=state is not None))
             (updated if state else new).append(post_id)
+        self.session.write(self.files, self.forgotten, self.versions, writes, withdrawn)
         return new, updated, withdrawn
 
     def _publishable(self, post_id: str, in_order: list[Version], picked_up: datetime) -> Post:
@@ -173,6 +202,37 @@ class _Reconciler:
         )
 
 
+_Job = tuple[Path, str, str | None, Config]
+
+
+def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
+    """Hash a file and parse it if its bytes changed: (path, sha256, reading or None)."""
+    content_dir, path, known_sha, config = job
+    full = content_dir / path
+    try:
+        data = full.read_bytes()
+        side = sidecar_path(full)
+        sidecar = side.read_bytes() if side.exists() else None
+    except FileNotFoundError:
+        return None
+    digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
+    if digest == known_sha:
+        return path, digest, None
+    return path, digest, read_file(path, data, sidecar, config)
+
+
+def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
+    """Examine files in order; a big batch (a cold start) is spread over every core."""
+    cores = os.cpu_count() or 1
+    if len(jobs) < _PARALLEL_FROM or cores < 2:
+        yield from map(_examine, jobs)
+        return
+    # forkserver: forking a process that runs scheduler threads is not safe
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
+        yield from pool.map(_examine, jobs, chunksize=32)
+
+
 def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
     """Bring the store up to date with the content folder."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -182,7 +242,7 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
     stale = {
         path: sig
         for path, sig in found.items()
-        if known.get(path, None) is None or known[path].signature != sig
+        if path not in known or known[path].signature != sig
     }
     gone = sorted(set(known) - set(found))
     parsed = 0
@@ -191,37 +251,27 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
     withdrawn: list[str] = []
     if stale or gone:
         with store.intake() as session:
-            reconciler = _Reconciler(session, config.tz, now)
-            for path in sorted(stale):
-                full = site.content_dir / path
-                try:
-                    data = full.read_bytes()
-                    side = sidecar_path(full)
-                    sidecar = side.read_bytes() if side.exists() else None
-                except FileNotFoundError:
+            reconciler = _Reconciler(session, known, config.tz, now)
+            jobs = [
+                (site.content_dir, path, known[path].sha256 if path in known else None, config)
+                for path in sorted(stale)
+            ]
+            for result in _examine_all(jobs):
+                if result is None:
                     continue  # gone since the walk; the next scan forgets it
-                digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
-                record = known.get(path)
-                if record and record.sha256 == digest:  # touched, not changed
-                    session.put_file(path, replace(record, signature=stale[path]))
+                path, digest, reading = result
+                if reading is None:  # touched, not changed
+                    session.touch_file(path, stale[path])
                     continue
-                reading: Reading = read_file(path, data, sidecar, config)
                 parsed += 1
-                if not reading.failed:  # a broken edit keeps the last good version published
-                    reconciler.file_changed(path, reading.posts)
-                session.put_file(
-                    path,
-                    FileRecord(
-                        signature=stale[path],
-                        sha256=digest,
-                        first_seen=record.first_seen if record else _stamp(now),
-                        changed_at=_stamp(now),
-                        problems=reading.problems,
-                    ),
+                stamp = _stamp(now)
+                first_seen = known[path].first_seen if path in known else stamp
+                reconciler.file_read(
+                    path, FileRecord(stale[path], digest, first_seen, stamp), reading
                 )
             for path in gone:
                 reconciler.file_deleted(path)
-            new, updated, withdrawn = reconciler.settle()
+            new, updated, withdrawn = reconciler.commit()
     return ScanReport(
         files=len(found),
         parsed=parsed,

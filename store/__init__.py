@@ -14,7 +14,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 
 from content.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
 from store.schema import SCHEMA_VERSION, files, metadata, posts, schema_version, versions
@@ -30,7 +39,6 @@ class FileRecord:
     sha256: str
     first_seen: str
     changed_at: str
-    problems: tuple[Problem, ...]
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,18 @@ class Version:
 
 @dataclass(frozen=True)
 class PostState:
+    key: str
     picked_up: str
     fingerprint: str
     withdrawn: bool
+
+
+@dataclass(frozen=True)
+class PostWrite:
+    post: Post
+    key: str
+    fingerprint: str
+    exists: bool
 
 
 def encode_parsed(post: ParsedPost) -> str:
@@ -109,23 +126,30 @@ class Store:
 
     def files(self) -> dict[str, FileRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(files)).all()
-        return {
-            row.path: FileRecord(
-                signature=row.signature,
-                sha256=row.sha256,
-                first_seen=row.first_seen,
-                changed_at=row.changed_at,
-                problems=tuple(
-                    Problem(row.path, reason, Severity(severity))
-                    for reason, severity in json.loads(row.problems)
-                ),
-            )
-            for row in rows
-        }
+            rows = conn.execute(
+                select(
+                    files.c.path,
+                    files.c.signature,
+                    files.c.sha256,
+                    files.c.first_seen,
+                    files.c.changed_at,
+                )
+            ).all()
+        return {row.path: FileRecord(*row[1:]) for row in rows}
 
     def problems(self) -> list[Problem]:
-        return [p for _, record in sorted(self.files().items()) for p in record.problems]
+        """What is wrong with the files as last read, in path order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(files.c.path, files.c.problems)
+                .where(files.c.problems != "[]")
+                .order_by(files.c.path)
+            ).all()
+        return [
+            Problem(row.path, reason, Severity(severity))
+            for row in rows
+            for reason, severity in json.loads(row.problems)
+        ]
 
     def posts(self) -> list[Post]:
         """Every published post, newest pick-up first."""
@@ -171,28 +195,40 @@ class Store:
 
 
 class IntakeSession:
+    """A scan's view of the store: the index is read once, the changes written in batches."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def identities(self) -> tuple[dict[str, str], set[str]]:
-        """Every post's identity key -> id, and every id ever given (ids are never reused)."""
-        rows = self.conn.execute(select(posts.c.key, posts.c.id)).all()
-        return {row.key: row.id for row in rows}, {row.id for row in rows}
-
-    def versions_at(self, path: str) -> dict[int, tuple[str, str]]:
-        """slot -> (post id, key) of what a file held last time."""
-        rows = self.conn.execute(
-            select(versions.c.slot, versions.c.post_id, versions.c.key).where(
-                versions.c.path == path
+        self.posts = {
+            row.id: PostState(row.key, row.picked_up, row.fingerprint, row.withdrawn)
+            for row in conn.execute(
+                select(
+                    posts.c.id,
+                    posts.c.key,
+                    posts.c.picked_up,
+                    posts.c.fingerprint,
+                    posts.c.withdrawn,
+                )
             )
-        )
-        return {row.slot: (row.post_id, row.key) for row in rows}
+        }
+        self.slots: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
+        self.paths_of: dict[str, set[str]] = defaultdict(set)
+        for row in conn.execute(
+            select(versions.c.path, versions.c.slot, versions.c.post_id, versions.c.key)
+        ):
+            self.slots[row.path][row.slot] = (row.post_id, row.key)
+            self.paths_of[row.post_id].add(row.path)
 
-    def versions_of(self, post_id: str) -> list[Version]:
+    def touch_file(self, path: str, signature: str) -> None:
+        """A file whose stat moved but whose bytes did not."""
+        self.conn.execute(update(files).where(files.c.path == path).values(signature=signature))
+
+    def stored_versions(self, post_id: str, paths: set[str]) -> list[Version]:
+        """The versions of a post held by `paths`, read from the database."""
         rows = self.conn.execute(
             select(versions, files.c.changed_at)
             .join(files, files.c.path == versions.c.path)
-            .where(versions.c.post_id == post_id)
+            .where(versions.c.post_id == post_id, versions.c.path.in_(sorted(paths)))
         )
         return [
             Version(
@@ -201,72 +237,95 @@ class IntakeSession:
             for row in rows
         ]
 
-    def post_state(self, post_id: str) -> PostState | None:
-        row = self.conn.execute(
-            select(posts.c.picked_up, posts.c.fingerprint, posts.c.withdrawn).where(
-                posts.c.id == post_id
-            )
-        ).first()
-        return PostState(row.picked_up, row.fingerprint, row.withdrawn) if row else None
+    def write(
+        self,
+        file_records: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]],
+        forgotten: list[str],
+        new_versions: dict[str, list[Version]],
+        post_writes: list[PostWrite],
+        withdrawn: list[str],
+    ) -> None:
+        """Everything a scan changed, in as few statements as the database allows."""
 
-    def put_file(self, path: str, record: FileRecord) -> None:
-        values = {
-            "signature": record.signature,
-            "sha256": record.sha256,
-            "first_seen": record.first_seen,
-            "changed_at": record.changed_at,
-            "problems": _problems_json(record.problems),
-        }
-        done = self.conn.execute(update(files).where(files.c.path == path).values(**values))
-        if done.rowcount == 0:
-            self.conn.execute(insert(files).values(path=path, **values))
+        def file_row(path: str, record: FileRecord, problems: tuple[Problem, ...]) -> dict:
+            return {
+                "b_path": path,
+                "signature": record.signature,
+                "sha256": record.sha256,
+                "first_seen": record.first_seen,
+                "changed_at": record.changed_at,
+                "problems": _problems_json(problems),
+            }
 
-    def forget_file(self, path: str) -> None:
-        self.conn.execute(delete(versions).where(versions.c.path == path))
-        self.conn.execute(delete(files).where(files.c.path == path))
-
-    def replace_versions(self, path: str, rows: list[tuple[int, str, str, ParsedPost]]) -> None:
-        """Set what a file holds: (slot, post id, key, post) rows."""
-        self.conn.execute(delete(versions).where(versions.c.path == path))
-        if rows:
+        old = [file_row(p, r, pr) for p, (r, pr, exists) in file_records.items() if exists]
+        fresh = [file_row(p, r, pr) for p, (r, pr, exists) in file_records.items() if not exists]
+        if old:
             self.conn.execute(
-                insert(versions),
-                [
-                    {
-                        "path": path,
-                        "slot": slot,
-                        "post_id": post_id,
-                        "key": key,
-                        "data": encode_parsed(post),
-                    }
-                    for slot, post_id, key, post in rows
-                ],
+                update(files)
+                .where(files.c.path == bindparam("b_path"))
+                .values({k: bindparam(k) for k in old[0] if k != "b_path"}),
+                old,
             )
+        if fresh:
+            self.conn.execute(
+                insert(files),
+                [{("path" if k == "b_path" else k): v for k, v in row.items()} for row in fresh],
+            )
+        replaced = sorted(set(forgotten) | {p for p in new_versions if p in self.slots})
+        for chunk in _chunks(replaced):
+            self.conn.execute(delete(versions).where(versions.c.path.in_(chunk)))
+        for chunk in _chunks(forgotten):
+            self.conn.execute(delete(files).where(files.c.path.in_(chunk)))
+        rows = [
+            {
+                "path": v.path,
+                "slot": v.slot,
+                "post_id": v.post_id,
+                "key": v.key,
+                "data": encode_parsed(v.post),
+            }
+            for vs in new_versions.values()
+            for v in vs
+        ]
+        if rows:
+            self.conn.execute(insert(versions), rows)
+        inserts = [_post_row(w) | {"id": w.post.id} for w in post_writes if not w.exists]
+        updates = [_post_row(w) | {"b_id": w.post.id} for w in post_writes if w.exists]
+        if inserts:
+            self.conn.execute(insert(posts), inserts)
+        if updates:
+            self.conn.execute(
+                update(posts)
+                .where(posts.c.id == bindparam("b_id"))
+                .values({k: bindparam(k) for k in updates[0] if k != "b_id"}),
+                updates,
+            )
+        for chunk in _chunks(withdrawn):
+            self.conn.execute(update(posts).where(posts.c.id.in_(chunk)).values(withdrawn=True))
 
-    def withdraw(self, post_id: str) -> None:
-        self.conn.execute(update(posts).where(posts.c.id == post_id).values(withdrawn=True))
 
-    def put_post(self, post: Post, key: str, fingerprint: str, exists: bool) -> None:
-        a = post.attribution
-        values = {
-            "key": key,
-            "title": post.title,
-            "date": post.date.isoformat(),
-            "date_source": post.date_source.value,
-            "picked_up": post.picked_up.isoformat(timespec="microseconds"),
-            "updated": post.updated.isoformat(timespec="microseconds"),
-            "withdrawn": False,
-            "fingerprint": fingerprint,
-            "body_html": post.body_html,
-            "summary": post.summary,
-            "tags": json.dumps(list(post.tags), ensure_ascii=False),
-            "author": a.author,
-            "author_role": a.author_role,
-            "source": a.source,
-            "source_url": a.url,
-            "credit": a.credit,
-        }
-        if exists:
-            self.conn.execute(update(posts).where(posts.c.id == post.id).values(**values))
-        else:
-            self.conn.execute(insert(posts).values(id=post.id, **values))
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _post_row(write: PostWrite) -> dict:
+    post, a = write.post, write.post.attribution
+    return {
+        "key": write.key,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "date_source": post.date_source.value,
+        "picked_up": post.picked_up.isoformat(timespec="microseconds"),
+        "updated": post.updated.isoformat(timespec="microseconds"),
+        "withdrawn": False,
+        "fingerprint": write.fingerprint,
+        "body_html": post.body_html,
+        "summary": post.summary,
+        "tags": json.dumps(list(post.tags), ensure_ascii=False),
+        "author": a.author,
+        "author_role": a.author_role,
+        "source": a.source,
+        "source_url": a.url,
+        "credit": a.credit,
+    }

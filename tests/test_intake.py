@@ -146,3 +146,19 @@ def test_editor_temp_and_hidden_files_are_ignored(site, store):
     for name in (".hubs.md.swp", "hubs.md~", "4913", ".#hubs.md", "draft.tmp", ".hidden/x.md"):
         write(site.content_dir / name, MD.replace("Hubs", name))
     assert scan(site, store, T0).files == 4
+
+
+def test_a_big_cold_start_parsed_in_worker_processes_gives_the_same_posts(tmp_path):
+    from content.intake import _PARALLEL_FROM
+
+    files = {f"bulk/{i:04d}.md": MD.replace("Hubs", f"Post {i}") for i in range(_PARALLEL_FROM)}
+    files["bulk/bad.md"] = "---\ntitle: [broken\n---\n"
+    site = make_site(tmp_path, files)
+    store = Store(site.store_url)
+    try:
+        report = scan(site, store, T0)
+        assert report.parsed == _PARALLEL_FROM + 1 and len(report.new) == _PARALLEL_FROM
+        assert [p.file for p in report.problems] == ["bulk/bad.md"]
+        assert {p.title for p in store.posts()} == {f"Post {i}" for i in range(_PARALLEL_FROM)}
+    finally:
+        store.close()
