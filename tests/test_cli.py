@@ -1,0 +1,62 @@
+"""The postroom command as a user runs it, in a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+
+from tests.support import ARCHIVE, NEWS_PAGE, make_site, write
+
+POSTROOM = Path(sys.executable).with_name("postroom")
+
+
+def postroom(*args, check=False):
+    return subprocess.run([POSTROOM, *map(str, args)], capture_output=True, text=True, check=check)
+
+
+def test_init_then_run_once_writes_feeds_and_says_what_it_did(tmp_path):
+    site_dir = tmp_path / "site"
+    postroom("init", site_dir, check=True)
+    write(site_dir / "content/archive.txt", ARCHIVE)
+    out = postroom("--site", site_dir, "run", "--once", check=True).stdout
+    assert "2 posts: 2 new, 0 updated" in out and "files written" in out
+    atom = feedparser.parse((site_dir / "public/atom.xml").read_bytes())
+    assert not atom.bozo and len(atom.entries) == 2
+    again = postroom("--site", site_dir, "run", "--once", check=True).stdout
+    assert "0 new, 0 updated" in again and "0 files written" in again
+
+
+def test_check_json_fields_and_exit_status(tmp_path):
+    site = make_site(tmp_path, {"news.txt": NEWS_PAGE})
+    result = postroom("--site", site.root, "check", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [post] = report["posts"]
+    assert set(post) == {
+        "id",
+        "title",
+        "date",
+        "date_source",
+        "author",
+        "author_role",
+        "source",
+        "source_url",
+        "files",
+        "tags",
+    }
+    assert post["source"] == "Example Care Weekly" and post["files"] == ["news.txt"]
+    write(site.content_dir / "broken.md", "---\ntitle: [oops\n---\n")
+    result = postroom("--site", site.root, "check", "--json")
+    assert result.returncode == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert problem["file"] == "broken.md" and problem["severity"] == "error"
+    assert set(problem) == {"file", "reason", "severity"}
+
+
+def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
+    (tmp_path / "postroom.toml").write_text("[feed]\nwindw = 1\n")
+    result = postroom("--site", tmp_path, "check")
+    assert result.returncode == 2
+    assert "unknown key 'feed.windw'" in result.stderr and "Traceback" not in result.stderr
