@@ -23,7 +23,7 @@ from pathlib import Path
 
 from content.model import DateSource, ParsedPost, Post, Problem
 from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
-from content.site import Config, Site
+from content.site import Config, ConfigError, Site
 from content.slug import slugify
 from store import FileRecord, IntakeSession, PostWrite, Store, Version
 
@@ -237,6 +237,8 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
     """Bring the store up to date with the content folder."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     config = site.config
+    if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
+        raise ConfigError(f"{site.content_dir}: the content folder is missing")
     found = content_files(site.content_dir)
     known = store.files()
     stale = {

@@ -62,6 +62,17 @@ def source_from_url(url: str) -> str | None:
     return host.removeprefix("www.") or None
 
 
+def _settle_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
+    """Only http(s) links reach pages and feeds; a known URL names an unknown source."""
+    a = post.attribution
+    if a.url and urlsplit(a.url).scheme.lower() not in ("http", "https"):
+        warnings.append(f"'{post.title}': original URL {a.url!r} is not http(s); dropped")
+        a = replace(a, url=None)
+    if a.url and not a.source:
+        a = replace(a, source=source_from_url(a.url))
+    return replace(post, attribution=a)
+
+
 def _load_sidecar(data: bytes) -> dict[str, Any]:
     try:
         meta = tomllib.loads(data.decode("utf-8"))
@@ -133,14 +144,7 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
             if len(posts) > 1 and {"title", "date", "url"} & set(meta):
                 warnings.append("sidecar title, date and url ignored: the file holds several posts")
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
-        posts = [
-            replace(
-                p, attribution=replace(p.attribution, source=source_from_url(p.attribution.url))
-            )
-            if p.attribution.url and not p.attribution.source
-            else p
-            for p in posts
-        ]
+        posts = [_settle_url(p, warnings) for p in posts]
     except ReadError as exc:
         return Reading((), (Problem(name, str(exc), Severity.ERROR),))
     for post in posts:

@@ -32,18 +32,20 @@ def feed_sets(site: Site, posts: Sequence[Post]) -> list[FeedSet]:
     """The site's feeds, then one set per tag and per source."""
     size = site.config.feed.window
     title = site.config.site.title
-    groups: dict[str, tuple[str, list[Post]]] = defaultdict(lambda: ("", []))
+    names: dict[str, str] = {}
+    groups: dict[str, list[Post]] = defaultdict(list)
     for post in posts:
         for tag in post.tags:
             folder = f"tags/{slugify(tag)}/"
-            groups[folder] = (f"{title}: {tag}", [*groups[folder][1], post])
+            names.setdefault(folder, f"{title}: {tag}")
+            groups[folder].append(post)
         if source := post.attribution.source:
             folder = f"sources/{slugify(source)}/"
-            groups[folder] = (f"{title}: from {source}", [*groups[folder][1], post])
+            names.setdefault(folder, f"{title}: from {source}")
+            groups[folder].append(post)
     sets = [FeedSet("", title, window(posts, size))]
     sets += [
-        FeedSet(folder, name, window(group, size))
-        for folder, (name, group) in sorted(groups.items())
+        FeedSet(folder, names[folder], window(groups[folder], size)) for folder in sorted(groups)
     ]
     return sets
 

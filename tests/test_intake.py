@@ -7,6 +7,7 @@ import pytest
 
 from content.intake import scan
 from content.model import DateSource, Severity
+from content.site import ConfigError
 from store import Store
 from tests.support import ARCHIVE, NEWS_PAGE, UNDATED_COMMENT, make_site, write
 
@@ -162,3 +163,11 @@ def test_a_big_cold_start_parsed_in_worker_processes_gives_the_same_posts(tmp_pa
         assert {p.title for p in store.posts()} == {f"Post {i}" for i in range(_PARALLEL_FROM)}
     finally:
         store.close()
+
+
+def test_a_missing_content_folder_is_an_error_not_a_mass_withdrawal(site, store):
+    scan(site, store, T0)
+    site.content_dir.rename(site.root / "elsewhere")
+    with pytest.raises(ConfigError, match="content folder is missing"):
+        scan(site, store, T0 + timedelta(hours=1))
+    assert len(store.posts()) == 5

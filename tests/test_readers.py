@@ -117,3 +117,10 @@ def test_saved_html_page_through_trafilatura():
     assert post.attribution.url == "https://journal.example/keep-going"
     assert post.date.date().isoformat() == "2016-06-23"
     assert "Second paragraph" in post.body_html and "Home | News" not in post.body_html
+
+
+def test_an_original_url_that_is_not_http_is_dropped_and_reported():
+    text = b"---\ntitle: T\ndate: 2020-01-01\nsource_url: 'javascript:alert(1)'\n---\nx\n"
+    reading = read_file("js.md", text, None, CONFIG)
+    assert reading.posts[0].attribution.url is None
+    assert "not http(s)" in reading.problems[0].reason
