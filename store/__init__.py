@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Connection,
+    Table,
     bindparam,
     create_engine,
     delete,
@@ -247,30 +248,25 @@ class IntakeSession:
     ) -> None:
         """Everything a scan changed, in as few statements as the database allows."""
 
-        def file_row(path: str, record: FileRecord, problems: tuple[Problem, ...]) -> dict:
-            return {
-                "b_path": path,
-                "signature": record.signature,
-                "sha256": record.sha256,
-                "first_seen": record.first_seen,
-                "changed_at": record.changed_at,
-                "problems": _problems_json(problems),
-            }
-
-        old = [file_row(p, r, pr) for p, (r, pr, exists) in file_records.items() if exists]
-        fresh = [file_row(p, r, pr) for p, (r, pr, exists) in file_records.items() if not exists]
-        if old:
-            self.conn.execute(
-                update(files)
-                .where(files.c.path == bindparam("b_path"))
-                .values({k: bindparam(k) for k in old[0] if k != "b_path"}),
-                old,
-            )
-        if fresh:
-            self.conn.execute(
-                insert(files),
-                [{("path" if k == "b_path" else k): v for k, v in row.items()} for row in fresh],
-            )
+        _save_rows(
+            self.conn,
+            files,
+            "path",
+            [
+                (
+                    {
+                        "path": path,
+                        "signature": record.signature,
+                        "sha256": record.sha256,
+                        "first_seen": record.first_seen,
+                        "changed_at": record.changed_at,
+                        "problems": _problems_json(problems),
+                    },
+                    known,
+                )
+                for path, (record, problems, known) in file_records.items()
+            ],
+        )
         replaced = sorted(set(forgotten) | {p for p in new_versions if p in self.slots})
         for chunk in _chunks(replaced):
             self.conn.execute(delete(versions).where(versions.c.path.in_(chunk)))
@@ -289,19 +285,27 @@ class IntakeSession:
         ]
         if rows:
             self.conn.execute(insert(versions), rows)
-        inserts = [_post_row(w) | {"id": w.post.id} for w in post_writes if not w.exists]
-        updates = [_post_row(w) | {"b_id": w.post.id} for w in post_writes if w.exists]
-        if inserts:
-            self.conn.execute(insert(posts), inserts)
-        if updates:
-            self.conn.execute(
-                update(posts)
-                .where(posts.c.id == bindparam("b_id"))
-                .values({k: bindparam(k) for k in updates[0] if k != "b_id"}),
-                updates,
-            )
+        _save_rows(
+            self.conn,
+            posts,
+            "id",
+            [(_post_row(w) | {"id": w.post.id}, w.exists) for w in post_writes],
+        )
         for chunk in _chunks(withdrawn):
             self.conn.execute(update(posts).where(posts.c.id.in_(chunk)).values(withdrawn=True))
+
+
+def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, bool]]) -> None:
+    """Insert the new rows and update the known ones (matched on `key`), one batch each."""
+    fresh = [row for row, known in rows if not known]
+    if fresh:
+        conn.execute(insert(table), fresh)
+    known = [{f"b_{k}" if k == key else k: v for k, v in row.items()} for row, old in rows if old]
+    if known:
+        columns = {k: bindparam(k) for k in known[0] if k != f"b_{key}"}
+        conn.execute(
+            update(table).where(table.c[key] == bindparam(f"b_{key}")).values(columns), known
+        )
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
