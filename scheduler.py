@@ -3,6 +3,7 @@
     postroom init DIR
     postroom --site DIR check [--json]
     postroom --site DIR run --once
+    postroom --site DIR subscribers add|import|list|remove
 
 Each verb is a thin shell over the stages: content.intake.scan() fills the
 store, feeds.build() writes public/ from it.
@@ -115,6 +116,53 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
+    from store.subscribers import AddressError, SubscriberList
+
+    book = SubscriberList(store)
+    try:
+        if args.action == "add":
+            new = book.add(args.address, args.name)
+            print(f"{'added' if new else 'already subscribed (name updated)'}: {args.address}")
+        elif args.action == "remove":
+            if not book.remove(args.address):
+                print(f"not on the list: {args.address}", file=sys.stderr)
+                return 1
+            print(f"removed: {args.address}")
+        elif args.action == "import":
+            report = book.import_csv(Path(args.file))
+            for line, reason in report.errors:
+                print(f"{args.file}:{line}: {reason}", file=sys.stderr)
+            print(
+                f"{report.added} added, {report.merged} already there, {len(report.errors)} refused"
+            )
+            return 1 if report.errors else 0
+        elif args.json:
+            json.dump(
+                [
+                    {
+                        "address": s.address,
+                        "name": s.name,
+                        "status": s.status.value,
+                        "created_at": s.created_at,
+                        "updated_at": s.updated_at,
+                    }
+                    for s in book.all()
+                ],
+                sys.stdout,
+                ensure_ascii=False,
+                indent=2,
+            )
+            print()
+        else:
+            for s in book.all():
+                print(f"{s.status.value:13} {s.address} {s.name}")
+    except AddressError as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="postroom", description=__doc__.split("\n\n")[0])
     top.add_argument("--site", default=".", help="the site folder (default: .)")
@@ -125,6 +173,17 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output")
     run = verbs.add_parser("run", help="pick up posts and write feeds and pages")
     run.add_argument("--once", action="store_true", help="one pass, then exit")
+    subs = verbs.add_parser("subscribers", help="manage who receives the digest")
+    actions = subs.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add one address (active)")
+    add.add_argument("address")
+    add.add_argument("--name", default="")
+    imp = actions.add_parser("import", help="add addresses from a CSV file: address[,name]")
+    imp.add_argument("file")
+    listing = actions.add_parser("list", help="everyone on the list")
+    listing.add_argument("--json", action="store_true")
+    remove = actions.add_parser("remove", help="delete one address from the list")
+    remove.add_argument("address")
     return top
 
 
@@ -136,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         site = open_site(Path(args.site))
         store = Store(site.store_url)
         try:
-            return {"check": cmd_check, "run": cmd_run}[args.verb](site, store, args)
+            verbs = {"check": cmd_check, "run": cmd_run, "subscribers": cmd_subscribers}
+            return verbs[args.verb](site, store, args)
         finally:
             store.close()
     except (ConfigError, StoreError) as exc:

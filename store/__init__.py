@@ -116,6 +116,8 @@ class Store:
             found = conn.execute(select(schema_version.c.version)).scalar()
             if found is None:
                 conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+            elif found < SCHEMA_VERSION:  # every change so far only added tables
+                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
             elif found > SCHEMA_VERSION:
                 raise StoreError(
                     f"the database has schema {found}, newer than this postroom ({SCHEMA_VERSION}):"

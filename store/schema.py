@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -53,4 +53,19 @@ versions = Table(
     Column("post_id", String(200), nullable=False, index=True),
     Column("key", String(600), nullable=False),
     Column("data", Text, nullable=False),
+)
+
+# People who receive the digest. `address` is normalised (email-validator), so one
+# person is one row however they typed it.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(320), nullable=False),
+    # mail systems treat local parts case-blind, so one person is one row
+    Column("address_key", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False),  # pending, active, unsubscribed, bounced
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
 )

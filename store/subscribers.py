@@ -1,0 +1,133 @@
+"""The subscriber list: who gets the digest, and in what state.
+
+Addresses are validated and normalised with email-validator (syntax only, no
+DNS), so "Jane@Example.ORG" and "jane@example.org" are one person, and an
+address with CR/LF or other header-breaking characters never gets in.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, insert, select, update
+
+from content.sanitize import one_line
+from store import Store
+from store.schema import subscribers
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # asked to join, not confirmed yet
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class AddressError(ValueError):
+    """An address that cannot receive mail; the message says why."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    address: str
+    name: str
+    status: Status
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    merged: int  # already on the list (or twice in the file): name updated, status kept
+    errors: tuple[tuple[int, str], ...]  # (line number, reason)
+
+
+def normalize_address(address: str) -> str:
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AddressError(f"{address!r}: {exc}") from None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class SubscriberList:
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def add(self, address: str, name: str = "", status: Status = Status.ACTIVE) -> bool:
+        """Add someone, or update the name of someone already here; True if new.
+
+        An existing subscriber's status is never changed here: importing an old list
+        must not bring back someone who unsubscribed."""
+        normalized, name = normalize_address(address), one_line(name)
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(subscribers.c.id).where(subscribers.c.address_key == normalized.lower())
+            ).first()
+            if found:
+                if name:
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == found.id)
+                        .values(name=name, updated_at=_now())
+                    )
+                return False
+            stamp = _now()
+            conn.execute(
+                insert(subscribers).values(
+                    address=normalized,
+                    address_key=normalized.lower(),
+                    name=name,
+                    status=status.value,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            return True
+
+    def import_csv(self, path: Path) -> ImportReport:
+        """Rows of address[,name], with or without a header; bad rows are reported, not fatal."""
+        added = merged = 0
+        errors: list[tuple[int, str]] = []
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for line, row in enumerate(csv.reader(handle), start=1):
+                cells = [cell.strip() for cell in row]
+                if not any(cells):
+                    continue
+                if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
+                    continue
+                try:
+                    if self.add(cells[0], cells[1] if len(cells) > 1 else ""):
+                        added += 1
+                    else:
+                        merged += 1
+                except AddressError as exc:
+                    errors.append((line, str(exc)))
+        return ImportReport(added, merged, tuple(errors))
+
+    def remove(self, address: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                delete(subscribers).where(
+                    subscribers.c.address_key == normalize_address(address).lower()
+                )
+            )
+        return done.rowcount > 0
+
+    def all(self) -> list[Subscriber]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(subscribers).order_by(subscribers.c.address)).all()
+        return [
+            Subscriber(r.id, r.address, r.name, Status(r.status), r.created_at, r.updated_at)
+            for r in rows
+        ]
