@@ -117,7 +117,8 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from store.subscribers import AddressError, SubscriberList
+    from emails.tokens import TokenError, read_token, secret_from_env
+    from store.subscribers import AddressError, Status, SubscriberList
 
     book = SubscriberList(store)
     try:
@@ -129,6 +130,12 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
                 print(f"not on the list: {args.address}", file=sys.stderr)
                 return 1
             print(f"removed: {args.address}")
+        elif args.action == "unsubscribe":
+            address = read_token(secret_from_env(), args.token, "unsubscribe")
+            if not book.set_status(address, Status.UNSUBSCRIBED):
+                print(f"not on the list (nothing to do): {address}")
+                return 0
+            print(f"unsubscribed: {address}")
         elif args.action == "import":
             report = book.import_csv(Path(args.file))
             for line, reason in report.errors:
@@ -157,7 +164,7 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
         else:
             for s in book.all():
                 print(f"{s.status.value:13} {s.address} {s.name}")
-    except AddressError as exc:
+    except (AddressError, TokenError) as exc:
         print(f"postroom: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -182,6 +189,8 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     listing = actions.add_parser("list", help="everyone on the list")
     listing.add_argument("--json", action="store_true")
+    unsubscribe = actions.add_parser("unsubscribe", help="act on a signed unsubscribe token")
+    unsubscribe.add_argument("--token", required=True)
     remove = actions.add_parser("remove", help="delete one address from the list")
     remove.add_argument("address")
     return top

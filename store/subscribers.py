@@ -115,6 +115,16 @@ class SubscriberList:
                     errors.append((line, str(exc)))
         return ImportReport(added, merged, tuple(errors))
 
+    def set_status(self, address: str, status: Status) -> bool:
+        """Move someone to `status`; False if they are not on the list. Idempotent."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(subscribers)
+                .where(subscribers.c.address_key == normalize_address(address).lower())
+                .values(status=status.value, updated_at=_now())
+            )
+        return done.rowcount > 0
+
     def remove(self, address: str) -> bool:
         with self.engine.begin() as conn:
             done = conn.execute(
