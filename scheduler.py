@@ -3,7 +3,8 @@
     postroom init DIR
     postroom --site DIR check [--json]
     postroom --site DIR run --once
-    postroom --site DIR subscribers add|import|list|remove
+    postroom --site DIR subscribers add|import|list|remove|unsubscribe
+    postroom --site DIR digest preview
 
 Each verb is a thin shell over the stages: content.intake.scan() fills the
 store, feeds.build() writes public/ from it.
@@ -170,6 +171,24 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from emails.issues import pending_posts
+    from emails.render import render_digest
+    from feeds.writer import write_atomic
+
+    scan(site, store)
+    posts = pending_posts(store, datetime.now(UTC))
+    rendered = render_digest(site, None, posts)
+    folder = site.root / "preview"
+    for name, body in (("digest.html", rendered.html), ("digest.txt", rendered.text)):
+        write_atomic(folder / name, body.encode())
+        print(folder / name)
+    print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="postroom", description=__doc__.split("\n\n")[0])
     top.add_argument("--site", default=".", help="the site folder (default: .)")
@@ -180,6 +199,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output")
     run = verbs.add_parser("run", help="pick up posts and write feeds and pages")
     run.add_argument("--once", action="store_true", help="one pass, then exit")
+    digest = verbs.add_parser("digest", help="the weekly email digest")
+    digest_actions = digest.add_subparsers(dest="action", required=True)
+    digest_actions.add_parser("preview", help="render the next issue to files, freeze nothing")
     subs = verbs.add_parser("subscribers", help="manage who receives the digest")
     actions = subs.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add one address (active)")
@@ -204,7 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         site = open_site(Path(args.site))
         store = Store(site.store_url)
         try:
-            verbs = {"check": cmd_check, "run": cmd_run, "subscribers": cmd_subscribers}
+            verbs = {
+                "check": cmd_check,
+                "run": cmd_run,
+                "subscribers": cmd_subscribers,
+                "digest": cmd_digest,
+            }
             return verbs[args.verb](site, store, args)
         finally:
             store.close()

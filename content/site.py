@@ -47,6 +47,12 @@ class FeedSection:
 
 
 @dataclass(frozen=True)
+class DigestSection:
+    max_posts: int = 20  # shown in full (title, attribution, excerpt); the rest as linked titles
+    full_text: bool = False  # the whole post instead of its excerpt
+
+
+@dataclass(frozen=True)
 class DatesSection:
     locale: str = "en-GB"  # decides whether 03/04/2016 is 3 April or 4 March
 
@@ -62,6 +68,7 @@ class Config:
     curator: CuratorSection = field(default_factory=CuratorSection)
     feed: FeedSection = field(default_factory=FeedSection)
     dates: DatesSection = field(default_factory=DatesSection)
+    digest: DigestSection = field(default_factory=DigestSection)
     store: StoreSection = field(default_factory=StoreSection)
 
     @property
@@ -110,7 +117,7 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return f"must be an http(s) URL with a host, not {value!r}"
         if not value.endswith("/"):
             return f"must end with '/', as in {value + '/'!r}"
-    elif name in ("feed.window", "feed.max_content_kb") and value < 1:
+    elif name in ("feed.window", "feed.max_content_kb", "digest.max_posts") and value < 1:
         return f"must be at least 1, not {value}"
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
         return f"must be a language tag such as 'en-GB', not {value!r}"
@@ -176,6 +183,10 @@ max_content_kb = 100   # longer bodies are cut in feeds (pages keep them whole)
 
 [dates]
 locale = "en-GB"       # 03/04/2016 is 3 April in en-GB, March 4 in en-US
+
+[digest]
+max_posts = 20         # posts shown in full in the email; the rest are listed as links
+full_text = false      # true: whole posts instead of excerpts
 
 [store]
 url = ""               # any SQLAlchemy URL; empty: sqlite in postroom.db beside this file

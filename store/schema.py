@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -68,4 +68,25 @@ subscribers = Table(
     Column("status", String(20), nullable=False),  # pending, active, unsubscribed, bounced
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+)
+
+# Digest issues: numbered, frozen once made (the rendered parts are kept).
+digest_issues = Table(
+    "digest_issues",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("cutoff", String(40), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# Membership, not timestamps: a post is in at most one issue, ever.
+digest_posts = Table(
+    "digest_posts",
+    metadata,
+    Column("issue", Integer, nullable=False, index=True),
+    Column("post_id", String(200), nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
 )

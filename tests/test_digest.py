@@ -1,0 +1,103 @@
+"""Digest issues: membership on a real SQLite store, and rendering budgets."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from content.intake import scan
+from emails.issues import all_issues, create_issue, pending_posts
+from emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
+from store import Store
+from tests.support import make_site, write
+from tests.test_feeds import make_post
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+MD = "---\ntitle: {title}\ndate: 2016-06-23\nsource: Community Care\n---\nBody of {title}.\n"
+
+
+@pytest.fixture
+def site(tmp_path):
+    return make_site(
+        tmp_path,
+        config='[site]\nbase_url = "https://notes.example.org/"\n'
+        'title = "Practice Notes"\n[digest]\nmax_posts = 20\n',
+    )
+
+
+def test_issues_hold_each_post_once_by_membership(site):
+    store = Store(site.store_url)
+    try:
+        write(site.content_dir / "a.md", MD.format(title="First"))
+        scan(site, store, T0)
+        first = create_issue(site, store, cutoff=T0 + timedelta(days=1), now=T0)
+        assert first.number == 1 and len(first.post_ids) == 1
+        assert create_issue(site, store, T0 + timedelta(days=1), T0) is None  # nothing new
+        write(site.content_dir / "b.md", MD.format(title="Second"))
+        scan(site, store, T0 + timedelta(days=2))  # picked up after the next cut-off
+        assert create_issue(site, store, T0 + timedelta(days=1, hours=12), T0) is None
+        second = create_issue(site, store, T0 + timedelta(days=3), T0)
+        assert second.number == 2 and len(second.post_ids) == 1
+        assert second.post_ids[0].endswith("second")
+        write(site.content_dir / "a.md", MD.format(title="First") + "edited\n")
+        scan(site, store, T0 + timedelta(days=4))  # an edit does not make it new again
+        assert pending_posts(store, T0 + timedelta(days=5)) == []
+        assert [i.number for i in all_issues(store)] == [1, 2]
+        assert "First" in all_issues(store)[0].html  # frozen with the issue
+    finally:
+        store.close()
+
+
+def twenty_posts():
+    return [
+        make_post(
+            n,
+            body_html="<p>" + "Long words in a body. " * 150 + "</p>",
+            summary="A summary sentence that says what the post is about. " * 3,
+        )
+        for n in range(1, 21)
+    ]
+
+
+def test_html_budget_for_a_twenty_post_issue_and_media_blocks_survive(site):
+    rendered = render_digest(site, 7, twenty_posts())
+    assert len(rendered.html.encode()) <= 90_000
+    [style] = re.findall(r"<style>(.*?)</style>", rendered.html, re.S)
+    assert len(style.encode()) <= 16_000
+    assert "@media (max-width: 620px)" in style
+    assert "@media (prefers-color-scheme: dark)" in style
+    assert "&gt;" not in style and "&#" not in style  # CSS was not autoescaped
+    assert 'style="max-width:600px' in rendered.html  # inlined by premailer
+    assert rendered.html.startswith("<!doctype html>")
+    assert rendered.subject == "Practice Notes No. 7: Post number 1"
+
+
+def test_every_post_carries_its_attribution_in_both_parts(site):
+    posts = twenty_posts()
+    rendered = render_digest(site, 1, posts)
+    for post in posts:
+        assert f'href="https://notes.example.org/posts/{post.id}/"' in rendered.html
+        assert f'href="{post.attribution.url}"' in rendered.html
+        assert f"https://notes.example.org/posts/{post.id}/" in rendered.text
+        assert f"Original: {post.attribution.url}" in rendered.text
+    assert rendered.text.count("By Mark Rogers, chief executive, Solihull MBC") == 20
+    assert rendered.text.count("First published in Community Care on") == 20
+    assert all(len(line) <= 100 for line in rendered.text.splitlines())
+    for part in (rendered.html, rendered.text):
+        assert ADDRESS in part and UNSUBSCRIBE_URL in part
+
+
+def test_posts_beyond_max_posts_are_linked_titles(tmp_path):
+    site = make_site(tmp_path, config="[digest]\nmax_posts = 2\n")
+    posts = [make_post(n) for n in range(1, 5)]
+    rendered = render_digest(site, 1, posts)
+    assert "More this week" in rendered.html and "More this week:" in rendered.text
+    assert rendered.html.count("Summary ") == 2  # excerpts only for the first two
+    assert "Post number 4" in rendered.html
+
+
+def test_titles_are_escaped_and_cannot_break_the_subject(site):
+    post = make_post(1, title="<script>alert(1)</script>\r\nBcc: victim@example.org")
+    rendered = render_digest(site, 1, [post])
+    assert "<script>alert" not in rendered.html
+    assert "\r" not in rendered.subject and "\n" not in rendered.subject
