@@ -1,4 +1,8 @@
-"""The weekly digest: rendering, messages and delivery (issue 3, in progress).
+"""The weekly digest (issue 3, in progress).
 
-So far: signed tokens for the links in every message (`emails.tokens`).
+- `emails.issues`: issues by membership; a post goes out in at most one issue.
+- `emails.render`: one issue rendered once (Jinja2, CSS inlined by premailer, plain text).
+- `emails.tokens`: signed tokens for the unsubscribe links.
+
+Messages, the outbox ledger and delivery come next.
 """
