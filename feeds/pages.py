@@ -1,7 +1,7 @@
 """Static HTML: the index with feed autodiscovery, one page per post, a list of all posts.
 
-Templates are autoescaped; post bodies were sanitized at intake and are the only
-thing marked safe.
+Templates are autoescaped; post bodies, sanitized at intake, are the only
+thing marked safe. Pages keep a body whole even when the feeds cut it short.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from content.model import Post
 from content.site import Site
-from feeds.credit import credit_html
+from feeds.credit import credit_html, day
 from feeds.syndication import post_url
 
 
@@ -25,21 +25,27 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(credit=credit_html, day=lambda d: f"{d.day} {d:%B %Y}")
+    env.globals.update(credit=credit_html, day=day)
     return env
 
 
 def _render(name: str, site: Site, **values: object) -> bytes:
     template = _environment().get_template(name)
-    return template.render(site=site, url=lambda p: post_url(site, p), **values).encode()
+    return template.render(
+        site=site,
+        url=lambda post: post_url(site, post),
+        local=lambda moment: moment.astimezone(site.config.tz),
+        **values,
+    ).encode()
 
 
 def render_pages(
     site: Site, posts: Sequence[Post], newest: Sequence[Post]
 ) -> Iterator[tuple[str, bytes]]:
-    """(path under public/, bytes) for every page."""
+    """(path under public/, bytes) for every page: the index shows `newest` (the site
+    feed's window), posts/ lists every post by its own date, newest first."""
     yield "index.html", _render("index.html", site, posts=newest)
     by_date = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)
     yield "posts/index.html", _render("posts.html", site, posts=by_date)
-    for post in posts:
+    for post in sorted(posts, key=lambda p: p.id):
         yield f"posts/{post.id}/index.html", _render("post.html", site, post=post)

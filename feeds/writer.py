@@ -1,12 +1,17 @@
-"""Writing public/ so that a reader never sees half a file and unchanged files stay put."""
+"""Writing public/ so that a reader never sees half a file and unchanged files stay put.
+
+Unchanged files keep their bytes and mtime, so a web server's ETag and
+Last-Modified stay valid and a feed reader's conditional GET gets a 304.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+#: what build() wrote last time, so that it can remove what it no longer writes
 MANIFEST = ".postroom-manifest.json"
 
 
@@ -19,11 +24,28 @@ def write_atomic(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the web server must read it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` unless the file already holds exactly it; says whether it wrote."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
+    return True
+
+
+def _is_inside(name: str) -> bool:
+    """A manifest line names a file under the root, never the root's parent or itself."""
+    parts = PurePosixPath(name).parts
+    return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts
 
 
 class OutputWriter:
@@ -36,33 +58,37 @@ class OutputWriter:
         self._produced: set[str] = set()
 
     def put(self, name: str, data: bytes) -> None:
-        path = self.root / name
+        """`name` is a path relative to the root, with '/' separators."""
         self._produced.add(name)
+        if write_if_changed(self.root / name, data):
+            self.written.append(name)
+        else:
+            self.unchanged += 1
+
+    def _previous(self) -> set[str]:
         try:
-            if path.read_bytes() == data:
-                self.unchanged += 1
-                return
-        except FileNotFoundError:
-            pass
-        write_atomic(path, data)
-        self.written.append(name)
+            listed = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):  # first build, or a manifest someone broke
+            return set()
+        if not isinstance(listed, list):
+            return set()
+        return {name for name in listed if isinstance(name, str) and _is_inside(name)}
 
     def finish(self) -> list[str]:
-        """Delete stale outputs (only files postroom wrote) and record this build's list."""
-        manifest = self.root / MANIFEST
-        try:
-            before = set(json.loads(manifest.read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError):
-            before = set()
-        removed = sorted(before - self._produced)
+        """Delete stale outputs (only files a build wrote), empty folders they leave, and
+        record this build's files; the manifest goes last, so a crash before it only
+        means stale files are removed next time."""
+        removed = sorted(self._previous() - self._produced - {MANIFEST})
         for name in removed:
             path = self.root / name
             path.unlink(missing_ok=True)
             for folder in path.parents:
-                if folder == self.root or any(folder.iterdir()):
+                if folder == self.root:
                     break
-                folder.rmdir()
-        listing = json.dumps(sorted(self._produced), indent=0).encode() + b"\n"
-        if before != self._produced or not manifest.exists():
-            write_atomic(manifest, listing)
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: something else still lives there
+                    break
+        listing = json.dumps(sorted(self._produced), ensure_ascii=False, indent=0) + "\n"
+        write_if_changed(self.root / MANIFEST, listing.encode())
         return removed

@@ -1,0 +1,62 @@
+"""The last check before posts become files: nothing in a post may break the build.
+
+Intake already cleans what it reads, but `build` takes any `Post`s, and one
+control character in an author's name makes lxml refuse a whole feed, so every
+text field is made XML-safe here, once, for feeds and pages alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import fields, is_dataclass, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from content.model import Post, Problem, Severity
+from content.sanitize import strip_illegal
+
+# A post's id is its page's folder name: one path segment, nothing that climbs out.
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def first_file(post: Post) -> str:
+    """What a Problem names: the post's first file, else its id."""
+    return post.files[0] if post.files else post.id
+
+
+def _xml_safe(value: Any) -> Any:
+    """Every string in a post, its attribution and its tuples without XML-illegal characters."""
+    if isinstance(value, Enum):  # a StrEnum is a str, but must stay itself
+        return value
+    if isinstance(value, str):
+        return strip_illegal(value)[0]
+    if isinstance(value, tuple):
+        return tuple(_xml_safe(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _xml_safe(getattr(value, f.name)) for f in fields(value)})
+    return value
+
+
+def _refusal(post: Post) -> str | None:
+    """Why a post cannot be written at all, or None."""
+    if not _PATH_SEGMENT.fullmatch(post.id):
+        return f"id {post.id!r} cannot be a page's folder name"
+    for name in ("date", "picked_up", "updated"):
+        moment: datetime = getattr(post, name)
+        if moment.utcoffset() is None:  # feedgen refuses it; sorting beside aware ones fails
+            return f"{name} {moment.isoformat()} has no timezone"
+    return None
+
+
+def admit(posts: Iterable[Post]) -> tuple[list[Post], list[Problem]]:
+    """The posts that can be written, XML-safe, sorted by id; a Problem for each refused."""
+    admitted: list[Post] = []
+    problems: list[Problem] = []
+    for post in sorted(posts, key=lambda p: p.id):
+        if why := _refusal(post):
+            problems.append(Problem(first_file(post), f"not published: {why}", Severity.ERROR))
+        else:
+            admitted.append(_xml_safe(post))
+    return admitted, problems

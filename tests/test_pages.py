@@ -1,0 +1,148 @@
+"""Pages written by feeds.build(): parsed as HTML and checked for what a reader and a feed
+reader's autodiscovery need."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from content.model import Attribution, DateSource
+from feeds import build
+from feeds.credit import credit_html
+from tests.test_feeds import T0, make_post, read
+
+BASE = "https://notes.example.org/"
+
+
+def page(site, name):
+    return etree.HTML(read(site, name))
+
+
+def test_index_autodiscovers_all_three_feeds(feed_site):
+    build(feed_site, [make_post(1)])
+    html = page(feed_site, "index.html")
+    alternates = {
+        link.get("type"): link.get("href")
+        for link in html.iter("link")
+        if link.get("rel") == "alternate"
+    }
+    assert alternates == {
+        "application/atom+xml": f"{BASE}atom.xml",
+        "application/rss+xml": f"{BASE}rss.xml",
+        "application/feed+json": f"{BASE}feed.json",
+    }
+    assert set(alternates.values()) <= {a.get("href") for a in html.iter("a")}  # visible too
+
+
+def test_every_page_is_self_contained_and_readable_on_a_phone(feed_site):
+    build(feed_site, [make_post(1)])
+    for name in ("index.html", "posts/index.html", "posts/post-1/index.html"):
+        html = page(feed_site, name)
+        assert html.get("lang") == "en-GB", name
+        assert html.find("head/meta[@charset='utf-8']") is not None, name
+        viewport = html.find("head/meta[@name='viewport']").get("content")
+        assert "width=device-width" in viewport, name
+        assert "max-width: 40em" in html.findtext("head/style"), name
+        assert not list(html.iter("script")), name
+        assert not html.xpath("//*[@src]"), name  # no external resources
+        assert not html.xpath("//link[@rel='stylesheet']"), name
+
+
+def test_index_shows_the_window_newest_pick_up_first(feed_site):
+    old = make_post(9, date=datetime(2009, 1, 1, tzinfo=UTC), picked_up=T0 + timedelta(days=9))
+    build(feed_site, [make_post(n) for n in (1, 2, 3)] + [old])
+    items = page(feed_site, "index.html").findall(".//ol/li")
+    assert [li.findtext("h2/a") for li in items] == [
+        "Post number 9",
+        "Post number 3",
+        "Post number 2",
+    ]
+    first = items[0]
+    assert first.find("h2/a").get("href") == f"{BASE}posts/post-9/"
+    assert first.findtext("p/time") == "11 November 2026"  # picked up: the date it was added
+    credit = first.find("p[@class='credit']")
+    assert credit.find("a").get("href") == "https://www.communitycare.co.uk/9"
+    assert "on 1 January 2009" in etree.tostring(credit, encoding="unicode")
+    assert "Summary 9" in [p.text for p in first.findall("p")]
+
+
+def test_each_post_has_a_page_with_its_whole_body_credit_tags_and_original(feed_site):
+    posts = [make_post(n) for n in range(1, 6)]
+    build(feed_site, posts)
+    for post in posts:
+        article = page(feed_site, f"posts/{post.id}/index.html").find(".//article")
+        assert article.findtext("h1") == post.title
+        assert article.find("p[@class='credit']") is not None
+        assert f"Body of post {post.id[-1]}." in [p.text for p in article.findall("p")]
+        originals = [a for a in article.iter("a") if a.text == "Read the original"]
+        assert [a.get("href") for a in originals] == [post.attribution.url]
+    tags = page(feed_site, "posts/post-1/index.html").find(".//article/p[@class='meta']")
+    assert tags.text == "Tags: policy"
+
+
+def test_all_posts_are_listed_by_their_own_date_newest_first(feed_site):
+    posts = [make_post(n, date=datetime(2016, 6, 10 - n, tzinfo=UTC)) for n in range(1, 6)]
+    build(feed_site, posts)  # more than the window of 3: the list has every post
+    items = page(feed_site, "posts/index.html").findall(".//ol/li")
+    assert [li.findtext("a") for li in items] == [f"Post number {n}" for n in range(1, 6)]
+    assert items[0].findtext("span/time") == "9 June 2016"
+    assert items[0].find("a").get("href") == f"{BASE}posts/post-1/"
+
+
+def test_a_script_in_a_title_is_text_on_every_page(feed_site):
+    build(feed_site, [make_post(1, title="<script>alert(1)</script> & co")])
+    for name in ("index.html", "posts/index.html", "posts/post-1/index.html"):
+        raw = read(feed_site, name).decode()
+        assert "<script>" not in raw, name
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in raw, name
+
+
+def test_a_page_keeps_its_path_when_the_title_changes(feed_site):
+    build(feed_site, [make_post(1)])
+    report = build(feed_site, [make_post(1, title="A better title")])
+    assert "posts/post-1/index.html" in report.written and report.removed == ()
+    assert page(feed_site, "posts/post-1/index.html").findtext(".//h1") == "A better title"
+    assert sorted(p.name for p in (feed_site.public_dir / "posts").iterdir()) == [
+        "index.html",
+        "post-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attribution", "date_source", "expected"),
+    [
+        (
+            Attribution(source="Community Care", author="Mark Rogers", url="https://cc.example/1"),
+            DateSource.TEXT,
+            'By Mark Rogers · First published in <a href="https://cc.example/1">Community Care'
+            "</a> on 23 June 2016",
+        ),
+        (
+            Attribution(author="A. Writer", author_role="team manager"),
+            DateSource.PICKED_UP,
+            "By A. Writer, team manager",
+        ),
+        (
+            Attribution(url="https://www.example-lgc.org.uk/a?b=1&c=2"),
+            DateSource.PICKED_UP,
+            'First published in <a href="https://www.example-lgc.org.uk/a?b=1&amp;c=2">'
+            "www.example-lgc.org.uk</a>",
+        ),
+        (
+            Attribution(source="<b>Weekly</b>"),
+            DateSource.HTML,
+            "First published in &lt;b&gt;Weekly&lt;/b&gt; on 23 June 2016",
+        ),
+        (Attribution(), DateSource.FRONT_MATTER, "First published on 23 June 2016"),
+        (Attribution(), DateSource.PICKED_UP, ""),
+    ],
+)
+def test_the_credit_line_has_only_the_parts_we_know(attribution, date_source, expected):
+    post = replace(
+        make_post(1),
+        attribution=attribution,
+        date_source=date_source,
+        date=datetime(2016, 6, 23, 9, 0, tzinfo=UTC),
+    )
+    assert credit_html(post) == expected

@@ -1,0 +1,84 @@
+"""feeds.writer on a real folder: atomic writes, unchanged files untouched, stale ones removed."""
+
+import json
+import os
+
+import pytest
+
+from feeds.writer import MANIFEST, OutputWriter, write_atomic, write_if_changed
+
+OLD = 1_000_000_000  # an mtime long past: a rewrite would move it
+
+
+def files_under(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_an_atomic_write_leaves_the_file_readable_and_no_temp_files(tmp_path):
+    path = tmp_path / "deep/er/atom.xml"
+    write_atomic(path, b"<feed/>")
+    write_atomic(path, b"<feed>new</feed>")
+    assert path.read_bytes() == b"<feed>new</feed>"
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: the server reads it
+    assert files_under(tmp_path) == ["deep/er/atom.xml"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "atom.xml"
+    path.write_bytes(b"old")
+    with pytest.raises(TypeError):
+        write_atomic(path, "not bytes")  # fails mid-write
+    assert path.read_bytes() == b"old"
+    assert files_under(tmp_path) == ["atom.xml"]
+
+
+def test_identical_bytes_are_not_rewritten(tmp_path):
+    path = tmp_path / "rss.xml"
+    path.write_bytes(b"same")
+    os.utime(path, (OLD, OLD))
+    assert write_if_changed(path, b"same") is False
+    assert path.stat().st_mtime == OLD
+    assert write_if_changed(path, b"different") is True
+    assert path.stat().st_mtime != OLD and path.read_bytes() == b"different"
+
+
+def run(root, outputs):
+    out = OutputWriter(root)
+    for name, data in outputs.items():
+        out.put(name, data)
+    return out, out.finish()
+
+
+def test_stale_outputs_and_the_folders_they_leave_empty_are_removed(tmp_path):
+    run(tmp_path, {"index.html": b"i", "posts/a/index.html": b"a", "posts/b/index.html": b"b"})
+    out, removed = run(tmp_path, {"index.html": b"i", "posts/b/index.html": b"b"})
+    assert removed == ["posts/a/index.html"]
+    assert out.written == [] and out.unchanged == 2
+    assert not (tmp_path / "posts/a").exists()
+    assert json.loads((tmp_path / MANIFEST).read_text()) == ["index.html", "posts/b/index.html"]
+
+
+def test_files_postroom_did_not_write_are_never_removed(tmp_path):
+    (tmp_path / "posts/a").mkdir(parents=True)
+    (tmp_path / "posts/a/notes.txt").write_text("the curator's")
+    (tmp_path / "robots.txt").write_text("mine")
+    run(tmp_path, {"posts/a/index.html": b"a"})
+    _, removed = run(tmp_path, {})
+    assert removed == ["posts/a/index.html"]
+    assert files_under(tmp_path) == [MANIFEST, "posts/a/notes.txt", "robots.txt"]
+
+
+def test_a_manifest_cannot_make_it_delete_outside_its_folder(tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    (tmp_path / "precious.txt").write_text("keep")
+    (public / MANIFEST).write_text(json.dumps(["../precious.txt", "/etc/hostname", 3]))
+    _, removed = run(public, {"index.html": b"i"})
+    assert removed == [] and (tmp_path / "precious.txt").exists()
+
+
+def test_a_broken_manifest_is_replaced_not_fatal(tmp_path):
+    (tmp_path / MANIFEST).write_text("{not json")
+    _, removed = run(tmp_path, {"index.html": b"i"})
+    assert removed == []
+    assert json.loads((tmp_path / MANIFEST).read_text()) == ["index.html"]
