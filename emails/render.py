@@ -24,6 +24,11 @@ ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 
 
+def archive_url(site: Site, number: int) -> str:
+    """The issue's "view in browser" page, written by feeds.build."""
+    return f"{site.base_url}digests/{number}/"
+
+
 @dataclass(frozen=True)
 class RenderedDigest:
     subject: str  # one line: no CR/LF can reach a header
@@ -82,6 +87,7 @@ def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> Rend
         "more": more,
         "full_text": config.digest.full_text,
         "url": lambda p: post_url(site, p),
+        "archive_url": archive_url(site, number) if number is not None else "",
     }
     env = _environment()
     # lxml drops the doctype on the way through premailer; standards mode wants it back
