@@ -4,7 +4,7 @@
     postroom --site DIR check [--json]
     postroom --site DIR run --once
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
-    postroom --site DIR digest preview
+    postroom --site DIR digest preview|send|status
 
 Each verb is a thin shell over the stages: content.intake.scan() fills the
 store, feeds.build() writes public/ from it.
@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from content.intake import ScanReport, scan
@@ -102,9 +103,13 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     if not args.once:
         print("postroom run: only --once is available in this version", file=sys.stderr)
         return 2
+    from emails.issues import decide_slot
+    from emails.sending import outstanding
+    from emails.tokens import TokenError, secret_from_env
     from feeds import build  # the CLI's other verbs need no templates
 
     report = scan(site, store)
+    decision = decide_slot(site, store, datetime.now(UTC))
     posts = store.posts()
     built = build(site, posts)
     print(_summary(report, len(posts)))
@@ -114,7 +119,18 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
         f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
         f" {len(built.removed)} removed"
     )
-    return 0
+    if decision.issue:
+        print(f"digest: issue {decision.issue.number} made for the slot of {decision.slot}")
+    elif not decision.already:
+        print(f"digest: no issue for the slot of {decision.slot} ({decision.outcome})")
+    if not outstanding(store):
+        return 0
+    try:
+        secret = secret_from_env()
+    except TokenError as exc:
+        print(f"postroom: digest not sent: {exc}", file=sys.stderr)
+        return 1
+    return _deliver_with_progress(site, store, secret)
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -172,8 +188,17 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from emails.tokens import TokenError
 
+    actions = {"preview": _digest_preview, "send": _digest_send, "status": _digest_status}
+    try:
+        return actions[args.action](site, store, args)
+    except TokenError as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 2
+
+
+def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.issues import pending_posts
     from emails.render import render_digest
     from feeds.writer import write_atomic
@@ -186,6 +211,158 @@ def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
         write_atomic(folder / name, body.encode())
         print(folder / name)
     print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    return 0
+
+
+def _send_test_copy(site: Site, store: Store, address: str) -> int:
+    """--to: the unfinished issue (or the next one, unfrozen) to one address, recorded nowhere."""
+    from dataclasses import replace
+
+    from emails.issues import Issue, all_issues, issue_by_number, pending_posts
+    from emails.message import IssueMessage, Recipient
+    from emails.render import render_digest
+    from emails.sending import outstanding
+    from emails.tokens import secret_from_env
+    from emails.transports import transport_for
+    from store.subscribers import normalize_address
+
+    now = datetime.now(UTC)
+    owed = outstanding(store)
+    issue = issue_by_number(store, owed[0].issue) if owed else None
+    if issue is None and (posts := pending_posts(store, now)):
+        rendered = render_digest(site, None, posts)
+        stamp = now.isoformat()
+        issue = Issue(0, stamp, stamp, rendered.subject, rendered.html, rendered.text, ())
+    issue = issue or next(reversed(all_issues(store)), None)
+    if issue is None:
+        print("postroom: no posts and no issues yet: nothing to send", file=sys.stderr)
+        return 1
+    issue = replace(issue, subject=f"[test] {issue.subject}")
+    message = IssueMessage(site, issue, secret_from_env())
+    envelope = message.for_recipient(Recipient(0, normalize_address(address)))
+    connection = transport_for(site).connect()
+    try:
+        print(f"test copy of '{issue.subject}' to {address}: {connection.send(envelope)}")
+    finally:
+        connection.close()
+    return 0
+
+
+def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
+    from emails.issues import create_issue, pending_posts
+    from emails.sending import outstanding
+    from emails.tokens import secret_from_env
+    from emails.transports import Rejected, Unreachable
+    from store.subscribers import AddressError
+
+    scan(site, store)
+    if args.to:
+        try:
+            return _send_test_copy(site, store, args.to)
+        except (AddressError, Rejected, Unreachable) as exc:
+            print(f"postroom: test copy not sent: {exc}", file=sys.stderr)
+            return 1
+    now = datetime.now(UTC)
+    owed = outstanding(store)
+    if args.dry_run:
+        for o in owed:
+            print(f"issue {o.issue}: {o.to_send} messages still to send")
+        if not owed:
+            posts = pending_posts(store, now)
+            print(f"no unfinished issue; a new one would hold {len(posts)} posts")
+        return 0
+    secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
+    if not owed:
+        issue = create_issue(site, store, now, now)
+        if issue is None:
+            print("nothing new since the last issue: no issue made")
+            return 0
+        print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
+    return _deliver_with_progress(site, store, secret)
+
+
+def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
+    """Send every unfinished issue, with a progress bar on a terminal and a summary at the
+    end; 1 if sending stopped early (server unreachable) or another sender is at work."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from emails.delivery import SenderBusy
+    from emails.sending import send_unfinished
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not sys.stderr.isatty(),
+        console=None,
+    )
+    tasks: list = []
+    try:
+        with bar:
+            reports = send_unfinished(
+                site,
+                store,
+                secret,
+                start=lambda n, total: tasks.append(bar.add_task(f"issue {n}", total=total)),
+                on_outcome=lambda _state: bar.advance(tasks[-1]),
+            )
+    except SenderBusy as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 1
+    for r in reports:
+        print(
+            f"issue {r.issue}: {r.sent} sent, {r.deferred} deferred, {r.failed} failed,"
+            f" {r.skipped} skipped" + (f", {r.resent} resent after a crash" if r.resent else "")
+        )
+        if r.stopped:
+            print(f"postroom: sending stopped: {r.stopped}", file=sys.stderr)
+    return 1 if any(r.stopped for r in reports) else 0
+
+
+def issue_status_json(store: Store) -> list[dict]:
+    """`digest status --json`: one object per issue; these field names are a contract."""
+    from emails.issues import all_issues
+    from emails.outbox import Outbox, State
+    from store.leases import this_process
+
+    outbox = Outbox(store, this_process())
+    counts = outbox.counts()
+    out = []
+    for issue in all_issues(store):
+        c = counts.get(issue.number, {})
+        out.append(
+            {
+                "issue": issue.number,
+                "created_at": issue.created_at,
+                "subject": issue.subject,
+                "posts": len(issue.post_ids),
+                "queued": c.get(State.PENDING, 0) + c.get(State.SENDING, 0),
+                "sent": c.get(State.SENT, 0),
+                "deferred": c.get(State.DEFERRED, 0),
+                "failed": c.get(State.FAILED, 0),
+                "skipped": c.get(State.SKIPPED, 0),
+                "next_retry": outbox.next_retry(issue.number),
+            }
+        )
+    return out
+
+
+def _digest_status(site: Site, store: Store, args: argparse.Namespace) -> int:
+    rows = issue_status_json(store)
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    for r in rows:
+        retry = f", next retry {r['next_retry']}" if r["next_retry"] else ""
+        print(
+            f"issue {r['issue']} ({r['created_at'][:10]}, {r['posts']} posts):"
+            f" {r['queued']} queued, {r['sent']} sent, {r['deferred']} deferred,"
+            f" {r['failed']} failed, {r['skipped']} skipped{retry}  {r['subject']}"
+        )
+    if not rows:
+        print("no issues yet")
     return 0
 
 
@@ -202,6 +379,11 @@ def parser() -> argparse.ArgumentParser:
     digest = verbs.add_parser("digest", help="the weekly email digest")
     digest_actions = digest.add_subparsers(dest="action", required=True)
     digest_actions.add_parser("preview", help="render the next issue to files, freeze nothing")
+    send = digest_actions.add_parser("send", help="make the next issue if none is unfinished; send")
+    send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
+    send.add_argument("--to", metavar="ADDR", help="send one test copy to ADDR, recorded nowhere")
+    status = digest_actions.add_parser("status", help="per issue: queued, sent, deferred, failed")
+    status.add_argument("--json", action="store_true")
     subs = verbs.add_parser("subscribers", help="manage who receives the digest")
     actions = subs.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add one address (active)")

@@ -50,6 +50,33 @@ class FeedSection:
 class DigestSection:
     max_posts: int = 20  # shown in full (title, attribution, excerpt); the rest as linked titles
     full_text: bool = False  # the whole post instead of its excerpt
+    schedule: str = "mon 07:00"  # weekday name and time in the site's timezone
+    late_limit_hours: int = 72  # an issue this late (the service was down) is skipped
+
+
+@dataclass(frozen=True)
+class MailSection:
+    """Who the digest comes from and how it leaves; secrets are named here, kept in the env."""
+
+    from_address: str = "digest@localhost"
+    from_name: str = ""  # empty: the site's title
+    reply_to: str = ""  # empty: the curator's email, if any
+    unsubscribe_mailto: str = ""  # where mailto: unsubscribes go; empty: from_address
+    transport: str = "files"  # files: <site>/outbox/<issue>/<id>.eml; smtp: a real server
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # starttls, tls (implicit, port 465) or none
+    username: str = ""
+    password_env: str = "POSTROOM_SMTP_PASSWORD"  # the variable holding the password
+    connections: int = 1  # SMTP connections used at once
+    rate: int = 0  # messages per second over all connections; 0: no limit
+    timeout: int = 30  # seconds for one SMTP command
+    retry_after: int = 300  # seconds before the first retry of a 4xx; doubles each time
+    max_attempts: int = 8  # a 4xx this many times is a failure
+    bounce: str = "rcpt"  # which 5xx make a subscriber bounced: rcpt, any or never
+    dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # empty: the from_address's domain
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,7 @@ class Config:
     dates: DatesSection = field(default_factory=DatesSection)
     digest: DigestSection = field(default_factory=DigestSection)
     store: StoreSection = field(default_factory=StoreSection)
+    mail: MailSection = field(default_factory=MailSection)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -103,6 +131,34 @@ class Site:
         return self.config.site.base_url
 
 
+_AT_LEAST_ONE = {
+    "feed.window",
+    "feed.max_content_kb",
+    "digest.max_posts",
+    "mail.connections",
+    "mail.timeout",
+    "mail.retry_after",
+    "mail.max_attempts",
+}
+_ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
+_CHOICES = {
+    "mail.transport": ("files", "smtp"),
+    "mail.security": ("starttls", "tls", "none"),
+    "mail.bounce": ("rcpt", "any", "never"),
+}
+
+
+def _plain_address(value: str) -> bool:
+    """An address that can stand in a header and a mailto: URL as it is."""
+    local, at, domain = value.partition("@")
+    return (
+        bool(local and at and domain)
+        and value.isascii()
+        and value.isprintable()
+        and (not any(c in value for c in ' <>,;"\\'))
+    )
+
+
 def _check_value(section: str, key: str, value: Any) -> str | None:
     """Why a well-typed value is still unusable, or None."""
     name = f"{section}.{key}"
@@ -113,12 +169,22 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return f"unknown IANA timezone {value!r}"
     elif name == "site.base_url":
         parts = urlsplit(value)
+        if not value.isascii() or not value.isprintable() or " " in value:
+            return f"must be a plain ASCII URL (punycode hosts, %-escaped paths), not {value!r}"
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return f"must be an http(s) URL with a host, not {value!r}"
         if not value.endswith("/"):
             return f"must end with '/', as in {value + '/'!r}"
-    elif name in ("feed.window", "feed.max_content_kb", "digest.max_posts") and value < 1:
+    elif name in _AT_LEAST_ONE and value < 1:
         return f"must be at least 1, not {value}"
+    elif name in _CHOICES and value not in _CHOICES[name]:
+        return f"must be one of {', '.join(_CHOICES[name])}, not {value!r}"
+    elif name in ("mail.port", "mail.rate") and not 0 <= value <= 65535:
+        return f"must be between 0 and 65535, not {value}"
+    elif (
+        name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
+    ):
+        return f"must be an email address, not {value!r}"
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
         return f"must be a language tag such as 'en-GB', not {value!r}"
     return None
@@ -187,9 +253,27 @@ locale = "en-GB"       # 03/04/2016 is 3 April in en-GB, March 4 in en-US
 [digest]
 max_posts = 20         # posts shown in full in the email; the rest are listed as links
 full_text = false      # true: whole posts instead of excerpts
+schedule = "mon 07:00" # when an issue is due: weekday name and time, site timezone
+late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
 
 [store]
 url = ""               # any SQLAlchemy URL; empty: sqlite in postroom.db beside this file
+
+[mail]
+from_address = "digest@localhost"
+from_name = ""         # empty: the site title
+reply_to = ""          # empty: the curator's email
+transport = "files"    # files: write outbox/<issue>/<id>.eml; smtp: send through a server
+host = "localhost"     # smtp only, like everything below
+port = 587
+security = "starttls"  # starttls, tls (implicit) or none
+username = ""
+password_env = "POSTROOM_SMTP_PASSWORD"  # the password is read from this variable
+connections = 1
+rate = 0               # messages per second; 0: no limit
+bounce = "rcpt"        # 5xx that mark a subscriber bounced: rcpt, any or never
+dkim_key = ""          # a PEM private key file signs every message (DKIM) when set
+dkim_selector = ""
 """
 
 

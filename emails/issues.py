@@ -9,15 +9,18 @@ posts and clock skew can never send a post twice or never.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from content.model import Post
+from content.schedule import latest_slot
 from content.site import Site
+from emails.outbox import queue
 from emails.render import render_digest
 from store import Store
-from store.schema import digest_issues, digest_posts
+from store.schema import digest_issues, digest_posts, digest_slots
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,18 @@ def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
     return [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
 
 
-def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:
-    """Freeze the next issue (rendered once); None when there is nothing new."""
+def create_issue(
+    site: Site, store: Store, cutoff: datetime, now: datetime, slot: datetime | None = None
+) -> Issue | None:
+    """Freeze the next issue (rendered once) and queue it for every active subscriber, in
+    one transaction (with `slot`, recorded as that slot's issue in it too); None when
+    there is nothing new. Raises IntegrityError if another process made it first."""
     posts = pending_posts(store, cutoff)
     if not posts:
         return None
     with store.engine.begin() as conn:
+        if slot is not None:
+            _record_slot(conn, slot, "issued", now)
         number = (conn.execute(select(func.max(digest_issues.c.number))).scalar() or 0) + 1
         rendered = render_digest(site, number, posts)
         issue = Issue(
@@ -72,7 +81,61 @@ def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> I
                 for i, post_id in enumerate(issue.post_ids)
             ],
         )
+        queue(conn, number, now)
+        if slot is not None:
+            conn.execute(
+                update(digest_slots).where(digest_slots.c.slot == _key(slot)).values(issue=number)
+            )
     return issue
+
+
+def _key(slot: datetime) -> str:
+    return slot.astimezone(UTC).isoformat()
+
+
+def _record_slot(conn: Connection, slot: datetime, outcome: str, now: datetime) -> None:
+    conn.execute(
+        insert(digest_slots).values(slot=_key(slot), outcome=outcome, decided_at=now.isoformat())
+    )
+
+
+@dataclass(frozen=True)
+class SlotDecision:
+    slot: datetime
+    outcome: str  # issued, empty (nothing new), late, before-start; or already decided
+    issue: Issue | None  # made now
+    already: bool = False
+
+
+def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
+    """Make the issue of the latest due slot, once; or record why there is none.
+
+    The first slot a site ever sees is the one before it began: recorded, not
+    sent, so a new site does not mail last week's posts on its first run. A slot
+    older than `digest.late_limit_hours` (postroom was down) is skipped and its
+    posts roll into the next issue."""
+    config = site.config
+    slot = latest_slot(config.digest.schedule, config.tz, now)
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            select(digest_slots.c.outcome).where(digest_slots.c.slot == _key(slot))
+        ).scalar()
+        first = conn.execute(select(func.count()).select_from(digest_slots)).scalar() == 0
+    if found is not None:
+        return SlotDecision(slot, found, None, already=True)
+    outcome, issue = "before-start", None
+    try:
+        if not first and now - slot > timedelta(hours=config.digest.late_limit_hours):
+            outcome = "late"
+        elif not first:
+            issue = create_issue(site, store, slot, now, slot=slot)
+            outcome = "issued" if issue else "empty"
+        if issue is None:
+            with store.engine.begin() as conn:
+                _record_slot(conn, slot, outcome, now)
+    except IntegrityError:  # another process decided this slot first
+        return decide_slot(site, store, now)
+    return SlotDecision(slot, outcome, issue)
 
 
 def all_issues(store: Store) -> list[Issue]:
@@ -93,3 +156,7 @@ def all_issues(store: Store) -> list[Issue]:
         )
         for r in rows
     ]
+
+
+def issue_by_number(store: Store, number: int) -> Issue | None:
+    return next((i for i in all_issues(store) if i.number == number), None)

@@ -1,9 +1,9 @@
 """Tables. Times are ISO 8601 text with an offset (UTC for our own clocks), which
 sorts correctly and reads the same on SQLite and PostgreSQL."""
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -89,4 +89,46 @@ digest_posts = Table(
     Column("issue", Integer, nullable=False, index=True),
     Column("post_id", String(200), nullable=False, unique=True),
     Column("position", Integer, nullable=False),
+)
+
+# The delivery ledger: one row per (issue, subscriber), made when the issue is made.
+# pending -> sending (committed before SMTP DATA) -> sent | deferred | failed;
+# skipped when the subscriber left before their turn. A row found "sending" after a
+# crash was in flight: it is sent again, with the same Message-ID.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("issue", Integer, primary_key=True, autoincrement=False),
+    Column("subscriber_id", Integer, primary_key=True, autoincrement=False),
+    Column("address", String(320), nullable=False),  # as queued; sent only if still theirs
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", String(40), nullable=False, default=""),  # deferred until
+    Column("claimed_by", String(200), nullable=False, default=""),  # host:pid of the sender
+    Column("code", Integer),  # the server's last reply code
+    Column("reply", Text, nullable=False, default=""),
+    Column("updated_at", String(40), nullable=False),
+    Index("outbox_work", "issue", "state", "subscriber_id"),
+)
+
+# Who holds a role (the sender of a site's digests): one row per role, with a
+# holder "host:pid" and an expiry, renewed while the holder lives.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires", String(40), nullable=False),
+)
+
+# One row per digest slot (e.g. each Monday 07:00) once it has been decided: an
+# issue made, nothing new, or skipped (too late, or before the site began).
+# The slot is the key, so two processes can never both make that week's issue.
+digest_slots = Table(
+    "digest_slots",
+    metadata,
+    Column("slot", String(40), primary_key=True),
+    Column("outcome", String(20), nullable=False),  # issued, empty, late, before-start
+    Column("issue", Integer),
+    Column("decided_at", String(40), nullable=False),
 )

@@ -1,0 +1,57 @@
+"""The digest's weekly slot: "mon 07:00" in the site's timezone, DST-correct.
+
+Weekday names, never numbers (APScheduler 3 counts Monday as 0, cron as 1).
+A slot is a wall-clock time: 07:00 in London is 07:00 GMT in winter and 07:00
+BST in summer. A time that does not exist on a spring-forward day is moved
+past the gap; one that happens twice on an autumn day is the first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_schedule(rule: str) -> tuple[int, time]:
+    """'mon 07:00' -> (0, 07:00); ValueError with a readable reason."""
+    day, _, clock = rule.strip().lower().partition(" ")
+    if day[:3] not in WEEKDAYS or not clock:
+        raise ValueError(f"must be a weekday name and a time, as in 'mon 07:00', not {rule!r}")
+    try:
+        at = time.fromisoformat(clock.strip())
+    except ValueError:
+        raise ValueError(f"{clock.strip()!r} is not a time such as 07:00") from None
+    return WEEKDAYS.index(day[:3]), at
+
+
+def schedule_error(rule: str) -> str | None:
+    try:
+        parse_schedule(rule)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _at(day: datetime, at: time, tz: ZoneInfo) -> datetime:
+    wall = datetime.combine(day.date(), at, tzinfo=tz)
+    # a wall time in a spring-forward gap does not survive a round trip through UTC
+    real = wall.astimezone(ZoneInfo("UTC")).astimezone(tz)
+    return real if real.replace(tzinfo=None) != wall.replace(tzinfo=None) else wall
+
+
+def latest_slot(rule: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The most recent slot at or before `now`."""
+    weekday, at = parse_schedule(rule)
+    local = now.astimezone(tz)
+    day = local - timedelta(days=(local.weekday() - weekday) % 7)
+    slot = _at(day, at, tz)
+    if slot > now:
+        slot = _at(day - timedelta(days=7), at, tz)
+    return slot
+
+
+def next_slot(rule: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The first slot after `now`."""
+    return _at(latest_slot(rule, tz, now) + timedelta(days=7), parse_schedule(rule)[1], tz)

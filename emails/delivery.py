@@ -1,0 +1,183 @@
+"""Delivering an issue: a few connections draining the ledger, at a rate, each row once.
+
+The sender holds the site's "sender" lease (store.leases) while it works, so
+rows it finds "sending" when it starts were left by a sender that died: those,
+and only those, may be sent twice, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from content.site import Site
+from emails.issues import Issue
+from emails.message import IssueMessage, Recipient, dkim_signer
+from emails.outbox import Claim, Outbox, State
+from emails.transports import Connection, Rejected, Transport, Unreachable
+from store import Store
+from store.leases import Lease
+
+Clock = Callable[[], datetime]
+SENDER_LEASE = "sender"
+_RECONNECTS = 3  # tries before a connection's worker gives up for this run
+_MAX_BACKOFF = timedelta(hours=24)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SendReport:
+    issue: int
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+    resent: int = 0  # rows in flight when a sender died, sent again
+    stopped: str = ""  # why sending ended with rows still to send, if it did
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, state: State) -> None:
+        with self._lock:
+            name = state.value
+            setattr(self, name, getattr(self, name) + 1)
+
+
+class RateLimit:
+    """At most `per_second` sends per second over all connections (0: no limit)."""
+
+    def __init__(self, per_second: int) -> None:
+        self.interval = 1 / per_second if per_second else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        time.sleep(max(0.0, slot - now))
+
+
+class SenderBusy(RuntimeError):
+    """Another live process is sending this site's digests."""
+
+
+class Delivery:
+    """One run of sending one issue; `run()` returns when the ledger has nothing due."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        issue: Issue,
+        transport: Transport,
+        secret: bytes,
+        clock: Clock = utc_now,
+        stop: threading.Event | None = None,
+        on_outcome: Callable[[State], None] | None = None,
+    ) -> None:
+        self.site, self.issue, self.transport, self.clock = site, issue, transport, clock
+        self.mail = site.config.mail
+        self.lease = Lease(store, SENDER_LEASE)
+        self.outbox = Outbox(store, self.lease.holder)
+        self.message = IssueMessage(site, issue, secret, dkim_signer(site))
+        self.stop = stop or threading.Event()
+        self.on_outcome = on_outcome or (lambda _state: None)
+        self.limit = RateLimit(self.mail.rate)
+        self.report = SendReport(issue.number)
+
+    def run(self) -> SendReport:
+        if not self.lease.acquire(self.clock()):
+            raise SenderBusy(
+                f"another postroom process ({self.lease.current_holder(self.clock())})"
+                " is sending; this one stands by"
+            )
+        try:
+            number = self.issue.number
+            self.report.resent = self.outbox.recover(number, self.clock())
+            self.report.skipped += self.outbox.skip_departed(number, self.clock())
+            workers = [
+                threading.Thread(target=self._work, name=f"smtp-{i}", daemon=True)
+                for i in range(self.mail.connections)
+            ]
+            for worker in workers:
+                worker.start()
+            renew_every = self.lease.ttl.total_seconds() / 3
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(renew_every)
+                    if not self.lease.acquire(self.clock()):
+                        self._halt("lost the sender lease to another process")
+            self.report.skipped += self.outbox.skip_departed(number, self.clock())
+        finally:
+            self.lease.release()
+        return self.report
+
+    def _halt(self, why: str) -> None:
+        if not self.report.stopped:
+            self.report.stopped = why
+        self.stop.set()
+
+    def _connect(self) -> Connection | None:
+        for attempt in range(_RECONNECTS):
+            try:
+                return self.transport.connect()
+            except Unreachable as exc:
+                if attempt == _RECONNECTS - 1 or self.stop.wait(2**attempt):
+                    self._halt(str(exc))
+        return None
+
+    def _work(self) -> None:
+        connection = self._connect()
+        drops = 0
+        while connection is not None and not self.stop.is_set():
+            claim = self.outbox.claim(self.issue.number, self.clock())
+            if claim is None:
+                break
+            self.limit.wait()
+            recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
+            try:
+                reply = connection.send(self.message.for_recipient(recipient))
+            except Rejected as refusal:
+                self._settle(claim, refusal)
+            except Unreachable as exc:
+                self.outbox.release(claim, self.clock())  # the message may have gone: same id
+                connection.close()
+                drops += 1
+                connection = self._connect() if drops < _RECONNECTS else None
+                if connection is None:
+                    self._halt(f"connection lost: {exc}")
+                continue
+            else:
+                self.outbox.sent(claim, reply, self.clock())
+                self._outcome(State.SENT)
+            drops = 0
+        if connection is not None:
+            connection.close()
+
+    def _settle(self, claim: Claim, refusal: Rejected) -> None:
+        now = self.clock()
+        if refusal.permanent or claim.attempts >= self.mail.max_attempts:
+            policy = self.mail.bounce
+            bounce = refusal.permanent and (
+                policy == "any" or (policy == "rcpt" and refusal.stage == "rcpt")
+            )
+            self.outbox.fail(claim, refusal.code, refusal.reply, now, bounce)
+            self._outcome(State.FAILED)
+        else:
+            wait = timedelta(seconds=self.mail.retry_after) * 2 ** (claim.attempts - 1)
+            until = now + min(wait, _MAX_BACKOFF)
+            self.outbox.defer(claim, refusal.code, refusal.reply, until, now)
+            self._outcome(State.DEFERRED)
+
+    def _outcome(self, state: State) -> None:
+        self.report.count(state)
+        self.on_outcome(state)

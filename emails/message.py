@@ -1,0 +1,203 @@
+"""One issue's MIME message, built once; per recipient only the personal bytes are spliced in.
+
+The frozen HTML and text parts are quoted-printable encoded once, cut at the
+personal placeholders (ADDRESS, UNSUBSCRIBE_URL). Each piece ends in a soft line
+break, so a recipient's value goes on lines of its own and every line stays
+under 78 octets, whatever the value: the splice can never break the encoding,
+and the message is 7-bit clean (no 8BITMIME needed). The per-recipient headers
+(To, Message-ID, List-Unsubscribe) are folded by the `email` package, which
+refuses CR/LF in a value; subjects and names were made one line before.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from content.sanitize import one_line
+from content.site import ConfigError, Site
+from emails.issues import Issue
+from emails.render import ADDRESS, UNSUBSCRIBE_URL
+from emails.tokens import make_token
+
+_SLOT = re.compile(f"({re.escape(ADDRESS)}|{re.escape(UNSUBSCRIBE_URL)})")
+_LONE_LF = re.compile(rb"(?<!\r)\n")
+_SOFT_BREAK = b"=\r\n"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    address: str  # normalised by email-validator: no CR/LF can be in it
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a transport needs: SMTP envelope and the message's bytes (CRLF lines)."""
+
+    issue: int
+    subscriber_id: int  # 0 for a test copy, which no ledger row stands behind
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return not (self.sender.isascii() and self.recipient.isascii())
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable with CRLF lines: hard breaks where the text has them."""
+    crlf = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return _LONE_LF.sub(b"\r\n", binascii.b2a_qp(crlf.encode(), istext=True))
+
+
+def _pieces(text: str) -> list[bytes | str]:
+    """The part encoded, with each placeholder left as a str slot between byte pieces."""
+    out: list[bytes | str] = []
+    for i, chunk in enumerate(_SLOT.split(text)):
+        if i % 2:
+            out.append(chunk)
+        elif chunk:
+            encoded = _qp(chunk)
+            out.append(encoded if encoded.endswith(b"\r\n") else encoded + _SOFT_BREAK)
+    return out
+
+
+def _part(content_type: str, pieces: list[bytes | str], boundary: bytes) -> list[bytes | str]:
+    head = (
+        b"--" + boundary + b"\r\n"
+        b"Content-Type: " + content_type.encode() + b"; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    )
+    return [head, *pieces]
+
+
+def _folded(name: str, value: str, utf8: bool) -> bytes:
+    rules = policy.SMTPUTF8 if utf8 else policy.SMTP
+    return rules.header_factory(name, value).fold(policy=rules).encode()
+
+
+def _mailbox(recipient: Recipient) -> str:
+    return str(Address(one_line(recipient.name)[:200], addr_spec=recipient.address))
+
+
+class IssueMessage:
+    """Everything common to one issue's messages, encoded once."""
+
+    def __init__(
+        self,
+        site: Site,
+        issue: Issue,
+        secret: bytes,
+        sign: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        mail = site.config.mail
+        self.site, self.issue, self.secret, self.sign = site, issue, secret, sign
+        self.sender = mail.from_address
+        self.host = urlsplit(site.base_url).hostname or "localhost"
+        self.mailto = mail.unsubscribe_mailto or mail.from_address
+        seed = hashlib.sha256(f"{site.base_url}|{issue.number}".encode()).hexdigest()[:24]
+        boundary = f"=_postroom_{seed}".encode()  # "=_" never occurs in quoted-printable
+        self._head = self._common_headers(boundary)
+        self._body: list[bytes | str] = [
+            b"\r\n",
+            *_part("text/plain", _pieces(issue.text), boundary),
+            b"\r\n",
+            *_part("text/html", _pieces(issue.html), boundary),
+            b"\r\n--" + boundary + b"--\r\n",
+        ]
+
+    def _common_headers(self, boundary: bytes) -> bytes:
+        config = self.site.config
+        mail = config.mail
+        name = one_line(mail.from_name or config.site.title)
+        headers = [
+            ("From", str(Address(display_name=name, addr_spec=mail.from_address))),
+            ("Reply-To", mail.reply_to or config.curator.email),
+            ("Subject", one_line(self.issue.subject)),
+            ("Date", format_datetime(datetime.fromisoformat(self.issue.created_at))),
+            ("MIME-Version", "1.0"),
+            ("List-Id", f"{one_line(config.site.title)} <digest.{self.host}>"),
+            ("List-Archive", f"<{self.site.base_url}digests/>"),
+            ("List-Post", "NO"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'),
+        ]
+        return b"".join(_folded(key, value, False) for key, value in headers if value)
+
+    def message_id(self, recipient: Recipient) -> str:
+        """The same for every attempt at this (issue, subscriber): retries are recognisable."""
+        key = f"{self.issue.number}|{recipient.subscriber_id}|{recipient.address.lower()}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        return f"<digest-{self.issue.number}.{digest}@{self.host}>"
+
+    def unsubscribe_url(self, recipient: Recipient) -> tuple[str, str]:
+        """(the signed HTTPS link, its token); the same token on every retry."""
+        issued = int(datetime.fromisoformat(self.issue.created_at).timestamp())
+        token = make_token(self.secret, "unsubscribe", recipient.address, issued)
+        return f"{self.site.base_url}unsubscribe?token={token}", token
+
+    def for_recipient(self, recipient: Recipient) -> Envelope:
+        url, token = self.unsubscribe_url(recipient)
+        values = {ADDRESS: recipient.address, UNSUBSCRIBE_URL: url}
+        utf8 = not recipient.address.isascii()
+        message_id = self.message_id(recipient)
+        mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + token)}"
+        personal = b"".join(
+            (
+                _folded("To", _mailbox(recipient), utf8),
+                _folded("Message-ID", message_id, utf8),
+                # URLs must stay whole (no encoded words): one per line, folded between them
+                f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode(),
+            )
+        )
+        body = b"".join(
+            piece if isinstance(piece, bytes) else _qp(values[piece]) + _SOFT_BREAK
+            for piece in self._body
+        )
+        data = personal + self._head + body
+        if self.sign:
+            data = self.sign(data) + data
+        return Envelope(
+            self.issue.number,
+            recipient.subscriber_id,
+            self.sender,
+            recipient.address,
+            message_id,
+            data,
+        )
+
+
+def dkim_signer(site: Site) -> Callable[[bytes], bytes] | None:
+    """A function giving the DKIM-Signature header for a message, or None when not set up."""
+    mail = site.config.mail
+    if not mail.dkim_key:
+        return None
+    import dkim  # dkimpy: only needed by sites that sign
+
+    path = site.root / Path(mail.dkim_key).expanduser()
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"mail.dkim_key: cannot read {path}: {exc.strerror}") from None
+    domain = (mail.dkim_domain or mail.from_address.rpartition("@")[2]).encode()
+    selector = mail.dkim_selector.encode()
+    signed = [b"from", b"to", b"subject", b"date", b"message-id", b"mime-version"]
+    signed += [b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post"]
+
+    def sign(message: bytes) -> bytes:
+        return dkim.sign(message, selector, domain, key, include_headers=signed)
+
+    return sign

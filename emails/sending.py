@@ -1,0 +1,66 @@
+"""What `digest send`, `run --once` and the service share: finish every unfinished issue.
+
+Level-triggered: it looks at the ledger, not at what happened before, so
+running it twice, or after a crash, only sends what is still owed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from content.site import Site
+from emails.delivery import Clock, Delivery, SendReport, utc_now
+from emails.issues import issue_by_number
+from emails.outbox import Outbox, State
+from emails.transports import Transport, transport_for
+from store import Store
+from store.leases import this_process
+
+#: called with (issue number, rows to send) before an issue, then with each outcome
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    issue: int
+    to_send: int  # pending, in flight at a crash, or deferred
+
+
+def outstanding(store: Store) -> list[Outstanding]:
+    outbox = Outbox(store, this_process())
+    counts = outbox.counts()
+    waiting = (State.PENDING, State.SENDING, State.DEFERRED)
+    return [
+        Outstanding(n, sum(counts[n].get(state, 0) for state in waiting))
+        for n in outbox.unfinished()
+    ]
+
+
+def send_unfinished(
+    site: Site,
+    store: Store,
+    secret: bytes,
+    *,
+    transport: Transport | None = None,
+    clock: Clock = utc_now,
+    stop: threading.Event | None = None,
+    start: Progress | None = None,
+    on_outcome: Callable[[State], None] | None = None,
+) -> list[SendReport]:
+    """Send what every unfinished issue still owes, oldest issue first."""
+    transport = transport or transport_for(site)
+    reports = []
+    for owed in outstanding(store):
+        issue = issue_by_number(store, owed.issue)
+        if issue is None:  # rows for an issue that is gone: nothing can be sent for them
+            continue
+        if start:
+            start(owed.issue, owed.to_send)
+        delivery = Delivery(site, store, issue, transport, secret, clock, stop, on_outcome)
+        report = delivery.run()
+        reports.append(report)
+        if report.stopped:
+            break
+    return reports

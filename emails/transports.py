@@ -1,0 +1,150 @@
+"""Where messages go: files in the site's outbox (the default), or an SMTP server.
+
+A transport opens connections; a connection sends one envelope at a time and
+says how it ended: the server's reply on success, `Rejected` (with the code,
+4xx temporary, 5xx permanent, and whether the recipient was refused), or
+`Unreachable` when the connection is gone and the message's fate unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+from pathlib import Path
+from typing import NoReturn, Protocol
+
+from content.site import ConfigError, Site
+from emails.message import Envelope
+from feeds.writer import write_atomic
+
+
+class Rejected(Exception):
+    def __init__(self, code: int, reply: str, stage: str) -> None:
+        super().__init__(f"{code} {reply}")
+        self.code, self.reply, self.stage = code, reply, stage
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+class Unreachable(Exception):
+    """The server cannot be reached, or dropped the connection."""
+
+
+class Connection(Protocol):
+    def send(self, envelope: Envelope) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    description: str
+
+    def connect(self) -> Connection: ...
+
+
+class FileTransport:
+    """Writes `outbox/<issue>/<subscriber id>.eml`, atomically; needs nothing else."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.description = f"files in {folder}"
+
+    def connect(self) -> FileTransport:
+        return self
+
+    def send(self, envelope: Envelope) -> str:
+        if envelope.subscriber_id:
+            path = self.folder / str(envelope.issue) / f"{envelope.subscriber_id}.eml"
+        else:  # a test copy: beside the issue's, never mistaken for one of them
+            path = self.folder / "test" / f"{envelope.issue}-{envelope.recipient}.eml"
+        write_atomic(path, envelope.data)
+        return f"250 written {path}"
+
+    def close(self) -> None:
+        pass
+
+
+def _reply(message: bytes | str) -> str:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    return " ".join(text.split())
+
+
+class SmtpConnection:
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+
+    def _step(self, reply: tuple[int, bytes], stage: str, ok: tuple[int, ...]) -> str:
+        code, message = reply
+        if code in ok:
+            return f"{code} {_reply(message)}"
+        self._refused(code, message, stage)
+
+    def _refused(self, code: int, message: bytes, stage: str) -> NoReturn:
+        if code == 421 or code == -1:  # the server is closing the connection
+            raise Unreachable(f"{stage}: {code} {_reply(message)}")
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.smtp.rset()
+        raise Rejected(code, _reply(message), stage)
+
+    def send(self, envelope: Envelope) -> str:
+        options = ["SMTPUTF8"] if envelope.needs_smtputf8 else []
+        try:
+            self._step(self.smtp.mail(envelope.sender, options), "mail", (250,))
+            self._step(self.smtp.rcpt(envelope.recipient), "rcpt", (250, 251))
+            try:
+                return self._step(self.smtp.data(envelope.data), "data", (250,))
+            except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
+                self._refused(exc.smtp_code, exc.smtp_error, "data")
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise Unreachable(str(exc) or type(exc).__name__) from None
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+
+
+class SmtpTransport:
+    def __init__(self, site: Site) -> None:
+        self.mail = site.config.mail
+        self.password = ""
+        if self.mail.username:
+            self.password = os.environ.get(self.mail.password_env, "")
+            if not self.password:
+                raise ConfigError(
+                    f"mail.username is set: put the SMTP password in ${self.mail.password_env}"
+                )
+        self.description = f"SMTP {self.mail.host}:{self.mail.port} ({self.mail.security})"
+
+    def connect(self) -> SmtpConnection:
+        mail = self.mail
+        try:
+            if mail.security == "tls":
+                context = ssl.create_default_context()
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    mail.host, mail.port, timeout=mail.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
+                if mail.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo_or_helo_if_needed()
+            if mail.username:
+                smtp.login(mail.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            reason = f"{exc.smtp_code} {_reply(exc.smtp_error)}"
+            raise ConfigError(f"SMTP login refused: {reason}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise Unreachable(f"{self.description}: {exc}") from None
+        return SmtpConnection(smtp)
+
+
+def transport_for(site: Site) -> Transport:
+    if site.config.mail.transport == "smtp":
+        return SmtpTransport(site)
+    return FileTransport(site.root / "outbox")
