@@ -8,7 +8,7 @@ past the gap; one that happens twice on an autumn day is the first.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,21 +37,23 @@ def schedule_error(rule: str) -> str | None:
 def _at(day: datetime, at: time, tz: ZoneInfo) -> datetime:
     wall = datetime.combine(day.date(), at, tzinfo=tz)
     # a wall time in a spring-forward gap does not survive a round trip through UTC
-    real = wall.astimezone(ZoneInfo("UTC")).astimezone(tz)
+    real = wall.astimezone(UTC).astimezone(tz)
     return real if real.replace(tzinfo=None) != wall.replace(tzinfo=None) else wall
 
 
 def latest_slot(rule: str, tz: ZoneInfo, now: datetime) -> datetime:
-    """The most recent slot at or before `now`."""
+    """The most recent slot at or before `now`, in UTC (a wall time that happens twice
+    never compares equal across zones, PEP 495; UTC instants always do)."""
     weekday, at = parse_schedule(rule)
     local = now.astimezone(tz)
     day = local - timedelta(days=(local.weekday() - weekday) % 7)
-    slot = _at(day, at, tz)
+    slot = _at(day, at, tz).astimezone(UTC)
     if slot > now:
-        slot = _at(day - timedelta(days=7), at, tz)
+        slot = _at(day - timedelta(days=7), at, tz).astimezone(UTC)
     return slot
 
 
 def next_slot(rule: str, tz: ZoneInfo, now: datetime) -> datetime:
-    """The first slot after `now`."""
-    return _at(latest_slot(rule, tz, now) + timedelta(days=7), parse_schedule(rule)[1], tz)
+    """The first slot after `now`, in UTC."""
+    week_later = latest_slot(rule, tz, now).astimezone(tz) + timedelta(days=7)
+    return _at(week_later, parse_schedule(rule)[1], tz).astimezone(UTC)

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from content.schedule import schedule_error
+
 CONFIG_NAME = "postroom.toml"
 
 # Regions that write dates month-first; everyone else reads 03/04 as 3 April.
@@ -185,6 +187,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
         return f"must be an email address, not {value!r}"
+    elif name == "digest.schedule" and (why := schedule_error(value)):
+        return why
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
         return f"must be a language tag such as 'en-GB', not {value!r}"
     return None

@@ -1,0 +1,101 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping what it accepts.
+
+Replies can be scripted per recipient: `refuse` answers RCPT with a 5xx,
+`defer_once` answers the first RCPT for an address with a 451, and
+`drop_at` closes the connection with a 421 at the DATA of the n-th message.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    recipient: str
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class Script:
+    refuse: set[str] = field(default_factory=set)
+    defer_once: set[str] = field(default_factory=set)
+    drop_at: set[int] = field(default_factory=set)  # 1-based DATA counts that get a 421
+
+
+class _Handler:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.received: list[Received] = []
+        self.deferred: set[str] = set()
+        self.datas = 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.script.refuse:
+            return "550 5.1.1 no such user here"
+        if address in self.script.defer_once and address not in self.deferred:
+            self.deferred.add(address)
+            return "451 4.3.0 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.datas += 1
+            if self.datas in self.script.drop_at:
+                server.transport.close()
+                return "421 4.3.2 shutting down"
+            for rcpt in envelope.rcpt_tos:
+                self.received.append(Received(rcpt, envelope.original_content))
+            return f"250 2.0.0 queued as {len(self.received)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self, script: Script | None = None) -> None:
+        self.handler = _Handler(script or Script())
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=0
+        )
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.recipient for r in self.received)
+
+    def config(self, connections: int = 1) -> str:
+        """The [mail] section that points a site at this server."""
+        return (
+            '[mail]\ntransport = "smtp"\nhost = "127.0.0.1"\n'
+            f'port = {self.port}\nsecurity = "none"\nconnections = {connections}\n'
+            'from_address = "digest@notes.example.org"\nretry_after = 60\n'
+        )

@@ -1,0 +1,275 @@
+"""Delivering digests to a real SMTP server (aiosmtpd on 127.0.0.1) from a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import dkim
+import pytest
+
+from content.intake import scan
+from emails.issues import create_issue
+from emails.message import IssueMessage, Recipient
+from emails.sending import send_unfinished
+from emails.tokens import read_token
+from scheduler import main
+from store import Store
+from store.subscribers import Status, SubscriberList
+from tests.smtp_sink import Script, SmtpSink
+from tests.support import make_site, write
+
+SECRET = "test-secret-that-is-long-enough"
+SITE = (
+    '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
+    '[curator]\nemail = "curator@notes.example.org"\n'
+)
+POST = """---
+title: {title}
+date: 2016-06-23
+author: Mark Rogers
+author_role: chief executive, Solihull MBC
+source: Community Care
+source_url: https://www.communitycare.co.uk/{slug}
+---
+Body of {title}.
+"""
+TITLES = ["Thresholds are not a wall", "What duty teams know", "Caseloads, again"]
+PEOPLE = ["ann@example.org", "bob@example.org", "cat@example.org"]
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv("POSTROOM_SECRET", SECRET)
+
+
+def digest_site(tmp_path: Path, sink: SmtpSink | None, extra: str = "", people=PEOPLE):
+    config = SITE + (sink.config() if sink else "") + extra
+    site = make_site(tmp_path / "site", config=config)
+    for n, title in enumerate(TITLES):
+        write(site.content_dir / f"p{n}.md", POST.format(title=title, slug=f"p{n}"))
+    store = Store(site.store_url)
+    book = SubscriberList(store)
+    for address in people:
+        book.add(address, name=address.split("@")[0].title())
+    store.close()
+    return site
+
+
+def status(site, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["--site", str(site.root), "digest", "status", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)[-1]
+
+
+def test_every_subscriber_gets_one_complete_message(tmp_path, capsys):
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        assert main(["--site", str(site.root), "digest", "send"]) == 0  # nothing new: no issue
+        received = sink.received
+    assert sorted(r.recipient for r in received) == PEOPLE
+    ids = set()
+    for r in received:
+        msg = r.message
+        assert msg["To"].addresses[0].addr_spec == r.recipient
+        assert str(msg["From"]) == "Practice Notes <digest@notes.example.org>"
+        assert msg["Reply-To"] == "curator@notes.example.org"
+        assert msg["Subject"] in {f"Practice Notes No. 1: {title}" for title in TITLES}
+        assert parsedate_to_datetime(msg["Date"]).tzinfo is not None
+        assert msg["List-Id"] == "Practice Notes <digest.notes.example.org>"
+        assert msg["List-Archive"] == "<https://notes.example.org/digests/>"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        https, mailto = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+        assert https.startswith("https://notes.example.org/unsubscribe?token=")
+        assert mailto.startswith("mailto:digest@notes.example.org?subject=unsubscribe")
+        assert msg.get_content_type() == "multipart/alternative"
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        for title in TITLES:
+            assert title in text and title in html
+        assert text.count("By Mark Rogers, chief executive, Solihull MBC") == 3
+        assert text.count("First published in Community Care on 23 June 2016") == 3
+        assert 'href="https://www.communitycare.co.uk/p0"' in html
+        assert "%%" not in text + html
+        assert f"because {r.recipient} is subscribed" in text
+        token = https.partition("token=")[2]
+        assert token in text and token in html
+        assert read_token(SECRET.encode(), token, "unsubscribe") == r.recipient
+        assert max(len(line) for line in r.data.split(b"\r\n")) <= 998
+        assert r.data.isascii()  # quoted-printable: no 8BITMIME needed
+        ids.add(msg["Message-ID"])
+    assert len(ids) == 3
+    row = status(site, capsys)
+    assert (row["sent"], row["queued"], row["failed"], row["posts"]) == (3, 0, 0, 3)
+
+
+def test_message_ids_and_bytes_are_the_same_on_every_attempt(tmp_path):
+    site = digest_site(tmp_path, None)
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        now = datetime.now(UTC)
+        issue = create_issue(site, store, now, now)
+        one = IssueMessage(site, issue, SECRET.encode())
+        two = IssueMessage(site, issue, SECRET.encode())
+        ann, bob = Recipient(1, PEOPLE[0], "Ann"), Recipient(2, PEOPLE[1])
+        assert one.for_recipient(ann) == two.for_recipient(ann)
+        assert one.message_id(ann) != one.message_id(bob)
+    finally:
+        store.close()
+
+
+def test_a_hostile_title_and_name_cannot_add_headers(tmp_path):
+    site = digest_site(tmp_path, None, people=[])
+    hostile = '"Hi\\r\\nBcc: evil@example.com"'  # YAML turns the escapes into CR LF
+    write(site.content_dir / "p0.md", POST.format(title=hostile, slug="x"))
+    for other in ("p1.md", "p2.md"):  # the hostile post leads the issue and its subject
+        (site.content_dir / other).unlink()
+    store = Store(site.store_url)
+    try:
+        SubscriberList(store).add("ann@example.org", name="Ann\r\nBcc: evil@example.com")
+        scan(site, store)
+        now = datetime.now(UTC)
+        issue = create_issue(site, store, now, now)
+        recipient = Recipient(1, "ann@example.org", "Ann\r\nBcc: evil@example.com")
+        envelope = IssueMessage(site, issue, SECRET.encode()).for_recipient(recipient)
+    finally:
+        store.close()
+    assert "Bcc: evil" in issue.subject and "\n" not in issue.subject
+    head = envelope.data.partition(b"\r\n\r\n")[0]
+    assert not re.search(rb"^bcc:", head, re.I | re.M)
+    assert all(line[:1] in b" \t" or b":" in line for line in head.split(b"\r\n"))
+
+
+def test_temporary_failure_is_retried_and_sent_once(tmp_path, capsys):
+    with SmtpSink(Script(defer_once={"bob@example.org"})) as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        row = status(site, capsys)
+        assert (row["sent"], row["deferred"]) == (2, 1)
+        assert row["next_retry"]
+        store = Store(site.store_url)
+        try:  # before the retry time nothing is sent; after it, bob's message is
+            assert send_unfinished(site, store, SECRET.encode())[0].sent == 0
+            later = datetime.now(UTC) + timedelta(minutes=2)
+            [report] = send_unfinished(site, store, SECRET.encode(), clock=lambda: later)
+        finally:
+            store.close()
+        assert report.sent == 1
+        assert sink.counts() == {address: 1 for address in PEOPLE}
+    row = status(site, capsys)
+    assert (row["sent"], row["deferred"], row["queued"]) == (3, 0, 0)
+
+
+def test_permanent_failure_bounces_the_subscriber_and_the_issue_completes(tmp_path, capsys):
+    with SmtpSink(Script(refuse={"bob@example.org"})) as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        assert sorted(sink.counts()) == ["ann@example.org", "cat@example.org"]
+    row = status(site, capsys)
+    assert (row["sent"], row["failed"], row["queued"], row["deferred"]) == (2, 1, 0, 0)
+    store = Store(site.store_url)
+    try:
+        states = {s.address: s.status for s in SubscriberList(store).all()}
+    finally:
+        store.close()
+    assert states["bob@example.org"] is Status.BOUNCED
+    assert states["ann@example.org"] is Status.ACTIVE
+
+
+def test_a_dropped_connection_is_reconnected_without_loss_or_duplicate(tmp_path):
+    people = [f"reader{n}@example.org" for n in range(12)]
+    with SmtpSink(Script(drop_at={4, 9})) as sink:
+        site = digest_site(tmp_path, sink, people=people)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        assert sink.counts() == {address: 1 for address in people}
+
+
+def test_who_left_after_the_issue_was_made_is_skipped(tmp_path, capsys):
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        store = Store(site.store_url)
+        try:
+            scan(site, store)
+            now = datetime.now(UTC)
+            create_issue(site, store, now, now)
+            SubscriberList(store).set_status("cat@example.org", Status.UNSUBSCRIBED)
+            SubscriberList(store).remove("bob@example.org")
+            [report] = send_unfinished(site, store, SECRET.encode())
+        finally:
+            store.close()
+        assert sorted(sink.counts()) == ["ann@example.org"]
+    assert (report.sent, report.skipped) == (1, 2)
+    assert status(site, capsys)["skipped"] == 2
+
+
+def test_the_files_transport_writes_one_eml_per_subscriber(tmp_path):
+    site = digest_site(tmp_path, None)
+    assert main(["--site", str(site.root), "digest", "send"]) == 0
+    files = sorted((site.root / "outbox" / "1").glob("*.eml"))
+    assert [f.name for f in files] == ["1.eml", "2.eml", "3.eml"]
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in files[0].read_bytes()
+
+
+def test_a_test_copy_is_marked_and_recorded_nowhere(tmp_path, capsys):
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send", "--to", "me@example.org"]) == 0
+        [copy] = sink.received
+        assert copy.recipient == "me@example.org"
+        assert copy.message["Subject"].startswith("[test] ")
+        capsys.readouterr()
+        main(["--site", str(site.root), "digest", "status", "--json"])
+        assert json.loads(capsys.readouterr().out) == []  # no issue made, nothing queued
+
+
+def test_dry_run_sends_and_records_nothing(tmp_path, capsys):
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send", "--dry-run"]) == 0
+        assert "would hold 3 posts" in capsys.readouterr().out
+        assert sink.received == []
+    main(["--site", str(site.root), "digest", "status", "--json"])
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_no_secret_no_issue(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("POSTROOM_SECRET")
+    site = digest_site(tmp_path, None)
+    assert main(["--site", str(site.root), "digest", "send"]) == 2
+    assert "POSTROOM_SECRET" in capsys.readouterr().err
+    main(["--site", str(site.root), "digest", "status", "--json"])
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_dkim_signature_verifies(tmp_path):
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    extra = f'dkim_key = "{key}"\ndkim_selector = "pr1"\n'
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink, extra="", people=PEOPLE[:1])
+        config = site.root / "postroom.toml"
+        config.write_text(config.read_text() + extra)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        [r] = sink.received
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+    def dns(name, timeout=5):
+        assert name == b"pr1._domainkey.notes.example.org."
+        return record
+
+    assert r.data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(r.data, dnsfunc=dns)
+    assert not dkim.verify(r.data.replace(b"Body of", b"Body oF"), dnsfunc=dns)
