@@ -99,6 +99,19 @@ def _summary(report: ScanReport, posts: int) -> str:
     )
 
 
+def _publish(site: Site, store: Store, posts: Sequence[Post]):
+    """Write public/: feeds and pages of `posts`, and the archive of every digest issue."""
+    from emails.issues import all_issues
+    from feeds import build  # the CLI's other verbs need no templates
+    from feeds.archive import ArchivedIssue
+
+    issues = [
+        ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
+        for i in all_issues(store)
+    ]
+    return build(site, posts, issues)
+
+
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     if not args.once:
         print("postroom run: only --once is available in this version", file=sys.stderr)
@@ -106,12 +119,11 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.issues import decide_slot
     from emails.sending import outstanding
     from emails.tokens import TokenError, secret_from_env
-    from feeds import build  # the CLI's other verbs need no templates
 
     report = scan(site, store)
     decision = decide_slot(site, store, datetime.now(UTC))
     posts = store.posts()
-    built = build(site, posts)
+    built = _publish(site, store, posts)
     print(_summary(report, len(posts)))
     problems = [*report.problems, *built.problems]
     _print_problems(problems)
@@ -278,6 +290,7 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
             print("nothing new since the last issue: no issue made")
             return 0
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
+        _publish(site, store, store.posts())  # its "view in browser" page, before any email
     return _deliver_with_progress(site, store, secret)
 
 

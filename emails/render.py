@@ -17,16 +17,12 @@ from premailer import Premailer
 from content.model import Post
 from content.sanitize import one_line
 from content.site import Site
+from feeds.archive import issue_url
 from feeds.credit import byline, credit_html
 from feeds.syndication import post_url
 
 ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
-
-
-def archive_url(site: Site, number: int) -> str:
-    """The issue's "view in browser" page, written by feeds.build."""
-    return f"{site.base_url}digests/{number}/"
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> Rend
         "more": more,
         "full_text": config.digest.full_text,
         "url": lambda p: post_url(site, p),
-        "archive_url": archive_url(site, number) if number is not None else "",
+        "archive_url": issue_url(site, number) if number is not None else "",
     }
     env = _environment()
     # lxml drops the doctype on the way through premailer; standards mode wants it back

@@ -1,6 +1,7 @@
-"""From published posts to public/: feeds (site, per tag, per source) and pages.
+"""From published posts to public/: feeds (site, per tag, per source), pages and the
+archive of past digest issues.
 
-    report = feeds.build(site, store.posts())
+    report = feeds.build(site, store.posts(), issues)
 
 One bad post never breaks the build: it is left out with a `Problem` and the
 rest is written. The same posts and config always give the same bytes.
@@ -13,11 +14,14 @@ from dataclasses import dataclass
 
 from content.model import Post, Problem
 from content.site import Site
+from feeds.archive import ArchivedIssue, render_archive
 from feeds.pages import render_pages
 from feeds.safety import admit
 from feeds.selection import Vetting, feed_sets
 from feeds.syndication import FORMATS
 from feeds.writer import OutputWriter
+
+__all__ = ["ArchivedIssue", "BuildReport", "build"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,11 @@ class BuildReport:
     problems: tuple[Problem, ...]  # posts refused, left out of feeds, or cut short in them
 
 
-def build(site: Site, posts: Sequence[Post]) -> BuildReport:
-    """Write every feed and page for `posts` (every published post, any order) into
-    site.public_dir, rewriting only files whose bytes change and removing outputs of
-    earlier builds that this one no longer makes."""
+def build(site: Site, posts: Sequence[Post], issues: Sequence[ArchivedIssue] = ()) -> BuildReport:
+    """Write every feed and page for `posts` (every published post, any order) and the
+    archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
+    files whose bytes change and removing outputs of earlier builds that this one no
+    longer makes."""
     admitted, problems = admit(posts)
     vetting = Vetting(site)
     sets = feed_sets(site, admitted, vetting)
@@ -41,10 +46,13 @@ def build(site: Site, posts: Sequence[Post]) -> BuildReport:
             out.put(feed.folder + name, render(site, feed))
     for name, data in render_pages(site, admitted, newest=sets[0].posts):
         out.put(name, data)
+    archive, refused = render_archive(site, issues)
+    for name, data in archive:
+        out.put(name, data)
     removed = out.finish()
     return BuildReport(
         written=tuple(out.written),
         unchanged=out.unchanged,
         removed=tuple(removed),
-        problems=(*problems, *vetting.problems),
+        problems=(*problems, *vetting.problems, *refused),
     )

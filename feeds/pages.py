@@ -29,7 +29,9 @@ def _environment() -> Environment:
     return env
 
 
-def _render(name: str, site: Site, **values: object) -> bytes:
+def render_page(name: str, site: Site, **values: object) -> bytes:
+    """A template of feeds/templates with the site, `url(post)` and `local(moment)` (the
+    site's timezone) at hand."""
     template = _environment().get_template(name)
     return template.render(
         site=site,
@@ -44,8 +46,8 @@ def render_pages(
 ) -> Iterator[tuple[str, bytes]]:
     """(path under public/, bytes) for every page: the index shows `newest` (the site
     feed's window), posts/ lists every post by its own date, newest first."""
-    yield "index.html", _render("index.html", site, posts=newest)
+    yield "index.html", render_page("index.html", site, posts=newest)
     by_date = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)
-    yield "posts/index.html", _render("posts.html", site, posts=by_date)
+    yield "posts/index.html", render_page("posts.html", site, posts=by_date)
     for post in sorted(posts, key=lambda p: p.id):
-        yield f"posts/{post.id}/index.html", _render("post.html", site, post=post)
+        yield f"posts/{post.id}/index.html", render_page("post.html", site, post=post)

@@ -59,11 +59,16 @@ def post_url(site: Site, post: Post) -> str:
     return f"{site.base_url}posts/{post.id}/"
 
 
-def entry_id(site: Site, post: Post) -> str:
-    """A tag: URI minted from the host and the pick-up day, so neither an edit nor a
-    move of the site to another path changes it (readers would show the post again)."""
+def tag_uri(site: Site, minted: datetime, specific: str) -> str:
+    """'tag:<host>,<UTC day of minted>:<specific>': no path in it, so moving the site to
+    another path does not change it (readers would show every entry again)."""
     host = urlsplit(site.base_url).hostname
-    return f"tag:{host},{post.picked_up.astimezone(UTC):%Y-%m-%d}:{post.id}"
+    return f"tag:{host},{minted.astimezone(UTC):%Y-%m-%d}:{specific}"
+
+
+def entry_id(site: Site, post: Post) -> str:
+    """Minted from the pick-up day, so an edit does not change it either."""
+    return tag_uri(site, post.picked_up, post.id)
 
 
 def too_long(site: Site, post: Post) -> bool:
@@ -103,20 +108,29 @@ def _updated(feed: FeedSet) -> datetime:
     return max((p.updated for p in feed.posts), default=EPOCH)
 
 
-def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGenerator:
+def feed_head(
+    site: Site, folder: str, title: str, name: str, media_type: str, home: str
+) -> FeedGenerator:
+    """A feed with what every postroom feed says of itself: id, title, self link, `home`
+    (its HTML page) as the alternate, language, the curator as author. No dates, no entries."""
     config = site.config
     fg = FeedGenerator()
-    fg.load_extension("dc", atom=False)  # dc:creator for RSS; Atom has <author>
-    fg.id(f"{site.base_url}{feed.folder}")
-    fg.title(feed.title)
-    fg.subtitle(one_line(config.site.description) or feed.title)
-    fg.link(href=f"{site.base_url}{feed.folder}{name}", rel="self", type=media_type)
-    fg.link(href=site.base_url, rel="alternate", type="text/html")
+    fg.id(f"{site.base_url}{folder}")
+    fg.title(title)
+    fg.subtitle(one_line(config.site.description) or title)
+    fg.link(href=f"{site.base_url}{folder}{name}", rel="self", type=media_type)
+    fg.link(href=home, rel="alternate", type="text/html")
     fg.language(config.site.language)
-    curator = {"name": one_line(config.curator.name) or feed.title}
+    curator = {"name": one_line(config.curator.name) or title}
     if config.curator.email:
         curator["email"] = one_line(config.curator.email)
     fg.author(curator)
+    return fg
+
+
+def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGenerator:
+    fg = feed_head(site, feed.folder, feed.title, name, media_type, home=site.base_url)
+    fg.load_extension("dc", atom=False)  # dc:creator for RSS; Atom has <author>
     fg.updated(_updated(feed))
     fg.lastBuildDate(_updated(feed))
     for post in feed.posts:
@@ -154,13 +168,13 @@ def check_entry(site: Site, post: Post) -> None:
     fe.rss_entry()
 
 
-def atom(site: Site, feed: FeedSet) -> bytes:
-    """Atom, with the entry link attributes feedgen 1.0.0 drops (python-feedgen#135) put back.
+def atom_bytes(fg: FeedGenerator) -> bytes:
+    """fg as Atom, with the entry link attributes feedgen 1.0.0 drops (python-feedgen#135)
+    put back.
 
-    Without them the page link and the `via` link to the original would both be
-    bare links, i.e. two rel="alternate" links of one type, which RFC 4287 forbids.
+    Without them a page link and a `via` link to the original would both be bare
+    links, i.e. two rel="alternate" links of one type, which RFC 4287 forbids.
     """
-    fg = _generator(site, feed, "atom.xml", "application/atom+xml")
     root = etree.fromstring(fg.atom_str())
     for element, entry in zip(root.iterfind(f"{ATOM}entry"), fg.entry(), strict=True):
         for link, wanted in zip(element.iterfind(f"{ATOM}link"), entry.link(), strict=True):
@@ -168,6 +182,10 @@ def atom(site: Site, feed: FeedSet) -> bytes:
                 if value := wanted.get(key):
                     link.set(key, value)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def atom(site: Site, feed: FeedSet) -> bytes:
+    return atom_bytes(_generator(site, feed, "atom.xml", "application/atom+xml"))
 
 
 def rss(site: Site, feed: FeedSet) -> bytes:

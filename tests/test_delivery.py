@@ -73,6 +73,8 @@ def test_every_subscriber_gets_one_complete_message(tmp_path, capsys):
         assert main(["--site", str(site.root), "digest", "send"]) == 0  # nothing new: no issue
         received = sink.received
     assert sorted(r.recipient for r in received) == PEOPLE
+    page = (site.public_dir / "digests" / "1" / "index.html").read_text()  # "view in browser"
+    assert TITLES[0] in page and "%%" not in page
     ids = set()
     for r in received:
         msg = r.message

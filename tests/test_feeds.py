@@ -70,9 +70,9 @@ def titles(site, name):
 
 
 def all_feeds(site):
-    return sorted(
-        str(p.relative_to(site.public_dir)) for p in site.public_dir.rglob("*") if p.name in FORMATS
-    )
+    """The site's, tags' and sources' feeds; the digest archive's is tests/test_archive.py's."""
+    names = (str(p.relative_to(site.public_dir)) for p in site.public_dir.rglob("*"))
+    return sorted(n for n in names if n.endswith(FORMATS) and not n.startswith("digests/"))
 
 
 def five_posts():

@@ -19,20 +19,22 @@ def page(site, name):
     return etree.HTML(read(site, name))
 
 
-def test_index_autodiscovers_all_three_feeds(feed_site):
+def test_index_autodiscovers_all_three_feeds_then_the_digest_feed(feed_site):
     build(feed_site, [make_post(1)])
     html = page(feed_site, "index.html")
-    alternates = {
-        link.get("type"): link.get("href")
+    alternates = [
+        (link.get("type"), link.get("href"))
         for link in html.iter("link")
         if link.get("rel") == "alternate"
-    }
-    assert alternates == {
-        "application/atom+xml": f"{BASE}atom.xml",
-        "application/rss+xml": f"{BASE}rss.xml",
-        "application/feed+json": f"{BASE}feed.json",
-    }
-    assert set(alternates.values()) <= {a.get("href") for a in html.iter("a")}  # visible too
+    ]
+    assert alternates == [  # the site's Atom first: a reader that takes one takes that
+        ("application/atom+xml", f"{BASE}atom.xml"),
+        ("application/rss+xml", f"{BASE}rss.xml"),
+        ("application/feed+json", f"{BASE}feed.json"),
+        ("application/atom+xml", f"{BASE}digests/atom.xml"),
+    ]
+    links = {a.get("href") for a in html.iter("a")}
+    assert {href for _, href in alternates} | {f"{BASE}digests/"} <= links  # visible too
 
 
 def test_every_page_is_self_contained_and_readable_on_a_phone(feed_site):
