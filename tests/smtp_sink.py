@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -70,11 +71,12 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, **server_options: Any) -> None:
+        """`server_options` go to aiosmtpd (ssl_context, tls_context, authenticator, ...)."""
         self.handler = _Handler(script or Script())
         self.port = free_port()
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=0
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=0, **server_options
         )
 
     def __enter__(self) -> SmtpSink:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import dkim
 import pytest
+from aiosmtpd.smtp import AuthResult
 
 from content.intake import scan
+from emails.delivery import RateLimit
 from emails.issues import create_issue
 from emails.message import IssueMessage, Recipient
 from emails.sending import send_unfinished
@@ -275,3 +279,56 @@ def test_dkim_signature_verifies(tmp_path):
     assert r.data.startswith(b"DKIM-Signature:")
     assert dkim.verify(r.data, dnsfunc=dns)
     assert not dkim.verify(r.data.replace(b"Body of", b"Body oF"), dnsfunc=dns)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, trusted through SSL_CERT_FILE."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_and_auth_with_the_password_from_the_environment(
+    tmp_path, monkeypatch, certificate, security
+):
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret pass")
+
+    options = {"tls_context": context}
+    if security == "tls":  # aiosmtpd does not count implicit TLS as TLS for AUTH
+        options = {"ssl_context": context, "auth_require_tls": False}
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setenv("POSTROOM_SMTP_PASSWORD", "s3cret pass")
+    with SmtpSink(authenticator=authenticator, auth_required=True, **options) as sink:
+        site = digest_site(tmp_path, sink, people=PEOPLE[:2])
+        config = site.root / "postroom.toml"
+        text = config.read_text().replace('security = "none"', f'security = "{security}"')
+        config.write_text(text + 'username = "digest"\n')
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        assert sorted(sink.counts()) == PEOPLE[:2]
+    assert logins == [(b"digest", b"s3cret pass")]  # one connection, one login
+    assert "s3cret" not in config.read_text()
+
+
+def test_rate_limit_spaces_sends():
+    limit = RateLimit(per_second=200)
+    start = time.monotonic()
+    for _ in range(41):
+        limit.wait()
+    assert time.monotonic() - start >= 0.2  # 40 intervals of 5 ms, never sooner
