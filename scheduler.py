@@ -141,7 +141,7 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
         secret = secret_from_env()
     except TokenError as exc:
         print(f"postroom: digest not sent: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return _deliver_with_progress(site, store, secret)
 
 
@@ -300,7 +300,9 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from emails.delivery import SenderBusy
-    from emails.sending import send_unfinished
+    from emails.outbox import Outbox
+    from emails.sending import outstanding, send_unfinished
+    from store.leases import this_process
 
     bar = Progress(
         "[progress.description]{task.description}",
@@ -330,6 +332,10 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
         )
         if r.stopped:
             print(f"postroom: sending stopped: {r.stopped}", file=sys.stderr)
+    outbox = Outbox(store, this_process())
+    for owed in outstanding(store):  # deferred rows not due yet: a later run sends them
+        retry = outbox.next_retry(owed.issue) or "the next run"
+        print(f"issue {owed.issue}: {owed.to_send} still to send, next try {retry}")
     return 1 if any(r.stopped for r in reports) else 0
 
 

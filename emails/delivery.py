@@ -100,6 +100,7 @@ class Delivery:
                 f"another postroom process ({self.lease.current_holder(self.clock())})"
                 " is sending; this one stands by"
             )
+        workers: list[threading.Thread] = []
         try:
             number = self.issue.number
             self.report.resent = self.outbox.recover(number, self.clock())
@@ -117,7 +118,10 @@ class Delivery:
                     if not self.lease.acquire(self.clock()):
                         self._halt("lost the sender lease to another process")
             self.report.skipped += self.outbox.skip_departed(number, self.clock())
-        finally:
+        finally:  # no connection may go on sending once the lease is given up
+            self.stop.set()
+            for worker in workers:
+                worker.join()
             self.lease.release()
         return self.report
 
@@ -136,36 +140,49 @@ class Delivery:
         return None
 
     def _work(self) -> None:
-        connection = self._connect()
-        drops = 0
-        while connection is not None and not self.stop.is_set():
-            claim = self.outbox.claim(self.issue.number, self.clock())
-            if claim is None:
-                break
-            self.limit.wait()
-            recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
-            try:
-                reply = connection.send(self.message.for_recipient(recipient))
-            except Rejected as refusal:
-                self._settle(claim, refusal)
-            except Unreachable as exc:
-                self.outbox.release(claim, self.clock())  # the message may have gone: same id
-                connection.close()
-                drops += 1
-                connection = self._connect() if drops < _RECONNECTS else None
-                if connection is None:
-                    self._halt(f"connection lost: {exc}")
-                continue
-            else:
-                self.outbox.sent(claim, reply, self.clock())
-                self._outcome(State.SENT)
+        """One connection's loop; any error it cannot settle stops the run, never silently."""
+        claim: Claim | None = None
+        connection = None
+        try:
+            connection = self._connect()
             drops = 0
-        if connection is not None:
-            connection.close()
+            while connection is not None and not self.stop.is_set():
+                claim = self.outbox.claim(self.issue.number, self.clock())
+                if claim is None:
+                    break
+                self.limit.wait()
+                recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
+                try:
+                    reply = connection.send(self.message.for_recipient(recipient))
+                except Rejected as refusal:
+                    self._settle(claim, refusal)
+                except Unreachable as exc:
+                    connection.close()
+                    connection = None
+                    if claim.attempts >= self.mail.max_attempts:  # it alone keeps failing
+                        self._settle(claim, Rejected(421, str(exc), "data"))
+                    else:  # the message may have gone: it goes again, same Message-ID
+                        self.outbox.release(claim, self.clock())
+                    drops += 1
+                    connection = self._connect() if drops < _RECONNECTS else None
+                    if connection is None:
+                        self._halt(f"connection lost: {exc}")
+                else:
+                    self.outbox.sent(claim, reply, self.clock())
+                    self._outcome(State.SENT)
+                    drops = 0
+                claim = None
+        except Exception as exc:  # a refused login, a full disk, a locked database
+            if claim is not None:
+                self.outbox.release(claim, self.clock())
+            self._halt(f"{type(exc).__name__}: {exc}")
+        finally:
+            if connection is not None:
+                connection.close()
 
     def _settle(self, claim: Claim, refusal: Rejected) -> None:
         now = self.clock()
-        if refusal.permanent or claim.attempts >= self.mail.max_attempts:
+        if refusal.permanent or claim.attempts >= self.mail.max_attempts:  # 4xx too often
             policy = self.mail.bounce
             bounce = refusal.permanent and (
                 policy == "any" or (policy == "rcpt" and refusal.stage == "rcpt")
@@ -173,7 +190,8 @@ class Delivery:
             self.outbox.fail(claim, refusal.code, refusal.reply, now, bounce)
             self._outcome(State.FAILED)
         else:
-            wait = timedelta(seconds=self.mail.retry_after) * 2 ** (claim.attempts - 1)
+            doublings = min(claim.attempts - 1, 10)  # 2**10 x retry_after is past the cap
+            wait = timedelta(seconds=self.mail.retry_after) * 2**doublings
             until = now + min(wait, _MAX_BACKOFF)
             self.outbox.defer(claim, refusal.code, refusal.reply, until, now)
             self._outcome(State.DEFERRED)

@@ -159,4 +159,13 @@ def all_issues(store: Store) -> list[Issue]:
 
 
 def issue_by_number(store: Store, number: int) -> Issue | None:
-    return next((i for i in all_issues(store) if i.number == number), None)
+    with store.engine.connect() as conn:
+        r = conn.execute(select(digest_issues).where(digest_issues.c.number == number)).first()
+        if r is None:
+            return None
+        members = conn.execute(
+            select(digest_posts.c.post_id)
+            .where(digest_posts.c.issue == number)
+            .order_by(digest_posts.c.position)
+        ).scalars()
+        return Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text, tuple(members))

@@ -59,7 +59,7 @@ class Envelope:
 
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF lines: hard breaks where the text has them."""
-    crlf = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
     return _LONE_LF.sub(b"\r\n", binascii.b2a_qp(crlf.encode(), istext=True))
 
 

@@ -122,6 +122,7 @@ class Outbox:
                     outbox.c.issue == claim.issue,
                     outbox.c.subscriber_id == claim.subscriber_id,
                     outbox.c.state == State.SENDING.value,
+                    outbox.c.claimed_by == self.holder,
                 )
                 .values(updated_at=now.isoformat(), **values)
             )

@@ -64,7 +64,11 @@ class Lease:
                 )
                 taken = free and conn.execute(
                     update(leases)
-                    .where(leases.c.name == self.name, leases.c.holder == row.holder)
+                    .where(
+                        leases.c.name == self.name,
+                        leases.c.holder == row.holder,
+                        leases.c.expires == row.expires,  # not renewed since we looked
+                    )
                     .values(holder=self.holder, expires=expires)
                 )
                 return bool(taken) and taken.rowcount == 1
