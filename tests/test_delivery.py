@@ -332,4 +332,3 @@ def test_rate_limit_spaces_sends():
     for _ in range(41):
         limit.wait()
     assert time.monotonic() - start >= 0.2  # 40 intervals of 5 ms, never sooner
-
