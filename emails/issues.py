@@ -138,34 +138,27 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
     return SlotDecision(slot, outcome, issue)
 
 
-def all_issues(store: Store) -> list[Issue]:
+def _read_issues(store: Store, number: int | None = None) -> list[Issue]:
+    """Issues in order, with their posts in order; only issue `number` when given."""
+    issues, posts = select(digest_issues), select(digest_posts)
+    if number is not None:
+        issues = issues.where(digest_issues.c.number == number)
+        posts = posts.where(digest_posts.c.issue == number)
     with store.engine.connect() as conn:
         members: dict[int, list[str]] = {}
-        for row in conn.execute(select(digest_posts).order_by(digest_posts.c.position)):
+        for row in conn.execute(posts.order_by(digest_posts.c.position)):
             members.setdefault(row.issue, []).append(row.post_id)
-        rows = conn.execute(select(digest_issues).order_by(digest_issues.c.number)).all()
+        rows = conn.execute(issues.order_by(digest_issues.c.number)).all()
     return [
-        Issue(
-            r.number,
-            r.cutoff,
-            r.created_at,
-            r.subject,
-            r.html,
-            r.text,
-            tuple(members.get(r.number, ())),
-        )
+        Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text,
+              tuple(members.get(r.number, ())))
         for r in rows
-    ]
+    ]  # fmt: skip
+
+
+def all_issues(store: Store) -> list[Issue]:
+    return _read_issues(store)
 
 
 def issue_by_number(store: Store, number: int) -> Issue | None:
-    with store.engine.connect() as conn:
-        r = conn.execute(select(digest_issues).where(digest_issues.c.number == number)).first()
-        if r is None:
-            return None
-        members = conn.execute(
-            select(digest_posts.c.post_id)
-            .where(digest_posts.c.issue == number)
-            .order_by(digest_posts.c.position)
-        ).scalars()
-        return Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text, tuple(members))
+    return next(iter(_read_issues(store, number)), None)
