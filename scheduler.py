@@ -1,27 +1,35 @@
-"""postroom's command line, and (later) the service that runs it on a schedule.
+"""postroom's command line, and the service that runs a site on a schedule.
 
     postroom init DIR
     postroom --site DIR check [--json]
-    postroom --site DIR run --once
+    postroom --site DIR run [--once] [--poll-only] [--log-format text|json]
+    postroom --site DIR status [--json]
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
     postroom --site DIR digest preview|send|status
 
 Each verb is a thin shell over the stages: content.intake.scan() fills the
-store, feeds.build() writes public/ from it.
+store, feeds.build() writes public/ from it, emails.* make and send issues.
+`run` is the service: APScheduler timers over the level-triggered jobs in
+service.reconcile, one process per site at a time (a lease in the store).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from content.intake import ScanReport, scan
+from content.intake import scan
 from content.model import Post, Problem, Severity
 from content.site import ConfigError, Site, init_site, open_site
+from service.clock import Clock, ClockError, clock_from_env
 from store import Store, StoreError
 
 
@@ -40,10 +48,6 @@ def post_json(post: Post) -> dict:
         "files": list(post.files),
         "tags": list(post.tags),
     }
-
-
-def problem_json(problem: Problem) -> dict:
-    return {"file": problem.file, "reason": problem.reason, "severity": problem.severity.value}
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -65,12 +69,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
-    report = scan(site, store)
+    report = scan(site, store, args.clock())
     posts = sorted(store.posts(), key=lambda p: (p.date, p.id), reverse=True)
     if args.json:
         out = {
             "posts": [post_json(p) for p in posts],
-            "problems": [problem_json(p) for p in report.problems],
+            "problems": [p.as_json() for p in report.problems],
         }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -91,58 +95,191 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 1 if _has_errors(report.problems) else 0
 
 
-def _summary(report: ScanReport, posts: int) -> str:
-    return (
-        f"{report.files} files, {posts} posts: {len(report.new)} new,"
-        f" {len(report.updated)} updated, {len(report.withdrawn)} withdrawn;"
-        f" {len(report.problems)} problems"
-    )
+def _secret_or_none() -> bytes | None:
+    from emails.tokens import TokenError, secret_from_env
 
-
-def _publish(site: Site, store: Store, posts: Sequence[Post]):
-    """Write public/: feeds and pages of `posts`, and the archive of every digest issue."""
-    from emails.issues import all_issues
-    from feeds import build  # the CLI's other verbs need no templates
-    from feeds.archive import ArchivedIssue
-
-    issues = [
-        ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
-        for i in all_issues(store)
-    ]
-    return build(site, posts, issues)
+    try:
+        return secret_from_env()
+    except TokenError:
+        return None
 
 
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
-    if not args.once:
-        print("postroom run: only --once is available in this version", file=sys.stderr)
-        return 2
-    from emails.issues import decide_slot
-    from emails.sending import outstanding
-    from emails.tokens import TokenError, secret_from_env
+    from service import logs
+    from service.reconcile import Reconcilers
 
-    report = scan(site, store)
-    decision = decide_slot(site, store, datetime.now(UTC))
-    posts = store.posts()
-    built = _publish(site, store, posts)
-    print(_summary(report, len(posts)))
-    problems = [*report.problems, *built.problems]
-    _print_problems(problems)
-    print(
-        f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
-        f" {len(built.removed)} removed"
-    )
-    if decision.issue:
-        print(f"digest: issue {decision.issue.number} made for the slot of {decision.slot}")
-    elif not decision.already:
-        print(f"digest: no issue for the slot of {decision.slot} ({decision.outcome})")
-    if not outstanding(store):
-        return 0
-    try:
-        secret = secret_from_env()
-    except TokenError as exc:
-        print(f"postroom: digest not sent: {exc}", file=sys.stderr)
+    logs.configure(args.log_format)
+    secret = _secret_or_none()
+    if not args.once:
+        return Service(site, store, args.clock, secret, poll_only=args.poll_only).run()
+    from emails.sending import outstanding
+
+    work = Reconcilers(site, store, args.clock, secret)
+    work.scan()  # a first pass always builds
+    work.decide()
+    if outstanding(store) and secret is None:
+        print("postroom: digest not sent: POSTROOM_SECRET is not set", file=sys.stderr)
         return 2
-    return _deliver_with_progress(site, store, secret)
+    reports = work.deliver()
+    return 1 if any(r.stopped for r in reports) else 0
+
+
+class Service:
+    """`postroom run`: the site's jobs on APScheduler timers, for months, under a supervisor.
+
+    Jobs live in APScheduler's memory store and are registered at every start;
+    correctness never rests on it (3.x saves a job's next run time before the
+    job runs, so a crash loses that run): each job is a reconciler over our own
+    store and the first run of each is at start. One process per site holds
+    the "scheduler" lease; a second one stands by and takes over when it dies.
+    """
+
+    LEASE = "scheduler"
+    RETRY_SECONDS = 60  # the digest job also runs this often: due retries, missed slots
+    STANDBY_SECONDS = 2  # how often a standby asks for the lease
+    STOP_SECONDS = 8  # a job still running this long after SIGTERM is abandoned
+
+    def __init__(
+        self, site: Site, store: Store, clock: Clock, secret: bytes | None, *, poll_only: bool
+    ) -> None:
+        from content.settle import Settle
+        from service.reconcile import Reconcilers
+        from store.leases import Lease
+
+        self.site, self.clock, self.poll_only = site, clock, poll_only
+        self.stop = threading.Event()
+        self.lease = Lease(store, self.LEASE)
+        self.settle = Settle(site.config.service.quiet_seconds)
+        self.work = Reconcilers(site, store, clock, secret, self.stop, self.settle)
+        self._dirty = threading.Event()  # something changed in the folder since the last scan
+
+    def run(self) -> int:
+        from service.logs import event
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop.set())
+        event("service", f"starting: site {self.site.root.resolve()}, pid {os.getpid()}")
+        if not self._take_lease():
+            event("service", "stopped while standing by")
+            return 0
+        scheduler = self._scheduler()
+        watcher = self._watch()
+        scheduler.start()
+        code = 0
+        renew = self.lease.ttl.total_seconds() / 3
+        while not self.stop.wait(renew):
+            if not self.lease.acquire(self.clock()):
+                event("lease", "lost the scheduler lease: stopping", logging.ERROR)
+                code = 1
+                self.stop.set()
+        event("service", "stopping: no new work is claimed")
+        if watcher is not None:
+            watcher.stop()
+        return self._shut_down(scheduler, code)
+
+    def _take_lease(self) -> bool:
+        """True once this process runs the site; False if told to stop while standing by."""
+        from service.logs import event
+
+        told = None
+        while not self.stop.is_set():
+            if self.lease.acquire(self.clock()):
+                event("lease", f"running the site as {self.lease.holder}", holder=self.lease.holder)
+                return True
+            holder = self.lease.current_holder(self.clock())
+            if holder != told:
+                event(
+                    "lease",
+                    f"standby: {holder or 'another process'} runs this site; taking over when"
+                    " it stops",
+                    holder=holder,
+                )
+                told = holder
+            self.stop.wait(self.STANDBY_SECONDS)
+        return False
+
+    def _scheduler(self):
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from content.schedule import WEEKDAYS, parse_schedule
+
+        tz = self.site.config.tz
+        scheduler = BackgroundScheduler(
+            timezone=tz,
+            # scanning and sending each get a thread: a long send never delays a new post
+            executors={"default": ThreadPoolExecutor(1), "mail": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        now = datetime.now(tz)
+        poll = IntervalTrigger(seconds=self.site.config.service.poll_seconds, timezone=tz)
+        scheduler.add_job(self._scan, poll, id="scan", name="scan", next_run_time=now)
+        weekday, at = parse_schedule(self.site.config.digest.schedule)
+        slot = CronTrigger(
+            day_of_week=WEEKDAYS[weekday], hour=at.hour, minute=at.minute, timezone=tz
+        )
+        digest = self.work.digest
+        scheduler.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
+        retry = IntervalTrigger(seconds=self.RETRY_SECONDS, timezone=tz)
+        scheduler.add_job(digest, retry, id="retry", name="retry", executor="mail")
+        return scheduler
+
+    def _watch(self):
+        """inotify events wake the scan job early; None with --poll-only or no inotify."""
+        from service.logs import event
+        from service.watch import ContentWatcher
+
+        poll = self.site.config.service.poll_seconds
+        if self.poll_only:
+            event("service", f"polling the content folder every {poll} s (--poll-only)")
+            return None
+        watcher = ContentWatcher(self.site.content_dir, self._poke)
+        try:
+            watcher.start()
+        except OSError as exc:
+            event("service", f"no file events ({exc}): polling every {poll} s", logging.WARNING)
+            return None
+        event("service", f"watching the content folder, and polling every {poll} s")
+        return watcher
+
+    def _poke(self) -> None:
+        self._dirty.set()
+
+    def _scan(self) -> None:
+        """The scan job: scan; while events keep coming or a file is settling, scan again
+        (bounded, so a file written forever cannot hold the job)."""
+        from service.logs import event
+
+        for _ in range(20):
+            self._dirty.clear()
+            try:
+                self.work.scan()
+            except Exception as exc:  # a missing folder, a locked database: the next poll retries
+                event("scan", f"failed: {type(exc).__name__}: {exc}", logging.ERROR)
+                return
+            wait = self.settle.next_look()
+            if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
+                return
+            self._dirty.wait(wait)  # a new event cuts the wait short
+
+    def _shut_down(self, scheduler, code: int) -> int:
+        """Let running jobs finish (a sender finishes or releases its message); a job still
+        running after STOP_SECONDS is abandoned: the rows it had in flight are resent,
+        with the same Message-ID, by the next process."""
+        from service.logs import event
+
+        closing = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        closing.start()
+        closing.join(self.STOP_SECONDS)
+        self.lease.release()
+        if closing.is_alive():
+            event("service", "a job did not stop in time: leaving it", logging.WARNING)
+            logging.shutdown()
+            os._exit(code)
+        event("service", "stopped", code=code)
+        return code
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -215,8 +352,8 @@ def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.render import render_digest
     from feeds.writer import write_atomic
 
-    scan(site, store)
-    posts = pending_posts(store, datetime.now(UTC))
+    scan(site, store, args.clock())
+    posts = pending_posts(store, args.clock())
     rendered = render_digest(site, None, posts)
     folder = site.root / "preview"
     for name, body in (("digest.html", rendered.html), ("digest.txt", rendered.text)):
@@ -226,7 +363,7 @@ def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _send_test_copy(site: Site, store: Store, address: str) -> int:
+def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> int:
     """--to: the unfinished issue (or the next one, unfrozen) to one address, recorded nowhere."""
     from dataclasses import replace
 
@@ -238,7 +375,6 @@ def _send_test_copy(site: Site, store: Store, address: str) -> int:
     from emails.transports import transport_for
     from store.subscribers import normalize_address
 
-    now = datetime.now(UTC)
     owed = outstanding(store)
     issue = issue_by_number(store, owed[0].issue) if owed else None
     if issue is None and (posts := pending_posts(store, now)):
@@ -265,16 +401,17 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.sending import outstanding
     from emails.tokens import secret_from_env
     from emails.transports import Rejected, Unreachable
+    from service.reconcile import publish
     from store.subscribers import AddressError
 
-    scan(site, store)
+    scan(site, store, args.clock())
     if args.to:
         try:
-            return _send_test_copy(site, store, args.to)
+            return _send_test_copy(site, store, args.to, args.clock())
         except (AddressError, Rejected, Unreachable) as exc:
             print(f"postroom: test copy not sent: {exc}", file=sys.stderr)
             return 1
-    now = datetime.now(UTC)
+    now = args.clock()
     owed = outstanding(store)
     if args.dry_run:
         for o in owed:
@@ -290,11 +427,11 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
             print("nothing new since the last issue: no issue made")
             return 0
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
-        _publish(site, store, store.posts())  # its "view in browser" page, before any email
-    return _deliver_with_progress(site, store, secret)
+        publish(site, store, now)  # its "view in browser" page, before any email
+    return _deliver_with_progress(site, store, secret, args.clock)
 
 
-def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
+def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock) -> int:
     """Send every unfinished issue, with a progress bar on a terminal and a summary at the
     end; 1 if sending stopped early (server unreachable) or another sender is at work."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -319,6 +456,7 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
                 site,
                 store,
                 secret,
+                clock=clock,
                 start=lambda n, total: tasks.append(bar.add_task(f"issue {n}", total=total)),
                 on_outcome=lambda _state: bar.advance(tasks[-1]),
             )
@@ -326,10 +464,7 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes) -> int:
         print(f"postroom: {exc}", file=sys.stderr)
         return 1
     for r in reports:
-        print(
-            f"issue {r.issue}: {r.sent} sent, {r.deferred} deferred, {r.failed} failed,"
-            f" {r.skipped} skipped" + (f", {r.resent} resent after a crash" if r.resent else "")
-        )
+        print(r.summary())
         if r.stopped:
             print(f"postroom: sending stopped: {r.stopped}", file=sys.stderr)
     outbox = Outbox(store, this_process())
@@ -385,6 +520,65 @@ def _digest_status(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def status_json(site: Site, store: Store, now: datetime) -> dict:
+    """`status --json`: what the service did last and what is due; a contract."""
+    from content.schedule import next_slot
+    from store.activity import last
+    from store.leases import Lease
+
+    scanned, built = last(store, "scan"), last(store, "build")
+    issues = issue_status_json(store)
+    build_problems = built.data.get("problems", []) if built else []
+    config = site.config
+    return {
+        "last_scan": {"at": scanned.at, **scanned.data} if scanned else None,
+        "last_build": (
+            {"at": built.at, **{k: v for k, v in built.data.items() if k != "problems"}}
+            if built
+            else None
+        ),
+        "posts": store.count_posts(),
+        "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
+        "last_issue": issues[-1] if issues else None,
+        "problems": [p.as_json() for p in store.problems()] + build_problems,
+        "scheduler": Lease(store, Service.LEASE).current_holder(now),
+    }
+
+
+def cmd_status(site: Site, store: Store, args: argparse.Namespace) -> int:
+    info = status_json(site, store, args.clock())
+    if args.json:
+        json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    scanned, built, issue = info["last_scan"], info["last_build"], info["last_issue"]
+    local = datetime.fromisoformat(info["next_digest"]).astimezone(site.config.tz)
+    print(f"scheduler:   {info['scheduler'] or 'not running'}")
+    print(
+        f"last scan:   {scanned['at']}: {scanned['files']} files, {scanned['new']} new,"
+        f" {scanned['updated']} updated, {scanned['withdrawn']} withdrawn"
+        if scanned
+        else "last scan:   never"
+    )
+    print(
+        f"last build:  {built['at']}: {built['written']} written, {built['removed']} removed"
+        if built
+        else "last build:  never"
+    )
+    print(f"posts:       {info['posts']}")
+    print(f"next digest: {local:%a %Y-%m-%d %H:%M %Z}")
+    print(
+        f"last issue:  {issue['issue']} ({issue['created_at'][:10]}): {issue['sent']} sent,"
+        f" {issue['queued']} queued, {issue['deferred']} deferred, {issue['failed']} failed"
+        if issue
+        else "last issue:  none yet"
+    )
+    print(f"problems:    {len(info['problems'])}")
+    for p in info["problems"]:
+        print(f"  {p['severity']:7} {p['file']}: {p['reason']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="postroom", description=__doc__.split("\n\n")[0])
     top.add_argument("--site", default=".", help="the site folder (default: .)")
@@ -393,16 +587,22 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument("dir")
     check = verbs.add_parser("check", help="list every post and every problem")
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    run = verbs.add_parser("run", help="pick up posts and write feeds and pages")
-    run.add_argument("--once", action="store_true", help="one pass, then exit")
+    run = verbs.add_parser("run", help="the service: pick up posts, publish, send the digest")
+    run.add_argument("--once", action="store_true", help="one pass of every job, then exit")
+    run.add_argument(
+        "--poll-only", action="store_true", help="no inotify (network mounts): poll the folder"
+    )
+    run.add_argument("--log-format", choices=("text", "json"), default="text")
+    status = verbs.add_parser("status", help="what the service did last, and what is due")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     digest = verbs.add_parser("digest", help="the weekly email digest")
     digest_actions = digest.add_subparsers(dest="action", required=True)
     digest_actions.add_parser("preview", help="render the next issue to files, freeze nothing")
     send = digest_actions.add_parser("send", help="make the next issue if none is unfinished; send")
     send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     send.add_argument("--to", metavar="ADDR", help="send one test copy to ADDR, recorded nowhere")
-    status = digest_actions.add_parser("status", help="per issue: queued, sent, deferred, failed")
-    status.add_argument("--json", action="store_true")
+    issues = digest_actions.add_parser("status", help="per issue: queued, sent, deferred, failed")
+    issues.add_argument("--json", action="store_true")
     subs = verbs.add_parser("subscribers", help="manage who receives the digest")
     actions = subs.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add one address (active)")
@@ -422,6 +622,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        args.clock = clock_from_env()
         if args.verb == "init":
             return cmd_init(args)
         site = open_site(Path(args.site))
@@ -430,13 +631,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbs = {
                 "check": cmd_check,
                 "run": cmd_run,
+                "status": cmd_status,
                 "subscribers": cmd_subscribers,
                 "digest": cmd_digest,
             }
             return verbs[args.verb](site, store, args)
         finally:
             store.close()
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, ClockError) as exc:
         print(f"postroom: {exc}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from content.model import DateSource, ParsedPost, Post, Problem
 from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
+from content.settle import Settle
 from content.site import Config, ConfigError, Site
 from content.slug import slugify
 from store import FileRecord, IntakeSession, PostWrite, Store, Version
@@ -33,6 +34,11 @@ _NOT_WORD = re.compile(r"\W+")
 _TEMP = re.compile(r"^(?:\..*|.*~|.*\.(?:swp|swx|swo|tmp|part|crdownload)|#.*#|4913)$")
 
 
+def is_temp_name(name: str) -> bool:
+    """Swap, backup, lock and part files (`.x.swp`, `4913`, `.#x`, `x~`, `x.tmp`, dot files)."""
+    return bool(_TEMP.match(name))
+
+
 @dataclass(frozen=True)
 class ScanReport:
     files: int  # content files in the folder
@@ -41,6 +47,7 @@ class ScanReport:
     updated: tuple[str, ...]
     withdrawn: tuple[str, ...]
     problems: tuple[Problem, ...]  # every current problem, not only this scan's
+    waiting: tuple[str, ...] = ()  # paths changed or gone too recently to act on yet
 
     @property
     def changed(self) -> bool:
@@ -57,7 +64,7 @@ def content_files(root: Path) -> dict[str, str]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         stats: dict[str, os.stat_result] = {}
         for name in names:
-            if _TEMP.match(name):
+            if is_temp_name(name):
                 continue
             try:
                 stats[name] = os.stat(os.path.join(folder, name))
@@ -233,8 +240,13 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
         yield from pool.map(_examine, jobs, chunksize=32)
 
 
-def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
-    """Bring the store up to date with the content folder."""
+def scan(
+    site: Site, store: Store, now: datetime | None = None, settle: Settle | None = None
+) -> ScanReport:
+    """Bring the store up to date with the content folder.
+
+    With `settle` (the service), files still being written and files gone only
+    for an instant are left for a later scan; without it, everything is read now."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     config = site.config
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
@@ -247,6 +259,14 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
         if path not in known or known[path].signature != sig
     }
     gone = sorted(set(known) - set(found))
+    waiting: list[str] = []
+    if settle is not None:
+        waiting = [p for p in sorted(stale) if not settle.ready(p, stale[p])]
+        waiting += [p for p in gone if not settle.gone(p)]
+        held = set(waiting)
+        settle.forget_except(held)
+        stale = {p: sig for p, sig in stale.items() if p not in held}
+        gone = [p for p in gone if p not in held]
     parsed = 0
     new: list[str] = []
     updated: list[str] = []
@@ -281,4 +301,5 @@ def scan(site: Site, store: Store, now: datetime | None = None) -> ScanReport:
         updated=tuple(updated),
         withdrawn=tuple(withdrawn),
         problems=tuple(store.problems()),
+        waiting=tuple(waiting),
     )

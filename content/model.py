@@ -50,6 +50,10 @@ class Problem:
     reason: str
     severity: Severity = Severity.WARNING
 
+    def as_json(self) -> dict:
+        """As `check --json`, `status --json` and JSON logs give it; a contract."""
+        return {"file": self.file, "reason": self.reason, "severity": self.severity.value}
+
 
 @dataclass(frozen=True)
 class ParsedPost:

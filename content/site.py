@@ -92,6 +92,14 @@ class StoreSection:
 
 
 @dataclass(frozen=True)
+class ServiceSection:
+    """How `postroom run` (the service) watches the content folder."""
+
+    poll_seconds: int = 2  # a full stat of the folder this often, inotify or not
+    quiet_seconds: int = 1  # a file is read once unwritten for this long
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteSection = field(default_factory=SiteSection)
     curator: CuratorSection = field(default_factory=CuratorSection)
@@ -100,6 +108,7 @@ class Config:
     digest: DigestSection = field(default_factory=DigestSection)
     store: StoreSection = field(default_factory=StoreSection)
     mail: MailSection = field(default_factory=MailSection)
+    service: ServiceSection = field(default_factory=ServiceSection)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -141,6 +150,7 @@ _AT_LEAST_ONE = {
     "mail.timeout",
     "mail.retry_after",
     "mail.max_attempts",
+    "service.poll_seconds",
 }
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
 _CHOICES = {
@@ -181,6 +191,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         return f"must be at least 1, not {value}"
     elif name in _CHOICES and value not in _CHOICES[name]:
         return f"must be one of {', '.join(_CHOICES[name])}, not {value!r}"
+    elif name == "service.quiet_seconds" and value < 0:
+        return f"must be 0 or more, not {value}"
     elif name in ("mail.port", "mail.rate") and not 0 <= value <= 65535:
         return f"must be between 0 and 65535, not {value}"
     elif (
@@ -278,6 +290,10 @@ rate = 0               # messages per second; 0: no limit
 bounce = "rcpt"        # 5xx that mark a subscriber bounced: rcpt, any or never
 dkim_key = ""          # a PEM private key file signs every message (DKIM) when set
 dkim_selector = ""
+
+[service]
+poll_seconds = 2       # `postroom run` stats the content folder this often (and on inotify)
+quiet_seconds = 1      # a file is read once nothing has written to it for this long
 """
 
 

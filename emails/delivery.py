@@ -42,6 +42,17 @@ class SendReport:
     stopped: str = ""  # why sending ended with rows still to send, if it did
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def summary(self) -> str:
+        resent = f", {self.resent} resent after a crash" if self.resent else ""
+        return (
+            f"issue {self.issue}: {self.sent} sent, {self.deferred} deferred,"
+            f" {self.failed} failed, {self.skipped} skipped{resent}"
+        )
+
+    def counts(self) -> dict[str, int]:
+        names = ("issue", "sent", "deferred", "failed", "skipped", "resent")
+        return {name: getattr(self, name) for name in names}
+
     def count(self, state: State) -> None:
         with self._lock:
             name = state.value
@@ -56,14 +67,15 @@ class RateLimit:
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait for this sender's turn; False if `stop` was set meanwhile."""
         if not self.interval:
-            return
+            return not stop.is_set()
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
             self._next = slot + self.interval
-        time.sleep(max(0.0, slot - now))
+        return not stop.wait(max(0.0, slot - now))
 
 
 class SenderBusy(RuntimeError):
@@ -150,7 +162,10 @@ class Delivery:
                 claim = self.outbox.claim(self.issue.number, self.clock())
                 if claim is None:
                     break
-                self.limit.wait()
+                if not self.limit.wait(self.stop):  # told to stop: the row goes back
+                    self.outbox.release(claim, self.clock())
+                    claim = None
+                    break
                 recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
                 try:
                     reply = connection.send(self.message.for_recipient(recipient))

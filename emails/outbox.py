@@ -200,6 +200,17 @@ class Outbox:
             ).scalars()
             return sorted(found)
 
+    def due(self, issue: int, now: datetime) -> bool:
+        """Whether `issue` has a row to send now: pending, in flight at a crash, or deferred
+        and due. A sender with nothing due does not open a connection."""
+        waiting = [State.PENDING.value, State.SENDING.value]
+        due = outbox.c.state.in_(waiting) | (
+            (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= now.isoformat())
+        )
+        with self.engine.connect() as conn:
+            found = select(outbox.c.subscriber_id).where(outbox.c.issue == issue, due).limit(1)
+            return conn.execute(found).first() is not None
+
     def next_retry(self, issue: int) -> str | None:
         """When the earliest deferred row of `issue` is due, if any."""
         with self.engine.connect() as conn:

@@ -49,12 +49,14 @@ def send_unfinished(
     start: Progress | None = None,
     on_outcome: Callable[[State], None] | None = None,
 ) -> list[SendReport]:
-    """Send what every unfinished issue still owes, oldest issue first."""
+    """Send what every unfinished issue owes now, oldest issue first; an issue whose rows
+    are all deferred to later is left for a later call."""
     transport = transport or transport_for(site)
+    outbox = Outbox(store, this_process())
     reports = []
     for owed in outstanding(store):
         issue = issue_by_number(store, owed.issue)
-        if issue is None:  # rows for an issue that is gone: nothing can be sent for them
+        if issue is None or not outbox.due(owed.issue, clock()):  # gone, or nothing due yet
             continue
         if start:
             start(owed.issue, owed.to_send)

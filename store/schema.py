@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -131,4 +131,13 @@ digest_slots = Table(
     Column("outcome", String(20), nullable=False),  # issued, empty, late, before-start
     Column("issue", Integer),
     Column("decided_at", String(40), nullable=False),
+)
+
+# The last run of each of the service's jobs ("scan", "build"), for `postroom status`.
+activity = Table(
+    "activity",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("at", String(40), nullable=False),
+    Column("data", Text, nullable=False),  # JSON: what it did (counts)
 )

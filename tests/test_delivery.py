@@ -6,6 +6,7 @@ import json
 import re
 import ssl
 import subprocess
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -160,8 +161,8 @@ def test_temporary_failure_is_retried_and_sent_once(tmp_path, capsys):
         assert (row["sent"], row["deferred"]) == (2, 1)
         assert row["next_retry"]
         store = Store(site.store_url)
-        try:  # before the retry time nothing is sent; after it, bob's message is
-            assert send_unfinished(site, store, SECRET.encode())[0].sent == 0
+        try:  # before the retry time nothing is due (no connection is opened); after it, it is
+            assert send_unfinished(site, store, SECRET.encode()) == []
             later = datetime.now(UTC) + timedelta(minutes=2)
             [report] = send_unfinished(site, store, SECRET.encode(), clock=lambda: later)
         finally:
@@ -326,9 +327,14 @@ def test_tls_and_auth_with_the_password_from_the_environment(
     assert "s3cret" not in config.read_text()
 
 
-def test_rate_limit_spaces_sends():
-    limit = RateLimit(per_second=200)
+def test_rate_limit_spaces_sends_and_yields_to_stop():
+    limit, stop = RateLimit(per_second=200), threading.Event()
     start = time.monotonic()
-    for _ in range(41):
-        limit.wait()
+    assert all(limit.wait(stop) for _ in range(41))
     assert time.monotonic() - start >= 0.2  # 40 intervals of 5 ms, never sooner
+    slow = RateLimit(per_second=1)
+    assert slow.wait(stop)  # the first turn is now
+    stop.set()
+    start = time.monotonic()
+    assert not slow.wait(stop)  # the next is a second away, but a stop cuts the wait short
+    assert time.monotonic() - start < 0.5

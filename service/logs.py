@@ -1,0 +1,55 @@
+"""One line per event on stdout: readable text, or JSON for a log shipper.
+
+Every line has a time, a level, an event name (scan, build, digest, send,
+lease, problem, service) and a message; JSON lines add the event's fields
+(counts, ids, paths) so a machine never parses the prose. Lines from the
+libraries underneath (APScheduler, watchdog) come out the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_LOGGER = logging.getLogger("postroom")
+
+
+def event(name: str, message: str, level: int = logging.INFO, **fields: Any) -> None:
+    _LOGGER.log(level, message, extra={"event": name, "fields": fields})
+
+
+def _stamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        name = getattr(record, "event", record.name)
+        return f"{_stamp(record)} {record.levelname:7} {name}: {record.getMessage()}"
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": _stamp(record),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", record.name),
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure(fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Send postroom's events and the libraries' warnings to `stream` (stdout), one per line."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)  # libraries: warnings and errors only
+    _LOGGER.setLevel(logging.INFO)

@@ -1,0 +1,232 @@
+"""The service's jobs: each makes the world agree with the store, whatever ran before.
+
+Level-triggered, not edge-triggered: a job looks at the content folder, the
+digest slots and the delivery ledger as they are now and does what is missing.
+Running one twice, late, after a crash or in a process that has just taken
+over from a dead one is safe, and a missed timer is repaired by the next one.
+
+    scan     the folder against the store; rebuild public/ when a post changed
+    digest   the issue of the latest due slot exists, and everything it owes is sent
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from content.intake import ScanReport, scan
+from content.model import Problem
+from content.settle import Settle
+from content.site import Site
+from emails.delivery import SenderBusy, SendReport
+from emails.issues import SlotDecision, all_issues, decide_slot
+from emails.outbox import State
+from emails.sending import outstanding, send_unfinished
+from feeds import BuildReport, build
+from feeds.archive import ArchivedIssue
+from service.clock import Clock
+from service.logs import event
+from store import Store
+from store.activity import record
+
+_PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
+
+
+def publish(site: Site, store: Store, now: datetime) -> BuildReport:
+    """Write public/: feeds and pages of every published post, and the archive of every
+    digest issue; recorded for `postroom status`."""
+    issues = [
+        ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
+        for i in all_issues(store)
+    ]
+    built = build(site, store.posts(), issues)
+    record(
+        store,
+        "build",
+        now,
+        {
+            "written": len(built.written),
+            "unchanged": built.unchanged,
+            "removed": len(built.removed),
+            "problems": [p.as_json() for p in built.problems],
+        },
+    )
+    return built
+
+
+@dataclass
+class _Progress:
+    """Delivery progress as log lines, a few seconds apart, never one per message."""
+
+    issue: int = 0
+    total: int = 0
+    done: int = 0
+    last: float = field(default_factory=time.monotonic)
+
+    def start(self, issue: int, total: int) -> None:
+        self.issue, self.total, self.done, self.last = issue, total, 0, time.monotonic()
+        event("send", f"issue {issue}: {total} messages to send", issue=issue, total=total)
+
+    def advance(self, _state: State) -> None:
+        self.done += 1
+        if time.monotonic() - self.last >= _PROGRESS_EVERY:
+            self.last = time.monotonic()
+            event(
+                "send",
+                f"issue {self.issue}: {self.done}/{self.total} done",
+                issue=self.issue,
+                done=self.done,
+                total=self.total,
+            )
+
+
+class Reconcilers:
+    """The jobs of one site, for the service (on timers) and `run --once` (in a row).
+
+    Builds are serialized: the scan job and the digest job (which publishes an
+    issue's archive page before its first email) never write public/ at once."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        clock: Clock,
+        secret: bytes | None,
+        stop: threading.Event | None = None,
+        settle: Settle | None = None,
+    ) -> None:
+        self.site, self.store, self.clock, self.secret = site, store, clock, secret
+        self.stop = stop or threading.Event()
+        self.settle = settle
+        self._build_lock = threading.Lock()
+        self._published = False
+        self._problems: set[Problem] = set()
+        self._waiting: tuple[str, ...] = ()
+
+    def scan(self) -> ScanReport:
+        """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
+        now = self.clock()
+        report = scan(self.site, self.store, now, self.settle)
+        counts = {
+            "files": report.files,
+            "parsed": report.parsed,
+            "new": len(report.new),
+            "updated": len(report.updated),
+            "withdrawn": len(report.withdrawn),
+            "waiting": len(report.waiting),
+            "problems": len(report.problems),
+        }
+        record(self.store, "scan", now, counts)
+        if report.changed or report.parsed or not self._published:
+            posts = self.store.count_posts()
+            event(
+                "scan",
+                f"{report.files} files, {posts} posts: {len(report.new)} new,"
+                f" {len(report.updated)} updated, {len(report.withdrawn)} withdrawn;"
+                f" {len(report.problems)} problems",
+                **counts,
+                posts=posts,
+                ids={"new": report.new, "updated": report.updated, "withdrawn": report.withdrawn},
+            )
+        if report.waiting and report.waiting != self._waiting:
+            event(
+                "scan",
+                f"waiting for {len(report.waiting)} file(s) to settle: {', '.join(report.waiting)}",
+                waiting=list(report.waiting),
+            )
+        self._waiting = report.waiting
+        self._note_problems(report.problems)
+        if report.changed or not self._published:
+            self.publish()
+        return report
+
+    def publish(self) -> BuildReport:
+        with self._build_lock:
+            started = time.monotonic()
+            built = publish(self.site, self.store, self.clock())
+            self._published = True
+        event(
+            "build",
+            f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
+            f" {len(built.removed)} removed ({time.monotonic() - started:.2f} s)",
+            written=len(built.written),
+            unchanged=built.unchanged,
+            removed=len(built.removed),
+        )
+        for p in built.problems:
+            event("problem", f"{p.file}: {p.reason}", logging.WARNING, **p.as_json())
+        return built
+
+    def _note_problems(self, problems: Sequence[Problem]) -> None:
+        """Log each problem once when it appears and once when it is mended."""
+        current = set(problems)
+        for p in sorted(current - self._problems, key=lambda p: (p.file, p.reason)):
+            level = logging.ERROR if p.severity.value == "error" else logging.WARNING
+            event("problem", f"{p.file}: {p.reason}", level, **p.as_json())
+        for p in sorted(self._problems - current, key=lambda p: (p.file, p.reason)):
+            event("problem", f"{p.file}: mended ({p.reason})", mended=True, **p.as_json())
+        self._problems = current
+
+    def decide(self) -> SlotDecision:
+        """The latest due slot is decided: its issue made (and its archive page written)."""
+        decision = decide_slot(self.site, self.store, self.clock())
+        slot = decision.slot.isoformat()
+        if decision.issue:
+            issue = decision.issue
+            event(
+                "digest",
+                f"issue {issue.number} made for the slot of {slot}: {issue.subject}"
+                f" ({len(issue.post_ids)} posts)",
+                slot=slot,
+                issue=issue.number,
+                posts=len(issue.post_ids),
+            )
+            self.publish()  # its "view in browser" page exists before any email
+        elif not decision.already:
+            event(
+                "digest",
+                f"no issue for the slot of {slot} ({decision.outcome})",
+                slot=slot,
+                outcome=decision.outcome,
+            )
+        return decision
+
+    def deliver(self) -> list[SendReport]:
+        """Send whatever any issue owes now; a sender elsewhere, or no secret, waits."""
+        if not outstanding(self.store):
+            return []
+        if self.secret is None:
+            event(
+                "send",
+                "digest not sent: POSTROOM_SECRET is not set (needed to sign unsubscribe links)",
+                logging.ERROR,
+            )
+            return []
+        progress = _Progress()
+        try:
+            reports = send_unfinished(
+                self.site,
+                self.store,
+                self.secret,
+                clock=self.clock,
+                stop=self.stop,
+                start=progress.start,
+                on_outcome=progress.advance,
+            )
+        except SenderBusy as exc:
+            event("lease", str(exc), logging.WARNING)
+            return []
+        for r in reports:
+            event("send", r.summary(), **r.counts())
+            if r.stopped:
+                event("send", f"sending stopped: {r.stopped}", logging.ERROR, issue=r.issue)
+        return reports
+
+    def digest(self) -> None:
+        """The digest job: decide the due slot, then send what is owed."""
+        self.decide()
+        self.deliver()

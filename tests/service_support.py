@@ -1,0 +1,112 @@
+"""Running `postroom run` (the service) as a real subprocess in tests, reading its JSON log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "service-test-secret-long-enough"
+
+
+def postroom_env(clock_offset: float = 0.0) -> dict[str, str]:
+    env = {**os.environ, "POSTROOM_SECRET": SECRET}
+    if clock_offset:
+        env["POSTROOM_CLOCK_OFFSET"] = str(clock_offset)
+    return env
+
+
+def postroom(site: Path, *args: str, clock_offset: float = 0.0) -> subprocess.CompletedProcess:
+    """One CLI command, run to completion."""
+    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args]
+    return subprocess.run(
+        command, env=postroom_env(clock_offset), capture_output=True, text=True, timeout=120
+    )
+
+
+class Service:
+    """`postroom --site SITE run --log-format json` in the background; its log lines are
+    parsed as they come, so a test waits for events instead of sleeping."""
+
+    def __init__(self, site: Path, *args: str, clock_offset: float = 0.0) -> None:
+        command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), "run"]
+        command += ["--log-format", "json", *args]
+        self.process = subprocess.Popen(
+            command,
+            env=postroom_env(clock_offset),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events: list[dict] = []
+        self.stray: list[str] = []  # stdout lines that are not JSON: there must be none
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                try:
+                    self.events.append(json.loads(line))
+                except ValueError:
+                    self.stray.append(line)
+                self._changed.notify_all()
+
+    def wait_for(
+        self, predicate: Callable[[dict], bool], timeout: float = 30.0, count: int = 1
+    ) -> list[dict]:
+        """Block until `count` log events match `predicate`; fails on timeout or an exit."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [e for e in self.events if predicate(e)]
+                if len(found) >= count:
+                    return found
+                if self.process.poll() is not None and not self._reader.is_alive():
+                    raise AssertionError(f"the service exited ({self.process.returncode}):\n{self}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for a log event:\n{self}")
+                self._changed.wait(min(left, 0.2))
+
+    def where(self, event: str, **fields: object) -> list[dict]:
+        with self._changed:
+            return [
+                e
+                for e in self.events
+                if e["event"] == event and all(e.get(k) == v for k, v in fields.items())
+            ]
+
+    def terminate(self, timeout: float = 15.0) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds it took to exit)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(15)
+        self._reader.join(5)
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process.poll() is None:
+            self.kill()
+
+    def __str__(self) -> str:
+        err = self.process.stderr.read() if self.process.poll() is not None else ""
+        lines = [json.dumps(e) for e in self.events[-40:]]
+        return "\n".join([*lines, *self.stray, err or ""])
