@@ -22,8 +22,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from content.intake import scan
@@ -152,6 +152,10 @@ class Service:
         self.settle = Settle(site.config.service.quiet_seconds)
         self.work = Reconcilers(site, store, clock, secret, self.stop, self.settle)
         self._dirty = threading.Event()  # something changed in the folder since the last scan
+        self._lock = threading.Lock()
+        self._scanning = False
+        self._failing: dict[str, str] = {}  # job -> the error it last failed with
+        self.scheduler = self._scheduler()
 
     def run(self) -> int:
         from service.logs import event
@@ -162,9 +166,9 @@ class Service:
         if not self._take_lease():
             event("service", "stopped while standing by")
             return 0
-        scheduler = self._scheduler()
-        watcher = self._watch()
+        scheduler = self.scheduler
         scheduler.start()
+        watcher = self._watch()
         code = 0
         renew = self.lease.ttl.total_seconds() / 3
         while not self.stop.wait(renew):
@@ -215,12 +219,13 @@ class Service:
         )
         now = datetime.now(tz)
         poll = IntervalTrigger(seconds=self.site.config.service.poll_seconds, timezone=tz)
-        scheduler.add_job(self._scan, poll, id="scan", name="scan", next_run_time=now)
+        scan = self._guard("scan", self._scan)
+        scheduler.add_job(scan, poll, id="scan", name="scan", next_run_time=now)
         weekday, at = parse_schedule(self.site.config.digest.schedule)
         slot = CronTrigger(
             day_of_week=WEEKDAYS[weekday], hour=at.hour, minute=at.minute, timezone=tz
         )
-        digest = self.work.digest
+        digest = self._guard("digest", self.work.digest)
         scheduler.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
         retry = IntervalTrigger(seconds=self.RETRY_SECONDS, timezone=tz)
         scheduler.add_job(digest, retry, id="retry", name="retry", executor="mail")
@@ -245,24 +250,60 @@ class Service:
         return watcher
 
     def _poke(self) -> None:
+        """A file event: the running scan goes round again, or the scan job runs now."""
         self._dirty.set()
+        with self._lock:
+            if self._scanning:
+                return
+        self._wake_scan(0)
+
+    def _wake_scan(self, delay: float) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
+        try:
+            moment = datetime.now(self.site.config.tz) + timedelta(seconds=delay)
+            self.scheduler.modify_job("scan", next_run_time=moment)
+        except JobLookupError:  # shutting down
+            pass
 
     def _scan(self) -> None:
         """The scan job: scan; while events keep coming or a file is settling, scan again
         (bounded, so a file written forever cannot hold the job)."""
-        from service.logs import event
-
-        for _ in range(20):
-            self._dirty.clear()
-            try:
+        with self._lock:
+            self._scanning = True
+        try:
+            for _ in range(20):
+                self._dirty.clear()
                 self.work.scan()
-            except Exception as exc:  # a missing folder, a locked database: the next poll retries
-                event("scan", f"failed: {type(exc).__name__}: {exc}", logging.ERROR)
-                return
-            wait = self.settle.next_look()
-            if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
-                return
-            self._dirty.wait(wait)  # a new event cuts the wait short
+                wait = self.settle.next_look()
+                if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
+                    return
+                self._dirty.wait(wait)  # a new event cuts the wait short
+        finally:
+            with self._lock:
+                self._scanning = False
+            if self._dirty.is_set() and not self.stop.is_set():  # an event after the last look
+                self._wake_scan(0.1)  # once this run has returned
+
+    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        """A failing job (a missing folder, a locked database) is logged once per distinct
+        error, and again when it works; its next run tries again."""
+
+        def run() -> None:
+            from service.logs import event
+
+            try:
+                job()
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}"
+                if self._failing.get(name) != why:
+                    event(name, f"failed: {why}; trying again on its next run", logging.ERROR)
+                self._failing[name] = why
+            else:
+                if self._failing.pop(name, None):
+                    event(name, "working again")
+
+        return run
 
     def _shut_down(self, scheduler, code: int) -> int:
         """Let running jobs finish (a sender finishes or releases its message); a job still

@@ -45,10 +45,17 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def _not_a_skipped_run(record: logging.LogRecord) -> bool:
+    """APScheduler warns when a timer fires while the job still runs (a long send, a scan
+    going round again); with max_instances=1 that is the design, not news."""
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
 def configure(fmt: str = "text", stream: TextIO | None = None) -> None:
     """Send postroom's events and the libraries' warnings to `stream` (stdout), one per line."""
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    handler.addFilter(_not_a_skipped_run)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only

@@ -106,6 +106,7 @@ class Reconcilers:
         self._published = False
         self._problems: set[Problem] = set()
         self._waiting: tuple[str, ...] = ()
+        self._told_no_secret = False
 
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
@@ -200,11 +201,13 @@ class Reconcilers:
         if not outstanding(self.store):
             return []
         if self.secret is None:
-            event(
-                "send",
-                "digest not sent: POSTROOM_SECRET is not set (needed to sign unsubscribe links)",
-                logging.ERROR,
-            )
+            if not self._told_no_secret:  # once: it cannot change while the process runs
+                event(
+                    "send",
+                    "digest not sent: POSTROOM_SECRET is not set (it signs unsubscribe links)",
+                    logging.ERROR,
+                )
+                self._told_no_secret = True
             return []
         progress = _Progress()
         try:

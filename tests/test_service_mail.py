@@ -1,0 +1,178 @@
+"""The service and the weekly digest across restarts, kills and rivals: real `postroom run`
+processes, a real SMTP server, time moved with POSTROOM_CLOCK_OFFSET instead of waiting.
+
+Each site is started once with the real clock (`run --once`): that records the slot
+before the site began, as a new site does, and picks its posts up. The service is then
+started "after" the next slot by a clock offset, as if it had been down across it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from content.schedule import next_slot
+from content.site import Site
+from tests.service_support import Service, postroom
+from tests.smtp_sink import SmtpSink
+from tests.support import make_site, write
+
+SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/London"\n'
+
+
+def mail_site(tmp_path: Path, sink: SmtpSink, people: int, mail: str = "") -> tuple[Site, list]:
+    """A site with two posts and `people` subscribers, its first slot already recorded."""
+    config = SITE + sink.config(connections=2) + mail
+    site = make_site(tmp_path / "site", config=config)
+    for n in range(2):
+        post = f"---\ntitle: Post {n}\ndate: 2016-06-2{n}\n---\nBody {n}.\n"
+        write(site.content_dir / f"p{n}.md", post)
+    addresses = [f"reader{n:04d}@example.org" for n in range(people)]
+    write(site.root / "list.csv", "\n".join(addresses) + "\n")
+    assert postroom(site.root, "subscribers", "import", str(site.root / "list.csv")).returncode == 0
+    first = postroom(site.root, "run", "--once")
+    assert first.returncode == 0 and "before-start" in first.stdout, first.stdout + first.stderr
+    return site, addresses
+
+
+def offset_to(site: Site, after_slot: timedelta, weeks: int = 0) -> float:
+    """Clock offset (seconds) that puts "now" `after_slot` past the coming digest slot."""
+    config = site.config
+    slot = next_slot(config.digest.schedule, config.tz, datetime.now(UTC))
+    target = slot + timedelta(weeks=weeks) + after_slot
+    return (target - datetime.now(UTC)).total_seconds()
+
+
+def issues(site: Site, offset: float = 0.0) -> list[dict]:
+    done = postroom(site.root, "digest", "status", "--json", clock_offset=offset)
+    return json.loads(done.stdout)
+
+
+def wait_until(condition, timeout: float, why: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.02)
+
+
+def test_down_across_the_fire_time_sends_the_week_once(tmp_path):
+    with SmtpSink() as sink:
+        site, people = mail_site(tmp_path, sink, people=5)
+        two_days_late = offset_to(site, timedelta(days=2))
+        with Service(site.root, clock_offset=two_days_late) as service:
+            service.wait_for(lambda e: e["event"] == "send" and e.get("sent") == 5)
+            assert service.terminate()[0] == 0
+        assert sorted(sink.counts()) == people and set(sink.counts().values()) == {1}
+        [made] = service.where("digest")
+        assert made["issue"] == 1 and made["posts"] == 2
+
+        with Service(site.root, clock_offset=two_days_late + 5) as again:  # restarted: no more
+            again.wait_for(lambda e: e["event"] == "build")
+            time.sleep(1)  # the digest job runs at start beside the scan
+            assert again.terminate()[0] == 0
+        assert not again.where("digest") and not again.where("send")
+        assert len(sink.received) == 5
+    [issue] = issues(site, two_days_late)
+    assert (issue["sent"], issue["queued"], issue["posts"]) == (5, 0, 2)
+
+
+def test_down_past_the_late_limit_skips_the_week_and_rolls_posts_over(tmp_path):
+    with SmtpSink() as sink:
+        site, people = mail_site(tmp_path, sink, people=3)
+        four_days_late = offset_to(site, timedelta(days=4))  # the limit is 72 hours
+        with Service(site.root, clock_offset=four_days_late) as service:
+            [late] = service.wait_for(lambda e: e["event"] == "digest")
+            assert service.terminate()[0] == 0
+        assert late["outcome"] == "late" and not sink.received and not issues(site)
+
+        next_week = offset_to(site, timedelta(minutes=5), weeks=1)
+        with Service(site.root, clock_offset=next_week) as service:
+            service.wait_for(lambda e: e["event"] == "send" and e.get("sent") == 3)
+            assert service.terminate()[0] == 0
+        [made] = service.where("digest")
+        assert made["posts"] == 2  # the skipped week's posts came along
+        assert sorted(sink.counts()) == people and set(sink.counts().values()) == {1}
+
+
+def copies_and_ids(sink: SmtpSink) -> tuple[dict[str, int], dict[str, set[str]]]:
+    copies: dict[str, int] = defaultdict(int)
+    ids: dict[str, set[str]] = defaultdict(set)
+    for r in sink.received:
+        copies[r.recipient] += 1
+        ids[r.recipient].add(r.message["Message-ID"])
+    return copies, ids
+
+
+def test_sigkill_mid_send_then_restart_reaches_everyone_once(tmp_path):
+    people_count, rng = 600, random.Random(4)
+    with SmtpSink() as sink:
+        site, people = mail_site(tmp_path, sink, people=people_count)
+        late = offset_to(site, timedelta(hours=1))
+        kills = 0
+        for threshold in sorted(rng.sample(range(50, people_count - 100), 3)):
+            with Service(site.root, clock_offset=late) as service:
+                wait_until(
+                    lambda t=threshold, p=service.process: (
+                        len(sink.received) >= t or p.poll() is not None
+                    ),
+                    60,
+                    "the service sent nothing",
+                )
+                if service.process.poll() is None:
+                    service.kill()
+                    kills += 1
+        with Service(site.root, clock_offset=late) as service:
+            wait_until(lambda: len(sink.counts()) == people_count, 60, "someone was never sent")
+            service.wait_for(lambda e: e["event"] == "send" and "sent" in e)
+            assert service.terminate()[0] == 0
+        copies, ids = copies_and_ids(sink)
+    assert kills == 3
+    assert sorted(copies) == people
+    assert sum(n - 1 for n in copies.values()) <= kills * 2  # only what was in flight
+    assert all(len(message_ids) == 1 for message_ids in ids.values())
+    [issue] = issues(site, late)
+    assert (issue["sent"], issue["queued"], issue["failed"]) == (people_count, 0, 0)
+
+
+def test_two_services_at_once_make_one_issue_and_send_each_once(tmp_path):
+    with SmtpSink() as sink:
+        site, people = mail_site(tmp_path, sink, people=200)
+        late = offset_to(site, timedelta(hours=1))
+        with (
+            Service(site.root, clock_offset=late) as one,
+            Service(site.root, clock_offset=late) as two,
+        ):
+            wait_until(lambda: len(sink.received) >= 200, 60, "the issue was not sent")
+            for service in (one, two):
+                service.wait_for(lambda e: e["event"] == "lease")
+            time.sleep(1)  # a second sender, were there one, would be at work by now
+            codes = [one.terminate()[0], two.terminate()[0]]
+        copies, _ = copies_and_ids(sink)
+    assert codes == [0, 0]
+    standby = [s for s in (one, two) if any("standby" in e["message"] for e in s.where("lease"))]
+    assert len(standby) == 1  # one ran the site, the other said it was standing by
+    assert not standby[0].where("digest") and not standby[0].where("send")
+    assert sorted(copies) == people and set(copies.values()) == {1}
+    assert len(issues(site, late)) == 1
+
+
+def test_sigterm_mid_send_exits_quickly_and_restart_finishes_without_duplicates(tmp_path):
+    with SmtpSink() as sink:
+        site, people = mail_site(tmp_path, sink, people=150, mail="rate = 40\n")
+        late = offset_to(site, timedelta(hours=1))
+        with Service(site.root, clock_offset=late) as service:
+            wait_until(lambda: len(sink.received) >= 40, 60, "the service sent nothing")
+            code, took = service.terminate()
+        assert code == 0 and took < 10, (code, took)
+        assert len(sink.received) < 150  # it really stopped midway
+        with Service(site.root, clock_offset=late) as service:
+            wait_until(lambda: len(sink.received) >= 150, 60, "the rest was never sent")
+            service.wait_for(lambda e: e["event"] == "send" and "sent" in e)
+            assert service.terminate()[0] == 0
+        copies, _ = copies_and_ids(sink)
+    assert sorted(copies) == people and set(copies.values()) == {1}  # not one duplicate
+    print(f"SIGTERM mid-send: exited in {took:.2f} s")
