@@ -24,7 +24,7 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _dead_here(holder: str) -> bool:
+def holder_gone(holder: str) -> bool:
     """True when `holder` names a process on this host that is gone."""
     host, _, pid = holder.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
@@ -47,7 +47,7 @@ class Lease:
         """Who holds it now (None if nobody, or the lease has lapsed)."""
         with self.engine.connect() as conn:
             row = conn.execute(select(leases).where(leases.c.name == self.name)).first()
-        if row is None or row.expires <= now.isoformat() or _dead_here(row.holder):
+        if row is None or row.expires <= now.isoformat() or holder_gone(row.holder):
             return None
         return row.holder
 
@@ -60,7 +60,7 @@ class Lease:
                 free = (
                     row.holder == self.holder
                     or row.expires <= now.isoformat()
-                    or _dead_here(row.holder)
+                    or holder_gone(row.holder)
                 )
                 taken = free and conn.execute(
                     update(leases)

@@ -2,6 +2,8 @@
 
 import json
 import os
+import socket
+import subprocess
 
 import pytest
 
@@ -82,3 +84,19 @@ def test_a_broken_manifest_is_replaced_not_fatal(tmp_path):
     _, removed = run(tmp_path, {"index.html": b"i"})
     assert removed == []
     assert json.loads((tmp_path / MANIFEST).read_text()) == ["index.html"]
+
+
+def test_a_killed_builds_temp_files_are_never_among_the_outputs_and_are_cleared(tmp_path):
+    public = tmp_path / "public"
+    scratches = tmp_path / ".public.scratch"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    killed = scratches / f"{socket.gethostname()}:{dead.pid}"  # a build that died mid-write
+    killed.mkdir(parents=True)
+    (killed / ".atom.xml.x1y2.tmp").write_bytes(b"<feed><entry>half")
+    alive = scratches / f"{socket.gethostname()}:1"  # a build still running elsewhere
+    alive.mkdir()
+    out, _ = run(public, {"atom.xml": b"<feed/>", "posts/a/index.html": b"a"})
+    assert files_under(public) == [MANIFEST, "atom.xml", "posts/a/index.html"]
+    assert not killed.exists()  # its process is gone
+    assert alive.is_dir() and not out.scratch.exists()
