@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from content.model import Post, Problem
 from content.site import Site
 from feeds.archive import ArchivedIssue, render_archive
-from feeds.pages import render_pages
+from feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
 from feeds.safety import admit
 from feeds.selection import Vetting, feed_sets
 from feeds.syndication import FORMATS
 from feeds.writer import OutputWriter
 
-__all__ = ["ArchivedIssue", "BuildReport", "build"]
+__all__ = ["ArchivedIssue", "BuildReport", "PageMemo", "build"]
 
 
 @dataclass(frozen=True)
@@ -32,23 +32,40 @@ class BuildReport:
     problems: tuple[Problem, ...]  # posts refused, left out of feeds, or cut short in them
 
 
-def build(site: Site, posts: Sequence[Post], issues: Sequence[ArchivedIssue] = ()) -> BuildReport:
+def build(
+    site: Site,
+    posts: Sequence[Post],
+    issues: Sequence[ArchivedIssue] = (),
+    memo: PageMemo | None = None,
+) -> BuildReport:
     """Write every feed and page for `posts` (every published post, any order) and the
     archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
     files whose bytes change and removing outputs of earlier builds that this one no
-    longer makes."""
+    longer makes. With `memo`, post pages this process already wrote from the same post
+    are not rendered again.
+
+    Order matters to a reader arriving mid-build: post pages first, then the pages and
+    feeds that link to them, so no link ever points at a page not yet written."""
     admitted, problems = admit(posts)
     vetting = Vetting(site)
     sets = feed_sets(site, admitted, vetting)
     out = OutputWriter(site.public_dir)
-    for feed in sets:
-        for name, render in FORMATS.items():
-            out.put(feed.folder + name, render(site, feed))
-    for name, data in render_pages(site, admitted, newest=sets[0].posts):
-        out.put(name, data)
+    for post in admitted:
+        name = post_page_name(post)
+        if memo and memo.fresh(out.root / name, site, post):
+            out.keep(name)
+            continue
+        out.put(name, render_post_page(site, post))
+        if memo:
+            memo.made(out.root / name, site, post)
     archive, refused = render_archive(site, issues)
     for name, data in archive:
         out.put(name, data)
+    for name, data in render_lists(site, admitted, newest=sets[0].posts):
+        out.put(name, data)
+    for feed in sets:
+        for name, render in FORMATS.items():
+            out.put(feed.folder + name, render(site, feed))
     removed = out.finish()
     return BuildReport(
         written=tuple(out.written),

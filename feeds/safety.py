@@ -27,15 +27,25 @@ def first_file(post: Post) -> str:
 
 
 def _xml_safe(value: Any) -> Any:
-    """Every string in a post, its attribution and its tuples without XML-illegal characters."""
+    """Every string in a post, its attribution and its tuples without XML-illegal characters.
+
+    What is already clean comes back as the same object, so a clean post (nearly all of
+    them: intake cleans too) costs one regex scan per field and no copy."""
     if isinstance(value, Enum):  # a StrEnum is a str, but must stay itself
         return value
     if isinstance(value, str):
-        return strip_illegal(value)[0]
+        cleaned, removed = strip_illegal(value)
+        return cleaned if removed else value
     if isinstance(value, tuple):
-        return tuple(_xml_safe(v) for v in value)
+        items = tuple(_xml_safe(v) for v in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if is_dataclass(value) and not isinstance(value, type):
-        return replace(value, **{f.name: _xml_safe(getattr(value, f.name)) for f in fields(value)})
+        changed = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            if (new := _xml_safe(old)) is not old:
+                changed[f.name] = new
+        return replace(value, **changed) if changed else value
     return value
 
 

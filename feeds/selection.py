@@ -59,11 +59,19 @@ def feed_sets(site: Site, posts: Sequence[Post], vetting: Vetting) -> list[FeedS
     title = one_line(site.config.site.title) or site.base_url
     names: dict[str, str] = {}
     members: dict[str, list[Post]] = defaultdict(list)
+    known: dict[tuple[str, str], tuple[str, str] | None] = {}  # thousands of posts, few names
+
+    def folder_of(kind: str, name: str) -> tuple[str, str] | None:
+        if (kind, name) not in known:
+            name_ = one_line(name)
+            label = f"{title}: {name_}" if kind == "tags" else f"{title}: from {name_}"
+            known[kind, name] = (f"{kind}/{slugify(name_)}/", label) if name_ else None
+        return known[kind, name]
+
     for post in posts:
-        tags = filter(None, map(one_line, post.tags))
-        labels = {f"tags/{slugify(tag)}/": f"{title}: {tag}" for tag in tags}
-        if source := one_line(post.attribution.source or ""):
-            labels[f"sources/{slugify(source)}/"] = f"{title}: from {source}"
+        found = [folder_of("tags", tag) for tag in post.tags]
+        found.append(folder_of("sources", post.attribution.source or ""))
+        labels = dict(f for f in found if f)
         for folder, label in labels.items():
             members[folder].append(post)
             names[folder] = min(label, names.get(folder, label))

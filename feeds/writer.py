@@ -88,6 +88,11 @@ class OutputWriter:
         else:
             self.unchanged += 1
 
+    def keep(self, name: str) -> None:
+        """`name` is an output of this build, known to be up to date: left as it is."""
+        self._produced.add(name)
+        self.unchanged += 1
+
     def _previous(self) -> set[str]:
         try:
             listed = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))

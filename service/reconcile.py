@@ -26,7 +26,7 @@ from emails.delivery import SenderBusy, SendReport
 from emails.issues import SlotDecision, all_issues, decide_slot
 from emails.outbox import State
 from emails.sending import outstanding, send_unfinished
-from feeds import BuildReport, build
+from feeds import BuildReport, PageMemo, build
 from feeds.archive import ArchivedIssue
 from service.clock import Clock
 from service.logs import event
@@ -36,14 +36,16 @@ from store.activity import record
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
 
 
-def publish(site: Site, store: Store, now: datetime) -> BuildReport:
+def publish(
+    site: Site, store: Store, now: datetime, memo: PageMemo | None = None
+) -> BuildReport:
     """Write public/: feeds and pages of every published post, and the archive of every
     digest issue; recorded for `postroom status`."""
     issues = [
         ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
         for i in all_issues(store)
     ]
-    built = build(site, store.posts(), issues)
+    built = build(site, store.posts(), issues, memo)
     record(
         store,
         "build",
@@ -103,6 +105,7 @@ class Reconcilers:
         self.stop = stop or threading.Event()
         self.settle = settle
         self._build_lock = threading.Lock()
+        self._pages = PageMemo()  # post pages this process wrote: not rendered again
         self._published = False
         self._problems: set[Problem] = set()
         self._waiting: tuple[str, ...] = ()
@@ -148,7 +151,7 @@ class Reconcilers:
     def publish(self) -> BuildReport:
         with self._build_lock:
             started = time.monotonic()
-            built = publish(self.site, self.store, self.clock())
+            built = publish(self.site, self.store, self.clock(), self._pages)
             self._published = True
         event(
             "build",

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from content.model import Attribution, DateSource
-from feeds import build
+from feeds import PageMemo, build
 from feeds.credit import credit_html
 from tests.test_feeds import T0, make_post, read
 
@@ -148,3 +148,35 @@ def test_the_credit_line_has_only_the_parts_we_know(attribution, date_source, ex
         date=datetime(2016, 6, 23, 9, 0, tzinfo=UTC),
     )
     assert credit_html(post) == expected
+
+
+def test_pages_are_written_before_the_feeds_and_lists_that_link_to_them(feed_site):
+    build(feed_site, [make_post(1)])
+    build(feed_site, [make_post(1), make_post(2)])
+    root = feed_site.public_dir
+    page_written = (root / "posts/post-2/index.html").stat().st_mtime_ns
+    for linking in ("atom.xml", "rss.xml", "feed.json", "index.html", "posts/index.html"):
+        assert (root / linking).stat().st_mtime_ns >= page_written, linking
+
+
+def test_a_page_memo_skips_unchanged_posts_and_notices_edits_and_tampering(feed_site):
+    memo = PageMemo()
+    posts = [make_post(1), make_post(2)]
+    build(feed_site, posts, memo=memo)
+    root = feed_site.public_dir
+    one, two = root / "posts/post-1/index.html", root / "posts/post-2/index.html"
+    assert memo.fresh(one, feed_site, posts[0]) and memo.fresh(two, feed_site, posts[1])
+
+    edited = replace(posts[1], title="A new title")
+    assert not memo.fresh(two, feed_site, edited)  # the post changed
+    assert not memo.fresh(one, replace(feed_site, root=feed_site.root / "x"), posts[0])
+    two.write_text("defaced")
+    assert not memo.fresh(two, feed_site, posts[1])  # someone touched the file
+
+    report = build(feed_site, [posts[0], edited], memo=memo)
+    assert "posts/post-2/index.html" in report.written
+    assert "posts/post-1/index.html" not in report.written
+    assert "A new title" in two.read_text()
+    with_memo = {p: p.read_bytes() for p in root.rglob("*.html")}
+    build(feed_site, [posts[0], edited])  # without a memo: every page rendered afresh
+    assert {p: p.read_bytes() for p in root.rglob("*.html")} == with_memo
