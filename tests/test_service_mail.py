@@ -138,7 +138,7 @@ def test_sigkill_mid_send_then_restart_reaches_everyone_once(tmp_path):
     assert (issue["sent"], issue["queued"], issue["failed"]) == (people_count, 0, 0)
 
 
-def test_two_services_at_once_make_one_issue_and_send_each_once(tmp_path):
+def test_two_services_at_once_make_one_issue_and_the_standby_takes_over(tmp_path):
     with SmtpSink() as sink:
         site, people = mail_site(tmp_path, sink, people=200)
         late = offset_to(site, timedelta(hours=1))
@@ -150,12 +150,17 @@ def test_two_services_at_once_make_one_issue_and_send_each_once(tmp_path):
             for service in (one, two):
                 service.wait_for(lambda e: e["event"] == "lease")
             time.sleep(1)  # a second sender, were there one, would be at work by now
-            codes = [one.terminate()[0], two.terminate()[0]]
+            standby, active = (one, two) if "standby" in str(one.where("lease")) else (two, one)
+            assert "standby" not in str(active.where("lease"))  # exactly one stood by
+            assert "standby" in str(standby.where("lease"))
+            assert not standby.where("digest") and not standby.where("send")
+            active.kill()  # the standby takes over at once, and finds nothing left to send
+            standby.wait_for(lambda e: e["event"] == "lease" and "running" in e["message"])
+            standby.wait_for(lambda e: e["event"] == "build")
+            time.sleep(1)
+            assert standby.terminate()[0] == 0
         copies, _ = copies_and_ids(sink)
-    assert codes == [0, 0]
-    standby = [s for s in (one, two) if any("standby" in e["message"] for e in s.where("lease"))]
-    assert len(standby) == 1  # one ran the site, the other said it was standing by
-    assert not standby[0].where("digest") and not standby[0].where("send")
+    assert not standby.where("send") and not standby.where("digest")
     assert sorted(copies) == people and set(copies.values()) == {1}
     assert len(issues(site, late)) == 1
 
