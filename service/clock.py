@@ -27,6 +27,7 @@ def clock_from_env(environ: Mapping[str, str] = os.environ) -> Clock:
         return lambda: datetime.now(UTC)
     try:
         offset = timedelta(seconds=float(raw))
+        datetime.now(UTC) + offset  # a date past year 9999 fails here, not mid-run
     except (ValueError, OverflowError):
         raise ClockError(f"${OFFSET_ENV} must be a number of seconds, not {raw!r}") from None
     return lambda: datetime.now(UTC) + offset

@@ -36,9 +36,7 @@ from store.activity import record
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
 
 
-def publish(
-    site: Site, store: Store, now: datetime, memo: PageMemo | None = None
-) -> BuildReport:
+def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = None) -> BuildReport:
     """Write public/: feeds and pages of every published post, and the archive of every
     digest issue; recorded for `postroom status`."""
     issues = [

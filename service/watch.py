@@ -28,9 +28,13 @@ class _Poke(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in _READS:
             return
+        if event.is_directory:  # a folder made, moved or removed; its "modified" only
+            if event.event_type != "modified":  # echoes the events of the files in it
+                self.poke()
+            return
         paths = [event.src_path, getattr(event, "dest_path", "")]
         names = [os.path.basename(os.fsdecode(p)) for p in paths if p]
-        if event.is_directory or not all(is_temp_name(n) for n in names):
+        if not all(is_temp_name(n) for n in names):
             self.poke()
 
 
