@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/pickup.py
 
 clean:
 	rm -rf $(VENV) examples/site/public examples/site/postroom.db
