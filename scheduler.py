@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,21 +96,18 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 1 if _has_errors(report.problems) else 0
 
 
-def _secret_or_none() -> bytes | None:
-    from emails.tokens import TokenError, secret_from_env
-
-    try:
-        return secret_from_env()
-    except TokenError:
-        return None
-
-
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
+    from emails.tokens import TokenError, secret_from_env
     from service import logs
     from service.reconcile import Reconcilers
 
     logs.configure(args.log_format)
-    secret = _secret_or_none()
+    try:
+        secret, no_secret = secret_from_env(), ""
+    except TokenError as exc:  # feeds still publish; the digest waits for a usable secret
+        secret, no_secret = None, str(exc)
+        if not args.once:  # a service may run for weeks before an issue is due: say it now
+            logs.event("service", f"the digest cannot be sent: {exc}", logging.WARNING)
     if not args.once:
         return Service(site, store, args.clock, secret, poll_only=args.poll_only).run()
     from emails.sending import outstanding
@@ -118,7 +116,7 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     work.scan()  # a first pass always builds
     work.decide()
     if outstanding(store) and secret is None:
-        print("postroom: digest not sent: POSTROOM_SECRET is not set", file=sys.stderr)
+        print(f"postroom: digest not sent: {no_secret}", file=sys.stderr)
         return 2
     reports = work.deliver()
     return 1 if any(r.stopped for r in reports) else 0
@@ -135,9 +133,8 @@ class Service:
     """
 
     LEASE = "scheduler"
-    RETRY_SECONDS = 60  # the digest job also runs this often: due retries, missed slots
     STANDBY_SECONDS = 2  # how often a standby asks for the lease
-    STOP_SECONDS = 8  # a job still running this long after SIGTERM is abandoned
+    STOP_SECONDS = 8.5  # a job still running this long after SIGTERM is abandoned
 
     def __init__(
         self, site: Site, store: Store, clock: Clock, secret: bytes | None, *, poll_only: bool
@@ -158,28 +155,52 @@ class Service:
         self.scheduler = self._scheduler()
 
     def run(self) -> int:
+        from service.clock import OFFSET_ENV
         from service.logs import event
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop.set())
         event("service", f"starting: site {self.site.root.resolve()}, pid {os.getpid()}")
+        if os.environ.get(OFFSET_ENV, "").strip():
+            now = self.clock().isoformat()
+            event("service", f"${OFFSET_ENV} is set: the clock says {now}", logging.WARNING)
         if not self._take_lease():
             event("service", "stopped while standing by")
             return 0
-        scheduler = self.scheduler
-        scheduler.start()
-        watcher = self._watch()
-        code = 0
-        renew = self.lease.ttl.total_seconds() / 3
-        while not self.stop.wait(renew):
-            if not self.lease.acquire(self.clock()):
-                event("lease", "lost the scheduler lease: stopping", logging.ERROR)
-                code = 1
-                self.stop.set()
+        self.scheduler.start()
+        watcher = None
+        try:
+            watcher = self._watch()
+            code = self._hold_lease()
+        except Exception as exc:  # whatever ends the loop, the jobs stop and the lease goes
+            event("service", f"failed: {_first_line(exc)}", logging.ERROR)
+            code = 1
+        self.stop.set()
+        deadline = time.monotonic() + self.STOP_SECONDS
         event("service", "stopping: no new work is claimed")
         if watcher is not None:
             watcher.stop()
-        return self._shut_down(scheduler, code)
+        return self._shut_down(code, deadline)
+
+    def _hold_lease(self) -> int:
+        """Renew the scheduler lease until told to stop: 0; 1 if it was lost. A database
+        that refuses a renewal for a while is tolerated until the lease could lapse."""
+        from service.logs import event
+
+        renew = self.lease.ttl.total_seconds() / 3
+        renewed = time.monotonic()
+        while not self.stop.wait(renew):
+            try:
+                held = self.lease.acquire(self.clock())
+            except Exception as exc:  # a locked database: try again, but not past the TTL
+                event("lease", f"renewal failed: {_first_line(exc)}", logging.WARNING)
+                held = time.monotonic() - renewed < 2 * renew
+            else:
+                renewed = time.monotonic() if held else renewed
+            if not held:
+                event("lease", "lost the scheduler lease: stopping", logging.ERROR)
+                return 1
+        return 0
 
     def _take_lease(self) -> bool:
         """True once this process runs the site; False if told to stop while standing by."""
@@ -225,9 +246,12 @@ class Service:
         slot = CronTrigger(
             day_of_week=WEEKDAYS[weekday], hour=at.hour, minute=at.minute, timezone=tz
         )
+        # The cron job is punctuality; correctness rests on the tick, which runs the same
+        # reconciler: retries come due, a slot missed while the machine slept, and drills
+        # (POSTROOM_CLOCK_OFFSET moves our clock, not APScheduler's).
         digest = self._guard("digest", self.work.digest)
         scheduler.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
-        retry = IntervalTrigger(seconds=self.RETRY_SECONDS, timezone=tz)
+        retry = IntervalTrigger(seconds=self.site.config.service.tick_seconds, timezone=tz)
         scheduler.add_job(digest, retry, id="retry", name="retry", executor="mail")
         return scheduler
 
@@ -260,10 +284,12 @@ class Service:
     def _wake_scan(self, delay: float) -> None:
         from apscheduler.jobstores.base import JobLookupError
 
+        if self.stop.is_set():  # shutting down: the scheduler may hold its lock for long
+            return
         try:
             moment = datetime.now(self.site.config.tz) + timedelta(seconds=delay)
             self.scheduler.modify_job("scan", next_run_time=moment)
-        except JobLookupError:  # shutting down
+        except JobLookupError:  # shut down meanwhile
             pass
 
     def _scan(self) -> None:
@@ -295,7 +321,7 @@ class Service:
             try:
                 job()
             except Exception as exc:
-                why = f"{type(exc).__name__}: {exc}"
+                why = _first_line(exc)
                 if self._failing.get(name) != why:
                     event(name, f"failed: {why}; trying again on its next run", logging.ERROR)
                 self._failing[name] = why
@@ -305,22 +331,28 @@ class Service:
 
         return run
 
-    def _shut_down(self, scheduler, code: int) -> int:
-        """Let running jobs finish (a sender finishes or releases its message); a job still
-        running after STOP_SECONDS is abandoned: the rows it had in flight are resent,
-        with the same Message-ID, by the next process."""
+    def _shut_down(self, code: int, deadline: float) -> int:
+        """Let running jobs finish (a sender finishes or releases its message) until the
+        deadline; a job still running then is abandoned, and the rows it had in flight
+        are resent, with the same Message-ID, by the next process."""
         from service.logs import event
 
-        closing = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        closing = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
+        closing.daemon = True
         closing.start()
-        closing.join(self.STOP_SECONDS)
-        self.lease.release()
-        if closing.is_alive():
+        closing.join(max(0.0, deadline - time.monotonic()))
+        if closing.is_alive():  # its lease lapses with this process (holder_gone)
             event("service", "a job did not stop in time: leaving it", logging.WARNING)
             logging.shutdown()
             os._exit(code)
+        self.lease.release()
         event("service", "stopped", code=code)
         return code
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error in one line, without SQLAlchemy's statement, parameters and links."""
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:

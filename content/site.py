@@ -97,6 +97,7 @@ class ServiceSection:
 
     poll_seconds: int = 2  # a full stat of the folder this often, inotify or not
     quiet_seconds: int = 1  # a file is read once unwritten for this long
+    tick_seconds: int = 60  # the digest job also runs this often: retries, missed slots
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ _AT_LEAST_ONE = {
     "mail.retry_after",
     "mail.max_attempts",
     "service.poll_seconds",
+    "service.tick_seconds",
 }
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
 _CHOICES = {
@@ -294,6 +296,7 @@ dkim_selector = ""
 [service]
 poll_seconds = 2       # `postroom run` stats the content folder this often (and on inotify)
 quiet_seconds = 1      # a file is read once nothing has written to it for this long
+tick_seconds = 60      # the digest job also runs this often: due retries, missed slots
 """
 
 

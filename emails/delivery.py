@@ -96,12 +96,15 @@ class Delivery:
         stop: threading.Event | None = None,
         on_outcome: Callable[[State], None] | None = None,
     ) -> None:
+        """`stop` is the caller's: once set (SIGTERM), no new row is claimed. It is only
+        read: this run's own end is `self.halted`, so a finished run stops nobody else."""
         self.site, self.issue, self.transport, self.clock = site, issue, transport, clock
         self.mail = site.config.mail
         self.lease = Lease(store, SENDER_LEASE)
         self.outbox = Outbox(store, self.lease.holder)
         self.message = IssueMessage(site, issue, secret, dkim_signer(site))
-        self.stop = stop or threading.Event()
+        self.cancel = stop or threading.Event()
+        self.halted = threading.Event()
         self.on_outcome = on_outcome or (lambda _state: None)
         self.limit = RateLimit(self.mail.rate)
         self.report = SendReport(issue.number)
@@ -124,14 +127,18 @@ class Delivery:
             for worker in workers:
                 worker.start()
             renew_every = self.lease.ttl.total_seconds() / 3
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(renew_every)
+            renew_at = time.monotonic() + renew_every
+            while alive := [w for w in workers if w.is_alive()]:
+                alive[0].join(0.2)
+                if self.cancel.is_set():
+                    self.halted.set()  # each connection finishes or hands back its message
+                if time.monotonic() >= renew_at:
+                    renew_at += renew_every
                     if not self.lease.acquire(self.clock()):
                         self._halt("lost the sender lease to another process")
             self.report.skipped += self.outbox.skip_departed(number, self.clock())
         finally:  # no connection may go on sending once the lease is given up
-            self.stop.set()
+            self.halted.set()
             for worker in workers:
                 worker.join()
             self.lease.release()
@@ -140,14 +147,14 @@ class Delivery:
     def _halt(self, why: str) -> None:
         if not self.report.stopped:
             self.report.stopped = why
-        self.stop.set()
+        self.halted.set()
 
     def _connect(self) -> Connection | None:
         for attempt in range(_RECONNECTS):
             try:
                 return self.transport.connect()
             except Unreachable as exc:
-                if attempt == _RECONNECTS - 1 or self.stop.wait(2**attempt):
+                if attempt == _RECONNECTS - 1 or self.halted.wait(2**attempt):
                     self._halt(str(exc))
         return None
 
@@ -158,11 +165,11 @@ class Delivery:
         try:
             connection = self._connect()
             drops = 0
-            while connection is not None and not self.stop.is_set():
+            while connection is not None and not self.halted.is_set():
                 claim = self.outbox.claim(self.issue.number, self.clock())
                 if claim is None:
                     break
-                if not self.limit.wait(self.stop):  # told to stop: the row goes back
+                if not self.limit.wait(self.halted):  # told to stop: the row goes back
                     self.outbox.release(claim, self.clock())
                     claim = None
                     break

@@ -55,6 +55,8 @@ def send_unfinished(
     outbox = Outbox(store, this_process())
     reports = []
     for owed in outstanding(store):
+        if stop is not None and stop.is_set():
+            break
         issue = issue_by_number(store, owed.issue)
         if issue is None or not outbox.due(owed.issue, clock()):  # gone, or nothing due yet
             continue

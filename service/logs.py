@@ -25,10 +25,15 @@ def _stamp(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r"}
+
+
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        """One line, always: a file name or reason holding a newline cannot forge another."""
         name = getattr(record, "event", record.name)
-        return f"{_stamp(record)} {record.levelname:7} {name}: {record.getMessage()}"
+        message = record.getMessage().translate(_CONTROL)
+        return f"{_stamp(record)} {record.levelname:7} {name}: {message}"
 
 
 class _JsonFormatter(logging.Formatter):

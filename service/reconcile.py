@@ -34,6 +34,7 @@ from store import Store
 from store.activity import record
 
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
+_RECORD_EVERY = 60.0  # an idle scan is recorded for `status` at most this often
 
 
 def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = None) -> BuildReport:
@@ -104,9 +105,13 @@ class Reconcilers:
         self.settle = settle
         self._build_lock = threading.Lock()
         self._pages = PageMemo()  # post pages this process wrote: not rendered again
-        self._published = False
+        # public/ may lag the store: set by every change saved (and at start), cleared only
+        # by a build that succeeded, so a failed build is retried by the next job run
+        self._stale = True
         self._problems: set[Problem] = set()
         self._waiting: tuple[str, ...] = ()
+        self._first_scan = True
+        self._recorded_at: float | None = None
         self._told_no_secret = False
 
     def scan(self) -> ScanReport:
@@ -122,8 +127,18 @@ class Reconcilers:
             "waiting": len(report.waiting),
             "problems": len(report.problems),
         }
-        record(self.store, "scan", now, counts)
-        if report.changed or report.parsed or not self._published:
+        if report.changed:
+            self._stale = True
+        if (
+            report.changed
+            or report.parsed
+            or report.waiting
+            or self._recorded_at is None
+            or (time.monotonic() - self._recorded_at > _RECORD_EVERY)
+        ):  # an idle poll every 2 s need not write to the database each time
+            record(self.store, "scan", now, counts)
+            self._recorded_at = time.monotonic()
+        if report.changed or report.parsed or self._first_scan:
             posts = self.store.count_posts()
             event(
                 "scan",
@@ -140,17 +155,23 @@ class Reconcilers:
                 f"waiting for {len(report.waiting)} file(s) to settle: {', '.join(report.waiting)}",
                 waiting=list(report.waiting),
             )
-        self._waiting = report.waiting
+        self._waiting, self._first_scan = report.waiting, False
         self._note_problems(report.problems)
-        if report.changed or not self._published:
-            self.publish()
+        self.refresh()
         return report
 
-    def publish(self) -> BuildReport:
+    def refresh(self) -> BuildReport | None:
+        """Build public/ if it lags the store (None if it does not)."""
         with self._build_lock:
+            if not self._stale:  # another job's build got here first
+                return None
             started = time.monotonic()
-            built = publish(self.site, self.store, self.clock(), self._pages)
-            self._published = True
+            self._stale = False  # a change saved from now on makes it stale again
+            try:
+                built = publish(self.site, self.store, self.clock(), self._pages)
+            except BaseException:
+                self._stale = True
+                raise
         event(
             "build",
             f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
@@ -187,7 +208,8 @@ class Reconcilers:
                 issue=issue.number,
                 posts=len(issue.post_ids),
             )
-            self.publish()  # its "view in browser" page exists before any email
+            self._stale = True
+            self.refresh()  # its "view in browser" page; if this fails, deliver() tries again
         elif not decision.already:
             event(
                 "digest",
@@ -199,13 +221,14 @@ class Reconcilers:
 
     def deliver(self) -> list[SendReport]:
         """Send whatever any issue owes now; a sender elsewhere, or no secret, waits."""
-        if not outstanding(self.store):
+        if not outstanding(self.store) or self.stop.is_set():
             return []
+        self.refresh()  # an issue's "view in browser" page exists before any email
         if self.secret is None:
             if not self._told_no_secret:  # once: it cannot change while the process runs
                 event(
                     "send",
-                    "digest not sent: POSTROOM_SECRET is not set (it signs unsubscribe links)",
+                    "digest not sent: no usable POSTROOM_SECRET (it signs unsubscribe links)",
                     logging.ERROR,
                 )
                 self._told_no_secret = True
@@ -231,6 +254,8 @@ class Reconcilers:
         return reports
 
     def digest(self) -> None:
-        """The digest job: decide the due slot, then send what is owed."""
-        self.decide()
-        self.deliver()
+        """The digest job: decide the due slot, then send what is owed (not once stopping:
+        a run queued behind a long send must not start after SIGTERM)."""
+        if not self.stop.is_set():
+            self.decide()
+            self.deliver()

@@ -22,11 +22,16 @@ _READS = frozenset({"opened", "closed_no_write"})
 
 
 class _Poke(FileSystemEventHandler):
-    def __init__(self, poke: Callable[[], None]) -> None:
-        self.poke = poke
+    def __init__(self, folder: Path, poke: Callable[[], None]) -> None:
+        self.folder, self.poke = str(folder), poke
+
+    def _hidden(self, path: str) -> bool:
+        """Inside a dot folder (.git, an editor's state): the scan skips those too."""
+        inside = os.path.relpath(path, self.folder).split(os.sep)[:-1]
+        return any(part.startswith(".") and part not in (".", "..") for part in inside)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _READS:
+        if event.event_type in _READS or self._hidden(os.fsdecode(event.src_path)):
             return
         if event.is_directory:  # a folder made, moved or removed; its "modified" only
             if event.event_type != "modified":  # echoes the events of the files in it
@@ -42,7 +47,7 @@ class ContentWatcher:
     """Calls `poke` when something under `folder` (subfolders too) may have changed."""
 
     def __init__(self, folder: Path, poke: Callable[[], None]) -> None:
-        self.folder, self._handler = folder, _Poke(poke)
+        self.folder, self._handler = folder, _Poke(folder, poke)
         self._observer: Observer | None = None
 
     def start(self) -> None:

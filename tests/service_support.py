@@ -87,7 +87,9 @@ class Service:
             ]
 
     def terminate(self, timeout: float = 15.0) -> tuple[int, float]:
-        """SIGTERM; returns (exit code, seconds it took to exit)."""
+        """SIGTERM; returns (exit code, seconds it took to exit). The service must still be
+        running: one that stopped by itself is a failure, whatever its exit code."""
+        assert self.process.poll() is None, f"the service had already exited:\n{self}"
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout)

@@ -18,15 +18,18 @@ from pathlib import Path
 from content.schedule import next_slot
 from content.site import Site
 from tests.service_support import Service, postroom
-from tests.smtp_sink import SmtpSink
+from tests.smtp_sink import Script, SmtpSink
 from tests.support import make_site, write
 
 SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/London"\n'
 
 
-def mail_site(tmp_path: Path, sink: SmtpSink, people: int, mail: str = "") -> tuple[Site, list]:
-    """A site with two posts and `people` subscribers, its first slot already recorded."""
-    config = SITE + sink.config(connections=2) + mail
+def mail_site(
+    tmp_path: Path, sink: SmtpSink, people: int, mail: str = "", more: str = ""
+) -> tuple[Site, list]:
+    """A site with two posts and `people` subscribers, its first slot already recorded;
+    `mail` adds to its [mail] section, `more` adds sections."""
+    config = SITE + sink.config(connections=2) + mail + more
     site = make_site(tmp_path / "site", config=config)
     for n in range(2):
         post = f"---\ntitle: Post {n}\ndate: 2016-06-2{n}\n---\nBody {n}.\n"
@@ -181,3 +184,23 @@ def test_sigterm_mid_send_exits_quickly_and_restart_finishes_without_duplicates(
         copies, _ = copies_and_ids(sink)
     assert sorted(copies) == people and set(copies.values()) == {1}  # not one duplicate
     print(f"SIGTERM mid-send: exited in {took:.2f} s")
+
+
+def test_a_deferred_message_goes_on_the_tick_and_the_service_keeps_running(tmp_path):
+    greylisted = "reader0001@example.org"
+    with SmtpSink(Script(defer_once={greylisted})) as sink:
+        site, people = mail_site(tmp_path, sink, people=3, more="[service]\ntick_seconds = 1\n")
+        config = site.root / "postroom.toml"
+        config.write_text(config.read_text().replace("retry_after = 60", "retry_after = 1"))
+        late = offset_to(site, timedelta(hours=1))
+        with Service(site.root, clock_offset=late) as service:
+            [first] = service.wait_for(lambda e: e["event"] == "send" and "sent" in e)
+            assert (first["sent"], first["deferred"]) == (2, 1)
+            [retry] = service.wait_for(
+                lambda e: e["event"] == "send" and "sent" in e, count=2, timeout=20
+            )[1:]
+            assert (retry["sent"], retry["deferred"]) == (1, 0)  # no restart needed
+            write(site.content_dir / "after.md", "---\ntitle: After the send\n---\nStill here.\n")
+            service.wait_for(lambda e: e["event"] == "scan" and e.get("new") == 1)
+            assert service.terminate()[0] == 0
+        assert sorted(sink.counts()) == people and set(sink.counts().values()) == {1}
