@@ -613,9 +613,17 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         "posts": store.count_posts(),
         "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
         "last_issue": issues[-1] if issues else None,
-        "problems": [p.as_json() for p in store.problems()] + build_problems,
+        "problems": _unique([p.as_json() for p in store.problems()] + build_problems),
         "scheduler": Lease(store, Service.LEASE).current_holder(now),
     }
+
+
+def _unique(problems: list[dict]) -> list[dict]:
+    """A file the scan and the build both complain of, for the same reason, is listed once."""
+    seen: dict[tuple[str, str], dict] = {}
+    for p in problems:
+        seen.setdefault((p["file"], p["reason"]), p)
+    return list(seen.values())
 
 
 def cmd_status(site: Site, store: Store, args: argparse.Namespace) -> int:

@@ -617,3 +617,12 @@ def test_status_names_the_running_scheduler_and_null_without_one(site, store):
     finally:
         lease.release()
     assert scheduler.status_json(site, store, now)["scheduler"] is None
+
+
+def test_status_lists_a_problem_the_scan_and_the_build_share_once():
+    from scheduler import _unique
+
+    scan = {"file": "a.txt", "reason": "no date", "severity": "warning"}
+    build = {"file": "b.md", "reason": "cut short", "severity": "warning"}
+    assert _unique([scan, build, dict(scan)]) == [scan, build]
+    assert _unique([scan, {**scan, "reason": "other"}]) == [scan, {**scan, "reason": "other"}]
