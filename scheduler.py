@@ -4,6 +4,7 @@
     postroom --site DIR check [--json]
     postroom --site DIR run [--once] [--poll-only] [--log-format text|json]
     postroom --site DIR status [--json]
+    postroom --site DIR serve [--host 127.0.0.1] [--port 8000]
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
     postroom --site DIR digest preview|send|status
 
@@ -355,6 +356,25 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
+def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
+    """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from emails.tokens import TokenError, secret_from_env
+    from emails.transports import transport_for
+    from web.app import create_app
+
+    try:
+        secret = secret_from_env()  # the forms' links are signed with it
+    except TokenError as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(site, store, secret, transport_for(site), args.clock)
+    print(f"serving {site.public_dir} at http://{args.host}:{args.port}/ (links: {site.base_url})")
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, log_level="warning")
+    return 0
+
+
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.tokens import TokenError, read_token, secret_from_env
     from store.subscribers import AddressError, Status, SubscriberList
@@ -674,6 +694,9 @@ def parser() -> argparse.ArgumentParser:
         "--poll-only", action="store_true", help="no inotify (network mounts): poll the folder"
     )
     run.add_argument("--log-format", choices=("text", "json"), default="text")
+    serve = verbs.add_parser("serve", help="public/ over HTTP, with subscribe and unsubscribe")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
     status = verbs.add_parser("status", help="what the service did last, and what is due")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     digest = verbs.add_parser("digest", help="the weekly email digest")
@@ -713,6 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "check": cmd_check,
                 "run": cmd_run,
                 "status": cmd_status,
+                "serve": cmd_serve,
                 "subscribers": cmd_subscribers,
                 "digest": cmd_digest,
             }

@@ -51,6 +51,7 @@ class Envelope:
     recipient: str
     message_id: str
     data: bytes
+    kind: str = "digest"  # or "confirm": a double opt-in message, no ledger row behind it
 
     @property
     def needs_smtputf8(self) -> bool:

@@ -57,7 +57,9 @@ class FileTransport:
         return self
 
     def send(self, envelope: Envelope) -> str:
-        if envelope.subscriber_id:
+        if envelope.kind != "digest":  # the latest confirmation request per address
+            path = self.folder / envelope.kind / f"{envelope.recipient}.eml"
+        elif envelope.subscriber_id:
             path = self.folder / str(envelope.issue) / f"{envelope.subscriber_id}.eml"
         else:  # a test copy: beside the issue's, never mistaken for one of them
             path = self.folder / "test" / f"{envelope.issue}-{envelope.recipient}.eml"

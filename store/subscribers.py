@@ -134,10 +134,24 @@ class SubscriberList:
             )
         return done.rowcount > 0
 
+    def find(self, address: str) -> Subscriber | None:
+        """Whoever has this address, however it is capitalised."""
+        key = normalize_address(address).lower()
+        with self.engine.connect() as conn:
+            r = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
+        return (
+            Subscriber(r.id, r.address, r.name, Status(r.status), r.created_at, r.updated_at)
+            if r
+            else None
+        )
+
     def all(self) -> list[Subscriber]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(subscribers).order_by(subscribers.c.address)).all()
-        return [
-            Subscriber(r.id, r.address, r.name, Status(r.status), r.created_at, r.updated_at)
-            for r in rows
-        ]
+        return [_subscriber(r) for r in rows]
+
+
+def _subscriber(row) -> Subscriber:
+    return Subscriber(
+        row.id, row.address, row.name, Status(row.status), row.created_at, row.updated_at
+    )

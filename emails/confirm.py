@@ -1,0 +1,55 @@
+"""The double opt-in message: "confirm your subscription", with a signed link.
+
+Sent when someone subscribes on the web page. The link opens a page with a
+button; only that button's POST activates the subscription, because mail
+scanners follow every GET link in a message. The token expires after a week.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from urllib.parse import urlsplit
+
+from content.sanitize import one_line
+from content.site import Site
+from emails.message import Envelope, dkim_signer
+from emails.tokens import make_token
+
+CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays good
+
+
+def confirm_url(site: Site, secret: bytes, address: str, now: datetime) -> str:
+    token = make_token(secret, "confirm", address, int(now.timestamp()))
+    return f"{site.base_url}confirm?token={token}"
+
+
+def confirmation(site: Site, secret: bytes, address: str, name: str, now: datetime) -> Envelope:
+    """The message, ready for any transport. Names and titles go through the `email`
+    package, which refuses CR and LF in a header."""
+    config = site.config
+    title = one_line(config.site.title)
+    host = urlsplit(site.base_url).hostname or "localhost"
+    message = EmailMessage(policy=SMTP)
+    sender_name = one_line(config.mail.from_name or title)
+    message["From"] = Address(display_name=sender_name, addr_spec=config.mail.from_address)
+    message["To"] = Address(display_name=one_line(name), addr_spec=address)
+    message["Subject"] = f"Confirm your subscription to {title}"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("confirm", domain=host)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"Someone, probably you, asked to receive the weekly email digest of {title}"
+        f" at this address.\n\nTo confirm, open this link and press the button:\n\n"
+        f"{confirm_url(site, secret, address, now)}\n\n"
+        "The link works for seven days. If you did not ask, ignore this message:"
+        " nothing will be sent to you.\n"
+    )
+    data = message.as_bytes()
+    sign = dkim_signer(site)
+    if sign:
+        data = sign(data) + data
+    return Envelope(0, 0, config.mail.from_address, address, message["Message-ID"], data, "confirm")

@@ -1,0 +1,80 @@
+"""A real `postroom serve` app for tests: uvicorn on 127.0.0.1 in a thread, a site whose
+base_url is that server, built and with a store, and helpers to read its mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import uvicorn
+
+from content.intake import scan
+from content.site import Site, open_site
+from emails.transports import transport_for
+from service.reconcile import publish
+from store import Store
+from tests.smtp_sink import free_port
+from tests.support import make_site
+from web.app import create_app
+
+SECRET = b"web-test-secret-long-enough-0123"
+
+
+@dataclass
+class Served:
+    site: Site
+    store: Store
+    url: str  # the site's base_url, ending in /; the server answers there
+
+    def republish(self) -> None:
+        scan(self.site, self.store)
+        publish(self.site, self.store, datetime.now(UTC))
+
+
+def web_site(root: Path, files: dict[str, str], port: int, mail: str = "") -> Site:
+    """A site whose base_url is http://127.0.0.1:<port>/, with `mail` as its [mail] section."""
+    config = f'[site]\nbase_url = "http://127.0.0.1:{port}/"\n' + mail
+    make_site(root, files, config)
+    return open_site(root)
+
+
+@contextmanager
+def serving(root: Path, files: dict[str, str], mail: str = "", clock=None) -> Iterator[Served]:
+    """Build the site, then serve it until the block ends."""
+    port = free_port()
+    site = web_site(root, files, port, mail)
+    store = Store(site.store_url)
+    served = Served(site, store, site.base_url)
+    served.republish()
+    app = create_app(site, store, SECRET, transport_for(site), clock or (lambda: datetime.now(UTC)))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield served
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+def parse(data: bytes) -> EmailMessage:
+    return email.message_from_bytes(data, policy=email.policy.default)
+
+
+def confirmation_mail(site: Site, address: str) -> EmailMessage:
+    """The confirmation the files transport wrote for `address` (outbox/confirm/)."""
+    return parse((site.root / "outbox" / "confirm" / f"{address}.eml").read_bytes())

@@ -1,0 +1,1 @@
+"""postroom over HTTP: `postroom serve` (Starlette on uvicorn)."""

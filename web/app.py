@@ -1,0 +1,252 @@
+"""The part of postroom a person sees in a browser: public/ over HTTP, and three forms.
+
+    GET  /...                  public/ (feeds with their own types, ETag, 304)
+    POST /subscribe            double opt-in: a confirmation email, the same answer for all
+    GET  /confirm?token=       a page with a button (mail scanners follow GET links)
+    POST /confirm?token=       the subscription is active
+    GET  /unsubscribe?token=   a page with a button; GET never changes anything
+    POST /unsubscribe?token=   unsubscribed (RFC 8058 one-click too: no cookie, no login)
+
+Tokens are the signed ones of emails.tokens; a forged, altered, expired or
+foreign one gets a 400 page. Cross-site form posts are refused by their
+Origin (the static index page can hold no per-visitor token); the confirm
+button also carries an HMAC of its link. No page needs JavaScript and the
+Content-Security-Policy allows none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from content.site import Site
+from emails.confirm import CONFIRM_MAX_AGE, confirmation
+from emails.tokens import TokenError, read_token
+from emails.transports import Rejected, Transport, Unreachable
+from feeds.pages import render_page
+from store import Store
+from store.subscribers import AddressError, Status, SubscriberList
+
+Clock = Callable[[], datetime]
+
+_TYPES = {
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+_SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline';"
+        " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",  # links carry tokens: never in a Referer
+    "x-frame-options": "DENY",
+}
+SUBSCRIBES_PER_HOUR = 10  # per client address
+
+
+class PublicFiles(StaticFiles):
+    """public/ as it is, with the feeds' own media types and no dot files; Starlette
+    answers conditional GETs (ETag, Last-Modified) with 304 and no body."""
+
+    def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        kind = _TYPES.get(os.path.basename(full_path))
+        if kind:
+            response.headers["content-type"] = kind
+        response.headers["cache-control"] = "no-cache"  # always revalidate: a 304 is cheap
+        return response
+
+    def get_path(self, scope: Scope) -> str:
+        path = super().get_path(scope)
+        if any(part.startswith(".") and part != "." for part in path.split(os.sep)):
+            raise HTTPException(status_code=404)
+        return path
+
+
+class RateLimit:
+    """At most `limit` events per client in any `window` seconds (memory only: a restart
+    forgets, which only ever lets someone in sooner)."""
+
+    def __init__(self, limit: int, window: float = 3600.0) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen[client]
+            while seen and now - seen[0] > self.window:
+                seen.popleft()
+            if len(seen) >= self.limit:
+                return False
+            seen.append(now)
+            return True
+
+
+class Web:
+    """The handlers, over one site, its store, its secret and its mail transport."""
+
+    def __init__(
+        self, site: Site, store: Store, secret: bytes, transport: Transport, clock: Clock
+    ) -> None:
+        self.site, self.store, self.secret = site, store, secret
+        self.transport, self.clock = transport, clock
+        self.book = SubscriberList(store)
+        self.limit = RateLimit(SUBSCRIBES_PER_HOUR)
+        parts = urlsplit(site.base_url)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+
+    def page(self, heading: str, message: str, status: int = 200, **form: object) -> Response:
+        body = render_page("action.html", self.site, heading=heading, message=message, **form)
+        return HTMLResponse(body, status_code=status)
+
+    def _same_origin(self, request: Request) -> bool:
+        """A browser says where a form came from; a cross-site post is refused. (A client
+        that sends neither header is no browser, and so no victim of CSRF.)"""
+        fetched_from = request.headers.get("sec-fetch-site")
+        if fetched_from not in (None, "same-origin"):
+            return False
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        return origin is None or origin in (self.origin, own)
+
+    def _csrf(self, token: str) -> str:
+        return hmac.new(self.secret, f"csrf|{token}".encode(), hashlib.sha256).hexdigest()
+
+    def _refused(self) -> Response:
+        return self.page("Not allowed", "This form can only be sent from this site.", 403)
+
+    async def subscribe(self, request: Request) -> Response:
+        if not self._same_origin(request):
+            return self._refused()
+        client = request.client.host if request.client else "unknown"
+        if not self.limit.allow(client):
+            return self.page("Too many requests", "Please try again in an hour.", 429)
+        form = await request.form()
+        address, name = str(form.get("email", "")), str(form.get("name", ""))[:100]
+        try:
+            await run_in_threadpool(self._ask_to_confirm, address, name)
+        except AddressError as exc:
+            return self.page("Check the address", str(exc), 400)
+        except (Rejected, Unreachable):
+            return self.page("Not sent", "The email could not be sent; try again later.", 503)
+        # The same answer whether the address is new, pending or already subscribed.
+        return self.page(
+            "Check your inbox",
+            "If this address can be subscribed, a message with a confirmation link is on its"
+            " way. Nothing is sent until you confirm.",
+        )
+
+    def _ask_to_confirm(self, address: str, name: str) -> None:
+        self.book.add(address, name, Status.PENDING)  # never changes an existing status
+        subscriber = self.book.find(address)
+        if subscriber is None or subscriber.status is Status.ACTIVE:
+            return  # already subscribed: no email, and the same answer
+        envelope = confirmation(self.site, self.secret, subscriber.address, name, self.clock())
+        connection = self.transport.connect()
+        try:
+            connection.send(envelope)
+        finally:
+            connection.close()
+
+    def _read(self, request: Request, purpose: str, max_age: int | None = None) -> str:
+        token = request.query_params.get("token", "")
+        now = int(self.clock().timestamp())
+        return read_token(self.secret, token, purpose, max_age=max_age, now=now)
+
+    async def confirm(self, request: Request) -> Response:
+        try:
+            address = self._read(request, "confirm", CONFIRM_MAX_AGE)
+        except TokenError as exc:
+            return self.page("This link does not work", str(exc), 400)
+        token = request.query_params["token"]
+        if request.method == "GET":
+            return self.page(
+                "Confirm your subscription",
+                f"Press the button to receive the weekly email at {address}.",
+                action=str(request.url),
+                fields=[("csrf", self._csrf(token))],
+                button="Confirm",
+            )
+        form = await request.form()
+        given = str(form.get("csrf", ""))
+        if not self._same_origin(request) or not hmac.compare_digest(given, self._csrf(token)):
+            return self._refused()
+        await run_in_threadpool(self.book.set_status, address, Status.ACTIVE)
+        return self.page("Subscribed", f"The weekly email will come to {address}.")
+
+    async def unsubscribe(self, request: Request) -> Response:
+        try:
+            address = self._read(request, "unsubscribe")
+        except TokenError as exc:
+            return self.page("This link does not work", str(exc), 400)
+        if request.method == "GET":
+            return self.page(
+                "Unsubscribe",
+                f"Press the button and no more digests will be sent to {address}.",
+                action=str(request.url),
+                fields=[("List-Unsubscribe", "One-Click")],
+                button="Unsubscribe",
+            )
+        # RFC 8058: a POST to the link is the whole request; the signed token is the
+        # authority, so it needs no cookie, no login and no form token, and may repeat.
+        await request.form()
+        await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
+        return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
+
+
+class SecurityHeaders:
+    """Every response, files included: no script, no framing, no sniffing, no Referer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(
+    site: Site, store: Store, secret: bytes, transport: Transport, clock: Clock
+) -> Starlette:
+    web = Web(site, store, secret, transport, clock)
+    return Starlette(
+        routes=[
+            Route("/subscribe", web.subscribe, methods=["POST"]),
+            Route("/confirm", web.confirm, methods=["GET", "POST"]),
+            Route("/unsubscribe", web.unsubscribe, methods=["GET", "POST"]),
+            Mount("/", PublicFiles(directory=site.public_dir, html=True, check_dir=False)),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+    )
