@@ -61,7 +61,8 @@ def read_token(
 ) -> str:
     """The address a valid token was made for; TokenError otherwise."""
     payload, _, signature = token.strip().partition(".")
-    if not payload or not hmac.compare_digest(signature, _sign(secret, payload)):
+    expected = _sign(secret, payload).encode()
+    if not payload or not hmac.compare_digest(signature.encode(), expected):
         raise TokenError("this link is not valid (it was changed or not made by us)")
     try:
         body = json.loads(_unb64(payload))

@@ -64,18 +64,22 @@ class SubscriberList:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
 
-    def add(self, address: str, name: str = "", status: Status = Status.ACTIVE) -> bool:
-        """Add someone, or update the name of someone already here; True if new.
+    def add(
+        self, address: str, name: str = "", status: Status = Status.ACTIVE, rename: bool = True
+    ) -> bool:
+        """Add someone, or (with `rename`) update the name of someone already here; True if
+        new.
 
         An existing subscriber's status is never changed here: importing an old list
-        must not bring back someone who unsubscribed."""
+        must not bring back someone who unsubscribed. The web form adds without
+        `rename`: a stranger must not change the name in someone else's To header."""
         normalized, name = normalize_address(address), one_line(name)
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(subscribers.c.id).where(subscribers.c.address_key == normalized.lower())
             ).first()
             if found:
-                if name:
+                if name and rename:
                     conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id == found.id)

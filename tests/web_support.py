@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -54,6 +55,9 @@ def serving(root: Path, files: dict[str, str], mail: str = "", clock=None) -> It
     store = Store(site.store_url)
     served = Served(site, store, site.base_url)
     served.republish()
+    built = time.time() - 60  # built a minute ago: files written this very second carry no
+    for path in site.public_dir.rglob("*"):  # Last-Modified (it could not date the next write)
+        os.utime(path, (built, built))
     app = create_app(site, store, SECRET, transport_for(site), clock or (lambda: datetime.now(UTC)))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

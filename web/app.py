@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from content.site import Site
@@ -69,11 +69,15 @@ class PublicFiles(StaticFiles):
     answers conditional GETs (ETag, Last-Modified) with 304 and no body."""
 
     def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
-        response = super().file_response(full_path, stat_result, scope, status_code)
+        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
         kind = _TYPES.get(os.path.basename(full_path))
         if kind:
             response.headers["content-type"] = kind
         response.headers["cache-control"] = "no-cache"  # always revalidate: a 304 is cheap
+        if int(stat_result.st_mtime) >= int(time.time()):  # written this very second: its
+            del response.headers["last-modified"]  # date could not tell the next write apart
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
         return response
 
     def get_path(self, scope: Scope) -> str:
@@ -159,7 +163,7 @@ class Web:
         )
 
     def _ask_to_confirm(self, address: str, name: str) -> None:
-        self.book.add(address, name, Status.PENDING)  # never changes an existing status
+        self.book.add(address, name, Status.PENDING, rename=False)  # nor a status
         subscriber = self.book.find(address)
         if subscriber is None or subscriber.status is Status.ACTIVE:
             return  # already subscribed: no email, and the same answer
@@ -185,7 +189,7 @@ class Web:
             return self.page(
                 "Confirm your subscription",
                 f"Press the button to receive the weekly email at {address}.",
-                action=str(request.url),
+                action=f"{self.site.base_url}confirm?token={token}",
                 fields=[("csrf", self._csrf(token))],
                 button="Confirm",
             )
@@ -193,7 +197,8 @@ class Web:
         given = str(form.get("csrf", ""))
         if not self._same_origin(request) or not hmac.compare_digest(given, self._csrf(token)):
             return self._refused()
-        await run_in_threadpool(self.book.set_status, address, Status.ACTIVE)
+        if not await run_in_threadpool(self.book.set_status, address, Status.ACTIVE):
+            return self.page("This link does not work", "This address was removed.", 400)
         return self.page("Subscribed", f"The weekly email will come to {address}.")
 
     async def unsubscribe(self, request: Request) -> Response:
@@ -205,7 +210,7 @@ class Web:
             return self.page(
                 "Unsubscribe",
                 f"Press the button and no more digests will be sent to {address}.",
-                action=str(request.url),
+                action=f"{self.site.base_url}unsubscribe?token={request.query_params['token']}",
                 fields=[("List-Unsubscribe", "One-Click")],
                 button="Unsubscribe",
             )
