@@ -86,7 +86,7 @@ def assert_secure(response: httpx.Response) -> None:
     assert "script-src" not in directives and "script-src-elem" not in directives
     assert "unsafe-eval" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "strict-origin"  # never a path or token
     assert "set-cookie" not in response.headers  # nothing here needs or sets a cookie
 
 
