@@ -27,7 +27,7 @@ def confirm_url(site: Site, secret: bytes, address: str, now: datetime) -> str:
     return f"{site.base_url}confirm?token={token}"
 
 
-def confirmation(site: Site, secret: bytes, address: str, name: str, now: datetime) -> Envelope:
+def confirmation(site: Site, secret: bytes, address: str, now: datetime) -> Envelope:
     """The message, ready for any transport. Names and titles go through the `email`
     package, which refuses CR and LF in a header."""
     config = site.config
@@ -36,7 +36,7 @@ def confirmation(site: Site, secret: bytes, address: str, name: str, now: dateti
     message = EmailMessage(policy=SMTP)
     sender_name = one_line(config.mail.from_name or title)
     message["From"] = Address(display_name=sender_name, addr_spec=config.mail.from_address)
-    message["To"] = Address(display_name=one_line(name), addr_spec=address)
+    message["To"] = address  # bare: a stranger's form must not put words in our mail
     message["Subject"] = f"Confirm your subscription to {title}"
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("confirm", domain=host)

@@ -60,6 +60,17 @@ def read_token(
     now: int | None = None,
 ) -> str:
     """The address a valid token was made for; TokenError otherwise."""
+    return read_token_issued(secret, token, purpose, max_age, now)[0]
+
+
+def read_token_issued(
+    secret: bytes,
+    token: str,
+    purpose: str,
+    max_age: int | None = None,
+    now: int | None = None,
+) -> tuple[str, int]:
+    """(address, when it was issued, epoch seconds) of a valid token; TokenError otherwise."""
     payload, _, signature = token.strip().partition(".")
     expected = _sign(secret, payload).encode()
     if not payload or not hmac.compare_digest(signature.encode(), expected):
@@ -72,4 +83,4 @@ def read_token(
         raise TokenError("this link is not for this action")
     if max_age is not None and (now or int(time.time())) - body["t"] > max_age:
         raise TokenError("this link has expired")
-    return body["a"]
+    return body["a"], body["t"]

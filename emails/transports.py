@@ -9,6 +9,7 @@ says how it ended: the server's reply on success, `Rejected` (with the code,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import smtplib
 import ssl
@@ -46,6 +47,12 @@ class Transport(Protocol):
     def connect(self) -> Connection: ...
 
 
+def mail_file_name(address: str) -> str:
+    """A file name for mail to `address`: a hash, since "/" is legal before the "@" and an
+    address must never choose where a file is written."""
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:32] + ".eml"
+
+
 class FileTransport:
     """Writes `outbox/<issue>/<subscriber id>.eml`, atomically; needs nothing else."""
 
@@ -58,11 +65,11 @@ class FileTransport:
 
     def send(self, envelope: Envelope) -> str:
         if envelope.kind != "digest":  # the latest confirmation request per address
-            path = self.folder / envelope.kind / f"{envelope.recipient}.eml"
+            path = self.folder / envelope.kind / mail_file_name(envelope.recipient)
         elif envelope.subscriber_id:
             path = self.folder / str(envelope.issue) / f"{envelope.subscriber_id}.eml"
         else:  # a test copy: beside the issue's, never mistaken for one of them
-            path = self.folder / "test" / f"{envelope.issue}-{envelope.recipient}.eml"
+            path = self.folder / "test" / f"{envelope.issue}-{mail_file_name(envelope.recipient)}"
         write_atomic(path, envelope.data)
         return f"250 written {path}"
 

@@ -129,6 +129,23 @@ class SubscriberList:
             )
         return done.rowcount > 0
 
+    def confirm(self, address: str, asked_at: datetime) -> bool:
+        """Double opt-in: pending (or already active) becomes active. Someone who left or
+        bounced comes back only by a request made after that: an older confirm link
+        must not undo an unsubscribe."""
+        later_than = asked_at.astimezone(UTC).isoformat(timespec="microseconds")
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.address_key == normalize_address(address).lower(),
+                    subscribers.c.status.in_([Status.PENDING.value, Status.ACTIVE.value])
+                    | (subscribers.c.updated_at < later_than),
+                )
+                .values(status=Status.ACTIVE.value, updated_at=_now())
+            )
+        return done.rowcount > 0
+
     def remove(self, address: str) -> bool:
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -143,11 +160,7 @@ class SubscriberList:
         key = normalize_address(address).lower()
         with self.engine.connect() as conn:
             r = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
-        return (
-            Subscriber(r.id, r.address, r.name, Status(r.status), r.created_at, r.updated_at)
-            if r
-            else None
-        )
+        return _subscriber(r) if r else None
 
     def all(self) -> list[Subscriber]:
         with self.engine.connect() as conn:

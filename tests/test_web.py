@@ -18,9 +18,11 @@ import pytest
 
 import scheduler
 from emails.tokens import make_token
+from emails.transports import mail_file_name
 from store.subscribers import Status, SubscriberList
 from tests.support import write
 from tests.web_support import SECRET, Served, confirmation_mail, serving
+from web.app import RateLimit, client_key
 
 POST = """---
 title: {title}
@@ -109,7 +111,7 @@ def confirm_link(served: Served, address: str) -> str:
 
 
 def confirm_file(served: Served, address: str) -> Path:
-    return served.site.root / "outbox" / "confirm" / f"{address}.eml"
+    return served.site.root / "outbox" / "confirm" / mail_file_name(address)
 
 
 def subscribe(client: httpx.Client, served: Served, address: str, name: str = "", **headers):
@@ -234,7 +236,8 @@ def test_subscribe_answers_alike_for_new_pending_and_active_addresses(web, clien
     assert status_of(web, "ann@example.org") is Status.PENDING
     first_mail = confirm_file(web, "ann@example.org").read_bytes()
     pending = subscribe(client, web, "Ann@Example.org", "Ann")  # the same person
-    assert confirm_file(web, "ann@example.org").read_bytes() != first_mail  # a lost one, again
+    # one confirmation per address every 10 minutes: a stranger cannot mail-bomb Ann
+    assert confirm_file(web, "ann@example.org").read_bytes() == first_mail
     active = subscribe(client, web, "cat@example.org", "Cat")
     assert not confirm_file(web, "cat@example.org").exists()  # no mail for the subscribed
     assert status_of(web, "cat@example.org") is Status.ACTIVE
@@ -518,3 +521,57 @@ def test_a_feed_rewritten_within_its_second_is_never_304_by_date(web, client):
     since = first.headers.get("last-modified")
     again = client.get("atom.xml", headers={"If-Modified-Since": since} if since else {})
     assert again.status_code == 200 and b"Second of two" in again.content  # never a stale 304
+
+
+def test_an_old_confirm_link_cannot_undo_an_unsubscribe_but_a_new_request_can(web, client):
+    assert subscribe(client, web, "ann@example.org").status_code == 200
+    link = confirm_link(web, "ann@example.org")
+    form_action, fields, _ = the_form(client.get(link))
+    assert client.post(form_action, data=fields, headers=origin(web)).status_code == 200
+    assert status_of(web, "ann@example.org") is Status.ACTIVE
+    time.sleep(1.1)  # tokens are dated to the second
+    SubscriberList(web.store).set_status("ann@example.org", Status.UNSUBSCRIBED)
+    again = client.post(form_action, data=fields, headers=origin(web))
+    assert again.status_code == 400 and "subscribe again" in main_text(again)
+    assert status_of(web, "ann@example.org") is Status.UNSUBSCRIBED
+    SubscriberList(web.store).set_status("ann@example.org", Status.BOUNCED)
+    assert client.post(form_action, data=fields, headers=origin(web)).status_code == 400
+    assert status_of(web, "ann@example.org") is Status.BOUNCED
+    fresh = make_token(SECRET, "confirm", "ann@example.org", int(time.time()) + 1)
+    page = client.get("confirm", params={"token": fresh})
+    action, values, _ = the_form(page)
+    assert client.post(action, data=values, headers=origin(web)).status_code == 200
+    assert status_of(web, "ann@example.org") is Status.ACTIVE  # their own new request
+
+
+def test_a_subscribe_form_that_is_too_big_or_has_files_is_refused(web, client):
+    huge = {"email": "ann@example.org", "name": "x" * 20_000}
+    assert subscribe_raw(client, web, data=huge).status_code == 400
+    files = {"upload": ("a.txt", b"hello", "text/plain")}
+    assert (
+        subscribe_raw(client, web, data={"email": "ann@example.org"}, files=files).status_code
+        == 400
+    )
+    assert status_of(web, "ann@example.org") is None
+
+
+def subscribe_raw(client: httpx.Client, served: Served, **request) -> httpx.Response:
+    return client.post("subscribe", headers=origin(served), **request)
+
+
+def test_an_address_cannot_choose_where_its_confirmation_is_written(web, client):
+    for address in ("../../escaped@example.org", "/tmp/rooted@example.org"):
+        assert subscribe(client, web, address).status_code in (200, 400)
+    assert not (web.site.root / "escaped@example.org.eml").exists()
+    assert not Path("/tmp/rooted@example.org.eml").exists()
+    written = [p for p in (web.site.root / "outbox").rglob("*") if p.is_file()]
+    assert all(p.parent == web.site.root / "outbox" / "confirm" for p in written)
+
+
+def test_rate_limit_keys_and_memory_are_bounded():
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert client_key("192.0.2.7") == "192.0.2.7" and client_key("unknown") == "unknown"
+    limit = RateLimit(1, 3600, most=100)
+    assert all(limit.allow(f"client-{n}") for n in range(1000))  # each new one is let in
+    assert len(limit._seen) <= 100
+    assert not limit.allow("client-999")  # the newest are still remembered

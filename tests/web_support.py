@@ -19,7 +19,7 @@ import uvicorn
 
 from content.intake import scan
 from content.site import Site, open_site
-from emails.transports import transport_for
+from emails.transports import mail_file_name, transport_for
 from service.reconcile import publish
 from store import Store
 from tests.smtp_sink import free_port
@@ -81,4 +81,4 @@ def parse(data: bytes) -> EmailMessage:
 
 def confirmation_mail(site: Site, address: str) -> EmailMessage:
     """The confirmation the files transport wrote for `address` (outbox/confirm/)."""
-    return parse((site.root / "outbox" / "confirm" / f"{address}.eml").read_bytes())
+    return parse((site.root / "outbox" / "confirm" / mail_file_name(address)).read_bytes())

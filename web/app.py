@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import os
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import FormData, Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from content.site import Site
 from emails.confirm import CONFIRM_MAX_AGE, confirmation
-from emails.tokens import TokenError, read_token
+from emails.tokens import TokenError, read_token_issued
 from emails.transports import Rejected, Transport, Unreachable
 from feeds.pages import render_page
 from store import Store
@@ -63,7 +65,10 @@ _SECURITY_HEADERS = {
     "referrer-policy": "strict-origin",
     "x-frame-options": "DENY",
 }
-SUBSCRIBES_PER_HOUR = 10  # per client address
+SUBSCRIBES_PER_HOUR = 10  # per client address (an IPv6 client is its /64)
+CONFIRM_EVERY = 600  # seconds between confirmation emails to one address
+MAX_FORM_BYTES = 16_384
+_LOG = logging.getLogger("postroom.web")
 
 
 class PublicFiles(StaticFiles):
@@ -93,21 +98,35 @@ class RateLimit:
     """At most `limit` events per client in any `window` seconds (memory only: a restart
     forgets, which only ever lets someone in sooner)."""
 
-    def __init__(self, limit: int, window: float = 3600.0) -> None:
-        self.limit, self.window = limit, window
+    def __init__(self, limit: int, window: float, most: int = 10_000) -> None:
+        self.limit, self.window, self.most = limit, window, most
         self._seen: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def allow(self, client: str) -> bool:
+    def allow(self, key: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            seen = self._seen[client]
+            if len(self._seen) >= self.most:  # bounded memory: forget the quiet ones
+                for quiet in [k for k, v in self._seen.items() if now - v[-1] > self.window]:
+                    del self._seen[quiet]
+                if len(self._seen) >= self.most:
+                    self._seen.pop(next(iter(self._seen)))
+            seen = self._seen[key]
             while seen and now - seen[0] > self.window:
                 seen.popleft()
             if len(seen) >= self.limit:
                 return False
             seen.append(now)
             return True
+
+
+def client_key(host: str) -> str:
+    """An IPv6 client is its /64: one machine holds millions of addresses."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else host
 
 
 class Web:
@@ -119,7 +138,8 @@ class Web:
         self.site, self.store, self.secret = site, store, secret
         self.transport, self.clock = transport, clock
         self.book = SubscriberList(store)
-        self.limit = RateLimit(SUBSCRIBES_PER_HOUR)
+        self.limit = RateLimit(SUBSCRIBES_PER_HOUR, 3600)  # per client
+        self.asked = RateLimit(1, CONFIRM_EVERY)  # per address: no mail-bombing a stranger
         parts = urlsplit(site.base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
 
@@ -134,8 +154,7 @@ class Web:
         if fetched_from not in (None, "same-origin"):
             return False
         origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        return origin is None or origin in (self.origin, own)
+        return origin is None or origin == self.origin
 
     def _csrf(self, token: str) -> str:
         return hmac.new(self.secret, f"csrf|{token}".encode(), hashlib.sha256).hexdigest()
@@ -143,20 +162,31 @@ class Web:
     def _refused(self) -> Response:
         return self.page("Not allowed", "This form can only be sent from this site.", 403)
 
+    async def _small_form(self, request: Request) -> FormData | None:
+        """The form, if it is a small one: a few short fields and no files."""
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            return None
+        try:
+            return await request.form(max_files=0, max_fields=8, max_part_size=4096)
+        except HTTPException:  # malformed, too many fields, a file
+            return None
+
     async def subscribe(self, request: Request) -> Response:
         if not self._same_origin(request):
             return self._refused()
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request.client.host if request.client else "unknown")
         if not self.limit.allow(client):
             return self.page("Too many requests", "Please try again in an hour.", 429)
-        form = await request.form()
+        form = await self._small_form(request)
+        if form is None:
+            return self.page("Check the form", "That form is not one of ours.", 400)
         address, name = str(form.get("email", "")), str(form.get("name", ""))[:100]
         try:
             await run_in_threadpool(self._ask_to_confirm, address, name)
         except AddressError as exc:
             return self.page("Check the address", str(exc), 400)
-        except (Rejected, Unreachable):
-            return self.page("Not sent", "The email could not be sent; try again later.", 503)
+        except (Rejected, Unreachable) as exc:  # said in the log only: an answer of its own
+            _LOG.warning("confirmation not sent: %s", exc)  # would tell who is subscribed
         # The same answer whether the address is new, pending or already subscribed.
         return self.page(
             "Check your inbox",
@@ -169,21 +199,23 @@ class Web:
         subscriber = self.book.find(address)
         if subscriber is None or subscriber.status is Status.ACTIVE:
             return  # already subscribed: no email, and the same answer
-        envelope = confirmation(self.site, self.secret, subscriber.address, name, self.clock())
+        if not self.asked.allow(subscriber.address.lower()):
+            return  # one confirmation per address every CONFIRM_EVERY seconds
+        envelope = confirmation(self.site, self.secret, subscriber.address, self.clock())
         connection = self.transport.connect()
         try:
             connection.send(envelope)
         finally:
             connection.close()
 
-    def _read(self, request: Request, purpose: str, max_age: int | None = None) -> str:
+    def _read(self, request: Request, purpose: str, max_age: int | None = None) -> tuple[str, int]:
         token = request.query_params.get("token", "")
         now = int(self.clock().timestamp())
-        return read_token(self.secret, token, purpose, max_age=max_age, now=now)
+        return read_token_issued(self.secret, token, purpose, max_age=max_age, now=now)
 
     async def confirm(self, request: Request) -> Response:
         try:
-            address = self._read(request, "confirm", CONFIRM_MAX_AGE)
+            address, asked = self._read(request, "confirm", CONFIRM_MAX_AGE)
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
         token = request.query_params["token"]
@@ -195,17 +227,23 @@ class Web:
                 fields=[("csrf", self._csrf(token))],
                 button="Confirm",
             )
-        form = await request.form()
-        given = str(form.get("csrf", ""))
-        if not self._same_origin(request) or not hmac.compare_digest(given, self._csrf(token)):
+        form = await self._small_form(request) if self._same_origin(request) else None
+        given = str(form.get("csrf", "")) if form is not None else ""
+        if not hmac.compare_digest(given, self._csrf(token)):
             return self._refused()
-        if not await run_in_threadpool(self.book.set_status, address, Status.ACTIVE):
-            return self.page("This link does not work", "This address was removed.", 400)
+        asked_at = datetime.fromtimestamp(asked, UTC)
+        if not await run_in_threadpool(self.book.confirm, address, asked_at):
+            return self.page(
+                "This link does not work",
+                "The address was removed or unsubscribed after this link was sent:"
+                " subscribe again for a new one.",
+                400,
+            )
         return self.page("Subscribed", f"The weekly email will come to {address}.")
 
     async def unsubscribe(self, request: Request) -> Response:
         try:
-            address = self._read(request, "unsubscribe")
+            address, _ = self._read(request, "unsubscribe")
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
         if request.method == "GET":
@@ -218,7 +256,7 @@ class Web:
             )
         # RFC 8058: a POST to the link is the whole request; the signed token is the
         # authority, so it needs no cookie, no login and no form token, and may repeat.
-        await request.form()
+        # Its body (List-Unsubscribe=One-Click, in any encoding) is not even read.
         await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
         return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
 
