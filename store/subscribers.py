@@ -15,6 +15,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from content.sanitize import one_line
 from store import Store
@@ -74,30 +75,33 @@ class SubscriberList:
         must not bring back someone who unsubscribed. The web form adds without
         `rename`: a stranger must not change the name in someone else's To header."""
         normalized, name = normalize_address(address), one_line(name)
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(subscribers.c.id).where(subscribers.c.address_key == normalized.lower())
-            ).first()
-            if found:
-                if name and rename:
-                    conn.execute(
-                        update(subscribers)
-                        .where(subscribers.c.id == found.id)
-                        .values(name=name, updated_at=_now())
+        try:
+            with self.engine.begin() as conn:
+                found = conn.execute(
+                    select(subscribers.c.id).where(subscribers.c.address_key == normalized.lower())
+                ).first()
+                if found:
+                    if name and rename:
+                        conn.execute(
+                            update(subscribers)
+                            .where(subscribers.c.id == found.id)
+                            .values(name=name, updated_at=_now())
+                        )
+                    return False
+                stamp = _now()
+                conn.execute(
+                    insert(subscribers).values(
+                        address=normalized,
+                        address_key=normalized.lower(),
+                        name=name,
+                        status=status.value,
+                        created_at=stamp,
+                        updated_at=stamp,
                     )
-                return False
-            stamp = _now()
-            conn.execute(
-                insert(subscribers).values(
-                    address=normalized,
-                    address_key=normalized.lower(),
-                    name=name,
-                    status=status.value,
-                    created_at=stamp,
-                    updated_at=stamp,
                 )
-            )
-            return True
+                return True
+        except IntegrityError:  # added by another request at this very moment
+            return False
 
     def import_csv(self, path: Path) -> ImportReport:
         """Rows of address[,name], with or without a header; bad rows are reported, not fatal."""
