@@ -22,7 +22,7 @@ from emails.transports import mail_file_name
 from store.subscribers import Status, SubscriberList
 from tests.support import write
 from tests.web_support import SECRET, Served, confirmation_mail, serving
-from web.app import RateLimit, client_key
+from web.app import WindowLimit, client_key
 
 POST = """---
 title: {title}
@@ -571,7 +571,7 @@ def test_an_address_cannot_choose_where_its_confirmation_is_written(web, client)
 def test_rate_limit_keys_and_memory_are_bounded():
     assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1") == "2001:db8::/64"
     assert client_key("192.0.2.7") == "192.0.2.7" and client_key("unknown") == "unknown"
-    limit = RateLimit(1, 3600, most=100)
+    limit = WindowLimit(1, 3600, most=100)
     assert all(limit.allow(f"client-{n}") for n in range(1000))  # each new one is let in
     assert len(limit._seen) <= 100
     assert not limit.allow("client-999")  # the newest are still remembered

@@ -24,7 +24,6 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -44,10 +43,9 @@ from emails.confirm import CONFIRM_MAX_AGE, confirmation
 from emails.tokens import TokenError, read_token_issued
 from emails.transports import Rejected, Transport, Unreachable
 from feeds.pages import render_page
+from service.clock import Clock
 from store import Store
 from store.subscribers import AddressError, Status, SubscriberList
-
-Clock = Callable[[], datetime]
 
 _TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -94,7 +92,7 @@ class PublicFiles(StaticFiles):
         return path
 
 
-class RateLimit:
+class WindowLimit:
     """At most `limit` events per client in any `window` seconds (memory only: a restart
     forgets, which only ever lets someone in sooner)."""
 
@@ -138,8 +136,8 @@ class Web:
         self.site, self.store, self.secret = site, store, secret
         self.transport, self.clock = transport, clock
         self.book = SubscriberList(store)
-        self.limit = RateLimit(SUBSCRIBES_PER_HOUR, 3600)  # per client
-        self.asked = RateLimit(1, CONFIRM_EVERY)  # per address: no mail-bombing a stranger
+        self.limit = WindowLimit(SUBSCRIBES_PER_HOUR, 3600)  # per client
+        self.asked = WindowLimit(1, CONFIRM_EVERY)  # per address: no mail-bombing a stranger
         parts = urlsplit(site.base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
 
