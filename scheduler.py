@@ -526,10 +526,9 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock) -> int:
     """Send every unfinished issue, with a progress bar on a terminal and a summary at the
-    end; 1 if sending stopped early (server unreachable) or another sender is at work."""
+    end; 1 if sending stopped early (server unreachable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from emails.delivery import SenderBusy
     from emails.outbox import Outbox
     from emails.sending import outstanding, send_unfinished
     from store.leases import this_process
@@ -543,19 +542,15 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock
         console=None,
     )
     tasks: list = []
-    try:
-        with bar:
-            reports = send_unfinished(
-                site,
-                store,
-                secret,
-                clock=clock,
-                start=lambda n, total: tasks.append(bar.add_task(f"issue {n}", total=total)),
-                on_outcome=lambda _state: bar.advance(tasks[-1]),
-            )
-    except SenderBusy as exc:
-        print(f"postroom: {exc}", file=sys.stderr)
-        return 1
+    with bar:
+        reports = send_unfinished(
+            site,
+            store,
+            secret,
+            clock=clock,
+            start=lambda n, total: tasks.append(bar.add_task(f"issue {n}", total=total)),
+            on_outcome=lambda _state: bar.advance(tasks[-1]),
+        )
     for r in reports:
         print(r.summary())
         if r.stopped:

@@ -8,6 +8,7 @@ typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from content.schedule import schedule_error
+
+DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
 
 CONFIG_NAME = "postroom.toml"
 
@@ -88,7 +91,9 @@ class DatesSection:
 
 @dataclass(frozen=True)
 class StoreSection:
-    url: str = ""  # any SQLAlchemy URL; empty means sqlite:///<site>/postroom.db
+    # any SQLAlchemy URL (postgresql://... for PostgreSQL); empty means
+    # sqlite:///<site>/postroom.db; $POSTROOM_DATABASE_URL overrides it
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,15 @@ class Site:
 
     @property
     def store_url(self) -> str:
-        return self.config.store.url or f"sqlite:///{(self.root / 'postroom.db').resolve()}"
+        """$POSTROOM_DATABASE_URL, else [store] url, else postroom.db beside the config.
+        The environment wins: a URL with a password belongs there, not in a file."""
+        url = os.environ.get(DATABASE_URL_ENV, "").strip() or self.config.store.url
+        if not url:
+            return f"sqlite:///{(self.root / 'postroom.db').resolve()}"
+        scheme, sep, rest = url.partition("://")
+        if scheme in ("postgres", "postgresql"):  # libpq's spelling: SQLAlchemy's psycopg 3
+            return f"postgresql+psycopg{sep}{rest}"
+        return url
 
     @property
     def base_url(self) -> str:
@@ -275,7 +288,8 @@ schedule = "mon 07:00" # when an issue is due: weekday name and time, site timez
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
 
 [store]
-url = ""               # any SQLAlchemy URL; empty: sqlite in postroom.db beside this file
+url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...
+                       # ($POSTROOM_DATABASE_URL wins: keep a password there)
 
 [mail]
 from_address = "digest@localhost"

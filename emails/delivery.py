@@ -1,8 +1,10 @@
 """Delivering an issue: a few connections draining the ledger, at a rate, each row once.
 
-The sender holds the site's "sender" lease (store.leases) while it works, so
-rows it finds "sending" when it starts were left by a sender that died: those,
-and only those, may be sent twice, with the same Message-ID.
+Any number of senders (the service, `digest send`, `postroom worker` processes on
+other machines) may drain one issue together: each connection claims a batch of
+rows under a lease this process renews (emails.outbox). Rows a dead sender left
+"sending" are taken back when its lease lapses, or at once when it was a process
+on this host: those, and only those, may be sent twice, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from emails.message import IssueMessage, Recipient, dkim_signer
 from emails.outbox import Claim, Outbox, State
 from emails.transports import Connection, Rejected, Transport, Unreachable
 from store import Store
-from store.leases import Lease
+from store.leases import this_process
 
 Clock = Callable[[], datetime]
-SENDER_LEASE = "sender"
 _RECONNECTS = 3  # tries before a connection's worker gives up for this run
+_BATCH = 20  # rows a connection claims at once: one claim per 20 messages, few held
+_RENEW_SECONDS = 10.0  # leases renewed and dead senders' rows taken back this often
 _MAX_BACKOFF = timedelta(hours=24)
 
 
@@ -78,10 +81,6 @@ class RateLimit:
         return not stop.wait(max(0.0, slot - now))
 
 
-class SenderBusy(RuntimeError):
-    """Another live process is sending this site's digests."""
-
-
 class Delivery:
     """One run of sending one issue; `run()` returns when the ledger has nothing due."""
 
@@ -100,8 +99,7 @@ class Delivery:
         read: this run's own end is `self.halted`, so a finished run stops nobody else."""
         self.site, self.issue, self.transport, self.clock = site, issue, transport, clock
         self.mail = site.config.mail
-        self.lease = Lease(store, SENDER_LEASE)
-        self.outbox = Outbox(store, self.lease.holder)
+        self.outbox = Outbox(store, this_process())
         self.message = IssueMessage(site, issue, secret, dkim_signer(site))
         self.cancel = stop or threading.Event()
         self.halted = threading.Event()
@@ -110,15 +108,9 @@ class Delivery:
         self.report = SendReport(issue.number)
 
     def run(self) -> SendReport:
-        if not self.lease.acquire(self.clock()):
-            raise SenderBusy(
-                f"another postroom process ({self.lease.current_holder(self.clock())})"
-                " is sending; this one stands by"
-            )
         workers: list[threading.Thread] = []
         try:
             number = self.issue.number
-            self.report.resent = self.outbox.recover(number, self.clock())
             self.report.skipped += self.outbox.skip_departed(number, self.clock())
             workers = [
                 threading.Thread(target=self._work, name=f"smtp-{i}", daemon=True)
@@ -126,22 +118,20 @@ class Delivery:
             ]
             for worker in workers:
                 worker.start()
-            renew_every = self.lease.ttl.total_seconds() / 3
-            renew_at = time.monotonic() + renew_every
+            renew_at = time.monotonic() + _RENEW_SECONDS
             while alive := [w for w in workers if w.is_alive()]:
                 alive[0].join(0.2)
                 if self.cancel.is_set():
-                    self.halted.set()  # each connection finishes or hands back its message
+                    self.halted.set()  # each connection finishes or hands back its rows
                 if time.monotonic() >= renew_at:
-                    renew_at += renew_every
-                    if not self.lease.acquire(self.clock()):
-                        self._halt("lost the sender lease to another process")
+                    renew_at += _RENEW_SECONDS
+                    self.outbox.renew(self.clock())
+                    self.report.resent += self.outbox.reclaim(self.clock())
             self.report.skipped += self.outbox.skip_departed(number, self.clock())
-        finally:  # no connection may go on sending once the lease is given up
+        finally:  # no connection may go on sending once this run has returned
             self.halted.set()
             for worker in workers:
                 worker.join()
-            self.lease.release()
         return self.report
 
     def _halt(self, why: str) -> None:
@@ -159,20 +149,21 @@ class Delivery:
         return None
 
     def _work(self) -> None:
-        """One connection's loop; any error it cannot settle stops the run, never silently."""
+        """One connection's loop over claimed batches; any error it cannot settle stops the
+        run, never silently. Rows claimed and not tried go back when it ends."""
+        batch: list[Claim] = []
         claim: Claim | None = None
         connection = None
         try:
             connection = self._connect()
             drops = 0
             while connection is not None and not self.halted.is_set():
-                claim = self.outbox.claim(self.issue.number, self.clock())
-                if claim is None:
+                batch = batch or self.outbox.claim(self.issue.number, self.clock(), _BATCH)
+                if not batch:
                     break
-                if not self.limit.wait(self.halted):  # told to stop: the row goes back
-                    self.outbox.release(claim, self.clock())
-                    claim = None
+                if not self.limit.wait(self.halted):  # told to stop: the rows go back
                     break
+                claim = batch.pop(0)
                 recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
                 try:
                     reply = connection.send(self.message.for_recipient(recipient))
@@ -199,6 +190,11 @@ class Delivery:
                 self.outbox.release(claim, self.clock())
             self._halt(f"{type(exc).__name__}: {exc}")
         finally:
+            try:
+                for untried in batch:
+                    self.outbox.release(untried, self.clock(), tried=False)
+            except Exception as exc:  # the database is gone: their lease lapses instead
+                self._halt(f"{type(exc).__name__}: {exc}")
             if connection is not None:
                 connection.close()
 

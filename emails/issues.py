@@ -32,6 +32,7 @@ class Issue:
     html: str
     text: str
     post_ids: tuple[str, ...]
+    released: bool = False  # its archive page is written: it may be mailed
 
 
 def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
@@ -151,9 +152,19 @@ def _read_issues(store: Store, number: int | None = None) -> list[Issue]:
         rows = conn.execute(issues.order_by(digest_issues.c.number)).all()
     return [
         Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text,
-              tuple(members.get(r.number, ())))
+              tuple(members.get(r.number, ())), bool(r.released_at))
         for r in rows
     ]  # fmt: skip
+
+
+def release(store: Store, numbers: list[int], now: datetime) -> None:
+    """Let senders mail these issues: called once their archive pages are written."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(digest_issues)
+            .where(digest_issues.c.number.in_(numbers), digest_issues.c.released_at == "")
+            .values(released_at=now.isoformat())
+        )
 
 
 def all_issues(store: Store) -> list[Issue]:

@@ -3,21 +3,22 @@
     pending -> sending -> sent | deferred (until) -> sending ... | failed
     pending | deferred -> skipped (the subscriber left, or was removed)
 
-"sending" is committed before the message's DATA and "sent" after the server's
-250, so after a crash the only rows in doubt are those still "sending": at most
-one per open connection. They are sent again with the same Message-ID.
-Claiming is one UPDATE on the row, so two connections never take the same one.
+"sending" is committed (in a claimed batch) before the message's DATA and "sent"
+after the server's 250, one row at a time, so after a crash the only rows in
+doubt are those still "sending", and of those only one per open connection can
+have reached the server. They are sent again with the same Message-ID.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, true, update
+from sqlalchemy import Connection, and_, func, insert, literal, select, update
 
 from store import Store
+from store.leases import holder_gone
 from store.schema import outbox, subscribers
 
 
@@ -74,47 +75,91 @@ def _still_theirs():
 
 
 class Outbox:
-    def __init__(self, store: Store, holder: str) -> None:
-        self.engine, self.holder = store.engine, holder
+    """The ledger as one sender process sees it; `holder` (host:pid) names the process.
 
-    def claim(self, issue: int, now: datetime) -> Claim | None:
-        """Take the next row to send (pending first, then deferred rows that are due)."""
+    Rows are claimed in batches: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL,
+    so any number of senders on any machines take disjoint rows without waiting
+    for each other (SQLite runs the whole UPDATE under its single write lock). A
+    batch carries a lease the sender renews while it lives; rows whose lease has
+    lapsed, or whose holder is a dead process on this host, go back to pending.
+    """
+
+    def __init__(
+        self, store: Store, holder: str, lease: timedelta = timedelta(seconds=60)
+    ) -> None:
+        self.engine, self.holder, self.lease = store.engine, holder, lease
+
+    def claim(self, issue: int, now: datetime, size: int = 1) -> list[Claim]:
+        """Take up to `size` rows to send: pending, or deferred and due."""
         stamp = now.isoformat()
-        for state, due in (
-            (State.PENDING, true()),
-            (State.DEFERRED, outbox.c.not_before <= stamp),
-        ):
-            subquery = (
-                select(outbox.c.subscriber_id)
-                .where(outbox.c.issue == issue, outbox.c.state == state.value, due, _still_theirs())
-                .limit(1)
-                .scalar_subquery()
+        ready = (outbox.c.state == State.PENDING.value) | (
+            (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
+        )
+        chosen = (
+            select(outbox.c.subscriber_id)
+            .where(outbox.c.issue == issue, ready, _still_theirs())
+            .order_by(outbox.c.subscriber_id)
+            .limit(size)
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                update(outbox)
+                .where(outbox.c.issue == issue, outbox.c.subscriber_id.in_(chosen), ready)
+                .values(
+                    state=State.SENDING.value,
+                    attempts=outbox.c.attempts + 1,
+                    claimed_by=self.holder,
+                    lease_until=(now + self.lease).isoformat(),
+                    updated_at=stamp,
+                )
+                .returning(outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts)
+            ).all()
+            if not rows:
+                return []
+            names = dict(
+                conn.execute(
+                    select(subscribers.c.id, subscribers.c.name).where(
+                        subscribers.c.id.in_([r.subscriber_id for r in rows])
+                    )
+                ).all()
             )
-            with self.engine.begin() as conn:
-                row = conn.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.issue == issue,
-                        outbox.c.subscriber_id == subquery,
-                        outbox.c.state == state.value,
-                    )
-                    .values(
-                        state=State.SENDING.value,
-                        attempts=outbox.c.attempts + 1,
-                        claimed_by=self.holder,
-                        updated_at=stamp,
-                    )
-                    .returning(outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts)
-                ).first()
-                if row is None:
-                    continue
-                name = conn.execute(
-                    select(subscribers.c.name).where(subscribers.c.id == row.subscriber_id)
-                ).scalar()
-            return Claim(issue, row.subscriber_id, row.address, name or "", row.attempts)
-        return None
+        rows.sort(key=lambda r: r.subscriber_id)
+        return [
+            Claim(issue, r.subscriber_id, r.address, names.get(r.subscriber_id) or "", r.attempts)
+            for r in rows
+        ]
+
+    def renew(self, now: datetime) -> int:
+        """Extend the lease on every row this sender has in hand."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(outbox)
+                .where(outbox.c.state == State.SENDING.value, outbox.c.claimed_by == self.holder)
+                .values(lease_until=(now + self.lease).isoformat())
+            ).rowcount
+
+    def reclaim(self, now: datetime) -> int:
+        """Rows left "sending" by a sender that is gone (its lease lapsed, or it was a
+        process on this host that no longer exists) go back to pending: they were in
+        flight, so they may go twice, always with the same Message-ID."""
+        stamp = now.isoformat()
+        sending = outbox.c.state == State.SENDING.value
+        with self.engine.begin() as conn:
+            holders = conn.execute(
+                select(outbox.c.claimed_by).where(sending, outbox.c.lease_until >= stamp).distinct()
+            ).scalars()
+            dead = [h for h in holders if h != self.holder and holder_gone(h)]
+            gone = (outbox.c.lease_until < stamp) | outbox.c.claimed_by.in_(dead)
+            return conn.execute(
+                update(outbox)
+                .where(sending, gone)
+                .values(state=State.PENDING.value, lease_until="", updated_at=stamp)
+            ).rowcount
 
     def _finish(self, claim: Claim, now: datetime, **values: object) -> None:
+        """Settle a row, only if this sender still holds it (a lapsed lease lets another
+        sender take it: then the ledger is theirs)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
@@ -151,19 +196,11 @@ class Outbox:
                     .values(status="bounced", updated_at=now.isoformat())
                 )
 
-    def release(self, claim: Claim, now: datetime) -> None:
-        """Back to pending: the connection went before the message was accepted."""
-        self._finish(claim, now, state=State.PENDING.value)
-
-    def recover(self, issue: int, now: datetime) -> int:
-        """Rows left "sending" by a sender that died: send them again. Only the lease
-        holder calls this, so no live sender owns them."""
-        with self.engine.begin() as conn:
-            return conn.execute(
-                update(outbox)
-                .where(outbox.c.issue == issue, outbox.c.state == State.SENDING.value)
-                .values(state=State.PENDING.value, updated_at=now.isoformat())
-            ).rowcount
+    def release(self, claim: Claim, now: datetime, *, tried: bool = True) -> None:
+        """Back to pending: the connection went before the message was accepted
+        (`tried`), or the sender is stopping before its turn (the try is not counted)."""
+        attempts = outbox.c.attempts - (0 if tried else 1)
+        self._finish(claim, now, state=State.PENDING.value, lease_until="", attempts=attempts)
 
     def skip_departed(self, issue: int, now: datetime) -> int:
         """Rows still to send whose subscriber left: skipped, never sent."""
@@ -201,10 +238,10 @@ class Outbox:
             return sorted(found)
 
     def due(self, issue: int, now: datetime) -> bool:
-        """Whether `issue` has a row to send now: pending, in flight at a crash, or deferred
-        and due. A sender with nothing due does not open a connection."""
-        waiting = [State.PENDING.value, State.SENDING.value]
-        due = outbox.c.state.in_(waiting) | (
+        """Whether `issue` has a row to send now: pending, or deferred and due (call
+        `reclaim` first for rows a dead sender left). A sender with nothing due does not
+        open a connection."""
+        due = (outbox.c.state == State.PENDING.value) | (
             (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= now.isoformat())
         )
         with self.engine.connect() as conn:

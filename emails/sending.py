@@ -53,17 +53,20 @@ def send_unfinished(
     are all deferred to later is left for a later call."""
     transport = transport or transport_for(site)
     outbox = Outbox(store, this_process())
+    resent = outbox.reclaim(clock())  # rows a dead sender had in flight
     reports = []
     for owed in outstanding(store):
         if stop is not None and stop.is_set():
             break
         issue = issue_by_number(store, owed.issue)
-        if issue is None or not outbox.due(owed.issue, clock()):  # gone, or nothing due yet
+        # gone; its archive page not written yet (the scheduler releases it); nothing due
+        if issue is None or not issue.released or not outbox.due(owed.issue, clock()):
             continue
         if start:
             start(owed.issue, owed.to_send)
         delivery = Delivery(site, store, issue, transport, secret, clock, stop, on_outcome)
         report = delivery.run()
+        report.resent, resent = report.resent + resent, 0
         reports.append(report)
         if report.stopped:
             break

@@ -22,8 +22,8 @@ from content.intake import ScanReport, scan
 from content.model import Problem
 from content.settle import Settle
 from content.site import Site
-from emails.delivery import SenderBusy, SendReport
-from emails.issues import SlotDecision, all_issues, decide_slot
+from emails.delivery import SendReport
+from emails.issues import SlotDecision, all_issues, decide_slot, release
 from emails.outbox import State
 from emails.sending import outstanding, send_unfinished
 from feeds import BuildReport, PageMemo, build
@@ -39,12 +39,15 @@ _RECORD_EVERY = 60.0  # an idle scan is recorded for `status` at most this often
 
 def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = None) -> BuildReport:
     """Write public/: feeds and pages of every published post, and the archive of every
-    digest issue; recorded for `postroom status`."""
+    digest issue, then release the issues for sending (their pages now exist); recorded
+    for `postroom status`."""
+    made = all_issues(store)
     issues = [
         ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
-        for i in all_issues(store)
+        for i in made
     ]
     built = build(site, store.posts(), issues, memo)
+    release(store, [i.number for i in made if not i.released], now)
     record(
         store,
         "build",
@@ -234,19 +237,15 @@ class Reconcilers:
                 self._told_no_secret = True
             return []
         progress = _Progress()
-        try:
-            reports = send_unfinished(
-                self.site,
-                self.store,
-                self.secret,
-                clock=self.clock,
-                stop=self.stop,
-                start=progress.start,
-                on_outcome=progress.advance,
-            )
-        except SenderBusy as exc:
-            event("lease", str(exc), logging.WARNING)
-            return []
+        reports = send_unfinished(
+            self.site,
+            self.store,
+            self.secret,
+            clock=self.clock,
+            stop=self.stop,
+            start=progress.start,
+            on_outcome=progress.advance,
+        )
         for r in reports:
             event("send", r.summary(), **r.counts())
             if r.stopped:

@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 
 from content.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
-from store.schema import SCHEMA_VERSION, files, metadata, posts, schema_version, versions
+from store.migrations import NewerSchema, migrate
+from store.schema import files, posts, versions
 
 
 class StoreError(RuntimeError):
@@ -106,24 +107,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 class Store:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+        # pre-ping: a PostgreSQL restart must not fail the next job with a dead connection
+        self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self.engine.begin() as conn:
-            metadata.create_all(conn)
-            found = conn.execute(select(schema_version.c.version)).scalar()
-            if found is None:
-                conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
-            elif found < SCHEMA_VERSION:  # every change so far only added tables
-                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
-            elif found > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database has schema {found}, newer than this postroom ({SCHEMA_VERSION}):"
-                    " upgrade postroom"
-                )
+        try:
+            with self.engine.begin() as conn:
+                migrate(conn)
+        except NewerSchema as exc:
+            self.engine.dispose()
+            raise StoreError(str(exc)) from None
 
     def close(self) -> None:
         self.engine.dispose()

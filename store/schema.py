@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -80,6 +80,9 @@ digest_issues = Table(
     Column("subject", Text, nullable=False),
     Column("html", Text, nullable=False),
     Column("text", Text, nullable=False),
+    # set once its archive page is written: no sender (a worker elsewhere, say) may mail
+    # a "view in browser" link before the page exists
+    Column("released_at", String(40), nullable=False, default=""),
 )
 
 # Membership, not timestamps: a post is in at most one issue, ever.
@@ -93,8 +96,10 @@ digest_posts = Table(
 
 # The delivery ledger: one row per (issue, subscriber), made when the issue is made.
 # pending -> sending (committed before SMTP DATA) -> sent | deferred | failed;
-# skipped when the subscriber left before their turn. A row found "sending" after a
-# crash was in flight: it is sent again, with the same Message-ID.
+# skipped when the subscriber left before their turn. A sender claims rows in batches
+# with a lease (`lease_until`); a row still "sending" once its lease has lapsed (or its
+# sender is a dead process on this host) was in flight: it is sent again, with the same
+# Message-ID.
 outbox = Table(
     "outbox",
     metadata,
@@ -105,6 +110,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("not_before", String(40), nullable=False, default=""),  # deferred until
     Column("claimed_by", String(200), nullable=False, default=""),  # host:pid of the sender
+    Column("lease_until", String(40), nullable=False, default=""),  # while "sending"
     Column("code", Integer),  # the server's last reply code
     Column("reply", Text, nullable=False, default=""),
     Column("updated_at", String(40), nullable=False),

@@ -2,10 +2,32 @@ import os
 
 import pytest
 
+from content.site import DATABASE_URL_ENV
+from tests.pg_support import fresh_database, on_postgresql
 from tests.support import make_site
 
 # The seed acceptance runs only where .ci/run points POSTROOM_SEEDS at the real captures.
 collect_ignore = [] if os.environ.get("POSTROOM_SEEDS") else ["test_seeds.py"]
+
+
+@pytest.fixture(autouse=True)
+def _store_database(monkeypatch):
+    """On the PostgreSQL pass, every site in the test (and every postroom process it
+    starts) uses a new database of its own; otherwise each site's SQLite file."""
+    if not on_postgresql():
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+        yield
+        return
+    with fresh_database() as url:
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
+        yield
+
+
+@pytest.fixture
+def pg_url():
+    """A new PostgreSQL database for a test that needs PostgreSQL on either pass."""
+    with fresh_database() as url:
+        yield url
 
 
 # --- feeds and pages (tests/test_feeds.py, tests/test_pages.py) ---

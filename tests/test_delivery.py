@@ -23,6 +23,7 @@ from emails.message import IssueMessage, Recipient
 from emails.sending import send_unfinished
 from emails.tokens import read_token
 from scheduler import main
+from service.reconcile import publish
 from store import Store
 from store.subscribers import Status, SubscriberList
 from tests.smtp_sink import Script, SmtpSink
@@ -197,6 +198,27 @@ def test_a_dropped_connection_is_reconnected_without_loss_or_duplicate(tmp_path)
         assert sink.counts() == {address: 1 for address in people}
 
 
+def test_an_issue_is_mailed_only_once_its_archive_page_is_written(tmp_path):
+    """A worker elsewhere must not mail a "view in browser" link to a page not yet there."""
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        store = Store(site.store_url)
+        try:
+            scan(site, store)
+            now = datetime.now(UTC)
+            issue = create_issue(site, store, now, now)
+            assert send_unfinished(site, store, SECRET.encode()) == []
+            assert sink.counts() == {}
+            page = site.public_dir / "digests" / str(issue.number) / "index.html"
+            assert not page.exists()
+            publish(site, store, now)
+            assert page.exists()
+            [report] = send_unfinished(site, store, SECRET.encode())
+        finally:
+            store.close()
+        assert report.sent == len(PEOPLE) and sink.counts() == dict.fromkeys(PEOPLE, 1)
+
+
 def test_who_left_after_the_issue_was_made_is_skipped(tmp_path, capsys):
     with SmtpSink() as sink:
         site = digest_site(tmp_path, sink)
@@ -205,6 +227,7 @@ def test_who_left_after_the_issue_was_made_is_skipped(tmp_path, capsys):
             scan(site, store)
             now = datetime.now(UTC)
             create_issue(site, store, now, now)
+            publish(site, store, now)  # its archive page: now it may be mailed
             SubscriberList(store).set_status("cat@example.org", Status.UNSUBSCRIBED)
             SubscriberList(store).remove("bob@example.org")
             [report] = send_unfinished(site, store, SECRET.encode())
