@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -109,13 +109,16 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
         secret, no_secret = None, str(exc)
         if not args.once:  # a service may run for weeks before an issue is due: say it now
             logs.event("service", f"the digest cannot be sent: {exc}", logging.WARNING)
+    send = not args.no_send
     if not args.once:
-        return Service(site, store, args.clock, secret, poll_only=args.poll_only).run()
+        return Service(site, store, args.clock, secret, poll_only=args.poll_only, send=send).run()
     from emails.sending import outstanding
 
-    work = Reconcilers(site, store, args.clock, secret)
+    work = Reconcilers(site, store, args.clock, secret, send=send)
     work.scan()  # a first pass always builds
     work.decide()
+    if not send:
+        return 0
     if outstanding(store) and secret is None:
         print(f"postroom: digest not sent: {no_secret}", file=sys.stderr)
         return 2
@@ -130,7 +133,8 @@ class Service:
     correctness never rests on it (3.x saves a job's next run time before the
     job runs, so a crash loses that run): each job is a reconciler over our own
     store and the first run of each is at start. One process per site holds
-    the "scheduler" lease; a second one stands by and takes over when it dies.
+    the "scheduler" role (a lease row; on PostgreSQL an advisory lock, so on any
+    machine); others stand by and take over when it dies.
     """
 
     LEASE = "scheduler"
@@ -138,26 +142,34 @@ class Service:
     STOP_SECONDS = 8.5  # a job still running this long after SIGTERM is abandoned
 
     def __init__(
-        self, site: Site, store: Store, clock: Clock, secret: bytes | None, *, poll_only: bool
+        self,
+        site: Site,
+        store: Store,
+        clock: Clock,
+        secret: bytes | None,
+        *,
+        poll_only: bool,
+        send: bool = True,
     ) -> None:
         from content.settle import Settle
+        from service.logs import Guard
         from service.reconcile import Reconcilers
-        from store.leases import Lease
+        from store.leases import role_lease
 
         self.site, self.clock, self.poll_only = site, clock, poll_only
         self.stop = threading.Event()
-        self.lease = Lease(store, self.LEASE)
+        self.lease = role_lease(store, self.LEASE)
         self.settle = Settle(site.config.service.quiet_seconds)
-        self.work = Reconcilers(site, store, clock, secret, self.stop, self.settle)
+        self.work = Reconcilers(site, store, clock, secret, self.stop, self.settle, send)
         self._dirty = threading.Event()  # something changed in the folder since the last scan
         self._lock = threading.Lock()
         self._scanning = False
-        self._failing: dict[str, str] = {}  # job -> the error it last failed with
+        self.guard = Guard()  # a failing job is logged once per distinct error
         self.scheduler = self._scheduler()
 
     def run(self) -> int:
         from service.clock import OFFSET_ENV
-        from service.logs import event
+        from service.logs import event, first_line
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop.set())
@@ -174,7 +186,7 @@ class Service:
             watcher = self._watch()
             code = self._hold_lease()
         except Exception as exc:  # whatever ends the loop, the jobs stop and the lease goes
-            event("service", f"failed: {_first_line(exc)}", logging.ERROR)
+            event("service", f"failed: {first_line(exc)}", logging.ERROR)
             code = 1
         self.stop.set()
         deadline = time.monotonic() + self.STOP_SECONDS
@@ -186,7 +198,7 @@ class Service:
     def _hold_lease(self) -> int:
         """Renew the scheduler lease until told to stop: 0; 1 if it was lost. A database
         that refuses a renewal for a while is tolerated until the lease could lapse."""
-        from service.logs import event
+        from service.logs import event, first_line
 
         renew = self.lease.ttl.total_seconds() / 3
         renewed = time.monotonic()
@@ -194,7 +206,7 @@ class Service:
             try:
                 held = self.lease.acquire(self.clock())
             except Exception as exc:  # a locked database: try again, but not past the TTL
-                event("lease", f"renewal failed: {_first_line(exc)}", logging.WARNING)
+                event("lease", f"renewal failed: {first_line(exc)}", logging.WARNING)
                 held = time.monotonic() - renewed < 2 * renew
             else:
                 renewed = time.monotonic() if held else renewed
@@ -241,7 +253,7 @@ class Service:
         )
         now = datetime.now(tz)
         poll = IntervalTrigger(seconds=self.site.config.service.poll_seconds, timezone=tz)
-        scan = self._guard("scan", self._scan)
+        scan = self.guard.wrap("scan", self._scan)
         scheduler.add_job(scan, poll, id="scan", name="scan", next_run_time=now)
         weekday, at = parse_schedule(self.site.config.digest.schedule)
         slot = CronTrigger(
@@ -250,7 +262,7 @@ class Service:
         # The cron job is punctuality; correctness rests on the tick, which runs the same
         # reconciler: retries come due, a slot missed while the machine slept, and drills
         # (POSTROOM_CLOCK_OFFSET moves our clock, not APScheduler's).
-        digest = self._guard("digest", self.work.digest)
+        digest = self.guard.wrap("digest", self.work.digest)
         scheduler.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
         retry = IntervalTrigger(seconds=self.site.config.service.tick_seconds, timezone=tz)
         scheduler.add_job(digest, retry, id="retry", name="retry", executor="mail")
@@ -312,26 +324,6 @@ class Service:
             if self._dirty.is_set() and not self.stop.is_set():  # an event after the last look
                 self._wake_scan(0.1)  # once this run has returned
 
-    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
-        """A failing job (a missing folder, a locked database) is logged once per distinct
-        error, and again when it works; its next run tries again."""
-
-        def run() -> None:
-            from service.logs import event
-
-            try:
-                job()
-            except Exception as exc:
-                why = _first_line(exc)
-                if self._failing.get(name) != why:
-                    event(name, f"failed: {why}; trying again on its next run", logging.ERROR)
-                self._failing[name] = why
-            else:
-                if self._failing.pop(name, None):
-                    event(name, "working again")
-
-        return run
-
     def _shut_down(self, code: int, deadline: float) -> int:
         """Let running jobs finish (a sender finishes or releases its message) until the
         deadline; a job still running then is abandoned, and the rows it had in flight
@@ -351,9 +343,19 @@ class Service:
         return code
 
 
-def _first_line(exc: BaseException) -> str:
-    """An error in one line, without SQLAlchemy's statement, parameters and links."""
-    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+def cmd_worker(site: Site, store: Store, args: argparse.Namespace) -> int:
+    """A sender only: drains every released issue with the others, until SIGTERM."""
+    from emails.tokens import TokenError, secret_from_env
+    from service import logs
+    from service.worker import Worker
+
+    logs.configure(args.log_format)
+    try:
+        secret = secret_from_env()
+    except TokenError as exc:  # a worker exists to send: without the secret it cannot
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 2
+    return Worker(site, store, args.clock, secret).run()
 
 
 def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -612,7 +614,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
     """`status --json`: what the service did last and what is due; a contract."""
     from content.schedule import next_slot
     from store.activity import last
-    from store.leases import Lease
+    from store.leases import role_lease
 
     scanned, built = last(store, "scan"), last(store, "build")
     issues = issue_status_json(store)
@@ -629,7 +631,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
         "last_issue": issues[-1] if issues else None,
         "problems": _unique([p.as_json() for p in store.problems()] + build_problems),
-        "scheduler": Lease(store, Service.LEASE).current_holder(now),
+        "scheduler": role_lease(store, Service.LEASE).current_holder(now),
     }
 
 
@@ -688,7 +690,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--poll-only", action="store_true", help="no inotify (network mounts): poll the folder"
     )
+    run.add_argument(
+        "--no-send", action="store_true", help="make and publish issues; `worker`s send them"
+    )
     run.add_argument("--log-format", choices=("text", "json"), default="text")
+    worker = verbs.add_parser(
+        "worker", help="send the digest beside other workers (shared PostgreSQL), until stopped"
+    )
+    worker.add_argument("--log-format", choices=("text", "json"), default="text")
     serve = verbs.add_parser("serve", help="public/ over HTTP, with subscribe and unsubscribe")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -732,6 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "run": cmd_run,
                 "status": cmd_status,
                 "serve": cmd_serve,
+                "worker": cmd_worker,
                 "subscribers": cmd_subscribers,
                 "digest": cmd_digest,
             }

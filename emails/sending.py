@@ -29,13 +29,9 @@ class Outstanding:
 
 
 def outstanding(store: Store) -> list[Outstanding]:
-    outbox = Outbox(store, this_process())
-    counts = outbox.counts()
-    waiting = (State.PENDING, State.SENDING, State.DEFERRED)
-    return [
-        Outstanding(n, sum(counts[n].get(state, 0) for state in waiting))
-        for n in outbox.unfinished()
-    ]
+    """Unfinished issues, oldest first, with how many rows each has still to send."""
+    waiting = Outbox(store, this_process()).waiting()
+    return [Outstanding(issue, n) for issue, n in waiting.items()]
 
 
 def send_unfinished(

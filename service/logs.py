@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -65,3 +66,31 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only
     _LOGGER.setLevel(logging.INFO)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line, without SQLAlchemy's statement, parameters and links."""
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+class Guard:
+    """Jobs that fail (a missing folder, a database away) are logged once per distinct
+    error, and again when they work; their next run tries again."""
+
+    def __init__(self) -> None:
+        self._failing: dict[str, str] = {}  # job -> the error it last failed with
+
+    def wrap(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:
+                why = first_line(exc)
+                if self._failing.get(name) != why:
+                    event(name, f"failed: {why}; trying again on its next run", logging.ERROR)
+                self._failing[name] = why
+            else:
+                if self._failing.pop(name, None):
+                    event(name, "working again")
+
+        return run

@@ -88,6 +88,28 @@ class _Progress:
             )
 
 
+def send_logged(
+    site: Site, store: Store, secret: bytes, clock: Clock, stop: threading.Event
+) -> list[SendReport]:
+    """Send whatever any released issue owes now, with progress and a summary in the log
+    (the service's digest job and every `postroom worker`)."""
+    progress = _Progress()
+    reports = send_unfinished(
+        site,
+        store,
+        secret,
+        clock=clock,
+        stop=stop,
+        start=progress.start,
+        on_outcome=progress.advance,
+    )
+    for r in reports:
+        event("send", r.summary(), **r.counts())
+        if r.stopped:
+            event("send", f"sending stopped: {r.stopped}", logging.ERROR, issue=r.issue)
+    return reports
+
+
 class Reconcilers:
     """The jobs of one site, for the service (on timers) and `run --once` (in a row).
 
@@ -102,8 +124,12 @@ class Reconcilers:
         secret: bytes | None,
         stop: threading.Event | None = None,
         settle: Settle | None = None,
+        send: bool = True,
     ) -> None:
+        """`send=False`: the digest job makes and releases issues; `postroom worker`
+        processes send them."""
         self.site, self.store, self.clock, self.secret = site, store, clock, secret
+        self.send = send
         self.stop = stop or threading.Event()
         self.settle = settle
         self._build_lock = threading.Lock()
@@ -223,7 +249,8 @@ class Reconcilers:
         return decision
 
     def deliver(self) -> list[SendReport]:
-        """Send whatever any issue owes now; a sender elsewhere, or no secret, waits."""
+        """Send whatever any issue owes now, beside any other senders; without a secret,
+        nothing is sent (said once)."""
         if not outstanding(self.store) or self.stop.is_set():
             return []
         self.refresh()  # an issue's "view in browser" page exists before any email
@@ -236,25 +263,12 @@ class Reconcilers:
                 )
                 self._told_no_secret = True
             return []
-        progress = _Progress()
-        reports = send_unfinished(
-            self.site,
-            self.store,
-            self.secret,
-            clock=self.clock,
-            stop=self.stop,
-            start=progress.start,
-            on_outcome=progress.advance,
-        )
-        for r in reports:
-            event("send", r.summary(), **r.counts())
-            if r.stopped:
-                event("send", f"sending stopped: {r.stopped}", logging.ERROR, issue=r.issue)
-        return reports
+        return send_logged(self.site, self.store, self.secret, self.clock, self.stop)
 
     def digest(self) -> None:
         """The digest job: decide the due slot, then send what is owed (not once stopping:
         a run queued behind a long send must not start after SIGTERM)."""
         if not self.stop.is_set():
             self.decide()
-            self.deliver()
+            if self.send:
+                self.deliver()

@@ -4,17 +4,20 @@ A lease is a row (name, holder "host:pid", expires). The holder renews it while
 it works; another process may take it when it has expired, or at once when the
 holder is a process on this host that no longer exists (a sender killed with -9
 must not keep the next run waiting). Taking it is a compare-and-set on the row,
-so two processes racing for it cannot both win.
+so two processes racing for it cannot both win. On PostgreSQL a role held by one
+process among machines is an advisory lock instead (`role_lease`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from store import Store
 from store.schema import leases
@@ -86,3 +89,82 @@ class Lease:
             conn.execute(
                 delete(leases).where(leases.c.name == self.name, leases.c.holder == self.holder)
             )
+
+
+_LOCK_SPACE = 0x706F7374  # "post": postroom's advisory locks, beside anyone else's
+
+
+class AdvisoryLease(Lease):
+    """A role on PostgreSQL: a session advisory lock, held on a connection kept open for
+    as long as the holder runs. The server frees it the moment that session ends (a
+    process killed with -9, a machine gone), on any host, with no TTL to wait out. The
+    lease row is still written, so `status` and the standbys can name the holder."""
+
+    def __init__(self, store: Store, name: str, ttl: timedelta = timedelta(seconds=60)) -> None:
+        super().__init__(store, name, ttl)
+        # the two-int form: pg_locks shows it as (classid, objid), both below 2**31
+        digest = hashlib.sha256(name.encode()).digest()
+        self.keys = {"space": _LOCK_SPACE, "key": int.from_bytes(digest[:4], "big") & 0x7FFFFFFF}
+        self._session: Connection | None = None
+
+    def acquire(self, now: datetime) -> bool:
+        """Take the lock (or check the session that holds it is alive) and write the row."""
+        try:
+            if self._session is None:
+                session = self.engine.connect()
+                locked = session.execute(
+                    text("SELECT pg_try_advisory_lock(:space, :key)"), self.keys
+                ).scalar()
+                session.commit()
+                if not locked:
+                    session.close()
+                    return False
+                self._session = session
+            else:
+                self._session.execute(text("SELECT 1")).scalar()
+                self._session.commit()
+        except DBAPIError:  # the session is gone, and the lock with it
+            self._drop_session()
+            return False
+        with self.engine.begin() as conn:  # ours: whoever the row names has lost the lock
+            row = {"holder": self.holder, "expires": (now + self.ttl).isoformat()}
+            mine = update(leases).where(leases.c.name == self.name).values(row)
+            if not conn.execute(mine).rowcount:
+                conn.execute(insert(leases).values(name=self.name, **row))
+        return True
+
+    def current_holder(self, now: datetime) -> str | None:
+        with self.engine.connect() as conn:
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+                    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+                    " AND d.datname = current_database() AND l.classid = :space AND l.objid = :key"
+                ),
+                self.keys,
+            ).scalar()
+        return super().current_holder(now) if held else None
+
+    def release(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.execute(text("SELECT pg_advisory_unlock(:space, :key)"), self.keys)
+                self._session.commit()
+            except DBAPIError:
+                pass  # the session is already gone, and the lock with it
+            self._drop_session()
+        super().release()
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            with contextlib.suppress(DBAPIError):
+                self._session.close()
+            self._session = None
+
+
+def role_lease(store: Store, name: str) -> Lease:
+    """The lease for a role a single process may hold (the scheduler): an advisory lock on
+    PostgreSQL, shared by machines; a lease row on SQLite, which one machine uses."""
+    if store.engine.dialect.name == "postgresql":
+        return AdvisoryLease(store, name)
+    return Lease(store, name)

@@ -19,6 +19,7 @@ STEPS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE outbox ADD COLUMN lease_until VARCHAR(40) NOT NULL DEFAULT ''",
         "ALTER TABLE digest_issues ADD COLUMN released_at VARCHAR(40) NOT NULL DEFAULT ''",
         "UPDATE digest_issues SET released_at = created_at",  # published by the old code
+        "CREATE INDEX outbox_waiting ON outbox (state, issue)",
     ),
 }
 

@@ -115,6 +115,7 @@ outbox = Table(
     Column("reply", Text, nullable=False, default=""),
     Column("updated_at", String(40), nullable=False),
     Index("outbox_work", "issue", "state", "subscriber_id"),
+    Index("outbox_waiting", "state", "issue"),  # what is left to send, past a year of sent rows
 )
 
 # Who holds a role (the sender of a site's digests): one row per role, with a

@@ -29,7 +29,8 @@ def _server() -> str:
     if not server:
         pytest.fail(
             f"${SERVER_ENV} is not set: this test needs PostgreSQL. `make test` starts a"
-            " throwaway server (tests/pg/server) and sets it", pytrace=False
+            " throwaway server (tests/pg/server) and sets it",
+            pytrace=False,
         )
     return server.rstrip("/")
 

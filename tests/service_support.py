@@ -23,24 +23,38 @@ def postroom_env(clock_offset: float = 0.0) -> dict[str, str]:
     return env
 
 
-def postroom(site: Path, *args: str, clock_offset: float = 0.0) -> subprocess.CompletedProcess:
+def postroom(
+    site: Path, *args: str, clock_offset: float = 0.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """One CLI command, run to completion."""
     command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args]
     return subprocess.run(
-        command, env=postroom_env(clock_offset), capture_output=True, text=True, timeout=120
+        command,
+        env={**postroom_env(clock_offset), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 class Service:
-    """`postroom --site SITE run --log-format json` in the background; its log lines are
-    parsed as they come, so a test waits for events instead of sleeping."""
+    """`postroom --site SITE run --log-format json` (or another long-running verb, such as
+    `worker`) in the background; its log lines are parsed as they come, so a test waits
+    for events instead of sleeping."""
 
-    def __init__(self, site: Path, *args: str, clock_offset: float = 0.0) -> None:
-        command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), "run"]
+    def __init__(
+        self,
+        site: Path,
+        *args: str,
+        clock_offset: float = 0.0,
+        verb: str = "run",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), verb]
         command += ["--log-format", "json", *args]
         self.process = subprocess.Popen(
             command,
-            env=postroom_env(clock_offset),
+            env={**postroom_env(clock_offset), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,0 +1,52 @@
+"""`postroom worker`: a process that only sends, any number of them, on any machines.
+
+Each worker drains every released issue together with the others: rows are
+claimed in batches under a lease (emails.outbox), so workers never wait on one
+another and a worker that dies (even with -9) has its rows taken back by the
+rest. A worker makes no issue and writes no page: the scheduler (`run`) does,
+and releases an issue once its archive page is written. With nothing to send
+a worker looks again every `service.poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from content.site import Site
+from service.clock import Clock
+from service.logs import Guard, event
+from service.reconcile import send_logged
+from store import Store
+
+
+class Worker:
+    def __init__(self, site: Site, store: Store, clock: Clock, secret: bytes) -> None:
+        self.site, self.store, self.clock, self.secret = site, store, clock, secret
+        self.stop = threading.Event()
+        self.guard = Guard()
+
+    def run(self) -> int:
+        """Send until SIGTERM or SIGINT: 0. Each connection then finishes or hands back
+        its message, and the rows it had claimed go back to pending for the others."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop.set())
+        mail = self.site.config.mail
+        event(
+            "service",
+            f"worker starting: site {self.site.root.resolve()}, pid {os.getpid()},"
+            f" {mail.connections} connection(s) to {mail.transport}",
+        )
+        poll = self.site.config.service.poll_seconds
+        send = self.guard.wrap("send", self._send)
+        while not self.stop.is_set():
+            send()
+            self.stop.wait(poll)
+        event("service", "worker stopped", code=0)
+        logging.shutdown()
+        return 0
+
+    def _send(self) -> None:
+        send_logged(self.site, self.store, self.secret, self.clock, self.stop)
