@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/postroom --site examples/site run --once
 
+# the suite twice: on SQLite, then on a throwaway PostgreSQL server (tests/pg/suite)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	tests/pg/suite $(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

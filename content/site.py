@@ -144,12 +144,7 @@ class Site:
         """$POSTROOM_DATABASE_URL, else [store] url, else postroom.db beside the config.
         The environment wins: a URL with a password belongs there, not in a file."""
         url = os.environ.get(DATABASE_URL_ENV, "").strip() or self.config.store.url
-        if not url:
-            return f"sqlite:///{(self.root / 'postroom.db').resolve()}"
-        scheme, sep, rest = url.partition("://")
-        if scheme in ("postgres", "postgresql"):  # libpq's spelling: SQLAlchemy's psycopg 3
-            return f"postgresql+psycopg{sep}{rest}"
-        return url
+        return url or f"sqlite:///{(self.root / 'postroom.db').resolve()}"
 
     @property
     def base_url(self) -> str:

@@ -93,17 +93,25 @@ class Outbox:
         ready = (outbox.c.state == State.PENDING.value) | (
             (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
         )
+        # A CTE that locks is run once (PostgreSQL never inlines it); a plain IN (subquery)
+        # was planned on a fresh table as a nested loop re-locking the rows for each row:
+        # 33 s a claim with 3,000 rows waiting.
         chosen = (
             select(outbox.c.subscriber_id)
             .where(outbox.c.issue == issue, ready, _still_theirs())
             .order_by(outbox.c.subscriber_id)
             .limit(size)
             .with_for_update(skip_locked=True, of=outbox)
+            .cte("chosen")
         )
         with self.engine.begin() as conn:
             rows = conn.execute(
                 update(outbox)
-                .where(outbox.c.issue == issue, outbox.c.subscriber_id.in_(chosen), ready)
+                .where(
+                    outbox.c.issue == issue,
+                    outbox.c.subscriber_id == chosen.c.subscriber_id,
+                    ready,
+                )
                 .values(
                     state=State.SENDING.value,
                     attempts=outbox.c.attempts + 1,

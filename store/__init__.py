@@ -105,8 +105,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def engine_url(url: str) -> str:
+    """`postgresql://` (libpq's spelling, as PostgreSQL's own tools print it) means
+    psycopg 3 here, not SQLAlchemy's default psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
 class Store:
     def __init__(self, url: str) -> None:
+        url = engine_url(url)
         # pre-ping: a PostgreSQL restart must not fail the next job with a dead connection
         self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":

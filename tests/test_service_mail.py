@@ -25,19 +25,25 @@ SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/Lond
 
 
 def mail_site(
-    tmp_path: Path, sink: SmtpSink, people: int, mail: str = "", more: str = ""
+    tmp_path: Path,
+    sink: SmtpSink,
+    people: int,
+    mail: str = "",
+    more: str = "",
+    env: dict[str, str] | None = None,
 ) -> tuple[Site, list]:
     """A site with two posts and `people` subscribers, its first slot already recorded;
-    `mail` adds to its [mail] section, `more` adds sections."""
+    `mail` adds to its [mail] section, `more` adds sections; `env` goes to each command."""
     config = SITE + sink.config(connections=2) + mail + more
     site = make_site(tmp_path / "site", config=config)
     for n in range(2):
         post = f"---\ntitle: Post {n}\ndate: 2016-06-2{n}\n---\nBody {n}.\n"
         write(site.content_dir / f"p{n}.md", post)
-    addresses = [f"reader{n:04d}@example.org" for n in range(people)]
+    addresses = [f"reader{n:05d}@example.org" for n in range(people)]
     write(site.root / "list.csv", "\n".join(addresses) + "\n")
-    assert postroom(site.root, "subscribers", "import", str(site.root / "list.csv")).returncode == 0
-    first = postroom(site.root, "run", "--once")
+    imported = postroom(site.root, "subscribers", "import", str(site.root / "list.csv"), env=env)
+    assert imported.returncode == 0, imported.stderr
+    first = postroom(site.root, "run", "--once", env=env)
     assert first.returncode == 0 and "before-start" in first.stdout, first.stdout + first.stderr
     return site, addresses
 
@@ -50,8 +56,8 @@ def offset_to(site: Site, after_slot: timedelta, weeks: int = 0) -> float:
     return (target - datetime.now(UTC)).total_seconds()
 
 
-def issues(site: Site, offset: float = 0.0) -> list[dict]:
-    done = postroom(site.root, "digest", "status", "--json", clock_offset=offset)
+def issues(site: Site, offset: float = 0.0, env: dict[str, str] | None = None) -> list[dict]:
+    done = postroom(site.root, "digest", "status", "--json", clock_offset=offset, env=env)
     return json.loads(done.stdout)
 
 
@@ -187,7 +193,7 @@ def test_sigterm_mid_send_exits_quickly_and_restart_finishes_without_duplicates(
 
 
 def test_a_deferred_message_goes_on_the_tick_and_the_service_keeps_running(tmp_path):
-    greylisted = "reader0001@example.org"
+    greylisted = "reader00001@example.org"
     with SmtpSink(Script(defer_once={greylisted})) as sink:
         site, people = mail_site(tmp_path, sink, people=3, more="[service]\ntick_seconds = 1\n")
         config = site.root / "postroom.toml"
