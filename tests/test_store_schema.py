@@ -1,0 +1,149 @@
+"""The schema made and migrated by postroom itself, the same on SQLite and PostgreSQL, and
+the scheduler role's advisory lock on PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect, select, text, update
+
+from store import Store, StoreError
+from store.leases import AdvisoryLease, role_lease
+from store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
+from tests.service_support import ROOT, postroom_env
+from tests.support import make_site
+
+NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
+
+
+def columns(store: Store, table: str) -> set[str]:
+    return {c["name"] for c in inspect(store.engine).get_columns(table)}
+
+
+def version(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(select(schema_version.c.version)).scalar()
+
+
+def test_a_new_database_gets_the_whole_schema(tmp_path):
+    store = Store(make_site(tmp_path).store_url)
+    try:
+        assert version(store) == SCHEMA_VERSION
+        assert {"lease_until", "claimed_by"} <= columns(store, "outbox")
+        assert "released_at" in columns(store, "digest_issues")
+        indexes = {i["name"] for i in inspect(store.engine).get_indexes("outbox")}
+        assert {"outbox_work", "outbox_waiting"} <= indexes
+    finally:
+        store.close()
+
+
+def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:  # what version 5 had: no leases, no release mark
+        conn.execute(text("DROP INDEX outbox_waiting"))
+        conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
+        conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        conn.execute(update(schema_version).values(version=5))
+        conn.execute(
+            text(
+                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
+                " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (issue, subscriber_id, address, state, attempts, not_before,"
+                " claimed_by, reply, updated_at) VALUES (1, 7, 'a@example.org', 'sending', 1,"
+                " '', 'old-host:1', '', '2026-11-23T07:00:01+00:00')"
+            )
+        )
+    assert "lease_until" not in columns(store, "outbox")
+    store.close()
+
+    migrated = Store(site.store_url)  # opening it migrates it
+    try:
+        assert version(migrated) == SCHEMA_VERSION
+        with migrated.engine.connect() as conn:
+            issue = conn.execute(select(digest_issues)).one()
+            row = conn.execute(select(outbox)).one()
+        assert issue.released_at == issue.created_at  # mailed by the old code already
+        assert (row.state, row.lease_until) == ("sending", "")  # in flight: reclaimable
+        assert "outbox_waiting" in {
+            i["name"] for i in inspect(migrated.engine).get_indexes("outbox")
+        }
+    finally:
+        migrated.close()
+    reopened = Store(site.store_url)  # a second open changes nothing
+    try:
+        assert version(reopened) == SCHEMA_VERSION
+    finally:
+        reopened.close()
+
+
+def test_a_newer_database_is_refused_with_what_to_do(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        conn.execute(update(schema_version).values(version=SCHEMA_VERSION + 1))
+    store.close()
+    with pytest.raises(StoreError, match="upgrade postroom"):
+        Store(site.store_url)
+
+
+def test_processes_starting_together_on_a_new_database_all_start(tmp_path):
+    """A scheduler and its workers started at once all migrate the same empty database."""
+    site = make_site(tmp_path)
+    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root), "status"]
+    starts = [
+        subprocess.Popen(
+            command, env=postroom_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(6)
+    ]
+    results = [(p.wait(60), p.stderr.read().decode()) for p in starts]
+    assert all(code == 0 for code, _ in results), results
+    store = Store(site.store_url)
+    try:
+        assert version(store) == SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+@pytest.mark.postgresql
+def test_the_scheduler_role_is_an_advisory_lock_freed_when_its_session_ends(pg_url):
+    one, two = Store(pg_url), Store(pg_url)
+    try:
+        mine, theirs = role_lease(one, "scheduler"), role_lease(two, "scheduler")
+        assert isinstance(mine, AdvisoryLease)
+        theirs.holder = "another-machine:99"
+        assert mine.acquire(NOW)
+        assert not theirs.acquire(NOW)  # held: whatever the lease row says
+        assert theirs.current_holder(NOW) == mine.holder
+        assert mine.acquire(NOW)  # renewing checks the session and keeps it
+
+        with two.engine.connect() as conn:  # the holder's session dies (a machine gone, -9)
+            killed = (
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND granted AND classid = :space"
+                    ),
+                    {"space": mine.keys["space"]},
+                )
+                .scalars()
+                .all()
+            )
+        assert killed == [True]
+        assert theirs.current_holder(NOW) is None  # no TTL to wait out
+        assert theirs.acquire(NOW)  # the standby takes over at once
+        assert theirs.current_holder(NOW) == "another-machine:99"
+        assert not mine.acquire(NOW)  # and the old holder learns it lost the role
+        theirs.release()
+        assert mine.current_holder(NOW) is None
+    finally:
+        one.close()
+        two.close()
