@@ -122,11 +122,30 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            with self.engine.begin() as conn:
+            with self._migration() as conn:
                 migrate(conn)
         except NewerSchema as exc:
             self.engine.dispose()
             raise StoreError(str(exc)) from None
+
+    @contextmanager
+    def _migration(self) -> Iterator[Connection]:
+        """One transaction for the whole migration, DDL included, one process at a time:
+        PostgreSQL's DDL is transactional (and migrate() takes an advisory lock); SQLite's
+        driver would run each CREATE outside a transaction, so two processes starting on a
+        new file raced ("table already exists"). BEGIN IMMEDIATE makes the second wait."""
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
 
     def close(self) -> None:
         self.engine.dispose()

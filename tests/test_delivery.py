@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -198,15 +199,23 @@ def test_a_dropped_connection_is_reconnected_without_loss_or_duplicate(tmp_path)
         assert sink.counts() == {address: 1 for address in people}
 
 
+@contextmanager
+def issue_made(tmp_path, sink):
+    """A digest site with its posts picked up and an issue made, not yet published."""
+    site = digest_site(tmp_path, sink)
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        now = datetime.now(UTC)
+        yield site, store, create_issue(site, store, now, now), now
+    finally:
+        store.close()
+
+
 def test_an_issue_is_mailed_only_once_its_archive_page_is_written(tmp_path):
     """A worker elsewhere must not mail a "view in browser" link to a page not yet there."""
     with SmtpSink() as sink:
-        site = digest_site(tmp_path, sink)
-        store = Store(site.store_url)
-        try:
-            scan(site, store)
-            now = datetime.now(UTC)
-            issue = create_issue(site, store, now, now)
+        with issue_made(tmp_path, sink) as (site, store, issue, now):
             assert send_unfinished(site, store, SECRET.encode()) == []
             assert sink.counts() == {}
             page = site.public_dir / "digests" / str(issue.number) / "index.html"
@@ -214,25 +223,16 @@ def test_an_issue_is_mailed_only_once_its_archive_page_is_written(tmp_path):
             publish(site, store, now)
             assert page.exists()
             [report] = send_unfinished(site, store, SECRET.encode())
-        finally:
-            store.close()
         assert report.sent == len(PEOPLE) and sink.counts() == dict.fromkeys(PEOPLE, 1)
 
 
 def test_who_left_after_the_issue_was_made_is_skipped(tmp_path, capsys):
     with SmtpSink() as sink:
-        site = digest_site(tmp_path, sink)
-        store = Store(site.store_url)
-        try:
-            scan(site, store)
-            now = datetime.now(UTC)
-            create_issue(site, store, now, now)
+        with issue_made(tmp_path, sink) as (site, store, _issue, now):
             publish(site, store, now)  # its archive page: now it may be mailed
             SubscriberList(store).set_status("cat@example.org", Status.UNSUBSCRIBED)
             SubscriberList(store).remove("bob@example.org")
             [report] = send_unfinished(site, store, SECRET.encode())
-        finally:
-            store.close()
         assert sorted(sink.counts()) == ["ann@example.org"]
     assert (report.sent, report.skipped) == (1, 2)
     assert status(site, capsys)["skipped"] == 2

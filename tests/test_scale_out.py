@@ -24,9 +24,7 @@ CONNECTIONS = 2  # per process
 
 
 @pytest.mark.postgresql
-def test_four_workers_and_two_schedulers_reach_everyone_once_through_two_kills(
-    tmp_path, pg_url
-):
+def test_four_workers_and_two_schedulers_reach_everyone_once_through_two_kills(tmp_path, pg_url):
     database = {"POSTROOM_DATABASE_URL": pg_url}
     with SmtpSink() as sink:
         site, people = mail_site(tmp_path, sink, people=PEOPLE, env=database)

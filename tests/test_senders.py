@@ -30,17 +30,20 @@ def rows(site) -> list:
 
 def test_workers_send_what_a_no_send_scheduler_makes_each_once(tmp_path):
     with SmtpSink() as sink:
-        site, people = mail_site(tmp_path, sink, people=400)
+        # 50 a second each: 400 take a lone worker 8 s, so both surely get a share
+        site, people = mail_site(tmp_path, sink, people=400, mail="rate = 50\n")
         late = offset_to(site, timedelta(hours=1))
         with (
-            Service(site.root, "--no-send", clock_offset=late) as scheduler,
             Service(site.root, clock_offset=late, verb="worker") as one,
             Service(site.root, clock_offset=late, verb="worker") as two,
         ):
-            wait_until(lambda: len(sink.counts()) == len(people), 90, "someone was never sent")
-            wait_until(lambda: all(r.state == "sent" for r in rows(site)), 30, "ledger unsettled")
-            for process in (scheduler, one, two):
-                assert process.terminate()[0] == 0
+            for worker in (one, two):  # both waiting before there is anything to send
+                worker.wait_for(lambda e: "worker starting" in e["message"])
+            with Service(site.root, "--no-send", clock_offset=late) as scheduler:
+                wait_until(lambda: len(sink.counts()) == len(people), 90, "never sent")
+                wait_until(lambda: all(r.state == "sent" for r in rows(site)), 30, "unsettled")
+                for process in (scheduler, one, two):
+                    assert process.terminate()[0] == 0
     assert sorted(sink.counts()) == people and set(sink.counts().values()) == {1}
     assert scheduler.where("digest") and not scheduler.where("send")  # made it, sent nothing
     assert {r.claimed_by.rpartition(":")[2] for r in rows(site)} == {
