@@ -27,7 +27,7 @@ from service.clock import ClockError, clock_from_env
 from service.watch import ContentWatcher
 from store import Store
 from store.activity import last, record
-from store.leases import Lease, this_process
+from store.leases import role_lease, this_process
 from tests.support import ARCHIVE, make_site, write
 
 MD = "---\ntitle: Hubs\ndate: 2021-07-23\n---\nFamily hubs text.\n"
@@ -610,7 +610,7 @@ def test_status_next_digest_is_the_next_monday_0700_in_the_site_timezone(
 def test_status_names_the_running_scheduler_and_null_without_one(site, store):
     now = datetime.now(UTC)
     assert scheduler.status_json(site, store, now)["scheduler"] is None
-    lease = Lease(store, scheduler.Service.LEASE)
+    lease = role_lease(store, scheduler.Service.LEASE)
     assert lease.acquire(now)
     try:
         assert scheduler.status_json(site, store, now)["scheduler"] == this_process()
