@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from content.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
-from store.migrations import NewerSchema, migrate
+from store.migrations import NewerSchema, is_current, migrate
 from store.schema import files, posts, versions
 
 
@@ -122,8 +122,11 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            with self._migration() as conn:
-                migrate(conn)
+            with self.engine.connect() as conn:
+                current = is_current(conn)
+            if not current:
+                with self._migration() as conn:
+                    migrate(conn)
         except NewerSchema as exc:
             self.engine.dispose()
             raise StoreError(str(exc)) from None

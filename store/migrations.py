@@ -2,24 +2,31 @@
 
 A new database gets the whole schema from `store.schema` at once. An older one
 gets the tables it lacks (versions 2 to 5 only added tables), then each later
-step in order, all in one transaction with the version: a migration that fails
-leaves the database as it was. On PostgreSQL an advisory lock makes processes
-starting together (a scheduler and its workers) migrate one after another.
+step in order on the tables it already had (a table just made has the new shape
+already), all in one transaction with the version: a migration that fails
+leaves the database as it was. A database already at this version is only read.
+On PostgreSQL an advisory lock makes processes starting together (a scheduler
+and its workers) migrate one after another.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from store.schema import SCHEMA_VERSION, metadata, schema_version
 
-#: statements that take a database from version N-1 to N (when N only added tables: none)
-STEPS: dict[int, tuple[str, ...]] = {
+#: (table, statement) pairs that take a database from version N-1 to N (when N only
+#: added tables: none); a statement runs only if its table was there before this migration
+STEPS: dict[int, tuple[tuple[str, str], ...]] = {
     6: (
-        "ALTER TABLE outbox ADD COLUMN lease_until VARCHAR(40) NOT NULL DEFAULT ''",
-        "ALTER TABLE digest_issues ADD COLUMN released_at VARCHAR(40) NOT NULL DEFAULT ''",
-        "UPDATE digest_issues SET released_at = created_at",  # published by the old code
-        "CREATE INDEX outbox_waiting ON outbox (state, issue)",
+        ("outbox", "ALTER TABLE outbox ADD COLUMN lease_until VARCHAR(40) NOT NULL DEFAULT ''"),
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN released_at VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        # published by the old code
+        ("digest_issues", "UPDATE digest_issues SET released_at = created_at"),
+        ("outbox", "CREATE INDEX outbox_waiting ON outbox (state, issue)"),
     ),
 }
 
@@ -30,11 +37,20 @@ class NewerSchema(RuntimeError):
     pass
 
 
+def is_current(conn: Connection) -> bool:
+    """Whether the database is at SCHEMA_VERSION already: a read, so that opening the store
+    takes no write lock (on SQLite it would wait behind a running scan)."""
+    if not conn.dialect.has_table(conn, schema_version.name):
+        return False
+    return conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
+
+
 def migrate(conn: Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found (0: a new database)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
-    new = not conn.dialect.has_table(conn, schema_version.name)
+    had = set(inspect(conn).get_table_names())
+    new = schema_version.name not in had
     metadata.create_all(conn)
     if new:
         conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
@@ -46,8 +62,9 @@ def migrate(conn: Connection) -> int:
             " upgrade postroom"
         )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        for statement in STEPS.get(version, ()):
-            conn.execute(text(statement))
+        for table, statement in STEPS.get(version, ()):
+            if table in had:
+                conn.execute(text(statement))
     if found < SCHEMA_VERSION:
         conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
     return found

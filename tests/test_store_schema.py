@@ -84,6 +84,52 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         reopened.close()
 
 
+def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered(tmp_path):
+    """Before version 4 there was no outbox: made now, it has the new shape already, so
+    version 6's ALTERs of it are not run again (they failed: 'duplicate column')."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE outbox"))
+        conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        conn.execute(update(schema_version).values(version=3))
+        conn.execute(
+            text(
+                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
+                " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
+            )
+        )
+    store.close()
+
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION
+        assert {"lease_until", "claimed_by"} <= columns(migrated, "outbox")
+        indexes = {i["name"] for i in inspect(migrated.engine).get_indexes("outbox")}
+        assert {"outbox_work", "outbox_waiting"} <= indexes
+        with migrated.engine.connect() as conn:
+            issue = conn.execute(select(digest_issues)).one()
+        assert issue.released_at == issue.created_at
+    finally:
+        migrated.close()
+
+
+def test_opening_a_current_sqlite_store_takes_no_write_lock(tmp_path):
+    """A `status` beside a scan holding SQLite's write lock opens the store: wanting the
+    lock, it would wait out the busy timeout and fail with 'database is locked'."""
+    url = f"sqlite:///{tmp_path / 'postroom.db'}"
+    writer = Store(url)
+    with writer.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            reader = Store(url)
+            assert version(reader) == SCHEMA_VERSION
+            reader.close()
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
+    writer.close()
+
+
 def test_a_newer_database_is_refused_with_what_to_do(tmp_path):
     site = make_site(tmp_path)
     store = Store(site.store_url)
