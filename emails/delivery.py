@@ -26,6 +26,7 @@ from store.leases import this_process
 Clock = Callable[[], datetime]
 _RECONNECTS = 3  # tries before a connection's worker gives up for this run
 _BATCH = 20  # rows a connection claims at once: one claim per 20 messages, few held
+_SENT_TRIES, _SENT_RETRY_SECONDS = 5, 2.0  # marking a sent row: 8 s of a 60 s lease
 _RENEW_SECONDS = 10.0  # leases renewed and dead senders' rows taken back this often
 _MAX_BACKOFF = timedelta(hours=24)
 
@@ -181,7 +182,8 @@ class Delivery:
                     if connection is None:
                         self._halt(f"connection lost: {exc}")
                 else:
-                    self.outbox.sent(claim, reply, self.clock())
+                    accepted, claim = claim, None  # the server has it: never handed back
+                    self._mark_sent(accepted, reply)
                     self._outcome(State.SENT)
                     drops = 0
                 claim = None
@@ -197,6 +199,20 @@ class Delivery:
                 self._halt(f"{type(exc).__name__}: {exc}")
             if connection is not None:
                 connection.close()
+
+    def _mark_sent(self, claim: Claim, reply: str) -> None:
+        """After the server's 250 the row must say sent: handed back, it would be mailed
+        again. A database that refuses is asked again for a while, well inside the lease;
+        if it still refuses, the row stays claimed (and goes again only if the lease
+        lapses, with the same Message-ID)."""
+        for attempt in range(_SENT_TRIES):
+            try:
+                self.outbox.sent(claim, reply, self.clock())
+                return
+            except Exception:
+                if attempt == _SENT_TRIES - 1:
+                    raise
+                time.sleep(_SENT_RETRY_SECONDS)
 
     def _settle(self, claim: Claim, refusal: Rejected) -> None:
         now = self.clock()

@@ -16,11 +16,13 @@ from pathlib import Path
 import dkim
 import pytest
 from aiosmtpd.smtp import AuthResult
+from sqlalchemy.exc import OperationalError
 
 from content.intake import scan
 from emails.delivery import RateLimit
 from emails.issues import create_issue
 from emails.message import IssueMessage, Recipient
+from emails.outbox import Outbox
 from emails.sending import send_unfinished
 from emails.tokens import read_token
 from scheduler import main
@@ -197,6 +199,30 @@ def test_a_dropped_connection_is_reconnected_without_loss_or_duplicate(tmp_path)
         site = digest_site(tmp_path, sink, people=people)
         assert main(["--site", str(site.root), "digest", "send"]) == 0
         assert sink.counts() == {address: 1 for address in people}
+
+
+def test_a_message_the_server_took_is_not_mailed_again_when_the_database_balks(
+    tmp_path, monkeypatch, capsys
+):
+    """The database refuses to mark the first accepted message sent (a lock, a restart):
+    it is asked again, and the row is not handed back to go out a second time."""
+    refusals = []
+    mark = Outbox.sent
+
+    def balking(self, claim, reply, now):
+        if not refusals:
+            refusals.append(claim.address)
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        return mark(self, claim, reply, now)
+
+    monkeypatch.setattr(Outbox, "sent", balking)
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        assert main(["--site", str(site.root), "digest", "send"]) == 0
+        assert sink.counts() == {address: 1 for address in PEOPLE}
+    assert len(refusals) == 1
+    row = status(site, capsys)
+    assert (row["sent"], row["queued"]) == (len(PEOPLE), 0)
 
 
 @contextmanager
