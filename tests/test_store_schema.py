@@ -170,6 +170,9 @@ def test_the_scheduler_role_is_an_advisory_lock_freed_when_its_session_ends(pg_u
         assert not theirs.acquire(NOW)  # held: whatever the lease row says
         assert theirs.current_holder(NOW) == mine.holder
         assert mine.acquire(NOW)  # renewing checks the session and keeps it
+        # the server probes the idle lock session, so a vanished machine frees the role
+        keepalive = mine._session.execute(text("SHOW tcp_keepalives_idle")).scalar()
+        assert keepalive == "10"
 
         with two.engine.connect() as conn:  # the holder's session dies (a machine gone, -9)
             killed = (
