@@ -217,22 +217,23 @@ class Service:
 
     def _take_lease(self) -> bool:
         """True once this process runs the site; False if told to stop while standing by."""
-        from service.logs import event
+        from service.logs import event, first_line
 
         told = None
         while not self.stop.is_set():
-            if self.lease.acquire(self.clock()):
-                event("lease", f"running the site as {self.lease.holder}", holder=self.lease.holder)
-                return True
-            holder = self.lease.current_holder(self.clock())
-            if holder != told:
-                event(
-                    "lease",
-                    f"standby: {holder or 'another process'} runs this site; taking over when"
-                    " it stops",
-                    holder=holder,
-                )
-                told = holder
+            try:
+                if self.lease.acquire(self.clock()):
+                    holder = self.lease.holder
+                    event("lease", f"running the site as {holder}", holder=holder)
+                    return True
+                holder = self.lease.current_holder(self.clock())
+                said = f"standby: {holder or 'another process'} runs this site; taking over"
+                said += " when it stops"
+            except Exception as exc:  # the database restarting: a standby is needed most then
+                holder, said = None, f"standby: the database: {first_line(exc)}; trying again"
+            if said != told:
+                event("lease", said, holder=holder)
+                told = said
             self.stop.wait(self.STANDBY_SECONDS)
         return False
 
@@ -328,7 +329,7 @@ class Service:
         """Let running jobs finish (a sender finishes or releases its message) until the
         deadline; a job still running then is abandoned, and the rows it had in flight
         are resent, with the same Message-ID, by the next process."""
-        from service.logs import event
+        from service.logs import event, first_line
 
         closing = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
         closing.daemon = True
@@ -338,7 +339,10 @@ class Service:
             event("service", "a job did not stop in time: leaving it", logging.WARNING)
             logging.shutdown()
             os._exit(code)
-        self.lease.release()
+        try:
+            self.lease.release()
+        except Exception as exc:  # the database is away: the lease lapses (or the lock goes)
+            event("lease", f"not released: {first_line(exc)}", logging.WARNING)
         event("service", "stopped", code=code)
         return code
 

@@ -493,3 +493,42 @@ def test_a_post_edited_then_deleted_shows_the_edit_then_leaves_feeds_and_pages(t
     assert not updated[stays] and not withdrawn[stays]
     assert page(public, stays).is_file()
     assert_public_complete(public)
+
+
+@pytest.mark.postgresql
+def test_a_standby_rides_out_a_database_outage_and_still_takes_over(tmp_path, pg_url, monkeypatch):
+    """The database turns connections away (a restart, a failover): the standby says so
+    and goes on standing by, and still takes over when the running service dies."""
+    import psycopg
+
+    from content.site import DATABASE_URL_ENV
+
+    monkeypatch.setenv(DATABASE_URL_ENV, pg_url)
+    site = make_site(tmp_path, {"a.md": "---\ntitle: Hubs\ndate: 2021-07-23\n---\nText.\n"})
+    server, _, name = pg_url.rpartition("/")
+
+    def lease(word: str) -> Callable[[dict], bool]:
+        return lambda e: e["event"] == "lease" and word in e["message"]
+
+    def connections(allowed: bool) -> None:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+            if not allowed:  # every session but the running service's lock session
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')",
+                    (name,),
+                )
+
+    with Service(site.root) as one:
+        one.wait_for(lease("running"))
+        with Service(site.root) as two:
+            two.wait_for(lease("runs this site"))
+            connections(allowed=False)
+            try:
+                two.wait_for(lease("the database"), 30)
+            finally:
+                connections(allowed=True)
+            one.kill()
+            two.wait_for(lease("running"), 30)
+            assert two.terminate()[0] == 0
