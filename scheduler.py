@@ -526,7 +526,9 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
             print("nothing new since the last issue: no issue made")
             return 0
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
-        publish(site, store, now)  # its "view in browser" page, before any email
+    # every owed issue's "view in browser" page before any email: this releases an issue
+    # made here, or one whose earlier publish failed (it would otherwise never be mailed)
+    publish(site, store, now)
     return _deliver_with_progress(site, store, secret, args.clock)
 
 

@@ -252,6 +252,17 @@ def test_an_issue_is_mailed_only_once_its_archive_page_is_written(tmp_path):
         assert report.sent == len(PEOPLE) and sink.counts() == dict.fromkeys(PEOPLE, 1)
 
 
+def test_digest_send_mails_an_issue_whose_first_publish_never_happened(tmp_path):
+    """An issue made but never released (its build failed, the process died) is published
+    and mailed by the next `digest send`, not left owed for ever."""
+    with SmtpSink() as sink:
+        with issue_made(tmp_path, sink) as (site, _store, issue, _now):
+            assert main(["--site", str(site.root), "digest", "send"]) == 0
+            page = site.public_dir / "digests" / str(issue.number) / "index.html"
+            assert page.exists()
+        assert sink.counts() == dict.fromkeys(PEOPLE, 1)
+
+
 def test_who_left_after_the_issue_was_made_is_skipped(tmp_path, capsys):
     with SmtpSink() as sink:
         with issue_made(tmp_path, sink) as (site, store, _issue, now):
