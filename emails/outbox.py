@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, literal, select, update
 
 from store import Store
 from store.leases import holder_gone
@@ -61,6 +61,13 @@ def queue(conn: Connection, issue: int, now: datetime) -> int:
     return conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
 
 
+def _ready(stamp: str) -> ColumnElement[bool]:
+    """Rows to send at `stamp`: pending, or deferred and due."""
+    return (outbox.c.state == State.PENDING.value) | (
+        (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
+    )
+
+
 def _still_theirs():
     """The row's subscriber is still active at the queued address."""
     return (
@@ -90,9 +97,7 @@ class Outbox:
     def claim(self, issue: int, now: datetime, size: int = 1) -> list[Claim]:
         """Take up to `size` rows to send: pending, or deferred and due."""
         stamp = now.isoformat()
-        ready = (outbox.c.state == State.PENDING.value) | (
-            (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
-        )
+        ready = _ready(stamp)
         # A CTE that locks is run once (PostgreSQL never inlines it); a plain IN (subquery)
         # was planned on a fresh table as a nested loop re-locking the rows for each row:
         # 33 s a claim with 3,000 rows waiting.
@@ -250,11 +255,9 @@ class Outbox:
         """Whether `issue` has a row to send now: pending, or deferred and due (call
         `reclaim` first for rows a dead sender left). A sender with nothing due does not
         open a connection."""
-        due = (outbox.c.state == State.PENDING.value) | (
-            (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= now.isoformat())
-        )
         with self.engine.connect() as conn:
-            found = select(outbox.c.subscriber_id).where(outbox.c.issue == issue, due).limit(1)
+            ready = _ready(now.isoformat())
+            found = select(outbox.c.subscriber_id).where(outbox.c.issue == issue, ready).limit(1)
             return conn.execute(found).first() is not None
 
     def next_retry(self, issue: int) -> str | None:

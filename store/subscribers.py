@@ -74,32 +74,10 @@ class SubscriberList:
         An existing subscriber's status is never changed here: importing an old list
         must not bring back someone who unsubscribed. The web form adds without
         `rename`: a stranger must not change the name in someone else's To header."""
-        normalized, name = normalize_address(address), one_line(name)
+        normalized = normalize_address(address)
         try:
-            with self.engine.begin() as conn:
-                found = conn.execute(
-                    select(subscribers.c.id).where(subscribers.c.address_key == normalized.lower())
-                ).first()
-                if found:
-                    if name and rename:
-                        conn.execute(
-                            update(subscribers)
-                            .where(subscribers.c.id == found.id)
-                            .values(name=name, updated_at=_now())
-                        )
-                    return False
-                stamp = _now()
-                conn.execute(
-                    insert(subscribers).values(
-                        address=normalized,
-                        address_key=normalized.lower(),
-                        name=name,
-                        status=status.value,
-                        created_at=stamp,
-                        updated_at=stamp,
-                    )
-                )
-                return True
+            one = {normalized.lower(): (normalized, one_line(name))}
+            return self._add_chunk(one, status, rename) == 1
         except IntegrityError:  # added by another request at this very moment
             return False
 
@@ -138,8 +116,14 @@ class SubscriberList:
                 added += sum(self.add(address, name) for address, name in chunk.values())
         return ImportReport(added, len(wanted) - added + repeats, tuple(errors))
 
-    def _add_chunk(self, chunk: dict[str, tuple[str, str]]) -> int:
-        """Add the new addresses of `chunk` and rename the known ones; how many were new."""
+    def _add_chunk(
+        self,
+        chunk: dict[str, tuple[str, str]],
+        status: Status = Status.ACTIVE,
+        rename: bool = True,
+    ) -> int:
+        """Add the new addresses of `chunk` (address_key -> (address, name)) and, with
+        `rename`, rename the known ones that come with a name; how many were new."""
         stamp = _now()
         with self.engine.begin() as conn:
             known = dict(
@@ -154,7 +138,7 @@ class SubscriberList:
                     "address": address,
                     "address_key": key,
                     "name": name,
-                    "status": Status.ACTIVE.value,
+                    "status": status.value,
                     "created_at": stamp,
                     "updated_at": stamp,
                 }
@@ -164,7 +148,7 @@ class SubscriberList:
             if fresh:
                 conn.execute(insert(subscribers), fresh)
             for key, subscriber_id in known.items():
-                if name := chunk[key][1]:
+                if rename and (name := chunk[key][1]):
                     conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id == subscriber_id)
