@@ -17,6 +17,10 @@ from tests.service_support import ROOT, postroom_env
 from tests.support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
+OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
+    "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
+    " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
+)
 
 
 def columns(store: Store, table: str) -> set[str]:
@@ -48,12 +52,7 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
         conn.execute(update(schema_version).values(version=5))
-        conn.execute(
-            text(
-                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
-                " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
-            )
-        )
+        conn.execute(OLD_ISSUE)
         conn.execute(
             text(
                 "INSERT INTO outbox (issue, subscriber_id, address, state, attempts, not_before,"
@@ -93,12 +92,7 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
         conn.execute(update(schema_version).values(version=3))
-        conn.execute(
-            text(
-                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
-                " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
-            )
-        )
+        conn.execute(OLD_ISSUE)
     store.close()
 
     migrated = Store(site.store_url)
