@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench bench-scale clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,5 +23,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pickup.py
 
+# issue 6's side-by-side runs (about 1.5 h on 2 cores): builds next to Pelican (its own
+# venv, .venv-pelican), delivery to Postfix's smtp-sink on SQLite and PostgreSQL
+bench-scale: $(STAMP)
+	$(BIN)/python bench/build.py
+	$(BIN)/python bench/deliver.py
+
 clean:
-	rm -rf $(VENV) examples/site/public examples/site/postroom.db
+	rm -rf $(VENV) .venv-pelican examples/site/public examples/site/postroom.db
