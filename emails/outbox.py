@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 
 from store import Store
 from store.leases import holder_gone
@@ -61,24 +71,30 @@ def queue(conn: Connection, issue: int, now: datetime) -> int:
     return conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
 
 
+def _pending() -> ColumnElement[bool]:
+    return outbox.c.state == State.PENDING.value
+
+
+def _due(stamp: str) -> ColumnElement[bool]:
+    """Deferred rows whose wait is over at `stamp`."""
+    return (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
+
+
 def _ready(stamp: str) -> ColumnElement[bool]:
     """Rows to send at `stamp`: pending, or deferred and due."""
-    return (outbox.c.state == State.PENDING.value) | (
-        (outbox.c.state == State.DEFERRED.value) & (outbox.c.not_before <= stamp)
-    )
+    return _pending() | _due(stamp)
 
 
-def _still_theirs():
-    """The row's subscriber is still active at the queued address."""
-    return (
-        select(subscribers.c.id)
-        .where(
-            subscribers.c.id == outbox.c.subscriber_id,
-            subscribers.c.address == outbox.c.address,
-            subscribers.c.status == "active",
-        )
-        .exists()
+def _still_theirs(per_row: bool = False) -> ColumnElement[bool]:
+    """The row's subscriber is still active at the queued address. `per_row`: checked row
+    by row through the subscribers' key (OFFSET 0 keeps PostgreSQL from turning it into
+    a join over every subscriber), for a claim that stops after a few rows."""
+    theirs = select(subscribers.c.id).where(
+        subscribers.c.id == outbox.c.subscriber_id,
+        subscribers.c.address == outbox.c.address,
+        subscribers.c.status == "active",
     )
+    return (theirs.offset(literal_column("0")) if per_row else theirs).exists()
 
 
 class Outbox:
@@ -95,37 +111,11 @@ class Outbox:
         self.engine, self.holder, self.lease = store.engine, holder, lease
 
     def claim(self, issue: int, now: datetime, size: int = 1) -> list[Claim]:
-        """Take up to `size` rows to send: pending, or deferred and due."""
-        stamp = now.isoformat()
-        ready = _ready(stamp)
-        # A CTE that locks is run once (PostgreSQL never inlines it); a plain IN (subquery)
-        # was planned on a fresh table as a nested loop re-locking the rows for each row:
-        # 33 s a claim with 3,000 rows waiting.
-        chosen = (
-            select(outbox.c.subscriber_id)
-            .where(outbox.c.issue == issue, ready, _still_theirs())
-            .order_by(outbox.c.subscriber_id)
-            .limit(size)
-            .with_for_update(skip_locked=True, of=outbox)
-            .cte("chosen")
-        )
+        """Take up to `size` rows to send: pending ones first, then deferred ones now due."""
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.issue == issue,
-                    outbox.c.subscriber_id == chosen.c.subscriber_id,
-                    ready,
-                )
-                .values(
-                    state=State.SENDING.value,
-                    attempts=outbox.c.attempts + 1,
-                    claimed_by=self.holder,
-                    lease_until=(now + self.lease).isoformat(),
-                    updated_at=stamp,
-                )
-                .returning(outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts)
-            ).all()
+            rows = self._take(conn, issue, _pending(), size, now)
+            if len(rows) < size:
+                rows += self._take(conn, issue, _due(now.isoformat()), size - len(rows), now)
             if not rows:
                 return []
             names = dict(
@@ -140,6 +130,50 @@ class Outbox:
             Claim(issue, r.subscriber_id, r.address, names.get(r.subscriber_id) or "", r.attempts)
             for r in rows
         ]
+
+    def _take(
+        self, conn: Connection, issue: int, ready: ColumnElement[bool], size: int, now: datetime
+    ) -> list:
+        """Mark up to `size` `ready` rows of `issue` as this sender's, in subscriber order.
+        One state at a time reads one ordered range of the outbox_work index and stops after
+        `size` rows; pending-or-deferred together made PostgreSQL fetch and sort every row
+        still waiting, each claim (17 ms a claim at 5,000 recipients, growing with the
+        list; now under 1 ms). A CTE that locks is run once (PostgreSQL never inlines it);
+        a plain IN (subquery) was planned on a fresh table as a nested loop re-locking the
+        rows for each row."""
+        stamp = now.isoformat()
+        chosen = (
+            select(outbox.c.issue, outbox.c.subscriber_id)
+            .where(outbox.c.issue == issue, ready, _still_theirs(per_row=True))
+            .order_by(outbox.c.subscriber_id)
+            # written out, not a parameter: a prepared statement's generic plan guesses
+            # 10% of the table for LIMIT $n and hash-joins the whole outbox to it
+            .limit(literal_column(str(int(size))))
+            .with_for_update(skip_locked=True, of=outbox)
+            .cte("chosen")
+        )
+        return list(
+            conn.execute(
+                # joined on the whole key, one unique row each whatever the statistics say
+                # of a table just filled; the chosen rows are locked (PostgreSQL rechecks
+                # `ready` as it locks them; SQLite runs the statement under its write
+                # lock), so `ready` is not tested again: that made PostgreSQL scan every
+                # waiting row for each claim
+                update(outbox)
+                .where(
+                    outbox.c.issue == chosen.c.issue,
+                    outbox.c.subscriber_id == chosen.c.subscriber_id,
+                )
+                .values(
+                    state=State.SENDING.value,
+                    attempts=outbox.c.attempts + 1,
+                    claimed_by=self.holder,
+                    lease_until=(now + self.lease).isoformat(),
+                    updated_at=stamp,
+                )
+                .returning(outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts)
+            ).all()
+        )
 
     def renew(self, now: datetime) -> int:
         """Extend the lease on every row this sender has in hand."""
