@@ -156,9 +156,9 @@ class _Reconciler:
         self.forgotten.append(path)
         self.touched |= {post_id for post_id, _ in self.session.slots.get(path, {}).values()}
 
-    def _versions_of(self, post_id: str, fresh: list[Version]) -> list[Version]:
-        settled = self.session.paths_of.get(post_id, set()) - set(self.versions)
-        settled -= set(self.forgotten)
+    def _versions_of(self, post_id: str, fresh: list[Version], reread: set[str]) -> list[Version]:
+        """Its versions in the files read now, and in files not read (or deleted) this time."""
+        settled = self.session.paths_of.get(post_id, set()) - reread
         stored = self.session.stored_versions(post_id, settled) if settled else []
         return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
 
@@ -172,9 +172,10 @@ class _Reconciler:
         for held in self.versions.values():
             for version in held:
                 fresh.setdefault(version.post_id, []).append(version)
+        reread = set(self.versions) | set(self.forgotten)  # once: per post it was O(files²)
         for post_id in sorted(self.touched):
             state = self.session.posts.get(post_id)
-            in_order = self._versions_of(post_id, fresh.get(post_id, []))
+            in_order = self._versions_of(post_id, fresh.get(post_id, []), reread)
             if not in_order:
                 if state and not state.withdrawn:
                     withdrawn.append(post_id)
