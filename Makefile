@@ -23,7 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pickup.py
 
-# issue 6's side-by-side runs (about 1.5 h on 2 cores): builds next to Pelican (its own
+# side-by-side runs (about 1.5 hours on 2 cores): builds next to Pelican (its own
 # venv, .venv-pelican), delivery to Postfix's smtp-sink on SQLite and PostgreSQL
 bench-scale: $(STAMP)
 	$(BIN)/python bench/build.py
