@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-scale clean
+.PHONY: demo test bench eval bench-scale clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pickup.py
+
+# capture intake scored on the labelled captures in ../shared/captures (read in place)
+eval: $(STAMP)
+	$(BIN)/python bench/eval.py
 
 # side-by-side runs (about 1.5 hours on 2 cores): builds next to Pelican (its own
 # venv, .venv-pelican), delivery to Postfix's smtp-sink on SQLite and PostgreSQL

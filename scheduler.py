@@ -30,6 +30,7 @@ from pathlib import Path
 
 from content.intake import scan
 from content.model import Post, Problem, Severity
+from content.readers import attribution_problems
 from content.site import ConfigError, Site, init_site, open_site
 from service.clock import Clock, ClockError, clock_from_env
 from store import Store, StoreError
@@ -49,6 +50,7 @@ def post_json(post: Post) -> dict:
         "source_url": a.url,
         "files": list(post.files),
         "tags": list(post.tags),
+        "body_start": post.body_start,
     }
 
 
@@ -73,10 +75,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
     report = scan(site, store, args.clock())
     posts = sorted(store.posts(), key=lambda p: (p.date, p.id), reverse=True)
+    problems = list(report.problems) + [w for p in posts for w in attribution_problems(p)]
     if args.json:
         out = {
             "posts": [post_json(p) for p in posts],
-            "problems": [p.as_json() for p in report.problems],
+            "problems": [p.as_json() for p in problems],
         }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
@@ -92,9 +95,9 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
             note = " [date guessed]" if p.date_source.value == "text_guess" else ""
             note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
             print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
-        print(f"{len(posts)} posts, {len(report.problems)} problems")
-        _print_problems(report.problems)
-    return 1 if _has_errors(report.problems) else 0
+        print(f"{len(posts)} posts, {len(problems)} problems")
+        _print_problems(problems)
+    return 1 if _has_errors(problems) else 0
 
 
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 from content.captures import read_capture
 from content.dates import parse_date
 from content.markdown import read_markdown
-from content.model import DateSource, ParsedPost, Problem, ReadError, Severity
+from content.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity
 from content.sanitize import one_line, strip_illegal
 from content.site import Config
+from content.sitename import site_name
 from content.webpage import read_webpage
 
 EXTENSIONS = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
@@ -56,12 +57,6 @@ def decode(data: bytes) -> tuple[str, str | None]:
         raise ReadError(f"undecodable bytes: {utf8_error}, nor Windows-1252") from None
 
 
-def source_from_url(url: str) -> str | None:
-    """'https://www.communitycare.co.uk/…' -> 'communitycare.co.uk'."""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.") or None
-
-
 def _settle_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
     """Only http(s) links reach pages and feeds; a known URL names an unknown source."""
     a = post.attribution
@@ -69,7 +64,7 @@ def _settle_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
         warnings.append(f"'{post.title}': original URL {a.url!r} is not http(s); dropped")
         a = replace(a, url=None)
     if a.url and not a.source:
-        a = replace(a, source=source_from_url(a.url))
+        a = replace(a, source=site_name(a.url, ""))
     return replace(post, attribution=a)
 
 
@@ -118,13 +113,34 @@ def _apply_sidecar(
     return replace(post, **changes)
 
 
-def _parse(path: Path, text: str, config: Config) -> tuple[list[ParsedPost], list[str]]:
+def _parse(
+    path: Path, text: str, config: Config, url: str | None
+) -> tuple[list[ParsedPost], list[str]]:
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
         return read_markdown(text, config.tz, config.day_first)
     if suffix in (".html", ".htm"):
         return read_webpage(text, config.tz), []
-    return read_capture(text, config.tz, config.day_first), []
+    return read_capture(text, config.tz, config.day_first, url), []
+
+
+def attribution_problems(post: Post) -> list[Problem]:
+    """Warnings for `check`: a post whose readers cannot tell where it came from.
+
+    Not scan problems: a curator's own Markdown post may rightly have no source,
+    so the service does not log these; `check` shows them with the fix.
+    """
+    a = post.attribution
+    wanted = [w for w, value in (("source", a.source), ("original URL", a.url)) if not value]
+    if not wanted or not post.files:
+        return []
+    keys = {"source": 'source = "…"', "original URL": 'url = "https://…"'}
+    sidecar = sidecar_path(Path(post.files[0])).name
+    reason = (
+        f"'{post.title}': no {' and no '.join(wanted)}; add "
+        f"{', '.join(keys[w] for w in wanted)} to {sidecar}"
+    )
+    return [Problem(post.files[0], reason)]
 
 
 def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> Reading:
@@ -137,22 +153,27 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
         text, illegal = strip_illegal(text)
         if illegal:
             warnings.append(f"removed {illegal} control characters that XML cannot carry")
-        posts, read_warnings = _parse(path, text, config)
+        meta = _load_sidecar(sidecar) if sidecar is not None else {}
+        url = meta.get("url") if isinstance(meta.get("url"), str) else None
+        posts, read_warnings = _parse(path, text, config, url)
         warnings += read_warnings
         if sidecar is not None:
-            meta = _load_sidecar(sidecar)
             if len(posts) > 1 and {"title", "date", "url"} & set(meta):
                 warnings.append("sidecar title, date and url ignored: the file holds several posts")
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
         posts = [_settle_url(p, warnings) for p in posts]
     except ReadError as exc:
         return Reading((), (Problem(name, str(exc), Severity.ERROR),))
+    except Exception as exc:  # a reader's own bug: this file is reported, the scan goes on
+        reason = one_line(f"could not be read ({type(exc).__name__}: {exc})")[:300]
+        return Reading((), (Problem(name, reason, Severity.ERROR),))
     for post in posts:
         if post.date_source is DateSource.TEXT_GUESS:
             order = "day first" if config.day_first else "month first"
             warnings.append(f"'{post.title}': date read {order} ({config.dates.locale}), a guess")
         if post.date is None:
             warnings.append(f"'{post.title}': no date in the text; dated when first picked up")
+
     if not posts and path.suffix.lower() not in (".md", ".markdown"):
         return Reading((), (Problem(name, "no post found in the file", Severity.ERROR),))
     return Reading(tuple(posts), tuple(Problem(name, w) for w in warnings))

@@ -45,8 +45,18 @@ def test_check_json_fields_and_exit_status(tmp_path):
         "source_url",
         "files",
         "tags",
+        "body_start",
     }
     assert post["source"] == "Example Care Weekly" and post["files"] == ["news.txt"]
+    # the text after the title, byline and standfirst, as plain text
+    assert post["body_start"].startswith("Another list of the qualities of good leaders has")
+    assert len(post["body_start"]) <= 200
+    # a credited source but no original URL: check says so, and how to add one
+    [advice] = report["problems"]
+    assert advice["file"] == "news.txt" and advice["severity"] == "warning"
+    assert "no original URL" in advice["reason"] and "news.meta.toml" in advice["reason"]
+    write(site.content_dir / "news.meta.toml", 'url = "https://care.example.org/a"\n')
+    assert json.loads(postroom("--site", site.root, "check", "--json").stdout)["problems"] == []
     write(site.content_dir / "broken.md", "---\ntitle: [oops\n---\n")
     result = postroom("--site", site.root, "check", "--json")
     assert result.returncode == 1

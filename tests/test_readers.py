@@ -29,7 +29,7 @@ def test_markdown_front_matter_and_sanitized_body():
     assert post.date_source is DateSource.FRONT_MATTER
     assert post.tags == ("early help", "policy")
     assert post.attribution.author_role == "early help coordinator"
-    assert post.attribution.source == "blog.example.gov.uk"  # from the URL when not given
+    assert post.attribution.source == "Example"  # named from the URL: a name, not a hostname
     assert "<em>front door</em>" in post.body_html
     assert "script" not in post.body_html
     assert "javascript:" not in post.body_html and "onclick" not in post.body_html
@@ -79,7 +79,7 @@ def test_sidecar_sets_what_the_capture_cannot_say():
     reading = read_file("r.txt", text, sidecar, CONFIG)
     [post] = reading.posts
     assert post.attribution.url == "https://www.example-lgc.org.uk/a"
-    assert post.attribution.source == "example-lgc.org.uk"
+    assert post.attribution.source == "Example Lgc"  # a name made from the domain, not a hostname
     assert post.attribution.author == "A. Writer"
     assert post.date.date().isoformat() == "2016-06-23"
     assert post.date_source is DateSource.SIDECAR

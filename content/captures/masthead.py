@@ -1,0 +1,71 @@
+"""The site's name as a page shows it at its top, when it does.
+
+Blogs and small sites open with their name: "Home Is Where The Art Is" and a
+tagline under it, "Life Reflected" repeated in the search box, "Department of
+Social & Policy Sciences" above a department's news. A first line is taken as
+the site's name only when it looks like one (a short line in title case, not
+a headline, a person or a date) and the page confirms it: a tagline follows,
+the name comes back later on the page, or it names an organisation.
+"""
+
+from __future__ import annotations
+
+from content.captures.kinds import Info, Kind
+
+_MAX_WORDS = 7
+_TAGLINE_WORDS = 30
+_ORG_WORDS = frozenset(
+    [
+        "community",
+        "council",
+        "department",
+        "faculty",
+        "school",
+        "college",
+        "university",
+        "institute",
+        "society",
+        "association",
+        "foundation",
+        "trust",
+        "network",
+        "agency",
+        "centre",
+        "center",
+        "charity",
+        "partnership",
+        "group",
+        "club",
+        "service",
+        "services",
+        "office",
+        "commission",
+        "board",
+    ]
+)
+_SMALL = frozenset(["a", "an", "and", "the", "of", "in", "on", "for", "at", "to", "by", "&", "is"])
+
+
+def _title_case(text: str) -> bool:
+    words = [w for w in text.split() if w.lower() not in _SMALL]
+    return bool(words) and all(w[:1].isupper() or not w[:1].isalpha() for w in words)
+
+
+def masthead(infos: list[Info], titles: set[str]) -> str | None:
+    """The site's name if the capture's first line is it (and no post's headline), else None."""
+    kept = [i for i in infos if i.kind is not Kind.JUNK]
+    if len(kept) < 3:
+        return None
+    first, second = kept[0], kept[1]
+    text = first.text
+    if text in titles:
+        return None
+    person = first.person
+    if first.kind is not Kind.HEAD or (person and person.known) or not _title_case(text):
+        return None
+    if len(text.split()) > _MAX_WORDS:
+        return None
+    tagline = second.kind is Kind.PROSE and len(second.text.split()) <= _TAGLINE_WORDS
+    repeated = any(text in i.text for i in infos[infos.index(first) + 1 :])
+    organisation = any(w.lower() in _ORG_WORDS for w in text.split())
+    return text if tagline or repeated or organisation else None
