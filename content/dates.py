@@ -53,10 +53,12 @@ _PATTERNS = [
     r"(?:[12]\d|3[01]|0?[1-9])(?P<nsep>[/.\-])(?:[12]\d|3[01]|0?[1-9])(?P=nsep)(?:"
     + _YEAR
     + r"|\d\d)",
+    # 23 January 18: a two-digit year, written out only where the four-digit form is not
+    rf"(?:{_WEEKDAY},?\s+)?{_DAY}\s+{_MONTH},?\s+'?\d\d(?![\d:])",
 ]
 # After a month-name date only a letter or digit may not follow ("/234 words/" may);
 # a numeric one must not run on into more numbers ("1.2.3.4", "2020/234").
-_END = [r"(?!\w)"] * 4 + [r"(?![\w/\-]|\.\d)"] * 2
+_END = [r"(?!\w)"] * 4 + [r"(?![\w/\-]|\.\d)"] * 2 + [r"(?!\w)"]
 _FINDER = re.compile(
     r"(?<![\w/.\-])(?:"
     + "|".join(f"(?P<p{i}>{p})(?:,?\\s*{_TIME})?{_END[i]}" for i, p in enumerate(_PATTERNS))
@@ -77,6 +79,7 @@ class DateHit:
     value: datetime  # naive: the caller knows the zone
     numeric: bool  # 03/04/2016-style: day and month could swap
     order: str | None  # "dmy" or "mdy" when the numbers themselves decide
+    short_year: bool = False  # "13 Oct 20": at a text's cut end, the year may be cut too
 
     def aware(self, tz: tzinfo) -> datetime:
         return self.value if self.value.tzinfo else self.value.replace(tzinfo=tz)
@@ -162,7 +165,9 @@ def _find_dates(text: str, day_first: bool) -> tuple[DateHit, ...]:
             if value is None:
                 continue
             value, order = value.replace(tzinfo=None), None
-        hits.append(DateHit(match.start(), match.start() + len(span), value, bool(numeric), order))
+        end = match.start() + len(span)
+        short = bool(match.group("p6"))
+        hits.append(DateHit(match.start(), end, value, bool(numeric), order, short_year=short))
     return tuple(hits)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from content.captures import read_capture
 from content.model import DateSource
+from tests import capture_pages as pages
 from tests.support import ARCHIVE, JUNK_LINES, NEWS_PAGE, UNDATED_COMMENT
 
 LONDON = ZoneInfo("Europe/London")
@@ -87,3 +88,106 @@ def test_title_after_date_header_body_line_before_is_not_a_title():
 
 def test_a_capture_with_no_text_gives_no_posts():
     assert read_capture("Cookie Consent by Example\n\nLearn more\n", LONDON) == []
+
+
+# --- pages of the kinds the web has (tests/capture_pages.py) ---
+
+
+def _read(text: str, url: str | None = None):
+    return read_capture(text, LONDON, True, url)
+
+
+def test_a_listing_of_headline_date_and_teaser_items_is_one_post_each():
+    posts = _read(pages.LISTING, "https://www.northgate.gov.uk/news?page=2")
+    assert [(p.title, p.date.date().isoformat()) for p in posts] == [
+        ("Council opens three new family hubs in the north of the borough", "2024-03-12"),
+        ("Foster carers to get a rise in allowances from April", "2024-03-04"),
+        ("Youth service wins national award for detached work", "2024-02-28"),
+    ]
+    # each teaser is its post's text, its "… Read more »" gone
+    assert posts[1].body_html == (
+        "<p>Carers will receive an extra eight per cent from the start of the financial year,"
+        " the cabinet agreed on Tuesday</p>"
+    )
+    assert all(p.attribution.source == "Northgate" for p in posts)  # named from the URL
+
+
+def test_a_blog_archive_under_date_headers_keeps_an_untitled_post_and_drops_the_masthead():
+    posts = _read(pages.BLOG_ARCHIVE, "https://dutydesknotes.blogspot.com/2019/11/")
+    assert [p.date.date().isoformat() for p in posts] == ["2019-11-08", "2019-11-05"]
+    assert posts[0].title == "Why we stopped holding Friday strategy meetings"
+    assert posts[1].body_html.startswith("<p>We had a visit from the inspectors")
+    # the blog's name over its tagline is the site, not a post
+    assert {p.attribution.source for p in posts} == {"Notes from the Duty Desk"}
+
+
+def test_items_under_one_date_heading_share_its_date():
+    posts = _read(pages.SHARED_HEADING, "https://www.northgate.gov.uk/news/releases/2024/06/05/")
+    assert len(posts) == 3
+    assert {p.date.date().isoformat() for p in posts} == {"2024-06-05"}
+    assert posts[2].title == "New recycling collections begin in the east ward"
+
+
+def test_a_news_article_with_a_category_glued_date_a_byline_and_a_related_widget():
+    [post] = _read(pages.NEWS_ARTICLE)
+    assert post.title == "Agency staff costs fall for the first time in a decade"
+    assert post.date.isoformat() == "2023-03-14T10:05:00+00:00"
+    assert (post.attribution.author, post.attribution.author_role) == (
+        "Priya Raman",
+        "Senior reporter",
+    )
+    # the related-articles widget is other pages' teasers: neither a post nor this one's text
+    assert "Recruitment drive" not in post.body_html and "Tom Ellis" not in post.body_html
+    assert "Update your browser" not in post.body_html
+
+
+def test_a_page_whose_only_dates_are_traps_is_undated():
+    [post] = _read(pages.TRAPS_ONLY)
+    assert post.date is None and post.date_source is None  # event days, an update, a ©
+
+
+def test_a_reblog_credits_the_blog_it_quotes():
+    [post] = _read(
+        pages.REBLOG, "https://practicenotes.wordpress.com/2019/03/02/why-caseloads-matter/"
+    )
+    assert post.attribution.source == "Practice Matters Blog"
+    assert post.body_html.startswith("<p>This is well worth a read")  # the reblogger's words
+
+
+def test_a_wire_dateline_is_the_source_and_not_the_text():
+    [post] = _read(pages.WIRE, "https://www.dailyexample.com/story/budget-gap-forces-county")
+    assert post.attribution.source == "AP"
+    assert post.body_html.startswith("<p>A county in Pennsylvania")
+
+
+def test_an_aggregators_credit_lines_belong_to_the_teasers_above_them():
+    posts = _read(pages.AGGREGATOR, "https://www.examplenewsroundup.com/tag/funding/")
+    assert [p.attribution.source for p in posts] == ["Example Public Finance", "Example Care News"]
+
+
+def test_a_source_suffix_leaves_the_title_and_becomes_the_source():
+    [post] = _read(pages.SUFFIX_TITLE)
+    assert post.title == "Inspectors praise council's work with care leavers"
+    assert post.attribution.source == "Northgate Herald"
+
+
+def test_the_text_starts_after_standfirst_repeated_headline_and_photo_credit():
+    [post] = _read(pages.STANDFIRST_AND_CAPTION)
+    assert post.body_html.startswith("<p>Supervision is the one hour in the week")
+    assert (
+        post.summary
+        == "A practice educator sets out five habits that make supervision worth the time"
+    )
+
+
+def test_a_forum_post_is_dated_and_signed_by_its_handle():
+    [post] = _read(pages.FORUM)
+    assert post.date.isoformat() == "2023-03-04T21:15:09+00:00"
+    assert post.attribution.author == "kinshipcarer_22"
+
+
+def test_a_headline_carrying_its_author_and_a_day_first_credit_date():
+    [post] = _read(pages.TITLE_BY_HANDLE)
+    assert post.title == "A day in the life of a duty social worker"
+    assert post.attribution.author == "@dutydesknotes"
+    assert post.date.date().isoformat() == "2019-05-17"

@@ -19,9 +19,9 @@ from datetime import datetime, tzinfo
 
 from content.captures.assemble import PageContext, build_post, share_dates
 from content.captures.kinds import classify
-from content.captures.layout import segment
+from content.captures.layout import move_trailers, segment
 from content.captures.lines import split_lines
-from content.captures.masthead import masthead
+from content.captures.masthead import is_site_header, masthead
 from content.captures.titles import pick_title, title_side
 from content.dates import numeric_orders
 from content.model import ParsedPost
@@ -63,14 +63,19 @@ def read_capture(
     day_first, decided = _page_day_first(text, day_first)
     infos = [info for line in split_lines(text) for info in classify(line, day_first)]
     segments = segment(infos, url)
+    name = masthead(infos)
+    if name and len(segments) > 1 and is_site_header(segments[0], name):
+        segments = segments[1:]  # the blog's name over its tagline, not a post
+    move_trailers(segments)
     single = len(segments) == 1
     titled = sum(1 for s in segments if s.head and s.head.titles) * 2 > len(segments)
     title_after = title_side(segments)
     headlines = {t.text for s in segments if s.head and (t := pick_title(s.head, title_after))}
+    name = None if name in headlines else name
     ctx = PageContext(
         tz,
         decided,
-        site_name(url, text, masthead(infos, headlines)),
+        site_name(url, text, name),
         single=single,
         title_after=title_after,
         titled=titled and not single,

@@ -150,9 +150,9 @@ def _drop_unpunctuated_lead(items: list[Info], body: Body) -> None:
     if len(items) < 2:
         return
     lead = items[0]
-    if _punctuated(lead.text) or len(lead.text.split()) < _STANDFIRST_WORDS:
+    if lead.teaser_end or _punctuated(lead.text) or len(lead.text.split()) < _STANDFIRST_WORDS:
         return
-    if any(_punctuated(p.text) for p in items[1:4]):
+    if any(p.text.rstrip("”\"’')").endswith((".", "!", "?")) for p in items[1:4]):
         body.standfirst.append(lead.text)
         del items[0]
 

@@ -137,7 +137,8 @@ _PERMISSION = re.compile(
 )
 # "Inside Story (No paywall)": an outlet, with a note on whether readers can get in
 _ACCESS_NOTE = re.compile(
-    r"\((?:[^)]*\b(?:paywall|subscription|subscribers|free|registration)\b[^)]*)\)\s*$", re.I
+    r"\((?:[^)]*\b(?:paywall|subscription|subscribers?|free\ to\ read|registration)\b[^)]*)\)\s*$",
+    re.I | re.X,
 )
 _PAREN_NOTE = re.compile(r"\s*\((?![A-Z]{2,8}\))[^)]*\)\s*$")
 

@@ -73,6 +73,15 @@ _LISTING_HEADING = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# A related-articles or recommendations widget: what follows are other pages' teasers.
+_WIDGET = re.compile(
+    r"""^(?:related\ (?:articles|posts|stories|content|reading|news|links)
+      | you\ (?:might|may)\ also\ (?:like|enjoy) | read\ next | more\ (?:stories|articles)\b.*
+      | most\ (?:read|popular|viewed) | recommended(?:\ for\ you)? | latest\ (?:stories|articles)
+      | (?:other|more)\ (?:news|posts)\ (?:from|in|like)\b.*
+      )\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 _POST_END = re.compile(
     r"""^(?:have\ your\ say|you\ must\ (?:sign|log)\ in\ to\ (?:make|post|leave)\ a\ comment.*
       | leave\ a\ (?:comment|reply) | post\ a\ comment | add\ (?:a|your)\ comment
@@ -140,9 +149,24 @@ def ends_post(line: str) -> bool:
     return len(line) <= 120 and bool(_POST_END.match(line))
 
 
+def opens_widget(line: str) -> bool:
+    """True for the heading of a related-articles widget: nothing after it is this page's."""
+    return len(line) <= 80 and bool(_WIDGET.match(line))
+
+
 def is_more_link(line: str) -> bool:
     """'Read more »', 'Continue reading →', 'View original post 375 more words'."""
     return len(line) <= 160 and bool(_MORE.match(line))
+
+
+_EXPLICIT_MORE = re.compile(
+    r"(?:\[(?:…|\.\.\.)\]|\bread\ more\W*|\bcontinue\ reading\W*)$", re.I | re.X
+)
+
+
+def says_read_more(line: str) -> bool:
+    """A paragraph ending "… Read more »" or "[…]": a teaser, whatever its words look like."""
+    return bool(_EXPLICIT_MORE.search(line))
 
 
 def teaser_tail(line: str) -> tuple[str, bool]:

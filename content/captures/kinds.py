@@ -200,6 +200,8 @@ def classify(line: Line, day_first: bool = True) -> list[Info]:
     if is_empty_template(text) or is_time_only(text):
         return [Info(line, Kind.META, text, empty_date=True)]
     hits = find_dates(text, day_first)
+    if hits and line.last and hits[-1].short_year and hits[-1].end == len(text):
+        hits = hits[:-1]  # "… on 13 Oct 20": the capture stops inside the year
     if hits and (meta := read_meta(text, day_first, hits)) and _is_meta_line(meta, text):
         return [Info(line, Kind.META, text, meta=meta, person=meta.author)]
     if (person := byline(text)) and len(text.split()) <= 12:
@@ -208,6 +210,9 @@ def classify(line: Line, day_first: bool = True) -> list[Info]:
         return [Info(line, Kind.META, text, outlet=outlet)]
     if line.dash and (person := _dashed_name(text.lstrip("-–— "))):
         return [Info(line, Kind.META, text, person=person)]
+    if junk.says_read_more(text) and len(text.split()) >= 6:
+        prose, _ = junk.teaser_tail(text)
+        return [Info(line, Kind.PROSE, prose or text, teaser_end=True)]
     if _is_head(text) and not _ellipsis_teaser(text):
         score = title_score(text)
         if match := _TITLE_BY.match(text):

@@ -75,7 +75,14 @@ class Block:
 
     @property
     def titles(self) -> list[Info]:
-        return [i for i in self.infos if i.kind is Kind.HEAD and i.title_score >= _TITLE_MIN]
+        """Its headings that could be a headline (a person's name is none)."""
+        return [
+            i
+            for i in self.infos
+            if i.kind is Kind.HEAD
+            and i.title_score >= _TITLE_MIN
+            and not (i.person and i.person.known)
+        ]
 
     @property
     def dated(self) -> bool:
@@ -255,6 +262,8 @@ def segment(infos: list[Info], url: str | None = None) -> list[Segment]:
     previous_ended = False
     for n, block in enumerate(all_blocks):
         if _is_marker(block):
+            if junk.opens_widget(block.infos[0].text) and segments:
+                break  # other pages' teasers from here on
             if block.infos[0].kind is Kind.END:
                 closed = True
             elif segments and "original post" in block.infos[0].text.lower():
@@ -293,7 +302,6 @@ def segment(infos: list[Info], url: str | None = None) -> list[Segment]:
     if not segments:
         prose = [b for b in preamble if not b.heading]
         return [Segment(None, prose)] if prose else []
-    _move_trailers(segments)
     return segments
 
 
@@ -303,7 +311,7 @@ def _trailing_credit(info: Info) -> bool:
     return bool(info.credit and info.credit.source) and not info.text.rstrip().endswith(":")
 
 
-def _move_trailers(segments: list[Segment]) -> None:
+def move_trailers(segments: list[Segment]) -> None:
     """Give back what a post's heading block took from the post above it.
 
     A credit line after a teaser closes that teaser's item even though the next

@@ -51,6 +51,7 @@ class Line:
     bullet: bool  # it was a list item
     dash: bool  # it began with a dash: "— Katherine", "- Jack Kerouac"
     glued: bool  # split off the line before it (no line break in the capture)
+    last: bool = False  # the capture's last line: a stored page is often cut in it
 
 
 _CONTINUES = re.compile(r"^[a-z]")
@@ -97,7 +98,8 @@ def _rejoin(lines: list[Line]) -> list[Line]:
                 continue
         out.append(line)
     return [
-        Line(ln.text, n, ln.blank_before, ln.bullet, ln.dash, ln.glued) for n, ln in enumerate(out)
+        Line(ln.text, n, ln.blank_before, ln.bullet, ln.dash, ln.glued, n == len(out) - 1)
+        for n, ln in enumerate(out)
     ]
 
 

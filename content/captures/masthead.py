@@ -11,6 +11,7 @@ the name comes back later on the page, or it names an organisation.
 from __future__ import annotations
 
 from content.captures.kinds import Info, Kind
+from content.captures.layout import Segment
 
 _MAX_WORDS = 7
 _TAGLINE_WORDS = 30
@@ -43,7 +44,31 @@ _ORG_WORDS = frozenset(
         "board",
     ]
 )
-_SMALL = frozenset(["a", "an", "and", "the", "of", "in", "on", "for", "at", "to", "by", "&", "is"])
+_SMALL = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "at",
+        "to",
+        "by",
+        "&",
+        "is",
+        "from",
+        "with",
+        "into",
+        "over",
+        "about",
+        "as",
+        "or",
+        "vs",
+    ]
+)
 
 
 def _title_case(text: str) -> bool:
@@ -51,15 +76,13 @@ def _title_case(text: str) -> bool:
     return bool(words) and all(w[:1].isupper() or not w[:1].isalpha() for w in words)
 
 
-def masthead(infos: list[Info], titles: set[str]) -> str | None:
-    """The site's name if the capture's first line is it (and no post's headline), else None."""
+def masthead(infos: list[Info]) -> str | None:
+    """The site's name if the capture's first line looks like it, else None."""
     kept = [i for i in infos if i.kind is not Kind.JUNK]
     if len(kept) < 3:
         return None
     first, second = kept[0], kept[1]
     text = first.text
-    if text in titles:
-        return None
     person = first.person
     if first.kind is not Kind.HEAD or (person and person.known) or not _title_case(text):
         return None
@@ -69,3 +92,12 @@ def masthead(infos: list[Info], titles: set[str]) -> str | None:
     repeated = any(text in i.text for i in infos[infos.index(first) + 1 :])
     organisation = any(w.lower() in _ORG_WORDS for w in text.split())
     return text if tagline or repeated or organisation else None
+
+
+def is_site_header(segment: Segment, name: str) -> bool:
+    """A 'post' that is only the site's name over its tagline: the page's header."""
+    head = segment.head
+    if head is None or not any(i.text == name for i in head.infos):
+        return False
+    prose = [i for b in segment.blocks for i in b.infos if i.kind is Kind.PROSE]
+    return len(prose) <= 1 and all(len(i.text.split()) <= _TAGLINE_WORDS for i in prose)

@@ -22,6 +22,8 @@ _LABEL = re.compile(
     r"""(?:^|[\s|/•·,:–—-])(?:
       posted|published|publish\ date|date\ published|first\ published|originally\ published
     | released|public\ release|issued|date|dated|written|filed|article|story|news|press\ release
+    | mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday
+    | saturday|sunday
     | on|at|in
     )\s*:?\s*$""",
     re.IGNORECASE | re.VERBOSE,
@@ -104,9 +106,8 @@ def read_meta(text: str, day_first: bool = True, hits: list[DateHit] | None = No
         field = field.strip(" ,;–—-")
         if not field or _MONTH_YEAR.match(field):
             continue
-        if re.match(r"^by\b", field, re.IGNORECASE) or re.search(r"\bby\b", field):
-            person = byline(field[re.search(r"\bby\b", field, re.IGNORECASE).start() :])
-            author = author or person
+        if by := re.search(r"\bby\b", field, re.IGNORECASE):
+            author = author or byline(field[by.start() :])
             continue
         if _UPDATE.match(field) or re.match(r"^(?:in|under|filed\ under)\s", field):
             continue

@@ -282,7 +282,7 @@ def byline(text: str) -> Person | None:
     rest = (match["rest"] or match["rest2"] or match["rest3"] or "").strip()
     if _HANDLE.match(rest.split(" ")[0] if rest else ""):
         return Person(rest.split(" ")[0])
-    head, _, role = rest.partition(",")
+    head, role = ([*re.split(r",|\s\|\s", rest, maxsplit=1), ""])[:2]
     if name := as_name(rest):
         return Person(name)
     if name := as_name(head):
