@@ -48,7 +48,7 @@ _PATTERNS = [
     rf"(?:{_WEEKDAY},?\s+)?{_DAY}-{_MONTH}-(?:{_YEAR}|\d\d)",
     # 2016-06-23, 2016/06/23, with a time
     rf"{_YEAR}(?P<isep>[-/])(?:0?[1-9]|1[0-2])(?P=isep)(?:[12]\d|3[01]|0?[1-9])"
-    r"(?:[T ]\d\d:\d\d(?::\d\d)?)?",
+    r"(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?",
     # 23/06/2016 · 09.04.2014 · 16.6.12 · 9/29/09 · 19-05-2025
     r"(?:[12]\d|3[01]|0?[1-9])(?P<nsep>[/.\-])(?:[12]\d|3[01]|0?[1-9])(?P=nsep)(?:"
     + _YEAR
@@ -101,8 +101,29 @@ def _parser(day_first: bool) -> DateDataParser:
     )
 
 
+_NAMED_ZONE = re.compile(rf"(?<![A-Za-z]){_ZONE}$")
+
+
+@lru_cache(maxsize=8)
+def _zoned_parser(day_first: bool) -> DateDataParser:
+    return DateDataParser(
+        languages=["en"],
+        settings={
+            "DATE_ORDER": "DMY" if day_first else "MDY",
+            "PREFER_LOCALE_DATE_ORDER": False,
+            "STRICT_PARSING": True,
+            "REQUIRE_PARTS": ["day", "month", "year"],
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "PARSERS": ["custom-formats", "absolute-time"],
+        },
+    )
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str, day_first: bool) -> datetime | None:
+    """Naive unless the text names its zone ("10:30 a.m. EDT"): then aware in that zone."""
+    if _NAMED_ZONE.search(text):
+        return _zoned_parser(day_first).get_date_data(text).date_obj
     return _parser(day_first).get_date_data(text).date_obj
 
 
@@ -164,7 +185,9 @@ def _find_dates(text: str, day_first: bool) -> tuple[DateHit, ...]:
                 value = parse_date(date_only, _UTC_NAIVE, day_first)
             if value is None:
                 continue
-            value, order = value.replace(tzinfo=None), None
+            if value.tzinfo is _UTC_NAIVE:
+                value = value.replace(tzinfo=None)
+            order = None
         end = match.start() + len(span)
         short = bool(match.group("p6"))
         hits.append(DateHit(match.start(), end, value, bool(numeric), order, short_year=short))

@@ -113,8 +113,8 @@ _LEAD = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _COPYRIGHT = re.compile(
-    r"^(?:©|\(c\)|copyright)\s*(?:(?:19|20)\d\d\s+)?(?P<src>[^©]+?)"
-    r"(?:,?\s+(?:19|20)\d\d)?\.?(?:\s+all\ rights\ reserved.*)?$",
+    r"""^(?:copyright\s*)?(?:©|\(c\)|(?<=copyright)\s)\s*(?:(?:19|20)\d\d\s+)?(?P<src>[^©]+?)
+    (?:,?\s+(?:19|20)\d\d)?\.?(?:\s+all\ rights\ reserved.*)?$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # "Michael Arrington / TechCrunch:", "Barrett Lyon / BitGravity: Blog:"
@@ -131,7 +131,7 @@ _LABEL_PREFIX = re.compile(
     r"^(?P<label>[A-Z][\w&.'’]*(?:\s+[A-Z&][\w&.'’]*){0,3}):\s+(?=[A-Z“\"‘'])"
 )
 _PERMISSION = re.compile(
-    r"\b(?:reproduced|republished|reprinted)\s+(?:here\s+)?with\s+(?:kind\s+|the\s+)?"
+    r"\b(?i:reproduced|republished|reprinted)\s+(?:here\s+)?with\s+(?:kind\s+|the\s+)?"
     r"permission\s+(?:from|of)\s+(?:(?:his|her|their|the|its)\s+)?"
     r"(?P<src>[A-Z][\w'’&.-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w'’&.-]*)*)",
 )

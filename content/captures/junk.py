@@ -32,18 +32,22 @@ _FURNITURE = re.compile(
     | (?:back|return)\ to\ (?:top|blog|home).* | top\ of\ page
     | learn\ more | advertisement | sponsored(?:\ content)? | image | video | play\ video.*
     | space\ to\ play\ or\ pause.* | duration:.*
-    | (?:shutterstock|getty\ images|alamy|istock(?:photo)?|dreamstime)\b.*
-    | (?:photo|image|picture|credit|pic)s?\s*(?:credit)?\s*[:/].* | [-–]\s*credit:.*
+    | (?:shutterstock|getty\ images|alamy|istock(?:photo)?|dreamstime)(?:\s+\S+){0,3}
+    | .{0,60}(?:/|\|)\s*(?:shutterstock|getty\ images|alamy|istock(?:photo)?|dreamstime)
+    | (?:photo|image|picture|credit|pic)s?\s*(?:credit)?\s*[:/]\s*(?:\S+\s*){1,4} | [-–]\s*credit:.*
     | (?:photo|image|picture|illustration)\s+(?:by|from|via|courtesy\ of)\ .* | .*\s/\s?unsplash
     | .{0,80}(?:/\s?flickr|wikimedia\ commons|creative\ commons
         |\bcc\ by(?:-[a-z]{2})*(?:\ \d\.\d)?)\W*
-    | .*\.(?:jpe?g|png|gif|webp)\b.* | .*\b\d{3,4}w | (?:\S+\s+){0,5}(?:img_?|dsc_?)?0\d\d
+    | .*\.(?:jpe?g|png|gif|webp)\b.* | .*\b\d{3,4}w
+    | (?:\S+\s+){0,5}0\d\d | (?:img|dsc|dscn|dcim)[_\ -]?\d{2,6}
     | [•·*\-]?\s*(?:\d+\ )?comments? | \d[\d,]*\ (?:shares?|likes?|views?|reads?)
     | share(?:\ this)?(?:\ (?:article|post|story|page))?\s*:? | share\ button
     | (?:tweet|email|print|facebook|twitter|linkedin|whatsapp|pinterest|reddit|x|rss)
     | (?:share|follow\ us|find\ us)\ on\ .* | like\ this:?
     | \(\d[\d,]*\ posts?\) | \d[\d,]*\ (?:items?|results?|posts?|articles?|stories)\ found
-    | .*\b\d+\ (?:seconds?|minutes?|mins?|hours?|days?|weeks?|months?|years?)\ ago
+    | (?:\S+\s+[・|•·–-]\s+)?\d+\ (?:seconds?|minutes?|mins?|hours?|days?|weeks?|months?|years?)
+        \ ago
+    | (?:\S+\s+){0,4}\d+\ (?:seconds?|minutes?|mins?|hours?|days?|weeks?)\ ago
     | \d+\ min(?:ute)?s?\ read | reading\ time:.*
     | (?:sign\ up|subscribe)\b.{0,40}\bnewsletter.* | get\ (?:our|the\ latest)\b.{0,40}\binbox.*
     | enter\ your\ email.* | subscribe(?:\ now)? | sign\ (?:up|in) | log\ ?in | register(?:\ now)?
@@ -63,7 +67,7 @@ _ALT_TEXT = re.compile(
 
 _LISTING_HEADING = re.compile(
     r"""^(?:
-      (?:tag|category|author|date|monthly|yearly)?\s*archives?(?:\s+for)?\b.*
+      (?:(?:tag|category|author|date|monthly|yearly|blog|news)\s+)?archives?(?:\s*(?:for\b|:).*)?
     | (?:tag|category|topic|filed\ under|tagged):\ .* | showing\ posts\ (?:from|with|for)\ .*
     | latest\ (?:posts|news|articles|stories|updates)\b.* | (?:blog\ )?posts | news
     | (?:all\ )?(?:blog|news|media|press)\ (?:posts|releases|announcements|articles|stories)
@@ -110,7 +114,7 @@ _TEASER_TAIL = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _TEASER_MARK = re.compile(
-    r"(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\bread\ more\W*|\bcontinue\ reading\W*)$",
+    r"(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\bread\ more\W*|\bcontinue\ reading\W*|\bread\ full\ story\W*)$",
     re.IGNORECASE | re.VERBOSE,
 )
 

@@ -191,13 +191,22 @@ _NOT_NAME = frozenset(
         "here",
         "there",
         "today",
+        "last",
+        "next",
+        "every",
+        "after",
+        "before",
+        "since",
+        "during",
+        "recently",
         "yesterday",
         "now",
         "then",
     ]
 )
+# a capitalised word of letters (any alphabet's), an initial ("S.P."), "McDonald", "O’Neill"
 _TOKEN = re.compile(
-    r"^(?:[A-Z][a-zà-ÿ'’\-]+(?:-[A-Z][a-zà-ÿ'’]+)?|[A-Z]\.(?:[A-Z]\.)*|Mc[A-Z][a-z]+|O’[A-Z][a-z]+|O'[A-Z][a-z]+)$"
+    r"^(?:[^\W\d_][^\W\d_'’\-]*(?:['’\-][^\W\d_]+)*|[A-Z]\.(?:[A-Z]\.)*|Mc[A-Z][a-z]+|O['’][A-Z][a-z]+)$"
 )
 _HANDLE = re.compile(r"^@?[A-Za-z][\w.]*(?:_[\w.]+)+$|^@[A-Za-z][\w.]{1,30}$")
 _BY = re.compile(
@@ -244,7 +253,8 @@ def as_name(text: str, allow_handle: bool = False) -> str | None:
         if token.lower() in _PARTICLES:
             continue
         bare = re.sub(r"['’]s$", "", token).lower()
-        if bare in _NOT_NAME or not _TOKEN.match(token):
+        acronym = len(token) > 1 and token.isupper() and "." not in token
+        if bare in _NOT_NAME or not _TOKEN.match(token) or not token[0].isupper() or acronym:
             return None
         capitals += 1
     return name if capitals >= 2 else None
@@ -343,7 +353,7 @@ def closing_credit(text: str) -> Person | None:
 
 
 def sign_off(text: str) -> Person | None:
-    """'Mark Rogers, chief executive, Solihull MBC' or a dashed '— Katherine'."""
+    """'Mark Rogers, chief executive, Solihull MBC': a name and a role closing the text."""
     if len(text.split()) > 15:
         return None
     if (match := _SIGN_OFF.match(text)) and (name := as_name(match["name"])):
@@ -354,7 +364,8 @@ def sign_off(text: str) -> Person | None:
 
 
 def _known(name: str) -> bool:
-    return words.is_given_name(name.split()[0]) or name.split()[0].rstrip(".").isupper()
+    first = name.split()[0]
+    return words.is_given_name(first) or ("." in first and first.rstrip(".").isupper())
 
 
 def name_line(text: str) -> Person | None:
