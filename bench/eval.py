@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"  # content.site's name for it
 DEFAULT_CORPUS = ROOT.parent / "shared" / "captures"
 POSTROOM = Path(sys.executable).with_name("postroom")
 SUMMARY = re.compile(
@@ -45,9 +47,11 @@ class EvalError(Exception):
 
 
 def run(cmd: list) -> subprocess.CompletedProcess[str]:
-    """Run `cmd`; it inherits this process's environment (POSTROOM_DATABASE_URL too).
+    """Run `cmd` on the throwaway site's own SQLite store: a POSTROOM_DATABASE_URL in
+    the environment (a real database) must not receive the corpus's posts.
     Its exit status is not judged: check exits 1 on problems, score.py on unmet goals."""
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV}
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
 
 
 def failed(what: str, done: subprocess.CompletedProcess[str]) -> EvalError:

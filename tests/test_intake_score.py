@@ -3,12 +3,11 @@
 bench/eval.py runs the real `postroom check --json` on ../shared/captures (read in
 place) and scores it with the corpus's score.py; every field must reach its floor
 in tests/intake_ratchet.json. Raise a floor when intake improves; never lower one
-to make a change pass. The postroom subprocess inherits the environment, so on the
-PostgreSQL pass it uses this test's fresh database (conftest.py).
+to make a change pass. eval.py keeps the corpus in a throwaway site's own SQLite
+file, on either pass of the suite.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,6 @@ def test_intake_scores_stay_at_or_above_the_ratchet():
         [sys.executable, ROOT / "bench" / "eval.py", "--json", "--corpus", CAPTURES],
         capture_output=True,
         text=True,
-        env=os.environ,
     )
     assert result.returncode == 0, f"bench/eval.py exited {result.returncode}: {result.stderr}"
     scores = json.loads(result.stdout)
