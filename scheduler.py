@@ -74,7 +74,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
     report = scan(site, store, args.clock())
-    posts = sorted(store.posts(), key=lambda p: (p.date, p.id), reverse=True)
+    places = store.places()
+    # newest first; posts of one date (a listing picked up at once) in the page's order
+    posts = sorted(
+        store.posts(), key=lambda p: (-p.date.timestamp(), places.get(p.id, ("", 0)), p.id)
+    )
     problems = list(report.problems) + [w for p in posts for w in attribution_problems(p)]
     if args.json:
         out = {

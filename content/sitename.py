@@ -213,14 +213,18 @@ def _pieces(part: str) -> list[str]:
     """How a reader would split one run of letters into words."""
     if not part.isalpha():
         return [part]
-    pieces = list(words.segment(part))
-    if len(pieces) == 1 and len(part) >= _LONG and words.frequency(part) < 1e5:
-        # "huffingtonpost" is in the word list as one token, but reads as two words
-        for cut in range(4, len(part) - 3):
-            left, right = part[:cut], part[cut:]
+    return [w for piece in words.segment(part) for w in _unrun(piece)]
+
+
+def _unrun(piece: str) -> list[str]:
+    """'huffingtonpost', 'greymatter': in the word list as one rare token, but two
+    common words run together, as a reader would write them apart."""
+    if len(piece) >= _LONG and words.frequency(piece) < 1e5:
+        for cut in range(4, len(piece) - 3):
+            left, right = piece[:cut], piece[cut:]
             if words.frequency(left) >= 5e5 and words.frequency(right) >= 5e5:
                 return [left, right]
-    return pieces
+    return [piece]
 
 
 @lru_cache(maxsize=1024)

@@ -186,6 +186,20 @@ class Store:
             found = select(func.count()).select_from(posts).where(posts.c.withdrawn.is_(False))
             return conn.execute(found).scalar() or 0
 
+    def places(self) -> dict[str, tuple[str, int]]:
+        """Where each post stands: its first file and its position in it, for listing a
+        page's posts in the order the page gives them."""
+        found: dict[str, tuple[str, int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(versions.c.post_id, versions.c.path, versions.c.slot).order_by(
+                    versions.c.path, versions.c.slot
+                )
+            )
+            for post_id, path, slot in rows:
+                found.setdefault(post_id, (path, slot))
+        return found
+
     def posts(self) -> list[Post]:
         """Every published post, newest pick-up first."""
         with self.engine.connect() as conn:

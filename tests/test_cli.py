@@ -70,3 +70,22 @@ def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
     result = postroom("--site", tmp_path, "check")
     assert result.returncode == 2
     assert "unknown key 'feed.windw'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_lists_a_listings_undated_posts_in_the_pages_order(tmp_path):
+    listing = "".join(
+        f"{title}\n\n{teaser} the council said on the day… Read more »\n\n"
+        for title, teaser in [
+            ("Zebra crossing repainted on Mill Lane", "The crossing was repainted overnight,"),
+            ("Allotment waiting list reopens", "Residents can join the list again,"),
+            ("Mobile library returns to the villages", "The van visits six villages a week,"),
+        ]
+    )
+    site = make_site(tmp_path, {"listing.txt": listing})
+    report = json.loads(postroom("--site", site.root, "check", "--json").stdout)
+    # one pick-up time for all three: the page's order, not the ids' (which sort the zebra last)
+    assert [p["title"] for p in report["posts"]] == [
+        "Zebra crossing repainted on Mill Lane",
+        "Allotment waiting list reopens",
+        "Mobile library returns to the villages",
+    ]

@@ -322,8 +322,8 @@ def move_trailers(segments: list[Segment]) -> None:
         head = current.head
         if head is None:
             continue
-        first_title = next((n for n, i in enumerate(head.infos) if i in head.titles), None)
-        lead = head.infos[:first_title] if first_title is not None else []
+        titles = [n for n, i in enumerate(head.infos) if i in head.titles]
+        lead = head.infos[: titles[-1]] if titles else []
         moved = [i for i in lead if _trailing_credit(i)]
         if moved:
             previous.tail.append(Block(heading=True, infos=moved))

@@ -71,6 +71,31 @@ _SMALL = frozenset(
 )
 
 
+# a section's or listing's heading, not the site's name: "Research Archive", "Latest News"
+_SECTION_WORDS = frozenset(
+    [
+        "archive",
+        "archives",
+        "news",
+        "blog",
+        "posts",
+        "latest",
+        "research",
+        "releases",
+        "press",
+        "category",
+        "tag",
+        "results",
+        "search",
+        "media",
+        "events",
+        "stories",
+        "articles",
+        "updates",
+    ]
+)
+
+
 def _title_case(text: str) -> bool:
     words = [w for w in text.split() if w.lower() not in _SMALL]
     return bool(words) and all(w[:1].isupper() or not w[:1].isalpha() for w in words)
@@ -86,7 +111,7 @@ def masthead(infos: list[Info]) -> str | None:
     person = first.person
     if first.kind is not Kind.HEAD or (person and person.known) or not _title_case(text):
         return None
-    if len(text.split()) > _MAX_WORDS:
+    if len(text.split()) > _MAX_WORDS or any(w.lower() in _SECTION_WORDS for w in text.split()):
         return None
     tagline = second.kind is Kind.PROSE and len(second.text.split()) <= _TAGLINE_WORDS
     repeated = any(text in i.text for i in infos[infos.index(first) + 1 :])
