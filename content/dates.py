@@ -86,7 +86,9 @@ class DateHit:
 
 
 @lru_cache(maxsize=4)
-def _parser(day_first: bool) -> DateDataParser:
+def _parser(day_first: bool, zoned: bool = False) -> DateDataParser:
+    """dateparser set up for pages: absolute dates only (a page's date is absolute, and
+    skipping "2 days ago" parsing halves the cost), aware only when the text names a zone."""
     return DateDataParser(
         languages=["en"],
         settings={
@@ -94,8 +96,7 @@ def _parser(day_first: bool) -> DateDataParser:
             "PREFER_LOCALE_DATE_ORDER": False,
             "STRICT_PARSING": True,
             "REQUIRE_PARTS": ["day", "month", "year"],
-            "RETURN_AS_TIMEZONE_AWARE": False,
-            # a page's date is absolute: skipping "2 days ago" parsing halves the cost
+            "RETURN_AS_TIMEZONE_AWARE": zoned,
             "PARSERS": ["custom-formats", "absolute-time"],
         },
     )
@@ -104,27 +105,11 @@ def _parser(day_first: bool) -> DateDataParser:
 _NAMED_ZONE = re.compile(rf"(?<![A-Za-z]){_ZONE}$")
 
 
-@lru_cache(maxsize=8)
-def _zoned_parser(day_first: bool) -> DateDataParser:
-    return DateDataParser(
-        languages=["en"],
-        settings={
-            "DATE_ORDER": "DMY" if day_first else "MDY",
-            "PREFER_LOCALE_DATE_ORDER": False,
-            "STRICT_PARSING": True,
-            "REQUIRE_PARTS": ["day", "month", "year"],
-            "RETURN_AS_TIMEZONE_AWARE": True,
-            "PARSERS": ["custom-formats", "absolute-time"],
-        },
-    )
-
-
 @lru_cache(maxsize=4096)
 def _parse(text: str, day_first: bool) -> datetime | None:
     """Naive unless the text names its zone ("10:30 a.m. EDT"): then aware in that zone."""
-    if _NAMED_ZONE.search(text):
-        return _zoned_parser(day_first).get_date_data(text).date_obj
-    return _parser(day_first).get_date_data(text).date_obj
+    zoned = bool(_NAMED_ZONE.search(text))
+    return _parser(day_first, zoned).get_date_data(text).date_obj
 
 
 def parse_date(text: str, tz: tzinfo, day_first: bool = True) -> datetime | None:
