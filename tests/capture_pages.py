@@ -173,3 +173,62 @@ Originally published: 17.05.19
 
 The phone starts ringing at nine and does not stop until six.
 """
+
+DATES_AFTER_TEASERS = """\
+Bats navigate by the smell of the river
+A study of fruit bats found they follow scent trails laid by water over several kilometres. (2021-03-18)
+
+Coral spawning timed by the moon's light
+Researchers filmed reefs for three years and matched every spawning night to the lunar calendar. (2021-03-02)
+
+Glaciers retreat faster where dust settles
+Dark dust from nearby deserts speeds the melting of mountain glaciers, satellite images show. (2021-02-21)
+"""
+
+DATE_OPENS_THE_TEASER = """\
+Charity calls for more family hubs
+
+14 May 2021. The charity said every council should open a family hub by next spring.
+
+Winter appeal raises record sum
+
+2 February 2021. Supporters gave more than ever before to the winter appeal.
+"""
+
+UNTITLED_NOTICE = """\
+Latest News
+
+The next council meeting is on Tuesday 4th June at 7pm in the village hall.
+
+New benches have been installed on the green, paid for by the community fund.
+
+Published: Friday, 17th May 2024
+"""
+
+META_FIELDS = """\
+Keeping secrets out of your shell history
+
+March 11, 2026 · 6 min · 1402 words · Dana Whitfield
+
+Every command you type is written to a file, and sometimes that file holds a password.
+"""
+
+FORUM_THREAD_POST = """\
+Joined: Mon Jan 06, 2020 9:40 am
+
+Post by parentvoice22 »
+
+Has anyone been to a family group conference? We have one next week and I do not know what to expect.
+"""
+
+BYLINE_UNDER_TEXT = """\
+Club secures new sponsor for the junior section
+
+The junior section will have new kit next season thanks to a local bakery that has signed a three year deal.
+
+Training restarts in April on Saturday mornings.
+
+By Alan Greaves
+
+Click on an image to enlarge it.
+"""

@@ -191,3 +191,41 @@ def test_a_headline_carrying_its_author_and_a_day_first_credit_date():
     assert post.title == "A day in the life of a duty social worker"
     assert post.attribution.author == "@dutydesknotes"
     assert post.date.date().isoformat() == "2019-05-17"
+
+
+def test_a_date_in_brackets_after_each_teaser_dates_that_item():
+    posts = _read(pages.DATES_AFTER_TEASERS)
+    assert [(p.title, p.date.date().isoformat()) for p in posts] == [
+        ("Bats navigate by the smell of the river", "2021-03-18"),
+        ("Coral spawning timed by the moon's light", "2021-03-02"),
+        ("Glaciers retreat faster where dust settles", "2021-02-21"),
+    ]
+    assert posts[0].body_html.endswith("over several kilometres.</p>")
+
+
+def test_a_teaser_opening_with_its_day_is_dated_by_it():
+    posts = _read(pages.DATE_OPENS_THE_TEASER)
+    assert [p.date.date().isoformat() for p in posts] == ["2021-05-14", "2021-02-02"]
+    assert posts[0].body_html.startswith("<p>The charity said every council")
+
+
+def test_an_untitled_notice_is_dated_by_the_published_line_after_it_not_the_meeting():
+    [post] = _read(pages.UNTITLED_NOTICE)
+    assert post.date.date().isoformat() == "2024-05-17"
+
+
+def test_a_name_among_a_meta_lines_fields_is_its_author():
+    [post] = _read(pages.META_FIELDS)
+    assert post.attribution.author == "Dana Whitfield"
+    assert post.date.date().isoformat() == "2026-03-11"
+
+
+def test_a_forum_post_by_a_handle_is_signed_by_it_and_not_dated_by_the_join_date():
+    [post] = _read(pages.FORUM_THREAD_POST)
+    assert post.attribution.author == "parentvoice22"
+    assert post.body_html.startswith("<p>Has anyone been to a family group conference?")
+
+
+def test_a_byline_under_the_text_signs_it():
+    [post] = _read(pages.BYLINE_UNDER_TEXT)
+    assert post.attribution.author == "Alan Greaves"

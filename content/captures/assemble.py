@@ -30,6 +30,7 @@ _STATEMENT = re.compile(
     re.IGNORECASE,
 )
 _PROMOTED_TITLE_WORDS = 25
+_BY_LINE = re.compile(r"^(?:written\s+|posted\s+|post\s+)?by\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ def _author(segment: Segment, title: Info | None, body: Body) -> Person | None:
     for info in body.paragraphs[-3:]:
         if person := closing_credit(info.text):
             return person
+    for block in segment.blocks:  # "By Jim Downing" under the text, before a gallery
+        for info in block.infos:
+            if info.kind is Kind.META and info.person and _BY_LINE.match(info.text):
+                return info.person
     if body.paragraphs:
         return sign_off(body.paragraphs[-1].text) or _dashed_sign_off(segment, body)
     return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from content.captures.credits import dateline, label_prefix
 from content.captures.kinds import Info, Kind
 from content.captures.layout import Segment
+from content.captures.meta import opening_date
 from content.captures.people import Person, leading_name
 from content.dates import DateHit, find_dates
 
@@ -120,6 +121,8 @@ def _strip_first(items: list[Info], body: Body, single: bool) -> None:
     """Datelines, labels and glued bylines at the first paragraph's start."""
     first = items[0]
     text = first.text
+    if opened := opening_date(text):
+        body.dated, text = opened  # "29 June 2020. Barnardos …"
     source, text, place = dateline(text)
     body.source = body.source or source
     if place and (hits := find_dates(place)):

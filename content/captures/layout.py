@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from content.captures import junk
 from content.captures.kinds import Info, Kind
+from content.captures.meta import opening_date
 
 _TITLE_MIN = 0.45  # a heading scoring less is a label, a name or a caption
 _PREAMBLE_PROSE = 3  # this much prose before the first headline is the post itself
@@ -93,7 +94,12 @@ class Block:
         """A byline, or a known person's name beside a headline that is not that name."""
         titles = self.titles
         return any(
-            (i.kind is Kind.META and (i.person or (i.credit and i.credit.author)))
+            # a dashed name ("— Jack Kerouac") signs an epigraph or a sign-off, not a post
+            (
+                i.kind is Kind.META
+                and not i.line.dash
+                and (i.person or (i.credit and i.credit.author))
+            )
             or (
                 i.kind is Kind.HEAD
                 and i.person is not None
@@ -279,8 +285,16 @@ def segment(infos: list[Info], url: str | None = None) -> list[Segment]:
                 preamble.append(block)
             previous_ended = block.ended
             continue
-        starts = has_text and _starts_post(block, previous_ended, closed, undated_listing)
-        if not segments and not starts and has_text and (block.titles or block.dated):
+        starts = has_text and (
+            _starts_post(block, previous_ended, closed, undated_listing)
+            or (bool(block.titles) and opening_date(following.infos[0].text) is not None)
+        )
+        if (
+            not segments
+            and not starts
+            and has_text
+            and (block.titles or block.dated or block.bylined)
+        ):
             starts = not closed and not _outshone(all_blocks, n)
         if starts:
             prose_before = sum(len(b.infos) for b in preamble if not b.heading)
@@ -301,7 +315,11 @@ def segment(infos: list[Info], url: str | None = None) -> list[Segment]:
         previous_ended = False
     if not segments:
         prose = [b for b in preamble if not b.heading]
-        return [Segment(None, prose)] if prose else []
+        if not prose:
+            return []
+        # an untitled page: what follows its last paragraph ("Published: …") closes it
+        last = max(preamble.index(b) for b in prose)
+        return [Segment(None, prose, tail=[b for b in preamble[last + 1 :] if b.heading])]
     return segments
 
 

@@ -33,14 +33,28 @@ _ALT_SUFFIX = re.compile(
 _AFTER_DATE = re.compile(r"^\s*[:–—]\s+(?=\S+(?:\s+\S+){3})")
 
 
+# "… can run at maximum speed. (2020-11-09)": a listing's date after its teaser (not a
+# judgment's date closing a case name: "… [2013] EWHC 4784 (Fam) (03 December 2013)")
+_TRAILING_DATE = re.compile(r"\s*\(([^()]{6,40})\)$")
+
+
 def _peel(piece: str) -> list[str]:
-    """A paragraph's stamps (a date, a time, a stored date) as lines of their own."""
+    """A paragraph's stamps (a date before or after it, a time) as lines of their own."""
     if stamp := _TIME_PREFIX.match(piece):
         return [piece[stamp.end() :]]
     hits = find_dates(piece[:60]) if piece[:1].isalnum() else []
     if hits and hits[0].start == 0 and (colon := _AFTER_DATE.match(piece[hits[0].end :])):
         return [piece[: hits[0].end], piece[hits[0].end + colon.end() :]]
+    trailing = _TRAILING_DATE.search(piece)
+    ends_sentence = trailing and piece[: trailing.start()].rstrip().endswith((".", "!", "?"))
+    if ends_sentence and trailing.start() > 20 and _whole_date(trailing[1]):
+        return [piece[: trailing.start()], trailing[1]]
     return [piece]
+
+
+def _whole_date(text: str) -> bool:
+    hits = find_dates(text)
+    return len(hits) == 1 and hits[0].start == 0 and hits[0].end == len(text.strip())
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,14 @@ _LABEL = re.compile(
     )\s*:?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# "Joined: Mon Jan 06, 2020": when a forum member registered, not when they posted
+_JOINED = re.compile(r"\b(?:joined|member\ since|registered|since)\b", re.IGNORECASE | re.VERBOSE)
 _UPDATE = re.compile(
     r"\b(?:updated|modified|edited|revised|last\ reviewed)\b", re.IGNORECASE | re.VERBOSE
 )
 _PUBLISHED = re.compile(r"\b(?:posted|published|released|issued)\b", re.IGNORECASE)
 _READ_TIME = re.compile(
-    r"\d+\s*min(?:ute)?s?\s*read|\d[\d,]*\s*words?\b|\d+\s*comments?", re.IGNORECASE
+    r"~?\d+\s*min(?:ute)?s?(?:\s*read)?\b|\d[\d,]*\s*words?\b|\d+\s*comments?", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"^[\s|/•·,:;–—\-]+|[\s|/•·,:;–—\-]+$")
 _MONTH_YEAR = re.compile(r"^[A-Z][a-z]{2,8}\.?,?\s+(?:19|20)\d\d$")
@@ -89,6 +91,8 @@ def read_meta(text: str, day_first: bool = True, hits: list[DateHit] | None = No
     role = DateRole.PUBLISHED
     if _UPDATE.search(before_raw) and not _PUBLISHED.search(before_raw):
         role = DateRole.UPDATED
+    elif _JOINED.search(before_raw):
+        role = DateRole.EVENT
     author = None
     by_at = re.search(r"\bby\b:?", before_raw, re.IGNORECASE)
     if by_at and (person := byline(before_raw[by_at.start() :].strip(" |,"))):
@@ -101,6 +105,8 @@ def read_meta(text: str, day_first: bool = True, hits: list[DateHit] | None = No
         # forum posts: "Valeroadmum Thu 11-Jun-15 14:10:27"
         author, before = Person(before), ""
     fielded = bool(re.match(r"^\s*[|/•·]", after_raw))
+    fielded_any = bool(re.search(r"[|/•·]", after_raw))
+    after_raw = re.sub(r"\([^()]*\)", " ", after_raw)  # "(7 hours old)": an aside, no place
     rest: list[str] = []
     for field in re.split(r"\s*[|/•·]\s*", _READ_TIME.sub(" ", after_raw)):
         field = field.strip(" ,;–—-")
@@ -110,6 +116,9 @@ def read_meta(text: str, day_first: bool = True, hits: list[DateHit] | None = No
             author = author or byline(field[by.start() :])
             continue
         if _UPDATE.match(field) or re.match(r"^(?:in|under|filed\ under)\s", field):
+            continue
+        if fielded_any and (person := name_line(field)) and person.known:
+            author = author or person  # "March 11, 2026 · 7 min · Rob Washington"
             continue
         rest.append(field)
     after = " ".join(rest)
@@ -129,3 +138,16 @@ def _is_handle(text: str) -> bool:
 
 def hit_has_time(text: str, hit: DateHit) -> bool:
     return bool(re.search(r"\d[:.]\d\d", text[hit.start : hit.end]))
+
+
+# a paragraph opening with its own day: "29 June 2020. Barnardos today …"
+_DATE_OPENING = re.compile(r"^([^.]{6,40}?)\.\s+(?=[A-Z])")
+
+
+def opening_date(text: str) -> tuple[DateHit, str] | None:
+    """The day a paragraph opens with as a sentence of its own, and the rest of it."""
+    stamp = _DATE_OPENING.match(text)
+    hits = find_dates(stamp[1]) if stamp else []
+    if hits and hits[0].start == 0 and hits[0].end == len(stamp[1]):
+        return hits[0], text[stamp.end() :]
+    return None

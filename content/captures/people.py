@@ -210,7 +210,7 @@ _TOKEN = re.compile(
 )
 _HANDLE = re.compile(r"^@?[A-Za-z][\w.]*(?:_[\w.]+)+$|^@[A-Za-z][\w.]{1,30}$")
 _BY = re.compile(
-    r"^(?:(?:written|posted|article|story|words|(?:additional\s+)?reporting|reports?\s+compiled"
+    r"^(?:(?:written|posted|post|article|story|words|(?:additional\s+)?reporting|reports?\s+compiled"
     r"|compiled|interview|photos?)\s+)?by:?\s+(?P<rest>.+)$"
     r"|^(?:a\s+)?(?:guest\s+)?(?:blog|post|article|column)\s+by:?\s+(?P<rest2>.+)$"
     r"|^author(?:s|\(s\))?\s*:\s*(?P<rest3>.+)$",
@@ -289,7 +289,7 @@ def byline(text: str) -> Person | None:
     match = _BY.match(text.strip())
     if not match:
         return None
-    rest = (match["rest"] or match["rest2"] or match["rest3"] or "").strip()
+    rest = (match["rest"] or match["rest2"] or match["rest3"] or "").strip(" »«|:")
     if _HANDLE.match(rest.split(" ")[0] if rest else ""):
         return Person(rest.split(" ")[0])
     head, role = ([*re.split(r",|\s\|\s", rest, maxsplit=1), ""])[:2]
@@ -302,6 +302,8 @@ def byline(text: str) -> Person | None:
         return Person(lead[0])
     if _PSEUDONYM.match(rest):
         return Person(rest)  # "By Frontline Team Manager": the page's own byline
+    if re.fullmatch(r"@?[A-Za-z][\w.-]{2,30}", rest) and any(c.isdigit() for c in rest):
+        return Person(rest)  # "Post by parentvoice22": a member's handle
     return None
 
 
