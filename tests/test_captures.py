@@ -229,3 +229,9 @@ def test_a_forum_post_by_a_handle_is_signed_by_it_and_not_dated_by_the_join_date
 def test_a_byline_under_the_text_signs_it():
     [post] = _read(pages.BYLINE_UNDER_TEXT)
     assert post.attribution.author == "Alan Greaves"
+
+
+def test_a_paragraph_said_twice_is_still_the_text():
+    [post] = _read("A short notice\n\nThe office is closed today.\n\nThe office is closed today.\n")
+    assert "The office is closed today." in post.body_html
+

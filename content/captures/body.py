@@ -91,8 +91,9 @@ def _drop_repeats(items: list[Info], body: Body, title: str | None) -> None:
                 body.standfirst += [i.text for i in items[:n] if i.kind is Kind.PROSE]
                 del items[: n + 1]
                 break
-    # a standfirst printed twice, or reworded as the first paragraph
-    while len(items) >= 2 and _similar(items[0].text, items[1].text) > 0.8:
+    # a standfirst printed twice, or reworded as the first paragraph (once: a text that
+    # repeats itself further down is still text)
+    if len(items) >= 3 and _similar(items[0].text, items[1].text) > 0.8:
         body.standfirst.append(items[0].text)
         del items[: 2 if items[0].text == items[1].text else 1]
 

@@ -17,10 +17,12 @@ import re
 
 from content import words
 
-# a word, glued to a capitalised word: "EngineerArticle", "WebHow", "readMar"
-_JUNCTION = re.compile(
-    r"(?P<left>[A-Za-z]*[a-z]{2})(?P<right>[A-Z][a-z]+(?=[^A-Za-z]|$)|[AI](?=\s))"
-)
+# a word, glued to a capitalised word: "EngineerArticle", "WebHow", "readMar", "KnightsA post";
+# found from each lower-to-upper case change, each side read a bounded way (no backtracking
+# over a long run of letters)
+_CHANGE = re.compile(r"(?<=[a-z]{2})(?=[A-Z])")
+_LEFT = re.compile(r"[A-Za-z]{2,40}$")
+_RIGHT = re.compile(r"[A-Z][a-z]{1,40}(?![A-Za-z])|[AI](?=\s)")
 # "…" or "..." then a capital: a teaser's end glued to whatever came next
 _ELLIPSIS = re.compile(r"(?<=\S)(?:…|\.\.\.)(?=[A-Z“‘\"'])")
 _MONTHS = frozenset(
@@ -130,9 +132,11 @@ def split_glued(line: str) -> list[str]:
     parts: list[str] = []
     for piece in _ELLIPSIS.sub("…\n", line).split("\n"):
         start = 0
-        for match in _JUNCTION.finditer(piece):
-            if _is_glue(match["left"], match["right"], piece[start : match.start("right")]):
-                cut = match.start("right")
+        for change in _CHANGE.finditer(piece):
+            cut = change.start()
+            left = _LEFT.search(piece, max(start, cut - 40), cut)
+            right = _RIGHT.match(piece, cut)
+            if left and right and _is_glue(left.group(), right.group(), piece[start:cut]):
                 parts.append(piece[start:cut])
                 start = cut
         parts.append(piece[start:])
