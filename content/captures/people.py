@@ -260,11 +260,14 @@ def as_name(text: str, allow_handle: bool = False) -> str | None:
     return name if capitals >= 2 else None
 
 
+_MAX_NAME_TOKENS = 9  # "Professor Sir Keith Burnett FRS": titles, a name and letters after it
+
+
 def _leading(text: str) -> tuple[str, int] | None:
     """The longest name at the start of `text`, and where in `text` it ends."""
     best = None
-    for match in re.finditer(r"\S+", text):
-        if match.start() > 120:
+    for n, match in enumerate(re.finditer(r"\S+", text)):
+        if n >= _MAX_NAME_TOKENS:
             break
         head = text[: match.end()]
         if (name := as_name(head)) is None:
