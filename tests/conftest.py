@@ -11,10 +11,12 @@ collect_ignore = [] if os.environ.get("POSTROOM_SEEDS") else ["test_seeds.py"]
 
 
 @pytest.fixture(autouse=True)
-def _store_database(monkeypatch):
+def _store_database(request, monkeypatch):
     """On the PostgreSQL pass, every site in the test (and every postroom process it
-    starts) uses a new database of its own; otherwise each site's SQLite file."""
-    if not on_postgresql():
+    starts) uses a new database of its own; otherwise each site's SQLite file. Tests
+    marked `nostore` (readers of text, with no site) get none: making a database for
+    each of several hundred of them would add minutes to the pass."""
+    if not on_postgresql() or request.node.get_closest_marker("nostore"):
         monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
         yield
         return

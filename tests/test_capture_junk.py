@@ -4,6 +4,8 @@ import pytest
 
 from content.captures.junk import ends_post, is_junk, is_listing_heading, is_more_link, teaser_tail
 
+pytestmark = pytest.mark.nostore
+
 
 @pytest.mark.parametrize(
     "line",

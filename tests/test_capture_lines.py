@@ -5,6 +5,8 @@ import pytest
 from content.captures.glue import split_glued
 from content.captures.lines import split_lines
 
+pytestmark = pytest.mark.nostore
+
 
 def _texts(text: str) -> list[str]:
     return [line.text for line in split_lines(text)]

@@ -22,6 +22,8 @@ from content.captures.people import (
 )
 from content.sitename import name_in_text, readable, site_name, site_tokens
 
+pytestmark = pytest.mark.nostore
+
 # --- meta lines (content/captures/meta.py) ---
 
 

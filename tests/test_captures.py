@@ -9,6 +9,8 @@ from content.model import DateSource
 from tests import capture_pages as pages
 from tests.support import ARCHIVE, JUNK_LINES, NEWS_PAGE, UNDATED_COMMENT
 
+pytestmark = pytest.mark.nostore
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -234,4 +236,3 @@ def test_a_byline_under_the_text_signs_it():
 def test_a_paragraph_said_twice_is_still_the_text():
     [post] = _read("A short notice\n\nThe office is closed today.\n\nThe office is closed today.\n")
     assert "The office is closed today." in post.body_html
-

@@ -8,6 +8,8 @@ import pytest
 from content.dates import date_source, find_dates, is_ambiguous, numeric_orders, parse_date
 from content.model import DateSource
 
+pytestmark = pytest.mark.nostore
+
 LONDON = ZoneInfo("Europe/London")
 
 

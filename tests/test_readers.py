@@ -1,8 +1,12 @@
 """One file to posts: formats, encodings, sidecars and the problems they report."""
 
+import pytest
+
 from content.model import DateSource, Severity
 from content.readers import read_file
 from content.site import Config
+
+pytestmark = pytest.mark.nostore
 
 CONFIG = Config()
 
