@@ -141,11 +141,6 @@ def site_tokens(url: str) -> list[str]:
     return [*labels[-1:], domain] if domain else labels[-1:]
 
 
-def site_token(url: str) -> str | None:
-    tokens = site_tokens(url)
-    return tokens[-1] if tokens else None
-
-
 def _compact(text: str) -> tuple[str, list[int]]:
     """Lower-case letters and digits of `text`, with each one's position in it."""
     chars, where = [], []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from content.captures.people import as_name, strip_titles
+from content.captures.people import as_name
 from content.dates import find_dates
 
 # Words that name news outlets and publishers, whatever the country or field.
@@ -262,7 +262,3 @@ def permission_credit(text: str) -> str | None:
     """'… reproduced with kind permission from his Family Lore blog' -> 'Family Lore'."""
     match = _PERMISSION.search(text)
     return _tidy(match["src"]) if match else None
-
-
-def clean_person(text: str) -> str:
-    return strip_titles(text)

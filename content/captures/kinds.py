@@ -22,6 +22,8 @@ from content.captures.meta import DateRole, Meta, is_empty_template, is_time_onl
 from content.captures.people import Person, byline, name_line
 from content.dates import find_dates
 
+TITLE_MIN = 0.45  # a heading scoring less is a label, a name or a caption
+
 
 class Kind(StrEnum):
     JUNK = "junk"

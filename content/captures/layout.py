@@ -11,8 +11,9 @@ the page is:
   one-paragraph items) whose posts carry no dates, any headline does;
 - otherwise a heading inside an article is a subheading.
 
-After a comment section or a related-articles widget opens, only a block
-with a headline and a date, byline or credit starts anything again.
+After a comment section opens, only a block with a headline and a date,
+byline or credit starts anything again; after a related-articles widget
+opens, nothing does (its items are other pages').
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from content.captures import junk
-from content.captures.kinds import Info, Kind
+from content.captures.kinds import TITLE_MIN, Info, Kind
 from content.captures.meta import opening_date
 
-_TITLE_MIN = 0.45  # a heading scoring less is a label, a name or a caption
 _PREAMBLE_PROSE = 3  # this much prose before the first headline is the post itself
 # ?page=2, ?start=20, ?cat=8: a page of a listing
 _LISTING_QUERY = re.compile(r"(?:^|&)(?:page|paged|start|offset|cat|p|ym|year)=", re.IGNORECASE)
@@ -81,7 +81,7 @@ class Block:
             i
             for i in self.infos
             if i.kind is Kind.HEAD
-            and i.title_score >= _TITLE_MIN
+            and i.title_score >= TITLE_MIN
             and not (i.person and i.person.known)
         ]
 
@@ -220,7 +220,7 @@ def _demote(infos: list[Info]) -> list[Info]:
         after = infos[kept[k + 1]] if k + 1 < len(kept) else None
         before = infos[kept[k - 1]] if k > 0 else None
         under_title = (
-            before is not None and before.kind is Kind.HEAD and before.title_score >= _TITLE_MIN
+            before is not None and before.kind is Kind.HEAD and before.title_score >= TITLE_MIN
         )
         sentence_case = _capital_ratio(info.text) < 0.5
         if after is None and words >= 8:

@@ -9,10 +9,8 @@ date above, a news listing below).
 
 from __future__ import annotations
 
-from content.captures.kinds import Info, Kind
+from content.captures.kinds import TITLE_MIN, Info, Kind
 from content.captures.layout import Block, Segment
-
-TITLE_MIN = 0.45  # a heading scoring less is a label, a name or a caption
 
 
 def _anchors(infos: list[Info]) -> list[int]:
