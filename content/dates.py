@@ -12,6 +12,7 @@ a publication date.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -24,6 +25,13 @@ from content.model import DateSource
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# English month and weekday names and their abbreviations, lower case
+MONTH_NAMES = frozenset(
+    n.lower() for n in (*calendar.month_name[1:], *calendar.month_abbr[1:], "Sept")
+)
+WEEKDAY_NAMES = frozenset(
+    n.lower() for n in (*calendar.day_name, *calendar.day_abbr, "Tues", "Thur", "Thurs")
 )
 _WEEKDAY = (
     r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday"

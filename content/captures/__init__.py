@@ -70,7 +70,8 @@ def read_capture(
     single = len(segments) == 1
     titled = sum(1 for s in segments if s.head and s.head.titles) * 2 > len(segments)
     title_after = title_side(segments)
-    headlines = {t.text for s in segments if s.head and (t := pick_title(s.head, title_after))}
+    titles = [pick_title(s.head, title_after) if s.head else None for s in segments]
+    headlines = {t.text for t in titles if t is not None}
     name = None if name in headlines else name
     ctx = PageContext(
         tz,
@@ -81,5 +82,5 @@ def read_capture(
         titled=titled and not single,
         stored=stored if single else None,
     )
-    posts = [build_post(s, ctx) for s in segments]
+    posts = [build_post(s, t, ctx) for s, t in zip(segments, titles, strict=True)]
     return share_dates([p for p in posts if p is not None])

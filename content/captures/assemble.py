@@ -18,7 +18,7 @@ from content.captures.credits import permission_credit
 from content.captures.kinds import Info, Kind
 from content.captures.layout import Segment
 from content.captures.people import Person, closing_credit, name_line, sign_off, teaser_writer
-from content.captures.titles import pick_title, title_from_meta
+from content.captures.titles import title_from_meta
 from content.dates import date_source
 from content.model import Attribution, DateSource, ParsedPost
 from content.sanitize import summarize, text_to_html
@@ -183,9 +183,9 @@ def _beside_meta(infos: list[Info], n: int) -> bool:
     return any(i.meta is not None or i.person is not None for i in near)
 
 
-def build_post(segment: Segment, ctx: PageContext) -> ParsedPost | None:
-    """The post a segment holds, or None when it has no text of its own."""
-    title = pick_title(segment.head, ctx.title_after) if segment.head else None
+def build_post(segment: Segment, title: Info | None, ctx: PageContext) -> ParsedPost | None:
+    """The post a segment holds under its headline (`titles.pick_title`), or None when it
+    has no text of its own."""
     body = read_body(segment, title, ctx.single)
     paras = body.paragraphs
     if not paras:

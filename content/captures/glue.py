@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from content import words
+from content.dates import MONTH_NAMES
 
 # a word, glued to a capitalised word: "EngineerArticle", "WebHow", "readMar", "KnightsA post";
 # found from each lower-to-upper case change, each side read a bounded way (no backtracking
@@ -25,34 +26,6 @@ _LEFT = re.compile(r"[A-Za-z]{2,40}$")
 _RIGHT = re.compile(r"[A-Z][a-z]{1,40}(?![A-Za-z])|[AI](?=\s)")
 # "…" or "..." then a capital: a teaser's end glued to whatever came next
 _ELLIPSIS = re.compile(r"(?<=\S)(?:…|\.\.\.)(?=[A-Z“‘\"'])")
-_MONTHS = frozenset(
-    [
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "may",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "january",
-        "february",
-        "march",
-        "april",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
 # words that begin a headline, a sentence or a byline, whatever the page is about
 _LINE_START = frozenset(
     [
@@ -113,7 +86,7 @@ def _is_glue(left: str, right: str, chunk: str) -> bool:
         return False
     if right in ("A", "I"):
         return words.is_word(left, 1e5) or left[:1].isupper()  # "Emma KnightsA post office"
-    if right.lower() in _MONTHS or left.lower().endswith("more"):
+    if right.lower() in MONTH_NAMES or left.lower().endswith("more"):
         return True  # "readMar 27", "Read MoreGordon fires four …"
     if left[0].islower() and len(left) >= 3 and len(chunk.split()) <= 12:
         # "group of children walkingDivorce Myths": a caption run into a headline (names
