@@ -213,12 +213,13 @@ def _pieces(part: str) -> list[str]:
 
 def _unrun(piece: str) -> list[str]:
     """'huffingtonpost', 'greymatter': in the word list as one rare token, but two
-    common words run together, as a reader would write them apart."""
-    if len(piece) >= _LONG and words.frequency(piece) < 1e5:
+    common words run together, as a reader would write them apart (one of them very
+    common: 'ponderings' is no 'ponder' + 'ings')."""
+    if len(piece) >= _LONG and words.frequency(piece) < 2e5:
         for cut in range(4, len(piece) - 3):
-            left, right = piece[:cut], piece[cut:]
-            if words.frequency(left) >= 5e5 and words.frequency(right) >= 5e5:
-                return [left, right]
+            left, right = words.frequency(piece[:cut]), words.frequency(piece[cut:])
+            if min(left, right) >= 5e5 and max(left, right) >= 1e7:
+                return [piece[:cut], piece[cut:]]
     return [piece]
 
 

@@ -723,3 +723,17 @@ def test_names_may_start_with_any_alphabets_capital_but_an_acronym_is_no_name():
     assert byline("By Émile Durand").name == "Émile Durand"
     assert name_line("Łukasz Kowalski").name == "Łukasz Kowalski"
     assert name_line("DEV Community") is None
+
+
+def test_a_foreword_credit_names_the_body_and_its_signatory():
+    credit = credit_line("Foreword from the Office of the Schools Ombudsman, Dame Alice Ferrers.")
+    assert credit is not None
+    assert (credit.source, credit.author) == (
+        "the Office of the Schools Ombudsman",
+        "Alice Ferrers",
+    )
+
+
+def test_a_domain_of_two_run_together_words_reads_apart_only_when_one_is_common():
+    assert readable("greymatterlearning") == "Grey Matter Learning"
+    assert readable("peripateticponderings") == "Peripatetic Ponderings"  # not "Ponder Ings"

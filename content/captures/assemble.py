@@ -19,7 +19,7 @@ from content.captures.kinds import Info, Kind
 from content.captures.layout import Segment
 from content.captures.people import Person, closing_credit, name_line, sign_off, teaser_writer
 from content.captures.titles import title_from_meta
-from content.dates import date_source
+from content.dates import MONTH_NAMES, WEEKDAY_NAMES, date_source, find_dates
 from content.model import Attribution, DateSource, ParsedPost
 from content.sanitize import summarize, text_to_html
 
@@ -163,6 +163,8 @@ def _source(segment: Segment, title: Info | None, body: Body) -> str | None:
                 and after.kind is Kind.HEAD
                 and after is not title
                 and len(after.text.split()) <= 5
+                and not find_dates(after.text)
+                and after.text.lower().rstrip(".") not in MONTH_NAMES | WEEKDAY_NAMES
             ):
                 return after.text  # "Peter Mares" then "Inside Story"
     if segment.reblog:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from content.captures.people import as_name
+from content.captures.people import as_name, strip_titles
 from content.dates import find_dates
 
 # Words that name news outlets and publishers, whatever the country or field.
@@ -109,6 +109,7 @@ _LEAD = re.compile(
     | (?:read\ (?:the\ )?)?full\ (?:story|article|report|news\ release|text|piece)
         (?:\s+(?:on|at|from|in))?\s*:?
     | original\ (?:article|story|post)(?:\ link)?\s*:?
+    | (?:foreword|introduction)\ (?:from|by)\s*:?
     )\s*(?P<rest>.+?)[\])]?$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -187,6 +188,11 @@ def credit_line(line: str) -> Credit | None:
             from content.sitename import site_name
 
             return Credit(site_name(rest.split()[0], ""))
+        # "Foreword from the Children's Commissioner for England, Dame Rachel de Souza."
+        head, _, tail = rest.rstrip(" .").rpartition(", ")
+        if head and (signatory := as_name(strip_titles(tail))):
+            source = _tidy(head)
+            return Credit(source, signatory) if source else None
         source, dated = _source_of(rest)
         if source is None and not dated:
             return None
