@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from content.sanitize import html_to_text, one_line
+
 BODY_START_CHARS = 200
 
 
@@ -91,6 +93,4 @@ class Post:
     def body_start(self) -> str:
         """The body's first 200 characters as plain text (title, byline and standfirst
         are not in the body), so a curator can see where postroom thinks the text begins."""
-        from content.sanitize import html_to_text, one_line
-
         return one_line(html_to_text(self.body_html))[:BODY_START_CHARS]

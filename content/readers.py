@@ -173,7 +173,6 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
             warnings.append(f"'{post.title}': date read {order} ({config.dates.locale}), a guess")
         if post.date is None:
             warnings.append(f"'{post.title}': no date in the text; dated when first picked up")
-
     if not posts and path.suffix.lower() not in (".md", ".markdown"):
         return Reading((), (Problem(name, "no post found in the file", Severity.ERROR),))
     return Reading(tuple(posts), tuple(Problem(name, w) for w in warnings))

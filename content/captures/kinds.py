@@ -17,7 +17,7 @@ from enum import StrEnum
 from content import words
 from content.captures import junk
 from content.captures.credits import Credit, credit_line, outlet_line
-from content.captures.lines import Line
+from content.captures.lines import Line, sentence_case
 from content.captures.meta import DateRole, Meta, is_empty_template, is_time_only, read_meta
 from content.captures.people import Person, byline, name_line
 from content.dates import find_dates
@@ -267,10 +267,7 @@ def _dashed_name(text: str) -> Person | None:
 def _ellipsis_teaser(text: str) -> bool:
     """'Director of … tells you just about everything you…': a cut teaser, not a headline
     (which is written in title case: 'This is Why I Teach: … A Wish For You...')."""
-    if not text.endswith(("...", "…")) or len(text.split()) < 10:
-        return False
-    content = [w for w in text.split() if len(w) > 3 and w[:1].isalpha()]
-    return sum(w[0].isupper() for w in content) * 2 < len(content)
+    return text.endswith(("...", "…")) and len(text.split()) >= 10 and sentence_case(text)
 
 
 def _is_meta_line(meta: Meta, text: str) -> bool:

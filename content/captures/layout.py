@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from content.captures import junk
 from content.captures.kinds import TITLE_MIN, Info, Kind
+from content.captures.lines import capital_ratio
 from content.captures.meta import opening_date
 
 _PREAMBLE_PROSE = 3  # this much prose before the first headline is the post itself
@@ -197,11 +198,6 @@ def _rhythm(units: list[tuple[Block, Block | None]]) -> bool:
     return best >= 3
 
 
-def _capital_ratio(text: str) -> float:
-    content = [w for w in text.split() if len(w) > 3 and w[:1].isalpha()]
-    return sum(w[0].isupper() for w in content) / len(content) if content else 0.0
-
-
 def _demote(infos: list[Info]) -> list[Info]:
     """Unpunctuated teasers and standfirsts that look like headings, read as prose.
 
@@ -222,7 +218,7 @@ def _demote(infos: list[Info]) -> list[Info]:
         under_title = (
             before is not None and before.kind is Kind.HEAD and before.title_score >= TITLE_MIN
         )
-        sentence_case = _capital_ratio(info.text) < 0.5
+        sentence_case = capital_ratio(info.text) < 0.5
         if after is None and words >= 8:
             out[n] = replace(info, kind=Kind.PROSE)
         elif under_title and sentence_case and words >= 15:
@@ -231,8 +227,8 @@ def _demote(infos: list[Info]) -> list[Info]:
             under_title
             and sentence_case
             and re.search(r"[;,]\s", info.text)
-            and (after is None or (after.kind is Kind.HEAD and _capital_ratio(after.text) >= 0.5))
-            and _capital_ratio(before.text) >= 0.5
+            and (after is None or (after.kind is Kind.HEAD and capital_ratio(after.text) >= 0.5))
+            and capital_ratio(before.text) >= 0.5
         ):
             out[n] = replace(info, kind=Kind.PROSE)  # a teaser that lost its full stop
     return out

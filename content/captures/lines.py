@@ -72,10 +72,16 @@ _CONTINUES = re.compile(r"^[a-z]")
 _BYLINE_START = re.compile(r"^(?:by|posted|published|written|via|from)\b", re.IGNORECASE)
 
 
-def _sentence_case(text: str) -> bool:
-    """Most longer words start in lower case: a sentence, not a headline."""
+def capital_ratio(text: str) -> float:
+    """The share of its longer words (over three letters) that start with a capital:
+    near 1 for a headline in title case, low for a sentence; 0 when it has none."""
     content = [w for w in text.split() if len(w) > 3 and w[:1].isalpha()]
-    return bool(content) and sum(w[0].isupper() for w in content) * 2 < len(content)
+    return sum(w[0].isupper() for w in content) / len(content) if content else 0.0
+
+
+def sentence_case(text: str) -> bool:
+    """Most longer words start in lower case: a sentence, not a headline."""
+    return any(len(w) > 3 and w[:1].isalpha() for w in text.split()) and capital_ratio(text) < 0.5
 
 
 _WRAP_MIN_WORDS = 8
@@ -94,7 +100,7 @@ def _rejoin(lines: list[Line]) -> list[Line]:
                 and len(line.text.split()) >= 3
                 and not _BYLINE_START.match(line.text)
                 and len(last.text.split()) >= _WRAP_MIN_WORDS
-                and _sentence_case(last.text)
+                and sentence_case(last.text)
                 and not last.text.rstrip("”\"’')").endswith((".", "!", "?", ":", "…"))
                 and not line.bullet
             )
