@@ -391,6 +391,17 @@ def test_an_outlet_s_name_is_made_of_media_words(name, media):
         ),
         ("This was reproduced with permission from her blog", None),
         ("We have permission to reproduce this", None),
+        # a post passing on another outlet's piece
+        (
+            "One more article I wanted to share, this one from The Northgate Review, "
+            "published last spring. It asks what front-line staff need.",
+            "The Northgate Review",
+        ),
+        ("Sharing this piece from Westbury Herald on kinship care.", "Westbury Herald"),
+        ("A story worth reading in Inside Housing about damp flats.", "Inside Housing"),
+        ("I wanted to share this article by Jo Bloggs about supervision.", None),  # a writer
+        ("The report from Ofsted was shared widely last week.", None),  # only cited
+        ("We shared our report in March.", None),
     ],
 )
 def test_a_permission_note_credits_its_source(text, source):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from content import words
 from content.captures.people import as_name, strip_titles
 from content.dates import find_dates
 
@@ -135,6 +136,17 @@ _PERMISSION = re.compile(
     r"\b(?i:reproduced|republished|reprinted)\s+(?:here\s+)?with\s+(?:kind\s+|the\s+)?"
     r"permission\s+(?:from|of)\s+(?:(?:his|her|their|the|its)\s+)?"
     r"(?P<src>[A-Z][\w'’&.-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w'’&.-]*)*)",
+)
+# "Another article I wanted to share — this one from The Atlantic": a post passing on
+# another outlet's piece says so, in the first person, in its opening sentence
+_SHARED_PIECE = re.compile(
+    r"\b(?i:article|piece|story|essay|report|interview|op-?ed|column|feature)s?\b"
+    r"[^.!?]{0,80}?\b(?:from|in)\s+"
+    r"(?P<src>(?:The\s+)?[A-Z][\w'’&.-]*(?:\s+(?:of\s+|&\s+|and\s+)?[A-Z][\w'’&.-]*){0,4})"
+)
+_PASSING_ON = re.compile(
+    r"\b(?:I|I'd|I’d|we|We|We'd|We’d)\b[^.!?]{0,30}?\b(?:share|pass\ on|recommend)\b"
+    r"|^(?:Sharing|Passing\ on|Recommended)\b|\bworth\ (?:a\ )?read(?:ing)?\b|\bthis\ one\ from\b"
 )
 # "Inside Story (No paywall)": an outlet, with a note on whether readers can get in
 _ACCESS_NOTE = re.compile(
@@ -265,6 +277,15 @@ def label_prefix(paragraph: str) -> tuple[str | None, str]:
 
 
 def permission_credit(text: str) -> str | None:
-    """'… reproduced with kind permission from his Family Lore blog' -> 'Family Lore'."""
-    match = _PERMISSION.search(text)
-    return _tidy(match["src"]) if match else None
+    """The outlet an opening paragraph says the post passes on: '… reproduced with kind
+    permission from his Family Lore blog' -> 'Family Lore'; 'Another article I wanted to
+    share — this one from The Atlantic, published in 2018' -> 'The Atlantic'."""
+    if match := _PERMISSION.search(text):
+        return _tidy(match["src"])
+    sentence = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0]
+    match = _SHARED_PIECE.search(sentence)
+    if match and _PASSING_ON.search(sentence):
+        name = as_name(match["src"])  # "an article by Jo Bloggs" names a writer
+        if not (name and words.is_given_name(name.split()[0])):
+            return _tidy(match["src"])
+    return None
