@@ -26,14 +26,42 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from enum import IntEnum
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from content.intake import scan
 from content.model import Post, Problem, Severity
 from content.readers import attribution_problems
-from content.site import ConfigError, Site, init_site, open_site
+from content.site import (
+    ConfigError,
+    Site,
+    id_authority_advice,
+    init_site,
+    local_base_url_warning,
+    open_site,
+)
 from service.clock import Clock, ClockError, clock_from_env
 from store import Store, StoreError
+
+
+class Exit(IntEnum):
+    """How a command ends, for shells and for systemd (the unit's RestartPreventExitStatus
+    names USAGE: a config error does not mend itself by a restart every 5 s)."""
+
+    OK = 0
+    FAILED = 1  # the work failed (a send stopped, a database away): a later try may work
+    USAGE = 2  # a bad config, argument or input file: fix it first
+    RESTART = 75  # EX_TEMPFAIL: stopped to be started again (a reload that could not re-exec)
+    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `| head` closing early
+
+
+class Reload(Exception):
+    """The service stopped cleanly for a SIGHUP: `main` runs the command again, in this
+    process, once the store is closed."""
 
 
 def post_json(post: Post) -> dict:
@@ -72,8 +100,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(message: str) -> None:
+    """One line for the person at the terminal: `postroom: ...` on stderr."""
+    print(f"postroom: {message}", file=sys.stderr)
+
+
 def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
-    report = scan(site, store, args.clock())
+    for warning in filter(None, (local_base_url_warning(site), id_authority_advice(site))):
+        _say(f"warning: {warning}")
+    from service.progress import Reporter
+
+    with Reporter("scan", "files", _say) as progress:
+        report = scan(site, store, args.clock(), progress=progress)
     places = store.places()
     # newest first; posts of one date (a listing picked up at once) in the page's order
     posts = sorted(
@@ -110,6 +148,7 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     from service.reconcile import Reconcilers
 
     logs.configure(args.log_format)
+    _warn_before_first_publish(site, store)
     try:
         secret, no_secret = secret_from_env(), ""
     except TokenError as exc:  # feeds still publish; the digest waits for a usable secret
@@ -118,7 +157,11 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
             logs.event("service", f"the digest cannot be sent: {exc}", logging.WARNING)
     send = not args.no_send
     if not args.once:
-        return Service(site, store, args.clock, secret, poll_only=args.poll_only, send=send).run()
+        service = Service(site, store, args.clock, secret, poll_only=args.poll_only, send=send)
+        code = service.run()
+        if service.reload and code == Exit.OK:
+            raise Reload
+        return code
     from emails.sending import outstanding
 
     work = Reconcilers(site, store, args.clock, secret, send=send)
@@ -133,6 +176,18 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     return 1 if any(r.stopped for r in reports) else 0
 
 
+def _warn_before_first_publish(site: Site, store: Store) -> None:
+    """A site about to publish for the first time with a localhost base_url: its feeds
+    and emails would carry links nobody else can follow. A warning, not an error: a
+    first try on one's own machine is what the default is for."""
+    from service.logs import event
+    from store.activity import last
+
+    warning = local_base_url_warning(site)
+    if warning and last(store, "build") is None:
+        event("service", warning, logging.WARNING)
+
+
 class Service:
     """`postroom run`: the site's jobs on APScheduler timers, for months, under a supervisor.
 
@@ -142,6 +197,19 @@ class Service:
     store and the first run of each is at start. One process per site holds
     the "scheduler" role (a lease row; on PostgreSQL an advisory lock, so on any
     machine); others stand by and take over when it dies.
+
+    Signals: SIGTERM and SIGINT stop it cleanly (no new work is claimed, running jobs
+    finish, the lease is released; exit 0). SIGHUP is a reload (`systemctl reload`):
+    postroom.toml is read again first, and if it is bad the service says why and runs on
+    with the config it has (a typo must not take the site down). If it is good, the
+    service stops exactly as for SIGTERM and then re-executes its own command line
+    (`main`, after closing the store), so every part starts from the new config; the
+    pid stays, so systemd keeps following it. Re-executing is safe only after a clean
+    stop: by then every claimed outbox row was sent or handed back and the lease was
+    released. If a job had to be abandoned at the deadline, its rows are still claimed
+    by "host:pid", and a new image with the same pid would count them as its own (never
+    reclaimed, renewed for ever), so the process exits with Exit.RESTART instead: a
+    new pid, which systemd's Restart=on-failure starts, and the rows are resent.
     """
 
     LEASE = "scheduler"
@@ -165,6 +233,9 @@ class Service:
 
         self.site, self.clock, self.poll_only = site, clock, poll_only
         self.stop = threading.Event()
+        self.reload = False  # a SIGHUP with a good config: stop, then start again
+        self._hangup = threading.Event()  # a SIGHUP not yet answered
+        self._woken = threading.Event()  # any signal: the main loop looks at once
         self.lease = role_lease(store, self.LEASE)
         self.settle = Settle(site.config.service.quiet_seconds)
         self.work = Reconcilers(site, store, clock, secret, self.stop, self.settle, send)
@@ -178,8 +249,8 @@ class Service:
         from service.clock import OFFSET_ENV
         from service.logs import event, first_line
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop.set())
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
         event("service", f"starting: site {self.site.root.resolve()}, pid {os.getpid()}")
         if os.environ.get(OFFSET_ENV, "").strip():
             now = self.clock().isoformat()
@@ -209,7 +280,7 @@ class Service:
 
         renew = self.lease.ttl.total_seconds() / 3
         renewed = time.monotonic()
-        while not self.stop.wait(renew):
+        while not self._pause(renew):
             try:
                 held = self.lease.acquire(self.clock())
             except Exception as exc:  # a locked database: try again, but not past the TTL
@@ -241,8 +312,44 @@ class Service:
             if said != told:
                 event("lease", said, holder=holder)
                 told = said
-            self.stop.wait(self.STANDBY_SECONDS)
+            self._pause(self.STANDBY_SECONDS)
         return False
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """Only flags: the main loop answers (a SIGHUP reads files and logs, which a
+        handler interrupting a log line must not do)."""
+        if signum == signal.SIGHUP:
+            self._hangup.set()
+        else:
+            self.stop.set()
+        self._woken.set()
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds` or until a signal; answer a SIGHUP; True once stopping."""
+        self._woken.wait(seconds)
+        self._woken.clear()
+        if self._hangup.is_set() and not self.stop.is_set():
+            self._hangup.clear()
+            self._answer_hangup()
+        return self.stop.is_set()
+
+    def _answer_hangup(self) -> None:
+        """Reload if postroom.toml is usable now; else say why and carry on as before."""
+        from service.logs import event
+
+        try:
+            open_site(self.site.root)
+        except ConfigError as exc:
+            event(
+                "service",
+                f"SIGHUP: not reloading, the config is refused: {exc};"
+                " running on with the config read at start",
+                logging.WARNING,
+            )
+            return
+        event("service", "SIGHUP: reloading: stopping cleanly, then starting with the new config")
+        self.reload = True
+        self.stop.set()
 
     def _scheduler(self):
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -343,7 +450,9 @@ class Service:
         closing.start()
         closing.join(max(0.0, deadline - time.monotonic()))
         if closing.is_alive():  # its lease lapses with this process (holder_gone)
-            event("service", "a job did not stop in time: leaving it", logging.WARNING)
+            if self.reload:  # no re-exec with rows claimed under this pid: see the class
+                code = Exit.RESTART
+            event("service", "a job did not stop in time: leaving it", logging.WARNING, code=code)
             logging.shutdown()
             os._exit(code)
         try:
@@ -370,21 +479,32 @@ def cmd_worker(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
-    """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM."""
+    """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM.
+    Timeouts, the connection limit and whose X-Forwarded-For counts: web.server."""
     import uvicorn
 
     from emails.tokens import TokenError, secret_from_env
     from emails.transports import transport_for
     from web.app import create_app
+    from web.server import Listen, proxy_network, server_config
 
+    try:
+        proxies = tuple(proxy_network(text) for text in args.trusted_proxy)
+    except ValueError as exc:
+        print(f"postroom: --trusted-proxy: {exc}", file=sys.stderr)
+        return 2
     try:
         secret = secret_from_env()  # the forms' links are signed with it
     except TokenError as exc:
         print(f"postroom: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("FORWARDED_ALLOW_IPS"):
+        print("postroom: FORWARDED_ALLOW_IPS is ignored: use --trusted-proxy", file=sys.stderr)
     app = create_app(site, store, secret, transport_for(site), args.clock)
     print(f"serving {site.public_dir} at http://{args.host}:{args.port}/ (links: {site.base_url})")
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, log_level="warning")
+    trusted = ", ".join(map(str, proxies)) or "no one (see --trusted-proxy)"
+    print(f"X-Forwarded-For trusted from: {trusted}")
+    uvicorn.Server(server_config(app, Listen(args.host, args.port, proxies))).run()
     return 0
 
 
@@ -409,7 +529,13 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
                 return 0
             print(f"unsubscribed: {address}")
         elif args.action == "import":
-            report = book.import_csv(Path(args.file))
+            try:
+                report = book.import_csv(Path(args.file))
+            except OSError as exc:  # missing, a folder, unreadable
+                _say(f"{args.file}: cannot be read: {exc.strerror or exc}")
+                return Exit.USAGE
+            for line, reason in report.warnings:
+                print(f"{args.file}:{line}: warning: {reason}", file=sys.stderr)
             for line, reason in report.errors:
                 print(f"{args.file}:{line}: {reason}", file=sys.stderr)
             print(
@@ -714,6 +840,13 @@ def parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="public/ over HTTP, with subscribe and unsubscribe")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="believe X-Forwarded-For only from this proxy (address or CIDR network; repeat)",
+    )
     status = verbs.add_parser("status", help="what the service did last, and what is due")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     digest = verbs.add_parser("digest", help="the weekly email digest")
@@ -741,29 +874,100 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every way a command can end becomes an exit code and at most one line on stderr:
+    never a traceback (POSTROOM_TRACEBACK=1 lets an unexpected one through, to report)."""
     args = parser().parse_args(argv)
     try:
-        args.clock = clock_from_env()
-        if args.verb == "init":
-            return cmd_init(args)
-        site = open_site(Path(args.site))
-        store = Store(site.store_url)
-        try:
-            verbs = {
-                "check": cmd_check,
-                "run": cmd_run,
-                "status": cmd_status,
-                "serve": cmd_serve,
-                "worker": cmd_worker,
-                "subscribers": cmd_subscribers,
-                "digest": cmd_digest,
-            }
-            return verbs[args.verb](site, store, args)
-        finally:
-            store.close()
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader gone (`| head`) is found here, not at exit
+        return code
+    except Reload:
+        return _reexec()
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        return Exit.BROKEN_PIPE
     except (ConfigError, StoreError, ClockError) as exc:
-        print(f"postroom: {exc}", file=sys.stderr)
-        return 2
+        _say(str(exc))
+        return Exit.USAGE
+    except DatabaseTrouble as exc:
+        _say(str(exc))
+        return Exit.FAILED
+    except OSError as exc:  # a file or folder the command needed
+        _say(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
+        return Exit.FAILED
+    except Exception as exc:  # a bug: one line, and how to see where
+        if os.environ.get("POSTROOM_TRACEBACK"):
+            raise
+        from service.logs import first_line
+
+        _say(f"unexpected error: {first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
+        return Exit.FAILED
+
+
+class DatabaseTrouble(Exception):
+    """The store could not be opened or used: a corrupt file, a server away."""
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    args.clock = clock_from_env()
+    if args.verb == "init":
+        return cmd_init(args)
+    site = open_site(Path(args.site))
+    try:
+        store = Store(site.store_url)
+    except SQLAlchemyError as exc:
+        raise DatabaseTrouble(_database_error(site, exc)) from None
+    try:
+        verbs = {
+            "check": cmd_check,
+            "run": cmd_run,
+            "status": cmd_status,
+            "serve": cmd_serve,
+            "worker": cmd_worker,
+            "subscribers": cmd_subscribers,
+            "digest": cmd_digest,
+        }
+        return verbs[args.verb](site, store, args)
+    except SQLAlchemyError as exc:
+        raise DatabaseTrouble(_database_error(site, exc)) from None
+    finally:
+        store.close()
+
+
+def _database_error(site: Site, exc: SQLAlchemyError) -> str:
+    """'the database <url, no password>: <the driver's reason>', in one line."""
+    try:
+        where = make_url(site.store_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "(a URL SQLAlchemy cannot read)"
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(reason).strip().splitlines()
+    return f"the database {where}: {text[0] if text else type(reason).__name__}"
+
+
+def _drop_stdout() -> None:
+    """The reader has gone: what is still buffered goes nowhere, and the interpreter's
+    last flush at exit finds nothing to complain of."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _reexec() -> int:
+    """SIGHUP: the same command line again in this process (the pid systemd follows),
+    so postroom.toml is read again by everything. If exec fails, a stop systemd restarts."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [sys.executable, *sys.orig_argv[1:]]
+    try:
+        os.execv(sys.executable, command)
+    except OSError as exc:
+        _say(f"reload: cannot run {' '.join(command)}: {exc.strerror or exc}")
+    return Exit.RESTART
 
 
 if __name__ == "__main__":

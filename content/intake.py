@@ -9,24 +9,33 @@ matching on identity first, then on position in the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
 import os
 import re
+import signal
+import stat
+import sys
+import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, tzinfo
+from multiprocessing import forkserver
 from pathlib import Path
 
-from content.model import DateSource, ParsedPost, Post, Problem
+from content.model import DateSource, ParsedPost, Post, Problem, Severity
 from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
+from content.sanitize import one_line
 from content.settle import Settle
 from content.site import Config, ConfigError, Site
 from content.slug import slugify
 from store import FileRecord, IntakeSession, PostWrite, Store, Version
+from store.leases import exclusive
 
 _PARALLEL_FROM = 200  # files to parse before worker processes pay for their start-up
 _NOT_WORD = re.compile(r"\W+")
@@ -54,31 +63,110 @@ class ScanReport:
         return bool(self.new or self.updated or self.withdrawn)
 
 
-def content_files(root: Path) -> dict[str, str]:
-    """Relative path -> stat signature (size:mtime, and the sidecar's) of every post file."""
+@dataclass(frozen=True)
+class Listing:
+    """What one walk of the content folder found."""
+
+    files: dict[str, str]  # relative path -> stat signature of every post file
+    unlisted: tuple[str, ...]  # folders that could not be listed ("" is the folder itself)
+    problems: tuple[Problem, ...]  # unlisted folders, and names no file may carry
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a file's name cannot be published or shown as it is, or None."""
+    if any("\udc80" <= c <= "\udcff" for c in name):  # bytes that are no UTF-8
+        return "the file name is not valid UTF-8: rename it"
+    if any(unicodedata.category(c) == "Cc" for c in name):  # a newline forges output lines
+        return "the file name holds control characters: rename it"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A name as a problem may show it: bad bytes and control characters escaped."""
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in raw)
+
+
+def _signature(path: str) -> str | None:
+    """'size:mtime_ns' of what a path leads to (a link's target); of the entry itself
+    when that cannot be followed (a loop, a link to nothing); None once it is gone."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if not os.path.lexists(path):
+            return None
+        st = os.lstat(path)
+    except OSError:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def list_content(root: Path) -> Listing:
+    """Every post file under `root` with its stat signature (and its sidecar's).
+
+    Entries are listed whatever they are (a FIFO, a link out of the folder, a loop):
+    `_examine` decides what may be read and reports the rest by name. Links to folders
+    are not followed. A folder that cannot be listed is reported, and the files known
+    under it are left as they were, not withdrawn."""
     found: dict[str, str] = {}
+    unlisted: list[str] = []
+    problems: list[Problem] = []
     skip = len(str(root)) + 1
-    for folder, dirs, names in os.walk(root):
+
+    def refused(error: OSError) -> None:
+        where = str(error.filename or root)[skip:].replace(os.sep, "/")
+        unlisted.append(where)
+        why = error.strerror or type(error).__name__
+        shown = _shown(where) or "."
+        problems.append(Problem(shown, f"folder cannot be listed ({why}); its posts are kept"))
+
+    for folder, dirs, names in os.walk(root, onerror=refused):
         prefix = folder[skip:].replace(os.sep, "/")
         prefix += "/" if prefix else ""
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        stats: dict[str, os.stat_result] = {}
+        kept = []
+        for d in dirs:
+            if d.startswith("."):
+                continue
+            if why := _name_problem(d):
+                problems.append(Problem(_shown(prefix + d) + "/", why, Severity.ERROR))
+                continue
+            kept.append(d)
+        dirs[:] = kept
+        signatures: dict[str, str] = {}
         for name in names:
             if is_temp_name(name):
                 continue
-            try:
-                stats[name] = os.stat(os.path.join(folder, name))
-            except FileNotFoundError:  # deleted while we walked
+            if (why := _name_problem(name)) and _is_content(name):
+                problems.append(Problem(_shown(prefix + name), why, Severity.ERROR))
                 continue
-        for name, st in stats.items():
-            stem, suffix = os.path.splitext(name)
-            if suffix.lower() not in EXTENSIONS or name.endswith(SIDECAR_SUFFIX):
+            if why:
                 continue
-            signature = f"{st.st_size}:{st.st_mtime_ns}"
-            if side := stats.get(stem + SIDECAR_SUFFIX):
-                signature += f"+{side.st_size}:{side.st_mtime_ns}"
+            if (signature := _signature(os.path.join(folder, name))) is not None:
+                signatures[name] = signature  # None: deleted while we walked
+        for name, signature in signatures.items():
+            if not _is_content(name):
+                continue
+            if side := signatures.get(os.path.splitext(name)[0] + SIDECAR_SUFFIX):
+                signature += f"+{side}"
             found[prefix + name] = signature
-    return found
+    return Listing(found, tuple(unlisted), tuple(problems))
+
+
+def _is_content(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in EXTENSIONS and not name.endswith(SIDECAR_SUFFIX)
+
+
+def content_files(root: Path) -> dict[str, str]:
+    """Relative path -> stat signature (size:mtime, and the sidecar's) of every post file."""
+    return list_content(root).files
+
+
+def _kept_by(path: str, unlisted: tuple[str, ...]) -> bool:
+    """True when `path` lies in a folder that could not be listed this time."""
+    return any(folder == "" or path.startswith(folder + "/") for folder in unlisted)
 
 
 def identity_key(post: ParsedPost, tz: tzinfo) -> str:
@@ -93,12 +181,17 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _new_id(post: ParsedPost, tz: tzinfo, now: datetime, taken: set[str]) -> str:
+def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
+    """A new post's id, made from the content alone so that a rebuild from content/
+    (the database lost) gives every post the id, page URL and feed entry it had: the
+    date and title; for a post with no date, its file's name and its title (the day
+    it was first picked up would differ on the second pick-up)."""
     if post.id_hint:
         base = post.id_hint
+    elif post.date is not None:
+        base = f"{post.date.astimezone(tz).date().isoformat()}-{slugify(post.title, 60)}"
     else:
-        day = (post.date or now).astimezone(tz).date().isoformat()
-        base = f"{day}-{slugify(post.title, 60)}"
+        base = f"{slugify(Path(path).stem, 40)}-{slugify(post.title, 60)}"
     candidate, n = base, 1
     while candidate in taken:
         n += 1
@@ -145,7 +238,7 @@ class _Reconciler:
                 if self.by_key.get(old[slot][1]) == post_id:
                     del self.by_key[old[slot][1]]
             if post_id is None:
-                post_id = _new_id(post, self.tz, self.now, self.taken)
+                post_id = _new_id(post, path, self.tz, self.taken)
             self.by_key[key] = post_id
             claimed.add(post_id)
             held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
@@ -211,18 +304,101 @@ class _Reconciler:
 
 
 _Job = tuple[Path, str, str | None, Config]
+_SIDECAR_BYTES = 65_536
+
+
+class _Unreadable(Exception):
+    """A content entry that is not read at all; the message says why."""
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _read_regular(root: Path, path: str, limit: int) -> bytes:
+    """The bytes of a regular file inside `root`, at most `limit` of them.
+
+    Nothing else is opened: a FIFO would block the scan for ever, a device could do
+    anything, and a link out of the folder would publish /etc/passwd. The checks are
+    made on the path, then again on the open descriptor (O_NOFOLLOW, fstat), so a swap
+    between the two is caught too."""
+    full = os.path.join(root, path)
+    base = os.path.realpath(root)
+    try:
+        real = os.path.realpath(full, strict=True)
+    except FileNotFoundError:
+        if os.path.lexists(full):
+            raise _Unreadable("a link to a file that does not exist; not read") from None
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Unreadable("a symbolic link loop; not read") from None
+        raise
+    if os.path.commonpath([base, real]) != base:
+        raise _Unreadable("a link to a file outside the content folder; not read")
+    mode = os.stat(real).st_mode
+    if not stat.S_ISREG(mode):
+        raise _Unreadable(f"{_kind(mode)}, not a file; not read")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(real, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Unreadable(f"{_kind(st.st_mode)}, not a file; not read")
+        if st.st_size > limit:
+            raise _Unreadable(
+                f"{st.st_size / 1e6:.1f} MB, over the limit of {limit // 1024:,} KB"
+                " (content.max_file_kb); not read"
+            )
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(limit + 1)
+        if len(data) > limit:  # grew while we read
+            raise _Unreadable(f"over the limit of {limit // 1024:,} KB (content.max_file_kb)")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _failed(path: str, reason: str) -> tuple[str, str, Reading]:
+    """An entry that gave no posts: its problem, under a digest of the reason (so the
+    same trouble is not reported as a change at every scan)."""
+    digest = "!" + hashlib.sha256(reason.encode()).hexdigest()
+    return path, digest, Reading((), (Problem(path, reason, Severity.ERROR),))
 
 
 def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
-    """Hash a file and parse it if its bytes changed: (path, sha256, reading or None)."""
+    """Hash a file and parse it if its bytes changed: (path, sha256, reading or None).
+
+    Every failure, whatever it is, comes back as a reading with a problem naming the
+    file: one file must never stop the scan of the others."""
     content_dir, path, known_sha, config = job
-    full = content_dir / path
     try:
-        data = full.read_bytes()
-        side = sidecar_path(full)
-        sidecar = side.read_bytes() if side.exists() else None
+        data = _read_regular(content_dir, path, config.content.max_file_kb * 1024)
+        side = str(sidecar_path(Path(path)))
+        try:
+            sidecar = _read_regular(content_dir, side, _SIDECAR_BYTES)
+        except FileNotFoundError:
+            sidecar = None
+        except (_Unreadable, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}")
     except FileNotFoundError:
         return None
+    except _Unreadable as exc:
+        return _failed(path, str(exc))
+    except OSError as exc:  # permission denied, an I/O error: reported, retried when it changes
+        return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})")
+    except Exception as exc:  # a bug of ours: this file is reported, the scan goes on
+        return _failed(path, one_line(f"could not be read ({type(exc).__name__}: {exc})"))
     digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
     if digest == known_sha:
         return path, digest, None
@@ -236,30 +412,111 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
         yield from map(_examine, jobs)
         return
     # forkserver: forking a process that runs scheduler threads is not safe
+    _start_forkserver_deaf_to_ctrl_c()
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-        yield from pool.map(_examine, jobs, chunksize=32)
+    pool = ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_worker_start)
+    try:
+        with _ctrl_c_held():  # map() starts the workers: none may be half-started
+            results = pool.map(_examine, jobs, chunksize=32)
+        yield from results
+    except BaseException:
+        _stop_now(pool)
+        raise
+    pool.shutdown()
+
+
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Ctrl-C reaches every process in the terminal's group. Started with SIGINT ignored,
+    the forkserver (a fresh interpreter, once per process) and every worker it forks
+    inherit that from their first instruction, so a worker still importing cannot die
+    with a KeyboardInterrupt traceback: the parent alone answers, and stops them. Only
+    the main thread may change a signal; elsewhere (the service's scan thread) the
+    workers' initializer does the same a moment later."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold back SIGINT for a moment: a KeyboardInterrupt landing while the pool starts a
+    worker leaves that worker outside the pool's list, where `_stop_now` cannot find
+    it, still reading its start-up state from a parent that is gone (a traceback, a
+    stray process). Delivered, and raised, the moment the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_start() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _start_forkserver_deaf_to_ctrl_c
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End a pool at once, on Ctrl-C or any error: `shutdown(wait=True)` would first
+    parse every file still queued (a cold start's minute), and a worker left running
+    would outlive the command. Work done so far is lost; nothing was committed yet.
+    The workers are taken before `shutdown`, which forgets them."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=2)
+
+
+def _say_waiting() -> None:
+    print("postroom: another scan of this site is running; waiting for it", file=sys.stderr)
 
 
 def scan(
-    site: Site, store: Store, now: datetime | None = None, settle: Settle | None = None
+    site: Site,
+    store: Store,
+    now: datetime | None = None,
+    settle: Settle | None = None,
+    on_wait: Callable[[], None] = _say_waiting,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScanReport:
     """Bring the store up to date with the content folder.
 
     With `settle` (the service), files still being written and files gone only
-    for an instant are left for a later scan; without it, everything is read now."""
+    for an instant are left for a later scan; without it, everything is read now.
+    One scan of a site runs at a time (`check` beside the service, two `run --once`):
+    a second waits for the first, after `on_wait` says so. `progress(done, total)` is
+    told of every file read."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    config = site.config
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
         raise ConfigError(f"{site.content_dir}: the content folder is missing")
-    found = content_files(site.content_dir)
+    with exclusive(store, "scan", on_wait):
+        return _scan(site, store, now, settle, progress)
+
+
+def _scan(
+    site: Site,
+    store: Store,
+    now: datetime,
+    settle: Settle | None,
+    progress: Callable[[int, int], None] | None,
+) -> ScanReport:
+    config = site.config
+    listing = list_content(site.content_dir)
+    found = listing.files
     known = store.files()
     stale = {
         path: sig
         for path, sig in found.items()
         if path not in known or known[path].signature != sig
     }
-    gone = sorted(set(known) - set(found))
+    gone = sorted(p for p in set(known) - set(found) if not _kept_by(p, listing.unlisted))
     waiting: list[str] = []
     if settle is not None:
         waiting = [p for p in sorted(stale) if not settle.ready(p, stale[p])]
@@ -279,7 +536,9 @@ def scan(
                 (site.content_dir, path, known[path].sha256 if path in known else None, config)
                 for path in sorted(stale)
             ]
-            for result in _examine_all(jobs):
+            for done, result in enumerate(_examine_all(jobs), 1):
+                if progress is not None:
+                    progress(done, len(jobs))
                 if result is None:
                     continue  # gone since the walk; the next scan forgets it
                 path, digest, reading = result
@@ -289,9 +548,12 @@ def scan(
                 parsed += 1
                 stamp = _stamp(now)
                 first_seen = known[path].first_seen if path in known else stamp
-                reconciler.file_read(
-                    path, FileRecord(stale[path], digest, first_seen, stamp), reading
-                )
+                record = FileRecord(stale[path], digest, first_seen, stamp)
+                try:
+                    reconciler.file_read(path, record, reading)
+                except Exception as exc:  # a bug of ours: this file is reported, not the scan
+                    why = one_line(f"could not be taken in ({type(exc).__name__}: {exc})")
+                    reconciler.file_read(path, record, _failed(path, why)[2])
             for path in gone:
                 reconciler.file_deleted(path)
             new, updated, withdrawn = reconciler.commit()
@@ -301,6 +563,6 @@ def scan(
         new=tuple(new),
         updated=tuple(updated),
         withdrawn=tuple(withdrawn),
-        problems=tuple(store.problems()),
+        problems=tuple(store.problems()) + listing.problems,
         waiting=tuple(waiting),
     )

@@ -11,7 +11,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from content.dates import parse_date
-from content.model import Attribution, DateSource, ParsedPost, ReadError
+from content.model import Attribution, DateSource, ParsedPost, ReadError, brief
 from content.sanitize import clean_html, html_to_text, one_line, summarize
 from content.slug import slugify
 
@@ -29,6 +29,48 @@ KEYS = frozenset(
         "summary",
     }
 )
+FRONT_MATTER_CHARS = 65_536  # a post's metadata is a few lines; more is a mistake or an attack
+_MAX_DEPTH = 16  # mappings and lists nested deeper than any post's metadata needs
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """YAML's safe loader with limits a front matter never reaches.
+
+    Aliases are refused outright: nine anchors of nine aliases each are a 1 KB file that
+    expands to 387 million items the moment anything walks them (the "billion laughs").
+    Nesting is bounded so a file of ten thousand '[' cannot exhaust the stack."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {_MAX_DEPTH} levels deep", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _LimitedYAML(frontmatter.YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        if len(fm) > FRONT_MATTER_CHARS:
+            raise ReadError(
+                f"front matter is {len(fm):,} characters, over the limit of {FRONT_MATTER_CHARS:,}"
+            )
+        return yaml.load(fm, Loader=_LimitedLoader)
+
+
 _markdown = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
 
 
@@ -39,7 +81,7 @@ def _date(value: Any, tz: tzinfo, day_first: bool) -> dt.datetime:
         return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
     parsed = parse_date(str(value), tz, day_first) if isinstance(value, str) else None
     if parsed is None:
-        raise ReadError(f"front matter 'date' is not a date: {value!r}")
+        raise ReadError(f"front matter 'date' is not a date: {brief(value)}")
     return parsed
 
 
@@ -48,7 +90,7 @@ def _tags(value: Any) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(t, str | int) for t in items):
-        raise ReadError(f"front matter 'tags' must be a list of words, not {value!r}")
+        raise ReadError(f"front matter 'tags' must be a list of words, not {brief(value)}")
     return tuple(sorted({one_line(str(t)) for t in items if str(t).strip()}))
 
 
@@ -57,7 +99,7 @@ def _text(meta: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str | int | float):
-        raise ReadError(f"front matter '{key}' must be text, not {value!r}")
+        raise ReadError(f"front matter '{key}' must be text, not {brief(value)}")
     return one_line(str(value)) or None
 
 
@@ -65,9 +107,13 @@ def read_markdown(
     text: str, tz: tzinfo, day_first: bool = True
 ) -> tuple[list[ParsedPost], list[str]]:
     """The post in a Markdown file (none if it is a draft), and warnings about it."""
+    found = frontmatter.detect_format(text, frontmatter.handlers)
+    limited = _LimitedYAML() if isinstance(found, frontmatter.YAMLHandler) else found
     try:
-        meta, body = frontmatter.parse(text)
-    except yaml.YAMLError as exc:
+        meta, body = frontmatter.parse(text, handler=limited)
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:  # "year 0 …"
+        if isinstance(exc, ReadError):
+            raise
         raise ReadError(f"bad front matter: {' '.join(str(exc).split())}") from None
     if not isinstance(meta, dict):
         raise ReadError("front matter must be a mapping of keys to values")

@@ -6,6 +6,7 @@ Readers produce `ParsedPost`s (what one file says); the store turns them into
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,18 @@ from enum import StrEnum
 from content.sanitize import html_to_text, one_line
 
 BODY_START_CHARS = 200
+REASON_CHARS = 400  # a problem's reason is a line on a terminal, never a dump of the file
+
+# Bounded: the repr of a value from a hostile file (a YAML alias bomb, a 5 MB string)
+# is itself the attack, so messages show a few items and characters of it, never all.
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother = 2, 80, 60
+_BRIEF.maxtuple = _BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxset = 4
+
+
+def brief(value: object) -> str:
+    """A value as a problem's reason may quote it: its repr, cut short at every level."""
+    return _BRIEF.repr(value)
 
 
 class DateSource(StrEnum):
@@ -53,6 +66,10 @@ class Problem:
     file: str  # path relative to the content folder
     reason: str
     severity: Severity = Severity.WARNING
+
+    def __post_init__(self) -> None:
+        if len(self.reason) > REASON_CHARS:
+            object.__setattr__(self, "reason", self.reason[: REASON_CHARS - 1] + "…")
 
     def as_json(self) -> dict:
         """As `check --json`, `status --json` and JSON logs give it; a contract."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,8 +17,8 @@ from urllib.parse import urlsplit
 from content.captures import read_capture
 from content.dates import parse_date
 from content.markdown import read_markdown
-from content.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity
-from content.sanitize import one_line, strip_illegal
+from content.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity, brief
+from content.sanitize import bom_encoding, one_line, strip_illegal
 from content.site import Config
 from content.sitename import site_name
 from content.webpage import read_webpage
@@ -43,8 +44,19 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
+# The years a post can be dated in: datetime's own range, less a day at each end so
+# that moving the date to any timezone (UTC, the site's) stays inside it.
+_YEARS = range(2, 9999)
+
+
 def decode(data: bytes) -> tuple[str, str | None]:
-    """Text of a file, and a warning when it was not UTF-8."""
+    """Text of a file, and a warning when it was not UTF-8 (with or without a BOM)."""
+    if (encoding := bom_encoding(data)) and encoding != "utf-8-sig":
+        try:
+            return data.decode(encoding), None
+        except UnicodeDecodeError as exc:
+            why = f"starts with a {encoding} mark but is not {encoding}: {exc.reason}"
+            raise ReadError(why) from None
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -61,7 +73,7 @@ def _settle_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
     """Only http(s) links reach pages and feeds; a known URL names an unknown source."""
     a = post.attribution
     if a.url and urlsplit(a.url).scheme.lower() not in ("http", "https"):
-        warnings.append(f"'{post.title}': original URL {a.url!r} is not http(s); dropped")
+        warnings.append(f"'{post.title}': original URL {brief(a.url)} is not http(s); dropped")
         a = replace(a, url=None)
     if a.url and not a.source:
         a = replace(a, source=site_name(a.url, ""))
@@ -76,11 +88,13 @@ def _load_sidecar(data: bytes) -> dict[str, Any]:
     if unknown := sorted(set(meta) - SIDECAR_KEYS):
         raise ReadError(f"sidecar has unknown key '{unknown[0]}'")
     for key, value in meta.items():
-        valid = isinstance(value, list) if key == "tags" else isinstance(value, str)
+        valid = isinstance(value, str)
+        if key == "tags":  # words: a table or a list of lists would become a tag "a-1"
+            valid = isinstance(value, list) and all(isinstance(t, str | int) for t in value)
         if key == "date" and not isinstance(value, str):
             valid = hasattr(value, "year")
         if not valid:
-            raise ReadError(f"sidecar key '{key}' has a value of the wrong type: {value!r}")
+            raise ReadError(f"sidecar key '{key}' has a value of the wrong type: {brief(value)}")
     return meta
 
 
@@ -106,11 +120,27 @@ def _apply_sidecar(
             else parse_date(value.isoformat(), config.tz)
         )
         if date is None:
-            raise ReadError(f"sidecar 'date' is not a date: {value!r}")
+            raise ReadError(f"sidecar 'date' is not a date: {brief(value)}")
         changes.update(date=date, date_source=DateSource.SIDECAR)
     if "tags" in meta:
         changes["tags"] = tuple(sorted({one_line(str(t)) for t in meta["tags"]}))
     return replace(post, **changes)
+
+
+def _check_date(post: ParsedPost, tz: Any) -> None:
+    """A date every later step can use: in a sane year, with an offset Python can hold,
+    movable to UTC and to the site's timezone (a post dated 0001-01-01 in a zone east of
+    UTC would otherwise fail in the store, the feeds or the digest, far from its file)."""
+    if post.date is None:
+        return
+    if post.date.year not in _YEARS:
+        raise ReadError(f"'{post.title}': date {post.date.date()} is out of range")
+    try:
+        post.date.astimezone(UTC)
+        post.date.astimezone(tz)
+    except (OverflowError, ValueError) as exc:
+        why = f"'{post.title}': date {post.date.isoformat()} is unusable: {exc}"
+        raise ReadError(why) from None
 
 
 def _parse(
@@ -162,6 +192,8 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
                 warnings.append("sidecar title, date and url ignored: the file holds several posts")
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
         posts = [_settle_url(p, warnings) for p in posts]
+        for post in posts:
+            _check_date(post, config.tz)
     except ReadError as exc:
         return Reading((), (Problem(name, str(exc), Severity.ERROR),))
     except Exception as exc:  # a reader's own bug: this file is reported, the scan goes on

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 
@@ -10,6 +11,9 @@ import nh3
 # XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates, FFFE and FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
+# Bidi embeddings, overrides and isolates: U+202E can make "gpj.exe" read "exe.jpg" in a
+# title, a name or a subject line; a one-line field has no use for them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|blockquote|div|tr)>|<br\s*/?>", re.IGNORECASE)
 _BULLET = re.compile(r"^[•·▪◦‣●]\s*")
 
@@ -21,6 +25,22 @@ _ATTRIBUTES = {
 }
 
 
+# Byte-order marks that name an encoding outright, UTF-32's first (its little-endian mark
+# begins with UTF-16's). Notepad's "Unicode" and Excel's "Unicode text" are UTF-16.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a file's byte-order mark names (the codec drops the mark), or None."""
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+
+
 def strip_illegal(text: str) -> tuple[str, int]:
     """Remove characters XML cannot carry; also says how many went."""
     cleaned, count = _XML_ILLEGAL.subn("", text)
@@ -28,8 +48,9 @@ def strip_illegal(text: str) -> tuple[str, int]:
 
 
 def one_line(text: str) -> str:
-    """Titles, names and credit lines: XML-safe, whitespace (NBSP too) folded, no CR/LF."""
-    return _SPACES.sub(" ", strip_illegal(text)[0]).strip()
+    """Titles, names and credit lines: XML-safe, whitespace (NBSP too) folded, no CR/LF,
+    no bidi controls."""
+    return _SPACES.sub(" ", _BIDI_CONTROLS.sub("", strip_illegal(text)[0])).strip()
 
 
 def clean_html(fragment: str) -> str:

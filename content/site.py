@@ -8,9 +8,13 @@ typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
+import secrets
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +41,10 @@ class SiteSection:
     base_url: str = "http://localhost:8000/"
     language: str = "en-GB"
     timezone: str = "Europe/London"
+    # the authority of every feed entry's id (tag:<it>,<day>:<post>): written once by
+    # `init`, so a new base_url never makes readers see every entry again; empty (a site
+    # made before the key existed) means base_url's host, as it always was
+    id_authority: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,15 @@ class DatesSection:
 
 
 @dataclass(frozen=True)
+class ContentSection:
+    """Limits on what one file in content/ may cost to read."""
+
+    # a larger file is reported and skipped: one stray video or dump must not stall
+    # every scan and swell the database (a real post is a few hundred KB at most)
+    max_file_kb: int = 5120
+
+
+@dataclass(frozen=True)
 class StoreSection:
     # any SQLAlchemy URL (postgresql://... for PostgreSQL); empty means
     # sqlite:///<site>/postroom.db; $POSTROOM_DATABASE_URL overrides it
@@ -111,6 +128,7 @@ class Config:
     curator: CuratorSection = field(default_factory=CuratorSection)
     feed: FeedSection = field(default_factory=FeedSection)
     dates: DatesSection = field(default_factory=DatesSection)
+    content: ContentSection = field(default_factory=ContentSection)
     digest: DigestSection = field(default_factory=DigestSection)
     store: StoreSection = field(default_factory=StoreSection)
     mail: MailSection = field(default_factory=MailSection)
@@ -150,18 +168,75 @@ class Site:
     def base_url(self) -> str:
         return self.config.site.base_url
 
+    @property
+    def id_authority(self) -> str:
+        """The name feed entry ids are minted under: `site.id_authority`, pinned at init;
+        for a site made before that key, base_url's host, so its ids stay as they were."""
+        return self.config.site.id_authority or str(urlsplit(self.base_url).hostname)
 
-_AT_LEAST_ONE = {
-    "feed.window",
-    "feed.max_content_kb",
-    "digest.max_posts",
-    "mail.connections",
-    "mail.timeout",
-    "mail.retry_after",
-    "mail.max_attempts",
-    "service.poll_seconds",
-    "service.tick_seconds",
+
+def is_local_url(url: str) -> bool:
+    """A URL only this machine can follow: localhost, *.localhost or a loopback address."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_base_url_warning(site: Site) -> str | None:
+    """Said before a site publishes links nobody else can follow (the default base_url)."""
+    if not is_local_url(site.base_url):
+        return None
+    return (
+        f"site.base_url is {site.base_url}: feeds, pages and emails link to this machine"
+        f" only; set it in {site.root / CONFIG_NAME} to the address readers use"
+    )
+
+
+def id_authority_advice(site: Site) -> str | None:
+    """For a site made before `site.id_authority`: the line that pins its entry ids."""
+    if site.config.site.id_authority:
+        return None
+    return (
+        f"feed entry ids take their name from site.base_url's host; to keep them if"
+        f" base_url ever changes, add under [site] in {site.root / CONFIG_NAME}:"
+        f' id_authority = "{site.id_authority}"'
+    )
+
+
+_DAY = 86_400
+_WEEK = 7 * _DAY
+_ANY = 2**63 - 1  # what TOML can hold: only the lower bound matters
+# Every integer key's range. A value outside it is refused: below, it silently disables
+# something (a negative digest.late_limit_hours skipped every issue); above, a timer or a
+# timedelta overflows in the service, weeks after the config was accepted.
+_RANGES: dict[str, tuple[int, int]] = {
+    "content.max_file_kb": (1, _ANY),
+    "feed.window": (1, _ANY),
+    "feed.max_content_kb": (1, _ANY),
+    "digest.max_posts": (1, _ANY),
+    "digest.late_limit_hours": (1, 10 * 366 * 24),
+    "mail.port": (0, 65535),
+    "mail.connections": (1, 100),
+    "mail.rate": (0, 65535),
+    "mail.timeout": (1, _DAY),
+    "mail.retry_after": (1, _WEEK),
+    "mail.max_attempts": (1, _ANY),
+    "service.poll_seconds": (1, _DAY),
+    "service.quiet_seconds": (0, _DAY),
+    "service.tick_seconds": (1, _DAY),
 }
+# RFC 4151's authorityName: a DNS name or an email address, here in lower case
+_DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+# RFC 4151's tagging entity: a domain name or an email address, and optionally the date
+# it was the site's ("x.org,2026-12-02"); with the date, entry ids are minted from it
+# and the post's id alone, nothing a rebuild of the database could change
+_TAG_AUTHORITY = re.compile(
+    rf"(?:[a-z0-9._-]+@)?{_DNS_NAME}(?:,\d{{4}}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?)?"
+)
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
 _CHOICES = {
     "mail.transport": ("files", "smtp"),
@@ -193,18 +268,16 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         parts = urlsplit(value)
         if not value.isascii() or not value.isprintable() or " " in value:
             return f"must be a plain ASCII URL (punycode hosts, %-escaped paths), not {value!r}"
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             return f"must be an http(s) URL with a host, not {value!r}"
         if not value.endswith("/"):
             return f"must end with '/', as in {value + '/'!r}"
-    elif name in _AT_LEAST_ONE and value < 1:
-        return f"must be at least 1, not {value}"
+    elif name == "site.id_authority" and value and not _TAG_AUTHORITY.fullmatch(value):
+        return f"must be a lower-case domain name or email address you own, not {value!r}"
+    elif name in _RANGES:
+        return _range_error(value, *_RANGES[name])
     elif name in _CHOICES and value not in _CHOICES[name]:
         return f"must be one of {', '.join(_CHOICES[name])}, not {value!r}"
-    elif name == "service.quiet_seconds" and value < 0:
-        return f"must be 0 or more, not {value}"
-    elif name in ("mail.port", "mail.rate") and not 0 <= value <= 65535:
-        return f"must be between 0 and 65535, not {value}"
     elif (
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
@@ -213,6 +286,14 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         return why
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
         return f"must be a language tag such as 'en-GB', not {value!r}"
+    return None
+
+
+def _range_error(value: int, low: int, high: int) -> str | None:
+    if value < low:
+        return f"must be at least {low}, not {value}"
+    if value > high:
+        return f"must be at most {high:,}, not {value:,}"
     return None
 
 
@@ -240,6 +321,10 @@ def load_config(path: Path) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: not found (run 'postroom init DIR' to make a site)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not the site's config file") from None
+    except OSError as exc:  # unreadable, a folder on the way, a FIFO's error
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     sections = {f.name: f.default_factory for f in dataclasses.fields(Config)}
@@ -262,6 +347,7 @@ STARTER_CONFIG = """\
 title = "postroom"
 description = "Articles worth reading, with their sources."
 base_url = "http://localhost:8000/"   # where public/ is served; feeds link here
+id_authority = "@ID_AUTHORITY@"  # names every feed entry's id; never change it
 language = "en-GB"
 timezone = "Europe/London"            # IANA name: dates without a time are read here
 
@@ -309,11 +395,20 @@ tick_seconds = 60      # the digest job also runs this often: due retries, misse
 """
 
 
+def new_id_authority() -> str:
+    """A name for a new site's entry ids that no other site has: a feed reader keying
+    entries by id (as Atom allows, across feeds) never merges two sites' posts. Under
+    .invalid, a name nobody can own; a curator may put their own domain before the
+    first publish. With the day it was made: a whole tagging entity, so entry ids need
+    no other date (`feeds.syndication.entry_id`)."""
+    return f"{secrets.token_hex(6)}.postroom.invalid,{date.today().isoformat()}"
+
+
 def init_site(root: Path) -> Site:
     """Make a new site folder; refuses to overwrite an existing config."""
     config = root / CONFIG_NAME
     if config.exists():
         raise ConfigError(f"{config}: already exists")
     (root / "content").mkdir(parents=True, exist_ok=True)
-    config.write_text(STARTER_CONFIG, encoding="utf-8")
+    config.write_text(STARTER_CONFIG.replace("@ID_AUTHORITY@", new_id_authority()), "utf-8")
     return open_site(root)

@@ -4,7 +4,10 @@ Any number of senders (the service, `digest send`, `postroom worker` processes o
 other machines) may drain one issue together: each connection claims a batch of
 rows under a lease this process renews (emails.outbox). Rows a dead sender left
 "sending" are taken back when its lease lapses, or at once when it was a process
-on this host: those, and only those, may be sent twice, with the same Message-ID.
+on this host: of those, only the one each connection had in flight may be sent
+twice (with the same Message-ID), and only those are counted as resent. A run
+with the file transport first clears the temp files of senders killed between
+writing a message and renaming it into the issue's folder.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from content.site import Site
 from emails.issues import Issue
 from emails.message import IssueMessage, Recipient, dkim_signer
 from emails.outbox import Claim, Outbox, State
-from emails.transports import Connection, Rejected, Transport, Unreachable
+from emails.transports import Connection, FileTransport, Rejected, Transport, Unreachable
+from feeds.writer import clear_stale_temps
 from store import Store
 from store.leases import this_process
 
@@ -42,7 +46,7 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
     skipped: int = 0
-    resent: int = 0  # rows in flight when a sender died, sent again
+    resent: int = 0  # messages a dead sender may have sent already, going again
     stopped: str = ""  # why sending ended with rows still to send, if it did
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -112,6 +116,8 @@ class Delivery:
         workers: list[threading.Thread] = []
         try:
             number = self.issue.number
+            if isinstance(self.transport, FileTransport):  # a killed sender's half-written files
+                clear_stale_temps(self.transport.folder / str(number))
             self.report.skipped += self.outbox.skip_departed(number, self.clock())
             workers = [
                 threading.Thread(target=self._work, name=f"smtp-{i}", daemon=True)

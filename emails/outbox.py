@@ -6,7 +6,8 @@
 "sending" is committed (in a claimed batch) before the message's DATA and "sent"
 after the server's 250, one row at a time, so after a crash the only rows in
 doubt are those still "sending", and of those only one per open connection can
-have reached the server. They are sent again with the same Message-ID.
+have reached the server: the first of its batch. All go back to pending and are
+sent again with the same Message-ID; only those first ones count as resent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    tuple_,
     update,
 )
 
@@ -186,21 +188,48 @@ class Outbox:
 
     def reclaim(self, now: datetime) -> int:
         """Rows left "sending" by a sender that is gone (its lease lapsed, or it was a
-        process on this host that no longer exists) go back to pending: they were in
-        flight, so they may go twice, always with the same Message-ID."""
+        process on this host that no longer exists) go back to pending. Returns how many of
+        them may have reached the server, and so go twice (with the same Message-ID): a
+        connection tries its batch in subscriber order and settles each row before the
+        next, so of a batch still "sending" (its rows share the claim's holder and stamp)
+        only the first can have been in flight. The others were never tried: their claim
+        is not counted as a try."""
         stamp = now.isoformat()
         sending = outbox.c.state == State.SENDING.value
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:  # a read alone: the write below starts its own
             holders = conn.execute(
                 select(outbox.c.claimed_by).where(sending, outbox.c.lease_until >= stamp).distinct()
             ).scalars()
             dead = [h for h in holders if h != self.holder and holder_gone(h)]
-            gone = (outbox.c.lease_until < stamp) | outbox.c.claimed_by.in_(dead)
-            return conn.execute(
+        gone = (outbox.c.lease_until < stamp) | outbox.c.claimed_by.in_(dead)
+        with self.engine.begin() as conn:
+            taken = conn.execute(
                 update(outbox)
                 .where(sending, gone)
-                .values(state=State.PENDING.value, lease_until="", updated_at=stamp)
-            ).rowcount
+                .values(state=State.PENDING.value, lease_until="")
+                .returning(
+                    outbox.c.issue, outbox.c.subscriber_id, outbox.c.claimed_by, outbox.c.updated_at
+                )
+            ).all()
+            if not taken:
+                return 0
+            first: dict[tuple[int, str, str], int] = {}
+            for r in taken:
+                batch = (r.issue, r.claimed_by, r.updated_at)
+                first[batch] = min(first.get(batch, r.subscriber_id), r.subscriber_id)
+            untried = [
+                (r.issue, r.subscriber_id)
+                for r in taken
+                if first[(r.issue, r.claimed_by, r.updated_at)] != r.subscriber_id
+            ]
+            key = tuple_(outbox.c.issue, outbox.c.subscriber_id)
+            every = [(r.issue, r.subscriber_id) for r in taken]
+            conn.execute(update(outbox).where(key.in_(every)).values(updated_at=stamp))
+            if untried:
+                conn.execute(
+                    update(outbox).where(key.in_(untried)).values(attempts=outbox.c.attempts - 1)
+                )
+        return len(first)
 
     def _finish(self, claim: Claim, now: datetime, **values: object) -> None:
         """Settle a row, only if this sender still holds it (a lapsed lease lets another

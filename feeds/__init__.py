@@ -9,7 +9,7 @@ rest is written. The same posts and config always give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from content.model import Post, Problem
@@ -30,6 +30,7 @@ class BuildReport:
     unchanged: int  # files whose bytes were already identical (not rewritten)
     removed: tuple[str, ...]  # stale outputs deleted (e.g. pages of withdrawn posts)
     problems: tuple[Problem, ...]  # posts refused, left out of feeds, or cut short in them
+    outputs: tuple[str, ...] = ()  # every file this build made, sorted (as in the manifest)
 
 
 def build(
@@ -37,12 +38,13 @@ def build(
     posts: Sequence[Post],
     issues: Sequence[ArchivedIssue] = (),
     memo: PageMemo | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Write every feed and page for `posts` (every published post, any order) and the
     archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
     files whose bytes change and removing outputs of earlier builds that this one no
     longer makes. With `memo`, post pages this process already wrote from the same post
-    are not rendered again.
+    are not rendered again. `progress(done, total)` is told of each post page.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
@@ -50,7 +52,9 @@ def build(
     vetting = Vetting(site)
     sets = feed_sets(site, admitted, vetting)
     out = OutputWriter(site.public_dir)
-    for post in admitted:
+    for done, post in enumerate(admitted, 1):
+        if progress is not None:
+            progress(done, len(admitted))
         name = post_page_name(post)
         if memo and memo.fresh(out.root / name, site, post):
             out.keep(name)
@@ -72,4 +76,5 @@ def build(
         unchanged=out.unchanged,
         removed=tuple(removed),
         problems=(*problems, *vetting.problems, *refused),
+        outputs=out.produced,
     )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
-from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -60,14 +59,19 @@ def post_url(site: Site, post: Post) -> str:
 
 
 def tag_uri(site: Site, minted: datetime, specific: str) -> str:
-    """'tag:<host>,<UTC day of minted>:<specific>': no path in it, so moving the site to
-    another path does not change it (readers would show every entry again)."""
-    host = urlsplit(site.base_url).hostname
-    return f"tag:{host},{minted.astimezone(UTC):%Y-%m-%d}:{specific}"
+    """'tag:<authority>,<day>:<specific>': the site's id authority, fixed at init, never
+    base_url: moving the site (another host or path) must not make readers show every
+    entry again. An authority pinned with its day ('x.invalid,2026-12-02', as `init`
+    writes it) is the whole tagging entity; otherwise the day `minted`, in UTC."""
+    if "," in site.id_authority:
+        return f"tag:{site.id_authority}:{specific}"
+    return f"tag:{site.id_authority},{minted.astimezone(UTC):%Y-%m-%d}:{specific}"
 
 
 def entry_id(site: Site, post: Post) -> str:
-    """Minted from the pick-up day, so an edit does not change it either."""
+    """The post's id under the site's authority: an edit does not change it, nor (on a
+    site made by `init`, whose authority carries its day) a rebuild of the database from
+    content/ on another day. Older sites mint from the pick-up day, as they always did."""
     return tag_uri(site, post.picked_up, post.id)
 
 

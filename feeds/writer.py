@@ -5,6 +5,18 @@ Last-Modified stay valid and a feed reader's conditional GET gets a 304.
 A build makes its temp files in a scratch folder beside public/, not in it,
 so a build killed mid-write leaves nothing half-written among the outputs;
 the next build clears the scratch of processes that are gone.
+
+Every file postroom writes in public/ is on record before it exists: in the
+manifest of the last build that finished, or in the journal of the build that
+is writing it (one name a line, in its scratch folder, flushed before the file
+is written). A build takes over the journals of builds that were killed, so a
+page written by a killed build is removed like any stale output once its post
+is gone. Files postroom never wrote (a curator's robots.txt, notes beside a
+page) are on no record and never removed.
+
+A temp file written beside its target (the outbox's messages) is named after
+its process, so `clear_stale_temps` can remove those of processes that died
+between writing and renaming, and never one that a live process is writing.
 """
 
 from __future__ import annotations
@@ -15,12 +27,25 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import TextIO
 
 from store.leases import holder_gone, this_process
 
 #: what build() wrote last time, so that it can remove what it no longer writes
 MANIFEST = ".postroom-manifest.json"
+#: in a build's scratch folder: the names it is about to write that no manifest lists
+JOURNAL = "intended.jsonl"
+#: a temp file named before temp files carried their process: stale once this old
+_UNNAMED_TEMP_AGE = 3600.0
+
+
+def _temp_prefix(path: Path) -> str:
+    """`.<name>~<host:pid>~`: mkstemp adds random letters and `.tmp`. Host names hold no
+    `~`, so the process is found again from the right whatever the file's name."""
+    return f".{path.name}~{this_process()}~"
 
 
 def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
@@ -29,7 +54,7 @@ def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = scratch or path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -46,6 +71,36 @@ def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _temp_is_stale(entry: os.DirEntry) -> bool:
+    """A temp file of a process on this host that is gone; one without its process in
+    its name (an older postroom's) once it is an hour old."""
+    stem = entry.name[: -len(".tmp")]
+    parts = stem.rsplit("~", 2)
+    if len(parts) == 3 and ":" in parts[1]:
+        return holder_gone(parts[1])
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime > _UNNAMED_TEMP_AGE
+    except OSError:
+        return False
+
+
+def clear_stale_temps(folder: Path) -> int:
+    """Remove the temp files (`.<name>...tmp`) in `folder` left by processes killed between
+    writing and renaming; returns how many. Those of live processes stay."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        temp = entry.name.startswith(".") and entry.name.endswith(".tmp")
+        if temp and entry.is_file(follow_symlinks=False) and _temp_is_stale(entry):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def write_if_changed(path: Path, data: bytes, scratch: Path | None = None) -> bool:
@@ -65,6 +120,38 @@ def _is_inside(name: str) -> bool:
     return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts
 
 
+def read_manifest(root: Path) -> set[str]:
+    """The files the last finished build wrote under `root` (none if there is no manifest,
+    or it is broken); only names inside the root."""
+    try:
+        listed = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # first build, or broken
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    return {name for name in listed if isinstance(name, str) and _is_inside(name)}
+
+
+def _read_journal(path: Path) -> set[str]:
+    """The names a build had recorded before writing; a line cut by a kill is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    names = set()
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            name = json.loads(line)
+            if isinstance(name, str) and _is_inside(name):
+                names.add(name)
+    return names
+
+
+def missing_outputs(root: Path, names: Iterable[str]) -> list[str]:
+    """Which of `names` (outputs a build made under `root`) are not there now."""
+    return [name for name in names if not os.path.lexists(root / name)]
+
+
 class OutputWriter:
     """Puts files under one folder and removes those a previous build wrote but this one did not."""
 
@@ -75,14 +162,39 @@ class OutputWriter:
         self._produced: set[str] = set()
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
-        if scratches.is_dir():  # temp files of builds that were killed
-            for folder in scratches.iterdir():
-                if folder != self.scratch and holder_gone(folder.name):
-                    shutil.rmtree(folder, ignore_errors=True)
+        self._listed = read_manifest(root)
+        self._journal: TextIO | None = None
+        self._journaled: set[str] = set()
+        # what killed builds (and an earlier build of this process that failed) wrote
+        dead = [self.scratch] if self.scratch.is_dir() else []
+        if scratches.is_dir():
+            dead += [f for f in scratches.iterdir() if f != self.scratch and holder_gone(f.name)]
+        inherited = set().union(*(_read_journal(f / JOURNAL) for f in dead)) - self._listed
+        (self.scratch / JOURNAL).unlink(missing_ok=True)  # read: this build starts its own
+        self._record(inherited)  # on record here before their journals go
+        for folder in dead:
+            if folder != self.scratch:  # their temp files and journals
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _record(self, names: Iterable[str]) -> None:
+        """Add `names` to this build's journal, flushed before any of them is written: a
+        kill at any moment after leaves them on record. (Not fsynced: on a journalling
+        filesystem the rename of a page is committed after the write that names it.)"""
+        new = sorted(set(names) - self._journaled)
+        if not new:
+            return
+        if self._journal is None:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            self._journal = open(self.scratch / JOURNAL, "a", encoding="utf-8")  # noqa: SIM115
+        self._journal.write("".join(json.dumps(n, ensure_ascii=False) + "\n" for n in new))
+        self._journal.flush()
+        self._journaled.update(new)
 
     def put(self, name: str, data: bytes) -> None:
         """`name` is a path relative to the root, with '/' separators."""
         self._produced.add(name)
+        if name not in self._listed:
+            self._record([name])
         if write_if_changed(self.root / name, data, self.scratch):
             self.written.append(name)
         else:
@@ -93,20 +205,18 @@ class OutputWriter:
         self._produced.add(name)
         self.unchanged += 1
 
-    def _previous(self) -> set[str]:
-        try:
-            listed = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):  # first build, or a manifest someone broke
-            return set()
-        if not isinstance(listed, list):
-            return set()
-        return {name for name in listed if isinstance(name, str) and _is_inside(name)}
+    @property
+    def produced(self) -> tuple[str, ...]:
+        """Every output of this build so far, sorted."""
+        return tuple(sorted(self._produced))
 
     def finish(self) -> list[str]:
-        """Delete stale outputs (only files a build wrote), empty folders they leave, and
-        record this build's files; the manifest goes last, so a crash before it only
-        means stale files are removed next time."""
-        removed = sorted(self._previous() - self._produced - {MANIFEST})
+        """Delete stale outputs (only files a build wrote: the last manifest's, and those
+        on killed builds' journals), empty folders they leave, and record this build's
+        files; the manifest goes before the journal, so a crash between only means stale
+        files are looked for again next time."""
+        recorded = self._listed | read_manifest(self.root) | self._journaled
+        removed = sorted(recorded - self._produced - {MANIFEST})
         for name in removed:
             path = self.root / name
             path.unlink(missing_ok=True)
@@ -119,6 +229,9 @@ class OutputWriter:
                     break
         listing = json.dumps(sorted(self._produced), ensure_ascii=False, indent=0) + "\n"
         write_if_changed(self.root / MANIFEST, listing.encode(), self.scratch)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         shutil.rmtree(self.scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # others' scratch is still there
             self.scratch.parent.rmdir()

@@ -5,7 +5,8 @@ digest slots and the delivery ledger as they are now and does what is missing.
 Running one twice, late, after a crash or in a process that has just taken
 over from a dead one is safe, and a missed timer is repaired by the next one.
 
-    scan     the folder against the store; rebuild public/ when a post changed
+    scan     the folder against the store; rebuild public/ when a post changed, or when
+             files a build wrote have gone (public/ deleted, a page removed by hand)
     digest   the issue of the latest due slot exists, and everything it owes is sent
 """
 
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from content.intake import ScanReport, scan
 from content.model import Problem
@@ -28,13 +30,21 @@ from emails.outbox import State
 from emails.sending import outstanding, send_unfinished
 from feeds import BuildReport, PageMemo, build
 from feeds.archive import ArchivedIssue
+from feeds.writer import MANIFEST, missing_outputs
 from service.clock import Clock
 from service.logs import event
+from service.progress import Reporter
 from store import Store
 from store.activity import record
 
+
+def _wait_said() -> None:
+    event("scan", "another scan of this site is running (a `check`?); waiting for it")
+
+
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
 _RECORD_EVERY = 60.0  # an idle scan is recorded for `status` at most this often
+_CHECK_SLICE = 500  # outputs looked at a scan beyond the key files: 10,000 every 20 scans
 
 
 def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = None) -> BuildReport:
@@ -46,7 +56,8 @@ def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = Non
         ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
         for i in made
     ]
-    built = build(site, store.posts(), issues, memo)
+    with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
+        built = build(site, store.posts(), issues, memo, progress)
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,
@@ -110,6 +121,34 @@ def send_logged(
     return reports
 
 
+class _OutputCheck:
+    """Whether the files of the last build are still in public/, cheaply enough for every
+    scan of a site of 10,000 posts: the manifest and the top-level files (the index and
+    the site feeds) each time, and a rotating slice of the rest, so every file is looked
+    at within a few minutes at a cost of a few hundred stats a scan."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.outputs: tuple[str, ...] = ()
+        self.key: tuple[str, ...] = ()
+        self.cursor = 0
+
+    def built(self, outputs: tuple[str, ...]) -> None:
+        self.outputs, self.cursor = outputs, 0
+        self.key = (MANIFEST, *(name for name in outputs if "/" not in name))
+
+    def missing(self) -> list[str]:
+        """Outputs found gone (none before a first build)."""
+        if not self.outputs:
+            return []
+        gone = missing_outputs(self.root, self.key)
+        if not gone:
+            end = self.cursor + _CHECK_SLICE
+            gone = missing_outputs(self.root, self.outputs[self.cursor : end])
+            self.cursor = end if end < len(self.outputs) else 0
+        return gone
+
+
 class Reconcilers:
     """The jobs of one site, for the service (on timers) and `run --once` (in a row).
 
@@ -137,6 +176,7 @@ class Reconcilers:
         # public/ may lag the store: set by every change saved (and at start), cleared only
         # by a build that succeeded, so a failed build is retried by the next job run
         self._stale = True
+        self._outputs = _OutputCheck(site.public_dir)
         self._problems: set[Problem] = set()
         self._waiting: tuple[str, ...] = ()
         self._first_scan = True
@@ -146,7 +186,10 @@ class Reconcilers:
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
         now = self.clock()
-        report = scan(self.site, self.store, now, self.settle)
+        with Reporter("scan", "files", lambda line: event("scan", line)) as progress:
+            report = scan(
+                self.site, self.store, now, self.settle, on_wait=_wait_said, progress=progress
+            )
         counts = {
             "files": report.files,
             "parsed": report.parsed,
@@ -186,8 +229,32 @@ class Reconcilers:
             )
         self._waiting, self._first_scan = report.waiting, False
         self._note_problems(report.problems)
+        self._check_outputs()
         self.refresh()
         return report
+
+    def _check_outputs(self) -> None:
+        """Files the last build wrote that have gone since make public/ stale, with a log
+        line: a deleted public/ is rebuilt by the next scan, not by the next post."""
+        with self._build_lock:
+            if self._stale:
+                return
+            gone = self._outputs.missing()
+            if not gone:
+                return
+            self._stale = True
+        what = (
+            "is gone"
+            if not self.site.public_dir.is_dir()
+            else f"{len(gone)} file(s) missing, e.g. {gone[0]}"
+        )
+        event(
+            "build",
+            f"public/ {what}: rebuilding",
+            logging.WARNING,
+            missing=len(gone),
+            files=gone[:10],
+        )
 
     def refresh(self) -> BuildReport | None:
         """Build public/ if it lags the store (None if it does not)."""
@@ -201,6 +268,7 @@ class Reconcilers:
             except BaseException:
                 self._stale = True
                 raise
+            self._outputs.built(built.outputs)
         event(
             "build",
             f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"

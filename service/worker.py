@@ -30,9 +30,19 @@ class Worker:
 
     def run(self) -> int:
         """Send until SIGTERM or SIGINT: 0. Each connection then finishes or hands back
-        its message, and the rows it had claimed go back to pending for the others."""
+        its message, and the rows it had claimed go back to pending for the others.
+        SIGHUP (a reload, or a closed terminal) stops the same way but exits
+        EX_TEMPFAIL (75), which systemd's Restart=on-failure starts again with the
+        config re-read: it used to kill the worker on the spot, for good."""
+        hangup = threading.Event()
+
+        def hung_up(*_: object) -> None:
+            hangup.set()
+            self.stop.set()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, hung_up)
         mail = self.site.config.mail
         event(
             "service",
@@ -44,9 +54,11 @@ class Worker:
         while not self.stop.is_set():
             send()
             self.stop.wait(poll)
-        event("service", "worker stopped", code=0)
+        code = os.EX_TEMPFAIL if hangup.is_set() else 0
+        why = " for SIGHUP: to be started again" if code else ""
+        event("service", f"worker stopped{why}", code=code)
         logging.shutdown()
-        return 0
+        return code
 
     def _send(self) -> None:
         send_logged(self.site, self.store, self.secret, self.clock, self.stop)

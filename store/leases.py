@@ -11,9 +11,11 @@ process among machines is an advisory lock instead (`role_lease`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import socket
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, select, text, update
@@ -111,8 +113,7 @@ class AdvisoryLease(Lease):
     def __init__(self, store: Store, name: str, ttl: timedelta = timedelta(seconds=60)) -> None:
         super().__init__(store, name, ttl)
         # the two-int form: pg_locks shows it as (classid, objid), both below 2**31
-        digest = hashlib.sha256(name.encode()).digest()
-        self.keys = {"space": _LOCK_SPACE, "key": int.from_bytes(digest[:4], "big") & 0x7FFFFFFF}
+        self.keys = _advisory_keys(name)
         self._session: Connection | None = None
 
     def acquire(self, now: datetime) -> bool:
@@ -182,3 +183,45 @@ def role_lease(store: Store, name: str) -> Lease:
     if store.engine.dialect.name == "postgresql":
         return AdvisoryLease(store, name)
     return Lease(store, name)
+
+
+def _advisory_keys(name: str) -> dict[str, int]:
+    digest = hashlib.sha256(name.encode()).digest()
+    return {"space": _LOCK_SPACE, "key": int.from_bytes(digest[:4], "big") & 0x7FFFFFFF}
+
+
+@contextlib.contextmanager
+def exclusive(store: Store, name: str, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Run a block in one process at a time per site (a scan: two at once would both
+    insert the same new file). Blocks until the holder is done, after calling `on_wait`
+    once so the user knows why nothing happens. The lock dies with its process: on
+    PostgreSQL a session advisory lock; on SQLite an flock on a file beside the
+    database (SQLite's own locks are per transaction, and a scan is longer than one)."""
+    if store.engine.dialect.name == "postgresql":
+        keys = _advisory_keys(name)
+        with store.engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), keys).scalar():
+                on_wait()
+                conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), keys)
+            conn.commit()
+            try:
+                yield
+            finally:
+                with contextlib.suppress(DBAPIError):  # a lost session has dropped it
+                    conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), keys)
+                    conn.commit()
+        return
+    database = store.engine.url.database
+    if not database or database == ":memory:":  # one process's own database
+        yield
+        return
+    fd = os.open(f"{database}-{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it

@@ -8,6 +8,8 @@ address with CR/LF or other header-breaking characters never gets in.
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from content.sanitize import one_line
+from content.sanitize import bom_encoding, one_line
 from store import Store
 from store.schema import subscribers
 
@@ -27,6 +29,11 @@ class Status(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+
+
+#: the longest name kept, from the web form, the CLI or a CSV file: a name is for a To
+#: header and a greeting, and a stranger must not fill the list with megabytes
+NAME_MAX = 100
 
 
 class AddressError(ValueError):
@@ -47,7 +54,55 @@ class Subscriber:
 class ImportReport:
     added: int
     merged: int  # already on the list (or twice in the file): name updated, status kept
-    errors: tuple[tuple[int, str], ...]  # (line number, reason)
+    errors: tuple[tuple[int, str], ...]  # (line number, reason): rows not imported
+    warnings: tuple[tuple[int, str], ...] = ()  # (line number, what): imported, but look
+
+
+def subscriber_name(name: str) -> str:
+    """A name as it is kept: one line, no bidi controls, at most NAME_MAX characters."""
+    return one_line(one_line(name)[:NAME_MAX])
+
+
+def decode_csv(data: bytes) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """The text of a CSV file as spreadsheets save it, and a warning per line guessed.
+
+    A byte order mark decides (Excel's "Unicode text" is UTF-16 with one). Without
+    one, each line is UTF-8 if it can be, else Windows-1252 (Excel's "CSV" on Windows;
+    a superset of Latin-1's letters): line by line, so a list pasted together from two
+    sources keeps its UTF-8 names whole, and one stray byte costs no row."""
+    if encoding := bom_encoding(data):
+        text = data.decode(encoding, errors="replace")
+        bad = () if "\ufffd" not in text else ((1, f"not valid {encoding}: read anyway"),)
+        return text.removeprefix("\ufeff"), bad
+    lines, guessed = [], []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(_windows_1252(raw))
+            guessed.append((number, "not UTF-8: read as Windows-1252; check the name"))
+    return "\n".join(lines), tuple(guessed)
+
+
+def _windows_1252(raw: bytes) -> str:
+    """Windows-1252; the five bytes it leaves undefined (controls in Latin-1) as U+FFFD."""
+    return raw.decode("cp1252", errors="replace")
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(first line, cells, "") per CSV row, or (line, None, why) for one csv refuses
+    (a field over the reader's limit): that row is reported, the rest still read."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, None, f"not a CSV row: {exc}"
+            continue
+        yield line, row, ""
 
 
 def normalize_address(address: str) -> str:
@@ -76,7 +131,7 @@ class SubscriberList:
         `rename`: a stranger must not change the name in someone else's To header."""
         normalized = normalize_address(address)
         try:
-            one = {normalized.lower(): (normalized, one_line(name))}
+            one = {normalized.lower(): (normalized, subscriber_name(name))}
             return self._add_chunk(one, status, rename) == 1
         except IntegrityError:  # added by another request at this very moment
             return False
@@ -84,28 +139,32 @@ class SubscriberList:
     def import_csv(self, path: Path) -> ImportReport:
         """Rows of address[,name], with or without a header; bad rows are reported, not fatal.
         The same rules as `add`, a thousand rows to a transaction (a 20,000-address list
-        is one command, not 20,000 round trips)."""
+        is one command, not 20,000 round trips). Any encoding a spreadsheet writes is read
+        (`decode_csv`). An unreadable file raises OSError."""
+        text, warnings = decode_csv(path.read_bytes())
         errors: list[tuple[int, str]] = []
         wanted: dict[str, tuple[str, str]] = {}  # address_key -> (address, name), file order
         repeats = 0
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            for line, row in enumerate(csv.reader(handle), start=1):
-                cells = [cell.strip() for cell in row]
-                if not any(cells):
-                    continue
-                if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
-                    continue
-                try:
-                    address = normalize_address(cells[0])
-                except AddressError as exc:
-                    errors.append((line, str(exc)))
-                    continue
-                name = one_line(cells[1]) if len(cells) > 1 else ""
-                key = address.lower()
-                if key in wanted:  # the first spelling stays, a later name wins
-                    repeats += 1
-                    address, name = wanted[key][0], name or wanted[key][1]
-                wanted[key] = (address, name)
+        for line, row, why in _rows(text):
+            if row is None:
+                errors.append((line, why))
+                continue
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
+                continue
+            if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
+                continue
+            try:
+                address = normalize_address(cells[0])
+            except AddressError as exc:
+                errors.append((line, str(exc)))
+                continue
+            name = subscriber_name(cells[1]) if len(cells) > 1 else ""
+            key = address.lower()
+            if key in wanted:  # the first spelling stays, a later name wins
+                repeats += 1
+                address, name = wanted[key][0], name or wanted[key][1]
+            wanted[key] = (address, name)
         added = 0
         keys = list(wanted)
         for start in range(0, len(keys), 1000):
@@ -114,7 +173,7 @@ class SubscriberList:
                 added += self._add_chunk(chunk)
             except IntegrityError:  # someone subscribed meanwhile: one at a time, then
                 added += sum(self.add(address, name) for address, name in chunk.values())
-        return ImportReport(added, len(wanted) - added + repeats, tuple(errors))
+        return ImportReport(added, len(wanted) - added + repeats, tuple(errors), warnings)
 
     def _add_chunk(
         self,

@@ -299,7 +299,7 @@ def test_the_eleventh_subscribe_from_one_client_in_an_hour_is_refused(web, clien
     assert_secure(refused)
     assert status_of(web, "reader10@example.org") is None
     assert not confirm_file(web, "reader10@example.org").exists()
-    # uvicorn takes the client from X-Forwarded-For when the peer is 127.0.0.1 (nginx)
+    # X-Forwarded-For is believed from a trusted proxy (web_support: 127.0.0.1, as nginx)
     elsewhere = subscribe(client, web, "reader11@example.org", **{"X-Forwarded-For": "192.0.2.7"})
     assert elsewhere.status_code == 200  # the limit is per client, not for everyone
     assert status_of(web, "reader11@example.org") is Status.PENDING

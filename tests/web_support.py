@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from ipaddress import ip_network
 from pathlib import Path
 
 import uvicorn
@@ -25,6 +26,7 @@ from store import Store
 from tests.smtp_sink import free_port
 from tests.support import make_site
 from web.app import create_app
+from web.server import Listen, server_config
 
 SECRET = b"web-test-secret-long-enough-0123"
 
@@ -59,7 +61,8 @@ def serving(root: Path, files: dict[str, str], mail: str = "", clock=None) -> It
     for path in site.public_dir.rglob("*"):  # Last-Modified (it could not date the next write)
         os.utime(path, (built, built))
     app = create_app(site, store, SECRET, transport_for(site), clock or (lambda: datetime.now(UTC)))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # served as `serve --trusted-proxy 127.0.0.1` is behind nginx: the tests stand in for it
+    config = server_config(app, Listen("127.0.0.1", port, (ip_network("127.0.0.1/32"),)))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
@@ -168,6 +168,8 @@ class Web:
             return await request.form(max_files=0, max_fields=8, max_part_size=4096)
         except HTTPException:  # malformed, too many fields, a file
             return None
+        except ClientDisconnect:  # gone, or closed by the server for sending too slowly
+            return None
 
     async def subscribe(self, request: Request) -> Response:
         if not self._same_origin(request):
@@ -178,7 +180,7 @@ class Web:
         form = await self._small_form(request)
         if form is None:
             return self.page("Check the form", "That form is not one of ours.", 400)
-        address, name = str(form.get("email", "")), str(form.get("name", ""))[:100]
+        address, name = str(form.get("email", "")), str(form.get("name", ""))
         try:
             await run_in_threadpool(self._ask_to_confirm, address, name)
         except AddressError as exc:

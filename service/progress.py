@@ -1,0 +1,79 @@
+"""Progress of long work (a cold scan of thousands of files, a full build), as it goes.
+
+A curator starting a site of 6,000 files waited a minute with nothing on the
+screen and could not tell work from a hang. On a terminal a bar shows how far it
+is (rich, on stderr, gone when done); anywhere else (the service's log, a pipe, a
+CI job) a plain line every few seconds says the same. Short work prints nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Self, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+QUIET_SECONDS = 2.0  # work done sooner than this shows nothing at all
+LINE_EVERY = 10.0  # seconds between plain progress lines
+
+
+class Reporter:
+    """Called as `reporter(done, total)` by the work; shows it as the place allows."""
+
+    def __init__(
+        self,
+        what: str,
+        unit: str,
+        say: Callable[[str], None],
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what, self.unit, self._say, self._clock = what, unit, say, clock
+        self._stream = stream if stream is not None else sys.stderr
+        self._started = clock()
+        self._said_at = self._started
+        self._bar: Progress | None = None
+        self._task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
+        if now - self._started < QUIET_SECONDS or done >= total:
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, completed=done, total=total)
+            return
+        if self._stream.isatty():
+            self._draw(done, total)
+        elif now - self._said_at >= LINE_EVERY:
+            self._said_at = now
+            self._say(f"{self.what}: {done:,} of {total:,} {self.unit} ({100 * done // total}%)")
+
+    def _draw(self, done: int, total: int) -> None:
+        if self._bar is None:
+            console = Console(file=self._stream)
+            self._bar = Progress(
+                TextColumn(self.what),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(self.unit),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
