@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from content.intake import scan
+from content.intake import WAITING, ScanReport, scan
 from content.model import Post, Problem, Severity
 from content.readers import attribution_problems
 from content.site import (
@@ -105,13 +105,19 @@ def _say(message: str) -> None:
     print(f"postroom: {message}", file=sys.stderr)
 
 
-def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
-    for warning in filter(None, (local_base_url_warning(site), id_authority_advice(site))):
-        _say(f"warning: {warning}")
+def _scan_here(site: Site, store: Store, now: datetime) -> ScanReport:
+    """A command's scan, for the person at the terminal: its progress, and why it waits
+    when another scan of the site runs."""
     from service.progress import Reporter
 
     with Reporter("scan", "files", _say) as progress:
-        report = scan(site, store, args.clock(), progress=progress)
+        return scan(site, store, now, on_wait=lambda: _say(WAITING), progress=progress)
+
+
+def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
+    for warning in filter(None, (local_base_url_warning(site), id_authority_advice(site))):
+        _say(f"warning: {warning}")
+    report = _scan_here(site, store, args.clock())
     places = store.places()
     # newest first; posts of one date (a listing picked up at once) in the page's order
     posts = sorted(
@@ -251,6 +257,7 @@ class Service:
 
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # blocked by a reload
         event("service", f"starting: site {self.site.root.resolve()}, pid {os.getpid()}")
         if os.environ.get(OFFSET_ENV, "").strip():
             now = self.clock().isoformat()
@@ -584,7 +591,7 @@ def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
     from emails.render import render_digest
     from feeds.writer import write_atomic
 
-    scan(site, store, args.clock())
+    _scan_here(site, store, args.clock())
     posts = pending_posts(store, args.clock())
     rendered = render_digest(site, None, posts)
     folder = site.root / "preview"
@@ -636,7 +643,7 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
     from service.reconcile import publish
     from store.subscribers import AddressError
 
-    scan(site, store, args.clock())
+    _scan_here(site, store, args.clock())
     if args.to:
         try:
             return _send_test_copy(site, store, args.to, args.clock())
@@ -877,6 +884,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Every way a command can end becomes an exit code and at most one line on stderr:
     never a traceback (POSTROOM_TRACEBACK=1 lets an unexpected one through, to report)."""
     args = parser().parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # the service, a worker, serve: their own
+        signal.signal(signum, _stop_by_signal)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader gone (`| head`) is found here, not at exit
@@ -886,6 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return Exit.INTERRUPTED
+    except Stopped as stop:
+        _say(f"stopped by {stop.signal.name}")
+        return 128 + stop.signal
     except BrokenPipeError:
         _drop_stdout()
         return Exit.BROKEN_PIPE
@@ -956,16 +968,34 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP to a short command (`check`, `run --once`, `digest send`): raised
+    like Ctrl-C's KeyboardInterrupt, so the same clean-up runs (a cold scan's worker
+    processes stopped, not left behind by a parent killed outright)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal = signal.Signals(signum)
+
+
+def _stop_by_signal(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
 def _reexec() -> int:
     """SIGHUP: the same command line again in this process (the pid systemd follows),
-    so postroom.toml is read again by everything. If exec fails, a stop systemd restarts."""
+    so postroom.toml is read again by everything. If exec fails, a stop systemd restarts.
+    SIGHUP stays blocked across the exec (the mask survives it) until the new Service has
+    its handler: a second reload meanwhile would otherwise kill the process outright."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     command = [sys.executable, *sys.orig_argv[1:]]
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     try:
         os.execv(sys.executable, command)
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         _say(f"reload: cannot run {' '.join(command)}: {exc.strerror or exc}")
     return Exit.RESTART
 

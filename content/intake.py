@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import stat
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -324,7 +323,7 @@ def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def _read_regular(root: Path, path: str, limit: int) -> bytes:
+def _read_regular(root: Path, path: str, limit: int, limit_name: str) -> bytes:
     """The bytes of a regular file inside `root`, at most `limit` of them.
 
     Nothing else is opened: a FIFO would block the scan for ever, a device could do
@@ -354,25 +353,36 @@ def _read_regular(root: Path, path: str, limit: int) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _Unreadable(f"{_kind(st.st_mode)}, not a file; not read")
+        over = f"over the limit of {limit // 1024:,} KB ({limit_name}); not read"
         if st.st_size > limit:
-            raise _Unreadable(
-                f"{st.st_size / 1e6:.1f} MB, over the limit of {limit // 1024:,} KB"
-                " (content.max_file_kb); not read"
-            )
+            raise _Unreadable(f"{-(-st.st_size // 1024):,} KB, {over}")
         with os.fdopen(os.dup(fd), "rb") as file:
             data = file.read(limit + 1)
         if len(data) > limit:  # grew while we read
-            raise _Unreadable(f"over the limit of {limit // 1024:,} KB (content.max_file_kb)")
+            raise _Unreadable(over)
         return data
     finally:
         os.close(fd)
 
 
-def _failed(path: str, reason: str) -> tuple[str, str, Reading]:
-    """An entry that gave no posts: its problem, under a digest of the reason (so the
-    same trouble is not reported as a change at every scan)."""
-    digest = "!" + hashlib.sha256(reason.encode()).hexdigest()
+_REFUSED = "!"  # marks the digest of an entry that could not be read, not of its bytes
+
+
+def _failed(path: str, reason: str, known_sha: str | None) -> tuple[str, str, Reading | None]:
+    """An entry that gave no posts: its problem, under a digest of the reason, so the
+    same trouble looked at again (every scan: see `_refused`) is no news."""
+    digest = _REFUSED + hashlib.sha256(reason.encode()).hexdigest()
+    if digest == known_sha:
+        return path, digest, None
     return path, digest, Reading((), (Problem(path, reason, Severity.ERROR),))
+
+
+def _refused(record: FileRecord) -> bool:
+    """An entry refused last time is looked at again at every scan, whatever its stat
+    says: what mends it (a chmod, a larger content.max_file_kb, a link's target
+    created) need not change its size or mtime. It is cheap: nothing is read that is
+    still refused."""
+    return record.sha256.startswith(_REFUSED)
 
 
 def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
@@ -382,23 +392,25 @@ def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
     file: one file must never stop the scan of the others."""
     content_dir, path, known_sha, config = job
     try:
-        data = _read_regular(content_dir, path, config.content.max_file_kb * 1024)
+        limit = config.content.max_file_kb * 1024
+        data = _read_regular(content_dir, path, limit, "content.max_file_kb")
         side = str(sidecar_path(Path(path)))
         try:
-            sidecar = _read_regular(content_dir, side, _SIDECAR_BYTES)
+            sidecar = _read_regular(content_dir, side, _SIDECAR_BYTES, "a sidecar's")
         except FileNotFoundError:
             sidecar = None
         except (_Unreadable, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}")
+            return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}", known_sha)
     except FileNotFoundError:
         return None
     except _Unreadable as exc:
-        return _failed(path, str(exc))
+        return _failed(path, str(exc), known_sha)
     except OSError as exc:  # permission denied, an I/O error: reported, retried when it changes
-        return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})")
+        return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})", known_sha)
     except Exception as exc:  # a bug of ours: this file is reported, the scan goes on
-        return _failed(path, one_line(f"could not be read ({type(exc).__name__}: {exc})"))
+        why = one_line(f"could not be read ({type(exc).__name__}: {exc})")
+        return _failed(path, why, known_sha)
     digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
     if digest == known_sha:
         return path, digest, None
@@ -474,8 +486,11 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         worker.join(timeout=2)
 
 
-def _say_waiting() -> None:
-    print("postroom: another scan of this site is running; waiting for it", file=sys.stderr)
+WAITING = "another scan of this site is running; waiting for it"
+
+
+def _wait_quietly() -> None:
+    pass
 
 
 def scan(
@@ -483,7 +498,7 @@ def scan(
     store: Store,
     now: datetime | None = None,
     settle: Settle | None = None,
-    on_wait: Callable[[], None] = _say_waiting,
+    on_wait: Callable[[], None] = _wait_quietly,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanReport:
     """Bring the store up to date with the content folder.
@@ -491,8 +506,8 @@ def scan(
     With `settle` (the service), files still being written and files gone only
     for an instant are left for a later scan; without it, everything is read now.
     One scan of a site runs at a time (`check` beside the service, two `run --once`):
-    a second waits for the first, after `on_wait` says so. `progress(done, total)` is
-    told of every file read."""
+    a second waits for the first, after `on_wait` (which says WAITING to its reader).
+    `progress(done, total)` is told of every file read."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
         raise ConfigError(f"{site.content_dir}: the content folder is missing")
@@ -514,9 +529,13 @@ def _scan(
     stale = {
         path: sig
         for path, sig in found.items()
-        if path not in known or known[path].signature != sig
+        if path not in known or known[path].signature != sig or _refused(known[path])
     }
     gone = sorted(p for p in set(known) - set(found) if not _kept_by(p, listing.unlisted))
+    for path in [p for p in stale if p in known and known[p].signature == stale[p]]:
+        result = _examine((site.content_dir, path, known[path].sha256, config))
+        if result is not None and result[2] is None:  # refused as before: nothing to write
+            del stale[path]
     waiting: list[str] = []
     if settle is not None:
         waiting = [p for p in sorted(stale) if not settle.ready(p, stale[p])]
@@ -542,8 +561,9 @@ def _scan(
                 if result is None:
                     continue  # gone since the walk; the next scan forgets it
                 path, digest, reading = result
-                if reading is None:  # touched, not changed
-                    session.touch_file(path, stale[path])
+                if reading is None:  # touched, not changed (or refused as before)
+                    if path not in known or known[path].signature != stale[path]:
+                        session.touch_file(path, stale[path])
                     continue
                 parsed += 1
                 stamp = _stamp(now)
@@ -553,7 +573,7 @@ def _scan(
                     reconciler.file_read(path, record, reading)
                 except Exception as exc:  # a bug of ours: this file is reported, not the scan
                     why = one_line(f"could not be taken in ({type(exc).__name__}: {exc})")
-                    reconciler.file_read(path, record, _failed(path, why)[2])
+                    reconciler.file_read(path, record, _failed(path, why, None)[2])
             for path in gone:
                 reconciler.file_deleted(path)
             new, updated, withdrawn = reconciler.commit()

@@ -61,17 +61,23 @@ def post_url(site: Site, post: Post) -> str:
 def tag_uri(site: Site, minted: datetime, specific: str) -> str:
     """'tag:<authority>,<day>:<specific>': the site's id authority, fixed at init, never
     base_url: moving the site (another host or path) must not make readers show every
-    entry again. An authority pinned with its day ('x.invalid,2026-12-02', as `init`
-    writes it) is the whole tagging entity; otherwise the day `minted`, in UTC."""
+    entry again. The day `minted` (in UTC) stays in the id even when the authority
+    carries its own day ('x.invalid,2026-12-02', as `init` writes it): a digest issue's
+    number starts again at 1 in a database rebuilt from content/, and issue 1 of next
+    year must not take the id of the first issue ever sent."""
+    day = f"{minted.astimezone(UTC):%Y-%m-%d}"
     if "," in site.id_authority:
-        return f"tag:{site.id_authority}:{specific}"
-    return f"tag:{site.id_authority},{minted.astimezone(UTC):%Y-%m-%d}:{specific}"
+        return f"tag:{site.id_authority}:{day}/{specific}"
+    return f"tag:{site.id_authority},{day}:{specific}"
 
 
 def entry_id(site: Site, post: Post) -> str:
     """The post's id under the site's authority: an edit does not change it, nor (on a
-    site made by `init`, whose authority carries its day) a rebuild of the database from
-    content/ on another day. Older sites mint from the pick-up day, as they always did."""
+    site made by `init`, whose authority carries its day) a database rebuilt from
+    content/ on another day, since post ids are made from content alone. Older sites mint
+    from the pick-up day, as they always did."""
+    if "," in site.id_authority:
+        return f"tag:{site.id_authority}:{post.id}"
     return tag_uri(site, post.picked_up, post.id)
 
 

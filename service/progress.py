@@ -1,9 +1,10 @@
 """Progress of long work (a cold scan of thousands of files, a full build), as it goes.
 
-A curator starting a site of 6,000 files waited a minute with nothing on the
-screen and could not tell work from a hang. On a terminal a bar shows how far it
-is (rich, on stderr, gone when done); anywhere else (the service's log, a pipe, a
-CI job) a plain line every few seconds says the same. Short work prints nothing.
+A cold start of a big site takes a minute; without a sign of life a curator cannot
+tell work from a hang. On a terminal a bar shows how far it is (rich, on stderr,
+gone when done), at once for a thousand items or more, else once the work has
+taken two seconds; anywhere else (the service's log, a pipe, a CI job) a plain
+line every ten seconds says the same. Short work prints nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 QUIET_SECONDS = 2.0  # work done sooner than this shows nothing at all
+BIG = 1000  # ...unless it is this big: a cold start's thousands of files get a bar at once
 LINE_EVERY = 10.0  # seconds between plain progress lines
 
 
@@ -40,13 +42,10 @@ class Reporter:
 
     def __call__(self, done: int, total: int) -> None:
         now = self._clock()
-        if now - self._started < QUIET_SECONDS or done >= total:
-            if self._bar is not None and self._task is not None:
-                self._bar.update(self._task, completed=done, total=total)
-            return
         if self._stream.isatty():
-            self._draw(done, total)
-        elif now - self._said_at >= LINE_EVERY:
+            if self._bar is not None or total >= BIG or now - self._started >= QUIET_SECONDS:
+                self._draw(done, total)
+        elif done < total and now - self._said_at >= LINE_EVERY:
             self._said_at = now
             self._say(f"{self.what}: {done:,} of {total:,} {self.unit} ({100 * done // total}%)")
 
@@ -64,6 +63,7 @@ class Reporter:
             )
             self._bar.start()
             self._task = self._bar.add_task(self.what, total=total)
+            self._bar.refresh()  # drawn now, however soon the work ends
         assert self._task is not None
         self._bar.update(self._task, completed=done, total=total)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from content.intake import ScanReport, scan
+from content.intake import WAITING, ScanReport, scan
 from content.model import Problem
 from content.settle import Settle
 from content.site import Site
@@ -39,7 +39,7 @@ from store.activity import record
 
 
 def _wait_said() -> None:
-    event("scan", "another scan of this site is running (a `check`?); waiting for it")
+    event("scan", WAITING)
 
 
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines

@@ -32,8 +32,9 @@ class Worker:
         """Send until SIGTERM or SIGINT: 0. Each connection then finishes or hands back
         its message, and the rows it had claimed go back to pending for the others.
         SIGHUP (a reload, or a closed terminal) stops the same way but exits
-        EX_TEMPFAIL (75), which systemd's Restart=on-failure starts again with the
-        config re-read: it used to kill the worker on the spot, for good."""
+        EX_TEMPFAIL (75, scheduler's Exit.RESTART), which systemd's Restart=on-failure
+        starts again with the config re-read; a worker has no lease to hand over in
+        place, so a new process is the simple reload."""
         hangup = threading.Event()
 
         def hung_up(*_: object) -> None:

@@ -8,7 +8,6 @@ address with CR/LF or other header-breaking characters never gets in.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,19 +89,18 @@ def _windows_1252(raw: bytes) -> str:
 
 
 def _rows(text: str) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(first line, cells, "") per CSV row, or (line, None, why) for one csv refuses
-    (a field over the reader's limit): that row is reported, the rest still read."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    while True:
-        line = reader.line_num + 1
+    """(line, cells, "") per line, or (line, None, why) for one csv refuses (an unclosed
+    quote, a field over the reader's limit): that line is reported, the rest still read.
+    One line a row: an address list has no field running over lines, and read as one
+    stream, a single stray quote swallowed every row after it into one name."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # not U+2028
+    for number, line in enumerate(lines, start=1):
         try:
-            row = next(reader)
-        except StopIteration:
-            return
+            row = next(csv.reader([line], strict=True), [])
         except csv.Error as exc:
-            yield line, None, f"not a CSV row: {exc}"
+            yield number, None, f"not a CSV row: {exc}"
             continue
-        yield line, row, ""
+        yield number, row, ""
 
 
 def normalize_address(address: str) -> str:

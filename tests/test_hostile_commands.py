@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 
 from content.site import DATABASE_URL_ENV, ConfigError, init_site, open_site
+from feeds.syndication import tag_uri
 from store import Store
 from store.subscribers import NAME_MAX, SubscriberList
 from tests.service_support import ROOT, Service, postroom
@@ -105,6 +107,7 @@ def unit(name: str) -> dict[str, str]:
     return keys
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("name", ["postroom.service", "postroom-worker@.service"])
 def test_the_unit_does_not_restart_a_config_error_forever(tmp_path, name):
     keys = unit(name)
@@ -115,6 +118,7 @@ def test_the_unit_does_not_restart_a_config_error_forever(tmp_path, name):
     assert int(keys["StartLimitBurst"]) > 1 and keys["StartLimitIntervalSec"]
 
 
+@pytest.mark.once
 def test_the_service_unit_reloads_with_sighup():
     assert unit("postroom.service")["ExecReload"] == "/bin/kill -HUP $MAINPID"
 
@@ -146,6 +150,7 @@ def test_a_new_sites_entry_ids_survive_a_lost_database_rebuilt_another_day(tmp_p
     assert sorted(p.parent.name for p in (root / "public/posts").glob("*/index.html")) == pages
 
 
+@pytest.mark.once
 def test_a_new_sites_entry_ids_survive_a_new_base_url(tmp_path):
     root = tmp_path / "site"
     assert postroom(root, "init", str(root)).returncode == 0
@@ -163,6 +168,7 @@ def test_a_new_sites_entry_ids_survive_a_new_base_url(tmp_path):
     assert "notes.example.org/posts/" in (root / "public/atom.xml").read_text()
 
 
+@pytest.mark.once
 def test_two_new_sites_do_not_share_an_authority(tmp_path):
     first = init_site(tmp_path / "a").id_authority
     assert first != init_site(tmp_path / "b").id_authority
@@ -187,12 +193,14 @@ def test_an_old_site_keeps_its_ids_and_check_says_how_to_pin_them(tmp_path):
     assert entry_ids(site.public_dir) == [entry]
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("bad", ["Notes.Example.org", "tag:x", "a b", "-x.org", "@x.org"])
 def test_a_bad_id_authority_is_refused(tmp_path, bad):
     with pytest.raises(ConfigError, match=re.escape("'site.id_authority' must be a lower")):
         make_site(tmp_path, config=f'[site]\nid_authority = "{bad}"\n')
 
 
+@pytest.mark.once
 def test_publishing_with_a_localhost_base_url_warns_first(tmp_path):
     site = make_site(tmp_path, {"one.md": POST}, config="[site]\nid_authority = 'x.org'\n")
     checked = postroom(site.root, "check")
@@ -211,6 +219,7 @@ def test_publishing_with_a_localhost_base_url_warns_first(tmp_path):
 # 15. Bad numbers, bad files, a corrupt database, closed pipes, Ctrl-C
 
 
+@pytest.mark.once
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
@@ -230,6 +239,7 @@ def test_numbers_that_would_stop_the_service_are_refused(tmp_path, toml, message
     one_clean_line(postroom(tmp_path, "check"), message)
 
 
+@pytest.mark.once
 def test_a_folder_named_postroom_toml_is_a_clear_error(tmp_path):
     (tmp_path / "postroom.toml").mkdir()
     result = postroom(tmp_path, "status")
@@ -237,6 +247,7 @@ def test_a_folder_named_postroom_toml_is_a_clear_error(tmp_path):
     one_clean_line(result, "postroom.toml", "is a folder")
 
 
+@pytest.mark.once
 def test_importing_a_missing_file_is_a_clear_error(tmp_path):
     site = make_site(tmp_path)
     result = postroom(site.root, "subscribers", "import", "/nonexistent.csv")
@@ -261,6 +272,7 @@ def test_a_database_server_away_is_a_clear_error_without_its_password(tmp_path):
     assert "s3cret" not in line
 
 
+@pytest.mark.once
 def test_a_reader_that_goes_away_early_ends_the_list_quietly(tmp_path):
     site = make_site(tmp_path)
     many = tmp_path / "many.csv"
@@ -276,6 +288,7 @@ def test_a_reader_that_goes_away_early_ends_the_list_quietly(tmp_path):
     assert listing.returncode == BROKEN_PIPE and b"Traceback" not in err and not err
 
 
+@pytest.mark.once
 def test_status_into_a_pipe_closed_before_it_writes(tmp_path):
     site = make_site(tmp_path, {"one.md": POST})
     assert postroom(site.root, "run", "--once").returncode == 0
@@ -299,6 +312,7 @@ def blocked_reading_a_pipe(pid: int, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.once
 def test_ctrl_c_ends_a_command_with_130_and_one_line(tmp_path):
     site = make_site(tmp_path)
     command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root)]
@@ -367,6 +381,15 @@ def test_a_row_the_csv_reader_refuses_is_reported_and_the_rest_imported(tmp_path
     assert names == {"a@example.org": "Ann", "c@example.org": "Cy"}
 
 
+def test_one_unclosed_quote_costs_its_own_row_only(tmp_path):
+    """Read as one stream, a stray quote swallowed every later row into one name:
+    '2 added, 0 refused', exit 0, and the other addresses lost."""
+    data = b'a@example.org,Ann\nb@example.org,"Bo\nc@example.org,Cy\nd@example.org,"Di, Jr"\n'
+    result, names = import_bytes(tmp_path, data)
+    assert result.returncode == 1 and "list.csv:2:" in result.stderr, result.stderr
+    assert names == {"a@example.org": "Ann", "c@example.org": "Cy", "d@example.org": "Di, Jr"}
+
+
 def test_names_from_the_cli_are_capped_like_the_web_forms(tmp_path):
     site = make_site(tmp_path)
     long = "N" * 300
@@ -382,7 +405,18 @@ def test_names_from_the_cli_are_capped_like_the_web_forms(tmp_path):
     assert names == ["N" * NAME_MAX, "N" * NAME_MAX] and NAME_MAX == 100
 
 
+@pytest.mark.once
 def test_open_site_names_a_config_that_is_not_a_file(tmp_path):
     (tmp_path / "postroom.toml").mkdir()
     with pytest.raises(ConfigError, match="is a folder"):
         open_site(tmp_path)
+
+
+@pytest.mark.once
+def test_digest_ids_keep_their_day_under_a_pinned_authority(tmp_path):
+    """A database rebuilt from content/ numbers digest issues from 1 again: the new issue
+    1 must not take the feed id of the first issue ever sent."""
+    site = make_site(tmp_path, config="[site]\nid_authority = 'x.invalid,2026-12-02'\n")
+    first = tag_uri(site, datetime(2026, 12, 7, 7, tzinfo=UTC), "digest-1")
+    again = tag_uri(site, datetime(2027, 3, 1, 7, tzinfo=UTC), "digest-1")
+    assert first.startswith("tag:x.invalid,2026-12-02:") and first != again

@@ -144,6 +144,7 @@ def test_a_hostile_site_is_published_around_its_bad_files(tmp_path):
 # --- one defect each ---
 
 
+@pytest.mark.once
 def test_a_yaml_alias_bomb_is_refused_at_once_and_its_message_stays_short(tmp_path):
     root = make_site(tmp_path / "site", {"bomb.md": hostile_site.yaml_bomb()}).root
     write(root / "content/fine.md", hostile_site.markdown("Fine", "2024-01-01", "Body."))
@@ -155,6 +156,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once_and_its_message_stays_short(tmp_pa
     assert seconds < 20 and peak < 300, (seconds, peak)
 
 
+@pytest.mark.once
 def test_a_link_out_of_the_content_folder_is_never_read(tmp_path):
     root = make_site(tmp_path / "site").root
     secret = tmp_path / "secret.txt"
@@ -174,6 +176,7 @@ def test_a_link_out_of_the_content_folder_is_never_read(tmp_path):
     assert b"root:x:0:0" not in (root / "public/feed.json").read_bytes()
 
 
+@pytest.mark.once
 @pytest.mark.parametrize(
     ("name", "text", "why"),
     [
@@ -195,6 +198,7 @@ def test_a_bad_date_is_one_files_problem_not_the_scans(tmp_path, name, text, why
     assert "Fine" in (root / "public/feed.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.once
 def test_a_symlink_loop_is_reported_and_the_scan_goes_on(tmp_path):
     root = make_site(tmp_path / "site").root
     os.symlink("b.txt", root / "content/a.txt")
@@ -207,6 +211,7 @@ def test_a_symlink_loop_is_reported_and_the_scan_goes_on(tmp_path):
     assert [p["title"] for p in out["posts"]] == ["Fine"]
 
 
+@pytest.mark.once
 def test_a_fifo_or_socket_is_reported_without_being_opened(tmp_path):
     import socket
 
@@ -225,6 +230,7 @@ def test_a_fifo_or_socket_is_reported_without_being_opened(tmp_path):
     assert [p["title"] for p in out["posts"]] == ["Fine"]
 
 
+@pytest.mark.once
 def test_a_file_over_the_size_limit_is_reported_and_skipped(tmp_path):
     config = '[site]\nbase_url = "https://notes.example.org/"\n[content]\nmax_file_kb = 64\n'
     root = make_site(tmp_path / "site", config=config).root
@@ -235,8 +241,14 @@ def test_a_file_over_the_size_limit_is_reported_and_skipped(tmp_path):
         reported(out["problems"], "big.txt")
     )
     assert [p["title"] for p in out["posts"]] == ["Fine"]
+    # a larger limit takes the file in, though the file itself did not change
+    (root / "postroom.toml").write_text(config.replace("= 64", "= 512"))
+    out = json.loads(postroom(root, "check", "--json").stdout)
+    assert {p["title"] for p in out["posts"]} == {"Fine", "A big capture"}
+    assert "limit" not in " ".join(reported(out["problems"], "big.txt"))
 
 
+@pytest.mark.once
 def test_utf16_bidi_and_a_table_of_tags(tmp_path):
     root = make_site(tmp_path / "site").root
     text = hostile_site.markdown("Sixteen", "2024-01-02", "Saved by Notepad.")
@@ -253,6 +265,7 @@ def test_utf16_bidi_and_a_table_of_tags(tmp_path):
         assert "\u202e" not in (root / "public" / name).read_text(encoding="utf-8")
 
 
+@pytest.mark.once
 def test_names_that_cannot_be_shown_are_reported_escaped(tmp_path):
     root = make_site(tmp_path / "site").root
     write(root / "content/fine.md", hostile_site.markdown("Fine", "2024-01-01", "Body."))
@@ -351,12 +364,20 @@ def _tree(pgid: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("to", ["group", "parent"])
-def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to):
+@pytest.mark.once
+@pytest.mark.parametrize(
+    ("to", "signum", "code", "said"),
+    [
+        ("group", signal.SIGINT, 130, "interrupted"),  # Ctrl-C at a terminal
+        ("parent", signal.SIGINT, 130, "interrupted"),
+        ("parent", signal.SIGTERM, 143, "stopped by SIGTERM"),  # timeout(1), cron, CI
+    ],
+)
+def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to, signum, code, said):
     """A cold run parses on every core; Ctrl-C (SIGINT to the terminal's process group,
     or to the command alone) used to be ignored for 45 s and leave four processes."""
     root = make_site(tmp_path / "site").root
-    body = "Words of a long enough post body. " * 80
+    body = "Words of a long enough post body. " * 30
     for n in range(4000):
         write(root / f"content/p{n:04d}.md", hostile_site.markdown(f"Post {n}", "2024-01-01", body))
     process = subprocess.Popen(
@@ -367,20 +388,17 @@ def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to):
         start_new_session=True,
         env=postroom_env(),
     )
-    # the workers are up once the group holds more than the command itself
+    # the workers are up: the command, the resource tracker, the forkserver and a worker
     deadline = time.monotonic() + 60
-    while len(_tree(process.pid)) < 3:
+    while len(_tree(process.pid)) < 4:
         assert process.poll() is None and time.monotonic() < deadline, "no workers started"
         time.sleep(0.05)
     interrupted = time.monotonic()
-    if to == "group":
-        os.killpg(process.pid, signal.SIGINT)
-    else:
-        os.kill(process.pid, signal.SIGINT)
+    (os.killpg if to == "group" else os.kill)(process.pid, signum)
     _, err = process.communicate(timeout=30)
     took = time.monotonic() - interrupted
-    assert process.returncode == 130, (process.returncode, err)
-    assert "interrupted" in err and "Traceback" not in err, err
+    assert process.returncode == code, (process.returncode, err)
+    assert said in err and "Traceback" not in err, err
     assert took < 2, took
     deadline = time.monotonic() + 5
     while _tree(process.pid):
@@ -431,8 +449,16 @@ def test_unreadable_files_and_folders_as_an_unprivileged_user(shared_tmp):
     assert {p["title"] for p in out["posts"]} == {"Fine", "Inside"}
     items = json.loads((root / "public/feed.json").read_text(encoding="utf-8"))["items"]
     assert {i["title"] for i in items} == {"Fine", "Inside"}
+    # mended by chmod alone (size and mtime unchanged): read at the next scan
+    os.chmod(root / "content/locked.md", 0o644)
+    os.chmod(root / "content/shut", 0o755)
+    done, _, _ = measured(*cli(root, "check", "--json"), user=NOBODY)
+    out = json.loads(done.stdout)
+    assert {p["title"] for p in out["posts"]} == {"Fine", "Inside", "Locked"}
+    assert not [p for p in out["problems"] if p["severity"] == "error"], out["problems"]
 
 
+@pytest.mark.once
 def test_the_hostile_site_as_an_unprivileged_user(shared_tmp):
     user = pwd.getpwnam(NOBODY)
     root = make_site(shared_tmp / "site", config=SITE).root
@@ -451,6 +477,7 @@ def test_the_hostile_site_as_an_unprivileged_user(shared_tmp):
         site.close()
 
 
+@pytest.mark.once
 def test_resource_budget_is_measured_on_the_command_alone():
     """The measuring wrapper counts its own child, not the test process's others."""
     done, seconds, peak = measured(sys.executable, "-c", "x = bytearray(200 * 2**20)")

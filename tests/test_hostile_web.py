@@ -27,6 +27,8 @@ from tests.smtp_sink import free_port
 from tests.web_support import Served, web_site
 from web.server import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, capacity
 
+pytestmark = pytest.mark.once  # the same on either store: SQLite pass only
+
 FILES = {"one.md": "---\ntitle: One\ndate: 2016-06-23\n---\nOne.\n"}
 HALF_SENT = b"GET / HTTP/1.1\r\nHost: x\r\n"  # the head never ends: no blank line
 POSTROOM = (sys.executable, str(ROOT / "scheduler.py"))
