@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from content.intake import WAITING, ScanReport, scan
+from content.intake import WAITING, ScanReport, scan, shown_name
 from content.model import Post, Problem, Severity
 from content.readers import attribution_problems
 from content.site import (
@@ -84,7 +84,7 @@ def post_json(post: Post) -> dict:
 
 def _print_problems(problems: Sequence[Problem]) -> None:
     for p in problems:
-        print(f"  {p.severity.value:7} {p.file}: {p.reason}")
+        print(f"  {p.severity.value:7} {shown_name(p.file)}: {p.reason}")
 
 
 def _has_errors(problems: Sequence[Problem]) -> bool:
@@ -97,7 +97,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"made a site in {site.root}: add posts to {site.content_dir}, then run"
         f" 'postroom --site {site.root} run --once'"
     )
-    return 0
+    return Exit.OK
 
 
 def _say(message: str) -> None:
@@ -145,7 +145,7 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
             print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
         print(f"{len(posts)} posts, {len(problems)} problems")
         _print_problems(problems)
-    return 1 if _has_errors(problems) else 0
+    return Exit.FAILED if _has_errors(problems) else Exit.OK
 
 
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -174,12 +174,12 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
     work.scan()  # a first pass always builds
     work.decide()
     if not send:
-        return 0
+        return Exit.OK
     if outstanding(store) and secret is None:
         print(f"postroom: digest not sent: {no_secret}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     reports = work.deliver()
-    return 1 if any(r.stopped for r in reports) else 0
+    return Exit.FAILED if any(r.stopped for r in reports) else Exit.OK
 
 
 def _warn_before_first_publish(site: Site, store: Store) -> None:
@@ -264,7 +264,7 @@ class Service:
             event("service", f"${OFFSET_ENV} is set: the clock says {now}", logging.WARNING)
         if not self._take_lease():
             event("service", "stopped while standing by")
-            return 0
+            return Exit.OK
         self.scheduler.start()
         watcher = None
         try:
@@ -297,8 +297,8 @@ class Service:
                 renewed = time.monotonic() if held else renewed
             if not held:
                 event("lease", "lost the scheduler lease: stopping", logging.ERROR)
-                return 1
-        return 0
+                return Exit.FAILED
+        return Exit.OK
 
     def _take_lease(self) -> bool:
         """True once this process runs the site; False if told to stop while standing by."""
@@ -481,7 +481,7 @@ def cmd_worker(site: Site, store: Store, args: argparse.Namespace) -> int:
         secret = secret_from_env()
     except TokenError as exc:  # a worker exists to send: without the secret it cannot
         print(f"postroom: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     return Worker(site, store, args.clock, secret).run()
 
 
@@ -499,12 +499,12 @@ def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
         proxies = tuple(proxy_network(text) for text in args.trusted_proxy)
     except ValueError as exc:
         print(f"postroom: --trusted-proxy: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     try:
         secret = secret_from_env()  # the forms' links are signed with it
     except TokenError as exc:
         print(f"postroom: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if os.environ.get("FORWARDED_ALLOW_IPS"):
         print("postroom: FORWARDED_ALLOW_IPS is ignored: use --trusted-proxy", file=sys.stderr)
     app = create_app(site, store, secret, transport_for(site), args.clock)
@@ -512,7 +512,7 @@ def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
     trusted = ", ".join(map(str, proxies)) or "no one (see --trusted-proxy)"
     print(f"X-Forwarded-For trusted from: {trusted}")
     uvicorn.Server(server_config(app, Listen(args.host, args.port, proxies))).run()
-    return 0
+    return Exit.OK
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -527,13 +527,13 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
         elif args.action == "remove":
             if not book.remove(args.address):
                 print(f"not on the list: {args.address}", file=sys.stderr)
-                return 1
+                return Exit.FAILED
             print(f"removed: {args.address}")
         elif args.action == "unsubscribe":
             address = read_token(secret_from_env(), args.token, "unsubscribe")
             if not book.set_status(address, Status.UNSUBSCRIBED):
                 print(f"not on the list (nothing to do): {address}")
-                return 0
+                return Exit.OK
             print(f"unsubscribed: {address}")
         elif args.action == "import":
             try:
@@ -548,7 +548,7 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
             print(
                 f"{report.added} added, {report.merged} already there, {len(report.errors)} refused"
             )
-            return 1 if report.errors else 0
+            return Exit.FAILED if report.errors else Exit.OK
         elif args.json:
             json.dump(
                 [
@@ -571,8 +571,8 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
                 print(f"{s.status.value:13} {s.address} {s.name}")
     except (AddressError, TokenError) as exc:
         print(f"postroom: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return Exit.USAGE
+    return Exit.OK
 
 
 def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -583,7 +583,7 @@ def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
         return actions[args.action](site, store, args)
     except TokenError as exc:
         print(f"postroom: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
 
 
 def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -599,7 +599,7 @@ def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
         write_atomic(folder / name, body.encode())
         print(folder / name)
     print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
-    return 0
+    return Exit.OK
 
 
 def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> int:
@@ -623,7 +623,7 @@ def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> in
     issue = issue or next(reversed(all_issues(store)), None)
     if issue is None:
         print("postroom: no posts and no issues yet: nothing to send", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     issue = replace(issue, subject=f"[test] {issue.subject}")
     message = IssueMessage(site, issue, secret_from_env())
     envelope = message.for_recipient(Recipient(0, normalize_address(address)))
@@ -632,7 +632,7 @@ def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> in
         print(f"test copy of '{issue.subject}' to {address}: {connection.send(envelope)}")
     finally:
         connection.close()
-    return 0
+    return Exit.OK
 
 
 def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
@@ -649,7 +649,7 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
             return _send_test_copy(site, store, args.to, args.clock())
         except (AddressError, Rejected, Unreachable) as exc:
             print(f"postroom: test copy not sent: {exc}", file=sys.stderr)
-            return 1
+            return Exit.FAILED
     now = args.clock()
     owed = outstanding(store)
     if args.dry_run:
@@ -658,13 +658,13 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
         if not owed:
             posts = pending_posts(store, now)
             print(f"no unfinished issue; a new one would hold {len(posts)} posts")
-        return 0
+        return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
     if not owed:
         issue = create_issue(site, store, now, now)
         if issue is None:
             print("nothing new since the last issue: no issue made")
-            return 0
+            return Exit.OK
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
     # every owed issue's "view in browser" page before any email: this releases an issue
     # made here, or one whose earlier publish failed (it would otherwise never be mailed)
@@ -707,7 +707,7 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock
     for owed in outstanding(store):  # deferred rows not due yet: a later run sends them
         retry = outbox.next_retry(owed.issue) or "the next run"
         print(f"issue {owed.issue}: {owed.to_send} still to send, next try {retry}")
-    return 1 if any(r.stopped for r in reports) else 0
+    return Exit.FAILED if any(r.stopped for r in reports) else Exit.OK
 
 
 def issue_status_json(store: Store) -> list[dict]:
@@ -743,7 +743,7 @@ def _digest_status(site: Site, store: Store, args: argparse.Namespace) -> int:
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         print()
-        return 0
+        return Exit.OK
     for r in rows:
         retry = f", next retry {r['next_retry']}" if r["next_retry"] else ""
         print(
@@ -753,7 +753,7 @@ def _digest_status(site: Site, store: Store, args: argparse.Namespace) -> int:
         )
     if not rows:
         print("no issues yet")
-    return 0
+    return Exit.OK
 
 
 def status_json(site: Site, store: Store, now: datetime) -> dict:
@@ -794,7 +794,7 @@ def cmd_status(site: Site, store: Store, args: argparse.Namespace) -> int:
     if args.json:
         json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
         print()
-        return 0
+        return Exit.OK
     scanned, built, issue = info["last_scan"], info["last_build"], info["last_issue"]
     local = datetime.fromisoformat(info["next_digest"]).astimezone(site.config.tz)
     print(f"scheduler:   {info['scheduler'] or 'not running'}")
@@ -820,7 +820,7 @@ def cmd_status(site: Site, store: Store, args: argparse.Namespace) -> int:
     print(f"problems:    {len(info['problems'])}")
     for p in info["problems"]:
         print(f"  {p['severity']:7} {p['file']}: {p['reason']}")
-    return 0
+    return Exit.OK
 
 
 def parser() -> argparse.ArgumentParser:

@@ -67,7 +67,9 @@ class Listing:
     """What one walk of the content folder found."""
 
     files: dict[str, str]  # relative path -> stat signature of every post file
-    unlisted: tuple[str, ...]  # folders that could not be listed ("" is the folder itself)
+    # folders that could not be listed ("" is the content folder itself) and entries whose
+    # names are refused: the posts known under them stay as they were, not withdrawn
+    unlisted: tuple[str, ...]
     problems: tuple[Problem, ...]  # unlisted folders, and names no file may carry
 
 
@@ -80,10 +82,18 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _shown(name: str) -> str:
-    """A name as a problem may show it: bad bytes and control characters escaped."""
+def shown_name(name: str) -> str:
+    """A name as a problem may show it: bad bytes, control characters and bidi or line
+    separators escaped (U+202E would flip the rest of a terminal line)."""
     raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in raw)
+    return "".join(
+        f"\\x{ord(c):02x}"
+        if unicodedata.category(c) == "Cc"
+        else f"\\u{ord(c):04x}"
+        if unicodedata.category(c) in ("Cf", "Zl", "Zp")
+        else c
+        for c in raw
+    )
 
 
 def _signature(path: str) -> str | None:
@@ -119,7 +129,7 @@ def list_content(root: Path) -> Listing:
         where = str(error.filename or root)[skip:].replace(os.sep, "/")
         unlisted.append(where)
         why = error.strerror or type(error).__name__
-        shown = _shown(where) or "."
+        shown = shown_name(where) or "."
         problems.append(Problem(shown, f"folder cannot be listed ({why}); its posts are kept"))
 
     for folder, dirs, names in os.walk(root, onerror=refused):
@@ -130,7 +140,8 @@ def list_content(root: Path) -> Listing:
             if d.startswith("."):
                 continue
             if why := _name_problem(d):
-                problems.append(Problem(_shown(prefix + d) + "/", why, Severity.ERROR))
+                problems.append(Problem(shown_name(prefix + d) + "/", why, Severity.ERROR))
+                unlisted.append(prefix + d)  # not looked into: what it held stays
                 continue
             kept.append(d)
         dirs[:] = kept
@@ -139,7 +150,8 @@ def list_content(root: Path) -> Listing:
             if is_temp_name(name):
                 continue
             if (why := _name_problem(name)) and _is_content(name):
-                problems.append(Problem(_shown(prefix + name), why, Severity.ERROR))
+                problems.append(Problem(shown_name(prefix + name), why, Severity.ERROR))
+                unlisted.append(prefix + name)  # published before the name was refused: kept
                 continue
             if why:
                 continue
@@ -164,8 +176,8 @@ def content_files(root: Path) -> dict[str, str]:
 
 
 def _kept_by(path: str, unlisted: tuple[str, ...]) -> bool:
-    """True when `path` lies in a folder that could not be listed this time."""
-    return any(folder == "" or path.startswith(folder + "/") for folder in unlisted)
+    """True when `path` is, or lies in, an entry that was not looked at this time."""
+    return any(entry == "" or path == entry or path.startswith(entry + "/") for entry in unlisted)
 
 
 def identity_key(post: ParsedPost, tz: tzinfo) -> str:

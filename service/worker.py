@@ -55,7 +55,7 @@ class Worker:
         while not self.stop.is_set():
             send()
             self.stop.wait(poll)
-        code = os.EX_TEMPFAIL if hangup.is_set() else 0
+        code = os.EX_TEMPFAIL if hangup.is_set() else 0  # EX_TEMPFAIL is Exit.RESTART
         why = " for SIGHUP: to be started again" if code else ""
         event("service", f"worker stopped{why}", code=code)
         logging.shutdown()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,10 +40,11 @@ def yaml_bomb(levels: int = 9, width: int = 9) -> str:
     return "---\ntitle: Bomb\ndate: 2024-01-01\n" + "\n".join(lines) + "\n---\nBody.\n"
 
 
-def build(root: Path, *, unprivileged: bool = False, big_mb: int = 6) -> HostileSite:
+def build(root: Path, *, unprivileged: bool = False, big_mb: int = 6, bulk: int = 0) -> HostileSite:
     """Fill `root/content` (the site must exist). With `unprivileged`, entries that only
-    bite a non-root user (unreadable files and folders) are made too; the caller runs
-    postroom as such a user."""
+    bite a user without root's file-mode capabilities (unreadable files and folders)
+    are made too; the caller runs postroom so. `bulk` more good posts make a scan big
+    enough to read on every core (content.intake reads 200 files or more in workers)."""
     content = root / "content"
     site = HostileSite(root)
     secret = root.parent / f"{root.name}-secret.txt"
@@ -83,6 +83,9 @@ def build(root: Path, *, unprivileged: bool = False, big_mb: int = 6) -> Hostile
     good("good/linked.md", "Linked inside", markdown("Linked inside", "2024-03-08", "Via a link."))
     os.rename(content / "good/linked.md", content / "good/.target-linked.md")
     os.symlink(".target-linked.md", content / "good/linked.md")
+    for n in range(bulk):
+        title = f"Bulk post {n}"
+        good(f"good/bulk/{n:04d}.md", title, markdown(title, "2024-02-01", "Fine."))
     damaged = "Text\x00 with a NUL and \x07 a bell in it, kept as a paragraph."
     good("good/nul.txt", "Damaged capture", f"Damaged capture\n\n8 March 2024\n\n{damaged}\n")
     latin = "Café society\n\n9 March 2024\n\nA capture saved as Windows-1252, in a café.\n"
@@ -142,15 +145,3 @@ def build(root: Path, *, unprivileged: bool = False, big_mb: int = 6) -> Hostile
         site.bad["shut"] = "cannot be listed"
         os.chmod(shut, 0)
     return site
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Hand a site to an unprivileged user, leaving files it must not read as they are."""
-    for folder, dirs, names in os.walk(root):
-        for name in [*dirs, *names]:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if stat.S_IMODE(st.st_mode) == 0:
-                continue
-            os.lchown(path, uid, gid)
-    os.chown(root, uid, gid)
