@@ -383,7 +383,7 @@ _REFUSED = "!"  # marks the digest of an entry that could not be read, not of it
 def _failed(path: str, reason: str, known_sha: str | None) -> tuple[str, str, Reading | None]:
     """An entry that gave no posts: its problem, under a digest of the reason, so the
     same trouble looked at again (every scan: see `_refused`) is no news."""
-    digest = _REFUSED + hashlib.sha256(reason.encode()).hexdigest()
+    digest = _REFUSED + hashlib.sha256(reason.encode()).hexdigest()[1:]  # 64, as a sha256
     if digest == known_sha:
         return path, digest, None
     return path, digest, Reading((), (Problem(path, reason, Severity.ERROR),))
