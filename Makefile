@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/postroom --site examples/site run --once
 
-# the suite twice: on SQLite, then on a throwaway PostgreSQL server (tests/pg/suite)
+# the suite twice, both passes at once: on SQLite and on a throwaway PostgreSQL server
+# (tests/pg/suite; POSTROOM_TEST_SERIAL=1 runs them one after the other)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	tests/pg/suite $(BIN)/pytest -q

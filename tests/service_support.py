@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "service-test-secret-long-enough"
 
 
+def as_at_a_terminal() -> None:
+    """A child's SIGINT as a terminal's foreground command has it. A shell runs a
+    background job (`make test`'s passes run side by side) with SIGINT ignored, and a
+    child inherits that: Python would then never raise KeyboardInterrupt in it. For
+    Popen's preexec_fn."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def postroom_env(clock_offset: float = 0.0) -> dict[str, str]:
     env = {**os.environ, "POSTROOM_SECRET": SECRET}
     if clock_offset:

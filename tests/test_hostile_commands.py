@@ -24,7 +24,7 @@ from content.site import DATABASE_URL_ENV, ConfigError, init_site, open_site
 from feeds.syndication import tag_uri
 from store import Store
 from store.subscribers import NAME_MAX, SubscriberList
-from tests.service_support import ROOT, Service, postroom
+from tests.service_support import ROOT, Service, as_at_a_terminal, postroom
 from tests.support import make_site, write
 
 SITE = (
@@ -322,6 +322,7 @@ def test_ctrl_c_ends_a_command_with_130_and_one_line(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_at_a_terminal,
     )
     try:
         blocked_reading_a_pipe(waiting.pid)

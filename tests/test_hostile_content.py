@@ -26,7 +26,7 @@ from content.intake import scan
 from store import Store
 from store.leases import exclusive
 from tests import hostile_site
-from tests.service_support import ROOT, Service, postroom, postroom_env
+from tests.service_support import ROOT, Service, as_at_a_terminal, postroom, postroom_env
 from tests.support import make_site, write
 
 SITE = '[site]\nbase_url = "https://notes.example.org/"\n[feed]\nwindow = 500\n'
@@ -392,6 +392,7 @@ def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to, sig
         text=True,
         start_new_session=True,
         env=postroom_env(),
+        preexec_fn=as_at_a_terminal,
     )
     # the workers are up: the command, the resource tracker, the forkserver and a worker
     deadline = time.monotonic() + 60
