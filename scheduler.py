@@ -29,9 +29,6 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-
 from content.intake import WAITING, ScanReport, scan, shown_name
 from content.model import Post, Problem, Severity
 from content.readers import attribution_problems
@@ -44,7 +41,7 @@ from content.site import (
     open_site,
 )
 from service.clock import Clock, ClockError, clock_from_env
-from store import Store, StoreError
+from store import Store, StoreError, database_trouble
 
 
 class Exit(IntEnum):
@@ -930,8 +927,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     site = open_site(Path(args.site))
     try:
         store = Store(site.store_url)
-    except SQLAlchemyError as exc:
-        raise DatabaseTrouble(_database_error(site, exc)) from None
+    except Exception as exc:
+        if why := database_trouble(site.store_url, exc):
+            raise DatabaseTrouble(why) from None
+        raise
     try:
         verbs = {
             "check": cmd_check,
@@ -943,21 +942,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             "digest": cmd_digest,
         }
         return verbs[args.verb](site, store, args)
-    except SQLAlchemyError as exc:
-        raise DatabaseTrouble(_database_error(site, exc)) from None
+    except Exception as exc:
+        if why := database_trouble(site.store_url, exc):
+            raise DatabaseTrouble(why) from None
+        raise
     finally:
         store.close()
-
-
-def _database_error(site: Site, exc: SQLAlchemyError) -> str:
-    """'the database <url, no password>: <the driver's reason>', in one line."""
-    try:
-        where = make_url(site.store_url).render_as_string(hide_password=True)
-    except ArgumentError:
-        where = "(a URL SQLAlchemy cannot read)"
-    reason = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = str(reason).strip().splitlines()
-    return f"the database {where}: {text[0] if text else type(reason).__name__}"
 
 
 def _drop_stdout() -> None:

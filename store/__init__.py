@@ -26,10 +26,27 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from content.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
 from store.migrations import NewerSchema, is_current, migrate
 from store.schema import files, posts, versions
+
+
+def database_trouble(url: str, exc: BaseException) -> str | None:
+    """'the database <url, no password>: <the driver's reason>', in one line, when `exc`
+    is the database's (a corrupt file, a server away); None for any other error. Here,
+    so that no layer above the store needs to know SQLAlchemy's exceptions."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "(a URL SQLAlchemy cannot read)"
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(reason).strip().splitlines()
+    return f"the database {where}: {text[0] if text else type(reason).__name__}"
 
 
 class StoreError(RuntimeError):
