@@ -130,18 +130,18 @@ class _OutputCheck:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.outputs: tuple[str, ...] = ()
-        self.key: tuple[str, ...] = ()
+        self.always_checked: tuple[str, ...] = ()
         self.cursor = 0
 
     def built(self, outputs: tuple[str, ...]) -> None:
         self.outputs, self.cursor = outputs, 0
-        self.key = (MANIFEST, *(name for name in outputs if "/" not in name))
+        self.always_checked = (MANIFEST, *(name for name in outputs if "/" not in name))
 
     def missing(self) -> list[str]:
         """Outputs found gone (none before a first build)."""
         if not self.outputs:
             return []
-        gone = missing_outputs(self.root, self.key)
+        gone = missing_outputs(self.root, self.always_checked)
         if not gone:
             end = self.cursor + _CHECK_SLICE
             gone = missing_outputs(self.root, self.outputs[self.cursor : end])
