@@ -101,14 +101,10 @@ def _signature(path: str) -> str | None:
     when that cannot be followed (a loop, a link to nothing); None once it is gone."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        if not os.path.lexists(path):
-            return None
-        st = os.lstat(path)
     except OSError:
         try:
             st = os.lstat(path)
-        except OSError:
+        except OSError:  # gone since the walk listed it
             return None
     return f"{st.st_size}:{st.st_mtime_ns}"
 
@@ -168,11 +164,6 @@ def list_content(root: Path) -> Listing:
 
 def _is_content(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in EXTENSIONS and not name.endswith(SIDECAR_SUFFIX)
-
-
-def content_files(root: Path) -> dict[str, str]:
-    """Relative path -> stat signature (size:mtime, and the sidecar's) of every post file."""
-    return list_content(root).files
 
 
 def _kept_by(path: str, unlisted: tuple[str, ...]) -> bool:
