@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 
-from content.intake import WAITING, ScanReport, scan, shown_name
-from content.model import Post, Problem, Severity
-from content.readers import attribution_problems
-from content.site import (
+from postroom.content.intake import WAITING, ScanReport, scan, shown_name
+from postroom.content.readers import attribution_problems
+from postroom.core.clock import Clock, ClockError, clock_from_env
+from postroom.core.config import (
     ConfigError,
     Site,
     id_authority_advice,
@@ -40,8 +40,8 @@ from content.site import (
     local_base_url_warning,
     open_site,
 )
-from service.clock import Clock, ClockError, clock_from_env
-from store import Store, StoreError, database_trouble
+from postroom.core.model import Post, Problem, Severity
+from postroom.store import Store, StoreError, database_trouble
 
 
 class Exit(IntEnum):
@@ -105,7 +105,7 @@ def _say(message: str) -> None:
 def _scan_here(site: Site, store: Store, now: datetime) -> ScanReport:
     """A command's scan, for the person at the terminal: its progress, and why it waits
     when another scan of the site runs."""
-    from service.progress import Reporter
+    from postroom.service.progress import Reporter
 
     with Reporter("scan", "files", _say) as progress:
         return scan(site, store, now, on_wait=lambda: _say(WAITING), progress=progress)
@@ -146,9 +146,9 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from emails.tokens import TokenError, secret_from_env
-    from service import logs
-    from service.reconcile import Reconcilers
+    from postroom.emails.tokens import TokenError, secret_from_env
+    from postroom.service import logs
+    from postroom.service.reconcile import Reconcilers
 
     logs.configure(args.log_format)
     _warn_before_first_publish(site, store)
@@ -165,7 +165,7 @@ def cmd_run(site: Site, store: Store, args: argparse.Namespace) -> int:
         if service.reload and code == Exit.OK:
             raise Reload
         return code
-    from emails.sending import outstanding
+    from postroom.emails.sending import outstanding
 
     work = Reconcilers(site, store, args.clock, secret, send=send)
     work.scan()  # a first pass always builds
@@ -183,8 +183,8 @@ def _warn_before_first_publish(site: Site, store: Store) -> None:
     """A site about to publish for the first time with a localhost base_url: its feeds
     and emails would carry links nobody else can follow. A warning, not an error: a
     first try on one's own machine is what the default is for."""
-    from service.logs import event
-    from store.activity import last
+    from postroom.service.logs import event
+    from postroom.store.activity import last
 
     warning = local_base_url_warning(site)
     if warning and last(store, "build") is None:
@@ -229,10 +229,10 @@ class Service:
         poll_only: bool,
         send: bool = True,
     ) -> None:
-        from content.settle import Settle
-        from service.logs import Guard
-        from service.reconcile import Reconcilers
-        from store.leases import role_lease
+        from postroom.content.settle import Settle
+        from postroom.service.logs import Guard
+        from postroom.service.reconcile import Reconcilers
+        from postroom.store.leases import role_lease
 
         self.site, self.clock, self.poll_only = site, clock, poll_only
         self.stop = threading.Event()
@@ -249,8 +249,8 @@ class Service:
         self.scheduler = self._scheduler()
 
     def run(self) -> int:
-        from service.clock import OFFSET_ENV
-        from service.logs import event, first_line
+        from postroom.core.clock import OFFSET_ENV
+        from postroom.service.logs import event, first_line
 
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
@@ -280,7 +280,7 @@ class Service:
     def _hold_lease(self) -> int:
         """Renew the scheduler lease until told to stop: 0; 1 if it was lost. A database
         that refuses a renewal for a while is tolerated until the lease could lapse."""
-        from service.logs import event, first_line
+        from postroom.service.logs import event, first_line
 
         renew = self.lease.ttl.total_seconds() / 3
         renewed = time.monotonic()
@@ -299,7 +299,7 @@ class Service:
 
     def _take_lease(self) -> bool:
         """True once this process runs the site; False if told to stop while standing by."""
-        from service.logs import event, first_line
+        from postroom.service.logs import event, first_line
 
         told = None
         while not self.stop.is_set():
@@ -339,7 +339,7 @@ class Service:
 
     def _answer_hangup(self) -> None:
         """Reload if postroom.toml is usable now; else say why and carry on as before."""
-        from service.logs import event
+        from postroom.service.logs import event
 
         try:
             open_site(self.site.root)
@@ -360,8 +360,7 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
-
-        from content.schedule import WEEKDAYS, parse_schedule
+        from postroom.core.schedule import WEEKDAYS, parse_schedule
 
         tz = self.site.config.tz
         scheduler = BackgroundScheduler(
@@ -389,8 +388,8 @@ class Service:
 
     def _watch(self):
         """inotify events wake the scan job early; None with --poll-only or no inotify."""
-        from service.logs import event
-        from service.watch import ContentWatcher
+        from postroom.service.logs import event
+        from postroom.service.watch import ContentWatcher
 
         poll = self.site.config.service.poll_seconds
         if self.poll_only:
@@ -447,7 +446,7 @@ class Service:
         """Let running jobs finish (a sender finishes or releases its message) until the
         deadline; a job still running then is abandoned, and the rows it had in flight
         are resent, with the same Message-ID, by the next process."""
-        from service.logs import event, first_line
+        from postroom.service.logs import event, first_line
 
         closing = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
         closing.daemon = True
@@ -469,9 +468,9 @@ class Service:
 
 def cmd_worker(site: Site, store: Store, args: argparse.Namespace) -> int:
     """A sender only: drains every released issue with the others, until SIGTERM."""
-    from emails.tokens import TokenError, secret_from_env
-    from service import logs
-    from service.worker import Worker
+    from postroom.emails.tokens import TokenError, secret_from_env
+    from postroom.service import logs
+    from postroom.service.worker import Worker
 
     logs.configure(args.log_format)
     try:
@@ -486,11 +485,10 @@ def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
     """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM.
     Timeouts, the connection limit and whose X-Forwarded-For counts: web.server."""
     import uvicorn
-
-    from emails.tokens import TokenError, secret_from_env
-    from emails.transports import transport_for
-    from web.app import create_app
-    from web.server import Listen, proxy_network, server_config
+    from postroom.emails.tokens import TokenError, secret_from_env
+    from postroom.emails.transports import transport_for
+    from postroom.web.app import create_app
+    from postroom.web.server import Listen, proxy_network, server_config
 
     try:
         proxies = tuple(proxy_network(text) for text in args.trusted_proxy)
@@ -513,8 +511,8 @@ def cmd_serve(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from emails.tokens import TokenError, read_token, secret_from_env
-    from store.subscribers import AddressError, Status, SubscriberList
+    from postroom.emails.tokens import TokenError, read_token, secret_from_env
+    from postroom.store.subscribers import AddressError, Status, SubscriberList
 
     book = SubscriberList(store)
     try:
@@ -573,7 +571,7 @@ def cmd_subscribers(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from emails.tokens import TokenError
+    from postroom.emails.tokens import TokenError
 
     actions = {"preview": _digest_preview, "send": _digest_send, "status": _digest_status}
     try:
@@ -584,9 +582,9 @@ def cmd_digest(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 
 def _digest_preview(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from emails.issues import pending_posts
-    from emails.render import render_digest
-    from feeds.writer import write_atomic
+    from postroom.emails.issues import pending_posts
+    from postroom.emails.render import render_digest
+    from postroom.feeds.writer import write_atomic
 
     _scan_here(site, store, args.clock())
     posts = pending_posts(store, args.clock())
@@ -603,13 +601,13 @@ def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> in
     """--to: the unfinished issue (or the next one, unfrozen) to one address, recorded nowhere."""
     from dataclasses import replace
 
-    from emails.issues import Issue, all_issues, issue_by_number, pending_posts
-    from emails.message import IssueMessage, Recipient
-    from emails.render import render_digest
-    from emails.sending import outstanding
-    from emails.tokens import secret_from_env
-    from emails.transports import transport_for
-    from store.subscribers import normalize_address
+    from postroom.emails.issues import Issue, all_issues, issue_by_number, pending_posts
+    from postroom.emails.message import IssueMessage, Recipient
+    from postroom.emails.render import render_digest
+    from postroom.emails.sending import outstanding
+    from postroom.emails.tokens import secret_from_env
+    from postroom.emails.transports import transport_for
+    from postroom.store.subscribers import normalize_address
 
     owed = outstanding(store)
     issue = issue_by_number(store, owed[0].issue) if owed else None
@@ -633,12 +631,12 @@ def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> in
 
 
 def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
-    from emails.issues import create_issue, pending_posts
-    from emails.sending import outstanding
-    from emails.tokens import secret_from_env
-    from emails.transports import Rejected, Unreachable
-    from service.reconcile import publish
-    from store.subscribers import AddressError
+    from postroom.emails.issues import create_issue, pending_posts
+    from postroom.emails.sending import outstanding
+    from postroom.emails.tokens import secret_from_env
+    from postroom.emails.transports import Rejected, Unreachable
+    from postroom.service.reconcile import publish
+    from postroom.store.subscribers import AddressError
 
     _scan_here(site, store, args.clock())
     if args.to:
@@ -672,11 +670,10 @@ def _digest_send(site: Site, store: Store, args: argparse.Namespace) -> int:
 def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock) -> int:
     """Send every unfinished issue, with a progress bar on a terminal and a summary at the
     end; 1 if sending stopped early (server unreachable)."""
+    from postroom.core.process import this_process
+    from postroom.emails.outbox import Outbox
+    from postroom.emails.sending import outstanding, send_unfinished
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from emails.outbox import Outbox
-    from emails.sending import outstanding, send_unfinished
-    from store.leases import this_process
 
     bar = Progress(
         "[progress.description]{task.description}",
@@ -709,9 +706,9 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock
 
 def issue_status_json(store: Store) -> list[dict]:
     """`digest status --json`: one object per issue; these field names are a contract."""
-    from emails.issues import all_issues
-    from emails.outbox import Outbox, State
-    from store.leases import this_process
+    from postroom.core.process import this_process
+    from postroom.emails.issues import all_issues
+    from postroom.emails.outbox import Outbox, State
 
     outbox = Outbox(store, this_process())
     counts = outbox.counts()
@@ -755,9 +752,9 @@ def _digest_status(site: Site, store: Store, args: argparse.Namespace) -> int:
 
 def status_json(site: Site, store: Store, now: datetime) -> dict:
     """`status --json`: what the service did last and what is due; a contract."""
-    from content.schedule import next_slot
-    from store.activity import last
-    from store.leases import role_lease
+    from postroom.core.schedule import next_slot
+    from postroom.store.activity import last
+    from postroom.store.leases import role_lease
 
     scanned, built = last(store, "scan"), last(store, "build")
     issues = issue_status_json(store)
@@ -910,7 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and how to see where
         if os.environ.get("POSTROOM_TRACEBACK"):
             raise
-        from service.logs import first_line
+        from postroom.service.logs import first_line
 
         _say(f"unexpected error: {first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
         return Exit.FAILED

@@ -253,10 +253,10 @@ def measure(cmd: list[str], cwd: Path, log: Path, timeout: float) -> Run:
 def _postroom_child(site_root: str, result: str, profile: str | None) -> int:
     """In the measured process: scan, then publish, as `run --once` does; phases timed."""
     began = time.perf_counter()
-    from content.intake import scan
-    from content.site import open_site
-    from service.reconcile import publish
-    from store import Store
+    from postroom.content.intake import scan
+    from postroom.core.config import open_site
+    from postroom.service.reconcile import publish
+    from postroom.store import Store
 
     imported = time.perf_counter()
     site = open_site(Path(site_root))

@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from content.dates import _parse, find_dates
-from content.intake import scan
-from content.site import Site, open_site
-from store import Store
+from postroom.content.dates import _parse, find_dates
+from postroom.content.intake import scan
+from postroom.core.config import Site, open_site
+from postroom.store import Store
 
 WORDS = [
     "council",
@@ -161,8 +158,8 @@ def main() -> None:
 
 
 def bench_builds(site: Site, store: Store, results: dict[str, float]) -> None:
-    from feeds import build
-    from feeds.syndication import FORMATS, FeedSet, window
+    from postroom.feeds import build
+    from postroom.feeds.syndication import FORMATS, FeedSet, window
 
     posts = timed("load published posts from the store", store.posts, results)
     feed = FeedSet("", site.config.site.title, window(posts, 50))

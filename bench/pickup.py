@@ -148,8 +148,8 @@ def make_site(root: Path, size: int) -> float:
 
 def write_post(site: Path, n: int, tag: str) -> Probe:
     """A new Markdown post in one open/write/close; its expected id from the same rules."""
-    from content.site import open_site
-    from content.slug import slugify
+    from postroom.core.config import open_site
+    from postroom.core.slug import slugify
 
     tz = open_site(site).config.tz
     today = datetime.now(tz).date().isoformat()
@@ -304,10 +304,10 @@ _STAGES = (  # (label, file suffix, function) of publish() and build()
 
 def profile(site_root: Path) -> None:
     """cProfile of one publish() after one new post, in-process, on the bench's site."""
-    from content.intake import scan
-    from content.site import open_site
-    from service.reconcile import publish
-    from store import Store
+    from postroom.content.intake import scan
+    from postroom.core.config import open_site
+    from postroom.service.reconcile import publish
+    from postroom.store import Store
 
     site = open_site(site_root)
     store = Store(site.store_url)

@@ -19,8 +19,7 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 
 from dateparser.date import DateDataParser
-
-from content.model import DateSource
+from postroom.core.model import DateSource
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"

@@ -27,14 +27,14 @@ from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
 
-from content.model import DateSource, ParsedPost, Post, Problem, Severity
-from content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
-from content.sanitize import one_line
-from content.settle import Settle
-from content.site import Config, ConfigError, Site
-from content.slug import slugify
-from store import FileRecord, IntakeSession, PostWrite, Store, Version
-from store.leases import exclusive
+from postroom.content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
+from postroom.content.settle import Settle
+from postroom.core.config import Config, ConfigError, Site
+from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
+from postroom.core.sanitize import one_line
+from postroom.core.slug import slugify
+from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
+from postroom.store.leases import exclusive
 
 _PARALLEL_FROM = 200  # files to parse before worker processes pay for their start-up
 _NOT_WORD = re.compile(r"\W+")

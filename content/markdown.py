@@ -9,11 +9,10 @@ from typing import Any
 import frontmatter
 import yaml
 from markdown_it import MarkdownIt
-
-from content.dates import parse_date
-from content.model import Attribution, DateSource, ParsedPost, ReadError, brief
-from content.sanitize import clean_html, html_to_text, one_line, summarize
-from content.slug import slugify
+from postroom.content.dates import parse_date
+from postroom.core.model import Attribution, DateSource, ParsedPost, ReadError, brief
+from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
+from postroom.core.slug import slugify
 
 KEYS = frozenset(
     {

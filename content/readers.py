@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from content.captures import read_capture
-from content.dates import parse_date
-from content.markdown import read_markdown
-from content.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity, brief
-from content.sanitize import bom_encoding, one_line, strip_illegal
-from content.site import Config
-from content.sitename import site_name
-from content.webpage import read_webpage
+from postroom.content.captures import read_capture
+from postroom.content.dates import parse_date
+from postroom.content.markdown import read_markdown
+from postroom.content.sitename import site_name
+from postroom.content.webpage import read_webpage
+from postroom.core.config import Config
+from postroom.core.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity, brief
+from postroom.core.sanitize import bom_encoding, one_line, strip_illegal
 
 EXTENSIONS = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
 SIDECAR_SUFFIX = ".meta.toml"

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from functools import lru_cache
 
-from content import words
+from postroom.content import words
 
 # Hosts whose subdomains are other people's sites.
 _BLOG_HOSTS = frozenset(

@@ -6,8 +6,8 @@ import datetime as dt
 from datetime import tzinfo
 from html import escape
 
-from content.model import Attribution, DateSource, ParsedPost, ReadError
-from content.sanitize import clean_html, html_to_text, one_line, summarize
+from postroom.core.model import Attribution, DateSource, ParsedPost, ReadError
+from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 
 
 def read_webpage(text: str, tz: tzinfo) -> list[ParsedPost]:

@@ -1,8 +1,13 @@
-"""The weekly digest (issue 3, in progress).
+"""The weekly digest: what goes in an issue, how it is rendered, and its delivery.
 
-- `emails.issues`: issues by membership; a post goes out in at most one issue.
+- `emails.issues`: the weekly slot decided, issues by membership (a post goes out in
+  at most one issue).
 - `emails.render`: one issue rendered once (Jinja2, CSS inlined by premailer, plain text).
-- `emails.tokens`: signed tokens for the unsubscribe links.
+- `emails.message`: one message per recipient (headers, List-Unsubscribe, DKIM).
+- `emails.outbox`: the ledger of messages to send, a state machine (its docstring).
+- `emails.delivery`, `emails.sending`: claiming, sending and retrying through a transport.
+- `emails.transports`: the transports, registered by name (`mail.transport`).
+- `emails.tokens`, `emails.confirm`: signed links for unsubscribe and confirmation.
 
-Messages, the outbox ledger and delivery come next.
+The rows behind issues and the outbox live in `store/`; this package holds the policy.
 """

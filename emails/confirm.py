@@ -14,10 +14,10 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
-from content.sanitize import one_line
-from content.site import Site
-from emails.message import Envelope, dkim_signer
-from emails.tokens import make_token
+from postroom.core.config import Site
+from postroom.core.sanitize import one_line
+from postroom.emails.message import Envelope, dkim_signer
+from postroom.emails.tokens import make_token
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays good
 

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from content.site import Site
-from emails.issues import Issue
-from emails.message import IssueMessage, Recipient, dkim_signer
-from emails.outbox import Claim, Outbox, State
-from emails.transports import Connection, FileTransport, Rejected, Transport, Unreachable
-from feeds.writer import clear_stale_temps
-from store import Store
-from store.leases import this_process
+from postroom.core.config import Site
+from postroom.core.process import this_process
+from postroom.emails.issues import Issue
+from postroom.emails.message import IssueMessage, Recipient, dkim_signer
+from postroom.emails.outbox import Claim, Outbox, State
+from postroom.emails.transports import Connection, FileTransport, Rejected, Transport, Unreachable
+from postroom.feeds.writer import clear_stale_temps
+from postroom.store import Store
 
 Clock = Callable[[], datetime]
 _RECONNECTS = 3  # tries before a connection's worker gives up for this run

@@ -11,16 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from postroom.core.config import Site
+from postroom.core.model import Post
+from postroom.core.schedule import latest_slot
+from postroom.emails.outbox import queue
+from postroom.emails.render import render_digest
+from postroom.store import Store
+from postroom.store.schema import digest_issues, digest_posts, digest_slots
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-
-from content.model import Post
-from content.schedule import latest_slot
-from content.site import Site
-from emails.outbox import queue
-from emails.render import render_digest
-from store import Store
-from store.schema import digest_issues, digest_posts, digest_slots
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from content.sanitize import one_line
-from content.site import ConfigError, Site
-from emails.issues import Issue
-from emails.render import ADDRESS, UNSUBSCRIBE_URL
-from emails.tokens import make_token
+from postroom.core.config import ConfigError, Site
+from postroom.core.sanitize import one_line
+from postroom.emails.issues import Issue
+from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL
+from postroom.emails.tokens import make_token
 
 _SLOT = re.compile(f"({re.escape(ADDRESS)}|{re.escape(UNSUBSCRIBE_URL)})")
 _LONE_LF = re.compile(rb"(?<!\r)\n")

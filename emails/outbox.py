@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from postroom.core.process import holder_gone
+from postroom.store import Store
+from postroom.store.schema import outbox, subscribers
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -28,10 +31,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-
-from store import Store
-from store.leases import holder_gone
-from store.schema import outbox, subscribers
 
 
 class State(StrEnum):

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from postroom.core.config import Site
+from postroom.core.model import Post
+from postroom.core.sanitize import one_line
+from postroom.feeds.archive import issue_url
+from postroom.feeds.credit import byline, credit_html
+from postroom.feeds.syndication import post_url
 from premailer import Premailer
-
-from content.model import Post
-from content.sanitize import one_line
-from content.site import Site
-from feeds.archive import issue_url
-from feeds.credit import byline, credit_html
-from feeds.syndication import post_url
 
 ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
@@ -35,7 +34,7 @@ class RenderedDigest:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("emails", "templates"),
+        loader=PackageLoader("postroom.emails", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -10,13 +10,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from content.site import Site
-from emails.delivery import Clock, Delivery, SendReport, utc_now
-from emails.issues import issue_by_number
-from emails.outbox import Outbox, State
-from emails.transports import Transport, transport_for
-from store import Store
-from store.leases import this_process
+from postroom.core.config import Site
+from postroom.core.process import this_process
+from postroom.emails.delivery import Clock, Delivery, SendReport, utc_now
+from postroom.emails.issues import issue_by_number
+from postroom.emails.outbox import Outbox, State
+from postroom.emails.transports import Transport, transport_for
+from postroom.store import Store
 
 #: called with (issue number, rows to send) before an issue, then with each outcome
 Progress = Callable[[int, int], None]

@@ -1,4 +1,4 @@
-"""Signed tokens for the links in a message: unsubscribe, and later confirm.
+"""Signed tokens for the links in a message and on the web: unsubscribe and confirm.
 
 A token is `payload.signature`, both base64url: the payload names the purpose,
 the address and when it was issued; the signature is HMAC-SHA256 with the

@@ -16,9 +16,9 @@ import ssl
 from pathlib import Path
 from typing import NoReturn, Protocol
 
-from content.site import ConfigError, Site
-from emails.message import Envelope
-from feeds.writer import write_atomic
+from postroom.core.config import ConfigError, Site
+from postroom.emails.message import Envelope
+from postroom.feeds.writer import write_atomic
 
 
 class Rejected(Exception):

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from content.model import Post, Problem
-from content.site import Site
-from feeds.archive import ArchivedIssue, render_archive
-from feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
-from feeds.safety import admit
-from feeds.selection import Vetting, feed_sets
-from feeds.syndication import FORMATS
-from feeds.writer import OutputWriter
+from postroom.core.config import Site
+from postroom.core.model import Post, Problem
+from postroom.feeds.archive import ArchivedIssue, render_archive
+from postroom.feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
+from postroom.feeds.safety import admit
+from postroom.feeds.selection import Vetting, feed_sets
+from postroom.feeds.syndication import FORMATS
+from postroom.feeds.writer import OutputWriter
 
 __all__ = ["ArchivedIssue", "BuildReport", "PageMemo", "build"]
 

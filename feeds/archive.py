@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from markupsafe import escape
-
-from content.model import Problem, Severity
-from content.sanitize import one_line
-from content.site import Site
-from feeds.pages import render_page
-from feeds.syndication import EPOCH, atom_bytes, feed_head, tag_uri
+from postroom.core.config import Site
+from postroom.core.model import Problem, Severity
+from postroom.core.sanitize import one_line
+from postroom.feeds.pages import render_page
+from postroom.feeds.syndication import EPOCH, atom_bytes, feed_head, tag_uri
 
 FOLDER = "digests/"
 # The frozen email's per-recipient block (emails/templates/digest.html) and its placeholders

@@ -11,8 +11,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
-
-from content.model import DateSource, Post
+from postroom.core.model import DateSource, Post
 
 
 def day(moment: datetime) -> str:

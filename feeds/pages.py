@@ -11,17 +11,16 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-
-from content.model import Post
-from content.site import Site
-from feeds.credit import credit_html, day
-from feeds.syndication import post_url
+from postroom.core.config import Site
+from postroom.core.model import Post
+from postroom.feeds.credit import credit_html, day
+from postroom.feeds.syndication import post_url
 
 
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("feeds", "templates"),
+        loader=PackageLoader("postroom.feeds", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -14,8 +14,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from content.model import Post, Problem, Severity
-from content.sanitize import strip_illegal
+from postroom.core.model import Post, Problem, Severity
+from postroom.core.sanitize import strip_illegal
 
 # A post's id is its page's folder name: one path segment, nothing that climbs out.
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from content.model import Post, Problem, Severity
-from content.sanitize import one_line
-from content.site import Site
-from content.slug import slugify
-from feeds.safety import first_file
-from feeds.syndication import FeedSet, check_entry, too_long, window
+from postroom.core.config import Site
+from postroom.core.model import Post, Problem, Severity
+from postroom.core.sanitize import one_line
+from postroom.core.slug import slugify
+from postroom.feeds.safety import first_file
+from postroom.feeds.syndication import FeedSet, check_entry, too_long, window
 
 
 class Vetting:

@@ -19,11 +19,10 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
-
-from content.model import Post
-from content.sanitize import clean_html, one_line
-from content.site import Site
-from feeds.credit import credit_html
+from postroom.core.config import Site
+from postroom.core.model import Post
+from postroom.core.sanitize import clean_html, one_line
+from postroom.feeds.credit import credit_html
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

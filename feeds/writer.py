@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from store.leases import holder_gone, this_process
+from postroom.core.process import holder_gone, this_process
 
 #: what build() wrote last time, so that it can remove what it no longer writes
 MANIFEST = ".postroom-manifest.json"

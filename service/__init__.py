@@ -1,2 +1,2 @@
-"""The service's parts: the clock it reads, its log, the folder watcher and the
-reconcilers its scheduled jobs run. `scheduler.py` wires them to APScheduler."""
+"""The long-running service's parts: its log, the folder watcher, the jobs its
+schedule runs and the delivery worker. `scheduler.py` composes them."""

@@ -20,22 +20,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from content.intake import WAITING, ScanReport, scan
-from content.model import Problem
-from content.settle import Settle
-from content.site import Site
-from emails.delivery import SendReport
-from emails.issues import SlotDecision, all_issues, decide_slot, release
-from emails.outbox import State
-from emails.sending import outstanding, send_unfinished
-from feeds import BuildReport, PageMemo, build
-from feeds.archive import ArchivedIssue
-from feeds.writer import MANIFEST, missing_outputs
-from service.clock import Clock
-from service.logs import event
-from service.progress import Reporter
-from store import Store
-from store.activity import record
+from postroom.content.intake import WAITING, ScanReport, scan
+from postroom.content.settle import Settle
+from postroom.core.clock import Clock
+from postroom.core.config import Site
+from postroom.core.model import Problem
+from postroom.emails.delivery import SendReport
+from postroom.emails.issues import SlotDecision, all_issues, decide_slot, release
+from postroom.emails.outbox import State
+from postroom.emails.sending import outstanding, send_unfinished
+from postroom.feeds import BuildReport, PageMemo, build
+from postroom.feeds.archive import ArchivedIssue
+from postroom.feeds.writer import MANIFEST, missing_outputs
+from postroom.service.logs import event
+from postroom.service.progress import Reporter
+from postroom.store import Store
+from postroom.store.activity import record
 
 
 def _wait_said() -> None:

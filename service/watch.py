@@ -12,10 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from postroom.content.intake import is_temp_name
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-
-from content.intake import is_temp_name
 
 # Reading a file (as the scan does) must not wake the scan again.
 _READS = frozenset({"opened", "closed_no_write"})

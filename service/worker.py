@@ -15,11 +15,11 @@ import os
 import signal
 import threading
 
-from content.site import Site
-from service.clock import Clock
-from service.logs import Guard, event
-from service.reconcile import send_logged
-from store import Store
+from postroom.core.clock import Clock
+from postroom.core.config import Site
+from postroom.service.logs import Guard, event
+from postroom.service.reconcile import send_logged
+from postroom.store import Store
 
 
 class Worker:

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from postroom.core.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
+from postroom.store.migrations import NewerSchema, is_current, migrate
+from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
     Connection,
     Table,
@@ -28,10 +31,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-
-from content.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
-from store.migrations import NewerSchema, is_current, migrate
-from store.schema import files, posts, versions
 
 
 def database_trouble(url: str, exc: BaseException) -> str | None:

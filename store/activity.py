@@ -7,11 +7,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from postroom.store import Store
+from postroom.store.schema import activity
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-
-from store import Store
-from store.schema import activity
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,31 @@
-"""Leases: one holder at a time for a role (sending a site's digests), kept in the store.
+"""Leases and locks: one holder at a time for a role, kept in the store.
 
-A lease is a row (name, holder "host:pid", expires). The holder renews it while
-it works; another process may take it when it has expired, or at once when the
-holder is a process on this host that no longer exists (a sender killed with -9
-must not keep the next run waiting). Taking it is a compare-and-set on the row,
-so two processes racing for it cannot both win. On PostgreSQL a role held by one
-process among machines is an advisory lock instead (`role_lease`).
+Two kinds, because a role outlives a command but a scan does not:
+
+- A lease (`role_lease`): the service's role (one process on a site runs its
+  schedule) or a site's digest sender. On SQLite it is a row (name, holder
+  "host:pid", expires) that the holder renews while it works; another process may
+  take it when it has expired, or at once when the holder is a process on this host
+  that no longer exists (a sender killed with -9 must not keep the next run
+  waiting). Taking it is a compare-and-set on the row, so two racers cannot both
+  win. On PostgreSQL it is a session advisory lock, held among machines.
+- A lock (`exclusive`): one scan of a site's content at a time, a PostgreSQL
+  advisory lock or an flock beside the SQLite file, waited for, never expiring.
 """
-
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import hashlib
 import os
-import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+from postroom.core.process import holder_gone, this_process
+from postroom.store import Store
+from postroom.store.schema import leases
 from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-
-from store import Store
-from store.schema import leases
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def holder_gone(holder: str) -> bool:
-    """True when `holder` names a process on this host that is gone."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
 
 
 class Lease:

@@ -11,9 +11,8 @@ and its workers) migrate one after another.
 
 from __future__ import annotations
 
+from postroom.store.schema import SCHEMA_VERSION, metadata, schema_version
 from sqlalchemy import Connection, insert, inspect, select, text, update
-
-from store.schema import SCHEMA_VERSION, metadata, schema_version
 
 #: (table, statement) pairs that take a database from version N-1 to N (when N only
 #: added tables: none); a statement runs only if its table was there before this migration

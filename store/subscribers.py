@@ -15,12 +15,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from postroom.core.sanitize import bom_encoding, one_line
+from postroom.store import Store
+from postroom.store.schema import subscribers
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-
-from content.sanitize import bom_encoding, one_line
-from store import Store
-from store.schema import subscribers
 
 
 class Status(StrEnum):

@@ -1,10 +1,9 @@
 import os
 
 import pytest
-
-from content.site import DATABASE_URL_ENV
-from tests.pg_support import fresh_database, on_postgresql
-from tests.support import make_site
+from pg_support import fresh_database, on_postgresql
+from postroom.core.config import DATABASE_URL_ENV
+from support import make_site
 
 # The seed acceptance runs only where .ci/run points POSTROOM_SEEDS at the real captures.
 collect_ignore = [] if os.environ.get("POSTROOM_SEEDS") else ["test_seeds.py"]

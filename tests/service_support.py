@@ -35,7 +35,7 @@ def postroom(
     site: Path, *args: str, clock_offset: float = 0.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """One CLI command, run to completion."""
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args]
     return subprocess.run(
         command,
         env={**postroom_env(clock_offset), **(env or {})},
@@ -58,7 +58,7 @@ class Service:
         verb: str = "run",
         env: dict[str, str] | None = None,
     ) -> None:
-        command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), verb]
+        command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), verb]
         command += ["--log-format", "json", *args]
         self.process = subprocess.Popen(
             command,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from content.site import CONFIG_NAME, Site, open_site
+from postroom.core.config import CONFIG_NAME, Site, open_site
 
 
 def make_site(root: Path, files: dict[str, str | bytes] | None = None, config: str = "") -> Site:

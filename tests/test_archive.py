@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import pytest
 from lxml import etree
-
-from content.model import Severity
-from emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
-from feeds import ArchivedIssue, build
-from tests.support import make_site
-from tests.test_feeds import make_post, read
+from postroom.core.model import Severity
+from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
+from postroom.feeds import ArchivedIssue, build
+from support import make_site
+from test_feeds import make_post, read
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 BASE = "https://notes.example.org/"

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from emails.confirm import confirm_url
-from emails.tokens import make_token
-from scheduler import main
-from store.subscribers import Status, SubscriberList
-from tests.smtp_sink import SmtpSink
-from tests.web_support import SECRET, Served, serving
+from postroom.emails.confirm import confirm_url
+from postroom.emails.tokens import make_token
+from postroom.scheduler import main
+from postroom.store.subscribers import Status, SubscriberList
+from smtp_sink import SmtpSink
+from web_support import SECRET, Served, serving
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine notes say: headless as root, and nothing that reaches for Google's hosts.

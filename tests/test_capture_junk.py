@@ -1,8 +1,13 @@
 """Page furniture, listing headings, a post's end and teaser tails (content/captures/junk.py)."""
 
 import pytest
-
-from content.captures.junk import ends_post, is_junk, is_listing_heading, is_more_link, teaser_tail
+from postroom.content.captures.junk import (
+    ends_post,
+    is_junk,
+    is_listing_heading,
+    is_more_link,
+    teaser_tail,
+)
 
 pytestmark = pytest.mark.nostore
 

@@ -1,9 +1,8 @@
 """A capture as lines: glued blocks parted (glue.py) and each line's layout clues (lines.py)."""
 
 import pytest
-
-from content.captures.glue import split_glued
-from content.captures.lines import split_lines
+from postroom.content.captures.glue import split_glued
+from postroom.content.captures.lines import split_lines
 
 pytestmark = pytest.mark.nostore
 

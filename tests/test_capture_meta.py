@@ -1,8 +1,7 @@
 """Meta lines, credits, people and the site's name (meta, credits, people, sitename)."""
 
 import pytest
-
-from content.captures.credits import (
+from postroom.content.captures.credits import (
     Credit,
     credit_line,
     dateline,
@@ -11,8 +10,8 @@ from content.captures.credits import (
     outlet_line,
     permission_credit,
 )
-from content.captures.meta import DateRole, is_empty_template, is_time_only, read_meta
-from content.captures.people import (
+from postroom.content.captures.meta import DateRole, is_empty_template, is_time_only, read_meta
+from postroom.content.captures.people import (
     Person,
     byline,
     closing_credit,
@@ -20,7 +19,7 @@ from content.captures.people import (
     sign_off,
     teaser_writer,
 )
-from content.sitename import name_in_text, readable, site_name, site_tokens
+from postroom.content.sitename import name_in_text, readable, site_name, site_tokens
 
 pytestmark = pytest.mark.nostore
 

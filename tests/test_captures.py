@@ -2,12 +2,11 @@
 
 from zoneinfo import ZoneInfo
 
+import capture_pages as pages
 import pytest
-
-from content.captures import read_capture
-from content.model import DateSource
-from tests import capture_pages as pages
-from tests.support import ARCHIVE, JUNK_LINES, NEWS_PAGE, UNDATED_COMMENT
+from postroom.content.captures import read_capture
+from postroom.core.model import DateSource
+from support import ARCHIVE, JUNK_LINES, NEWS_PAGE, UNDATED_COMMENT
 
 pytestmark = pytest.mark.nostore
 

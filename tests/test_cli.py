@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import feedparser
-
-from tests.support import ARCHIVE, NEWS_PAGE, make_site, write
+from support import ARCHIVE, NEWS_PAGE, make_site, write
 
 POSTROOM = Path(sys.executable).with_name("postroom")
 

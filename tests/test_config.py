@@ -1,7 +1,6 @@
 import pytest
-
-from content.site import ConfigError, init_site, open_site
-from tests.support import make_site
+from postroom.core.config import ConfigError, init_site, open_site
+from support import make_site
 
 
 def test_every_key_has_a_default(tmp_path):

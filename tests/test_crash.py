@@ -12,8 +12,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from tests.smtp_sink import SmtpSink
-from tests.support import make_site, write
+from smtp_sink import SmtpSink
+from support import make_site, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "crash-test-secret-long-enough"
@@ -23,7 +23,7 @@ SUBSCRIBERS = 2000
 
 def postroom(site: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "POSTROOM_SECRET": SECRET}
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

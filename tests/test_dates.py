@@ -4,9 +4,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from content.dates import date_source, find_dates, is_ambiguous, numeric_orders, parse_date
-from content.model import DateSource
+from postroom.content.dates import date_source, find_dates, is_ambiguous, numeric_orders, parse_date
+from postroom.core.model import DateSource
 
 pytestmark = pytest.mark.nostore
 

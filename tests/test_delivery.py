@@ -16,21 +16,20 @@ from pathlib import Path
 import dkim
 import pytest
 from aiosmtpd.smtp import AuthResult
+from postroom.content.intake import scan
+from postroom.emails.delivery import RateLimit
+from postroom.emails.issues import create_issue
+from postroom.emails.message import IssueMessage, Recipient
+from postroom.emails.outbox import Outbox
+from postroom.emails.sending import send_unfinished
+from postroom.emails.tokens import read_token
+from postroom.scheduler import main
+from postroom.service.reconcile import publish
+from postroom.store import Store
+from postroom.store.subscribers import Status, SubscriberList
+from smtp_sink import Script, SmtpSink
 from sqlalchemy.exc import OperationalError
-
-from content.intake import scan
-from emails.delivery import RateLimit
-from emails.issues import create_issue
-from emails.message import IssueMessage, Recipient
-from emails.outbox import Outbox
-from emails.sending import send_unfinished
-from emails.tokens import read_token
-from scheduler import main
-from service.reconcile import publish
-from store import Store
-from store.subscribers import Status, SubscriberList
-from tests.smtp_sink import Script, SmtpSink
-from tests.support import make_site, write
+from support import make_site, write
 
 SECRET = "test-secret-that-is-long-enough"
 SITE = (

@@ -4,13 +4,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from content.intake import scan
-from emails.issues import all_issues, create_issue, pending_posts
-from emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
-from store import Store
-from tests.support import make_site, write
-from tests.test_feeds import make_post
+from postroom.content.intake import scan
+from postroom.emails.issues import all_issues, create_issue, pending_posts
+from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
+from postroom.store import Store
+from support import make_site, write
+from test_feeds import make_post
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 MD = "---\ntitle: {title}\ndate: 2016-06-23\nsource: Community Care\n---\nBody of {title}.\n"

@@ -8,9 +8,8 @@ from email.utils import parsedate_to_datetime
 
 import feedparser
 from lxml import etree
-
-from content.model import Attribution, DateSource, Post, Severity
-from feeds import build
+from postroom.core.model import Attribution, DateSource, Post, Severity
+from postroom.feeds import build
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"

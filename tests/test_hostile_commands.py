@@ -19,13 +19,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
-from content.site import DATABASE_URL_ENV, ConfigError, init_site, open_site
-from feeds.syndication import tag_uri
-from store import Store
-from store.subscribers import NAME_MAX, SubscriberList
-from tests.service_support import ROOT, Service, as_at_a_terminal, postroom
-from tests.support import make_site, write
+from postroom.core.config import DATABASE_URL_ENV, ConfigError, init_site, open_site
+from postroom.feeds.syndication import tag_uri
+from postroom.store import Store
+from postroom.store.subscribers import NAME_MAX, SubscriberList
+from service_support import ROOT, Service, as_at_a_terminal, postroom
+from support import make_site, write
 
 SITE = (
     '[site]\nbase_url = "https://notes.example.org/"\n'
@@ -278,7 +277,7 @@ def test_a_reader_that_goes_away_early_ends_the_list_quietly(tmp_path):
     many = tmp_path / "many.csv"
     many.write_text("".join(f"reader{n}@example.org,Reader {n}\n" for n in range(3000)))
     assert postroom(site.root, "subscribers", "import", many).returncode == 0
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root)]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root)]
     listing = subprocess.Popen(
         [*command, "subscribers", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -294,7 +293,7 @@ def test_status_into_a_pipe_closed_before_it_writes(tmp_path):
     assert postroom(site.root, "run", "--once").returncode == 0
     read_end, write_end = os.pipe()
     status = subprocess.Popen(
-        [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root), "status"],
+        [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), "status"],
         stdout=write_end,
         stderr=subprocess.PIPE,
     )
@@ -315,7 +314,7 @@ def blocked_reading_a_pipe(pid: int, timeout: float = 30.0) -> None:
 @pytest.mark.once
 def test_ctrl_c_ends_a_command_with_130_and_one_line(tmp_path):
     site = make_site(tmp_path)
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root)]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root)]
     waiting = subprocess.Popen(
         [*command, "subscribers", "import", "/dev/stdin"],
         stdin=subprocess.PIPE,

@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 
 import feedparser
+import hostile_site
 import pytest
 from lxml import etree
-
-from content.intake import scan
-from store import Store
-from store.leases import exclusive
-from tests import hostile_site
-from tests.service_support import ROOT, Service, as_at_a_terminal, postroom, postroom_env
-from tests.support import make_site, write
+from postroom.content.intake import scan
+from postroom.store import Store
+from postroom.store.leases import exclusive
+from service_support import Service, as_at_a_terminal, postroom, postroom_env
+from support import make_site, write
 
 SITE = '[site]\nbase_url = "https://notes.example.org/"\n[feed]\nwindow = 500\n'
 STORE_FILES = ("postroom.db", "postroom.db-wal", "postroom.db-shm", "postroom.db-scan.lock")
@@ -66,7 +65,7 @@ def measured(*command: str, unprivileged: bool = False, timeout: float = 120) ->
 
 
 def cli(site: Path, *args: str) -> tuple[str, ...]:
-    return (sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args)
+    return (sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args)
 
 
 def snapshot(root: Path, skip: tuple[str, ...]) -> dict[str, int]:

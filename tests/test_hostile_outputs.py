@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 
 import feedparser
+from postroom.feeds.writer import clear_stale_temps
+from postroom.store import Store
+from postroom.store.schema import outbox
+from service_support import Service, postroom, postroom_env
+from smtp_sink import SmtpSink
 from sqlalchemy import select
-
-from feeds.writer import clear_stale_temps
-from store import Store
-from store.schema import outbox
-from tests.service_support import ROOT, Service, postroom, postroom_env
-from tests.smtp_sink import SmtpSink
-from tests.support import make_site, write
+from support import make_site, write
 
 SITE = (
     '[site]\nbase_url = "https://notes.example.org/"\n'
@@ -80,7 +79,7 @@ def test_a_build_killed_mid_write_leaves_no_page_online_once_its_posts_are_withd
         write(site.content_dir / name, post(f"Batch post {n}", numbered(n)[1][:10], "Body. " * 50))
     pages = [public / "posts" / numbered(n)[1] / "index.html" for n in range(BATCH)]
 
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root)]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root)]
     runner = subprocess.Popen(
         [*command, "run", "--once", "--no-send"],
         env=postroom_env(),
@@ -116,7 +115,6 @@ def test_a_build_killed_mid_write_leaves_no_page_online_once_its_posts_are_withd
 # rename of a message into outbox/: the message's temp file is written, never renamed
 CRASH_AT_RENAME = """
 import os, runpy, signal, sys
-sys.path.insert(0, os.path.dirname(os.environ["SCHEDULER"]))
 rename, seen = os.replace, [0]
 def replace(source, target):
     if "/outbox/" in os.fspath(target):
@@ -126,7 +124,7 @@ def replace(source, target):
     return rename(source, target)
 os.replace = replace
 sys.argv = ["postroom", "--site", sys.argv[1], "digest", "send"]
-runpy.run_path(os.environ["SCHEDULER"], run_name="__main__")
+runpy.run_module("postroom.scheduler", run_name="__main__", alter_sys=True)
 """
 
 
@@ -179,7 +177,7 @@ def test_a_sender_killed_mid_write_leaves_no_temp_file_and_counts_one_resend(tmp
     site, people = subscribed_site(tmp_path / "site", people=30)
     crashing = subprocess.run(
         [sys.executable, "-c", CRASH_AT_RENAME, str(site.root)],
-        env={**postroom_env(), "CRASH_AT": "5", "SCHEDULER": str(ROOT / "scheduler.py")},
+        env={**postroom_env(), "CRASH_AT": "5"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -224,7 +222,7 @@ def test_a_killed_smtp_sender_is_reported_with_no_more_resent_than_were_in_fligh
 
 
 def postroom_process(site: Path, *args: str) -> subprocess.Popen:
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site), *args]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args]
     return subprocess.Popen(
         command, env=postroom_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

@@ -20,18 +20,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from store import Store
-from tests.service_support import ROOT, SECRET
-from tests.smtp_sink import free_port
-from tests.web_support import Served, web_site
-from web.server import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, capacity
+from postroom.store import Store
+from postroom.web.server import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, capacity
+from service_support import SECRET
+from smtp_sink import free_port
+from web_support import Served, web_site
 
 pytestmark = pytest.mark.once  # the same on either store: SQLite pass only
 
 FILES = {"one.md": "---\ntitle: One\ndate: 2016-06-23\n---\nOne.\n"}
 HALF_SENT = b"GET / HTTP/1.1\r\nHost: x\r\n"  # the head never ends: no blank line
-POSTROOM = (sys.executable, str(ROOT / "scheduler.py"))
+POSTROOM = (sys.executable, "-m", "postroom.scheduler")
 GRACE = 3.0  # seconds the server may take past a timeout (a loaded CI machine)
 
 

@@ -4,12 +4,11 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from content.intake import scan
-from content.model import DateSource, Severity
-from content.site import ConfigError
-from store import Store
-from tests.support import ARCHIVE, NEWS_PAGE, UNDATED_COMMENT, make_site, write
+from postroom.content.intake import scan
+from postroom.core.config import ConfigError
+from postroom.core.model import DateSource, Severity
+from postroom.store import Store
+from support import ARCHIVE, NEWS_PAGE, UNDATED_COMMENT, make_site, write
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -150,7 +149,7 @@ def test_editor_temp_and_hidden_files_are_ignored(site, store):
 
 
 def test_a_big_cold_start_parsed_in_worker_processes_gives_the_same_posts(tmp_path):
-    from content.intake import _PARALLEL_FROM
+    from postroom.content.intake import _PARALLEL_FROM
 
     files = {f"bulk/{i:04d}.md": MD.replace("Hubs", f"Post {i}") for i in range(_PARALLEL_FROM)}
     files["bulk/bad.md"] = "---\ntitle: [broken\n---\n"

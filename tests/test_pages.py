@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
-
-from content.model import Attribution, DateSource
-from feeds import PageMemo, build
-from feeds.credit import credit_html
-from tests.test_feeds import T0, make_post, read
+from postroom.core.model import Attribution, DateSource
+from postroom.feeds import PageMemo, build
+from postroom.feeds.credit import credit_html
+from test_feeds import T0, make_post, read
 
 BASE = "https://notes.example.org/"
 

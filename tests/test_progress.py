@@ -10,12 +10,11 @@ import subprocess
 import sys
 import time
 
+import hostile_site
 import pytest
-
-from service.progress import LINE_EVERY, QUIET_SECONDS, Reporter
-from tests import hostile_site
-from tests.service_support import ROOT, postroom_env
-from tests.support import make_site, write
+from postroom.service.progress import LINE_EVERY, QUIET_SECONDS, Reporter
+from service_support import postroom_env
+from support import make_site, write
 
 pytestmark = pytest.mark.once  # the same on either store: SQLite pass only
 
@@ -53,7 +52,7 @@ def test_a_cold_check_on_a_terminal_draws_a_bar(tmp_path):
         write(root / f"content/p{n:04d}.md", hostile_site.markdown(f"Post {n}", "2024-01-01", body))
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scheduler.py"), "--site", str(root), "check"],
+        [sys.executable, "-m", "postroom.scheduler", "--site", str(root), "check"],
         stdout=subprocess.DEVNULL,
         stderr=follower,
         env={**postroom_env(), "COLUMNS": "100", "TERM": "xterm"},

@@ -1,10 +1,9 @@
 """One file to posts: formats, encodings, sidecars and the problems they report."""
 
 import pytest
-
-from content.model import DateSource, Severity
-from content.readers import read_file
-from content.site import Config
+from postroom.content.readers import read_file
+from postroom.core.config import Config
+from postroom.core.model import DateSource, Severity
 
 pytestmark = pytest.mark.nostore
 

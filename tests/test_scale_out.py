@@ -11,13 +11,12 @@ import os
 from datetime import timedelta
 
 import pytest
+from postroom.store import Store
+from postroom.store.schema import digest_issues, outbox
+from service_support import Service
+from smtp_sink import SmtpSink
 from sqlalchemy import func, select
-
-from store import Store
-from store.schema import digest_issues, outbox
-from tests.service_support import Service
-from tests.smtp_sink import SmtpSink
-from tests.test_service_mail import copies_and_ids, issues, mail_site, offset_to, wait_until
+from test_service_mail import copies_and_ids, issues, mail_site, offset_to, wait_until
 
 PEOPLE = int(os.environ.get("SCALE_PEOPLE", "20000"))
 CONNECTIONS = 2  # per process

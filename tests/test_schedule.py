@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from content.intake import scan
-from content.schedule import latest_slot, next_slot, parse_schedule
-from content.site import ConfigError
-from emails.issues import all_issues, decide_slot
-from store import Store
-from store.leases import Lease
-from tests.support import make_site, write
+from postroom.content.intake import scan
+from postroom.core.config import ConfigError
+from postroom.core.schedule import latest_slot, next_slot, parse_schedule
+from postroom.emails.issues import all_issues, decide_slot
+from postroom.store import Store
+from postroom.store.leases import Lease
+from support import make_site, write
 
 LONDON = ZoneInfo("Europe/London")
 

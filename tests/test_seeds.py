@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from store import Store
-from tests.support import make_site
+from postroom.store import Store
+from support import make_site
 
 EXPECTED = {
     ("2017-04-19", "Top down improvements - doomed to fail"),

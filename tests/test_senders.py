@@ -9,14 +9,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from postroom.emails.outbox import Outbox, State
+from postroom.store import Store
+from postroom.store.schema import outbox
+from service_support import Service, postroom
+from smtp_sink import SmtpSink
 from sqlalchemy import select
-
-from emails.outbox import Outbox, State
-from store import Store
-from store.schema import outbox
-from tests.service_support import Service, postroom
-from tests.smtp_sink import SmtpSink
-from tests.test_service_mail import issues, mail_site, offset_to, wait_until
+from test_service_mail import issues, mail_site, offset_to, wait_until
 
 
 def rows(site) -> list:

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
-from tests.service_support import Service, postroom
-from tests.support import ARCHIVE, make_site, write
+from service_support import Service, postroom
+from support import ARCHIVE, make_site, write
 
 SITE = (
     '[site]\nbase_url = "https://notes.example.org/"\n'
@@ -517,8 +516,7 @@ def test_a_standby_rides_out_a_database_outage_and_still_takes_over(tmp_path, pg
     """The database turns connections away (a restart, a failover): the standby says so
     and goes on standing by, and still takes over when the running service dies."""
     import psycopg
-
-    from content.site import DATABASE_URL_ENV
+    from postroom.core.config import DATABASE_URL_ENV
 
     monkeypatch.setenv(DATABASE_URL_ENV, pg_url)
     site = make_site(tmp_path, {"a.md": "---\ntitle: Hubs\ndate: 2021-07-23\n---\nText.\n"})

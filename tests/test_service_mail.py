@@ -15,11 +15,11 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from content.schedule import next_slot
-from content.site import Site
-from tests.service_support import Service, postroom
-from tests.smtp_sink import Script, SmtpSink
-from tests.support import make_site, write
+from postroom.core.config import Site
+from postroom.core.schedule import next_slot
+from service_support import Service, postroom
+from smtp_sink import Script, SmtpSink
+from support import make_site, write
 
 SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/London"\n'
 

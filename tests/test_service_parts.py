@@ -18,17 +18,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-import scheduler
-from content.intake import is_temp_name, scan
-from content.settle import Settle
-from service import logs
-from service.clock import ClockError, clock_from_env
-from service.watch import ContentWatcher
-from store import Store
-from store.activity import last, record
-from store.leases import role_lease, this_process
-from tests.support import ARCHIVE, make_site, write
+from postroom import scheduler
+from postroom.content.intake import is_temp_name, scan
+from postroom.content.settle import Settle
+from postroom.core.clock import ClockError, clock_from_env
+from postroom.core.process import this_process
+from postroom.service import logs
+from postroom.service.watch import ContentWatcher
+from postroom.store import Store
+from postroom.store.activity import last, record
+from postroom.store.leases import role_lease
+from support import ARCHIVE, make_site, write
 
 MD = "---\ntitle: Hubs\ndate: 2021-07-23\n---\nFamily hubs text.\n"
 BROKEN = "---\ntitle: [oops\n---\n"
@@ -620,7 +620,7 @@ def test_status_names_the_running_scheduler_and_null_without_one(site, store):
 
 
 def test_status_lists_a_problem_the_scan_and_the_build_share_once():
-    from scheduler import _unique
+    from postroom.scheduler import _unique
 
     scan = {"file": "a.txt", "reason": "no date", "severity": "warning"}
     build = {"file": "b.md", "reason": "cut short", "severity": "warning"}

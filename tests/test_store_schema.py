@@ -9,13 +9,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from postroom.store import Store, StoreError
+from postroom.store.leases import AdvisoryLease, role_lease
+from postroom.store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
+from service_support import postroom_env
 from sqlalchemy import inspect, select, text, update
-
-from store import Store, StoreError
-from store.leases import AdvisoryLease, role_lease
-from store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
-from tests.service_support import ROOT, postroom_env
-from tests.support import make_site
+from support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
@@ -138,7 +137,7 @@ def test_a_newer_database_is_refused_with_what_to_do(tmp_path):
 def test_processes_starting_together_on_a_new_database_all_start(tmp_path):
     """A scheduler and its workers started at once all migrate the same empty database."""
     site = make_site(tmp_path)
-    command = [sys.executable, str(ROOT / "scheduler.py"), "--site", str(site.root), "status"]
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), "status"]
     starts = [
         subprocess.Popen(
             command, env=postroom_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from store import Store
-from store.subscribers import AddressError, Status, SubscriberList, normalize_address
-from tests.support import make_site
+from postroom.store import Store
+from postroom.store.subscribers import AddressError, Status, SubscriberList, normalize_address
+from support import make_site
 
 POSTROOM = Path(sys.executable).with_name("postroom")
 

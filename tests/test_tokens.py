@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from emails.tokens import TokenError, make_token, read_token, secret_from_env
-from store import Store
-from store.subscribers import Status, SubscriberList
-from tests.support import make_site
+from postroom.emails.tokens import TokenError, make_token, read_token, secret_from_env
+from postroom.store import Store
+from postroom.store.subscribers import Status, SubscriberList
+from support import make_site
 
 SECRET = b"a-test-secret-that-is-long-enough"
 POSTROOM = Path(sys.executable).with_name("postroom")

@@ -15,14 +15,13 @@ from pathlib import Path
 import httpx
 import lxml.html
 import pytest
-
-import scheduler
-from emails.tokens import make_token
-from emails.transports import mail_file_name
-from store.subscribers import Status, SubscriberList
-from tests.support import write
-from tests.web_support import SECRET, Served, confirmation_mail, serving
-from web.app import WindowLimit, client_key
+from postroom import scheduler
+from postroom.emails.tokens import make_token
+from postroom.emails.transports import mail_file_name
+from postroom.store.subscribers import Status, SubscriberList
+from postroom.web.app import WindowLimit, client_key
+from support import write
+from web_support import SECRET, Served, confirmation_mail, serving
 
 POST = """---
 title: {title}

@@ -6,8 +6,7 @@ import socket
 import subprocess
 
 import pytest
-
-from feeds.writer import MANIFEST, OutputWriter, write_atomic, write_if_changed
+from postroom.feeds.writer import MANIFEST, OutputWriter, write_atomic, write_if_changed
 
 OLD = 1_000_000_000  # an mtime long past: a rewrite would move it
 

@@ -17,16 +17,15 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import uvicorn
-
-from content.intake import scan
-from content.site import Site, open_site
-from emails.transports import mail_file_name, transport_for
-from service.reconcile import publish
-from store import Store
-from tests.smtp_sink import free_port
-from tests.support import make_site
-from web.app import create_app
-from web.server import Listen, server_config
+from postroom.content.intake import scan
+from postroom.core.config import Site, open_site
+from postroom.emails.transports import mail_file_name, transport_for
+from postroom.service.reconcile import publish
+from postroom.store import Store
+from postroom.web.app import create_app
+from postroom.web.server import Listen, server_config
+from smtp_sink import free_port
+from support import make_site
 
 SECRET = b"web-test-secret-long-enough-0123"
 

@@ -27,6 +27,14 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from postroom.core.clock import Clock
+from postroom.core.config import Site
+from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
+from postroom.emails.tokens import TokenError, read_token_issued
+from postroom.emails.transports import Rejected, Transport, Unreachable
+from postroom.feeds.pages import render_page
+from postroom.store import Store
+from postroom.store.subscribers import AddressError, Status, SubscriberList
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, MutableHeaders
@@ -37,15 +45,6 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from content.site import Site
-from emails.confirm import CONFIRM_MAX_AGE, confirmation
-from emails.tokens import TokenError, read_token_issued
-from emails.transports import Rejected, Transport, Unreachable
-from feeds.pages import render_page
-from service.clock import Clock
-from store import Store
-from store.subscribers import AddressError, Status, SubscriberList
 
 _TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",

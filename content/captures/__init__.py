@@ -17,15 +17,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
-from content.captures.assemble import PageContext, build_post, share_dates
-from content.captures.kinds import classify
-from content.captures.layout import move_trailers, segment
-from content.captures.lines import split_lines
-from content.captures.masthead import is_site_header, masthead
-from content.captures.titles import pick_title, title_side
-from content.dates import numeric_orders
-from content.model import ParsedPost
-from content.sitename import site_name
+from postroom.content.captures.assemble import PageContext, build_post, share_dates
+from postroom.content.captures.kinds import classify
+from postroom.content.captures.layout import move_trailers, segment
+from postroom.content.captures.lines import split_lines
+from postroom.content.captures.masthead import is_site_header, masthead
+from postroom.content.captures.titles import pick_title, title_side
+from postroom.content.dates import numeric_orders
+from postroom.content.sitename import site_name
+from postroom.core.model import ParsedPost
 
 # " date 2024-02-23 Submit Release": the date the page's text was stored with, at its top
 _STORED_DATE = re.compile(r"^\s*date\s+(?P<iso>\d{4}-\d\d(?:-\d\d)?)\b[ \t]*", re.IGNORECASE)

@@ -13,15 +13,21 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
-from content.captures.body import Body, read_body
-from content.captures.credits import permission_credit
-from content.captures.kinds import Info, Kind
-from content.captures.layout import Segment
-from content.captures.people import Person, closing_credit, name_line, sign_off, teaser_writer
-from content.captures.titles import title_from_meta
-from content.dates import MONTH_NAMES, WEEKDAY_NAMES, date_source, find_dates
-from content.model import Attribution, DateSource, ParsedPost
-from content.sanitize import summarize, text_to_html
+from postroom.content.captures.body import Body, read_body
+from postroom.content.captures.credits import permission_credit
+from postroom.content.captures.kinds import Info, Kind
+from postroom.content.captures.layout import Segment
+from postroom.content.captures.people import (
+    Person,
+    closing_credit,
+    name_line,
+    sign_off,
+    teaser_writer,
+)
+from postroom.content.captures.titles import title_from_meta
+from postroom.content.dates import MONTH_NAMES, WEEKDAY_NAMES, date_source, find_dates
+from postroom.core.model import Attribution, DateSource, ParsedPost
+from postroom.core.sanitize import summarize, text_to_html
 
 # "Statement from Council Member Maxie Johnson": the page is one person's words
 _STATEMENT = re.compile(

@@ -14,12 +14,12 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 
-from content.captures.credits import dateline, label_prefix
-from content.captures.kinds import Info, Kind
-from content.captures.layout import Segment
-from content.captures.meta import opening_date
-from content.captures.people import Person, leading_name
-from content.dates import DateHit, find_dates
+from postroom.content.captures.credits import dateline, label_prefix
+from postroom.content.captures.kinds import Info, Kind
+from postroom.content.captures.layout import Segment
+from postroom.content.captures.meta import opening_date
+from postroom.content.captures.people import Person, leading_name
+from postroom.content.dates import DateHit, find_dates
 
 # "A blog by Professor Donald Forrester When I …", "By: Briana Ryan Here’s …"
 _GLUED_BY = re.compile(

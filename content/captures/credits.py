@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from content import words
-from content.captures.people import as_name, strip_titles
-from content.dates import find_dates
+from postroom.content import words
+from postroom.content.captures.people import as_name, strip_titles
+from postroom.content.dates import find_dates
 
 # Words that name news outlets and publishers, whatever the country or field.
 MEDIA_WORDS = frozenset(
@@ -197,7 +197,7 @@ def credit_line(line: str) -> Credit | None:
             outlets = [p for p in parts[1:] if p and not find_dates(p)]
             return Credit(_tidy(outlets[-1]) if outlets else None, has_date=bool(find_dates(rest)))
         if re.match(r"https?://", rest):
-            from content.sitename import site_name
+            from postroom.content.sitename import site_name
 
             return Credit(site_name(rest.split()[0], ""))
         # "Foreword from the Children's Commissioner for England, Dame Rachel de Souza."

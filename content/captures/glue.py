@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from content import words
-from content.dates import MONTH_NAMES
+from postroom.content import words
+from postroom.content.dates import MONTH_NAMES
 
 # a word, glued to a capitalised word: "EngineerArticle", "WebHow", "readMar", "KnightsA post";
 # found from each lower-to-upper case change, each side read a bounded way (no backtracking

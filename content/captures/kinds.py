@@ -14,13 +14,19 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from content import words
-from content.captures import junk
-from content.captures.credits import Credit, credit_line, outlet_line
-from content.captures.lines import Line, sentence_case
-from content.captures.meta import DateRole, Meta, is_empty_template, is_time_only, read_meta
-from content.captures.people import Person, byline, name_line
-from content.dates import find_dates
+from postroom.content import words
+from postroom.content.captures import junk
+from postroom.content.captures.credits import Credit, credit_line, outlet_line
+from postroom.content.captures.lines import Line, sentence_case
+from postroom.content.captures.meta import (
+    DateRole,
+    Meta,
+    is_empty_template,
+    is_time_only,
+    read_meta,
+)
+from postroom.content.captures.people import Person, byline, name_line
+from postroom.content.dates import find_dates
 
 TITLE_MIN = 0.45  # a heading scoring less is a label, a name or a caption
 

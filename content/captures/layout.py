@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from content.captures import junk
-from content.captures.kinds import TITLE_MIN, Info, Kind
-from content.captures.lines import capital_ratio
-from content.captures.meta import opening_date
+from postroom.content.captures import junk
+from postroom.content.captures.kinds import TITLE_MIN, Info, Kind
+from postroom.content.captures.lines import capital_ratio
+from postroom.content.captures.meta import opening_date
 
 _PREAMBLE_PROSE = 3  # this much prose before the first headline is the post itself
 # ?page=2, ?start=20, ?cat=8: a page of a listing

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from content.captures.glue import split_glued
-from content.dates import find_dates
-from content.sanitize import one_line
+from postroom.content.captures.glue import split_glued
+from postroom.content.dates import find_dates
+from postroom.core.sanitize import one_line
 
 # "•", "·", "▪", "* ", "- ", "1. ": list markers a page's bullets became
 _BULLET = re.compile(r"^(?:[•·▪◦‣●■□➤►✓✔]|[*\-–](?=\s)|\d{1,2}[.)](?=\s+\D))\s*")

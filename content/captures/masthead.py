@@ -10,8 +10,8 @@ the name comes back later on the page, or it names an organisation.
 
 from __future__ import annotations
 
-from content.captures.kinds import Info, Kind
-from content.captures.layout import Segment
+from postroom.content.captures.kinds import Info, Kind
+from postroom.content.captures.layout import Segment
 
 _MAX_WORDS = 7
 _TAGLINE_WORDS = 30

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from content.captures.people import Person, byline, name_line
-from content.dates import DateHit, find_dates
+from postroom.content.captures.people import Person, byline, name_line
+from postroom.content.dates import DateHit, find_dates
 
 _LABEL = re.compile(
     r"""(?:^|[\s|/•·,:–—-])(?:
@@ -129,7 +129,7 @@ def read_meta(text: str, day_first: bool = True, hits: list[DateHit] | None = No
 
 def _is_handle(text: str) -> bool:
     """'Valeroadmum', 'muriel_volestrangler': one token that is no dictionary word."""
-    from content import words
+    from postroom.content import words
 
     return len(text.split()) == 1 and (
         any(c in text for c in "_@0123456789") or words.frequency(text) < 1e5

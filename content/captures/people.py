@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from content import words
-from content.dates import MONTH_NAMES, WEEKDAY_NAMES
+from postroom.content import words
+from postroom.content.dates import MONTH_NAMES, WEEKDAY_NAMES
 
 _HONORIFIC = re.compile(
     r"^(?:(?:dr|prof|professor|sir|dame|lord|lady|baroness|baron|cllr|councillor|mr|mrs|ms|"

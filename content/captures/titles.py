@@ -9,8 +9,8 @@ date above, a news listing below).
 
 from __future__ import annotations
 
-from content.captures.kinds import TITLE_MIN, Info, Kind
-from content.captures.layout import Block, Segment
+from postroom.content.captures.kinds import TITLE_MIN, Info, Kind
+from postroom.content.captures.layout import Block, Segment
 
 
 def _anchors(infos: list[Info]) -> list[int]:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from content.schedule import schedule_error
+from postroom.core.schedule import schedule_error
 
 DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from content.sanitize import html_to_text, one_line
+from postroom.core.sanitize import html_to_text, one_line
 
 BODY_START_CHARS = 200
 REASON_CHARS = 400  # a problem's reason is a line on a terminal, never a dump of the file
