@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from ipaddress import ip_network
 from pathlib import Path
@@ -31,10 +31,22 @@ SECRET = b"web-test-secret-long-enough-0123"
 
 
 @dataclass
+class MovableClock:
+    """The server's clock: real time plus an offset a test sets, so a test can date what
+    the server stamps (a confirmation link) minutes apart without waiting for them."""
+
+    offset: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
 class Served:
     site: Site
     store: Store
     url: str  # the site's base_url, ending in /; the server answers there
+    clock: MovableClock = field(default_factory=MovableClock)
 
     def republish(self) -> None:
         scan(self.site, self.store)
@@ -49,7 +61,7 @@ def web_site(root: Path, files: dict[str, str], port: int, mail: str = "") -> Si
 
 
 @contextmanager
-def serving(root: Path, files: dict[str, str], mail: str = "", clock=None) -> Iterator[Served]:
+def serving(root: Path, files: dict[str, str], mail: str = "") -> Iterator[Served]:
     """Build the site, then serve it until the block ends."""
     port = free_port()
     site = web_site(root, files, port, mail)
@@ -59,7 +71,7 @@ def serving(root: Path, files: dict[str, str], mail: str = "", clock=None) -> It
     built = time.time() - 60  # built a minute ago: files written this very second carry no
     for path in site.public_dir.rglob("*"):  # Last-Modified (it could not date the next write)
         os.utime(path, (built, built))
-    app = create_app(site, store, SECRET, transport_for(site), clock or (lambda: datetime.now(UTC)))
+    app = create_app(site, store, SECRET, transport_for(site), served.clock)
     # served as `serve --trusted-proxy 127.0.0.1` is behind nginx: the tests stand in for it
     config = server_config(app, Listen("127.0.0.1", port, (ip_network("127.0.0.1/32"),)))
     server = uvicorn.Server(config)
