@@ -1,10 +1,15 @@
-"""Building real site folders for tests."""
+"""Real site folders, posts and captured pages for tests."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from postroom.core.config import CONFIG_NAME, Site, open_site
+from postroom.core.model import Attribution, DateSource, Post
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # when make_post's posts are picked up from
 
 
 def make_site(root: Path, files: dict[str, str | bytes] | None = None, config: str = "") -> Site:
@@ -23,6 +28,34 @@ def write(path: Path, body: str | bytes) -> None:
     if isinstance(body, str):
         body = body.encode("utf-8")
     path.write_bytes(body)
+
+
+def make_post(n: int, **changes) -> Post:
+    """Post `n`, picked up `n` hours after T0: odd ones tagged policy, each from Community Care."""
+    post = Post(
+        id=f"post-{n}",
+        title=f"Post number {n}",
+        date=datetime(2016, 6, n % 28 + 1, tzinfo=UTC),
+        date_source=DateSource.TEXT,
+        picked_up=T0 + timedelta(hours=n),
+        updated=T0 + timedelta(hours=n),
+        body_html=f"<p>Body of post {n}.</p>",
+        summary=f"Summary {n}",
+        attribution=Attribution(
+            source="Community Care",
+            author="Mark Rogers",
+            author_role="chief executive, Solihull MBC",
+            url=f"https://www.communitycare.co.uk/{n}",
+        ),
+        tags=("policy",) if n % 2 else (),
+        files=(f"p{n}.txt",),
+    )
+    return replace(post, **changes)
+
+
+def read(site: Site, name: str) -> bytes:
+    """A file the build wrote, by its path under public/."""
+    return (site.public_dir / name).read_bytes()
 
 
 # Captures in the shapes the curator's seeds have (original text, not the seeds).

@@ -12,8 +12,7 @@ from lxml import etree
 from postroom.core.model import Severity
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
 from postroom.feeds import ArchivedIssue, build
-from support import make_site
-from test_feeds import make_post, read
+from support import make_post, make_site, read
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 BASE = "https://notes.example.org/"

@@ -1,17 +1,15 @@
 """Digest issues: membership on a real SQLite store, and rendering budgets."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from postroom.content.intake import scan
 from postroom.emails.issues import all_issues, create_issue, pending_posts
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
 from postroom.store import Store
-from support import make_site, write
-from test_feeds import make_post
+from support import T0, make_post, make_site, write
 
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 MD = "---\ntitle: {title}\ndate: 2016-06-23\nsource: Community Care\n---\nBody of {title}.\n"
 
 

@@ -8,41 +8,15 @@ from email.utils import parsedate_to_datetime
 
 import feedparser
 from lxml import etree
-from postroom.core.model import Attribution, DateSource, Post, Severity
+from postroom.core.model import Attribution, Severity
 from postroom.feeds import build
+from support import T0, make_post, read
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
-T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 FOLDERS = ("", "tags/policy/", "sources/community-care/")
 FORMATS = ("atom.xml", "rss.xml", "feed.json")
-
-
-def make_post(n: int, **changes) -> Post:
-    post = Post(
-        id=f"post-{n}",
-        title=f"Post number {n}",
-        date=datetime(2016, 6, n % 28 + 1, tzinfo=UTC),
-        date_source=DateSource.TEXT,
-        picked_up=T0 + timedelta(hours=n),
-        updated=T0 + timedelta(hours=n),
-        body_html=f"<p>Body of post {n}.</p>",
-        summary=f"Summary {n}",
-        attribution=Attribution(
-            source="Community Care",
-            author="Mark Rogers",
-            author_role="chief executive, Solihull MBC",
-            url=f"https://www.communitycare.co.uk/{n}",
-        ),
-        tags=("policy",) if n % 2 else (),
-        files=(f"p{n}.txt",),
-    )
-    return replace(post, **changes)
-
-
-def read(site, name):
-    return (site.public_dir / name).read_bytes()
 
 
 def read_feed(site, name):

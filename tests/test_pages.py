@@ -9,7 +9,7 @@ from lxml import etree
 from postroom.core.model import Attribution, DateSource
 from postroom.feeds import PageMemo, build
 from postroom.feeds.credit import credit_html
-from test_feeds import T0, make_post, read
+from support import T0, make_post, read
 
 BASE = "https://notes.example.org/"
 
