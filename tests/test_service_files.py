@@ -236,10 +236,18 @@ def test_sigkill_mid_build_leaves_every_public_file_whole_and_a_restart_catches_
 
     print(f"\nper round (edits taken in, edited pages new after the kill, build cut): {outcomes}")
 
+    def feeds_out() -> bool:
+        """feed.json carries each post's latest edit (a build writes its feeds last)."""
+        for post_id, item in feed_items(public).items():
+            n = int(post_id.rsplit("-", 1)[1])
+            if n in written and edited_body(n, written[n]) not in item["content_html"]:
+                return False
+        return True
+
     with Service(site.root) as final:
         final.wait_for(lambda e: e["event"] == "build")
         eventually(edits_out, 10, "the last edits reach the pages")
-        time.sleep(0.5)
+        eventually(feeds_out, 10, "the build that wrote them reaches the feeds")
         code, seconds = final.terminate()
     assert code == 0 and seconds < 10, (code, seconds)
     assert assert_public_complete(public) > POSTS
@@ -297,6 +305,7 @@ RENAMED = "2016-07-02-saved-through-a-temp-file"
 SWAPPED = "2016-07-03-edited-in-vim"
 CAPTURED = ("2018-03-05-first-thoughts-on-the-review", "2018-03-01-snow-days-and-duty-teams")
 RESAVED = "2016-06-30-already-there"
+LAST = "2016-07-04-written-last"
 
 
 def test_posts_written_slowly_renamed_into_place_or_beside_swap_files_are_read_once_whole(
@@ -364,7 +373,10 @@ def test_posts_written_slowly_renamed_into_place_or_beside_swap_files_are_read_o
             10,
             "the re-saved post's new text",
         )
-        time.sleep(2.5)  # a poll and a quiet period more: a second reading would show now
+        # A file is read once it is quiet: by the time a post written after all the rest
+        # is in feed.json, any second reading of the others would have been logged.
+        write(content / "last.md", post("Written last", "2016-07-04", "After the rest."))
+        eventually(lambda: LAST in feed_items(public), 10, "the post written last in feed.json")
         code, seconds = service.terminate()
     assert code == 0 and seconds < 10, (code, seconds)
 
@@ -377,11 +389,11 @@ def test_posts_written_slowly_renamed_into_place_or_beside_swap_files_are_read_o
     for post_id in (CHUNKED, RENAMED, SWAPPED, *CAPTURED):
         assert (new[post_id], updated[post_id], withdrawn[post_id]) == (1, 0, 0), post_id
     assert (new[RESAVED], updated[RESAVED], withdrawn[RESAVED]) == (0, 1, 0)
-    assert set(new) == {CHUNKED, RENAMED, SWAPPED, *CAPTURED}
+    assert set(new) == {CHUNKED, RENAMED, SWAPPED, *CAPTURED, LAST}
     assert service.where("problem") == [], service.where("problem")
 
     items = feed_items(public)
-    assert set(items) == {CHUNKED, RENAMED, SWAPPED, *CAPTURED, RESAVED}
+    assert set(items) == {CHUNKED, RENAMED, SWAPPED, *CAPTURED, RESAVED, LAST}
     whole = {
         CHUNKED: "The first part, the second part, and the last part.",
         RENAMED: "Renamed into place, whole.",
@@ -396,8 +408,8 @@ def test_posts_written_slowly_renamed_into_place_or_beside_swap_files_are_read_o
     assert "snow" not in items[CAPTURED[0]]["content_html"].lower()  # split, not run together
     assert "first version" not in items[RESAVED]["content_html"]
     status = json.loads(postroom(site.root, "status", "--json").stdout)
-    assert status["problems"] == [] and status["posts"] == 6
-    assert status["last_scan"]["files"] == 5  # the swap file is no content file
+    assert status["problems"] == [] and status["posts"] == 7
+    assert status["last_scan"]["files"] == 6  # the swap file is no content file
     assert_public_complete(public)
 
 
