@@ -3,6 +3,10 @@
     pending -> sending -> sent | deferred (until) -> sending ... | failed
     pending | deferred -> skipped (the subscriber left, or was removed)
 
+A failure may also mark its subscriber bounced (`Outbox.bounce`, through the
+subscriber list); the row is "failed" either way. Which refusals fail, bounce or
+wait how long is the sender's policy (emails.delivery), not the ledger's.
+
 "sending" is committed (in a claimed batch) before the message's DATA and "sent"
 after the server's 250, one row at a time, so after a crash the only rows in
 doubt are those still "sending", and of those only one per open connection can
