@@ -42,7 +42,8 @@ def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
 def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:
     """Freeze the next issue (rendered once) and queue it for every active subscriber;
     None when there is nothing new. If another process makes an issue meanwhile, this
-    one is made of what that one left (if anything)."""
+    one is made of what that one left (if anything); RaceLost only if that happens
+    `_RACES` times running."""
     for _ in range(_RACES - 1):
         try:
             return _make_issue(site, store, cutoff, now)
