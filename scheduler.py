@@ -601,12 +601,13 @@ def _send_test_copy(site: Site, store: Store, address: str, now: datetime) -> in
     """--to: the unfinished issue (or the next one, unfrozen) to one address, recorded nowhere."""
     from dataclasses import replace
 
-    from postroom.emails.issues import Issue, all_issues, issue_by_number, pending_posts
+    from postroom.emails.issues import pending_posts
     from postroom.emails.message import IssueMessage, Recipient
     from postroom.emails.render import render_digest
     from postroom.emails.sending import outstanding
     from postroom.emails.tokens import secret_from_env
     from postroom.emails.transports import transport_for
+    from postroom.store.digests import Issue, all_issues, issue_by_number
     from postroom.store.subscribers import normalize_address
 
     owed = outstanding(store)
@@ -671,8 +672,8 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock
     """Send every unfinished issue, with a progress bar on a terminal and a summary at the
     end; 1 if sending stopped early (server unreachable)."""
     from postroom.core.process import this_process
-    from postroom.emails.outbox import Outbox
     from postroom.emails.sending import outstanding, send_unfinished
+    from postroom.store.outbox import Outbox
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     bar = Progress(
@@ -707,8 +708,8 @@ def _deliver_with_progress(site: Site, store: Store, secret: bytes, clock: Clock
 def issue_status_json(store: Store) -> list[dict]:
     """`digest status --json`: one object per issue; these field names are a contract."""
     from postroom.core.process import this_process
-    from postroom.emails.issues import all_issues
-    from postroom.emails.outbox import Outbox, State
+    from postroom.store.digests import all_issues
+    from postroom.store.outbox import Outbox, State
 
     outbox = Outbox(store, this_process())
     counts = outbox.counts()

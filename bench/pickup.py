@@ -287,7 +287,7 @@ def print_table(runs: list[Run]) -> None:
 _STAGES = (  # (label, file suffix, function) of publish() and build()
     ("publish (all)", "service/reconcile.py", "publish"),
     ("  store.posts()", "store/__init__.py", "posts"),
-    ("  all_issues()", "emails/issues.py", "all_issues"),
+    ("  all_issues()", "store/digests.py", "all_issues"),
     ("  feeds.build()", "feeds/__init__.py", "build"),
     ("    admit()", "feeds/safety.py", "admit"),
     ("    feed_sets()", "feeds/selection.py", "feed_sets"),

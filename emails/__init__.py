@@ -4,8 +4,8 @@
   at most one issue).
 - `emails.render`: one issue rendered once (Jinja2, CSS inlined by premailer, plain text).
 - `emails.message`: one message per recipient (headers, List-Unsubscribe, DKIM).
-- `emails.outbox`: the ledger of messages to send, a state machine (its docstring).
-- `emails.delivery`, `emails.sending`: claiming, sending and retrying through a transport.
+- `emails.delivery`, `emails.sending`: claiming, sending and retrying through a transport
+  (the ledger itself, a state machine, is `store.outbox`).
 - `emails.transports`: the transports, registered by name (`mail.transport`).
 - `emails.tokens`, `emails.confirm`: signed links for unsubscribe and confirmation.
 

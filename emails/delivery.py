@@ -2,7 +2,7 @@
 
 Any number of senders (the service, `digest send`, `postroom worker` processes on
 other machines) may drain one issue together: each connection claims a batch of
-rows under a lease this process renews (emails.outbox). Rows a dead sender left
+rows under a lease this process renews (store.outbox). Rows a dead sender left
 "sending" are taken back when its lease lapses, or at once when it was a process
 on this host: of those, only the one each connection had in flight may be sent
 twice (with the same Message-ID), and only those are counted as resent. A run
@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 from postroom.core.config import Site
 from postroom.core.process import this_process
-from postroom.emails.issues import Issue
 from postroom.emails.message import IssueMessage, Recipient, dkim_signer
-from postroom.emails.outbox import Claim, Outbox, State
 from postroom.emails.transports import Connection, FileTransport, Rejected, Transport, Unreachable
 from postroom.feeds.writer import clear_stale_temps
 from postroom.store import Store
+from postroom.store.digests import Issue
+from postroom.store.outbox import Claim, Outbox, State
 
 Clock = Callable[[], datetime]
 _RECONNECTS = 3  # tries before a connection's worker gives up for this run
@@ -227,7 +227,8 @@ class Delivery:
             bounce = refusal.permanent and (
                 policy == "any" or (policy == "rcpt" and refusal.stage == "rcpt")
             )
-            self.outbox.fail(claim, refusal.code, refusal.reply, now, bounce)
+            finish = self.outbox.bounce if bounce else self.outbox.fail
+            finish(claim, refusal.code, refusal.reply, now)
             self._outcome(State.FAILED)
         else:
             doublings = min(claim.attempts - 1, 10)  # 2**10 x retry_after is past the cap

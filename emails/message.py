@@ -25,9 +25,9 @@ from urllib.parse import quote, urlsplit
 
 from postroom.core.config import ConfigError, Site
 from postroom.core.sanitize import one_line
-from postroom.emails.issues import Issue
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL
 from postroom.emails.tokens import make_token
+from postroom.store.digests import Issue
 
 _SLOT = re.compile(f"({re.escape(ADDRESS)}|{re.escape(UNSUBSCRIBE_URL)})")
 _LONE_LF = re.compile(rb"(?<!\r)\n")

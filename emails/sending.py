@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from postroom.core.config import Site
 from postroom.core.process import this_process
 from postroom.emails.delivery import Clock, Delivery, SendReport, utc_now
-from postroom.emails.issues import issue_by_number
-from postroom.emails.outbox import Outbox, State
 from postroom.emails.transports import Transport, transport_for
 from postroom.store import Store
+from postroom.store.digests import issue_by_number
+from postroom.store.outbox import Outbox, State
 
 #: called with (issue number, rows to send) before an issue, then with each outcome
 Progress = Callable[[int, int], None]

@@ -26,8 +26,7 @@ from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.core.model import Problem
 from postroom.emails.delivery import SendReport
-from postroom.emails.issues import SlotDecision, all_issues, decide_slot, release
-from postroom.emails.outbox import State
+from postroom.emails.issues import SlotDecision, decide_slot
 from postroom.emails.sending import outstanding, send_unfinished
 from postroom.feeds import BuildReport, PageMemo, build
 from postroom.feeds.archive import ArchivedIssue
@@ -36,6 +35,8 @@ from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
 from postroom.store.activity import record
+from postroom.store.digests import all_issues, release
+from postroom.store.outbox import State
 
 
 def _wait_said() -> None:

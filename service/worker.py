@@ -1,7 +1,7 @@
 """`postroom worker`: a process that only sends, any number of them, on any machines.
 
 Each worker drains every released issue together with the others: rows are
-claimed in batches under a lease (emails.outbox), so workers never wait on one
+claimed in batches under a lease (store.outbox), so workers never wait on one
 another and a worker that dies (even with -9) has its rows taken back by the
 rest. A worker makes no issue and writes no page: the scheduler (`run`) does,
 and releases an issue once its archive page is written. With nothing to send

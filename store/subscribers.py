@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from postroom.core.sanitize import bom_encoding, one_line
 from postroom.store import Store
 from postroom.store.schema import subscribers
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 
@@ -214,11 +214,18 @@ class SubscriberList:
 
     def set_status(self, address: str, status: Status) -> bool:
         """Move someone to `status`; False if they are not on the list. Idempotent."""
+        key = normalize_address(address).lower()
+        return self._set_status(subscribers.c.address_key == key, status)
+
+    def set_status_of(self, subscriber_id: int, status: Status) -> bool:
+        """`set_status` for someone known by id (a ledger row's): the address they were
+        queued at is not validated again."""
+        return self._set_status(subscribers.c.id == subscriber_id, status)
+
+    def _set_status(self, who: ColumnElement[bool], status: Status) -> bool:
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(subscribers)
-                .where(subscribers.c.address_key == normalize_address(address).lower())
-                .values(status=status.value, updated_at=_now())
+                update(subscribers).where(who).values(status=status.value, updated_at=_now())
             )
         return done.rowcount > 0
 

@@ -1,8 +1,10 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping what it accepts.
 
 Replies can be scripted per recipient: `refuse` answers RCPT with a 5xx,
-`defer_once` answers the first RCPT for an address with a 451, and
-`drop_at` closes the connection with a 421 at the DATA of the n-th message.
+`defer_once` answers the first RCPT for an address with a 451, `defer` every one,
+`drop_at` closes the connection with a 421 at the DATA of the n-th message, and
+`drop_for` at the DATA of every message to an address.
+Every RCPT asked is counted (`asked`), refused or not.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class Received:
 class Script:
     refuse: set[str] = field(default_factory=set)
     defer_once: set[str] = field(default_factory=set)
+    defer: set[str] = field(default_factory=set)  # a 451 every time
     drop_at: set[int] = field(default_factory=set)  # 1-based DATA counts that get a 421
+    drop_for: set[str] = field(default_factory=set)  # recipients whose DATA gets a 421
 
 
 class _Handler:
@@ -41,12 +45,17 @@ class _Handler:
         self.script = script
         self.received: list[Received] = []
         self.deferred: set[str] = set()
+        self.asked: Counter[str] = Counter()
         self.datas = 0
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.asked[address] += 1
         if address in self.script.refuse:
             return "550 5.1.1 no such user here"
+        if address in self.script.defer:
+            return "451 4.7.1 try again later"
         if address in self.script.defer_once and address not in self.deferred:
             self.deferred.add(address)
             return "451 4.3.0 greylisted, try again later"
@@ -56,7 +65,8 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.datas += 1
-            if self.datas in self.script.drop_at:
+            dropped = self.script.drop_for.intersection(envelope.rcpt_tos)
+            if self.datas in self.script.drop_at or dropped:
                 server.transport.close()
                 return "421 4.3.2 shutting down"
             for rcpt in envelope.rcpt_tos:
@@ -94,10 +104,15 @@ class SmtpSink:
     def counts(self) -> Counter[str]:
         return Counter(r.recipient for r in self.received)
 
-    def config(self, connections: int = 1) -> str:
+    def asked(self) -> Counter[str]:
+        """RCPTs per address, accepted or refused: one per try."""
+        with self.handler.lock:
+            return Counter(self.handler.asked)
+
+    def config(self, connections: int = 1, retry_after: int = 60) -> str:
         """The [mail] section that points a site at this server."""
         return (
             '[mail]\ntransport = "smtp"\nhost = "127.0.0.1"\n'
             f'port = {self.port}\nsecurity = "none"\nconnections = {connections}\n'
-            'from_address = "digest@notes.example.org"\nretry_after = 60\n'
+            f'from_address = "digest@notes.example.org"\nretry_after = {retry_after}\n'
         )

@@ -20,12 +20,12 @@ from postroom.content.intake import scan
 from postroom.emails.delivery import RateLimit
 from postroom.emails.issues import create_issue
 from postroom.emails.message import IssueMessage, Recipient
-from postroom.emails.outbox import Outbox
 from postroom.emails.sending import send_unfinished
 from postroom.emails.tokens import read_token
 from postroom.scheduler import main
 from postroom.service.reconcile import publish
 from postroom.store import Store
+from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Status, SubscriberList
 from smtp_sink import Script, SmtpSink
 from sqlalchemy.exc import OperationalError
@@ -55,8 +55,10 @@ def secret(monkeypatch):
     monkeypatch.setenv("POSTROOM_SECRET", SECRET)
 
 
-def digest_site(tmp_path: Path, sink: SmtpSink | None, extra: str = "", people=PEOPLE):
-    config = SITE + (sink.config() if sink else "") + extra
+def digest_site(
+    tmp_path: Path, sink: SmtpSink | None, extra: str = "", people=PEOPLE, retry_after: int = 60
+):
+    config = SITE + (sink.config(retry_after=retry_after) if sink else "") + extra
     site = make_site(tmp_path / "site", config=config)
     for n, title in enumerate(TITLES):
         write(site.content_dir / f"p{n}.md", POST.format(title=title, slug=f"p{n}"))
@@ -224,10 +226,70 @@ def test_a_message_the_server_took_is_not_mailed_again_when_the_database_balks(
     assert (row["sent"], row["queued"]) == (len(PEOPLE), 0)
 
 
+def test_a_4xx_every_time_is_retried_on_a_doubling_backoff_then_failed_at_max_attempts(
+    tmp_path, capsys
+):
+    """A recipient whose server says 451 every time: the first retry waits
+    `mail.retry_after` (10 h here), each later one twice the last, never more than a day;
+    the row is due exactly then and not a second sooner. After `mail.max_attempts` (5)
+    tries it is failed, and never tried again; a 4xx does not mark anyone bounced."""
+    bob = "bob@example.org"
+    extra = "max_attempts = 5\n"
+    with SmtpSink(Script(defer={bob})) as sink:
+        with issue_made(tmp_path, sink, extra=extra, retry_after=36_000) as made:
+            site, store, issue, now = made
+            publish(site, store, now)
+
+            def send(at: datetime) -> list:
+                return send_unfinished(site, store, SECRET.encode(), clock=lambda: at)
+
+            waits = []
+            for tries in range(1, 5):
+                [report] = send(now)
+                assert (report.deferred, report.failed, sink.asked()[bob]) == (1, 0, tries)
+                retry = datetime.fromisoformat(Outbox(store, "test:1").next_retry(issue.number))
+                waits.append(retry - now)
+                assert send(retry - timedelta(seconds=1)) == []  # not due yet: not tried
+                assert sink.asked()[bob] == tries
+                now = retry
+            [last] = send(now)
+            assert (last.failed, last.deferred, sink.asked()[bob]) == (1, 0, 5)
+            assert send(now + timedelta(days=30)) == []  # failed: never asked again
+            counts = Outbox(store, "test:1").counts()[issue.number]
+            bob_now = SubscriberList(store).find(bob)
+        assert sink.asked()[bob] == 5 and sink.counts()[bob] == 0
+    hour = timedelta(hours=1)
+    assert waits == [10 * hour, 20 * hour, 24 * hour, 24 * hour]  # 40 h and 80 h capped
+    assert counts == {State.SENT: 2, State.FAILED: 1}
+    assert bob_now.status is Status.ACTIVE
+    row = status(site, capsys)
+    assert (row["failed"], row["deferred"], row["next_retry"]) == (1, 0, None)
+
+
+def test_a_message_that_drops_the_connection_each_time_fails_at_max_attempts(tmp_path):
+    """The server hangs up at the DATA of one recipient's message every time: it is sent
+    again on a new connection (it may have gone through) until `mail.max_attempts` (2)
+    tries, then failed; the run goes on and reaches everyone else."""
+    bob = "bob@example.org"
+    with SmtpSink(Script(drop_for={bob})) as sink:
+        with issue_made(tmp_path, sink, extra="max_attempts = 2\n") as made:
+            site, store, issue, now = made
+            publish(site, store, now)
+            [report] = send_unfinished(site, store, SECRET.encode(), clock=lambda: now)
+            later = now + timedelta(days=30)
+            assert send_unfinished(site, store, SECRET.encode(), clock=lambda: later) == []
+            counts = Outbox(store, "test:1").counts()[issue.number]
+        assert sink.asked()[bob] == 2
+        assert sink.counts() == {"ann@example.org": 1, "cat@example.org": 1}
+    assert (report.sent, report.failed, report.stopped) == (2, 1, "")
+    assert counts == {State.SENT: 2, State.FAILED: 1}
+
+
 @contextmanager
-def issue_made(tmp_path, sink):
-    """A digest site with its posts picked up and an issue made, not yet published."""
-    site = digest_site(tmp_path, sink)
+def issue_made(tmp_path, sink, **options):
+    """A digest site (`options` for `digest_site`) with its posts picked up and an issue
+    made, not yet published."""
+    site = digest_site(tmp_path, sink, **options)
     store = Store(site.store_url)
     try:
         scan(site, store)

@@ -1,13 +1,26 @@
 """Digest issues: membership on a real SQLite store, and rendering budgets."""
 
+import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from postroom.content.intake import scan
-from postroom.emails.issues import all_issues, create_issue, pending_posts
+from postroom.core.signals import issue_issued
+from postroom.emails.issues import create_issue, pending_posts
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
 from postroom.store import Store
+from postroom.store.digests import (
+    RaceLost,
+    SlotOutcome,
+    all_issues,
+    record_slot,
+    save_issue,
+    slot_outcome,
+)
+from postroom.store.outbox import Outbox, State
+from postroom.store.subscribers import SubscriberList
 from support import T0, make_post, make_site, write
 
 MD = "---\ntitle: {title}\ndate: 2016-06-23\nsource: Community Care\n---\nBody of {title}.\n"
@@ -41,6 +54,69 @@ def test_issues_hold_each_post_once_by_membership(site):
         assert pending_posts(store, T0 + timedelta(days=5)) == []
         assert [i.number for i in all_issues(store)] == [1, 2]
         assert "First" in all_issues(store)[0].html  # frozen with the issue
+    finally:
+        store.close()
+
+
+def test_issue_issued_is_sent_once_an_issue_and_a_failing_receiver_stops_nothing(site, caplog):
+    """Each issue made is announced once, after it is kept; a receiver that raises is
+    logged, and neither the issue nor the other receivers are the worse for it."""
+    seen = []
+
+    def broken(sender, **fields):
+        raise RuntimeError("a plugin's bug")
+
+    def note(sender, **fields):
+        seen.append((sender, fields["issue"], [p.id for p in fields["posts"]]))
+
+    issue_issued.connect(broken)
+    issue_issued.connect(note)
+    store = Store(site.store_url)
+    try:
+        write(site.content_dir / "a.md", MD.format(title="First"))
+        scan(site, store, T0)
+        with caplog.at_level(logging.WARNING, logger="postroom.signals"):
+            first = create_issue(site, store, T0 + timedelta(days=1), T0)
+        assert create_issue(site, store, T0 + timedelta(days=1), T0) is None  # none: unsaid
+        write(site.content_dir / "b.md", MD.format(title="Second"))
+        write(site.content_dir / "c.md", MD.format(title="Third"))
+        scan(site, store, T0 + timedelta(days=2))
+        second = create_issue(site, store, T0 + timedelta(days=3), T0)
+        kept = all_issues(store)
+    finally:
+        issue_issued.disconnect(note)
+        issue_issued.disconnect(broken)
+        store.close()
+    assert seen == [
+        (site, first, list(first.post_ids)),
+        (site, second, list(second.post_ids)),
+    ]
+    assert len(second.post_ids) == 2 and kept == [first, second]
+    assert "a plugin's bug" in caplog.text and "broken" in caplog.text
+
+
+def test_a_write_that_loses_a_race_keeps_nothing_and_says_so(site):
+    """What another process made first (an issue's number, a post, a slot) is refused
+    with the store's RaceLost, and none of the losing write is kept."""
+    store = Store(site.store_url)
+    slot = T0 - timedelta(days=7)
+    try:
+        SubscriberList(store).add("ann@example.org")
+        write(site.content_dir / "a.md", MD.format(title="First"))
+        scan(site, store, T0)
+        first = create_issue(site, store, T0 + timedelta(days=1), T0)
+        with pytest.raises(RaceLost):  # its post is in issue 1 already
+            save_issue(store, replace(first, number=2), T0)
+        with pytest.raises(RaceLost):  # the number is taken
+            save_issue(store, replace(first, post_ids=("another-post",)), T0)
+        record_slot(store, slot, SlotOutcome.EMPTY, T0)
+        with pytest.raises(RaceLost):
+            record_slot(store, slot, SlotOutcome.LATE, T0)
+        with pytest.raises(RaceLost):  # the slot is decided: not even the issue is kept
+            save_issue(store, replace(first, number=2, post_ids=("another-post",)), T0, slot)
+        assert all_issues(store) == [first]
+        assert slot_outcome(store, slot) is SlotOutcome.EMPTY
+        assert Outbox(store, "test:1").counts() == {1: {State.PENDING: 1}}
     finally:
         store.close()
 

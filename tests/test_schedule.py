@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,13 @@ import pytest
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError
 from postroom.core.schedule import latest_slot, next_slot, parse_schedule
-from postroom.emails.issues import all_issues, decide_slot
+from postroom.core.signals import issue_issued
+from postroom.emails.issues import decide_slot
 from postroom.store import Store
+from postroom.store.digests import SlotOutcome, all_issues
 from postroom.store.leases import Lease
+from postroom.store.schema import digest_slots
+from sqlalchemy import select
 from support import make_site, write
 
 LONDON = ZoneInfo("Europe/London")
@@ -50,6 +55,12 @@ def test_each_slot_is_decided_once(tmp_path):
     site = make_site(tmp_path, config='[digest]\nschedule = "mon 07:00"\nlate_limit_hours = 48\n')
     store = Store(site.store_url)
     monday = datetime(2026, 11, 2, 7, tzinfo=UTC)
+    announced = []
+
+    def note(sender, *, issue, posts):
+        announced.append((issue.number, len(posts)))
+
+    issue_issued.connect(note)
     try:
         write(site.content_dir / "a.md", "---\ntitle: A\ndate: 2016-06-23\n---\nA.\n")
         scan(site, store, monday - timedelta(days=3))
@@ -71,8 +82,17 @@ def test_each_slot_is_decided_once(tmp_path):
         week5 = decide_slot(site, store, monday + timedelta(days=28, hours=1))
         assert week5.outcome == "issued" and len(week5.issue.post_ids) == 1  # B rolled over
         assert [i.number for i in all_issues(store)] == [1, 2]
+        with store.engine.connect() as conn:
+            kept = conn.execute(select(digest_slots.c.outcome).order_by(digest_slots.c.slot))
+            kept = kept.scalars().all()
     finally:
+        issue_issued.disconnect(note)
         store.close()
+    assert announced == [(1, 1), (2, 1)]  # the two issues made, each once; no other slot
+    # the words kept in the database, logged and shown in --json, are the enum's values
+    assert kept == ["before-start", "issued", "empty", "late", "issued"]
+    assert isinstance(late.outcome, SlotOutcome) and isinstance(again.outcome, SlotOutcome)
+    assert f"({late.outcome})" == "(late)" and json.dumps(first.outcome) == '"before-start"'
 
 
 def test_one_sender_at_a_time_and_a_dead_one_does_not_block(tmp_path):

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from postroom.emails.outbox import Outbox, State
 from postroom.store import Store
+from postroom.store.outbox import Outbox, State
 from postroom.store.schema import outbox
 from service_support import Service, postroom
 from smtp_sink import SmtpSink

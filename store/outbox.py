@@ -3,6 +3,10 @@
     pending -> sending -> sent | deferred (until) -> sending ... | failed
     pending | deferred -> skipped (the subscriber left, or was removed)
 
+A failure may also mark its subscriber bounced (`Outbox.bounce`, through the
+subscriber list); the row is "failed" either way. Which refusals fail, bounce or
+wait how long is the sender's policy (emails.delivery), not the ledger's.
+
 "sending" is committed (in a claimed batch) before the message's DATA and "sent"
 after the server's 250, one row at a time, so after a crash the only rows in
 doubt are those still "sending", and of those only one per open connection can
@@ -19,6 +23,7 @@ from enum import StrEnum
 from postroom.core.process import holder_gone
 from postroom.store import Store
 from postroom.store.schema import outbox, subscribers
+from postroom.store.subscribers import Status, SubscriberList
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -66,7 +71,7 @@ def queue(conn: Connection, issue: int, now: datetime) -> int:
         literal(""),
         literal(""),
         literal(now.isoformat()),
-    ).where(subscribers.c.status == "active")
+    ).where(subscribers.c.status == Status.ACTIVE.value)
     columns = ["issue", "subscriber_id", "address", "state", "attempts"]
     columns += ["not_before", "claimed_by", "reply", "updated_at"]
     return conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
@@ -93,7 +98,7 @@ def _still_theirs(per_row: bool = False) -> ColumnElement[bool]:
     theirs = select(subscribers.c.id).where(
         subscribers.c.id == outbox.c.subscriber_id,
         subscribers.c.address == outbox.c.address,
-        subscribers.c.status == "active",
+        subscribers.c.status == Status.ACTIVE.value,
     )
     return (theirs.offset(literal_column("0")) if per_row else theirs).exists()
 
@@ -110,6 +115,7 @@ class Outbox:
 
     def __init__(self, store: Store, holder: str, lease: timedelta = timedelta(seconds=60)) -> None:
         self.engine, self.holder, self.lease = store.engine, holder, lease
+        self.subscribers = SubscriberList(store)
 
     def claim(self, issue: int, now: datetime, size: int = 1) -> list[Claim]:
         """Take up to `size` rows to send: pending ones first, then deferred ones now due."""
@@ -258,16 +264,15 @@ class Outbox:
             not_before=until.isoformat(),
         )
 
-    def fail(self, claim: Claim, code: int, reply: str, now: datetime, bounce: bool) -> None:
-        """A permanent failure; with `bounce` the subscriber is marked bounced too."""
+    def fail(self, claim: Claim, code: int, reply: str, now: datetime) -> None:
+        """A failure for good: the row is never tried again."""
         self._finish(claim, now, state=State.FAILED.value, code=code, reply=reply)
-        if bounce:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.id == claim.subscriber_id)
-                    .values(status="bounced", updated_at=now.isoformat())
-                )
+
+    def bounce(self, claim: Claim, code: int, reply: str, now: datetime) -> None:
+        """A failure for good that also marks the subscriber bounced: no later issue is
+        queued for them (which refusals bounce is the sender's policy, `mail.bounce`)."""
+        self.fail(claim, code, reply, now)
+        self.subscribers.set_status_of(claim.subscriber_id, Status.BOUNCED)
 
     def release(self, claim: Claim, now: datetime, *, tried: bool = True) -> None:
         """Back to pending: the connection went before the message was accepted
