@@ -1,5 +1,6 @@
 """What a command is handed and how it ends: the one Context `postroom` builds for a verb,
-the exit codes, and the lines it says to the person at the terminal."""
+the exit codes, and its one-line messages. Light on purpose: the command line imports it
+before it knows which verb runs (see scheduler.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import sys
 from dataclasses import dataclass
 from enum import IntEnum
 
-from postroom.content.intake import WAITING, ScanReport, scan
 from postroom.core.clock import Clock
 from postroom.core.config import Site
-from postroom.service.progress import Reporter
 from postroom.store import Store
 
 
@@ -43,12 +42,3 @@ class Exit(IntEnum):
 def say(message: str) -> None:
     """One line for the person at the terminal: `postroom: ...` on stderr."""
     print(f"postroom: {message}", file=sys.stderr)
-
-
-def scan_here(ctx: Context) -> ScanReport:
-    """A command's scan, for the person at the terminal: its progress, and why it waits
-    when another scan of the site runs."""
-    with Reporter("scan", "files", say) as progress:
-        return scan(
-            ctx.site, ctx.store, ctx.clock(), on_wait=lambda: say(WAITING), progress=progress
-        )

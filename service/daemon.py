@@ -2,8 +2,8 @@
 
 It holds the site's "service" lease, runs the jobs of service.jobs on APScheduler's
 timers (woken early by inotify through service.watch), answers SIGTERM, SIGINT and
-SIGHUP, and stops cleanly. `reexec` is the second half of a reload: the CLI calls it
-once the daemon has stopped and the store is closed.
+SIGHUP, and stops cleanly. After a reload's clean stop the command line runs its own
+command again (scheduler.py's `_reexec`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from postroom.content.settle import Settle
 from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import ConfigError, open_site
 from postroom.core.schedule import WEEKDAYS, parse_schedule
-from postroom.service.command import Context, Exit, say
+from postroom.service.command import Context, Exit
 from postroom.service.jobs import Jobs
 from postroom.service.logs import Guard, event, first_line
 from postroom.service.watch import ContentWatcher
@@ -47,10 +46,10 @@ class Service:
     postroom.toml is read again first, and if it is bad the service says why and runs on
     with the config it has (a typo must not take the site down). If it is good, the
     service stops exactly as for SIGTERM and then re-executes its own command line
-    (`reexec`, called by `main` after closing the store), so every part starts from the
-    new config; the pid stays, so systemd keeps following it. Re-executing is safe only
-    after a clean stop: by then every claimed outbox row was sent or handed back and the
-    lease was released. If a job had to be abandoned at the deadline, its rows are still claimed
+    (`main`, after closing the store), so every part starts from the new config; the
+    pid stays, so systemd keeps following it. Re-executing is safe only after a clean
+    stop: by then every claimed outbox row was sent or handed back and the lease was
+    released. If a job had to be abandoned at the deadline, its rows are still claimed
     by "host:pid", and a new image with the same pid would count them as its own (never
     reclaimed, renewed for ever), so the process exits with Exit.RESTART instead: a
     new pid, which systemd's Restart=on-failure starts, and the rows are resent.
@@ -277,21 +276,3 @@ class Service:
             event("lease", f"not released: {first_line(exc)}", logging.WARNING)
         event("service", "stopped", code=code)
         return code
-
-
-def reexec() -> int:
-    """SIGHUP: the same command line again in this process (the pid systemd follows),
-    so postroom.toml is read again by everything. If exec fails, a stop systemd restarts.
-    SIGHUP stays blocked across the exec (the mask survives it) until the new Service has
-    its handler: a second reload meanwhile would otherwise kill the process outright."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    command = [sys.executable, *sys.orig_argv[1:]]
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-    try:
-        os.execv(sys.executable, command)
-    except OSError as exc:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
-        say(f"reload: cannot run {' '.join(command)}: {exc.strerror or exc}")
-    return Exit.RESTART

@@ -21,7 +21,8 @@ from postroom.emails.sending import outstanding, send_unfinished
 from postroom.emails.tokens import secret_from_env
 from postroom.emails.transports import Rejected, Unreachable, transport_for
 from postroom.feeds.writer import write_atomic
-from postroom.service.command import Context, Exit, say, scan_here
+from postroom.service.check import scan_here
+from postroom.service.command import Context, Exit, say
 from postroom.service.jobs import publish
 from postroom.service.status import issue_status_json
 from postroom.store.subscribers import AddressError, normalize_address
