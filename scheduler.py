@@ -1,5 +1,6 @@
 """postroom: curated posts in; feeds, pages and a weekly email digest out.
 
+    postroom --version
     postroom init DIR
     postroom --site DIR check [--json]
     postroom --site DIR run [--once] [--poll-only] [--no-send] [--log-format text|json]
@@ -9,12 +10,12 @@
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
     postroom --site DIR digest preview|send|status
 
-The command line only: it parses the arguments, opens the site and its store once into
-a Context (service.command) and hands it to the verb, and turns every way a command can
-end into an exit code and at most one line on stderr. The work is below: content.intake
-fills the store, feeds.build writes public/ from it, emails make and send issues, and
-service runs them (service.daemon is `run`, service.jobs its jobs, service.digest the
-`digest` verb, service.status every `--json` answer).
+`--site DIR` may also follow the verb (`postroom check --site DIR`); given both ways,
+the one after the verb wins.
+
+The command line only: it parses the arguments, opens the site and its store into one
+Context (service.command), hands it to the verb, and turns every way a command can end
+into an exit code and at most one line on stderr. The verbs' work is in service/.
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
 
     info = status_json(ctx.site, ctx.store, ctx.clock())
     if args.json:
-        _print_json(info)
+        json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
+        print()
         return Exit.OK
     scanned, built, issue = info["last_scan"], info["last_build"], info["last_issue"]
     local = datetime.fromisoformat(info["next_digest"]).astimezone(ctx.site.config.tz)
@@ -217,11 +219,6 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     for p in info["problems"]:
         print(f"  {p['severity']:7} {p['file']}: {p['reason']}")
     return Exit.OK
-
-
-def _print_json(value: object) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    print()
 
 
 VERBS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
