@@ -24,7 +24,9 @@ from postroom.content.settle import Settle
 from postroom.core.clock import ClockError, clock_from_env
 from postroom.core.process import this_process
 from postroom.service import logs
+from postroom.service.command import Context
 from postroom.service.daemon import Service
+from postroom.service.jobs import Jobs
 from postroom.service.status import status_json, unique_problems
 from postroom.service.watch import ContentWatcher
 from postroom.store import Store
@@ -507,6 +509,32 @@ def test_apschedulers_skipped_run_warning_is_left_out():
         library.warning("Run time of job %s was missed", "scan")
     [line] = out.getvalue().splitlines()
     assert line.endswith("WARNING apscheduler.scheduler: Run time of job scan was missed")
+
+
+# --- service/jobs.py: the digest job's log ---
+
+
+def test_a_slot_found_decided_is_said_once_a_slot(site, store):
+    """A restarted service's digest job says it found the slot decided (the service tests
+    wait on that line), once: the job runs every tick of the week."""
+    ctx = Context(site, store, lambda: T0)
+    out = io.StringIO()
+    with kept_logging():
+        logs.configure("json", out)
+        first = Jobs(ctx, None)
+        assert first.decide().outcome == "before-start"
+        first.decide()  # its own decision: not news
+        restarted = Jobs(ctx, None)
+        assert restarted.decide().already and restarted.decide().already
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    made, decided = lines
+    assert made["outcome"] == "before-start" and "already" not in made
+    assert decided["message"].startswith("slot already decided: ")
+    assert (decided["slot"], decided["outcome"], decided["already"]) == (
+        made["slot"],
+        "before-start",
+        True,
+    )
 
 
 # --- store/activity.py and `postroom status` ---
