@@ -10,7 +10,7 @@ with front matter, half raw captures); the same posts (title, date, author,
 tags, source as category, same body) are written again as Pelican Markdown.
 Each tool then runs twice, each run in its own process:
   cold  postroom: empty store, no public/: content.intake.scan, then
-        service.reconcile.publish. Pelican: no output, --ignore-cache (it
+        service.jobs.publish. Pelican: no output, --ignore-cache (it
         still writes its content cache, as postroom writes its store).
   warm  the same again with nothing changed (Pelican loads its cache:
         CACHE_CONTENT and LOAD_CONTENT_CACHE on), each tool's best warm path.
@@ -255,7 +255,7 @@ def _postroom_child(site_root: str, result: str, profile: str | None) -> int:
     began = time.perf_counter()
     from postroom.content.intake import scan
     from postroom.core.config import open_site
-    from postroom.service.reconcile import publish
+    from postroom.service.jobs import publish
     from postroom.store import Store
 
     imported = time.perf_counter()

@@ -285,7 +285,7 @@ def print_table(runs: list[Run]) -> None:
 
 
 _STAGES = (  # (label, file suffix, function) of publish() and build()
-    ("publish (all)", "service/reconcile.py", "publish"),
+    ("publish (all)", "service/jobs.py", "publish"),
     ("  store.posts()", "store/__init__.py", "posts"),
     ("  all_issues()", "store/digests.py", "all_issues"),
     ("  feeds.build()", "feeds/__init__.py", "build"),
@@ -306,7 +306,7 @@ def profile(site_root: Path) -> None:
     """cProfile of one publish() after one new post, in-process, on the bench's site."""
     from postroom.content.intake import scan
     from postroom.core.config import open_site
-    from postroom.service.reconcile import publish
+    from postroom.service.jobs import publish
     from postroom.store import Store
 
     site = open_site(site_root)

@@ -17,8 +17,8 @@ import threading
 
 from postroom.core.clock import Clock
 from postroom.core.config import Site
+from postroom.service.jobs import send_logged
 from postroom.service.logs import Guard, event
-from postroom.service.reconcile import send_logged
 from postroom.store import Store
 
 

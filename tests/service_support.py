@@ -1,4 +1,5 @@
-"""Running `postroom run` (the service) as a real subprocess in tests, reading its JSON log."""
+"""Running `postroom run` (the service) as a real subprocess in tests, reading its JSON log;
+and a site with subscribers, a digest slot and a clock offset to drive it with."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from postroom.core.config import Site
+from postroom.core.schedule import next_slot
+from smtp_sink import SmtpSink
+from support import make_site, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "service-test-secret-long-enough"
@@ -134,3 +141,56 @@ class Service:
         err = self.process.stderr.read() if self.process.poll() is not None else ""
         lines = [json.dumps(e) for e in self.events[-40:]]
         return "\n".join([*lines, *self.stray, err or ""])
+
+
+MAIL_SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/London"\n'
+
+
+def mail_site(
+    tmp_path: Path,
+    sink: SmtpSink,
+    people: int,
+    mail: str = "",
+    more: str = "",
+    env: dict[str, str] | None = None,
+) -> tuple[Site, list]:
+    """A site with two posts and `people` subscribers, its first slot already recorded;
+    `mail` adds to its [mail] section, `more` adds sections; `env` goes to each command.
+
+    Started once with the real clock (`run --once`): that records the slot before the
+    site began, as a new site does, and picks its posts up. A test then starts the
+    service "after" the next slot with a clock offset (`offset_to`)."""
+    config = MAIL_SITE + sink.config(connections=2) + mail + more
+    site = make_site(tmp_path / "site", config=config)
+    for n in range(2):
+        post = f"---\ntitle: Post {n}\ndate: 2016-06-2{n}\n---\nBody {n}.\n"
+        write(site.content_dir / f"p{n}.md", post)
+    addresses = [f"reader{n:05d}@example.org" for n in range(people)]
+    write(site.root / "list.csv", "\n".join(addresses) + "\n")
+    imported = postroom(site.root, "subscribers", "import", str(site.root / "list.csv"), env=env)
+    assert imported.returncode == 0, imported.stderr
+    first = postroom(site.root, "run", "--once", env=env)
+    assert first.returncode == 0 and "before-start" in first.stdout, first.stdout + first.stderr
+    return site, addresses
+
+
+def offset_to(site: Site, after_slot: timedelta, weeks: int = 0) -> float:
+    """Clock offset (seconds) that puts "now" `after_slot` past the coming digest slot."""
+    config = site.config
+    slot = next_slot(config.digest.schedule, config.tz, datetime.now(UTC))
+    target = slot + timedelta(weeks=weeks) + after_slot
+    return (target - datetime.now(UTC)).total_seconds()
+
+
+def issues(site: Site, offset: float = 0.0, env: dict[str, str] | None = None) -> list[dict]:
+    """`digest status --json`, as at `offset`."""
+    done = postroom(site.root, "digest", "status", "--json", clock_offset=offset, env=env)
+    return json.loads(done.stdout)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, why: str) -> None:
+    """Poll `condition` (the SMTP sink's count, the ledger) until true; fail with `why`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.02)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import feedparser
+from postroom import __version__
 from support import ARCHIVE, NEWS_PAGE, make_site, write
 
 POSTROOM = Path(sys.executable).with_name("postroom")
@@ -88,3 +89,26 @@ def test_check_lists_a_listings_undated_posts_in_the_pages_order(tmp_path):
         "Allotment waiting list reopens",
         "Mobile library returns to the villages",
     ]
+
+
+def test_version_names_the_package_and_exits_0():
+    result = postroom("--version")
+    assert (result.returncode, result.stdout) == (0, f"postroom {__version__}\n")
+
+
+def test_site_may_follow_the_verb_and_there_wins(tmp_path):
+    site = make_site(tmp_path / "site", {"news.txt": NEWS_PAGE})
+    elsewhere = tmp_path / "nowhere"  # no site here: used, it would be an error
+    for args in (
+        ("check", "--site", site.root, "--json"),
+        ("--site", elsewhere, "check", "--json", "--site", site.root),
+    ):
+        result = postroom(*args)
+        assert result.returncode == 0, result.stderr
+        assert [p["files"] for p in json.loads(result.stdout)["posts"]] == [["news.txt"]]
+    # after a verb's own verb too, and without a --site after the verb, the one before stands
+    listing = postroom("subscribers", "list", "--site", site.root, "--json")
+    assert (listing.returncode, json.loads(listing.stdout)) == (0, [])
+    assert postroom("--site", site.root, "digest", "status").stdout == "no issues yet\n"
+    said = " ".join(postroom("--help").stdout.split())  # as wrapped to the terminal
+    assert "also accepted after the verb, where it wins" in said

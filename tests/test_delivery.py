@@ -23,7 +23,7 @@ from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.sending import send_unfinished
 from postroom.emails.tokens import read_token
 from postroom.scheduler import main
-from postroom.service.reconcile import publish
+from postroom.service.jobs import publish
 from postroom.store import Store
 from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Status, SubscriberList

@@ -1,4 +1,4 @@
-"""Several senders on one ledger: `postroom worker` processes beside the scheduler, leases
+"""Several senders on one ledger: `postroom worker` processes beside the service, leases
 on claimed rows, and what a stopped or dead sender leaves behind. On SQLite in the
 suite's first pass and PostgreSQL in its second (each site's own database)."""
 
@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 from postroom.store import Store
 from postroom.store.outbox import Outbox, State
 from postroom.store.schema import outbox
-from service_support import Service, postroom
+from service_support import Service, issues, mail_site, offset_to, postroom, wait_until
 from smtp_sink import SmtpSink
 from sqlalchemy import select
-from test_service_mail import issues, mail_site, offset_to, wait_until
 
 
 def rows(site) -> list:
@@ -27,7 +26,7 @@ def rows(site) -> list:
         store.close()
 
 
-def test_workers_send_what_a_no_send_scheduler_makes_each_once(tmp_path):
+def test_workers_send_what_a_no_send_service_makes_each_once(tmp_path):
     with SmtpSink() as sink:
         # 50 a second each: 400 take a lone worker 8 s, so both surely get a share
         site, people = mail_site(tmp_path, sink, people=400, mail="rate = 50\n")
@@ -38,13 +37,13 @@ def test_workers_send_what_a_no_send_scheduler_makes_each_once(tmp_path):
         ):
             for worker in (one, two):  # both waiting before there is anything to send
                 worker.wait_for(lambda e: "worker starting" in e["message"])
-            with Service(site.root, "--no-send", clock_offset=late) as scheduler:
+            with Service(site.root, "--no-send", clock_offset=late) as service:
                 wait_until(lambda: len(sink.counts()) == len(people), 90, "never sent")
                 wait_until(lambda: all(r.state == "sent" for r in rows(site)), 30, "unsettled")
-                for process in (scheduler, one, two):
+                for process in (service, one, two):
                     assert process.terminate()[0] == 0
     assert sorted(sink.counts()) == people and set(sink.counts().values()) == {1}
-    assert scheduler.where("digest") and not scheduler.where("send")  # made it, sent nothing
+    assert service.where("digest") and not service.where("send")  # made it, sent nothing
     assert {r.claimed_by.rpartition(":")[2] for r in rows(site)} == {
         str(one.process.pid),
         str(two.process.pid),
@@ -57,7 +56,7 @@ def test_a_killed_workers_rows_go_to_the_others_and_only_its_in_flight_go_twice(
     with SmtpSink() as sink:
         site, people = mail_site(tmp_path, sink, people=600, mail="rate = 150\n")
         late = offset_to(site, timedelta(hours=1))
-        with Service(site.root, "--no-send", clock_offset=late) as scheduler:
+        with Service(site.root, "--no-send", clock_offset=late) as service:
             with Service(site.root, clock_offset=late, verb="worker") as victim:
                 wait_until(lambda: len(sink.received) >= 100, 60, "the worker sent nothing")
                 victim.kill()
@@ -67,7 +66,7 @@ def test_a_killed_workers_rows_go_to_the_others_and_only_its_in_flight_go_twice(
                 wait_until(lambda: len(sink.counts()) == len(people), 90, "never finished")
                 heir.wait_for(lambda e: e["event"] == "send" and "resent" in e)
                 assert heir.terminate()[0] == 0
-            assert scheduler.terminate()[0] == 0
+            assert service.terminate()[0] == 0
         copies = sink.counts()
     assert sorted(copies) == people
     assert sum(n - 1 for n in copies.values()) <= 2  # one in flight per connection

@@ -1,71 +1,26 @@
 """The service and the weekly digest across restarts, kills and rivals: real `postroom run`
 processes, a real SMTP server, time moved with POSTROOM_CLOCK_OFFSET instead of waiting.
 
-Each site is started once with the real clock (`run --once`): that records the slot
-before the site began, as a new site does, and picks its posts up. The service is then
-started "after" the next slot by a clock offset, as if it had been down across it.
+Each site (service_support.mail_site) is started once with the real clock (`run --once`):
+that records the slot before the site began, as a new site does, and picks its posts up.
+The service is then started "after" the next slot by a clock offset, as if it had been
+down across it.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-from postroom.core.config import Site
-from postroom.core.schedule import next_slot
-from service_support import Service, postroom
+from service_support import Service, issues, mail_site, offset_to, wait_until
 from smtp_sink import Script, SmtpSink
-from support import make_site, write
-
-SITE = '[site]\nbase_url = "https://notes.example.org/"\ntimezone = "Europe/London"\n'
+from support import write
 
 
-def mail_site(
-    tmp_path: Path,
-    sink: SmtpSink,
-    people: int,
-    mail: str = "",
-    more: str = "",
-    env: dict[str, str] | None = None,
-) -> tuple[Site, list]:
-    """A site with two posts and `people` subscribers, its first slot already recorded;
-    `mail` adds to its [mail] section, `more` adds sections; `env` goes to each command."""
-    config = SITE + sink.config(connections=2) + mail + more
-    site = make_site(tmp_path / "site", config=config)
-    for n in range(2):
-        post = f"---\ntitle: Post {n}\ndate: 2016-06-2{n}\n---\nBody {n}.\n"
-        write(site.content_dir / f"p{n}.md", post)
-    addresses = [f"reader{n:05d}@example.org" for n in range(people)]
-    write(site.root / "list.csv", "\n".join(addresses) + "\n")
-    imported = postroom(site.root, "subscribers", "import", str(site.root / "list.csv"), env=env)
-    assert imported.returncode == 0, imported.stderr
-    first = postroom(site.root, "run", "--once", env=env)
-    assert first.returncode == 0 and "before-start" in first.stdout, first.stdout + first.stderr
-    return site, addresses
-
-
-def offset_to(site: Site, after_slot: timedelta, weeks: int = 0) -> float:
-    """Clock offset (seconds) that puts "now" `after_slot` past the coming digest slot."""
-    config = site.config
-    slot = next_slot(config.digest.schedule, config.tz, datetime.now(UTC))
-    target = slot + timedelta(weeks=weeks) + after_slot
-    return (target - datetime.now(UTC)).total_seconds()
-
-
-def issues(site: Site, offset: float = 0.0, env: dict[str, str] | None = None) -> list[dict]:
-    done = postroom(site.root, "digest", "status", "--json", clock_offset=offset, env=env)
-    return json.loads(done.stdout)
-
-
-def wait_until(condition, timeout: float, why: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, why
-        time.sleep(0.02)
+def already_decided(event: dict) -> bool:
+    """The digest job found the slot decided (by a run before, or by another process)."""
+    return event["event"] == "digest" and event.get("already") is True
 
 
 def test_down_across_the_fire_time_sends_the_week_once(tmp_path):
@@ -80,10 +35,10 @@ def test_down_across_the_fire_time_sends_the_week_once(tmp_path):
         assert made["issue"] == 1 and made["posts"] == 2
 
         with Service(site.root, clock_offset=two_days_late + 5) as again:  # restarted: no more
-            again.wait_for(lambda e: e["event"] == "build")
-            time.sleep(1)  # the digest job runs at start beside the scan
+            [decided] = again.wait_for(already_decided)  # the digest job at start
             assert again.terminate()[0] == 0
-        assert not again.where("digest") and not again.where("send")
+        assert decided["slot"] == made["slot"] and decided["outcome"] == "issued"
+        assert again.where("digest") == [decided] and not again.where("send")
         assert len(sink.received) == 5
     [issue] = issues(site, two_days_late)
     assert (issue["sent"], issue["queued"], issue["posts"]) == (5, 0, 2)
@@ -156,20 +111,19 @@ def test_two_services_at_once_make_one_issue_and_the_standby_takes_over(tmp_path
             Service(site.root, clock_offset=late) as two,
         ):
             wait_until(lambda: len(sink.received) >= 200, 60, "the issue was not sent")
-            for service in (one, two):
+            for service in (one, two):  # each has run the site or stood by, and said so
                 service.wait_for(lambda e: e["event"] == "lease")
-            time.sleep(1)  # a second sender, were there one, would be at work by now
             standby, active = (one, two) if "standby" in str(one.where("lease")) else (two, one)
             assert "standby" not in str(active.where("lease"))  # exactly one stood by
             assert "standby" in str(standby.where("lease"))
             assert not standby.where("digest") and not standby.where("send")
+            active.wait_for(lambda e: e["event"] == "send" and "sent" in e)  # all recorded
             active.kill()  # the standby takes over at once, and finds nothing left to send
             standby.wait_for(lambda e: e["event"] == "lease" and "running" in e["message"])
-            standby.wait_for(lambda e: e["event"] == "build")
-            time.sleep(1)
+            [decided] = standby.wait_for(already_decided)  # its digest job, at the takeover
             assert standby.terminate()[0] == 0
         copies, _ = copies_and_ids(sink)
-    assert not standby.where("send") and not standby.where("digest")
+    assert standby.where("digest") == [decided] and not standby.where("send")
     assert sorted(copies) == people and set(copies.values()) == {1}
     assert len(issues(site, late)) == 1
 

@@ -24,6 +24,10 @@ from postroom.content.settle import Settle
 from postroom.core.clock import ClockError, clock_from_env
 from postroom.core.process import this_process
 from postroom.service import logs
+from postroom.service.command import Context
+from postroom.service.daemon import Service
+from postroom.service.jobs import Jobs
+from postroom.service.status import status_json, unique_problems
 from postroom.service.watch import ContentWatcher
 from postroom.store import Store
 from postroom.store.activity import last, record
@@ -374,7 +378,7 @@ def test_writing_only_a_swap_file_does_not_poke(watched):
     assert not pokes.wait(SETTLE_EVENTS), f"{pokes.count} pokes"
 
 
-# --- service/clock.py ---
+# --- core/clock.py ---
 
 
 def test_no_offset_is_real_utc_time():
@@ -507,6 +511,32 @@ def test_apschedulers_skipped_run_warning_is_left_out():
     assert line.endswith("WARNING apscheduler.scheduler: Run time of job scan was missed")
 
 
+# --- service/jobs.py: the digest job's log ---
+
+
+def test_a_slot_found_decided_is_said_once_a_slot(site, store):
+    """A restarted service's digest job says it found the slot decided (the service tests
+    wait on that line), once: the job runs every tick of the week."""
+    ctx = Context(site, store, lambda: T0)
+    out = io.StringIO()
+    with kept_logging():
+        logs.configure("json", out)
+        first = Jobs(ctx, None)
+        assert first.decide().outcome == "before-start"
+        first.decide()  # its own decision: not news
+        restarted = Jobs(ctx, None)
+        assert restarted.decide().already and restarted.decide().already
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    made, decided = lines
+    assert made["outcome"] == "before-start" and "already" not in made
+    assert decided["message"].startswith("slot already decided: ")
+    assert (decided["slot"], decided["outcome"], decided["already"]) == (
+        made["slot"],
+        "before-start",
+        True,
+    )
+
+
 # --- store/activity.py and `postroom status` ---
 
 
@@ -600,29 +630,28 @@ def test_status_next_digest_is_the_next_monday_0700_in_the_site_timezone(
     site = make_site(tmp_path, config=config)
     store = Store(site.store_url)
     try:
-        info = scheduler.status_json(site, store, now)
+        info = status_json(site, store, now)
     finally:
         store.close()
     assert info["next_digest"] == expected
     assert info["last_scan"] is None and info["last_build"] is None and info["posts"] == 0
 
 
-def test_status_names_the_running_scheduler_and_null_without_one(site, store):
+def test_status_names_the_running_service_and_null_without_one(site, store):
     now = datetime.now(UTC)
-    assert scheduler.status_json(site, store, now)["scheduler"] is None
-    lease = role_lease(store, scheduler.Service.LEASE)
+    assert status_json(site, store, now)["scheduler"] is None
+    lease = role_lease(store, Service.LEASE)
     assert lease.acquire(now)
     try:
-        assert scheduler.status_json(site, store, now)["scheduler"] == this_process()
+        assert status_json(site, store, now)["scheduler"] == this_process()
     finally:
         lease.release()
-    assert scheduler.status_json(site, store, now)["scheduler"] is None
+    assert status_json(site, store, now)["scheduler"] is None
 
 
 def test_status_lists_a_problem_the_scan_and_the_build_share_once():
-    from postroom.scheduler import _unique
-
     scan = {"file": "a.txt", "reason": "no date", "severity": "warning"}
     build = {"file": "b.md", "reason": "cut short", "severity": "warning"}
-    assert _unique([scan, build, dict(scan)]) == [scan, build]
-    assert _unique([scan, {**scan, "reason": "other"}]) == [scan, {**scan, "reason": "other"}]
+    assert unique_problems([scan, build, dict(scan)]) == [scan, build]
+    other = {**scan, "reason": "other"}
+    assert unique_problems([scan, other]) == [scan, other]

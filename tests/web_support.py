@@ -20,7 +20,7 @@ import uvicorn
 from postroom.content.intake import scan
 from postroom.core.config import Site, open_site
 from postroom.emails.transports import mail_file_name, transport_for
-from postroom.service.reconcile import publish
+from postroom.service.jobs import publish
 from postroom.store import Store
 from postroom.web.app import create_app
 from postroom.web.server import Listen, server_config

@@ -1,9 +1,11 @@
-"""The service's jobs: each makes the world agree with the store, whatever ran before.
+"""The service's jobs: each brings public/ and the digest up to date with the store,
+whatever ran before.
 
 Level-triggered, not edge-triggered: a job looks at the content folder, the
 digest slots and the delivery ledger as they are now and does what is missing.
 Running one twice, late, after a crash or in a process that has just taken
 over from a dead one is safe, and a missed timer is repaired by the next one.
+The daemon (service.daemon) runs them on timers; `run --once` runs each once.
 
     scan     the folder against the store; rebuild public/ when a post changed, or when
              files a build wrote have gone (public/ deleted, a page removed by hand)
@@ -23,7 +25,7 @@ from pathlib import Path
 from postroom.content.intake import WAITING, ScanReport, scan
 from postroom.content.settle import Settle
 from postroom.core.clock import Clock
-from postroom.core.config import Site
+from postroom.core.config import Site, local_base_url_warning
 from postroom.core.model import Problem
 from postroom.emails.delivery import SendReport
 from postroom.emails.issues import SlotDecision, decide_slot
@@ -31,10 +33,11 @@ from postroom.emails.sending import outstanding, send_unfinished
 from postroom.feeds import BuildReport, PageMemo, build
 from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
+from postroom.service.command import Context
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
-from postroom.store.activity import record
+from postroom.store.activity import last, record
 from postroom.store.digests import all_issues, release
 from postroom.store.outbox import State
 
@@ -100,6 +103,15 @@ class _Progress:
             )
 
 
+def warn_before_first_publish(site: Site, store: Store) -> None:
+    """A site about to publish for the first time with a localhost base_url: its feeds
+    and emails would carry links nobody else can follow. A warning, not an error: a
+    first try on one's own machine is what the default is for."""
+    warning = local_base_url_warning(site)
+    if warning and last(store, "build") is None:
+        event("service", warning, logging.WARNING)
+
+
 def send_logged(
     site: Site, store: Store, secret: bytes, clock: Clock, stop: threading.Event
 ) -> list[SendReport]:
@@ -150,7 +162,7 @@ class _OutputCheck:
         return gone
 
 
-class Reconcilers:
+class Jobs:
     """The jobs of one site, for the service (on timers) and `run --once` (in a row).
 
     Builds are serialized: the scan job and the digest job (which publishes an
@@ -158,18 +170,19 @@ class Reconcilers:
 
     def __init__(
         self,
-        site: Site,
-        store: Store,
-        clock: Clock,
+        ctx: Context,
         secret: bytes | None,
+        *,
+        send: bool = True,
         stop: threading.Event | None = None,
         settle: Settle | None = None,
-        send: bool = True,
     ) -> None:
-        """`send=False`: the digest job makes and releases issues; `postroom worker`
-        processes send them."""
-        self.site, self.store, self.clock, self.secret = site, store, clock, secret
-        self.send = send
+        """`secret` None: nothing is sent (said once). `send=False`: the digest job makes
+        and releases issues; `postroom worker` processes send them. `stop` is the
+        service's: set, no new work starts. `settle` holds a file back until it is quiet
+        (the service's; `run --once` reads every file at once)."""
+        self.site, self.store, self.clock = ctx.site, ctx.store, ctx.clock
+        self.secret, self.send = secret, send
         self.stop = stop or threading.Event()
         self.settle = settle
         self._build_lock = threading.Lock()
@@ -177,12 +190,13 @@ class Reconcilers:
         # public/ may lag the store: set by every change saved (and at start), cleared only
         # by a build that succeeded, so a failed build is retried by the next job run
         self._stale = True
-        self._outputs = _OutputCheck(site.public_dir)
+        self._outputs = _OutputCheck(ctx.site.public_dir)
         self._problems: set[Problem] = set()
         self._waiting: tuple[str, ...] = ()
         self._first_scan = True
         self._recorded_at: float | None = None
         self._told_no_secret = False
+        self._slot_said: str | None = None  # the slot last logged: made, skipped or decided
 
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
@@ -315,6 +329,15 @@ class Reconcilers:
                 slot=slot,
                 outcome=decision.outcome,
             )
+        elif slot != self._slot_said:  # once a slot, not at every tick of its week
+            event(
+                "digest",
+                f"slot already decided: {slot} ({decision.outcome})",
+                slot=slot,
+                outcome=decision.outcome,
+                already=True,
+            )
+        self._slot_said = slot
         return decision
 
     def deliver(self) -> list[SendReport]:

@@ -1,0 +1,54 @@
+"""`postroom check`: every post and every problem, at the terminal or as JSON; and the
+scan each command makes first, with its progress (`scan_here`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from postroom.content.intake import WAITING, ScanReport, scan, shown_name
+from postroom.content.readers import attribution_problems
+from postroom.core.config import id_authority_advice, local_base_url_warning
+from postroom.core.model import Severity
+from postroom.service.command import Context, Exit, say
+from postroom.service.progress import Reporter
+from postroom.service.status import post_json
+
+
+def scan_here(ctx: Context) -> ScanReport:
+    """A command's scan, for the person at the terminal: its progress, and why it waits
+    when another scan of the site runs."""
+    with Reporter("scan", "files", say) as progress:
+        return scan(
+            ctx.site, ctx.store, ctx.clock(), on_wait=lambda: say(WAITING), progress=progress
+        )
+
+
+def check(ctx: Context, *, as_json: bool = False) -> int:
+    """Scan, then list the posts (newest first) and every problem; 1 if one is an error."""
+    for warning in filter(None, (local_base_url_warning(ctx.site), id_authority_advice(ctx.site))):
+        say(f"warning: {warning}")
+    report = scan_here(ctx)
+    places = ctx.store.places()
+    # newest first; posts of one date (a listing picked up at once) in the page's order
+    posts = sorted(
+        ctx.store.posts(), key=lambda p: (-p.date.timestamp(), places.get(p.id, ("", 0)), p.id)
+    )
+    problems = list(report.problems) + [w for p in posts for w in attribution_problems(p)]
+    if as_json:
+        out = {"posts": [post_json(p) for p in posts], "problems": [p.as_json() for p in problems]}
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        for p in posts:
+            a = p.attribution
+            role = f" ({a.author_role})" if a.author_role else ""
+            by = f" by {a.author}{role}" if a.author else ""
+            src = f", {a.source}" if a.source else ""
+            note = " [date guessed]" if p.date_source.value == "text_guess" else ""
+            note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
+            print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
+        print(f"{len(posts)} posts, {len(problems)} problems")
+        for p in problems:
+            print(f"  {p.severity.value:7} {shown_name(p.file)}: {p.reason}")
+    return Exit.FAILED if any(p.severity is Severity.ERROR for p in problems) else Exit.OK

@@ -1,0 +1,278 @@
+"""`postroom run`: the daemon that runs a site's jobs on timers, one process per site.
+
+It holds the site's "service" lease, runs the jobs of service.jobs on APScheduler's
+timers (woken early by inotify through service.watch), answers SIGTERM, SIGINT and
+SIGHUP, and stops cleanly. After a reload's clean stop the command line runs its own
+command again (scheduler.py's `_reexec`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from postroom.content.settle import Settle
+from postroom.core.clock import OFFSET_ENV
+from postroom.core.config import ConfigError, open_site
+from postroom.core.schedule import WEEKDAYS, parse_schedule
+from postroom.service.command import Context, Exit
+from postroom.service.jobs import Jobs
+from postroom.service.logs import Guard, event, first_line
+from postroom.service.watch import ContentWatcher
+from postroom.store.leases import role_lease
+
+
+class Service:
+    """`postroom run`: the site's jobs on APScheduler timers, for months, under a supervisor.
+
+    Jobs live in APScheduler's memory store and are registered at every start;
+    correctness never rests on it (3.x saves a job's next run time before the
+    job runs, so a crash loses that run): each job (service.jobs) is level-triggered
+    over our own store and the first run of each is at start. One process per site
+    holds the "service" role (a lease row; on PostgreSQL an advisory lock, so on any
+    machine); others stand by and take over when it dies.
+
+    Signals: SIGTERM and SIGINT stop it cleanly (no new work is claimed, running jobs
+    finish, the lease is released; exit 0). SIGHUP is a reload (`systemctl reload`):
+    postroom.toml is read again first, and if it is bad the service says why and runs on
+    with the config it has (a typo must not take the site down). If it is good, the
+    service stops exactly as for SIGTERM and then re-executes its own command line
+    (`main`, after closing the store), so every part starts from the new config; the
+    pid stays, so systemd keeps following it. Re-executing is safe only after a clean
+    stop: by then every claimed outbox row was sent or handed back and the lease was
+    released. If a job had to be abandoned at the deadline, its rows are still claimed
+    by "host:pid", and a new image with the same pid would count them as its own (never
+    reclaimed, renewed for ever), so the process exits with Exit.RESTART instead: a
+    new pid, which systemd's Restart=on-failure starts, and the rows are resent.
+    """
+
+    LEASE = "service"  # the role's name in the store (`status --json` calls it "scheduler")
+    STANDBY_SECONDS = 2  # how often a standby asks for the lease
+    STOP_SECONDS = 8.5  # a job still running this long after SIGTERM is abandoned
+
+    def __init__(
+        self,
+        ctx: Context,
+        secret: bytes | None,
+        *,
+        poll_only: bool,
+        send: bool = True,
+    ) -> None:
+        self.site, self.clock, self.poll_only = ctx.site, ctx.clock, poll_only
+        self.stop = threading.Event()
+        self.reload = False  # a SIGHUP with a good config: stop, then start again
+        self._hangup = threading.Event()  # a SIGHUP not yet answered
+        self._woken = threading.Event()  # any signal: the main loop looks at once
+        self.lease = role_lease(ctx.store, self.LEASE)
+        self.settle = Settle(ctx.site.config.service.quiet_seconds)
+        self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, settle=self.settle)
+        self._dirty = threading.Event()  # something changed in the folder since the last scan
+        self._lock = threading.Lock()
+        self._scanning = False
+        self.guard = Guard()  # a failing job is logged once per distinct error
+        self.timetable = self._timetable()
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # blocked by a reload
+        event("service", f"starting: site {self.site.root.resolve()}, pid {os.getpid()}")
+        if os.environ.get(OFFSET_ENV, "").strip():
+            now = self.clock().isoformat()
+            event("service", f"${OFFSET_ENV} is set: the clock says {now}", logging.WARNING)
+        if not self._take_lease():
+            event("service", "stopped while standing by")
+            return Exit.OK
+        self.timetable.start()
+        watcher = None
+        try:
+            watcher = self._watch()
+            code = self._hold_lease()
+        except Exception as exc:  # whatever ends the loop, the jobs stop and the lease goes
+            event("service", f"failed: {first_line(exc)}", logging.ERROR)
+            code = Exit.FAILED
+        self.stop.set()
+        deadline = time.monotonic() + self.STOP_SECONDS
+        event("service", "stopping: no new work is claimed")
+        if watcher is not None:
+            watcher.stop()
+        return self._shut_down(code, deadline)
+
+    def _hold_lease(self) -> int:
+        """Renew the service lease until told to stop: 0; 1 if it was lost. A database
+        that refuses a renewal for a while is tolerated until the lease could lapse."""
+        renew = self.lease.ttl.total_seconds() / 3
+        renewed = time.monotonic()
+        while not self._pause(renew):
+            try:
+                held = self.lease.acquire(self.clock())
+            except Exception as exc:  # a locked database: try again, but not past the TTL
+                event("lease", f"renewal failed: {first_line(exc)}", logging.WARNING)
+                held = time.monotonic() - renewed < 2 * renew
+            else:
+                renewed = time.monotonic() if held else renewed
+            if not held:
+                event("lease", "lost the service lease: stopping", logging.ERROR)
+                return Exit.FAILED
+        return Exit.OK
+
+    def _take_lease(self) -> bool:
+        """True once this process runs the site; False if told to stop while standing by."""
+        told = None
+        while not self.stop.is_set():
+            try:
+                if self.lease.acquire(self.clock()):
+                    holder = self.lease.holder
+                    event("lease", f"running the site as {holder}", holder=holder)
+                    return True
+                holder = self.lease.current_holder(self.clock())
+                said = f"standby: {holder or 'another process'} runs this site; taking over"
+                said += " when it stops"
+            except Exception as exc:  # the database restarting: a standby is needed most then
+                holder, said = None, f"standby: the database: {first_line(exc)}; trying again"
+            if said != told:
+                event("lease", said, holder=holder)
+                told = said
+            self._pause(self.STANDBY_SECONDS)
+        return False
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """Only flags: the main loop answers (a SIGHUP reads files and logs, which a
+        handler interrupting a log line must not do)."""
+        if signum == signal.SIGHUP:
+            self._hangup.set()
+        else:
+            self.stop.set()
+        self._woken.set()
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds` or until a signal; answer a SIGHUP; True once stopping."""
+        self._woken.wait(seconds)
+        self._woken.clear()
+        if self._hangup.is_set() and not self.stop.is_set():
+            self._hangup.clear()
+            self._answer_hangup()
+        return self.stop.is_set()
+
+    def _answer_hangup(self) -> None:
+        """Reload if postroom.toml is usable now; else say why and carry on as before."""
+        try:
+            open_site(self.site.root)
+        except ConfigError as exc:
+            event(
+                "service",
+                f"SIGHUP: not reloading, the config is refused: {exc};"
+                " running on with the config read at start",
+                logging.WARNING,
+            )
+            return
+        event("service", "SIGHUP: reloading: stopping cleanly, then starting with the new config")
+        self.reload = True
+        self.stop.set()
+
+    def _timetable(self) -> BackgroundScheduler:
+        """The jobs on APScheduler's timers (not started yet)."""
+        tz = self.site.config.tz
+        timetable = BackgroundScheduler(
+            timezone=tz,
+            # scanning and sending each get a thread: a long send never delays a new post
+            executors={"default": ThreadPoolExecutor(1), "mail": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        now = datetime.now(tz)
+        poll = IntervalTrigger(seconds=self.site.config.service.poll_seconds, timezone=tz)
+        scan = self.guard.wrap("scan", self._scan)
+        timetable.add_job(scan, poll, id="scan", name="scan", next_run_time=now)
+        weekday, at = parse_schedule(self.site.config.digest.schedule)
+        slot = CronTrigger(
+            day_of_week=WEEKDAYS[weekday], hour=at.hour, minute=at.minute, timezone=tz
+        )
+        # The cron job is punctuality; correctness rests on the tick, which runs the same
+        # job: retries come due, a slot missed while the machine slept, and drills
+        # (POSTROOM_CLOCK_OFFSET moves our clock, not APScheduler's).
+        digest = self.guard.wrap("digest", self.jobs.digest)
+        timetable.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
+        retry = IntervalTrigger(seconds=self.site.config.service.tick_seconds, timezone=tz)
+        timetable.add_job(digest, retry, id="retry", name="retry", executor="mail")
+        return timetable
+
+    def _watch(self) -> ContentWatcher | None:
+        """inotify events wake the scan job early; None with --poll-only or no inotify."""
+        poll = self.site.config.service.poll_seconds
+        if self.poll_only:
+            event("service", f"polling the content folder every {poll} s (--poll-only)")
+            return None
+        watcher = ContentWatcher(self.site.content_dir, self._poke)
+        try:
+            watcher.start()
+        except OSError as exc:
+            event("service", f"no file events ({exc}): polling every {poll} s", logging.WARNING)
+            return None
+        event("service", f"watching the content folder, and polling every {poll} s")
+        return watcher
+
+    def _poke(self) -> None:
+        """A file event: the running scan goes round again, or the scan job runs now."""
+        self._dirty.set()
+        with self._lock:
+            if self._scanning:
+                return
+        self._wake_scan(0)
+
+    def _wake_scan(self, delay: float) -> None:
+        if self.stop.is_set():  # shutting down: the timetable may hold its lock for long
+            return
+        try:
+            moment = datetime.now(self.site.config.tz) + timedelta(seconds=delay)
+            self.timetable.modify_job("scan", next_run_time=moment)
+        except JobLookupError:  # shut down meanwhile
+            pass
+
+    def _scan(self) -> None:
+        """The scan job: scan; while events keep coming or a file is settling, scan again
+        (bounded, so a file written forever cannot hold the job)."""
+        with self._lock:
+            self._scanning = True
+        try:
+            for _ in range(20):
+                self._dirty.clear()
+                self.jobs.scan()
+                wait = self.settle.next_look()
+                if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
+                    return
+                self._dirty.wait(wait)  # a new event cuts the wait short
+        finally:
+            with self._lock:
+                self._scanning = False
+            if self._dirty.is_set() and not self.stop.is_set():  # an event after the last look
+                self._wake_scan(0.1)  # once this run has returned
+
+    def _shut_down(self, code: int, deadline: float) -> int:
+        """Let running jobs finish (a sender finishes or releases its message) until the
+        deadline; a job still running then is abandoned, and the rows it had in flight
+        are resent, with the same Message-ID, by the next process."""
+        closing = threading.Thread(target=self.timetable.shutdown, kwargs={"wait": True})
+        closing.daemon = True
+        closing.start()
+        closing.join(max(0.0, deadline - time.monotonic()))
+        if closing.is_alive():  # its lease lapses with this process (holder_gone)
+            if self.reload:  # no re-exec with rows claimed under this pid: see the class
+                code = Exit.RESTART
+            event("service", "a job did not stop in time: leaving it", logging.WARNING, code=code)
+            logging.shutdown()
+            os._exit(code)
+        try:
+            self.lease.release()
+        except Exception as exc:  # the database is away: the lease lapses (or the lock goes)
+            event("lease", f"not released: {first_line(exc)}", logging.WARNING)
+        event("service", "stopped", code=code)
+        return code

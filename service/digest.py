@@ -1,0 +1,150 @@
+"""`postroom digest preview|send|status`: the weekly digest by hand, at the terminal.
+
+The service makes and sends each week's issue by itself (service.jobs); these are for
+the person who wants to see the next one, send it now, send themselves a test copy,
+or see how far each issue got. Each scans the folder first, so it works on what is
+there now.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+
+from postroom.core.process import this_process
+from postroom.emails.issues import create_issue, pending_posts
+from postroom.emails.message import IssueMessage, Recipient
+from postroom.emails.render import render_digest
+from postroom.emails.sending import outstanding, send_unfinished
+from postroom.emails.tokens import secret_from_env
+from postroom.emails.transports import Rejected, Unreachable, transport_for
+from postroom.feeds.writer import write_atomic
+from postroom.service.check import scan_here
+from postroom.service.command import Context, Exit, say
+from postroom.service.jobs import publish
+from postroom.service.status import issue_status_json
+from postroom.store.digests import Issue, all_issues, issue_by_number
+from postroom.store.outbox import Outbox
+from postroom.store.subscribers import AddressError, normalize_address
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+
+def preview(ctx: Context) -> int:
+    """The next issue rendered to preview/digest.html and .txt; nothing is frozen."""
+    scan_here(ctx)
+    posts = pending_posts(ctx.store, ctx.clock())
+    rendered = render_digest(ctx.site, None, posts)
+    folder = ctx.site.root / "preview"
+    for name, body in (("digest.html", rendered.html), ("digest.txt", rendered.text)):
+        write_atomic(folder / name, body.encode())
+        print(folder / name)
+    print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    return Exit.OK
+
+
+def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
+    """Make the next issue if none is unfinished, publish its page, and send what every
+    issue owes; `to`: one test copy to that address instead; `dry_run`: say what would go."""
+    scan_here(ctx)
+    if to:
+        try:
+            return _send_test_copy(ctx, to)
+        except (AddressError, Rejected, Unreachable) as exc:
+            say(f"test copy not sent: {exc}")
+            return Exit.FAILED
+    now = ctx.clock()
+    owed = outstanding(ctx.store)
+    if dry_run:
+        for o in owed:
+            print(f"issue {o.issue}: {o.to_send} messages still to send")
+        if not owed:
+            posts = pending_posts(ctx.store, now)
+            print(f"no unfinished issue; a new one would hold {len(posts)} posts")
+        return Exit.OK
+    secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
+    if not owed:
+        issue = create_issue(ctx.site, ctx.store, now, now)
+        if issue is None:
+            print("nothing new since the last issue: no issue made")
+            return Exit.OK
+        print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
+    # every owed issue's "view in browser" page before any email: this releases an issue
+    # made here, or one whose earlier publish failed (it would otherwise never be mailed)
+    publish(ctx.site, ctx.store, now)
+    return _deliver_with_progress(ctx, secret)
+
+
+def _send_test_copy(ctx: Context, address: str) -> int:
+    """The unfinished issue (or the next one, unfrozen) to one address, recorded nowhere."""
+    site, store, now = ctx.site, ctx.store, ctx.clock()
+    owed = outstanding(store)
+    issue = issue_by_number(store, owed[0].issue) if owed else None
+    if issue is None and (posts := pending_posts(store, now)):
+        rendered = render_digest(site, None, posts)
+        stamp = now.isoformat()
+        issue = Issue(0, stamp, stamp, rendered.subject, rendered.html, rendered.text, ())
+    issue = issue or next(reversed(all_issues(store)), None)
+    if issue is None:
+        say("no posts and no issues yet: nothing to send")
+        return Exit.FAILED
+    issue = replace(issue, subject=f"[test] {issue.subject}")
+    message = IssueMessage(site, issue, secret_from_env())
+    envelope = message.for_recipient(Recipient(0, normalize_address(address)))
+    connection = transport_for(site).connect()
+    try:
+        print(f"test copy of '{issue.subject}' to {address}: {connection.send(envelope)}")
+    finally:
+        connection.close()
+    return Exit.OK
+
+
+def _deliver_with_progress(ctx: Context, secret: bytes) -> int:
+    """Send every unfinished issue, with a progress bar on a terminal and a summary at the
+    end; 1 if sending stopped early (server unreachable)."""
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not sys.stderr.isatty(),
+        console=None,
+    )
+    tasks: list = []
+    with bar:
+        reports = send_unfinished(
+            ctx.site,
+            ctx.store,
+            secret,
+            clock=ctx.clock,
+            start=lambda n, total: tasks.append(bar.add_task(f"issue {n}", total=total)),
+            on_outcome=lambda _state: bar.advance(tasks[-1]),
+        )
+    for r in reports:
+        print(r.summary())
+        if r.stopped:
+            say(f"sending stopped: {r.stopped}")
+    outbox = Outbox(ctx.store, this_process())
+    for owed in outstanding(ctx.store):  # deferred rows not due yet: a later run sends them
+        retry = outbox.next_retry(owed.issue) or "the next run"
+        print(f"issue {owed.issue}: {owed.to_send} still to send, next try {retry}")
+    return Exit.FAILED if any(r.stopped for r in reports) else Exit.OK
+
+
+def status(ctx: Context, *, as_json: bool = False) -> int:
+    """Per issue: queued, sent, deferred, failed and skipped messages, and the next retry."""
+    rows = issue_status_json(ctx.store)
+    if as_json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return Exit.OK
+    for r in rows:
+        retry = f", next retry {r['next_retry']}" if r["next_retry"] else ""
+        print(
+            f"issue {r['issue']} ({r['created_at'][:10]}, {r['posts']} posts):"
+            f" {r['queued']} queued, {r['sent']} sent, {r['deferred']} deferred,"
+            f" {r['failed']} failed, {r['skipped']} skipped{retry}  {r['subject']}"
+        )
+    if not rows:
+        print("no issues yet")
+    return Exit.OK

@@ -1,0 +1,105 @@
+"""What the `--json` options print: `check --json`'s posts, `status --json`,
+`digest status --json` and `subscribers list --json`.
+
+Scripts and monitoring read these: every key, and the form of every value, is a
+contract. A new key may be added; none is renamed or dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from postroom.core.config import Site
+from postroom.core.model import Post
+from postroom.core.process import this_process
+from postroom.core.schedule import next_slot
+from postroom.service.daemon import Service
+from postroom.store import Store
+from postroom.store.activity import last
+from postroom.store.digests import all_issues
+from postroom.store.leases import role_lease
+from postroom.store.outbox import Outbox, State
+from postroom.store.subscribers import Subscriber
+
+
+def post_json(post: Post) -> dict:
+    """A post as `check --json` gives it."""
+    a = post.attribution
+    return {
+        "id": post.id,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "date_source": post.date_source.value,
+        "author": a.author,
+        "author_role": a.author_role,
+        "source": a.source,
+        "source_url": a.url,
+        "files": list(post.files),
+        "tags": list(post.tags),
+        "body_start": post.body_start,
+    }
+
+
+def subscriber_json(subscriber: Subscriber) -> dict:
+    """One address as `subscribers list --json` gives it."""
+    return {
+        "address": subscriber.address,
+        "name": subscriber.name,
+        "status": subscriber.status.value,
+        "created_at": subscriber.created_at,
+        "updated_at": subscriber.updated_at,
+    }
+
+
+def issue_status_json(store: Store) -> list[dict]:
+    """`digest status --json`: one object per issue, oldest first."""
+    outbox = Outbox(store, this_process())
+    counts = outbox.counts()
+    out = []
+    for issue in all_issues(store):
+        c = counts.get(issue.number, {})
+        out.append(
+            {
+                "issue": issue.number,
+                "created_at": issue.created_at,
+                "subject": issue.subject,
+                "posts": len(issue.post_ids),
+                "queued": c.get(State.PENDING, 0) + c.get(State.SENDING, 0),
+                "sent": c.get(State.SENT, 0),
+                "deferred": c.get(State.DEFERRED, 0),
+                "failed": c.get(State.FAILED, 0),
+                "skipped": c.get(State.SKIPPED, 0),
+                "next_retry": outbox.next_retry(issue.number),
+            }
+        )
+    return out
+
+
+def status_json(site: Site, store: Store, now: datetime) -> dict:
+    """`status --json`: what the service did last and what is due. "scheduler" is the
+    process holding the service's lease ("host:pid"), null when none runs the site."""
+    scanned, built = last(store, "scan"), last(store, "build")
+    issues = issue_status_json(store)
+    build_problems = built.data.get("problems", []) if built else []
+    config = site.config
+    return {
+        "last_scan": {"at": scanned.at, **scanned.data} if scanned else None,
+        "last_build": (
+            {"at": built.at, **{k: v for k, v in built.data.items() if k != "problems"}}
+            if built
+            else None
+        ),
+        "posts": store.count_posts(),
+        "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
+        "last_issue": issues[-1] if issues else None,
+        "problems": unique_problems([p.as_json() for p in store.problems()] + build_problems),
+        "scheduler": role_lease(store, Service.LEASE).current_holder(now),
+    }
+
+
+def unique_problems(problems: list[dict]) -> list[dict]:
+    """A file the scan and the build both complain of, for the same reason, is listed once."""
+    seen: dict[tuple[str, str], dict] = {}
+    for p in problems:
+        seen.setdefault((p["file"], p["reason"]), p)
+    return list(seen.values())
