@@ -40,7 +40,7 @@ from postroom.core.config import (
     local_base_url_warning,
     open_site,
 )
-from postroom.core.model import Post, Problem, Severity
+from postroom.core.model import DateSource, Post, Problem, Severity
 from postroom.store import Store, StoreError, database_trouble
 
 
@@ -137,8 +137,8 @@ def cmd_check(site: Site, store: Store, args: argparse.Namespace) -> int:
                 else ""
             )
             src = f", {a.source}" if a.source else ""
-            note = " [date guessed]" if p.date_source.value == "text_guess" else ""
-            note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
+            note = " [date guessed]" if p.date_source is DateSource.TEXT_GUESS else ""
+            note = " [no date: picked-up time]" if p.date_source is DateSource.PICKED_UP else note
             print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
         print(f"{len(posts)} posts, {len(problems)} problems")
         _print_problems(problems)
