@@ -297,11 +297,6 @@ def unregister_transport_section(name: str) -> None:
     _TRANSPORTS.pop(name, None)
 
 
-def transport_names() -> tuple[str, ...]:
-    """The values `mail.transport` accepts now, in the order they were registered."""
-    return tuple(_TRANSPORTS)
-
-
 def _plain_address(value: str) -> bool:
     """An address that can stand in a header and a mailto: URL as it is."""
     local, at, domain = value.partition("@")
