@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import signal
 import stat
@@ -27,11 +28,19 @@ from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
 
-from postroom.content.readers import EXTENSIONS, SIDECAR_SUFFIX, Reading, read_file, sidecar_path
+from postroom.content.readers import (
+    SIDECAR_SUFFIX,
+    Reader,
+    Reading,
+    read_file,
+    reader_for,
+    sidecar_path,
+)
 from postroom.content.settle import Settle
 from postroom.core.config import Config, ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
+from postroom.core.signals import post_published, send
 from postroom.core.slug import slugify
 from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
 from postroom.store.leases import exclusive
@@ -163,7 +172,8 @@ def list_content(root: Path) -> Listing:
 
 
 def _is_content(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in EXTENSIONS and not name.endswith(SIDECAR_SUFFIX)
+    """A file some registered reader reads (`content.readers.READERS`)."""
+    return reader_for(name) is not None
 
 
 def _kept_by(path: str, unlisted: tuple[str, ...]) -> bool:
@@ -220,6 +230,7 @@ class _Reconciler:
         self.versions: dict[str, list[Version]] = {}  # path -> what it holds now
         self.forgotten: list[str] = []
         self.touched: set[str] = set()
+        self.published: list[Post] = []  # new posts, in id order, once committed
 
     def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
         self.files[path] = (record, reading.problems, path in self.known)
@@ -282,6 +293,8 @@ class _Reconciler:
                 continue
             writes.append(PostWrite(post, in_order[0].key, fingerprint, exists=state is not None))
             (updated if state else new).append(post_id)
+            if state is None:
+                self.published.append(post)
         self.session.write(self.files, self.forgotten, self.versions, writes, withdrawn)
         return new, updated, withdrawn
 
@@ -305,7 +318,7 @@ class _Reconciler:
         )
 
 
-_Job = tuple[Path, str, str | None, Config]
+_Job = tuple[Path, str, str | None, Config, Reader | None]
 _SIDECAR_BYTES = 65_536
 
 
@@ -405,7 +418,7 @@ def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
 
     Every failure, whatever it is, comes back as a reading with a problem naming the
     file: one file must never stop the scan of the others."""
-    content_dir, path, known_sha, config = job
+    content_dir, path, known_sha, config, reader = job
     try:
         limit = config.content.max_file_kb * 1024
         data = _read_regular(content_dir, path, limit, "content.max_file_kb")
@@ -429,13 +442,13 @@ def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
     digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
     if digest == known_sha:
         return path, digest, None
-    return path, digest, read_file(path, data, sidecar, config)
+    return path, digest, read_file(path, data, sidecar, config, reader)
 
 
 def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
     """Examine files in order; a big batch (a cold start) is spread over every core."""
     cores = os.cpu_count() or 1
-    if len(jobs) < _PARALLEL_FROM or cores < 2:
+    if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
         yield from map(_examine, jobs)
         return
     # forkserver: forking a process that runs scheduler threads is not safe
@@ -450,6 +463,16 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
         _stop_now(pool)
         raise
     pool.shutdown()
+
+
+def _travel(readers: set[Reader | None]) -> bool:
+    """Whether these readers can be sent to a worker process: a module-level function
+    goes by name, a lambda or a closure cannot go at all (then the files are read here)."""
+    try:
+        pickle.dumps(readers)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _start_forkserver_deaf_to_ctrl_c() -> None:
@@ -522,12 +545,17 @@ def scan(
     for an instant are left for a later scan; without it, everything is read now.
     One scan of a site runs at a time (`check` beside the service, two `run --once`):
     a second waits for the first, after `on_wait` (which says WAITING to its reader).
-    `progress(done, total)` is told of every file read."""
+    `progress(done, total)` is told of every file read. Each new post is then sent as
+    `core.signals.post_published`, once its scan is committed and the scan lock let go
+    (a slow receiver holds up no other scan)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
         raise ConfigError(f"{site.content_dir}: the content folder is missing")
     with exclusive(store, "scan", on_wait):
-        return _scan(site, store, now, settle, progress)
+        report, published = _scan(site, store, now, settle, progress)
+    for post in published:
+        send(post_published, site, post=post)
+    return report
 
 
 def _scan(
@@ -536,7 +564,8 @@ def _scan(
     now: datetime,
     settle: Settle | None,
     progress: Callable[[int, int], None] | None,
-) -> ScanReport:
+) -> tuple[ScanReport, list[Post]]:
+    """The scan's report, and the posts it made public for the first time."""
     config = site.config
     listing = list_content(site.content_dir)
     found = listing.files
@@ -548,7 +577,7 @@ def _scan(
     }
     gone = sorted(p for p in set(known) - set(found) if not _kept_by(p, listing.unlisted))
     for path in [p for p in stale if p in known and known[p].signature == stale[p]]:
-        result = _examine((site.content_dir, path, known[path].sha256, config))
+        result = _examine((site.content_dir, path, known[path].sha256, config, reader_for(path)))
         if result is not None and result[2] is None:  # refused as before: nothing to write
             del stale[path]
     waiting: list[str] = []
@@ -563,11 +592,18 @@ def _scan(
     new: list[str] = []
     updated: list[str] = []
     withdrawn: list[str] = []
+    published: list[Post] = []
     if stale or gone:
         with store.intake() as session:
             reconciler = _Reconciler(session, known, config.tz, now)
             jobs = [
-                (site.content_dir, path, known[path].sha256 if path in known else None, config)
+                (
+                    site.content_dir,
+                    path,
+                    known[path].sha256 if path in known else None,
+                    config,
+                    reader_for(path),
+                )
                 for path in sorted(stale)
             ]
             for done, result in enumerate(_examine_all(jobs), 1):
@@ -592,6 +628,7 @@ def _scan(
             for path in gone:
                 reconciler.file_deleted(path)
             new, updated, withdrawn = reconciler.commit()
+        published = reconciler.published  # committed: the intake block has ended
     return ScanReport(
         files=len(found),
         parsed=parsed,
@@ -600,4 +637,4 @@ def _scan(
         withdrawn=tuple(withdrawn),
         problems=tuple(store.problems()) + listing.problems,
         waiting=tuple(waiting),
-    )
+    ), published

@@ -1,13 +1,18 @@
 """From one file on disk to the posts in it, whatever its format.
 
-Each format has its own reader; this module decodes bytes, picks the reader by
-extension, applies the curator's sidecar (`NAME.meta.toml`) and turns every
-failure into a `Problem` naming the file, so one bad file never stops a scan.
+Each format has its own reader, registered by file extension in `READERS`: the
+registry decides both which files in content/ are posts and how each is read, so a
+new format is one function and one `@register_reader(".ext")`. This module decodes
+bytes, hands the text to the reader, applies the curator's sidecar
+(`NAME.meta.toml`) and turns every failure into a `Problem` naming the file, so one
+bad file never stops a scan.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
@@ -23,7 +28,6 @@ from postroom.core.config import Config
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity, brief
 from postroom.core.sanitize import bom_encoding, one_line, strip_illegal
 
-EXTENSIONS = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
 SIDECAR_SUFFIX = ".meta.toml"
 SIDECAR_KEYS = frozenset({"url", "source", "author", "author_role", "date", "title", "tags"})
 
@@ -38,6 +42,65 @@ class Reading:
     @property
     def failed(self) -> bool:
         return any(p.severity is Severity.ERROR for p in self.problems)
+
+
+@dataclass(frozen=True)
+class FileText:
+    """What a reader is given: one content file's text, decoded and rid of the
+    characters XML cannot carry."""
+
+    name: str  # its path in the content folder
+    text: str
+    config: Config  # the site's timezone and date order (`tz`, `day_first`) read dates
+    url: str | None = None  # the original article's address, when the sidecar gives one
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a reader gives back: the file's posts in file order, and warnings about
+    them. No posts is a file that holds none on purpose (a Markdown draft); a file
+    that cannot be read raises `ReadError`, whose message `check` shows."""
+
+    posts: tuple[ParsedPost, ...]
+    warnings: tuple[str, ...] = ()
+
+
+Reader = Callable[[FileText], Parsed]
+
+# extension (lower case, with its dot) -> the reader of such files; a file is content
+# when its extension is here. A cold start reads in worker processes, which are handed
+# the reader itself: a module-level function travels by name (a lambda is read here).
+READERS: dict[str, Reader] = {}
+_EXTENSION = re.compile(r"\.[^./\\\s]+")
+
+
+def register_reader(*extensions: str) -> Callable[[Reader], Reader]:
+    """Make the decorated function the reader of files with these extensions (".rst"),
+    replacing any reader they had: from then on such files are posts."""
+    for extension in extensions:
+        if not _EXTENSION.fullmatch(extension):
+            raise ValueError(f"an extension is a dot and a word, as '.rst', not {extension!r}")
+
+    def register(reader: Reader) -> Reader:
+        for extension in extensions:
+            READERS[extension.lower()] = reader
+        return reader
+
+    return register
+
+
+def unregister_reader(*extensions: str) -> None:
+    """Files with these extensions are no longer content (their posts are withdrawn)."""
+    for extension in extensions:
+        READERS.pop(extension.lower(), None)
+
+
+def reader_for(name: str) -> Reader | None:
+    """The reader of a file in content/, or None when it is not a post file (a sidecar,
+    an image, a file of a format nobody registered)."""
+    if name.endswith(SIDECAR_SUFFIX):
+        return None
+    return READERS.get(Path(name).suffix.lower())
 
 
 def sidecar_path(path: Path) -> Path:
@@ -69,7 +132,7 @@ def decode(data: bytes) -> tuple[str, str | None]:
         raise ReadError(f"undecodable bytes: {utf8_error}, nor Windows-1252") from None
 
 
-def _settle_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
+def _clean_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
     """Only http(s) links reach pages and feeds; a known URL names an unknown source."""
     a = post.attribution
     if a.url and urlsplit(a.url).scheme.lower() not in ("http", "https"):
@@ -143,15 +206,28 @@ def _check_date(post: ParsedPost, tz: Any) -> None:
         raise ReadError(why) from None
 
 
-def _parse(
-    path: Path, text: str, config: Config, url: str | None
-) -> tuple[list[ParsedPost], list[str]]:
-    suffix = path.suffix.lower()
-    if suffix in (".md", ".markdown"):
-        return read_markdown(text, config.tz, config.day_first)
-    if suffix in (".html", ".htm"):
-        return read_webpage(text, config.tz), []
-    return read_capture(text, config.tz, config.day_first, url), []
+def _some_post(posts: list[ParsedPost]) -> tuple[ParsedPost, ...]:
+    """A capture or a page is saved to be published: finding nothing in it is an error."""
+    if not posts:
+        raise ReadError("no post found in the file")
+    return tuple(posts)
+
+
+@register_reader(".md", ".markdown")
+def _markdown_file(file: FileText) -> Parsed:
+    posts, warnings = read_markdown(file.text, file.config.tz, file.config.day_first)
+    return Parsed(tuple(posts), tuple(warnings))
+
+
+@register_reader(".html", ".htm")
+def _webpage_file(file: FileText) -> Parsed:
+    return Parsed(_some_post(read_webpage(file.text, file.config.tz)))
+
+
+@register_reader(".txt")
+def _capture_file(file: FileText) -> Parsed:
+    config = file.config
+    return Parsed(_some_post(read_capture(file.text, config.tz, config.day_first, file.url)))
 
 
 def attribution_problems(post: Post) -> list[Problem]:
@@ -173,11 +249,18 @@ def attribution_problems(post: Post) -> list[Problem]:
     return [Problem(post.files[0], reason)]
 
 
-def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> Reading:
-    """Posts in one file. `name` is its path in the content folder, used in problems."""
-    path = Path(name)
+def read_file(
+    name: str, data: bytes, sidecar: bytes | None, config: Config, reader: Reader | None = None
+) -> Reading:
+    """Posts in one file. `name` is its path in the content folder, used in problems.
+
+    `reader` is looked up by `name` when not given; a worker process is given the one
+    its parent found, since a reader registered at run time exists only there."""
     warnings: list[str] = []
+    reader = reader if reader is not None else reader_for(name)
     try:
+        if reader is None:
+            raise ReadError(f"no reader for {Path(name).suffix or 'extensionless'} files")
         text, decode_warning = decode(data)
         warnings += [decode_warning] if decode_warning else []
         text, illegal = strip_illegal(text)
@@ -185,13 +268,14 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
             warnings.append(f"removed {illegal} control characters that XML cannot carry")
         meta = _load_sidecar(sidecar) if sidecar is not None else {}
         url = meta.get("url") if isinstance(meta.get("url"), str) else None
-        posts, read_warnings = _parse(path, text, config, url)
-        warnings += read_warnings
+        parsed = reader(FileText(name, text, config, url))
+        posts = list(parsed.posts)
+        warnings += parsed.warnings
         if sidecar is not None:
             if len(posts) > 1 and {"title", "date", "url"} & set(meta):
                 warnings.append("sidecar title, date and url ignored: the file holds several posts")
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
-        posts = [_settle_url(p, warnings) for p in posts]
+        posts = [_clean_url(p, warnings) for p in posts]
         for post in posts:
             _check_date(post, config.tz)
     except ReadError as exc:
@@ -205,6 +289,4 @@ def read_file(name: str, data: bytes, sidecar: bytes | None, config: Config) -> 
             warnings.append(f"'{post.title}': date read {order} ({config.dates.locale}), a guess")
         if post.date is None:
             warnings.append(f"'{post.title}': no date in the text; dated when first picked up")
-    if not posts and path.suffix.lower() not in (".md", ".markdown"):
-        return Reading((), (Problem(name, "no post found in the file", Severity.ERROR),))
     return Reading(tuple(posts), tuple(Problem(name, w) for w in warnings))

@@ -2,7 +2,13 @@
 
 The config is read once into frozen dataclasses; every key has a default, and
 an unknown key or a bad value is refused with the key and the file named, so a
-typo never silently falls back to a default.
+typo never silently falls back to a default. A key with a fixed set of values is
+read into a StrEnum (the TOML holds its value: "starttls").
+
+`mail.transport` names a transport: "files" and "smtp" ship, whose keys are [mail]'s
+own; another registers here (through `emails.transports.register_transport`, since
+this layer knows nothing of email) its name and the schema of its own table,
+`[mail.<name>]`, which is checked as strictly as the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,6 +74,22 @@ class DigestSection:
     late_limit_hours: int = 72  # an issue this late (the service was down) is skipped
 
 
+class Security(StrEnum):
+    """How an SMTP connection is protected (`mail.security`)."""
+
+    STARTTLS = "starttls"  # a plain connection upgraded before anything is said (port 587)
+    TLS = "tls"  # TLS from the first byte (port 465)
+    NONE = "none"
+
+
+class Bounce(StrEnum):
+    """Which permanent (5xx) refusals mark a subscriber bounced (`mail.bounce`)."""
+
+    RCPT = "rcpt"  # only the server refusing the recipient itself
+    ANY = "any"  # any 5xx, whatever the stage
+    NEVER = "never"  # a permanent failure fails the message, never the subscriber
+
+
 @dataclass(frozen=True)
 class MailSection:
     """Who the digest comes from and how it leaves; secrets are named here, kept in the env."""
@@ -75,10 +98,12 @@ class MailSection:
     from_name: str = ""  # empty: the site's title
     reply_to: str = ""  # empty: the curator's email, if any
     unsubscribe_mailto: str = ""  # where mailto: unsubscribes go; empty: from_address
-    transport: str = "files"  # files: <site>/outbox/<issue>/<id>.eml; smtp: a real server
+    # a registered transport's name: files (<site>/outbox/<issue>/<id>.eml), smtp (a real
+    # server; the keys from host to timeout are its), or one registered by a plugin
+    transport: str = "files"
     host: str = "localhost"
     port: int = 587
-    security: str = "starttls"  # starttls, tls (implicit, port 465) or none
+    security: Security = Security.STARTTLS
     username: str = ""
     password_env: str = "POSTROOM_SMTP_PASSWORD"  # the variable holding the password
     connections: int = 1  # SMTP connections used at once
@@ -86,10 +111,17 @@ class MailSection:
     timeout: int = 30  # seconds for one SMTP command
     retry_after: int = 300  # seconds before the first retry of a 4xx; doubles each time
     max_attempts: int = 8  # a 4xx this many times is a failure
-    bounce: str = "rcpt"  # which 5xx make a subscriber bounced: rcpt, any or never
+    bounce: Bounce = Bounce.RCPT
     dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
     dkim_selector: str = ""
     dkim_domain: str = ""  # empty: the from_address's domain
+    # (transport name, its [mail.<name>] table read into its schema): every such table
+    # the file has, and the chosen transport's defaults when it has a schema and no table
+    tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
+
+    def table(self, transport: str) -> Any:
+        """A transport's own section, `[mail.<transport>]`; None when it has none."""
+        return dict(self.tables).get(transport)
 
 
 @dataclass(frozen=True)
@@ -238,11 +270,31 @@ _TAG_AUTHORITY = re.compile(
     rf"(?:[a-z0-9._-]+@)?{_DNS_NAME}(?:,\d{{4}}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?)?"
 )
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
-_CHOICES = {
-    "mail.transport": ("files", "smtp"),
-    "mail.security": ("starttls", "tls", "none"),
-    "mail.bounce": ("rcpt", "any", "never"),
-}
+
+# mail.transport's allowed values: each transport's name and the schema (a frozen
+# dataclass, every field with a default) of its own table [mail.<name>], or None
+_TRANSPORTS: dict[str, type | None] = {"files": None, "smtp": None}
+_TRANSPORT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+def register_transport_section(name: str, schema: type | None = None) -> None:
+    """Make `name` a value `mail.transport` accepts, with `schema` its table's keys.
+
+    Called by `emails.transports.register_transport`; here only so that the config can
+    be checked whole when it is read, by a layer that cannot import emails."""
+    if not _TRANSPORT_NAME.fullmatch(name) or name in _MAIL_KEYS:
+        raise ValueError(f"a transport name is a lower-case word not a [mail] key, not {name!r}")
+    if schema is not None:
+        if not dataclasses.is_dataclass(schema) or not isinstance(schema, type):
+            raise TypeError(f"a transport's schema is a dataclass, not {schema!r}")
+        for f in dataclasses.fields(schema):  # a key's type is its default's
+            if not isinstance(_default(f), str | int | float):
+                raise TypeError(f"{schema.__name__}.{f.name} needs a str, number or bool default")
+    _TRANSPORTS[name] = schema
+
+
+def unregister_transport_section(name: str) -> None:
+    _TRANSPORTS.pop(name, None)
 
 
 def _plain_address(value: str) -> bool:
@@ -276,8 +328,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         return f"must be a lower-case domain name or email address you own, not {value!r}"
     elif name in _RANGES:
         return _range_error(value, *_RANGES[name])
-    elif name in _CHOICES and value not in _CHOICES[name]:
-        return f"must be one of {', '.join(_CHOICES[name])}, not {value!r}"
+    elif name == "mail.transport" and value not in _TRANSPORTS:
+        return _choice_error(tuple(_TRANSPORTS), value)
     elif (
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
@@ -289,6 +341,10 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
     return None
 
 
+def _choice_error(allowed: tuple[str, ...], value: str) -> str:
+    return f"must be one of {', '.join(allowed)}, not {value!r}"
+
+
 def _range_error(value: int, low: int, high: int) -> str | None:
     if value < low:
         return f"must be at least {low}, not {value}"
@@ -297,23 +353,67 @@ def _range_error(value: int, low: int, high: int) -> str | None:
     return None
 
 
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A field's default (MISSING when it has none)."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _keys(cls: type) -> dict[str, Any]:
+    """A section's keys and their defaults (whose types are the keys' types)."""
+    return {f.name: _default(f) for f in dataclasses.fields(cls) if f.metadata.get("key", True)}
+
+
+_MAIL_KEYS = frozenset(_keys(MailSection))
+
+
 def _section(cls: type, raw: Any, section: str, path: Path) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [{section}] must be a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = _keys(cls)
     values = {}
     for key, value in raw.items():
-        if key not in fields:
+        if key not in defaults:
             raise ConfigError(f"{path}: unknown key '{section}.{key}'")
-        expected = type(fields[key].default)
-        if type(value) is not expected:
+        expected = type(defaults[key])
+        written = str if issubclass(expected, StrEnum) else expected  # the enum's value
+        if type(value) is not written:
             raise ConfigError(
-                f"{path}: '{section}.{key}' must be {expected.__name__}, not {type(value).__name__}"
+                f"{path}: '{section}.{key}' must be {written.__name__}, not {type(value).__name__}"
             )
+        if issubclass(expected, StrEnum):
+            try:
+                value = expected(value)
+            except ValueError:
+                why = _choice_error(tuple(expected), value)
+                raise ConfigError(f"{path}: '{section}.{key}' {why}") from None
         if why := _check_value(section, key, value):
             raise ConfigError(f"{path}: '{section}.{key}' {why}")
         values[key] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:  # a transport's schema refusing a combination
+        raise ConfigError(f"{path}: [{section}] {exc}") from None
+
+
+def _mail_section(raw: Any, path: Path) -> MailSection:
+    """[mail]'s keys, and the transports' own tables under it ([mail.<name>])."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [mail] must be a table")
+    scalars = {k: v for k, v in raw.items() if not isinstance(v, dict) or k in _MAIL_KEYS}
+    mail = _section(MailSection, scalars, "mail", path)
+    tables = []
+    for name, table in raw.items():
+        if name in scalars:
+            continue
+        if _TRANSPORTS.get(name) is None:  # not a transport, or one with no table
+            raise ConfigError(f"{path}: unknown key 'mail.{name}'")
+        tables.append((name, _section(_TRANSPORTS[name], table, f"mail.{name}", path)))
+    chosen = _TRANSPORTS[mail.transport]
+    if chosen is not None and mail.transport not in raw:
+        tables.append((mail.transport, chosen()))
+    return dataclasses.replace(mail, tables=tuple(tables))
 
 
 def load_config(path: Path) -> Config:
@@ -332,7 +432,10 @@ def load_config(path: Path) -> Config:
     for name, value in raw.items():
         if name not in sections:
             raise ConfigError(f"{path}: unknown key '{name}'")
-        parts[name] = _section(sections[name], value, name, path)
+        if name == "mail":
+            parts[name] = _mail_section(value, path)
+        else:
+            parts[name] = _section(sections[name], value, name, path)
     return Config(**parts)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from postroom.core.config import Site
+from postroom.core.config import Bounce, Site
 from postroom.core.process import this_process
 from postroom.emails.message import IssueMessage, Recipient, dkim_signer
 from postroom.emails.transports import Connection, FileTransport, Rejected, Transport, Unreachable
@@ -225,7 +225,7 @@ class Delivery:
         if refusal.permanent or claim.attempts >= self.mail.max_attempts:  # 4xx too often
             policy = self.mail.bounce
             bounce = refusal.permanent and (
-                policy == "any" or (policy == "rcpt" and refusal.stage == "rcpt")
+                policy is Bounce.ANY or (policy is Bounce.RCPT and refusal.stage == "rcpt")
             )
             finish = self.outbox.bounce if bounce else self.outbox.fail
             finish(claim, refusal.code, refusal.reply, now)

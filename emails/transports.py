@@ -1,9 +1,15 @@
-"""Where messages go: files in the site's outbox (the default), or an SMTP server.
+"""Where messages go: files in the site's outbox (the default), an SMTP server, or
+any transport registered by name.
 
 A transport opens connections; a connection sends one envelope at a time and
 says how it ended: the server's reply on success, `Rejected` (with the code,
 4xx temporary, 5xx permanent, and whether the recipient was refused), or
 `Unreachable` when the connection is gone and the message's fate unknown.
+
+`mail.transport` picks one by name among those registered with
+`@register_transport(name, schema)`; a transport's own settings are its table,
+`[mail.<name>]`, read into `schema` (a frozen dataclass) and checked with the rest
+of the config, then handed to its factory.
 """
 
 from __future__ import annotations
@@ -13,10 +19,18 @@ import hashlib
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
-from postroom.core.config import ConfigError, Site
+from postroom.core.config import (
+    CONFIG_NAME,
+    ConfigError,
+    Security,
+    Site,
+    register_transport_section,
+    unregister_transport_section,
+)
 from postroom.emails.message import Envelope
 from postroom.feeds.writer import write_atomic
 
@@ -133,14 +147,14 @@ class SmtpTransport:
     def connect(self) -> SmtpConnection:
         mail = self.mail
         try:
-            if mail.security == "tls":
+            if mail.security is Security.TLS:
                 context = ssl.create_default_context()
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                     mail.host, mail.port, timeout=mail.timeout, context=context
                 )
             else:
                 smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
-                if mail.security == "starttls":
+                if mail.security is Security.STARTTLS:
                     smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo_or_helo_if_needed()
             if mail.username:
@@ -153,7 +167,49 @@ class SmtpTransport:
         return SmtpConnection(smtp)
 
 
-def transport_for(site: Site) -> Transport:
-    if site.config.mail.transport == "smtp":
-        return SmtpTransport(site)
+# (site, its [mail.<name>] table read into its schema, or None) -> the transport
+TransportFactory = Callable[[Site, Any], Transport]
+_FACTORIES: dict[str, TransportFactory] = {}
+
+
+def register_transport(
+    name: str, schema: type | None = None
+) -> Callable[[TransportFactory], TransportFactory]:
+    """Make the decorated factory the transport `mail.transport = "<name>"` picks, with
+    `schema` the keys of its table `[mail.<name>]` (every field with a default). The
+    module that registers must be imported before a config naming it is read."""
+
+    def register(factory: TransportFactory) -> TransportFactory:
+        register_transport_section(name, schema)
+        _FACTORIES[name] = factory
+        return factory
+
+    return register
+
+
+def unregister_transport(name: str) -> None:
+    _FACTORIES.pop(name, None)
+    unregister_transport_section(name)
+
+
+@register_transport("files")
+def _files(site: Site, table: None) -> Transport:
     return FileTransport(site.root / "outbox")
+
+
+@register_transport("smtp")
+def _smtp(site: Site, table: None) -> Transport:
+    return SmtpTransport(site)  # its settings are [mail]'s own keys, where sites have them
+
+
+def transport_for(site: Site) -> Transport:
+    """The transport `mail.transport` names, made from its table."""
+    mail = site.config.mail
+    factory = _FACTORIES.get(mail.transport)
+    if factory is None:  # registered with the config alone, or unregistered since it was read
+        allowed = ", ".join(_FACTORIES)
+        raise ConfigError(
+            f"{site.root / CONFIG_NAME}: 'mail.transport' must be one of {allowed},"
+            f" not {mail.transport!r}"
+        )
+    return factory(site, mail.table(mail.transport))

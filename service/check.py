@@ -9,7 +9,7 @@ import sys
 from postroom.content.intake import WAITING, ScanReport, scan, shown_name
 from postroom.content.readers import attribution_problems
 from postroom.core.config import id_authority_advice, local_base_url_warning
-from postroom.core.model import Severity
+from postroom.core.model import DateSource, Severity
 from postroom.service.command import Context, Exit, say
 from postroom.service.progress import Reporter
 from postroom.service.status import post_json
@@ -45,8 +45,8 @@ def check(ctx: Context, *, as_json: bool = False) -> int:
             role = f" ({a.author_role})" if a.author_role else ""
             by = f" by {a.author}{role}" if a.author else ""
             src = f", {a.source}" if a.source else ""
-            note = " [date guessed]" if p.date_source.value == "text_guess" else ""
-            note = " [no date: picked-up time]" if p.date_source.value == "picked_up" else note
+            note = " [date guessed]" if p.date_source is DateSource.TEXT_GUESS else ""
+            note = " [no date: picked-up time]" if p.date_source is DateSource.PICKED_UP else note
             print(f"{p.date:%Y-%m-%d} {p.title}{by}{src}{note}")
         print(f"{len(posts)} posts, {len(problems)} problems")
         for p in problems:

@@ -1,5 +1,5 @@
 import pytest
-from postroom.core.config import ConfigError, init_site, open_site
+from postroom.core.config import Bounce, ConfigError, Security, init_site, open_site
 from support import make_site
 
 
@@ -27,6 +27,18 @@ def test_init_makes_a_site_that_loads_and_refuses_to_overwrite(tmp_path):
         ("[site]\nbase_url = 'example.org'\n", "'site.base_url' must be an http"),
         ("[nonsense]\n", "unknown key 'nonsense'"),
         ("[site\n", "not valid TOML"),
+        (
+            "[mail]\ntransport = 'pigeon'\n",
+            "'mail.transport' must be one of files, smtp, not 'pigeon'",
+        ),
+        (
+            "[mail]\nsecurity = 'ssl'\n",
+            "'mail.security' must be one of starttls, tls, none, not 'ssl'",
+        ),
+        ("[mail]\nbounce = 'all'\n", "'mail.bounce' must be one of rcpt, any, never, not 'all'"),
+        ("[mail]\nsecurity = 1\n", "'mail.security' must be str, not int"),
+        ("[mail]\ntables = []\n", "unknown key 'mail.tables'"),
+        ("[mail.host]\nx = 1\n", "'mail.host' must be str, not dict"),
     ],
 )
 def test_bad_config_names_the_key_and_the_file(tmp_path, toml, message):
@@ -38,3 +50,13 @@ def test_bad_config_names_the_key_and_the_file(tmp_path, toml, message):
 def test_month_first_locale(tmp_path):
     site = make_site(tmp_path, config="[dates]\nlocale = 'en-US'\n")
     assert not site.config.day_first
+
+
+def test_choices_are_read_into_enums_and_mean_what_they_say(tmp_path):
+    default = make_site(tmp_path / "default").config.mail
+    assert default.security is Security.STARTTLS and default.bounce is Bounce.RCPT
+    config = "[mail]\ntransport = 'smtp'\nsecurity = 'tls'\nbounce = 'never'\n"
+    mail = make_site(tmp_path / "set", config=config).config.mail
+    assert mail.transport == "smtp" and mail.table("smtp") is None
+    assert mail.security is Security.TLS and mail.bounce is Bounce.NEVER
+    assert f"{mail.security}" == "tls"  # as logs and messages show it

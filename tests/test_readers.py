@@ -1,7 +1,7 @@
 """One file to posts: formats, encodings, sidecars and the problems they report."""
 
 import pytest
-from postroom.content.readers import read_file
+from postroom.content.readers import READERS, read_file, reader_for, register_reader
 from postroom.core.config import Config
 from postroom.core.model import DateSource, Severity
 
@@ -53,6 +53,29 @@ def test_draft_gives_no_post_and_unknown_key_is_a_warning():
     assert len(reading.posts) == 1
     assert [p.severity for p in reading.problems] == [Severity.WARNING]
     assert "colour" in reading.problems[0].reason
+
+
+def test_a_capture_or_page_with_no_post_in_it_is_an_error():
+    for name in ("empty.txt", "empty.html"):
+        reading = read_file(name, b"\n\n", None, CONFIG)
+        assert reading.failed and reading.problems[0].file == name
+    assert read_file("empty.txt", b"\n", None, CONFIG).problems[0].reason == (
+        "no post found in the file"
+    )
+
+
+def test_the_reader_is_the_one_registered_for_the_extension_in_any_case():
+    assert reader_for("notes/A.MD") is READERS[".md"] is READERS[".markdown"]
+    assert reader_for("page.Htm") is READERS[".html"]
+    assert reader_for("a.meta.toml") is reader_for("README") is reader_for("x.rst") is None
+    reading = read_file("x.rst", b"Title\n=====\n", None, CONFIG)
+    assert reading.failed and reading.problems[0].reason == "no reader for .rst files"
+
+
+@pytest.mark.parametrize("extension", ["rst", ".", ".meta.toml", "./x", ". rst"])
+def test_an_extension_is_a_dot_and_a_word(extension):
+    with pytest.raises(ValueError, match="an extension is a dot and a word"):
+        register_reader(extension)
 
 
 def test_undecodable_and_binary_files_are_errors_latin1_is_a_warning():
