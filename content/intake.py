@@ -28,6 +28,7 @@ from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
 
+from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
     SIDECAR_SUFFIX,
     Reader,
@@ -36,7 +37,6 @@ from postroom.content.readers import (
     reader_for,
     sidecar_path,
 )
-from postroom.content.settle import Settle
 from postroom.core.config import Config, ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
@@ -264,8 +264,8 @@ class _Reconciler:
 
     def _versions_of(self, post_id: str, fresh: list[Version], reread: set[str]) -> list[Version]:
         """Its versions in the files read now, and in files not read (or deleted) this time."""
-        settled = self.session.paths_of.get(post_id, set()) - reread
-        stored = self.session.stored_versions(post_id, settled) if settled else []
+        unread = self.session.paths_of.get(post_id, set()) - reread
+        stored = self.session.stored_versions(post_id, unread) if unread else []
         return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
 
     def commit(self) -> tuple[list[str], list[str], list[str]]:
@@ -535,13 +535,13 @@ def scan(
     site: Site,
     store: Store,
     now: datetime | None = None,
-    settle: Settle | None = None,
+    quiet: QuietPeriod | None = None,
     on_wait: Callable[[], None] = _wait_quietly,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanReport:
     """Bring the store up to date with the content folder.
 
-    With `settle` (the service), files still being written and files gone only
+    With `quiet` (the service), files still being written and files gone only
     for an instant are left for a later scan; without it, everything is read now.
     One scan of a site runs at a time (`check` beside the service, two `run --once`):
     a second waits for the first, after `on_wait` (which says WAITING to its reader).
@@ -552,7 +552,7 @@ def scan(
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
         raise ConfigError(f"{site.content_dir}: the content folder is missing")
     with exclusive(store, "scan", on_wait):
-        report, published = _scan(site, store, now, settle, progress)
+        report, published = _scan(site, store, now, quiet, progress)
     for post in published:
         send(post_published, site, post=post)
     return report
@@ -562,7 +562,7 @@ def _scan(
     site: Site,
     store: Store,
     now: datetime,
-    settle: Settle | None,
+    quiet: QuietPeriod | None,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[ScanReport, list[Post]]:
     """The scan's report, and the posts it made public for the first time."""
@@ -581,11 +581,11 @@ def _scan(
         if result is not None and result[2] is None:  # refused as before: nothing to write
             del stale[path]
     waiting: list[str] = []
-    if settle is not None:
-        waiting = [p for p in sorted(stale) if not settle.ready(p, stale[p])]
-        waiting += [p for p in gone if not settle.gone(p)]
+    if quiet is not None:
+        waiting = [p for p in sorted(stale) if not quiet.ready(p, stale[p])]
+        waiting += [p for p in gone if not quiet.gone(p)]
         held = set(waiting)
-        settle.forget_except(held)
+        quiet.forget_except(held)
         stale = {p: sig for p, sig in stale.items() if p not in held}
         gone = [p for p in gone if p not in held]
     parsed = 0

@@ -156,7 +156,7 @@ class Delivery:
         return None
 
     def _work(self) -> None:
-        """One connection's loop over claimed batches; any error it cannot settle stops the
+        """One connection's loop over claimed batches; an error not about one row stops the
         run, never silently. Rows claimed and not tried go back when it ends."""
         batch: list[Claim] = []
         claim: Claim | None = None
@@ -175,12 +175,12 @@ class Delivery:
                 try:
                     reply = connection.send(self.message.for_recipient(recipient))
                 except Rejected as refusal:
-                    self._settle(claim, refusal)
+                    self._refused(claim, refusal)
                 except Unreachable as exc:
                     connection.close()
                     connection = None
                     if claim.attempts >= self.mail.max_attempts:  # it alone keeps failing
-                        self._settle(claim, Rejected(421, str(exc), "data"))
+                        self._refused(claim, Rejected(421, str(exc), "data"))
                     else:  # the message may have gone: it goes again, same Message-ID
                         self.outbox.release(claim, self.clock())
                     drops += 1
@@ -220,7 +220,9 @@ class Delivery:
                     raise
                 time.sleep(_SENT_RETRY_SECONDS)
 
-    def _settle(self, claim: Claim, refusal: Rejected) -> None:
+    def _refused(self, claim: Claim, refusal: Rejected) -> None:
+        """A refusal: deferred with a doubling wait, or, once permanent or tried
+        `mail.max_attempts` times, failed (a bounce by `mail.bounce`)."""
         now = self.clock()
         if refusal.permanent or claim.attempts >= self.mail.max_attempts:  # 4xx too often
             policy = self.mail.bounce

@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from postroom.content.settle import Settle
+from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import ConfigError, open_site
 from postroom.core.schedule import WEEKDAYS, parse_schedule
@@ -73,8 +73,8 @@ class Service:
         self._hangup = threading.Event()  # a SIGHUP not yet answered
         self._woken = threading.Event()  # any signal: the main loop looks at once
         self.lease = role_lease(ctx.store, self.LEASE)
-        self.settle = Settle(ctx.site.config.service.quiet_seconds)
-        self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, settle=self.settle)
+        self.quiet = QuietPeriod(ctx.site.config.service.quiet_seconds)
+        self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, quiet=self.quiet)
         self._dirty = threading.Event()  # something changed in the folder since the last scan
         self._lock = threading.Lock()
         self._scanning = False
@@ -246,7 +246,7 @@ class Service:
             for _ in range(20):
                 self._dirty.clear()
                 self.jobs.scan()
-                wait = self.settle.next_look()
+                wait = self.quiet.next_look()
                 if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
                     return
                 self._dirty.wait(wait)  # a new event cuts the wait short

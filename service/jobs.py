@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from postroom.content.intake import WAITING, ScanReport, scan
-from postroom.content.settle import Settle
+from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import Clock
 from postroom.core.config import Site, local_base_url_warning
 from postroom.core.model import Problem
@@ -175,16 +175,16 @@ class Jobs:
         *,
         send: bool = True,
         stop: threading.Event | None = None,
-        settle: Settle | None = None,
+        quiet: QuietPeriod | None = None,
     ) -> None:
         """`secret` None: nothing is sent (said once). `send=False`: the digest job makes
         and releases issues; `postroom worker` processes send them. `stop` is the
-        service's: set, no new work starts. `settle` holds a file back until it is quiet
+        service's: set, no new work starts. `quiet` holds a file back until it is quiet
         (the service's; `run --once` reads every file at once)."""
         self.site, self.store, self.clock = ctx.site, ctx.store, ctx.clock
         self.secret, self.send = secret, send
         self.stop = stop or threading.Event()
-        self.settle = settle
+        self.quiet = quiet
         self._build_lock = threading.Lock()
         self._pages = PageMemo()  # post pages this process wrote: not rendered again
         # public/ may lag the store: set by every change saved (and at start), cleared only
@@ -203,7 +203,7 @@ class Jobs:
         now = self.clock()
         with Reporter("scan", "files", lambda line: event("scan", line)) as progress:
             report = scan(
-                self.site, self.store, now, self.settle, on_wait=_wait_said, progress=progress
+                self.site, self.store, now, self.quiet, on_wait=_wait_said, progress=progress
             )
         counts = {
             "files": report.files,
@@ -239,7 +239,7 @@ class Jobs:
         if report.waiting and report.waiting != self._waiting:
             event(
                 "scan",
-                f"waiting for {len(report.waiting)} file(s) to settle: {', '.join(report.waiting)}",
+                f"{len(report.waiting)} file(s) held back for the quiet period: {', '.join(report.waiting)}",
                 waiting=list(report.waiting),
             )
         self._waiting, self._first_scan = report.waiting, False

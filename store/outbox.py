@@ -195,7 +195,7 @@ class Outbox:
         """Rows left "sending" by a sender that is gone (its lease lapsed, or it was a
         process on this host that no longer exists) go back to pending. Returns how many of
         them may have reached the server, and so go twice (with the same Message-ID): a
-        connection tries its batch in subscriber order and settles each row before the
+        connection tries its batch in subscriber order and records each row's outcome before the
         next, so of a batch still "sending" (its rows share the claim's holder and stamp)
         only the first can have been in flight. The others were never tried: their claim
         is not counted as a try."""

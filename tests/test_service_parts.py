@@ -1,6 +1,6 @@
 """The service's parts one at a time: quiet periods, settled intake, temp names, the folder
 watcher, the clock, the log and `postroom status`. Real files, a real SQLite store and real
-inotify; only the clocks Settle takes are injected."""
+inotify; only the clocks QuietPeriod takes are injected."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from postroom import scheduler
 from postroom.content.intake import is_temp_name, scan
-from postroom.content.settle import Settle
+from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import ClockError, clock_from_env
 from postroom.core.process import this_process
 from postroom.service import logs
@@ -37,7 +37,7 @@ from support import ARCHIVE, make_site, write
 MD = "---\ntitle: Hubs\ndate: 2021-07-23\n---\nFamily hubs text.\n"
 BROKEN = "---\ntitle: [oops\n---\n"
 
-# --- content/settle.py: Settle on injected clocks ---
+# --- content/quiet.py: QuietPeriod on injected clocks ---
 
 W0_NS = 1_800_000_000 * 10**9  # "now" on the fake wall clock, in ns
 
@@ -73,114 +73,114 @@ def clocks() -> FakeClocks:
 
 
 @pytest.fixture
-def settle(clocks) -> Settle:
-    return Settle(2.0, wall=clocks.wall, monotonic=clocks.monotonic)
+def quiet(clocks) -> QuietPeriod:
+    return QuietPeriod(2.0, wall=clocks.wall, monotonic=clocks.monotonic)
 
 
-def test_an_old_file_is_ready_at_once_and_nothing_is_held(settle):
-    assert settle.ready("a.md", sig(10, W0_NS - secs(3600)))
-    assert settle.next_look() is None
+def test_an_old_file_is_ready_at_once_and_nothing_is_held(quiet):
+    assert quiet.ready("a.md", sig(10, W0_NS - secs(3600)))
+    assert quiet.next_look() is None
 
 
-def test_a_fresh_file_is_held_until_its_mtime_is_quiet_for_the_period(settle, clocks):
+def test_a_fresh_file_is_held_until_its_mtime_is_quiet_for_the_period(quiet, clocks):
     signature = sig(10, W0_NS - secs(0.5))
-    assert not settle.ready("a.md", signature)
-    assert settle.next_look() == pytest.approx(1.5)
+    assert not quiet.ready("a.md", signature)
+    assert quiet.next_look() == pytest.approx(1.5)
     clocks.advance(1.0)
-    assert not settle.ready("a.md", signature)
-    assert settle.next_look() == pytest.approx(0.5)
+    assert not quiet.ready("a.md", signature)
+    assert quiet.next_look() == pytest.approx(0.5)
     clocks.advance(0.6)
-    assert settle.ready("a.md", signature)
-    assert settle.next_look() is None
+    assert quiet.ready("a.md", signature)
+    assert quiet.next_look() is None
 
 
-def test_a_changed_signature_restarts_the_wait(settle, clocks):
-    assert not settle.ready("a.md", sig(10, W0_NS))
+def test_a_changed_signature_restarts_the_wait(quiet, clocks):
+    assert not quiet.ready("a.md", sig(10, W0_NS))
     clocks.advance(1.5)
     grown = sig(20, W0_NS + secs(1.5))  # written again, just now
-    assert not settle.ready("a.md", grown)
+    assert not quiet.ready("a.md", grown)
     clocks.advance(1.0)  # the first signature would be quiet by now; this one is not
-    assert not settle.ready("a.md", grown)
+    assert not quiet.ready("a.md", grown)
     clocks.advance(1.1)
-    assert settle.ready("a.md", grown)
+    assert quiet.ready("a.md", grown)
 
 
-def test_a_future_mtime_is_ready_once_seen_unchanged_for_the_period(settle, clocks):
+def test_a_future_mtime_is_ready_once_seen_unchanged_for_the_period(quiet, clocks):
     skewed = sig(10, W0_NS + secs(3600))  # a mount whose clock runs an hour ahead
-    assert not settle.ready("a.md", skewed)
-    assert settle.next_look() == pytest.approx(2.0)
+    assert not quiet.ready("a.md", skewed)
+    assert quiet.next_look() == pytest.approx(2.0)
     clocks.advance(1.0)
-    assert not settle.ready("a.md", skewed)
+    assert not quiet.ready("a.md", skewed)
     clocks.advance(1.0)
-    assert settle.ready("a.md", skewed)
+    assert quiet.ready("a.md", skewed)
 
 
-def test_a_future_mtime_whose_signature_changes_waits_again(settle, clocks):
-    assert not settle.ready("a.md", sig(10, W0_NS + secs(3600)))
+def test_a_future_mtime_whose_signature_changes_waits_again(quiet, clocks):
+    assert not quiet.ready("a.md", sig(10, W0_NS + secs(3600)))
     clocks.advance(1.5)
     changed = sig(11, W0_NS + secs(3600))  # same skewed mtime, new size
-    assert not settle.ready("a.md", changed)
+    assert not quiet.ready("a.md", changed)
     clocks.advance(1.0)
-    assert not settle.ready("a.md", changed)
+    assert not quiet.ready("a.md", changed)
     clocks.advance(1.0)
-    assert settle.ready("a.md", changed)
+    assert quiet.ready("a.md", changed)
 
 
-def test_a_vanished_file_is_gone_only_after_the_quiet_period(settle, clocks):
-    assert not settle.gone("a.md")
-    assert settle.next_look() == pytest.approx(2.0)
+def test_a_vanished_file_is_gone_only_after_the_quiet_period(quiet, clocks):
+    assert not quiet.gone("a.md")
+    assert quiet.next_look() == pytest.approx(2.0)
     clocks.advance(1.9)
-    assert not settle.gone("a.md")
-    assert settle.next_look() == pytest.approx(0.1)
+    assert not quiet.gone("a.md")
+    assert quiet.next_look() == pytest.approx(0.1)
     clocks.advance(0.1)
-    assert settle.gone("a.md")
-    assert settle.next_look() is None
+    assert quiet.gone("a.md")
+    assert quiet.next_look() is None
 
 
-def test_reappearing_cancels_a_pending_gone(settle, clocks):
-    assert not settle.gone("a.md")
+def test_reappearing_cancels_a_pending_gone(quiet, clocks):
+    assert not quiet.gone("a.md")
     clocks.advance(1.5)
-    assert settle.ready("a.md", sig(10, W0_NS - secs(3600)))  # back (rewritten long ago)
+    assert quiet.ready("a.md", sig(10, W0_NS - secs(3600)))  # back (rewritten long ago)
     clocks.advance(1.0)
-    assert not settle.gone("a.md"), "the earlier absence must not count"
+    assert not quiet.gone("a.md"), "the earlier absence must not count"
     clocks.advance(2.0)
-    assert settle.gone("a.md")
+    assert quiet.gone("a.md")
 
 
-def test_forget_except_drops_what_is_no_longer_in_question(settle, clocks):
+def test_forget_except_drops_what_is_no_longer_in_question(quiet, clocks):
     skewed = sig(10, W0_NS + secs(3600))  # only time seen unchanged makes these ready
-    assert not settle.ready("held.md", skewed)
-    assert not settle.ready("dropped.md", skewed)
-    assert not settle.gone("missing.md")
-    assert not settle.gone("back.md")
-    settle.forget_except(["held.md", "missing.md"])
+    assert not quiet.ready("held.md", skewed)
+    assert not quiet.ready("dropped.md", skewed)
+    assert not quiet.gone("missing.md")
+    assert not quiet.gone("back.md")
+    quiet.forget_except(["held.md", "missing.md"])
     clocks.advance(2.0)
-    assert settle.ready("held.md", skewed)
-    assert settle.gone("missing.md")
-    assert not settle.ready("dropped.md", skewed), "forgotten: seen for the first time again"
-    assert not settle.gone("back.md"), "its absence was forgotten: the wait starts again"
+    assert quiet.ready("held.md", skewed)
+    assert quiet.gone("missing.md")
+    assert not quiet.ready("dropped.md", skewed), "forgotten: seen for the first time again"
+    assert not quiet.gone("back.md"), "its absence was forgotten: the wait starts again"
 
 
-def test_next_look_is_the_shortest_wait_then_resets(settle, clocks):
-    assert settle.next_look() is None
-    assert not settle.ready("c.md", sig(10, W0_NS - secs(1.2)))  # 0.8 s to go
-    assert not settle.ready("a.md", sig(10, W0_NS - secs(0.5)))  # 1.5 s to go
-    assert not settle.gone("b.md")  # 2 s to go
-    assert settle.next_look() == pytest.approx(0.8)
-    assert settle.next_look() is None
-    assert not settle.ready("a.md", sig(10, W0_NS - secs(0.5)))
-    assert settle.next_look() == pytest.approx(1.5)
+def test_next_look_is_the_shortest_wait_then_resets(quiet, clocks):
+    assert quiet.next_look() is None
+    assert not quiet.ready("c.md", sig(10, W0_NS - secs(1.2)))  # 0.8 s to go
+    assert not quiet.ready("a.md", sig(10, W0_NS - secs(0.5)))  # 1.5 s to go
+    assert not quiet.gone("b.md")  # 2 s to go
+    assert quiet.next_look() == pytest.approx(0.8)
+    assert quiet.next_look() is None
+    assert not quiet.ready("a.md", sig(10, W0_NS - secs(0.5)))
+    assert quiet.next_look() == pytest.approx(1.5)
 
 
-def test_the_sidecars_newer_mtime_counts(settle, clocks):
+def test_the_sidecars_newer_mtime_counts(quiet, clocks):
     old, fresh = W0_NS - secs(3600), W0_NS - secs(0.5)
-    assert not settle.ready("a.txt", sig(10, old, (5, fresh)))
-    assert not settle.ready("b.txt", sig(10, fresh, (5, old)))
-    assert settle.next_look() == pytest.approx(1.5)
-    assert settle.ready("c.txt", sig(10, old, (5, old)))
+    assert not quiet.ready("a.txt", sig(10, old, (5, fresh)))
+    assert not quiet.ready("b.txt", sig(10, fresh, (5, old)))
+    assert quiet.next_look() == pytest.approx(1.5)
+    assert quiet.ready("c.txt", sig(10, old, (5, old)))
 
 
-# --- content/intake.py: scan with and without a Settle ---
+# --- content/intake.py: scan with and without a QuietPeriod ---
 
 
 class RealClocks:
@@ -224,15 +224,15 @@ def store(site):
 
 def test_a_file_just_written_waits_then_is_read(site, store):
     clocks = RealClocks()
-    settle = Settle(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
+    quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
     clocks.write(site.content_dir / "notes/hubs.md", MD)
-    report = scan(site, store, T0, settle)
+    report = scan(site, store, T0, quiet)
     assert report.waiting == ("notes/hubs.md",)
     assert report.files == 1 and report.parsed == 0 and not report.changed
     assert store.files() == {} and store.count_posts() == 0
-    assert 0 < settle.next_look() <= QUIET
+    assert 0 < quiet.next_look() <= QUIET
     clocks.advance(QUIET)
-    report = scan(site, store, T0 + timedelta(seconds=5), settle)
+    report = scan(site, store, T0 + timedelta(seconds=5), quiet)
     assert report.waiting == () and report.parsed == 1 and len(report.new) == 1
     assert [p.title for p in store.posts()] == ["Hubs"]
 
@@ -242,29 +242,29 @@ def test_a_move_aside_save_never_withdraws_and_ends_as_one_update(site, store):
     write(path, MD)
     [post_id] = scan(site, store, T0).new
     clocks = RealClocks()
-    settle = Settle(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
+    quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
 
     os.rename(path, site.content_dir / "hubs.md~")  # the editor moves the old file aside
-    report = scan(site, store, T0 + timedelta(seconds=1), settle)
+    report = scan(site, store, T0 + timedelta(seconds=1), quiet)
     assert report.waiting == ("hubs.md",) and report.withdrawn == ()
     assert store.count_posts() == 1
 
     clocks.advance(QUIET - 1)
     clocks.write(path, MD.replace("Family hubs text.", "Edited text."))  # and writes anew
-    report = scan(site, store, T0 + timedelta(seconds=2), settle)
+    report = scan(site, store, T0 + timedelta(seconds=2), quiet)
     assert report.waiting == ("hubs.md",) and report.withdrawn == () and not report.changed
     clocks.advance(QUIET - 1)  # past the quiet period of the absence; not of the new file
-    report = scan(site, store, T0 + timedelta(seconds=3), settle)
+    report = scan(site, store, T0 + timedelta(seconds=3), quiet)
     assert report.waiting == ("hubs.md",) and report.withdrawn == ()
     assert store.count_posts() == 1
 
     clocks.advance(QUIET)
-    report = scan(site, store, T0 + timedelta(seconds=4), settle)
+    report = scan(site, store, T0 + timedelta(seconds=4), quiet)
     assert report.updated == (post_id,) and report.new == () and report.withdrawn == ()
     assert report.waiting == ()
     [post] = store.posts()
     assert post.id == post_id and "Edited text." in post.body_html
-    assert not scan(site, store, T0 + timedelta(seconds=5), settle).changed
+    assert not scan(site, store, T0 + timedelta(seconds=5), quiet).changed
 
 
 def test_a_file_that_stays_gone_is_withdrawn_after_the_quiet_period(site, store):
@@ -272,16 +272,16 @@ def test_a_file_that_stays_gone_is_withdrawn_after_the_quiet_period(site, store)
     write(path, MD)
     [post_id] = scan(site, store, T0).new
     clocks = RealClocks()
-    settle = Settle(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
+    quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
     path.unlink()
-    assert scan(site, store, T0, settle).withdrawn == ()
+    assert scan(site, store, T0, quiet).withdrawn == ()
     clocks.advance(QUIET)
-    report = scan(site, store, T0, settle)
+    report = scan(site, store, T0, quiet)
     assert report.withdrawn == (post_id,) and report.waiting == ()
     assert store.count_posts() == 0
 
 
-def test_without_settle_everything_is_read_at_once(site, store):
+def test_without_a_quiet_period_everything_is_read_at_once(site, store):
     path = site.content_dir / "hubs.md"
     write(path, MD)
     report = scan(site, store, T0)

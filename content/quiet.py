@@ -20,7 +20,7 @@ def _newest_mtime(signature: str) -> float:
     return max(int(part.split(":")[1]) for part in signature.split("+")) / 1e9
 
 
-class Settle:
+class QuietPeriod:
     """Decides, scan after scan, which changed files are quiet enough to read."""
 
     def __init__(
