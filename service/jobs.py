@@ -239,7 +239,8 @@ class Jobs:
         if report.waiting and report.waiting != self._waiting:
             event(
                 "scan",
-                f"{len(report.waiting)} file(s) held back for the quiet period: {', '.join(report.waiting)}",
+                f"{len(report.waiting)} file(s) held back for the quiet period: "
+                + ", ".join(report.waiting),
                 waiting=list(report.waiting),
             )
         self._waiting, self._first_scan = report.waiting, False
