@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench eval bench-scale clean
+.PHONY: demo setup test bench eval bench-scale clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/postroom --site examples/site run --once
 
+# what the suite needs from the machine (Chromium, openssl): installed as root or with
+# sudo that asks no password, else one line naming the command; CI runs it too (.ci/run)
+setup:
+	PYTHON='$(PYTHON)' tests/setup
+
 # the suite twice, both passes at once: on SQLite and on a throwaway PostgreSQL server
-# (tests/pg/suite; POSTROOM_TEST_SERIAL=1 runs them one after the other)
-test: $(STAMP)
+# (tests/pg/suite; POSTROOM_TEST_SERIAL=1 runs them one after the other). setup comes
+# first, so a machine that lacks something stops before the venv is made.
+test: setup $(STAMP)
 	$(BIN)/ruff check .
 	tests/pg/suite $(BIN)/pytest -q
 

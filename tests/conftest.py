@@ -1,12 +1,16 @@
-import os
-
 import pytest
 from pg_support import fresh_database, on_postgresql
 from postroom.core.config import DATABASE_URL_ENV
+from seeds_support import seeds_folder, seeds_summary
 from support import make_site
 
-# The seed acceptance runs only where .ci/run points POSTROOM_SEEDS at the real captures.
-collect_ignore = [] if os.environ.get("POSTROOM_SEEDS") else ["test_seeds.py"]
+# The seed acceptance runs on the curator's real captures: $POSTROOM_SEEDS, else
+# ../shared/seeds beside the repository; the summary says where, or why it did not run.
+collect_ignore = [] if seeds_folder()[0] else ["test_seeds.py"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(seeds_summary(terminalreporter.stats))
 
 
 @pytest.fixture(autouse=True)

@@ -1,16 +1,17 @@
 """Acceptance on the curator's real captures (../shared/seeds), through the CLI.
 
-Collected only when POSTROOM_SEEDS names the folder (see conftest.py and .ci/run).
+The folder: $POSTROOM_SEEDS, else ../shared/seeds beside the repository; collected only
+where there is one (tests/seeds_support.py), and the pytest summary says which.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from postroom.store import Store
+from seeds_support import seeds_folder
 from support import make_site
 
 EXPECTED = {
@@ -42,7 +43,8 @@ JUNK = (
 
 
 def test_seeds_give_exactly_the_eight_posts(tmp_path):
-    seeds = Path(os.environ["POSTROOM_SEEDS"])
+    seeds, _ = seeds_folder()
+    assert seeds is not None
     site = make_site(tmp_path / "site")
     shutil.copytree(seeds, site.content_dir, dirs_exist_ok=True)
     postroom = Path(sys.executable).with_name("postroom")
