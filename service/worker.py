@@ -3,7 +3,7 @@
 Each worker drains every released issue together with the others: rows are
 claimed in batches under a lease (store.outbox), so workers never wait on one
 another and a worker that dies (even with -9) has its rows taken back by the
-rest. A worker makes no issue and writes no page: the scheduler (`run`) does,
+rest. A worker makes no issue and writes no page: the service (`run`) does,
 and releases an issue once its archive page is written. With nothing to send
 a worker looks again every `service.poll_seconds`.
 """
@@ -17,6 +17,7 @@ import threading
 
 from postroom.core.clock import Clock
 from postroom.core.config import Site
+from postroom.service.command import Exit
 from postroom.service.jobs import send_logged
 from postroom.service.logs import Guard, event
 from postroom.store import Store
@@ -32,7 +33,7 @@ class Worker:
         """Send until SIGTERM or SIGINT: 0. Each connection then finishes or hands back
         its message, and the rows it had claimed go back to pending for the others.
         SIGHUP (a reload, or a closed terminal) stops the same way but exits
-        EX_TEMPFAIL (75, scheduler's Exit.RESTART), which systemd's Restart=on-failure
+        Exit.RESTART (75, EX_TEMPFAIL), which systemd's Restart=on-failure
         starts again with the config re-read; a worker has no lease to hand over in
         place, so a new process is the simple reload."""
         hangup = threading.Event()
@@ -55,7 +56,7 @@ class Worker:
         while not self.stop.is_set():
             send()
             self.stop.wait(poll)
-        code = os.EX_TEMPFAIL if hangup.is_set() else 0  # EX_TEMPFAIL is Exit.RESTART
+        code = Exit.RESTART if hangup.is_set() else Exit.OK
         why = " for SIGHUP: to be started again" if code else ""
         event("service", f"worker stopped{why}", code=code)
         logging.shutdown()

@@ -163,7 +163,7 @@ class AdvisoryLease(Lease):
 
 
 def role_lease(store: Store, name: str) -> Lease:
-    """The lease for a role a single process may hold (the scheduler): an advisory lock on
+    """The lease for a role a single process may hold (the service): an advisory lock on
     PostgreSQL, shared by machines; a lease row on SQLite, which one machine uses."""
     if store.engine.dialect.name == "postgresql":
         return AdvisoryLease(store, name)
