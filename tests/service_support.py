@@ -121,7 +121,13 @@ class Service:
         assert self.process.poll() is None, f"the service had already exited:\n{self}"
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # so that __str__ can read what it said
+            self.process.wait(15)
+            self._reader.join(5)
+            raise AssertionError(f"still running {timeout} s after SIGTERM:\n{self}") from None
         self._reader.join(5)
         return code, time.monotonic() - started
 
