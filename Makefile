@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo setup test bench eval bench-scale clean
+.PHONY: demo setup test bench eval mailcheck bench-scale clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 # capture intake scored on the labelled captures in ../shared/captures (read in place)
 eval: $(STAMP)
 	$(BIN)/python bench/eval.py
+
+# the digest as SpamAssassin (local tests), tidy and Gmail's 102 KB clip see it
+# (needs Debian's spamassassin and tidy)
+mailcheck: $(STAMP)
+	$(BIN)/python bench/mailcheck.py
 
 # side-by-side runs (about 1.5 hours on 2 cores): builds next to Pelican (its own
 # venv, .venv-pelican), delivery to Postfix's smtp-sink on SQLite and PostgreSQL
