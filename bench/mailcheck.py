@@ -35,10 +35,11 @@ from_address = "digest@notes.example.org"
 from_name = "Practice Notes"
 transport = "files"
 """
-LONG_POST = "---\ntitle: Long read {n}\ndate: 2026-11-{day:02d}\n---\n" + (
-    "A paragraph of a long post about practice, supervision and the week's news. " * 12
-    + "\n\n"
-) * 40
+LONG_POST = (
+    "---\ntitle: Long read {n}\ndate: 2026-11-{day:02d}\n---\n"
+    + ("A paragraph of a long post about practice, supervision and the week's news. " * 12 + "\n\n")
+    * 40
+)
 
 
 def _postroom(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,8 +114,10 @@ def _report(name: str, message: Path) -> None:
     errors, warnings = _tidy(html)
     size = len(html.encode()) / 1024
     print(f"== {name}")
-    print(f"   message {message.stat().st_size / 1024:.1f} KB; HTML part {size:.1f} KB"
-          f" (Gmail clips at {GMAIL_CLIP_KB} KB: {'fits' if size <= GMAIL_CLIP_KB else 'CLIPPED'})")
+    print(
+        f"   message {message.stat().st_size / 1024:.1f} KB; HTML part {size:.1f} KB"
+        f" (Gmail clips at {GMAIL_CLIP_KB} KB: {'fits' if size <= GMAIL_CLIP_KB else 'CLIPPED'})"
+    )
     print(f"   SpamAssassin (local tests): {score:+.1f}  {', '.join(rules) or 'no rules hit'}")
     print(f"   tidy: {len(errors)} errors, {len(warnings)} warnings beyond email table attributes")
     for line in (errors + warnings)[:10]:
