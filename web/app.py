@@ -3,7 +3,7 @@
     GET  /...                  public/ (feeds with their own types, ETag, 304)
     POST /subscribe            double opt-in: a confirmation email, the same answer for all
     GET  /confirm?token=       a page with a button (mail scanners follow GET links)
-    POST /confirm?token=       the subscription is active
+    POST /confirm?token=       the subscription is active; a welcome email, once
     GET  /unsubscribe?token=   a page with a button; GET never changes anything
     POST /unsubscribe?token=   unsubscribed (RFC 8058 one-click too: no cookie, no login)
 
@@ -35,9 +35,11 @@ from postroom.core.config import Site
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
 from postroom.emails.tokens import TokenError, read_token_issued
 from postroom.emails.transports import Rejected, Transport, Unreachable
+from postroom.emails.welcome import welcome
 from postroom.feeds.pages import render_page
 from postroom.store import Store
 from postroom.store.subscribers import AddressError, Status, SubscriberList
+from postroom.store.welcomes import claim_welcome, release_welcome
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, MutableHeaders
@@ -290,7 +292,26 @@ class Web:
                 " subscribe again for a new one.",
                 400,
             )
+        await run_in_threadpool(self._welcome, address)
         return self.page("Subscribed", f"The weekly email will come to {address}.")
+
+    def _welcome(self, address: str) -> None:
+        """The welcome email, once per address however often the button is pressed. One
+        that cannot be made or sent is logged and its claim given back, so the next press
+        tries again; the subscription stands either way."""
+        now = self.clock()
+        if not claim_welcome(self.store, address, now):
+            return
+        try:
+            envelope = welcome(self.site, self.secret, address, now)
+            connection = self.transport.connect()
+            try:
+                connection.send(envelope)
+            finally:
+                connection.close()
+        except Exception as exc:  # a refusal, a server away, a broken template
+            release_welcome(self.store, address)
+            _LOG.warning("welcome not sent: %s", exc)
 
     async def unsubscribe(self, request: Request) -> Response:
         try:
