@@ -129,7 +129,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     import uvicorn  # lazy: see the imports
     from postroom.emails.transports import transport_for
     from postroom.web.app import create_app
-    from postroom.web.server import Listen, proxy_network, server_config
+    from postroom.web.server import Listen, preview_url, proxy_network, server_config
 
     try:
         proxies = tuple(proxy_network(text) for text in args.trusted_proxy)
@@ -144,11 +144,20 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     if os.environ.get("FORWARDED_ALLOW_IPS"):
         say("FORWARDED_ALLOW_IPS is ignored: use --trusted-proxy")
     site = ctx.site
-    app = create_app(site, ctx.store, secret, transport_for(site), ctx.clock)
-    print(f"serving {site.public_dir} at http://{args.host}:{args.port}/ (links: {site.base_url})")
+    listen = Listen(args.host, args.port, proxies)
+    preview = preview_url(site, listen)
+    app = create_app(site, ctx.store, secret, transport_for(site), ctx.clock, preview)
+    if preview:
+        rewritten = f"a preview: links to {site.base_url} lead here"
+        print(f"serving {site.public_dir} at {preview} ({rewritten})")
+    else:
+        print(f"serving {site.public_dir} at {listen.url} (links: {site.base_url})")
+    if not site.public_dir.is_dir():
+        build = f"postroom --site {site.root} run --once"
+        print(f"nothing is built yet: run `{build}`; until then every page says so")
     trusted = ", ".join(map(str, proxies)) or "no one (see --trusted-proxy)"
-    print(f"X-Forwarded-For trusted from: {trusted}")
-    uvicorn.Server(server_config(app, Listen(args.host, args.port, proxies))).run()
+    print(f"X-Forwarded-For trusted from: {trusted}", flush=True)
+    uvicorn.Server(server_config(app, listen)).run()
     return Exit.OK
 
 

@@ -10,14 +10,16 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.core.sanitize import one_line
 from postroom.feeds.archive import issue_url
 from postroom.feeds.credit import byline, credit_html
 from postroom.feeds.syndication import post_url
+from postroom.feeds.theme import ThemeLoader, render, theme_folder
 from premailer import Premailer
 
 ADDRESS = "%%ADDRESS%%"
@@ -32,9 +34,11 @@ class RenderedDigest:
 
 
 @cache
-def _environment() -> Environment:
+def _environment(themes: Path | None) -> Environment:
+    """The email templates for a site whose overrides are in `themes` (its
+    templates/emails/, see feeds.theme; None: the packaged ones alone), one per folder."""
     env = Environment(
-        loader=PackageLoader("postroom.emails", "templates"),
+        loader=ThemeLoader(themes, "postroom.emails"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -49,6 +53,12 @@ def _environment() -> Environment:
         ),
     )
     return env
+
+
+def render_email(site: Site, name: str, values: dict) -> str:
+    """Email template `name` of `site`: its own override (templates/emails/) if it has a
+    good one, else the packaged template."""
+    return render(_environment, theme_folder(site, "emails"), name, values)
 
 
 def _inline(html: str) -> str:
@@ -84,8 +94,7 @@ def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> Rend
         "url": lambda p: post_url(site, p),
         "archive_url": issue_url(site, number) if number is not None else "",
     }
-    env = _environment()
     # lxml drops the doctype on the way through premailer; standards mode wants it back
-    html = "<!doctype html>\n" + _inline(env.get_template("digest.html").render(values))
-    text = env.get_template("digest.txt").render(values)
+    html = "<!doctype html>\n" + _inline(render_email(site, "digest.html", values))
+    text = render_email(site, "digest.txt", values)
     return RenderedDigest(subject, html, text)

@@ -52,6 +52,8 @@ def build(
     vetting = Vetting(site)
     sets = feed_sets(site, admitted, vetting)
     out = OutputWriter(site.public_dir)
+    if memo:
+        memo.theme(site)
     for done, post in enumerate(admitted, 1):
         if progress is not None:
             progress(done, len(admitted))

@@ -2,6 +2,7 @@
 
 Templates are autoescaped; post bodies, sanitized at intake, are the only
 thing marked safe. Pages keep a body whole even when the feeds cut it short.
+A site's templates/pages/ overrides any of them (feeds.theme).
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.feeds.credit import credit_html, day
 from postroom.feeds.syndication import post_url
+from postroom.feeds.theme import ThemeLoader, fingerprint, render, theme_folder
 
 
 @cache
-def _environment() -> Environment:
+def _environment(themes: Path | None) -> Environment:
+    """The templates for a site whose overrides are in `themes` (None: the packaged ones
+    alone), one per such folder."""
     env = Environment(
-        loader=PackageLoader("postroom.feeds", "templates"),
+        loader=ThemeLoader(themes, "postroom.feeds"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -30,15 +34,15 @@ def _environment() -> Environment:
 
 
 def render_page(name: str, site: Site, **values: object) -> bytes:
-    """A template of feeds/templates with the site, `url(post)` and `local(moment)` (the
-    site's timezone) at hand."""
-    template = _environment().get_template(name)
-    return template.render(
-        site=site,
-        url=lambda post: post_url(site, post),
-        local=lambda moment: moment.astimezone(site.config.tz),
+    """A template of feeds/templates (or the site's override of it) with the site,
+    `url(post)` and `local(moment)` (the site's timezone) at hand."""
+    values = {
+        "site": site,
+        "url": lambda post: post_url(site, post),
+        "local": lambda moment: moment.astimezone(site.config.tz),
         **values,
-    ).encode()
+    }
+    return render(_environment, theme_folder(site, "pages"), name, values).encode()
 
 
 def post_page_name(post: Post) -> str:
@@ -64,10 +68,19 @@ class PageMemo:
     are unchanged and whose file nobody has touched since is not rendered again.
 
     A long-running service keeps one; it turns "a new post on a site of 10,000" from
-    10,000 renders into one. Keys are in-process hashes, so it is never stored."""
+    10,000 renders into one. Keys are in-process hashes, so it is never stored. A change
+    to the site's page templates (`theme`, told at each build) renders every page again."""
 
     def __init__(self) -> None:
         self._made: dict[str, tuple[int, int, int]] = {}  # path -> (inputs, size, mtime)
+        self._theme: object = None
+
+    def theme(self, site: Site) -> None:
+        """Before a build: forget every page if the site's page templates changed since."""
+        now = fingerprint(theme_folder(site, "pages"))
+        if now != self._theme:
+            self._made.clear()
+            self._theme = now
 
     def fresh(self, path: Path, site: Site, post: Post) -> bool:
         made = self._made.get(str(path))

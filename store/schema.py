@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 6  # store.migrations takes an older database here
+SCHEMA_VERSION = 7  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -147,4 +147,14 @@ activity = Table(
     Column("name", String(40), primary_key=True),
     Column("at", String(40), nullable=False),
     Column("data", Text, nullable=False),  # JSON: what it did (counts)
+)
+
+# Who has been sent the welcome email, by address: at most one each, however often the
+# confirm button is pressed (and an id that SQLite gives again after a removal cannot
+# stand for someone else). Claimed before the send, released if the send fails.
+welcomes = Table(
+    "welcomes",
+    metadata,
+    Column("address_key", String(320), primary_key=True),
+    Column("sent_at", String(40), nullable=False),
 )

@@ -3,7 +3,7 @@
     GET  /...                  public/ (feeds with their own types, ETag, 304)
     POST /subscribe            double opt-in: a confirmation email, the same answer for all
     GET  /confirm?token=       a page with a button (mail scanners follow GET links)
-    POST /confirm?token=       the subscription is active
+    POST /confirm?token=       the subscription is active; a welcome email, once
     GET  /unsubscribe?token=   a page with a button; GET never changes anything
     POST /unsubscribe?token=   unsubscribed (RFC 8058 one-click too: no cookie, no login)
 
@@ -24,7 +24,10 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from postroom.core.clock import Clock
@@ -32,9 +35,11 @@ from postroom.core.config import Site
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
 from postroom.emails.tokens import TokenError, read_token_issued
 from postroom.emails.transports import Rejected, Transport, Unreachable
+from postroom.emails.welcome import welcome
 from postroom.feeds.pages import render_page
 from postroom.store import Store
 from postroom.store.subscribers import AddressError, Status, SubscriberList
+from postroom.store.welcomes import claim_welcome, release_welcome
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, MutableHeaders
@@ -51,6 +56,7 @@ _TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
 }
+_REWRITTEN = (".html", ".xml", ".json")  # what can link to the site: pages and feeds
 _SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline';"
@@ -68,9 +74,33 @@ MAX_FORM_BYTES = 16_384
 _LOG = logging.getLogger("postroom.web")
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A preview of a site not yet published under a real name (`serve` at an address that
+    is not its local base_url): every link to `published` in the pages and feeds is served
+    as a link to `served`, as `hugo server` does. public/ itself is never changed."""
+
+    published: str
+    served: str
+
+
 class PublicFiles(StaticFiles):
     """public/ as it is, with the feeds' own media types and no dot files; Starlette
-    answers conditional GETs (ETag, Last-Modified) with 304 and no body."""
+    answers conditional GETs (ETag, Last-Modified) with 304 and no body. Before the first
+    build, every path gets `unbuilt()`'s page instead of Starlette's error."""
+
+    def __init__(
+        self, *, directory: Path, unbuilt: Callable[[], Response], rewrite: Rewrite | None
+    ) -> None:
+        super().__init__(directory=directory, html=True, check_dir=False)
+        self.unbuilt = unbuilt
+        self.rewrite = rewrite
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not os.path.isdir(self.directory or ""):
+            await self.unbuilt()(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
         response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
@@ -80,9 +110,23 @@ class PublicFiles(StaticFiles):
         response.headers["cache-control"] = "no-cache"  # always revalidate: a 304 is cheap
         if int(stat_result.st_mtime) >= int(time.time()):  # written this very second: its
             del response.headers["last-modified"]  # date could not tell the next write apart
+        if self.rewrite and str(full_path).endswith(_REWRITTEN):
+            response = self._rewritten(full_path, response)
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
         return response
+
+    def _rewritten(self, full_path: str, response: Response) -> Response:
+        """The file with the preview's links; its ETag is of these bytes, not the file's.
+        A local base_url is plain ASCII with nothing to escape, so it reads the same in
+        HTML, XML and JSON, and a byte replace finds every link."""
+        assert self.rewrite is not None
+        published, served = self.rewrite.published.encode(), self.rewrite.served.encode()
+        data = Path(full_path).read_bytes().replace(published, served)
+        headers = MutableHeaders(raw=list(response.raw_headers))
+        del headers["content-length"]
+        headers["etag"] = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+        return Response(data, status_code=response.status_code, headers=dict(headers))
 
     def get_path(self, scope: Scope) -> str:
         path = super().get_path(scope)
@@ -143,6 +187,16 @@ class Web:
     def page(self, heading: str, message: str, status: int = 200, **form: object) -> Response:
         body = render_page("action.html", self.site, heading=heading, message=message, **form)
         return HTMLResponse(body, status_code=status)
+
+    def unbuilt(self) -> Response:
+        """What every page says before the first build has written public/ (503: a build
+        will bring it; the folder's path is not a visitor's business)."""
+        return self.page(
+            "Nothing published yet",
+            "This site has not been built yet. Run `postroom run --once` (or keep"
+            " `postroom run` going) for this site, then reload this page.",
+            503,
+        )
 
     def _same_origin(self, request: Request) -> bool:
         """A browser says where a form came from; a cross-site post is refused. (A client
@@ -238,7 +292,26 @@ class Web:
                 " subscribe again for a new one.",
                 400,
             )
+        await run_in_threadpool(self._welcome, address)
         return self.page("Subscribed", f"The weekly email will come to {address}.")
+
+    def _welcome(self, address: str) -> None:
+        """The welcome email, once per address however often the button is pressed. One
+        that cannot be made or sent is logged and its claim given back, so the next press
+        tries again; the subscription stands either way."""
+        now = self.clock()
+        if not claim_welcome(self.store, address, now):
+            return
+        try:
+            envelope = welcome(self.site, self.secret, address, now)
+            connection = self.transport.connect()
+            try:
+                connection.send(envelope)
+            finally:
+                connection.close()
+        except Exception as exc:  # a refusal, a server away, a broken template
+            release_welcome(self.store, address)
+            _LOG.warning("welcome not sent: %s", exc)
 
     async def unsubscribe(self, request: Request) -> Response:
         try:
@@ -281,16 +354,34 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def served_at(site: Site, url: str) -> Site:
+    """The site as a preview at `url` presents it: its pages' links, its form actions and
+    the links it emails point there. Feed entry ids keep their authority (it is derived
+    from base_url only for sites made before `site.id_authority`)."""
+    config = site.config
+    section = replace(config.site, base_url=url, id_authority=site.id_authority)
+    return replace(site, config=replace(config, site=section))
+
+
 def create_app(
-    site: Site, store: Store, secret: bytes, transport: Transport, clock: Clock
+    site: Site,
+    store: Store,
+    secret: bytes,
+    transport: Transport,
+    clock: Clock,
+    preview: str | None = None,
 ) -> Starlette:
-    web = Web(site, store, secret, transport, clock)
+    """The web side of `site`; with `preview` (a URL), a preview served there instead of
+    at site.base_url (see Rewrite)."""
+    rewrite = Rewrite(site.base_url, preview) if preview and preview != site.base_url else None
+    web = Web(served_at(site, preview) if rewrite else site, store, secret, transport, clock)
+    public = PublicFiles(directory=site.public_dir, unbuilt=web.unbuilt, rewrite=rewrite)
     return Starlette(
         routes=[
             Route("/subscribe", web.subscribe, methods=["POST"]),
             Route("/confirm", web.confirm, methods=["GET", "POST"]),
             Route("/unsubscribe", web.unsubscribe, methods=["GET", "POST"]),
-            Mount("/", PublicFiles(directory=site.public_dir, html=True, check_dir=False)),
+            Mount("/", public),
         ],
         middleware=[Middleware(SecurityHeaders)],
     )

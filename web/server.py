@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import h11
 import uvicorn
+from postroom.core.config import Site, is_local_url
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -68,6 +69,28 @@ class Listen:
     host: str
     port: int
     trusted_proxies: tuple[_Network, ...] = ()
+
+    @property
+    def url(self) -> str:
+        """The address a browser on this machine opens (a wildcard host is this machine)."""
+        host = _WILDCARDS.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}/" if ":" in host else f"http://{host}:{self.port}/"
+
+
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def preview_url(site: Site, listen: Listen) -> str | None:
+    """Where `serve` shows a preview of the site, or None when it serves the site as it is.
+
+    A site whose base_url is local (localhost, a loopback address: the default) is not
+    published under a real name yet, so its links can only mean this machine: served at
+    another address or port, its links and form actions must follow (a form posted to
+    base_url from another origin is blocked by `form-action 'self'`). A real base_url is
+    left alone, as it must be behind a proxy that forwards the site's own host."""
+    if not is_local_url(site.base_url) or listen.url == site.base_url:
+        return None
+    return listen.url
 
 
 def proxy_network(text: str) -> _Network:

@@ -1,0 +1,99 @@
+"""A site's own templates (SITE/templates/pages/, SITE/templates/emails/) before the packaged
+ones: used when there, the packaged ones when removed or unusable, never a file outside the
+folder, and content still sanitised. Real builds into public/ with a real SQLite store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from postroom.content.intake import scan
+from postroom.feeds import PageMemo
+from postroom.service.jobs import publish
+from postroom.store import Store
+from support import make_site, write
+
+POSTS = {
+    "duty.md": "---\ntitle: What duty teams know\ndate: 2016-06-23\n---\n"
+    "The phones stayed open. <script>alert(1)</script> <img src=x onerror=alert(2)>\n",
+}
+OWN_POST = """{% extends "base.html" %}
+{% block main %}<article class="own-theme"><h1>{{ post.title }}</h1>
+{{ post.body_html | safe }}</article>{% endblock %}
+"""
+
+
+class Built:
+    """A site built as the service builds it: one store, one page memo across builds."""
+
+    def __init__(self, root: Path) -> None:
+        self.site = make_site(root, POSTS)
+        self.store = Store(self.site.store_url)
+        self.memo = PageMemo()
+        scan(self.site, self.store)
+        [self.post] = self.store.posts()
+
+    def page(self) -> str:
+        publish(self.site, self.store, datetime.now(UTC), self.memo)
+        path = self.site.public_dir / "posts" / self.post.id / "index.html"
+        return path.read_text(encoding="utf-8")
+
+    def override(self, name: str) -> Path:
+        return self.site.root / "templates" / "pages" / name
+
+
+@pytest.fixture
+def built(tmp_path):
+    built = Built(tmp_path / "site")
+    try:
+        yield built
+    finally:
+        built.store.close()
+
+
+def test_an_override_of_post_html_is_used_and_its_removal_falls_back(built):
+    packaged = built.page()
+    assert "own-theme" not in packaged
+
+    write(built.override("post.html"), OWN_POST)
+    themed = built.page()  # the same process, the same memo: the page is made again
+    assert '<article class="own-theme"><h1>What duty teams know</h1>' in themed
+    assert "All posts" in themed  # base.html, packaged, still frames it
+    assert "<script" not in themed and "onerror" not in themed  # content still sanitised
+
+    built.override("post.html").unlink()
+    assert built.page() == packaged
+
+
+def test_an_override_outside_the_folder_is_never_read(built, tmp_path, caplog):
+    secret = tmp_path / "outside.html"
+    secret.write_text("SECRET FROM OUTSIDE", encoding="utf-8")
+    built.override("post.html").parent.mkdir(parents=True)
+    os.symlink(secret, built.override("post.html"))
+    os.symlink(secret, built.override("base.html"))
+    with caplog.at_level(logging.WARNING, logger="postroom.theme"):
+        page = built.page()
+    assert "SECRET" not in page and "What duty teams know" in page
+    assert "outside" in caplog.text and "post.html" in caplog.text
+
+    built.override("post.html").unlink()  # an include that climbs out finds nothing
+    write(built.override("post.html"), '{% include "../../../outside.html" %}')
+    with caplog.at_level(logging.WARNING, logger="postroom.theme"):
+        page = built.page()
+    assert "SECRET" not in page and "What duty teams know" in page
+    assert "TemplateNotFound" in caplog.text
+
+
+def test_an_override_that_does_not_parse_or_is_a_pipe_is_reported_and_not_used(built, caplog):
+    write(built.override("post.html"), "{% block main %}unclosed")
+    os.mkfifo(built.override("index.html"))  # would hang a reader that opened it
+    with caplog.at_level(logging.WARNING, logger="postroom.theme"):
+        page = built.page()
+    assert "What duty teams know" in page and "unclosed" not in page
+    assert "post.html: line 1" in caplog.text
+    assert "not a regular file" in caplog.text
+    index = (built.site.public_dir / "index.html").read_text(encoding="utf-8")
+    assert "What duty teams know" in index
