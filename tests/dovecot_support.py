@@ -17,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,16 +29,20 @@ _START_SECONDS = 20.0
 
 
 class Dovecot:
-    def __init__(self, folder: Path) -> None:
+    """The server, in a folder of its own under /tmp (not pytest's tmp_path: as root,
+    Dovecot's processes run as other users, who must reach their files through every
+    folder above them), removed when it stops."""
+
+    def __init__(self) -> None:
         if not os.access(DOVECOT, os.X_OK):
             raise RuntimeError(
                 f"{DOVECOT} is missing: apt-get install dovecot-imapd (tests/setup does)"
             )
-        self.folder = folder
+        self.folder = Path(tempfile.mkdtemp(prefix="postroom-dovecot-"))
         self.port = free_port()
-        self.maildir = folder / "mail" / USER
-        self.config = folder / "dovecot.conf"
-        self.log = folder / "dovecot.log"
+        self.maildir = self.folder / "mail" / USER
+        self.config = self.folder / "dovecot.conf"
+        self.log = self.folder / "dovecot.log"
         self.process: subprocess.Popen | None = None
 
     def _users(self) -> tuple[str, str, int, int]:
@@ -133,6 +138,9 @@ service anvil {{
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stdout:
+            self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
