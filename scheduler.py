@@ -101,6 +101,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         return code
     jobs = Jobs(ctx, secret, send=send)
     jobs.scan()  # a first pass always builds
+    jobs.bounces()  # before sending: who bounced or complained is not mailed again
     jobs.decide()
     if not send:
         return Exit.OK

@@ -360,3 +360,18 @@ def test_bounces_without_a_mailbox_or_an_unreachable_one_say_so(tmp_path, capsys
         err = capsys.readouterr().err
         assert err.startswith("postroom: bounces not read: IMAP 127.0.0.1:1: cannot connect")
         assert "Traceback" not in err
+
+
+def test_run_once_reads_the_bounce_mailbox_before_it_sends(tmp_path, capsys):
+    """The service's bounces job (here its one pass in `run --once`): a report waiting in
+    the mailbox is recorded, and marked read."""
+    with source("maildir", tmp_path) as box, SmtpSink() as sink:
+        site = site_for(tmp_path, sink, box.config)
+        assert run(site, "digest", "send") == 0
+        box.put(dsn(by_recipient(sink.received)["bob@example.org"], "bob@example.org"))
+        write(site.content_dir / "later.md", POST.format(title="What duty teams know"))
+        capsys.readouterr()
+        assert run(site, "run", "--once") == 0
+        assert "1 hard bounces" in capsys.readouterr().out
+        assert statuses(site)["bob@example.org"] is Status.BOUNCED
+        assert box.unseen() == 0
