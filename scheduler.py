@@ -8,7 +8,8 @@
     postroom --site DIR status [--json]
     postroom --site DIR serve [--host 127.0.0.1] [--port 8000] [--trusted-proxy ADDR]
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
-    postroom --site DIR digest preview|send|status
+    postroom --site DIR digest preview|send|status|resume
+    postroom --site DIR bounces [--json]
 
 `--site DIR` may also follow the verb (`postroom check --site DIR`); given both ways,
 the one after the verb wins.
@@ -100,6 +101,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         return code
     jobs = Jobs(ctx, secret, send=send)
     jobs.scan()  # a first pass always builds
+    jobs.bounces()  # before sending: who bounced or complained is not mailed again
     jobs.decide()
     if not send:
         return Exit.OK
@@ -188,10 +190,20 @@ def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
             return digest.preview(ctx)
         if args.action == "send":
             return digest.send(ctx, to=args.to, dry_run=args.dry_run)
+        if args.action == "resume":
+            from postroom.service.bounces import resume
+
+            return resume(ctx)
         return digest.status(ctx, as_json=args.json)
     except TokenError as exc:
         say(str(exc))
         return Exit.USAGE
+
+
+def cmd_bounces(ctx: Context, args: argparse.Namespace) -> int:
+    from postroom.service.bounces import bounces  # lazy: see the imports
+
+    return bounces(ctx, as_json=args.json)
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
@@ -238,6 +250,7 @@ VERBS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "status": cmd_status,
     "subscribers": cmd_subscribers,
     "digest": cmd_digest,
+    "bounces": cmd_bounces,
 }
 
 SITE_HELP = "the site folder (default: .); also accepted after the verb, where it wins"
@@ -285,6 +298,13 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--to", metavar="ADDR", help="send one test copy to ADDR, recorded nowhere")
     issues = digest_actions.add_parser("status", help="per issue: queued, sent, deferred, failed")
     issues.add_argument("--json", action="store_true")
+    resume = digest_actions.add_parser(
+        "resume", help="go on sending after a pause for too many bounces or complaints"
+    )
+    bounced = verbs.add_parser(
+        "bounces", help="read the bounce mailbox: bounces, complaints, mailto: unsubscribes"
+    )
+    bounced.add_argument("--json", action="store_true", help="machine-readable output")
     subs = verbs.add_parser("subscribers", help="manage who receives the digest")
     actions = subs.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add one address (active)")
@@ -300,9 +320,9 @@ def parser() -> argparse.ArgumentParser:
     remove.add_argument("address")
     # `postroom check --site S` as well as `postroom --site S check`: unset unless given
     # there, so the top-level one (or its default) stands; given both, the later one wins
-    for verb in (check, run, worker, serve, status, digest, preview, send, issues, subs):
+    for verb in (check, run, worker, serve, status, digest, preview, send, issues, subs, bounced):
         verb.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
-    for action in (add, imp, listing, unsubscribe, remove):
+    for action in (add, imp, listing, unsubscribe, remove, resume):
         action.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
     return top
 

@@ -115,6 +115,11 @@ class MailSection:
     dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
     dkim_selector: str = ""
     dkim_domain: str = ""  # empty: the from_address's domain
+    # an issue whose hard bounces (complaints) pass this share of the messages attempted
+    # pauses sending until `postroom digest resume`: 0.3% is the complaint rate past
+    # which Gmail rejects bulk mail
+    pause_bounce_rate: float = 0.05
+    pause_complaint_rate: float = 0.003
     # (transport name, its [mail.<name>] table read into its schema): every such table
     # the file has, and the chosen transport's defaults when it has a schema and no table
     tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
@@ -122,6 +127,30 @@ class MailSection:
     def table(self, transport: str) -> Any:
         """A transport's own section, `[mail.<transport>]`; None when it has none."""
         return dict(self.tables).get(transport)
+
+
+class MailboxSecurity(StrEnum):
+    """How the IMAP connection to the bounce mailbox is protected (`bounces.imap_security`)."""
+
+    TLS = "tls"  # TLS from the first byte (port 993)
+    STARTTLS = "starttls"  # a plain connection upgraded before logging in (port 143)
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class BouncesSection:
+    """Where reports that come back later are read (`postroom bounces`): an IMAP mailbox
+    (`imap_host` set) or a Maildir folder (`maildir` set), never both. The password is
+    read from the environment variable `imap_password_env`, never from the file."""
+
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: MailboxSecurity = MailboxSecurity.TLS
+    imap_user: str = ""
+    imap_password_env: str = "POSTROOM_IMAP_PASSWORD"
+    mailbox: str = "INBOX"
+    maildir: str = ""  # a Maildir folder, relative to the site
+    poll_seconds: int = 300  # the service reads the mailbox this often
 
 
 @dataclass(frozen=True)
@@ -165,6 +194,7 @@ class Config:
     store: StoreSection = field(default_factory=StoreSection)
     mail: MailSection = field(default_factory=MailSection)
     service: ServiceSection = field(default_factory=ServiceSection)
+    bounces: BouncesSection = field(default_factory=BouncesSection)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -260,7 +290,10 @@ _RANGES: dict[str, tuple[int, int]] = {
     "service.poll_seconds": (1, _DAY),
     "service.quiet_seconds": (0, _DAY),
     "service.tick_seconds": (1, _DAY),
+    "bounces.imap_port": (0, 65535),
+    "bounces.poll_seconds": (1, _WEEK),
 }
+_SHARES = {"mail.pause_bounce_rate", "mail.pause_complaint_rate"}  # 0 to 1
 # RFC 4151's authorityName: a DNS name or an email address, here in lower case
 _DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
 # RFC 4151's tagging entity: a domain name or an email address, and optionally the date
@@ -328,6 +361,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         return f"must be a lower-case domain name or email address you own, not {value!r}"
     elif name in _RANGES:
         return _range_error(value, *_RANGES[name])
+    elif name in _SHARES and not 0 < value <= 1:
+        return f"must be a share above 0 and at most 1 (0.05 is 5%), not {value}"
     elif name == "mail.transport" and value not in _TRANSPORTS:
         return _choice_error(tuple(_TRANSPORTS), value)
     elif (
@@ -378,6 +413,8 @@ def _section(cls: type, raw: Any, section: str, path: Path) -> Any:
             raise ConfigError(f"{path}: unknown key '{section}.{key}'")
         expected = type(defaults[key])
         written = str if issubclass(expected, StrEnum) else expected  # the enum's value
+        if written is float and type(value) is int:  # `rate = 1` is a float to a reader
+            value = float(value)
         if type(value) is not written:
             raise ConfigError(
                 f"{path}: '{section}.{key}' must be {written.__name__}, not {type(value).__name__}"

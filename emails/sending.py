@@ -15,6 +15,7 @@ from postroom.core.process import this_process
 from postroom.emails.delivery import Clock, Delivery, SendReport, utc_now
 from postroom.emails.transports import Transport, transport_for
 from postroom.store import Store
+from postroom.store.bounces import paused
 from postroom.store.digests import issue_by_number
 from postroom.store.outbox import Outbox, State
 
@@ -32,6 +33,12 @@ def outstanding(store: Store) -> list[Outstanding]:
     """Unfinished issues, oldest first, with how many rows each has still to send."""
     waiting = Outbox(store, this_process()).waiting()
     return [Outstanding(issue, n) for issue, n in waiting.items()]
+
+
+def _held(store: Store) -> str:
+    """Why sending is paused (an issue's bounces or complaints passed their limit), or ""."""
+    pause = paused(store)
+    return f"paused: {pause.reason}; `postroom digest resume` to go on" if pause else ""
 
 
 def send_unfinished(
@@ -58,11 +65,15 @@ def send_unfinished(
         # gone; its archive page not written yet (the scheduler releases it); nothing due
         if issue is None or not issue.released or not outbox.due(owed.issue, clock()):
             continue
+        if held := _held(store):
+            reports.append(SendReport(owed.issue, stopped=held))
+            break
         if start:
             start(owed.issue, owed.to_send)
         delivery = Delivery(site, store, issue, transport, secret, clock, stop, on_outcome)
         report = delivery.run()
         report.resent, resent = report.resent + resent, 0
+        report.stopped = report.stopped or _held(store)  # paused while it ran
         reports.append(report)
         if report.stopped:
             break

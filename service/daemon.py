@@ -24,6 +24,7 @@ from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import ConfigError, open_site
 from postroom.core.schedule import WEEKDAYS, parse_schedule
+from postroom.emails.mailbox import configured
 from postroom.service.command import Context, Exit
 from postroom.service.jobs import Jobs
 from postroom.service.logs import Guard, event, first_line
@@ -185,7 +186,11 @@ class Service:
         timetable = BackgroundScheduler(
             timezone=tz,
             # scanning and sending each get a thread: a long send never delays a new post
-            executors={"default": ThreadPoolExecutor(1), "mail": ThreadPoolExecutor(1)},
+            executors={
+                "default": ThreadPoolExecutor(1),
+                "mail": ThreadPoolExecutor(1),
+                "bounces": ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         now = datetime.now(tz)
@@ -203,6 +208,10 @@ class Service:
         timetable.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
         retry = IntervalTrigger(seconds=self.site.config.service.tick_seconds, timezone=tz)
         timetable.add_job(digest, retry, id="retry", name="retry", executor="mail")
+        if configured(self.site.config.bounces):  # its own thread: an IMAP server may be slow
+            every = IntervalTrigger(seconds=self.site.config.bounces.poll_seconds, timezone=tz)
+            bounces = self.guard.wrap("bounces", self.jobs.bounces)
+            timetable.add_job(bounces, every, id="bounces", executor="bounces", next_run_time=now)
         return timetable
 
     def _watch(self) -> ContentWatcher | None:

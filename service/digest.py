@@ -140,11 +140,15 @@ def status(ctx: Context, *, as_json: bool = False) -> int:
         return Exit.OK
     for r in rows:
         retry = f", next retry {r['next_retry']}" if r["next_retry"] else ""
+        later = f"; later {r['bounced']} bounced, {r['soft_bounced']} soft, {r['complained']}"
         print(
             f"issue {r['issue']} ({r['created_at'][:10]}, {r['posts']} posts):"
             f" {r['queued']} queued, {r['sent']} sent, {r['deferred']} deferred,"
-            f" {r['failed']} failed, {r['skipped']} skipped{retry}  {r['subject']}"
+            f" {r['failed']} failed, {r['skipped']} skipped{later} complaints{retry}"
+            f"  {r['subject']}"
         )
+        if r["paused"]:
+            print(f"  PAUSED: {r['paused']}; `postroom digest resume` to go on")
     if not rows:
         print("no issues yet")
     return Exit.OK

@@ -10,6 +10,7 @@ The daemon (service.daemon) runs them on timers; `run --once` runs each once.
     scan     the folder against the store; rebuild public/ when a post changed, or when
              files a build wrote have gone (public/ deleted, a page removed by hand)
     digest   the issue of the latest due slot exists, and everything it owes is sent
+    bounces  the bounce mailbox is read (with [bounces] set): service.bounces
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from postroom.emails.sending import outstanding, send_unfinished
 from postroom.feeds import BuildReport, PageMemo, build
 from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
+from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
@@ -357,6 +359,12 @@ class Jobs:
                 self._told_no_secret = True
             return []
         return send_logged(self.site, self.store, self.secret, self.clock, self.stop)
+
+    def bounces(self) -> None:
+        """The bounces job: what came back since the last read is recorded (nothing without
+        a [bounces] mailbox); not once stopping."""
+        if not self.stop.is_set():
+            read_bounces(self.site, self.store, self.clock, self.secret)
 
     def digest(self) -> None:
         """The digest job: decide the due slot, then send what is owed (not once stopping:

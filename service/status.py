@@ -16,6 +16,8 @@ from postroom.core.schedule import next_slot
 from postroom.service.daemon import Service
 from postroom.store import Store
 from postroom.store.activity import last
+from postroom.store.bounces import Kind, pauses
+from postroom.store.bounces import counts as bounce_counts
 from postroom.store.digests import all_issues
 from postroom.store.leases import role_lease
 from postroom.store.outbox import Outbox, State
@@ -55,6 +57,7 @@ def issue_status_json(store: Store) -> list[dict]:
     """`digest status --json`: one object per issue, oldest first."""
     outbox = Outbox(store, this_process())
     counts = outbox.counts()
+    reports, held = bounce_counts(store), pauses(store)
     out = []
     for issue in all_issues(store):
         c = counts.get(issue.number, {})
@@ -70,6 +73,12 @@ def issue_status_json(store: Store) -> list[dict]:
                 "failed": c.get(State.FAILED, 0),
                 "skipped": c.get(State.SKIPPED, 0),
                 "next_retry": outbox.next_retry(issue.number),
+                # reports that came back later (`postroom bounces`)
+                "bounced": reports.get(issue.number, {}).get(Kind.HARD, 0),
+                "soft_bounced": reports.get(issue.number, {}).get(Kind.SOFT, 0),
+                "complained": reports.get(issue.number, {}).get(Kind.COMPLAINT, 0),
+                # why this issue paused sending, until `digest resume`; null: it did not
+                "paused": held[issue.number].reason if issue.number in held else None,
             }
         )
     return out

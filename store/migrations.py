@@ -27,7 +27,7 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_issues", "UPDATE digest_issues SET released_at = created_at"),
         ("outbox", "CREATE INDEX outbox_waiting ON outbox (state, issue)"),
     ),
-    # 7 only added the `welcomes` table
+    7: (),  # tables only: welcomes; bounce_reports, bounce_suppressed, bounce_pauses
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

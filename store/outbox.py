@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from postroom.core.process import holder_gone
 from postroom.store import Store
+from postroom.store.holds import paused_in
 from postroom.store.schema import outbox, subscribers
 from postroom.store.subscribers import Status, SubscriberList
 from sqlalchemy import (
@@ -118,8 +119,11 @@ class Outbox:
         self.subscribers = SubscriberList(store)
 
     def claim(self, issue: int, now: datetime, size: int = 1) -> list[Claim]:
-        """Take up to `size` rows to send: pending ones first, then deferred ones now due."""
+        """Take up to `size` rows to send: pending ones first, then deferred ones now due;
+        none while sending is paused (too many bounces or complaints: store.holds)."""
         with self.engine.begin() as conn:
+            if paused_in(conn) is not None:
+                return []
             rows = self._take(conn, issue, _pending(), size, now)
             if len(rows) < size:
                 rows += self._take(conn, issue, _due(now.isoformat()), size - len(rows), now)

@@ -65,7 +65,8 @@ subscribers = Table(
     # mail systems treat local parts case-blind, so one person is one row
     Column("address_key", String(320), nullable=False, unique=True),
     Column("name", Text, nullable=False, default=""),
-    Column("status", String(20), nullable=False),  # pending, active, unsubscribed, bounced
+    # pending, active, unsubscribed, bounced, complained
+    Column("status", String(20), nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
@@ -157,4 +158,43 @@ welcomes = Table(
     metadata,
     Column("address_key", String(320), primary_key=True),
     Column("sent_at", String(40), nullable=False),
+)
+
+# Reports that came back after a message was accepted (RFC 3464 delivery status
+# notifications, RFC 5965 complaints), each matched to the (issue, subscriber) it is
+# about. `report_key` is the report's own identity (its Message-ID, or a hash of its
+# bytes), so reading a mailbox twice records nothing twice.
+bounce_reports = Table(
+    "bounce_reports",
+    metadata,
+    Column("report_key", String(200), primary_key=True),
+    Column("issue", Integer, nullable=False),
+    Column("subscriber_id", Integer, nullable=False),
+    Column("kind", String(12), nullable=False),  # hard, soft, complaint
+    Column("status", String(20), nullable=False, default=""),  # the DSN's 5.1.1, or ""
+    Column("detail", Text, nullable=False, default=""),
+    Column("received_at", String(40), nullable=False),
+    Index("bounce_reports_issue", "issue", "kind"),
+)
+
+# Addresses never to be added again (they bounced hard or complained), kept by the
+# subscribers' address_key even after the subscriber's row is removed.
+bounce_suppressed = Table(
+    "bounce_suppressed",
+    metadata,
+    Column("address_key", String(320), primary_key=True),
+    Column("reason", String(20), nullable=False),  # bounced, complained
+    Column("since", String(40), nullable=False),
+)
+
+# Sending held because an issue's hard bounces or complaints passed their limit
+# (mail.pause_bounce_rate, mail.pause_complaint_rate): one row per issue that tripped it,
+# `resumed_at` set by `postroom digest resume`. While a row has none, nothing is sent.
+bounce_pauses = Table(
+    "bounce_pauses",
+    metadata,
+    Column("issue", Integer, primary_key=True, autoincrement=False),
+    Column("reason", Text, nullable=False),
+    Column("paused_at", String(40), nullable=False),
+    Column("resumed_at", String(40), nullable=False, default=""),
 )

@@ -17,6 +17,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 from postroom.core.sanitize import bom_encoding, one_line
 from postroom.store import Store
+from postroom.store.holds import suppressed_among
 from postroom.store.schema import subscribers
 from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ class Status(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+    COMPLAINED = "complained"  # reported the digest as spam (an ARF report came back)
 
 
 #: the longest name kept, from the web form, the CLI or a CSV file: a name is for a To
@@ -36,6 +38,11 @@ NAME_MAX = 100
 
 class AddressError(ValueError):
     """An address that cannot receive mail; the message says why."""
+
+
+class Suppressed(AddressError):
+    """An address on the suppression list (it bounced or complained): never added again.
+    The public form must not say so (it would tell a stranger about someone's mail)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,9 @@ class SubscriberList:
         must not bring back someone who unsubscribed. The web form adds without
         `rename`: a stranger must not change the name in someone else's To header."""
         normalized = normalize_address(address)
+        with self.engine.connect() as conn:
+            if why := suppressed_among(conn, [normalized.lower()]).get(normalized.lower()):
+                raise Suppressed(f"{address}: on the suppression list ({why}): not added")
         try:
             one = {normalized.lower(): (normalized, subscriber_name(name))}
             return self._add_chunk(one, status, rename) == 1
@@ -141,6 +151,7 @@ class SubscriberList:
         text, warnings = decode_csv(path.read_bytes())
         errors: list[tuple[int, str]] = []
         wanted: dict[str, tuple[str, str]] = {}  # address_key -> (address, name), file order
+        lines: dict[str, int] = {}  # address_key -> the line it is first on
         repeats = 0
         for line, row, why in _rows(text):
             if row is None:
@@ -162,6 +173,12 @@ class SubscriberList:
                 repeats += 1
                 address, name = wanted[key][0], name or wanted[key][1]
             wanted[key] = (address, name)
+            lines.setdefault(key, line)
+        with self.engine.connect() as conn:
+            for key, why in suppressed_among(conn, wanted).items():
+                address = wanted.pop(key)[0]
+                errors.append((lines[key], f"{address}: on the suppression list ({why})"))
+        errors.sort()
         added = 0
         keys = list(wanted)
         for start in range(0, len(keys), 1000):

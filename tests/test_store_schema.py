@@ -13,7 +13,7 @@ from postroom.store import Store, StoreError
 from postroom.store.leases import AdvisoryLease, role_lease
 from postroom.store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
 from service_support import postroom_env
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import insert, inspect, select, text, update
 from support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
@@ -81,6 +81,32 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         assert version(reopened) == SCHEMA_VERSION
     finally:
         reopened.close()
+
+
+def test_a_version_6_database_gets_the_bounce_tables_keeping_its_rows(tmp_path):
+    """Version 7 only added tables (bounce reports, the suppression list, pauses)."""
+    bounce_tables = {"bounce_reports", "bounce_suppressed", "bounce_pauses"}
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        for table in bounce_tables:
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(update(schema_version).values(version=6))
+        conn.execute(
+            insert(digest_issues).values(
+                number=1, cutoff="c", created_at="c", subject="s", html="h", text="t",
+                released_at="x",
+            )
+        )  # fmt: skip
+    store.close()
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION == 7
+        assert bounce_tables <= set(inspect(migrated.engine).get_table_names())
+        with migrated.engine.connect() as conn:
+            assert conn.execute(select(digest_issues.c.released_at)).scalar() == "x"
+    finally:
+        migrated.close()
 
 
 def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 from postroom import scheduler
 from postroom.emails.tokens import make_token
 from postroom.emails.transports import mail_file_name
+from postroom.store.holds import suppress
 from postroom.store.subscribers import Status, SubscriberList
 from postroom.web.app import WindowLimit, client_key
 from support import write
@@ -248,6 +249,18 @@ def test_subscribe_answers_alike_for_new_pending_and_active_addresses(web, clien
         assert response.content == new.content  # nothing tells them apart
         assert_secure(response)
     assert "Check your inbox" in main_text(new)
+
+
+def test_a_suppressed_address_gets_the_same_answer_and_no_mail(web, client):
+    """An address that bounced or complained (the suppression list) is not added and gets
+    no confirmation; the page does not say why, or a stranger would learn of it."""
+    with web.store.engine.begin() as conn:
+        suppress(conn, "bob@example.org", "complained", datetime.now(UTC))
+    new = subscribe(client, web, "ann@example.org", "Ann")
+    suppressed = subscribe(client, web, "Bob@Example.org", "Bob")
+    assert suppressed.status_code == 200 and suppressed.content == new.content
+    assert not confirm_file(web, "bob@example.org").exists()
+    assert status_of(web, "bob@example.org") is None
 
 
 def test_the_confirm_link_shows_a_button_and_only_its_post_confirms(web, client):

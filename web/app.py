@@ -38,7 +38,7 @@ from postroom.emails.transports import Rejected, Transport, Unreachable
 from postroom.emails.welcome import welcome
 from postroom.feeds.pages import render_page
 from postroom.store import Store
-from postroom.store.subscribers import AddressError, Status, SubscriberList
+from postroom.store.subscribers import AddressError, Status, SubscriberList, Suppressed
 from postroom.store.welcomes import claim_welcome, release_welcome
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -248,7 +248,10 @@ class Web:
         )
 
     def _ask_to_confirm(self, address: str, name: str) -> None:
-        self.book.add(address, name, Status.PENDING, rename=False)  # nor a status
+        try:
+            self.book.add(address, name, Status.PENDING, rename=False)  # nor a status
+        except Suppressed:  # it bounced or complained: nothing sent, and the same answer
+            return
         subscriber = self.book.find(address)
         if subscriber is None or subscriber.status is Status.ACTIVE:
             return  # already subscribed: no email, and the same answer
