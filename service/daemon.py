@@ -28,6 +28,7 @@ from postroom.emails.mailbox import configured
 from postroom.service.command import Context, Exit
 from postroom.service.jobs import Jobs
 from postroom.service.logs import Guard, event, first_line
+from postroom.service.wakeup import SignalWakeup
 from postroom.service.watch import ContentWatcher
 from postroom.store.leases import role_lease
 
@@ -72,7 +73,6 @@ class Service:
         self.stop = threading.Event()
         self.reload = False  # a SIGHUP with a good config: stop, then start again
         self._hangup = threading.Event()  # a SIGHUP not yet answered
-        self._woken = threading.Event()  # any signal: the main loop looks at once
         self.lease = role_lease(ctx.store, self.LEASE)
         self.quiet = QuietPeriod(ctx.site.config.service.quiet_seconds)
         self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, quiet=self.quiet)
@@ -83,6 +83,13 @@ class Service:
         self.timetable = self._timetable()
 
     def run(self) -> int:
+        self._wakeup = SignalWakeup()  # before the handlers: no signal goes unseen
+        try:
+            return self._run()
+        finally:
+            self._wakeup.close()
+
+    def _run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # blocked by a reload
@@ -148,17 +155,17 @@ class Service:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         """Only flags: the main loop answers (a SIGHUP reads files and logs, which a
-        handler interrupting a log line must not do)."""
+        handler interrupting a log line must not do). Called again by `_pause` for the
+        signals the wakeup fd reports, which it may not have been yet."""
         if signum == signal.SIGHUP:
             self._hangup.set()
-        else:
+        elif signum in (signal.SIGTERM, signal.SIGINT):
             self.stop.set()
-        self._woken.set()
 
     def _pause(self, seconds: float) -> bool:
         """Wait up to `seconds` or until a signal; answer a SIGHUP; True once stopping."""
-        self._woken.wait(seconds)
-        self._woken.clear()
+        for signum in self._wakeup.wait(seconds):
+            self._on_signal(signum, None)
         if self._hangup.is_set() and not self.stop.is_set():
             self._hangup.clear()
             self._answer_hangup()

@@ -20,6 +20,7 @@ from postroom.core.config import Site
 from postroom.service.command import Exit
 from postroom.service.jobs import send_logged
 from postroom.service.logs import Guard, event
+from postroom.service.wakeup import SignalWakeup
 from postroom.store import Store
 
 
@@ -38,13 +39,15 @@ class Worker:
         place, so a new process is the simple reload."""
         hangup = threading.Event()
 
-        def hung_up(*_: object) -> None:
-            hangup.set()
-            self.stop.set()
+        def answer(signum: int, _frame: object = None) -> None:
+            if signum == signal.SIGHUP:
+                hangup.set()
+            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                self.stop.set()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop.set())
-        signal.signal(signal.SIGHUP, hung_up)
+        wakeup = SignalWakeup()  # its pause wakes for a signal another thread took
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, answer)
         mail = self.site.config.mail
         event(
             "service",
@@ -53,9 +56,13 @@ class Worker:
         )
         poll = self.site.config.service.poll_seconds
         send = self.guard.wrap("send", self._send)
-        while not self.stop.is_set():
-            send()
-            self.stop.wait(poll)
+        try:
+            while not self.stop.is_set():
+                send()
+                for signum in wakeup.wait(poll):
+                    answer(signum)
+        finally:
+            wakeup.close()
         code = Exit.RESTART if hangup.is_set() else Exit.OK
         why = " for SIGHUP: to be started again" if code else ""
         event("service", f"worker stopped{why}", code=code)
