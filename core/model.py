@@ -111,3 +111,11 @@ class Post:
         """The body's first 200 characters as plain text (title, byline and standfirst
         are not in the body), so a curator can see where postroom thinks the text begins."""
         return one_line(html_to_text(self.body_html))[:BODY_START_CHARS]
+
+
+def newest_first(post: Post) -> tuple[datetime, datetime, str]:
+    """The order readers meet posts in (sort with `reverse=True`): the latest picked up
+    first, and among posts picked up together (one scan, one timestamp) the latest
+    written first, so an article from 2016 found beside one from last week never leads
+    an issue or a feed; the id only breaks exact ties, so the order is stable."""
+    return (post.picked_up, post.date, post.id)

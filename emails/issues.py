@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, newest_first
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
 from postroom.emails.render import render_digest
@@ -34,9 +34,12 @@ _RACES = 3  # issues another process may make while this one makes its own
 
 
 def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
-    """Published posts in no issue yet, picked up before `cutoff`, newest first."""
+    """Published posts in no issue yet, picked up before `cutoff`, newest first: by pick-up
+    time, then by their own date (`newest_first`), so the lead story (and the subject) is
+    the newest of a batch picked up together, not the first by id."""
     taken = issued_post_ids(store)
-    return [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
+    found = [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
+    return sorted(found, key=newest_first, reverse=True)
 
 
 def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:

@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, newest_first
 from postroom.core.sanitize import clean_html, one_line
 from postroom.feeds.credit import credit_html
 
@@ -44,12 +44,13 @@ class FeedSet:
 def window(
     posts: Sequence[Post], size: int, accept: Callable[[Post], bool] = lambda _: True
 ) -> list[Post]:
-    """The latest `size` accepted posts by pick-up time, newest first (ties by id).
+    """The latest `size` accepted posts by pick-up time, newest first (then by their own
+    date, newest first; `core.model.newest_first`).
 
     By pick-up, not by the post's own date: an article from 2016 added today is
     new to the feed's readers. `accept` is asked only until the window is full.
     """
-    ordered = sorted(posts, key=lambda p: (p.picked_up, p.id), reverse=True)
+    ordered = sorted(posts, key=newest_first, reverse=True)
     return list(islice(filter(accept, ordered), size))
 
 

@@ -1,0 +1,61 @@
+"""The digest's order and wording, and the curator's voice in it: the lead story, the
+subject and preheader, sample values in a preview, the issues feed before any issue,
+a comment per post and an intro per issue. Real site folders, a real SQLite store, the
+real `postroom` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from postroom.content.intake import scan
+from postroom.emails.issues import create_issue, pending_posts
+from postroom.store import Store
+from support import T0, make_site, write
+
+MD = "---\ntitle: {title}\ndate: {date}\nsource: Community Care\n---\nBody of {title}.\n"
+CONFIG = (
+    '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
+    'id_authority = "notes.example.org,2026-11-01"\n'
+)
+
+
+@pytest.fixture
+def site(tmp_path):
+    return make_site(tmp_path, config=CONFIG)
+
+
+@pytest.fixture
+def store(site):
+    opened = Store(site.store_url)
+    yield opened
+    opened.close()
+
+
+def postroom(site, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_the_lead_story_is_the_newest_of_posts_picked_up_together(site, store):
+    """Defect 5: posts found in one scan came out in id order, so a 2016 article led the
+    issue and its subject. Newest pick-up first, then the newest original date."""
+    write(site.content_dir / "a.md", MD.format(title="Archive piece", date="2016-06-23"))
+    write(site.content_dir / "b.md", MD.format(title="Last week", date="2026-10-26"))
+    write(site.content_dir / "c.md", MD.format(title="Middle", date="2020-01-05"))
+    scan(site, store, T0)
+    write(site.content_dir / "d.md", MD.format(title="Found later", date="2010-01-01"))
+    scan(site, store, T0 + timedelta(hours=1))
+    order = [p.title for p in pending_posts(store, T0 + timedelta(days=1))]
+    assert order == ["Found later", "Last week", "Middle", "Archive piece"]
+    issue = create_issue(site, store, T0 + timedelta(days=1), T0 + timedelta(days=1))
+    assert "Found later" in issue.subject and "Archive piece" not in issue.subject
+    ids = {p.title: p.id for p in store.posts()}
+    assert issue.post_ids == tuple(ids[t] for t in order)
