@@ -7,11 +7,12 @@ placeholders (ADDRESS, UNSUBSCRIBE_URL) are replaced, never the whole thing.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.core.sanitize import one_line
@@ -22,6 +23,10 @@ from premailer import Premailer
 
 ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+#: who a preview is addressed to when the config names no curator
+SAMPLE_ADDRESS = "you@example.org"
+#: a preview's unsubscribe link: plainly a sample, and refused as a forged token if followed
+SAMPLE_TOKEN = "SAMPLE-preview-only-not-a-real-token"
 
 
 @dataclass(frozen=True)
@@ -89,3 +94,25 @@ def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> Rend
     html = "<!doctype html>\n" + _inline(env.get_template("digest.html").render(values))
     text = env.get_template("digest.txt").render(values)
     return RenderedDigest(subject, html, text)
+
+
+def sample_recipient(site: Site) -> tuple[str, str]:
+    """(address, unsubscribe URL) a preview shows in place of the personal placeholders:
+    the curator's address (else you@example.org) and a link whose token says it is a
+    sample, so a preview reads as a reader would see it and cannot unsubscribe anyone."""
+    address = site.config.curator.email or SAMPLE_ADDRESS
+    return address, f"{site.base_url}unsubscribe?token={SAMPLE_TOKEN}"
+
+
+def with_sample_recipient(site: Site, rendered: RenderedDigest) -> RenderedDigest:
+    """`rendered` with the sample recipient spliced in where each reader's own values go."""
+    address, url = sample_recipient(site)
+
+    def fill(part: str, quote: Callable[[str], str]) -> str:
+        return part.replace(ADDRESS, quote(address)).replace(UNSUBSCRIBE_URL, quote(url))
+
+    return replace(
+        rendered,
+        html=fill(rendered.html, lambda value: str(escape(value))),
+        text=fill(rendered.text, str),
+    )

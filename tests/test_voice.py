@@ -59,3 +59,48 @@ def test_the_lead_story_is_the_newest_of_posts_picked_up_together(site, store):
     assert "Found later" in issue.subject and "Archive piece" not in issue.subject
     ids = {p.title: p.id for p in store.posts()}
     assert issue.post_ids == tuple(ids[t] for t in order)
+
+
+def test_a_preview_shows_sample_values_not_placeholders(site):
+    """Defect 7: preview/digest.html and .txt showed %%ADDRESS%% and %%UNSUBSCRIBE_URL%%."""
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    done = postroom(site, "digest", "preview")
+    assert done.returncode == 0, done.stderr
+    html = (site.root / "preview" / "digest.html").read_text()
+    text = (site.root / "preview" / "digest.txt").read_text()
+    for part in (html, text):
+        assert "%%" not in part
+        assert "you@example.org" in part  # no curator.email in this config
+        assert "https://notes.example.org/unsubscribe?token=SAMPLE-" in part
+    assert "its unsubscribe link is a sample" in done.stderr
+    config = (site.root / "postroom.toml").read_text()
+    (site.root / "postroom.toml").write_text(config + '[curator]\nemail = "ed@example.org"\n')
+    assert postroom(site, "digest", "preview").returncode == 0
+    html = (site.root / "preview" / "digest.html").read_text()
+    assert "ed@example.org" in html and "you@example.org" not in html
+
+
+def test_a_dry_run_says_how_many_people_would_get_it(site):
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    for address in ("ann@example.org", "bob@example.org", "cy@example.org"):
+        assert postroom(site, "subscribers", "add", address).returncode == 0
+    done = postroom(site, "digest", "send", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would hold 1 posts and go to 3 subscribers" in done.stdout
+
+
+def test_adding_someone_already_there_says_name_updated_only_when_it_was(site):
+    """Defect 7: `subscribers add ME@Example.ORG` with no --name said "(name updated)"."""
+    lines = []
+    for args in ((), (), ("--name", "Me"), ("--name", "Me"), ("--name", "Me Again"), ()):
+        done = postroom(site, "subscribers", "add", "ME@Example.ORG", *args)
+        assert done.returncode == 0, done.stderr
+        lines.append(done.stdout.strip())
+    assert lines == [
+        "added: ME@Example.ORG",
+        "already subscribed: ME@Example.ORG",
+        "already subscribed (name updated): ME@Example.ORG",
+        "already subscribed: ME@Example.ORG",
+        "already subscribed (name updated): ME@Example.ORG",
+        "already subscribed: ME@Example.ORG",
+    ]
