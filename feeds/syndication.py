@@ -39,6 +39,7 @@ class FeedSet:
     folder: str  # "" or "tags/<slug>/" or "sources/<slug>/"
     title: str
     posts: Sequence[Post]  # the window, newest pick-up first
+    since: datetime = EPOCH  # the `updated` of the feed while it has no posts (`build`'s)
 
 
 def window(
@@ -115,7 +116,7 @@ def _terms(post: Post) -> list[str]:
 
 def _updated(feed: FeedSet) -> datetime:
     """The newest change among the feed's posts: never "now", so output is deterministic."""
-    return max((p.updated for p in feed.posts), default=EPOCH)
+    return max((p.updated for p in feed.posts), default=feed.since)
 
 
 def feed_head(

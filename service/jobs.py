@@ -37,7 +37,7 @@ from postroom.service.command import Context
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
-from postroom.store.activity import last, record
+from postroom.store.activity import first, last, record
 from postroom.store.digests import all_issues, release
 from postroom.store.outbox import State
 
@@ -61,7 +61,8 @@ def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = Non
         for i in made
     ]
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
-        built = build(site, store.posts(), issues, memo, progress)
+        since = first(store, "first_build", now)  # stable: rebuilds stay byte-identical
+        built = build(site, store.posts(), issues, memo, progress, since)
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,

@@ -9,11 +9,15 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import feedparser
 import pytest
+from lxml import etree
 from postroom.content.intake import scan
 from postroom.emails.issues import create_issue, pending_posts
+from postroom.feeds.syndication import ATOM
+from postroom.service.jobs import publish
 from postroom.store import Store
-from support import T0, make_site, write
+from support import T0, make_site, read, write
 
 MD = "---\ntitle: {title}\ndate: {date}\nsource: Community Care\n---\nBody of {title}.\n"
 CONFIG = (
@@ -104,3 +108,18 @@ def test_adding_someone_already_there_says_name_updated_only_when_it_was(site):
         "already subscribed (name updated): ME@Example.ORG",
         "already subscribed: ME@Example.ORG",
     ]
+
+
+def test_feeds_with_nothing_in_them_are_dated_by_the_first_build_and_stay_put(site, store):
+    """Defect 14: before the first issue, public/digests/atom.xml said
+    <updated>1970-01-01T00:00:00+00:00</updated> ("implausible date"). It is the first
+    build's time, the same in every rebuild after (byte-identical output)."""
+    built = T0 + timedelta(minutes=5)
+    publish(site, store, built)
+    first_bytes = {name: read(site, name) for name in ("digests/atom.xml", "atom.xml")}
+    for name in first_bytes:
+        feed = etree.fromstring(first_bytes[name])
+        assert feed.findtext(f"{ATOM}updated") == built.isoformat()
+        assert feedparser.parse(first_bytes[name]).bozo == 0
+    publish(site, store, built + timedelta(days=3))  # a rebuild days later: nothing moves
+    assert {name: read(site, name) for name in first_bytes} == first_bytes
