@@ -67,22 +67,44 @@ def _inline(html: str) -> str:
     ).transform(pretty_print=False)
 
 
+def digest_subject(site: Site, posts: Sequence[Post], override: str | None = None) -> str:
+    """One line: `override` (the intro's front matter) if given, else `digest.subject` with
+    {lead} the lead post's title and {more} how many others; with one post, its title
+    alone when the template counts the others ("+ 0 more" reads as a mistake). The brand
+    is left out: it is in From. The template was checked when the config was read."""
+    if override and (line := one_line(override)):
+        return line
+    if not posts:
+        return one_line(f"{site.config.site.title}: nothing new")
+    lead, more = one_line(posts[0].title), len(posts) - 1
+    template = site.config.digest.subject
+    if more == 0 and "{more}" in template:
+        return lead
+    return one_line(template.format(lead=lead, more=more))
+
+
+def digest_preheader(posts: Sequence[Post], titles: int = 3) -> str:
+    """The line inboxes show after the subject: the titles after the lead's (the subject
+    has that one already), else the lead's summary when it is alone."""
+    if len(posts) == 1:
+        return one_line(posts[0].summary)
+    shown = " · ".join(one_line(p.title) for p in posts[1 : titles + 1])
+    rest = len(posts) - 1 - titles
+    return f"{shown} · and {rest} more" if rest > 0 else shown
+
+
 def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> RenderedDigest:
     """`number` None is a preview of the next issue."""
     config = site.config
     shown, more = list(posts[: config.digest.max_posts]), list(posts[config.digest.max_posts :])
     label = f"No. {number}" if number is not None else "Preview"
-    subject = one_line(
-        f"{config.site.title} {label}: {posts[0].title}"
-        if posts
-        else f"{config.site.title} {label}"
-    )
+    subject = digest_subject(site, posts)
     count = f"{len(posts)} post{'s' if len(posts) != 1 else ''}"
     values = {
         "site": site,
         "subject": subject,
         "heading": f"{label} · {count}",
-        "preheader": " · ".join(p.title for p in posts[:3]),
+        "preheader": digest_preheader(posts),
         "posts": shown,
         "more": more,
         "full_text": config.digest.full_text,

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 
 import feedparser
 import pytest
 from lxml import etree
 from postroom.content.intake import scan
+from postroom.core.config import ConfigError, open_site
 from postroom.emails.issues import create_issue, pending_posts
+from postroom.emails.render import digest_preheader, render_digest
 from postroom.feeds.syndication import ATOM
 from postroom.service.jobs import publish
 from postroom.store import Store
@@ -123,3 +126,71 @@ def test_feeds_with_nothing_in_them_are_dated_by_the_first_build_and_stay_put(si
         assert feedparser.parse(first_bytes[name]).bozo == 0
     publish(site, store, built + timedelta(days=3))  # a rebuild days later: nothing moves
     assert {name: read(site, name) for name in first_bytes} == first_bytes
+
+
+def three_pending(site, store):
+    for name, title, date in (
+        ("a.md", "Archive piece", "2016-06-23"),
+        ("b.md", "Last week", "2026-10-26"),
+        ("c.md", "Middle", "2020-01-05"),
+    ):
+        write(site.content_dir / name, MD.format(title=title, date=date))
+    scan(site, store, T0)
+    return pending_posts(store, T0 + timedelta(days=1))
+
+
+def test_the_subject_names_the_lead_and_counts_the_rest_and_the_preheader_goes_on(site, store):
+    posts = three_pending(site, store)
+    rendered = render_digest(site, 1, posts)
+    assert rendered.subject == "Last week + 2 more"  # the brand is in From
+    preheader = digest_preheader(posts)
+    assert preheader == "Middle · Archive piece"  # not the lead again
+    assert preheader in rendered.html
+    alone = render_digest(site, 1, posts[:1])
+    assert alone.subject == "Last week"  # not "+ 0 more"
+    assert digest_preheader(posts[:1]) == "Body of Last week."  # its summary, not its title
+    config = (site.root / "postroom.toml").read_text()
+    (site.root / "postroom.toml").write_text(
+        config + '[digest]\nsubject = "Notes {{weekly}}: {lead}, and {more} others"\n'
+    )
+    custom = open_site(site.root)
+    assert render_digest(custom, 1, posts).subject == "Notes {weekly}: Last week, and 2 others"
+    assert render_digest(custom, 1, posts[:1]).subject == "Last week"
+    many = [replace(posts[0], id=f"p{n}", title=f"Title {n}") for n in range(9)]
+    assert digest_preheader(many) == "Title 1 · Title 2 · Title 3 · and 5 more"
+
+
+def test_a_subject_title_with_a_line_break_or_braces_stays_one_literal_line(site, store):
+    [lead, *rest] = three_pending(site, store)
+    hostile = replace(lead, title="{more} {lead.__class__}\r\nBcc: evil@example.org")
+    subject = render_digest(site, 1, [hostile, *rest]).subject
+    assert subject == "{more} {lead.__class__} Bcc: evil@example.org + 2 more"
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{title} + {more} more", "unknown placeholder {title}"),
+        ("{} new", "unknown placeholder {}"),
+        ("{lead.__class__}", "unknown placeholder {lead.__class__}"),
+        ("{lead!r}", "{lead} with a format"),
+        ("{more:>5} posts", "{more} with a format"),
+        ("{lead} {", "unmatched brace"),
+        ("{lead}\\nBcc: x", "one line"),
+    ],
+)
+def test_a_subject_template_is_checked_when_the_config_is_read(site, template, why):
+    config = (site.root / "postroom.toml").read_text()
+    (site.root / "postroom.toml").write_text(config + f'[digest]\nsubject = "{template}"\n')
+    with pytest.raises(ConfigError) as refused:
+        open_site(site.root)
+    assert "'digest.subject'" in str(refused.value) and why in str(refused.value)
+
+
+def test_the_command_line_names_a_bad_subject_template(site):
+    config = (site.root / "postroom.toml").read_text()
+    (site.root / "postroom.toml").write_text(config + '[digest]\nsubject = "{title}"\n')
+    done = postroom(site, "check")
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("postroom:") and "'digest.subject'" in line and "{title}" in line
