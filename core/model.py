@@ -88,6 +88,7 @@ class ParsedPost:
     attribution: Attribution = field(default_factory=Attribution)
     tags: tuple[str, ...] = ()
     id_hint: str | None = None  # an explicit id from front matter
+    comment: str = ""  # the curator's words on it (sanitized HTML): front matter or sidecar
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class Post:
     attribution: Attribution
     tags: tuple[str, ...]
     files: tuple[str, ...]  # every file the post was found in
+    # the curator's comment (sanitized HTML; "" for none): their words, shown apart from the
+    # source's (pages, feeds and the digest set the body off as quoted text beside it)
+    comment: str = ""
 
     @property
     def body_start(self) -> str:

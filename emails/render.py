@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
+from postroom.content.intro import Intro
 from postroom.core.config import Site
 from postroom.core.model import Post
-from postroom.core.sanitize import one_line
+from postroom.core.sanitize import html_to_text, one_line
 from postroom.feeds.archive import issue_url
 from postroom.feeds.credit import byline, credit_html
 from postroom.feeds.syndication import post_url
@@ -67,6 +68,14 @@ def _inline(html: str) -> str:
     ).transform(pretty_print=False)
 
 
+def intro_values(intro: Intro | None) -> dict[str, object]:
+    """What the templates get of the intro: `intro_html` (sanitized at reading, so safe as
+    it is) and `intro_text` (the same words as plain text); both empty without one."""
+    if intro is None or not intro.html:
+        return {"intro_html": "", "intro_text": ""}
+    return {"intro_html": Markup(intro.html), "intro_text": html_to_text(intro.html).strip()}
+
+
 def digest_subject(site: Site, posts: Sequence[Post], override: str | None = None) -> str:
     """One line: `override` (the intro's front matter) if given, else `digest.subject` with
     {lead} the lead post's title and {more} how many others; with one post, its title
@@ -93,18 +102,22 @@ def digest_preheader(posts: Sequence[Post], titles: int = 3) -> str:
     return f"{shown} · and {rest} more" if rest > 0 else shown
 
 
-def render_digest(site: Site, number: int | None, posts: Sequence[Post]) -> RenderedDigest:
-    """`number` None is a preview of the next issue."""
+def render_digest(
+    site: Site, number: int | None, posts: Sequence[Post], intro: Intro | None = None
+) -> RenderedDigest:
+    """`number` None is a preview of the next issue; `intro` the curator's, above the posts
+    (`intro_html`, `intro_text`), and its front matter's subject if it has one."""
     config = site.config
     shown, more = list(posts[: config.digest.max_posts]), list(posts[config.digest.max_posts :])
     label = f"No. {number}" if number is not None else "Preview"
-    subject = digest_subject(site, posts)
+    subject = digest_subject(site, posts, intro.subject if intro else None)
     count = f"{len(posts)} post{'s' if len(posts) != 1 else ''}"
     values = {
         "site": site,
         "subject": subject,
         "heading": f"{label} · {count}",
         "preheader": digest_preheader(posts),
+        **intro_values(intro),
         "posts": shown,
         "more": more,
         "full_text": config.digest.full_text,

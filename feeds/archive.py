@@ -36,6 +36,7 @@ class ArchivedIssue:
     subject: str
     html: str
     post_ids: tuple[str, ...]
+    intro_html: str = ""  # the curator's intro frozen with it (sanitized HTML), "" for none
 
 
 def issue_url(site: Site, number: int) -> str:
@@ -103,7 +104,8 @@ def digest_atom(site: Site, issues: Sequence[ArchivedIssue], since: datetime = E
         fe.updated(issue.created_at)
         fe.summary(f"Issue {issue.number}: {_posts(issue)}.")
         fe.content(
-            f'<p><a href="{escape(url)}">{escape(issue.subject)}</a>: {_posts(issue)}.</p>',
+            f"{issue.intro_html}\n" * bool(issue.intro_html)
+            + f'<p><a href="{escape(url)}">{escape(issue.subject)}</a>: {_posts(issue)}.</p>',
             type="html",
         )
     return atom_bytes(fg)

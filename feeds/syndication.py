@@ -88,7 +88,8 @@ def too_long(site: Site, post: Post) -> bool:
 
 
 def feed_content(site: Site, post: Post) -> str:
-    """The credit line, then the body; a body over `feed.max_content_kb` is cut, repaired
+    """The credit line, then the body (with a curator's comment: the comment, the credit,
+    then the body as a quotation); a body over `feed.max_content_kb` is cut, repaired
     (nh3 closes its tags) and ends with a link to the whole post on its page."""
     body = post.body_html
     if too_long(site, post):
@@ -101,7 +102,15 @@ def feed_content(site: Site, post: Post) -> str:
             f'<p><a href="{escape(post_url(site, post))}">Read the whole post</a></p>'
         )
     credit = credit_html(post)
-    return f'<p class="credit"><em>{credit}</em></p>\n{body}' if credit else body
+    head = f'<p class="credit"><em>{credit}</em></p>\n' if credit else ""
+    if not post.comment:
+        return head + body
+    # the curator's words first, then the source's, marked as quoted text
+    cite = f' cite="{escape(post.attribution.url)}"' if post.attribution.url else ""
+    return (
+        f'<div class="comment">{post.comment}</div>\n{head}'
+        f'<blockquote class="source"{cite}>\n{body}\n</blockquote>'
+    )
 
 
 def _author(post: Post) -> str:

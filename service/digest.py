@@ -12,8 +12,9 @@ import json
 import sys
 from dataclasses import replace
 
+from postroom.content.intro import INTRO_PATH
 from postroom.core.process import this_process
-from postroom.emails.issues import create_issue, pending_posts
+from postroom.emails.issues import create_issue, next_intro, pending_posts
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import render_digest, sample_recipient, with_sample_recipient
 from postroom.emails.sending import outstanding, send_unfinished
@@ -34,12 +35,17 @@ def preview(ctx: Context) -> int:
     """The next issue rendered to preview/digest.html and .txt; nothing is frozen."""
     scan_here(ctx)
     posts = pending_posts(ctx.store, ctx.clock())
-    rendered = with_sample_recipient(ctx.site, render_digest(ctx.site, None, posts))
+    intro, why_not = next_intro(ctx.site, ctx.store)
+    rendered = with_sample_recipient(ctx.site, render_digest(ctx.site, None, posts, intro))
     folder = ctx.site.root / "preview"
     for name, body in (("digest.html", rendered.html), ("digest.txt", rendered.text)):
         write_atomic(folder / name, body.encode())
         print(folder / name)
     print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    if intro is not None:
+        print(f"with the intro in {INTRO_PATH}", file=sys.stderr)
+    elif why_not:
+        print(why_not, file=sys.stderr)
     address, _ = sample_recipient(ctx.site)
     print(f"shown as {address} would get it; its unsubscribe link is a sample", file=sys.stderr)
     return Exit.OK
@@ -87,7 +93,7 @@ def _send_test_copy(ctx: Context, address: str) -> int:
     owed = outstanding(store)
     issue = issue_by_number(store, owed[0].issue) if owed else None
     if issue is None and (posts := pending_posts(store, now)):
-        rendered = render_digest(site, None, posts)
+        rendered = render_digest(site, None, posts, next_intro(site, store)[0])
         stamp = now.isoformat()
         issue = Issue(0, stamp, stamp, rendered.subject, rendered.html, rendered.text, ())
     issue = issue or next(reversed(all_issues(store)), None)

@@ -57,7 +57,14 @@ def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = Non
     for `postroom status`."""
     made = all_issues(store)
     issues = [
-        ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
+        ArchivedIssue(
+            i.number,
+            datetime.fromisoformat(i.created_at),
+            i.subject,
+            i.html,
+            i.post_ids,
+            i.intro_html,
+        )
         for i in made
     ]
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:

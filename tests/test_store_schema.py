@@ -17,6 +17,12 @@ from sqlalchemy import inspect, select, text, update
 from support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
+# what version 7 added (the curator's voice), for making an older database from a new one
+UNDO_VERSION_7 = (
+    "ALTER TABLE posts DROP COLUMN comment",
+    "ALTER TABLE digest_issues DROP COLUMN intro_html",
+    "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
     " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
@@ -51,6 +57,8 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in UNDO_VERSION_7:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
         conn.execute(
@@ -91,6 +99,8 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in UNDO_VERSION_7:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
     store.close()

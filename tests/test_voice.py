@@ -5,12 +5,14 @@ real `postroom` command."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import timedelta
 
 import feedparser
+import lxml.html
 import pytest
 from lxml import etree
 from postroom.content.intake import scan
@@ -20,6 +22,8 @@ from postroom.emails.render import digest_preheader, render_digest
 from postroom.feeds.syndication import ATOM
 from postroom.service.jobs import publish
 from postroom.store import Store
+from postroom.store.digests import all_issues
+from sqlalchemy import text
 from support import T0, make_site, read, write
 
 MD = "---\ntitle: {title}\ndate: {date}\nsource: Community Care\n---\nBody of {title}.\n"
@@ -194,3 +198,96 @@ def test_the_command_line_names_a_bad_subject_template(site):
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith("postroom:") and "'digest.subject'" in line and "{title}" in line
+
+
+COMMENTED = (
+    "---\ntitle: The duty desk\ndate: 2026-10-20\nsource: Community Care\n"
+    "source_url: https://www.communitycare.co.uk/duty\n"
+    "comment: 'Worth it for the *second* half. <script>alert(1)</script>'\n---\n"
+    "Duty teams kept the phones open.\n"
+)
+
+
+def test_a_curators_comment_is_kept_apart_from_the_sources_words(site, store):
+    """Front matter `comment` (or a sidecar's, which wins) reaches the post's page and
+    every feed entry before the source's text, which is marked as a quotation."""
+    write(site.content_dir / "duty.md", COMMENTED)
+    write(site.content_dir / "plain.md", MD.format(title="Plain", date="2026-10-21"))
+    write(site.content_dir / "cap.txt", "Snow days\n\nMonday, 5 March 2018\n\nDuty teams coped.\n")
+    write(site.content_dir / "cap.meta.toml", 'comment = "Still true."\nsource = "Example"\n')
+    scan(site, store, T0)
+    posts = {p.title: p for p in store.posts()}
+    duty = posts["The duty desk"]
+    assert duty.comment == "<p>Worth it for the <em>second</em> half. </p>"  # sanitized
+    assert posts["Snow days"].comment == "<p>Still true.</p>"
+    assert posts["Plain"].comment == ""
+    publish(site, store, T0)
+
+    page = lxml.html.fromstring(read(site, f"posts/{duty.id}/index.html"))
+    [comment] = page.find_class("comment")
+    [quote] = page.findall(".//blockquote")
+    assert comment.text_content().strip() == "Worth it for the second half."
+    assert quote.get("cite") == "https://www.communitycare.co.uk/duty"
+    assert "Duty teams kept the phones open." in quote.text_content()
+    assert "Worth it" not in quote.text_content()
+    article = page.find(".//article")
+    assert list(article).index(comment) < list(article).index(quote)
+    plain = read(site, f"posts/{posts['Plain'].id}/index.html")
+    assert b"<blockquote" not in plain and b'class="comment"' not in plain
+
+    atom = read(site, "atom.xml")
+    parsed = feedparser.parse(atom)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    entries = {e.title: e for e in parsed.entries}
+    content = entries["The duty desk"].content[0].value
+    assert (
+        content.index("Worth it") < content.index("First published") < content.index("<blockquote")
+    )
+    assert "Duty teams kept the phones open." in content.split("<blockquote", 1)[1]
+    assert "blockquote" not in entries["Plain"].content[0].value
+    for entry in etree.fromstring(atom).iterfind(f"{ATOM}entry"):  # escaped HTML, parseable
+        lxml.html.fragment_fromstring(entry.findtext(f"{ATOM}content"), create_parent="div")
+    items = {i["title"]: i for i in json.loads(read(site, "feed.json"))["items"]}
+    json_content = items["The duty desk"]["content_html"]
+    assert json_content.index("Worth it") < json_content.index("<blockquote")
+    rss = feedparser.parse(read(site, "rss.xml"))
+    rss_entries = {e.title: e for e in rss.entries}
+    assert rss.bozo == 0 and "Worth it" in rss_entries["The duty desk"].content[0].value
+
+
+def test_adding_a_comment_updates_the_post_and_an_upgrade_does_not(site, store):
+    write(site.content_dir / "cap.txt", "Snow days\n\nMonday, 5 March 2018\n\nDuty teams coped.\n")
+    first = scan(site, store, T0)
+    assert len(first.new) == 1
+    assert scan(site, store, T0 + timedelta(minutes=1)).updated == ()  # nothing changed
+    write(site.content_dir / "cap.meta.toml", 'comment = "Still true."\n')
+    later = scan(site, store, T0 + timedelta(minutes=2))
+    assert later.updated == first.new
+    assert store.posts()[0].comment == "<p>Still true.</p>"
+
+
+def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
+    """Migration step 7 on its own: posts and issues made before it keep every row, with
+    no comment and no intro, and are not taken for changed by the next scan."""
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    store = Store(site.store_url)
+    scan(site, store, T0)
+    create_issue(site, store, T0 + timedelta(days=1), T0 + timedelta(days=1))
+    with store.engine.begin() as conn:
+        for statement in (
+            "ALTER TABLE posts DROP COLUMN comment",
+            "ALTER TABLE digest_issues DROP COLUMN intro_html",
+            "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+            "UPDATE schema_version SET version = 6",
+        ):
+            conn.execute(text(statement))
+    store.close()
+    migrated = Store(site.store_url)
+    try:
+        [post] = migrated.posts()
+        assert post.comment == ""
+        [issue] = all_issues(migrated)
+        assert issue.post_ids == (post.id,) and issue.intro_html == ""
+        assert scan(site, migrated, T0 + timedelta(days=2)).updated == ()
+    finally:
+        migrated.close()
