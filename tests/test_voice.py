@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 import lxml.html
@@ -291,3 +291,66 @@ def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
         assert scan(site, migrated, T0 + timedelta(days=2)).updated == ()
     finally:
         migrated.close()
+
+
+INTRO = "---\nsubject: The snow issue\n---\nA short one this week: **snow** and duty desks.\n"
+
+
+def test_the_intro_is_frozen_with_its_issue_shown_in_the_archive_and_used_once(site, store):
+    write(site.content_dir / "_digest" / "next.md", INTRO)
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    report = scan(site, store, T0)
+    assert [p.title for p in store.posts()] == ["Last week"]  # the intro is no post
+    assert not any("_digest" in p.file for p in report.problems)
+    first = create_issue(site, store, T0 + timedelta(hours=1), T0 + timedelta(hours=1))
+    assert first.subject == "The snow issue"  # the front matter's subject wins
+    assert first.intro_html == "<p>A short one this week: <strong>snow</strong> and duty desks.</p>"
+    [kept] = all_issues(store)
+    assert kept.intro_html == first.intro_html and len(kept.intro_sha256) == 64
+    publish(site, store, T0 + timedelta(hours=1))
+    index = lxml.html.fromstring(read(site, "digests/index.html"))
+    [intro] = index.find_class("intro")
+    assert intro.text_content() == "A short one this week: snow and duty desks."
+    feed = feedparser.parse(read(site, "digests/atom.xml"))
+    assert feed.bozo == 0 and "<strong>snow</strong>" in feed.entries[0].content[0].value
+
+    # the next issue: the same file, unedited, is not used again (and the log says why)
+    write(site.content_dir / "b.md", MD.format(title="Next week", date="2026-11-02"))
+    scan(site, store, T0 + timedelta(days=1))
+    second = create_issue(site, store, T0 + timedelta(days=2), T0 + timedelta(days=2))
+    assert second.subject == "Next week" and second.intro_html == ""
+    assert "snow" not in second.html
+    # edited, it introduces the next one
+    write(site.content_dir / "_digest" / "next.md", "Back to normal.\n")
+    write(site.content_dir / "c.md", MD.format(title="Third", date="2026-11-09"))
+    scan(site, store, T0 + timedelta(days=3))
+    third = create_issue(site, store, T0 + timedelta(days=4), T0 + timedelta(days=4))
+    assert third.intro_html == "<p>Back to normal.</p>" and third.subject == "Third"
+
+
+def test_a_preview_says_when_the_intro_is_not_used_and_why(site, store):
+    write(site.content_dir / "_digest" / "next.md", INTRO)
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    done = postroom(site, "digest", "preview")
+    assert done.returncode == 0, done.stderr
+    assert "The snow issue" in done.stderr and "with the intro in _digest/next.md" in done.stderr
+    soon = datetime.now(UTC) + timedelta(minutes=1)  # after the command's own pick-up
+    assert create_issue(site, store, soon, soon).subject == "The snow issue"
+    write(site.content_dir / "b.md", MD.format(title="Next week", date="2026-11-02"))
+    done = postroom(site, "digest", "preview")
+    assert "_digest/next.md not used: issue 1 had it; edit it for the next issue" in done.stderr
+    write(site.content_dir / "_digest" / "next.md", "---\nsubjet: typo\n---\nHello.\n")
+    done = postroom(site, "digest", "preview")
+    assert done.returncode == 0
+    assert "_digest/next.md not used: unknown front matter key 'subjet'" in done.stderr
+
+
+def test_an_intro_that_links_out_of_the_content_folder_is_never_read(site, store, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the password is hunter2\n")
+    (site.content_dir / "_digest").mkdir()
+    (site.content_dir / "_digest" / "next.md").symlink_to(secret)
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    scan(site, store, T0)
+    issue = create_issue(site, store, T0 + timedelta(hours=1), T0 + timedelta(hours=1))
+    assert "hunter2" not in issue.html and issue.intro_html == ""
