@@ -45,6 +45,9 @@ from postroom.core.slug import slugify
 from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
 from postroom.store.leases import exclusive
 
+#: content/_digest/ holds the curator's words for the next digest issue (content.intro):
+#: never posts, never listed, withdrawn or reported by a scan
+INTRO_FOLDER = "_digest"
 _PARALLEL_FROM = 200  # files to parse before worker processes pay for their start-up
 _NOT_WORD = re.compile(r"\W+")
 # Editors' swap, backup and temp files: never content, often half-written.
@@ -142,8 +145,8 @@ def list_content(root: Path) -> Listing:
         prefix += "/" if prefix else ""
         kept = []
         for d in dirs:
-            if d.startswith("."):
-                continue
+            if d.startswith(".") or (not prefix and d == INTRO_FOLDER):
+                continue  # dot folders; content/_digest/ holds the next issue's intro
             if why := _name_problem(d):
                 problems.append(Problem(shown_name(prefix + d) + "/", why, Severity.ERROR))
                 unlisted.append(prefix + d)  # not looked into: what it held stays
@@ -214,6 +217,8 @@ def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
 
 def _fingerprint(post: Post) -> str:
     data = asdict(replace(post, picked_up=None, updated=None, files=()))
+    if not data["comment"]:  # as before comments: an upgrade does not make every post "updated"
+        del data["comment"]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -315,6 +320,7 @@ class _Reconciler:
             attribution=parsed.attribution,
             tags=parsed.tags,
             files=tuple(dict.fromkeys(v.path for v in in_order)),
+            comment=parsed.comment,
         )
 
 

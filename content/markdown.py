@@ -26,6 +26,7 @@ KEYS = frozenset(
         "draft",
         "id",
         "summary",
+        "comment",
     }
 )
 FRONT_MATTER_CHARS = 65_536  # a post's metadata is a few lines; more is a mistake or an attack
@@ -93,6 +94,15 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(sorted({one_line(str(t)) for t in items if str(t).strip()}))
 
 
+def _comment(meta: dict[str, Any]) -> str:
+    value = meta.get("comment")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ReadError(f"front matter 'comment' must be text, not {brief(value)}")
+    return comment_html(value)
+
+
 def _text(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
     if value is None:
@@ -102,10 +112,14 @@ def _text(meta: dict[str, Any], key: str) -> str | None:
     return one_line(str(value)) or None
 
 
-def read_markdown(
-    text: str, tz: tzinfo, day_first: bool = True
-) -> tuple[list[ParsedPost], list[str]]:
-    """The post in a Markdown file (none if it is a draft), and warnings about it."""
+def comment_html(text: str) -> str:
+    """The curator's own Markdown (a post's `comment`, a digest's intro) as sanitized HTML."""
+    return clean_html(_markdown.render(text))
+
+
+def front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, Markdown body) of a file, within the limits above; ReadError if the
+    front matter is bad or not a mapping."""
     found = frontmatter.detect_format(text, frontmatter.handlers)
     limited = _LimitedYAML() if isinstance(found, frontmatter.YAMLHandler) else found
     try:
@@ -116,6 +130,14 @@ def read_markdown(
         raise ReadError(f"bad front matter: {' '.join(str(exc).split())}") from None
     if not isinstance(meta, dict):
         raise ReadError("front matter must be a mapping of keys to values")
+    return meta, body
+
+
+def read_markdown(
+    text: str, tz: tzinfo, day_first: bool = True
+) -> tuple[list[ParsedPost], list[str]]:
+    """The post in a Markdown file (none if it is a draft), and warnings about it."""
+    meta, body = front_matter(text)
     warnings = [f"unknown front matter key '{key}' ignored" for key in sorted(set(meta) - KEYS)]
     if meta.get("draft") is True:
         return [], warnings
@@ -145,5 +167,6 @@ def read_markdown(
         ),
         tags=_tags(meta.get("tags")),
         id_hint=slugify(id_hint) if id_hint else None,
+        comment=_comment(meta),
     )
     return [post], warnings

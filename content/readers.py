@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from postroom.content.captures import read_capture
 from postroom.content.dates import parse_date
-from postroom.content.markdown import read_markdown
+from postroom.content.markdown import comment_html, read_markdown
 from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
 from postroom.core.config import Config
@@ -29,7 +29,9 @@ from postroom.core.model import DateSource, ParsedPost, Post, Problem, ReadError
 from postroom.core.sanitize import bom_encoding, one_line, strip_illegal
 
 SIDECAR_SUFFIX = ".meta.toml"
-SIDECAR_KEYS = frozenset({"url", "source", "author", "author_role", "date", "title", "tags"})
+SIDECAR_KEYS = frozenset(
+    {"url", "source", "author", "author_role", "date", "title", "tags", "comment"}
+)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ def _load_sidecar(data: bytes) -> dict[str, Any]:
 def _apply_sidecar(
     post: ParsedPost, meta: dict[str, Any], config: Config, single: bool
 ) -> ParsedPost:
-    """The curator's word wins; title, date and URL only make sense for a single post."""
+    """The curator's word wins; title, date, URL and comment only make sense for a single
+    post."""
     changes: dict[str, Any] = {}
     attribution = post.attribution
     for key in ("source", "author", "author_role"):
@@ -175,6 +178,8 @@ def _apply_sidecar(
     changes["attribution"] = attribution
     if single and "title" in meta:
         changes["title"] = one_line(meta["title"])
+    if single and "comment" in meta:  # the curator's word on this post, over front matter's
+        changes["comment"] = comment_html(meta["comment"])
     if single and "date" in meta:
         value = meta["date"]
         date = (
@@ -272,8 +277,10 @@ def read_file(
         posts = list(parsed.posts)
         warnings += parsed.warnings
         if sidecar is not None:
-            if len(posts) > 1 and {"title", "date", "url"} & set(meta):
-                warnings.append("sidecar title, date and url ignored: the file holds several posts")
+            if len(posts) > 1 and {"title", "date", "url", "comment"} & set(meta):
+                warnings.append(
+                    "sidecar title, date, url and comment ignored: the file holds several posts"
+                )
             posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
         posts = [_clean_url(p, warnings) for p in posts]
         for post in posts:

@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import secrets
+import string
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -72,6 +73,9 @@ class DigestSection:
     full_text: bool = False  # the whole post instead of its excerpt
     schedule: str = "mon 07:00"  # weekday name and time in the site's timezone
     late_limit_hours: int = 72  # an issue this late (the service was down) is skipped
+    # an issue's subject: {lead} the lead post's title, {more} how many others (the site's
+    # name is in From already); with one post, the lead's title alone
+    subject: str = "{lead} + {more} more"
 
 
 class Security(StrEnum):
@@ -369,11 +373,41 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
         return f"must be an email address, not {value!r}"
-    elif name == "digest.schedule" and (why := schedule_error(value)):
+    elif (check := _TEXT_CHECKS.get(name)) and (why := check(value)):
         return why
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
         return f"must be a language tag such as 'en-GB', not {value!r}"
     return None
+
+
+#: the placeholders `digest.subject` may use
+SUBJECT_FIELDS = ("lead", "more")
+
+
+def subject_template_error(template: str) -> str | None:
+    """Why `template` cannot make a subject, or None. Only bare `{lead}` and `{more}`: no
+    other name, no `{}`, no attribute, index, conversion or format (str.format would
+    otherwise read `{lead.__class__}` or fail on `{lead:d}` at the first issue, weeks after
+    the config was accepted); `{{` and `}}` are braces."""
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
+    except ValueError:
+        return f"has an unmatched brace in {template!r} (write {{{{ or }}}} for a brace)"
+    allowed = " and ".join(f"{{{name}}}" for name in SUBJECT_FIELDS)
+    for found, spec, conversion in fields:
+        if found is None:
+            continue
+        if found not in SUBJECT_FIELDS:
+            return f"has an unknown placeholder {{{found}}} in {template!r}: use {allowed}"
+        if spec or conversion:
+            return f"has {{{found}}} with a format in {template!r}: write {{{found}}} alone"
+    if not template.isprintable() or not template.strip():  # a header: one line, not empty
+        return f"must be one line of text, not {template!r}"
+    return None
+
+
+#: keys whose text has a grammar of its own: why a value is refused, or None
+_TEXT_CHECKS = {"digest.schedule": schedule_error, "digest.subject": subject_template_error}
 
 
 def _choice_error(allowed: tuple[str, ...], value: str) -> str:
@@ -507,6 +541,7 @@ max_posts = 20         # posts shown in full in the email; the rest are listed a
 full_text = false      # true: whole posts instead of excerpts
 schedule = "mon 07:00" # when an issue is due: weekday name and time, site timezone
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
+subject = "{lead} + {more} more"  # {lead}: the lead post's title; {more}: how many others
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...

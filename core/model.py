@@ -88,6 +88,7 @@ class ParsedPost:
     attribution: Attribution = field(default_factory=Attribution)
     tags: tuple[str, ...] = ()
     id_hint: str | None = None  # an explicit id from front matter
+    comment: str = ""  # the curator's words on it (sanitized HTML): front matter or sidecar
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,20 @@ class Post:
     attribution: Attribution
     tags: tuple[str, ...]
     files: tuple[str, ...]  # every file the post was found in
+    # the curator's comment (sanitized HTML; "" for none): their words, shown apart from the
+    # source's (pages, feeds and the digest set the body off as quoted text beside it)
+    comment: str = ""
 
     @property
     def body_start(self) -> str:
         """The body's first 200 characters as plain text (title, byline and standfirst
         are not in the body), so a curator can see where postroom thinks the text begins."""
         return one_line(html_to_text(self.body_html))[:BODY_START_CHARS]
+
+
+def newest_first(post: Post) -> tuple[datetime, datetime, str]:
+    """The order readers meet posts in (sort with `reverse=True`): the latest picked up
+    first, and among posts picked up together (one scan, one timestamp) the latest
+    written first, so an article from 2016 found beside one from last week never leads
+    an issue or a feed; the id only breaks exact ties, so the order is stable."""
+    return (post.picked_up, post.date, post.id)

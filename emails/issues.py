@@ -9,11 +9,13 @@ never send a post twice or never.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from postroom.content.intro import INTRO_PATH, Intro, read_intro
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, ReadError, newest_first
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
 from postroom.emails.render import render_digest
@@ -23,6 +25,7 @@ from postroom.store.digests import (
     RaceLost,
     SlotOutcome,
     any_slot_decided,
+    issue_with_intro,
     issued_post_ids,
     next_issue_number,
     record_slot,
@@ -30,13 +33,33 @@ from postroom.store.digests import (
     slot_outcome,
 )
 
+_LOG = logging.getLogger("postroom.digest")
 _RACES = 3  # issues another process may make while this one makes its own
 
 
 def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
-    """Published posts in no issue yet, picked up before `cutoff`, newest first."""
+    """Published posts in no issue yet, picked up before `cutoff`, newest first: by pick-up
+    time, then by their own date (`newest_first`), so the lead story (and the subject) is
+    the newest of a batch picked up together, not the first by id."""
     taken = issued_post_ids(store)
-    return [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
+    found = [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
+    return sorted(found, key=newest_first, reverse=True)
+
+
+def next_intro(site: Site, store: Store) -> tuple[Intro | None, str | None]:
+    """The intro (content/_digest/next.md) the next issue carries, and if it carries none
+    though the file is there, why (for the log and `digest preview`). An intro is used
+    by one issue: the same bytes again (nobody edited it since) are not, so last week's
+    words never reach this week's readers by default; editing the file makes it new."""
+    try:
+        intro = read_intro(site)
+    except ReadError as exc:
+        return None, f"{INTRO_PATH} not used: {exc}"
+    if intro is None:
+        return None, None
+    if (number := issue_with_intro(store, intro.sha256)) is not None:
+        return None, f"{INTRO_PATH} not used: issue {number} had it; edit it for the next issue"
+    return intro, None
 
 
 def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:
@@ -61,7 +84,10 @@ def _make_issue(
     if not posts:
         return None
     number = next_issue_number(store)
-    rendered = render_digest(site, number, posts)
+    intro, why_not = next_intro(site, store)
+    if why_not:
+        _LOG.warning("digest: issue %d: %s", number, why_not)
+    rendered = render_digest(site, number, posts, intro)
     issue = Issue(
         number,
         cutoff.isoformat(),
@@ -70,6 +96,8 @@ def _make_issue(
         rendered.html,
         rendered.text,
         tuple(p.id for p in posts),
+        intro_html=intro.html if intro else "",
+        intro_sha256=intro.sha256 if intro else "",
     )
     save_issue(store, issue, now, slot)
     send(issue_issued, site, issue=issue, posts=tuple(posts))

@@ -10,7 +10,8 @@ rest is written. The same posts and config always give the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from postroom.core.config import Site
 from postroom.core.model import Post, Problem
@@ -18,7 +19,7 @@ from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
 from postroom.feeds.safety import admit
 from postroom.feeds.selection import Vetting, feed_sets
-from postroom.feeds.syndication import FORMATS
+from postroom.feeds.syndication import EPOCH, FORMATS
 from postroom.feeds.writer import OutputWriter
 
 __all__ = ["ArchivedIssue", "BuildReport", "PageMemo", "build"]
@@ -39,18 +40,22 @@ def build(
     issues: Sequence[ArchivedIssue] = (),
     memo: PageMemo | None = None,
     progress: Callable[[int, int], None] | None = None,
+    since: datetime = EPOCH,
 ) -> BuildReport:
     """Write every feed and page for `posts` (every published post, any order) and the
     archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
     files whose bytes change and removing outputs of earlier builds that this one no
     longer makes. With `memo`, post pages this process already wrote from the same post
-    are not rendered again. `progress(done, total)` is told of each post page.
+    are not rendered again. `progress(done, total)` is told of each post page. `since` is
+    the site's first build: the `updated` of a feed with nothing in it yet (a feed reader
+    and the W3C validator call 1970 "implausible"), kept by the caller so that rebuilds
+    stay byte-identical.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
     admitted, problems = admit(posts)
     vetting = Vetting(site)
-    sets = feed_sets(site, admitted, vetting)
+    sets = [replace(feed, since=since) for feed in feed_sets(site, admitted, vetting)]
     out = OutputWriter(site.public_dir)
     if memo:
         memo.theme(site)
@@ -64,7 +69,7 @@ def build(
         out.put(name, render_post_page(site, post))
         if memo:
             memo.made(out.root / name, site, post)
-    archive, refused = render_archive(site, issues)
+    archive, refused = render_archive(site, issues, since)
     for name, data in archive:
         out.put(name, data)
     for name, data in render_lists(site, admitted, newest=sets[0].posts):

@@ -36,6 +36,7 @@ class ArchivedIssue:
     subject: str
     html: str
     post_ids: tuple[str, ...]
+    intro_html: str = ""  # the curator's intro frozen with it (sanitized HTML), "" for none
 
 
 def issue_url(site: Site, number: int) -> str:
@@ -86,12 +87,13 @@ def _posts(issue: ArchivedIssue) -> str:
     return f"{len(issue.post_ids)} post{'s' if len(issue.post_ids) != 1 else ''}"
 
 
-def digest_atom(site: Site, issues: Sequence[ArchivedIssue]) -> bytes:
-    """Atom, newest issue first; `updated` is the newest issue's, never the clock's."""
+def digest_atom(site: Site, issues: Sequence[ArchivedIssue], since: datetime = EPOCH) -> bytes:
+    """Atom, newest issue first; `updated` is the newest issue's (before the first issue,
+    `since`: the site's first build), never the clock's."""
     fg = feed_head(
         site, FOLDER, feed_title(site), "atom.xml", "application/atom+xml", site.base_url + FOLDER
     )
-    fg.updated(max((issue.created_at for issue in issues), default=EPOCH))
+    fg.updated(max((issue.created_at for issue in issues), default=since))
     for issue in issues:
         url = issue_url(site, issue.number)
         fe = fg.add_entry(order="append")
@@ -102,14 +104,15 @@ def digest_atom(site: Site, issues: Sequence[ArchivedIssue]) -> bytes:
         fe.updated(issue.created_at)
         fe.summary(f"Issue {issue.number}: {_posts(issue)}.")
         fe.content(
-            f'<p><a href="{escape(url)}">{escape(issue.subject)}</a>: {_posts(issue)}.</p>',
+            f"{issue.intro_html}\n" * bool(issue.intro_html)
+            + f'<p><a href="{escape(url)}">{escape(issue.subject)}</a>: {_posts(issue)}.</p>',
             type="html",
         )
     return atom_bytes(fg)
 
 
 def render_archive(
-    site: Site, issues: Sequence[ArchivedIssue]
+    site: Site, issues: Sequence[ArchivedIssue], since: datetime = EPOCH
 ) -> tuple[list[tuple[str, bytes]], list[Problem]]:
     """(path under public/, bytes) for every issue's page, the index and the feed (both
     written even with no issues, so links to them never break); an issue whose page would
@@ -127,5 +130,5 @@ def render_archive(
         files.append((f"{FOLDER}{issue.number}/index.html", browser_page(site, issue)))
     index = render_page("digests.html", site, issues=kept, page=lambda i: issue_url(site, i.number))
     files.append((f"{FOLDER}index.html", index))
-    files.append((f"{FOLDER}atom.xml", digest_atom(site, kept)))
+    files.append((f"{FOLDER}atom.xml", digest_atom(site, kept, since)))
     return files, problems

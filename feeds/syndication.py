@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, newest_first
 from postroom.core.sanitize import clean_html, one_line
 from postroom.feeds.credit import credit_html
 
@@ -39,17 +39,19 @@ class FeedSet:
     folder: str  # "" or "tags/<slug>/" or "sources/<slug>/"
     title: str
     posts: Sequence[Post]  # the window, newest pick-up first
+    since: datetime = EPOCH  # the `updated` of the feed while it has no posts (`build`'s)
 
 
 def window(
     posts: Sequence[Post], size: int, accept: Callable[[Post], bool] = lambda _: True
 ) -> list[Post]:
-    """The latest `size` accepted posts by pick-up time, newest first (ties by id).
+    """The latest `size` accepted posts by pick-up time, newest first (then by their own
+    date, newest first; `core.model.newest_first`).
 
     By pick-up, not by the post's own date: an article from 2016 added today is
     new to the feed's readers. `accept` is asked only until the window is full.
     """
-    ordered = sorted(posts, key=lambda p: (p.picked_up, p.id), reverse=True)
+    ordered = sorted(posts, key=newest_first, reverse=True)
     return list(islice(filter(accept, ordered), size))
 
 
@@ -86,7 +88,8 @@ def too_long(site: Site, post: Post) -> bool:
 
 
 def feed_content(site: Site, post: Post) -> str:
-    """The credit line, then the body; a body over `feed.max_content_kb` is cut, repaired
+    """The credit line, then the body (with a curator's comment: the comment, the credit,
+    then the body as a quotation); a body over `feed.max_content_kb` is cut, repaired
     (nh3 closes its tags) and ends with a link to the whole post on its page."""
     body = post.body_html
     if too_long(site, post):
@@ -99,7 +102,15 @@ def feed_content(site: Site, post: Post) -> str:
             f'<p><a href="{escape(post_url(site, post))}">Read the whole post</a></p>'
         )
     credit = credit_html(post)
-    return f'<p class="credit"><em>{credit}</em></p>\n{body}' if credit else body
+    head = f'<p class="credit"><em>{credit}</em></p>\n' if credit else ""
+    if not post.comment:
+        return head + body
+    # the curator's words first, then the source's, marked as quoted text
+    cite = f' cite="{escape(post.attribution.url)}"' if post.attribution.url else ""
+    return (
+        f'<div class="comment">{post.comment}</div>\n{head}'
+        f'<blockquote class="source"{cite}>\n{body}\n</blockquote>'
+    )
 
 
 def _author(post: Post) -> str:
@@ -114,7 +125,7 @@ def _terms(post: Post) -> list[str]:
 
 def _updated(feed: FeedSet) -> datetime:
     """The newest change among the feed's posts: never "now", so output is deterministic."""
-    return max((p.updated for p in feed.posts), default=EPOCH)
+    return max((p.updated for p in feed.posts), default=feed.since)
 
 
 def feed_head(

@@ -12,10 +12,11 @@ import json
 import sys
 from dataclasses import replace
 
+from postroom.content.intro import INTRO_PATH
 from postroom.core.process import this_process
-from postroom.emails.issues import create_issue, pending_posts
+from postroom.emails.issues import create_issue, next_intro, pending_posts
 from postroom.emails.message import IssueMessage, Recipient
-from postroom.emails.render import render_digest
+from postroom.emails.render import render_digest, sample_recipient, with_sample_recipient
 from postroom.emails.sending import outstanding, send_unfinished
 from postroom.emails.tokens import secret_from_env
 from postroom.emails.transports import Rejected, Unreachable, transport_for
@@ -26,7 +27,7 @@ from postroom.service.jobs import publish
 from postroom.service.status import issue_status_json
 from postroom.store.digests import Issue, all_issues, issue_by_number
 from postroom.store.outbox import Outbox
-from postroom.store.subscribers import AddressError, normalize_address
+from postroom.store.subscribers import AddressError, Status, SubscriberList, normalize_address
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 
@@ -34,12 +35,19 @@ def preview(ctx: Context) -> int:
     """The next issue rendered to preview/digest.html and .txt; nothing is frozen."""
     scan_here(ctx)
     posts = pending_posts(ctx.store, ctx.clock())
-    rendered = render_digest(ctx.site, None, posts)
+    intro, why_not = next_intro(ctx.site, ctx.store)
+    rendered = with_sample_recipient(ctx.site, render_digest(ctx.site, None, posts, intro))
     folder = ctx.site.root / "preview"
     for name, body in (("digest.html", rendered.html), ("digest.txt", rendered.text)):
         write_atomic(folder / name, body.encode())
         print(folder / name)
     print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    if intro is not None:
+        print(f"with the intro in {INTRO_PATH}", file=sys.stderr)
+    elif why_not:
+        print(why_not, file=sys.stderr)
+    address, _ = sample_recipient(ctx.site)
+    print(f"shown as {address} would get it; its unsubscribe link is a sample", file=sys.stderr)
     return Exit.OK
 
 
@@ -60,7 +68,11 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
             print(f"issue {o.issue}: {o.to_send} messages still to send")
         if not owed:
             posts = pending_posts(ctx.store, now)
-            print(f"no unfinished issue; a new one would hold {len(posts)} posts")
+            readers = SubscriberList(ctx.store).count(Status.ACTIVE)
+            print(
+                f"no unfinished issue; a new one would hold {len(posts)} posts"
+                f" and go to {readers} subscriber{'' if readers == 1 else 's'}"
+            )
         return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
     if not owed:
@@ -81,7 +93,7 @@ def _send_test_copy(ctx: Context, address: str) -> int:
     owed = outstanding(store)
     issue = issue_by_number(store, owed[0].issue) if owed else None
     if issue is None and (posts := pending_posts(store, now)):
-        rendered = render_digest(site, None, posts)
+        rendered = render_digest(site, None, posts, next_intro(site, store)[0])
         stamp = now.isoformat()
         issue = Issue(0, stamp, stamp, rendered.subject, rendered.html, rendered.text, ())
     issue = issue or next(reversed(all_issues(store)), None)

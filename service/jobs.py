@@ -39,7 +39,7 @@ from postroom.service.command import Context
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
-from postroom.store.activity import last, record
+from postroom.store.activity import first, last, record
 from postroom.store.digests import all_issues, release
 from postroom.store.outbox import State
 
@@ -59,11 +59,19 @@ def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = Non
     for `postroom status`."""
     made = all_issues(store)
     issues = [
-        ArchivedIssue(i.number, datetime.fromisoformat(i.created_at), i.subject, i.html, i.post_ids)
+        ArchivedIssue(
+            i.number,
+            datetime.fromisoformat(i.created_at),
+            i.subject,
+            i.html,
+            i.post_ids,
+            i.intro_html,
+        )
         for i in made
     ]
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
-        built = build(site, store.posts(), issues, memo, progress)
+        since = first(store, "first_build", now)  # stable: rebuilds stay byte-identical
+        built = build(site, store.posts(), issues, memo, progress, since)
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,

@@ -11,12 +11,18 @@ from pathlib import Path
 from postroom.emails.tokens import read_token, secret_from_env
 from postroom.service.command import Context, Exit, say
 from postroom.service.status import subscriber_json
-from postroom.store.subscribers import Status, SubscriberList
+from postroom.store.subscribers import Status, SubscriberList, subscriber_name
 
 
 def add(ctx: Context, address: str, name: str) -> int:
-    new = SubscriberList(ctx.store).add(address, name)
-    print(f"{'added' if new else 'already subscribed (name updated)'}: {address}")
+    book = SubscriberList(ctx.store)
+    before = book.find(address)
+    if book.add(address, name):
+        print(f"added: {address}")
+    elif before is not None and name and subscriber_name(name) != before.name:
+        print(f"already subscribed (name updated): {address}")
+    else:  # no --name, or the same one: nothing changed, so nothing is said to have
+        print(f"already subscribed: {address}")
     return Exit.OK
 
 

@@ -105,6 +105,7 @@ def decode_parsed(text: str) -> ParsedPost:
         attribution=Attribution(**data["attribution"]),
         tags=tuple(data["tags"]),
         id_hint=data["id_hint"],
+        comment=data.get("comment", ""),  # none in versions kept before comments
     )
 
 
@@ -248,6 +249,7 @@ class Store:
                 ),
                 tags=tuple(json.loads(row.tags)),
                 files=tuple(dict.fromkeys(where[row.id])),
+                comment=row.comment,
             )
             for row in rows
         ]
@@ -396,4 +398,5 @@ def _post_row(write: PostWrite) -> dict:
         "source": a.source,
         "source_url": a.url,
         "credit": a.credit,
+        "comment": post.comment,
     }

@@ -39,6 +39,8 @@ class Issue:
     text: str
     post_ids: tuple[str, ...]
     released: bool = False  # its archive page is written: it may be mailed
+    intro_html: str = ""  # the curator's intro as frozen with it (sanitized HTML)
+    intro_sha256: str = ""  # of the intro file it came from: no other issue may use it
 
 
 class RaceLost(Exception):
@@ -78,6 +80,8 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
                     subject=issue.subject,
                     html=issue.html,
                     text=issue.text,
+                    intro_html=issue.intro_html,
+                    intro_sha256=issue.intro_sha256,
                 )
             )
             conn.execute(
@@ -138,9 +142,18 @@ def _read_issues(store: Store, number: int | None = None) -> list[Issue]:
         rows = conn.execute(issues.order_by(digest_issues.c.number)).all()
     return [
         Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text,
-              tuple(members.get(r.number, ())), bool(r.released_at))
+              tuple(members.get(r.number, ())), bool(r.released_at), r.intro_html,
+              r.intro_sha256)
         for r in rows
     ]  # fmt: skip
+
+
+def issue_with_intro(store: Store, sha256: str) -> int | None:
+    """The first issue introduced by the intro file with these bytes, or None."""
+    with store.engine.connect() as conn:
+        return conn.execute(
+            select(func.min(digest_issues.c.number)).where(digest_issues.c.intro_sha256 == sha256)
+        ).scalar()
 
 
 def all_issues(store: Store) -> list[Issue]:

@@ -27,7 +27,18 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_issues", "UPDATE digest_issues SET released_at = created_at"),
         ("outbox", "CREATE INDEX outbox_waiting ON outbox (state, issue)"),
     ),
-    7: (),  # tables only: welcomes; bounce_reports, bounce_suppressed, bounce_pauses
+    # 7 added tables (welcomes; bounce_reports, bounce_suppressed, bounce_pauses) and
+    7: (  # the curator's voice: a comment per post, an intro per issue
+        ("posts", "ALTER TABLE posts ADD COLUMN comment TEXT NOT NULL DEFAULT ''"),
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN intro_html TEXT NOT NULL DEFAULT ''",
+        ),
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN intro_sha256 VARCHAR(64) NOT NULL DEFAULT ''",
+        ),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

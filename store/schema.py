@@ -42,6 +42,8 @@ posts = Table(
     Column("source", Text),
     Column("source_url", Text),
     Column("credit", Text),
+    # the curator's comment on the post, sanitized HTML ("" for none)
+    Column("comment", Text, nullable=False, default="", server_default=""),
 )
 
 # Which file holds which post, and what that file says of it (a JSON ParsedPost).
@@ -84,6 +86,10 @@ digest_issues = Table(
     # set once its archive page is written: no sender (a worker elsewhere, say) may mail
     # a "view in browser" link before the page exists
     Column("released_at", String(40), nullable=False, default=""),
+    # the curator's intro (content/_digest/next.md) as frozen with the issue, sanitized HTML,
+    # and the sha256 of the file it came from: the same file never introduces two issues
+    Column("intro_html", Text, nullable=False, default="", server_default=""),
+    Column("intro_sha256", String(64), nullable=False, default="", server_default=""),
 )
 
 # Membership, not timestamps: a post is in at most one issue, ever.

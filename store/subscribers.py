@@ -19,7 +19,7 @@ from postroom.core.sanitize import bom_encoding, one_line
 from postroom.store import Store
 from postroom.store.holds import suppressed_among
 from postroom.store.schema import subscribers
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 
@@ -278,6 +278,12 @@ class SubscriberList:
         with self.engine.connect() as conn:
             r = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
         return _subscriber(r) if r else None
+
+    def count(self, status: Status) -> int:
+        """How many people are at `status` (`digest send --dry-run`: who would get it)."""
+        with self.engine.connect() as conn:
+            found = select(func.count()).select_from(subscribers)
+            return conn.execute(found.where(subscribers.c.status == status.value)).scalar() or 0
 
     def all(self) -> list[Subscriber]:
         with self.engine.connect() as conn:

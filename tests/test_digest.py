@@ -142,7 +142,7 @@ def test_html_budget_for_a_twenty_post_issue_and_media_blocks_survive(site):
     assert "&gt;" not in style and "&#" not in style  # CSS was not autoescaped
     assert 'style="max-width:600px' in rendered.html  # inlined by premailer
     assert rendered.html.startswith("<!doctype html>")
-    assert rendered.subject == "Practice Notes No. 7: Post number 1"
+    assert rendered.subject == "Post number 1 + 19 more"
 
 
 def test_every_post_carries_its_attribution_in_both_parts(site):

@@ -13,10 +13,18 @@ from postroom.store import Store, StoreError
 from postroom.store.leases import AdvisoryLease, role_lease
 from postroom.store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
 from service_support import postroom_env
-from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy import inspect, select, text, update
 from support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
+# the columns version 7 added (the curator's voice), for making an older database from a
+# new one; it also added tables (VERSION_7_TABLES)
+VERSION_7_TABLES = {"welcomes", "bounce_reports", "bounce_suppressed", "bounce_pauses"}
+UNDO_VERSION_7 = (
+    "ALTER TABLE posts DROP COLUMN comment",
+    "ALTER TABLE digest_issues DROP COLUMN intro_html",
+    "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
     " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
@@ -51,6 +59,8 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in UNDO_VERSION_7:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
         conn.execute(
@@ -83,26 +93,30 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         reopened.close()
 
 
-def test_a_version_6_database_gets_the_bounce_tables_keeping_its_rows(tmp_path):
-    """Version 7 only added tables (bounce reports, the suppression list, pauses)."""
-    bounce_tables = {"bounce_reports", "bounce_suppressed", "bounce_pauses"}
+def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_rows(tmp_path):
+    """Version 7 added tables (welcomes, bounce reports, the suppression list, pauses)
+    and columns (the curator's voice)."""
     site = make_site(tmp_path)
     store = Store(site.store_url)
     with store.engine.begin() as conn:
-        for table in bounce_tables:
+        for table in VERSION_7_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
+        for statement in UNDO_VERSION_7:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=6))
-        conn.execute(
-            insert(digest_issues).values(
-                number=1, cutoff="c", created_at="c", subject="s", html="h", text="t",
-                released_at="x",
+        conn.execute(  # the columns version 6 had
+            text(
+                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text,"
+                " released_at) VALUES (1, 'c', 'c', 's', 'h', 't', 'x')"
             )
-        )  # fmt: skip
+        )
     store.close()
     migrated = Store(site.store_url)
     try:
         assert version(migrated) == SCHEMA_VERSION == 7
-        assert bounce_tables <= set(inspect(migrated.engine).get_table_names())
+        assert set(inspect(migrated.engine).get_table_names()) >= VERSION_7_TABLES
+        assert {"intro_html", "intro_sha256"} <= columns(migrated, "digest_issues")
+        assert "comment" in columns(migrated, "posts")
         with migrated.engine.connect() as conn:
             assert conn.execute(select(digest_issues.c.released_at)).scalar() == "x"
     finally:
@@ -117,6 +131,8 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in UNDO_VERSION_7:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
     store.close()
