@@ -72,6 +72,9 @@ class DigestSection:
     full_text: bool = False  # the whole post instead of its excerpt
     schedule: str = "mon 07:00"  # weekday name and time in the site's timezone
     late_limit_hours: int = 72  # an issue this late (the service was down) is skipped
+    # this long before each slot the curator (curator.email) gets a proof of the issue,
+    # frozen then, with links to hold, skip or send it now; 0: no proofs
+    proof_hours: int = 24
 
 
 class Security(StrEnum):
@@ -251,6 +254,8 @@ _RANGES: dict[str, tuple[int, int]] = {
     "feed.max_content_kb": (1, _ANY),
     "digest.max_posts": (1, _ANY),
     "digest.late_limit_hours": (1, 10 * 366 * 24),
+    # under a week: a slot's proof never comes before the slot before it
+    "digest.proof_hours": (0, 7 * 24 - 1),
     "mail.port": (0, 65535),
     "mail.connections": (1, 100),
     "mail.rate": (0, 65535),
@@ -470,6 +475,7 @@ max_posts = 20         # posts shown in full in the email; the rest are listed a
 full_text = false      # true: whole posts instead of excerpts
 schedule = "mon 07:00" # when an issue is due: weekday name and time, site timezone
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
+proof_hours = 24       # a proof to curator.email this long before each issue; 0: none
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...

@@ -16,7 +16,7 @@ from postroom.core.schedule import next_slot
 from postroom.service.daemon import Service
 from postroom.store import Store
 from postroom.store.activity import last
-from postroom.store.digests import all_issues
+from postroom.store.digests import all_issues, slots_of_waiting_issues, waiting_issues
 from postroom.store.leases import role_lease
 from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Subscriber
@@ -52,12 +52,18 @@ def subscriber_json(subscriber: Subscriber) -> dict:
 
 
 def issue_status_json(store: Store) -> list[dict]:
-    """`digest status --json`: one object per issue, oldest first."""
+    """`digest status --json`: one object per issue, oldest first. `state` is "issued"
+    (mailed, or being mailed), "proof" (frozen for the curator's proof, going out at
+    `slot`) or "held" (held by the curator: it waits to be sent); `slot` is the UTC time
+    of the slot an issue awaits, null once issued."""
     outbox = Outbox(store, this_process())
     counts = outbox.counts()
+    slots = slots_of_waiting_issues(store)
     out = []
-    for issue in all_issues(store):
+    issues = sorted([*all_issues(store), *waiting_issues(store)], key=lambda i: i.number)
+    for issue in issues:
         c = counts.get(issue.number, {})
+        slot = slots.get(issue.number)
         out.append(
             {
                 "issue": issue.number,
@@ -70,6 +76,8 @@ def issue_status_json(store: Store) -> list[dict]:
                 "failed": c.get(State.FAILED, 0),
                 "skipped": c.get(State.SKIPPED, 0),
                 "next_retry": outbox.next_retry(issue.number),
+                "state": issue.stage.value,
+                "slot": slot.isoformat() if slot else None,
             }
         )
     return out
@@ -79,7 +87,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
     """`status --json`: what the service did last and what is due. "scheduler" is the
     process holding the service's lease ("host:pid"), null when none runs the site."""
     scanned, built = last(store, "scan"), last(store, "build")
-    issues = issue_status_json(store)
+    issued = [i for i in issue_status_json(store) if i["state"] == "issued"]
     build_problems = built.data.get("problems", []) if built else []
     config = site.config
     return {
@@ -91,7 +99,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         ),
         "posts": store.count_posts(),
         "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
-        "last_issue": issues[-1] if issues else None,
+        "last_issue": issued[-1] if issued else None,
         "problems": unique_problems([p.as_json() for p in store.problems()] + build_problems),
         "scheduler": role_lease(store, Service.LEASE).current_holder(now),
     }

@@ -27,6 +27,23 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_issues", "UPDATE digest_issues SET released_at = created_at"),
         ("outbox", "CREATE INDEX outbox_waiting ON outbox (state, issue)"),
     ),
+    7: (  # proofs before each issue (emails.proof)
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN proof_stage VARCHAR(12) NOT NULL"
+            " DEFAULT 'issued'",
+        ),
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN proof_sent_at VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        (
+            "digest_slots",
+            "ALTER TABLE digest_slots ADD COLUMN proof_notice_at VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        # slots decided by the old code: the curator is not told of them now
+        ("digest_slots", "UPDATE digest_slots SET proof_notice_at = decided_at"),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

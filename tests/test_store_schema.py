@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from postroom.store import Store, StoreError
+from postroom.store.digests import all_issues
 from postroom.store.leases import AdvisoryLease, role_lease
 from postroom.store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
 from service_support import postroom_env
@@ -17,6 +18,11 @@ from sqlalchemy import inspect, select, text, update
 from support import make_site
 
 NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
+V7_COLUMNS = (  # what version 7 added (proofs): an older database lacks them
+    "ALTER TABLE digest_issues DROP COLUMN proof_stage",
+    "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
+    "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
+)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
     " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
@@ -51,6 +57,8 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in V7_COLUMNS:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
         conn.execute(
@@ -91,6 +99,8 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
+        for statement in V7_COLUMNS:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
     store.close()
@@ -104,6 +114,43 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
         with migrated.engine.connect() as conn:
             issue = conn.execute(select(digest_issues)).one()
         assert issue.released_at == issue.created_at
+    finally:
+        migrated.close()
+
+
+def test_a_version_6_database_gets_the_proof_columns_and_no_notice_of_old_slots(tmp_path):
+    """Version 7 (proofs): issues made before it are issued ones, and the slots decided
+    before it are never the subject of a notice to the curator."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        for statement in V7_COLUMNS:
+            conn.execute(text(statement))
+        conn.execute(update(schema_version).values(version=6))
+        conn.execute(
+            text(
+                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text,"
+                " released_at) VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't',"
+                " '2026-11-23T07:00:01+00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO digest_slots (slot, outcome, issue, decided_at) VALUES"
+                " ('2026-11-16T07:00:00+00:00', 'late', NULL, '2026-11-20T07:00:00+00:00')"
+            )
+        )
+    store.close()
+
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION
+        with migrated.engine.connect() as conn:
+            issue = conn.execute(select(digest_issues)).one()
+            slot = conn.execute(text("SELECT proof_notice_at FROM digest_slots")).one()
+        assert (issue.proof_stage, issue.proof_sent_at) == ("issued", "")
+        assert slot.proof_notice_at == "2026-11-20T07:00:00+00:00"
+        assert [i.number for i in all_issues(migrated)] == [1]
     finally:
         migrated.close()
 
