@@ -161,7 +161,7 @@ def proof_message(site: Site, secret: bytes, slot: datetime, issue: Issue) -> En
         'color:#222222;font:15px/1.5 Georgia,serif;border-bottom:1px solid #e0c97a">'
         f'<p style="margin:0 0 6px">{escape(note)}</p><p style="margin:0">{anchors}</p></div>'
     )
-    html, count = _BODY.subn(lambda m: m.group(0) + banner, issue.html, count=1)
+    html, count = _BODY.subn(lambda m: f"{m.group(0)}\n{banner}\n", issue.html, count=1)
     if not count:
         html = banner + issue.html
     text = (

@@ -327,7 +327,14 @@ class Jobs:
         self._problems = current
 
     def decide(self) -> SlotDecision:
-        """The latest due slot is decided: its issue made (and its archive page written)."""
+        """The latest due slot is decided: its issue made (and its archive page written), or
+        the curator told why there is none; and the coming slot's proof is made."""
+        decision = self._decide()
+        self.notify(decision)
+        self.proof()
+        return decision
+
+    def _decide(self) -> SlotDecision:
         decision = decide_slot(self.site, self.store, self.clock())
         slot = decision.slot.isoformat()
         if decision.issue:
@@ -446,11 +453,9 @@ class Jobs:
         )
 
     def digest(self) -> None:
-        """The digest job: decide the due slot (telling the curator of a skipped one), make
-        the coming slot's proof, then send what is owed (not once stopping: a run queued
-        behind a long send must not start after SIGTERM)."""
+        """The digest job: decide the due slot, then send what is owed (not once stopping:
+        a run queued behind a long send must not start after SIGTERM)."""
         if not self.stop.is_set():
-            self.notify(self.decide())
-            self.proof()
+            self.decide()
             if self.send:
                 self.deliver()
