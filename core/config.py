@@ -76,6 +76,9 @@ class DigestSection:
     # an issue's subject: {lead} the lead post's title, {more} how many others (the site's
     # name is in From already); with one post, the lead's title alone
     subject: str = "{lead} + {more} more"
+    # this long before each slot the curator (curator.email) gets a proof of the issue,
+    # frozen then, with links to hold, skip or send it now; 0: no proofs
+    proof_hours: int = 24
 
 
 class Security(StrEnum):
@@ -285,6 +288,8 @@ _RANGES: dict[str, tuple[int, int]] = {
     "feed.max_content_kb": (1, _ANY),
     "digest.max_posts": (1, _ANY),
     "digest.late_limit_hours": (1, 10 * 366 * 24),
+    # under a week: a slot's proof never comes before the slot before it
+    "digest.proof_hours": (0, 7 * 24 - 1),
     "mail.port": (0, 65535),
     "mail.connections": (1, 100),
     "mail.rate": (0, 65535),
@@ -542,6 +547,7 @@ full_text = false      # true: whole posts instead of excerpts
 schedule = "mon 07:00" # when an issue is due: weekday name and time, site timezone
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
 subject = "{lead} + {more} more"  # {lead}: the lead post's title; {more}: how many others
+proof_hours = 24       # a proof to curator.email this long before each issue; 0: none
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...

@@ -28,28 +28,41 @@ def confirm_url(site: Site, secret: bytes, address: str, now: datetime) -> str:
 
 
 def confirmation(site: Site, secret: bytes, address: str, now: datetime) -> Envelope:
-    """The message, ready for any transport. Names and titles go through the `email`
-    package, which refuses CR and LF in a header."""
-    config = site.config
-    title = one_line(config.site.title)
-    host = urlsplit(site.base_url).hostname or "localhost"
-    message = EmailMessage(policy=SMTP)
-    sender_name = one_line(config.mail.from_name or title)
-    message["From"] = Address(display_name=sender_name, addr_spec=config.mail.from_address)
-    message["To"] = address  # bare: a stranger's form must not put words in our mail
-    message["Subject"] = f"Confirm your subscription to {title}"
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("confirm", domain=host)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(
+    """The message, ready for any transport."""
+    title = one_line(site.config.site.title)
+    return short_message(
+        site,
+        address,
+        f"Confirm your subscription to {title}",
         f"Someone, probably you, asked to receive the weekly email digest of {title}"
         f" at this address.\n\nTo confirm, open this link and press the button:\n\n"
         f"{confirm_url(site, secret, address, now)}\n\n"
         "The link works for seven days. If you did not ask, ignore this message:"
-        " nothing will be sent to you.\n"
+        " nothing will be sent to you.\n",
+        now,
+        "confirm",
     )
+
+
+def short_message(
+    site: Site, address: str, subject: str, body: str, now: datetime, kind: str
+) -> Envelope:
+    """A short plain-text message from the site to one address (a confirmation, a note to
+    the curator), signed when DKIM is set up. Names and titles go through the `email`
+    package, which refuses CR and LF in a header."""
+    config = site.config
+    host = urlsplit(site.base_url).hostname or "localhost"
+    message = EmailMessage(policy=SMTP)
+    sender_name = one_line(config.mail.from_name or config.site.title)
+    message["From"] = Address(display_name=sender_name, addr_spec=config.mail.from_address)
+    message["To"] = address  # bare: a stranger's form must not put words in our mail
+    message["Subject"] = one_line(subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(kind, domain=host)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
     data = message.as_bytes()
     sign = dkim_signer(site)
     if sign:
         data = sign(data) + data
-    return Envelope(0, 0, config.mail.from_address, address, message["Message-ID"], data, "confirm")
+    return Envelope(0, 0, config.mail.from_address, address, message["Message-ID"], data, kind)

@@ -22,15 +22,20 @@ from postroom.emails.render import render_digest
 from postroom.store import Store
 from postroom.store.digests import (
     Issue,
+    IssueStage,
     RaceLost,
+    SlotIssue,
     SlotOutcome,
     any_slot_decided,
+    issue_by_number,
+    issue_now,
     issue_with_intro,
     issued_post_ids,
     next_issue_number,
     record_slot,
     save_issue,
-    slot_outcome,
+    slot_issue,
+    unmake_issue,
 )
 
 _LOG = logging.getLogger("postroom.digest")
@@ -76,10 +81,17 @@ def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> I
 
 
 def _make_issue(
-    site: Site, store: Store, cutoff: datetime, now: datetime, slot: datetime | None = None
+    site: Site,
+    store: Store,
+    cutoff: datetime,
+    now: datetime,
+    slot: datetime | None = None,
+    stage: IssueStage = IssueStage.ISSUED,
 ) -> Issue | None:
-    """The issue of the posts pending at `cutoff`, kept (as `slot`'s issue, with one) and
-    announced; None if there are none. RaceLost if another process wrote first."""
+    """The issue of the posts pending at `cutoff`, kept (as `slot`'s issue, with one) and,
+    once issued, announced; None if there are none. RaceLost if another process wrote
+    first. At the PROOF stage it is frozen (posts, rendered parts) but mailed to nobody
+    until its slot (`emails.proof`)."""
     posts = pending_posts(store, cutoff)
     if not posts:
         return None
@@ -98,9 +110,30 @@ def _make_issue(
         tuple(p.id for p in posts),
         intro_html=intro.html if intro else "",
         intro_sha256=intro.sha256 if intro else "",
+        stage=stage,
     )
     save_issue(store, issue, now, slot)
-    send(issue_issued, site, issue=issue, posts=tuple(posts))
+    if stage is IssueStage.ISSUED:
+        send(issue_issued, site, issue=issue, posts=tuple(posts))
+    return issue
+
+
+def make_proof_issue(site: Site, store: Store, slot: datetime, now: datetime) -> Issue | None:
+    """Freeze `slot`'s issue now, for the curator's proof: the posts pending now, rendered
+    now, kept as the slot's (outcome PROOF) and queued for nobody yet. Posts picked up
+    after this go in the next issue. None if there is nothing new; RaceLost if another
+    process decided the slot or made an issue first."""
+    return _make_issue(site, store, now, now, slot=slot, stage=IssueStage.PROOF)
+
+
+def announce(site: Site, store: Store, number: int) -> Issue | None:
+    """Issue `number` as issued now, announced (`issue_issued`) as a new issue is."""
+    issue = issue_by_number(store, number)
+    if issue is not None:
+        wanted = set(issue.post_ids)
+        posts = {p.id: p for p in store.posts() if p.id in wanted}
+        members = tuple(posts[i] for i in issue.post_ids if i in posts)
+        send(issue_issued, site, issue=issue, posts=members)
     return issue
 
 
@@ -110,6 +143,7 @@ class SlotDecision:
     outcome: SlotOutcome
     issue: Issue | None  # made now
     already: bool = False  # decided before this call (`outcome` is that decision)
+    noticed: bool = False  # the curator was told of this slot's outcome (emails.proof)
 
 
 def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
@@ -121,9 +155,11 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
     posts roll into the next issue."""
     config = site.config
     slot = latest_slot(config.digest.schedule, config.tz, now)
-    found = slot_outcome(store, slot)
+    found = slot_issue(store, slot)
+    if found is not None and found.outcome is SlotOutcome.PROOF and found.issue is not None:
+        return _at_slot_after_proof(site, store, found, now)
     if found is not None:
-        return SlotDecision(slot, found, None, already=True)
+        return SlotDecision(slot, found.outcome, None, already=True, noticed=found.noticed)
     first = not any_slot_decided(store)
     outcome, issue = SlotOutcome.BEFORE_START, None
     try:
@@ -137,3 +173,17 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
     except RaceLost:  # another process decided this slot, or made an issue, first
         return decide_slot(site, store, now)
     return SlotDecision(slot, outcome, issue)
+
+
+def _at_slot_after_proof(site: Site, store: Store, found: SlotIssue, now: datetime) -> SlotDecision:
+    """The slot's time has come for the issue frozen at its proof: issued now, as the
+    proof showed it; or, found later than `digest.late_limit_hours`, unmade like any late
+    slot's (its posts roll into the next issue)."""
+    assert found.issue is not None
+    slot, number = found.slot, found.issue.number
+    if now - slot > timedelta(hours=site.config.digest.late_limit_hours):
+        if unmake_issue(store, slot, number, (SlotOutcome.PROOF,), SlotOutcome.LATE):
+            return SlotDecision(slot, SlotOutcome.LATE, None)
+    elif issue_now(store, slot, number, now, (SlotOutcome.PROOF,)):
+        return SlotDecision(slot, SlotOutcome.ISSUED, announce(site, store, number))
+    return decide_slot(site, store, now)  # the curator (or another process) moved it first

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from postroom.content.intro import INTRO_PATH
 from postroom.core.process import this_process
-from postroom.emails.issues import create_issue, next_intro, pending_posts
+from postroom.emails.issues import announce, create_issue, next_intro, pending_posts
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import render_digest, sample_recipient, with_sample_recipient
 from postroom.emails.sending import outstanding, send_unfinished
@@ -25,7 +25,15 @@ from postroom.service.check import scan_here
 from postroom.service.command import Context, Exit, say
 from postroom.service.jobs import publish
 from postroom.service.status import issue_status_json
-from postroom.store.digests import Issue, all_issues, issue_by_number
+from postroom.store.digests import (
+    Issue,
+    SlotOutcome,
+    all_issues,
+    issue_by_number,
+    issue_now,
+    slots_of_waiting_issues,
+    waiting_issues,
+)
 from postroom.store.outbox import Outbox
 from postroom.store.subscribers import AddressError, Status, SubscriberList, normalize_address
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -66,7 +74,9 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     if dry_run:
         for o in owed:
             print(f"issue {o.issue}: {o.to_send} messages still to send")
-        if not owed:
+        for waiting in waiting_issues(ctx.store):
+            print(f"issue {waiting.number} ({waiting.stage}) would be sent now")
+        if not owed and not waiting_issues(ctx.store):
             posts = pending_posts(ctx.store, now)
             readers = SubscriberList(ctx.store).count(Status.ACTIVE)
             print(
@@ -75,7 +85,7 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
             )
         return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
-    if not owed:
+    if not owed and not _release_waiting(ctx):
         issue = create_issue(ctx.site, ctx.store, now, now)
         if issue is None:
             print("nothing new since the last issue: no issue made")
@@ -85,6 +95,21 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     # made here, or one whose earlier publish failed (it would otherwise never be mailed)
     publish(ctx.site, ctx.store, now)
     return _deliver_with_progress(ctx, secret)
+
+
+def _release_waiting(ctx: Context) -> list[int]:
+    """Issue now every issue waiting for its slot after a proof, or held by the curator:
+    `digest send` is the curator sending it by hand. The numbers of those issued."""
+    released = []
+    slots = slots_of_waiting_issues(ctx.store)
+    for issue in waiting_issues(ctx.store):
+        slot = slots.get(issue.number)
+        waiting = (SlotOutcome.PROOF, SlotOutcome.HELD)
+        if slot and issue_now(ctx.store, slot, issue.number, ctx.clock(), waiting):
+            announce(ctx.site, ctx.store, issue.number)
+            print(f"issue {issue.number} ({issue.stage}) sent now: {issue.subject}")
+            released.append(issue.number)
+    return released
 
 
 def _send_test_copy(ctx: Context, address: str) -> int:
@@ -151,6 +176,9 @@ def status(ctx: Context, *, as_json: bool = False) -> int:
         print()
         return Exit.OK
     for r in rows:
+        if r["state"] != "issued":
+            print(_waiting_line(r))
+            continue
         retry = f", next retry {r['next_retry']}" if r["next_retry"] else ""
         later = f"; later {r['bounced']} bounced, {r['soft_bounced']} soft, {r['complained']}"
         print(
@@ -164,3 +192,13 @@ def status(ctx: Context, *, as_json: bool = False) -> int:
     if not rows:
         print("no issues yet")
     return Exit.OK
+
+
+def _waiting_line(row: dict) -> str:
+    """An issue frozen for its proof, or held by the curator: what happens to it next."""
+    head = f"issue {row['issue']} ({row['created_at'][:10]}, {row['posts']} posts):"
+    if row["state"] == "held":
+        what = "held, not sent: send it with its proof's Send now link or `digest send`"
+    else:
+        what = f"proof sent, goes out at {row['slot']}"
+    return f"{head} {what}  {row['subject']}"

@@ -9,7 +9,9 @@ The daemon (service.daemon) runs them on timers; `run --once` runs each once.
 
     scan     the folder against the store; rebuild public/ when a post changed, or when
              files a build wrote have gone (public/ deleted, a page removed by hand)
-    digest   the issue of the latest due slot exists, and everything it owes is sent
+    digest   the issue of the latest due slot exists, the coming slot's proof has gone to
+             the curator (emails.proof), the curator knows of a slot that passed with no
+             issue, and everything any issue owes is sent
     bounces  the bounce mailbox is read (with [bounces] set): service.bounces
 """
 
@@ -30,7 +32,17 @@ from postroom.core.config import Site, local_base_url_warning
 from postroom.core.model import Problem
 from postroom.emails.delivery import SendReport
 from postroom.emails.issues import SlotDecision, decide_slot
+from postroom.emails.message import Envelope
+from postroom.emails.proof import (
+    NOTICED,
+    notice_message,
+    prepare_proof,
+    proof_due,
+    proof_message,
+    proofs_on,
+)
 from postroom.emails.sending import outstanding, send_unfinished
+from postroom.emails.transports import Rejected, Unreachable, transport_for
 from postroom.feeds import BuildReport, PageMemo, build
 from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
@@ -40,7 +52,14 @@ from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
 from postroom.store.activity import first, last, record
-from postroom.store.digests import all_issues, release
+from postroom.store.digests import (
+    all_issues,
+    any_unreleased,
+    claim_notice,
+    mark_proof_sent,
+    release,
+    release_notice,
+)
 from postroom.store.outbox import State
 
 
@@ -318,7 +337,14 @@ class Jobs:
         self._problems = current
 
     def decide(self) -> SlotDecision:
-        """The latest due slot is decided: its issue made (and its archive page written)."""
+        """The latest due slot is decided: its issue made (and its archive page written), or
+        the curator told why there is none; and the coming slot's proof is made."""
+        decision = self._decide()
+        self.notify(decision)
+        self.proof()
+        return decision
+
+    def _decide(self) -> SlotDecision:
         decision = decide_slot(self.site, self.store, self.clock())
         slot = decision.slot.isoformat()
         if decision.issue:
@@ -351,21 +377,28 @@ class Jobs:
         self._slot_said = slot
         return decision
 
+    def _no_secret(self) -> bool:
+        """True (said once: it cannot change while the process runs) without a secret."""
+        if self.secret is None and not self._told_no_secret:
+            event(
+                "send",
+                "digest not sent: no usable POSTROOM_SECRET (it signs unsubscribe links)",
+                logging.ERROR,
+            )
+            self._told_no_secret = True
+        return self.secret is None
+
     def deliver(self) -> list[SendReport]:
         """Send whatever any issue owes now, beside any other senders; without a secret,
         nothing is sent (said once)."""
         if not outstanding(self.store) or self.stop.is_set():
             return []
+        if any_unreleased(self.store):  # issued elsewhere (the curator's "Send now")
+            self._stale = True
         self.refresh()  # an issue's "view in browser" page exists before any email
-        if self.secret is None:
-            if not self._told_no_secret:  # once: it cannot change while the process runs
-                event(
-                    "send",
-                    "digest not sent: no usable POSTROOM_SECRET (it signs unsubscribe links)",
-                    logging.ERROR,
-                )
-                self._told_no_secret = True
+        if self._no_secret():
             return []
+        assert self.secret is not None
         return send_logged(self.site, self.store, self.secret, self.clock, self.stop)
 
     def bounces(self) -> None:
@@ -373,6 +406,67 @@ class Jobs:
         a [bounces] mailbox); not once stopping."""
         if not self.stop.is_set():
             read_bounces(self.site, self.store, self.clock, self.secret)
+
+    def _mail(self, envelope: Envelope) -> None:
+        connection = transport_for(self.site).connect()
+        try:
+            connection.send(envelope)
+        finally:
+            connection.close()
+
+    def proof(self) -> None:
+        """The coming slot's issue is frozen and its proof has gone to the curator, once
+        its proof window is open (emails.proof); a proof that could not go is tried again
+        at the next run, until the slot."""
+        now = self.clock()
+        found = prepare_proof(self.site, self.store, now)
+        issue = proof_due(found, now)
+        if found is None or issue is None or self._no_secret():
+            return
+        assert self.secret is not None
+        slot = found.slot.isoformat()
+        curator = self.site.config.curator.email
+        try:
+            self._mail(proof_message(self.site, self.secret, found.slot, issue))
+        except (Rejected, Unreachable) as exc:
+            event("digest", f"proof of issue {issue.number} not sent: {exc}", logging.ERROR)
+            return
+        mark_proof_sent(self.store, issue.number, now)
+        event(
+            "digest",
+            f"proof of issue {issue.number} sent to {curator} for the slot of {slot}:"
+            f" {issue.subject} ({len(issue.post_ids)} posts)",
+            slot=slot,
+            issue=issue.number,
+            posts=len(issue.post_ids),
+            proof=True,
+        )
+
+    def notify(self, decision: SlotDecision) -> None:
+        """The curator is told, once, of a slot that passed with no issue (late, empty,
+        held); with proofs off, nobody is."""
+        if (
+            decision.outcome not in NOTICED
+            or decision.noticed
+            or not proofs_on(self.site)
+            or not claim_notice(self.store, decision.slot, self.clock())
+        ):
+            return
+        slot = decision.slot.isoformat()
+        message = notice_message(self.site, decision.slot, decision.outcome, self.clock())
+        try:
+            self._mail(message)
+        except (Rejected, Unreachable) as exc:
+            release_notice(self.store, decision.slot)  # the next run tries again
+            event("digest", f"curator not told of the slot of {slot}: {exc}", logging.ERROR)
+            return
+        event(
+            "digest",
+            f"curator told: no issue for the slot of {slot} ({decision.outcome})",
+            slot=slot,
+            outcome=decision.outcome,
+            notice=True,
+        )
 
     def digest(self) -> None:
         """The digest job: decide the due slot, then send what is owed (not once stopping:

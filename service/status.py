@@ -18,7 +18,7 @@ from postroom.store import Store
 from postroom.store.activity import last
 from postroom.store.bounces import Kind, pauses
 from postroom.store.bounces import counts as bounce_counts
-from postroom.store.digests import all_issues
+from postroom.store.digests import all_issues, slots_of_waiting_issues, waiting_issues
 from postroom.store.leases import role_lease
 from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Subscriber
@@ -54,13 +54,19 @@ def subscriber_json(subscriber: Subscriber) -> dict:
 
 
 def issue_status_json(store: Store) -> list[dict]:
-    """`digest status --json`: one object per issue, oldest first."""
+    """`digest status --json`: one object per issue, oldest first. `state` is "issued"
+    (mailed, or being mailed), "proof" (frozen for the curator's proof, going out at
+    `slot`) or "held" (held by the curator: it waits to be sent); `slot` is the UTC time
+    of the slot an issue awaits, null once issued."""
     outbox = Outbox(store, this_process())
     counts = outbox.counts()
     reports, held = bounce_counts(store), pauses(store)
+    slots = slots_of_waiting_issues(store)
     out = []
-    for issue in all_issues(store):
+    issues = sorted([*all_issues(store), *waiting_issues(store)], key=lambda i: i.number)
+    for issue in issues:
         c = counts.get(issue.number, {})
+        slot = slots.get(issue.number)
         out.append(
             {
                 "issue": issue.number,
@@ -79,6 +85,8 @@ def issue_status_json(store: Store) -> list[dict]:
                 "complained": reports.get(issue.number, {}).get(Kind.COMPLAINT, 0),
                 # why this issue paused sending, until `digest resume`; null: it did not
                 "paused": held[issue.number].reason if issue.number in held else None,
+                "state": issue.stage.value,
+                "slot": slot.isoformat() if slot else None,
             }
         )
     return out
@@ -88,7 +96,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
     """`status --json`: what the service did last and what is due. "scheduler" is the
     process holding the service's lease ("host:pid"), null when none runs the site."""
     scanned, built = last(store, "scan"), last(store, "build")
-    issues = issue_status_json(store)
+    issued = [i for i in issue_status_json(store) if i["state"] == "issued"]
     build_problems = built.data.get("problems", []) if built else []
     config = site.config
     return {
@@ -100,7 +108,7 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         ),
         "posts": store.count_posts(),
         "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
-        "last_issue": issues[-1] if issues else None,
+        "last_issue": issued[-1] if issued else None,
         "problems": unique_problems([p.as_json() for p in store.problems()] + build_problems),
         "scheduler": role_lease(store, Service.LEASE).current_holder(now),
     }

@@ -16,7 +16,7 @@ from enum import StrEnum
 from postroom.store import Store
 from postroom.store.outbox import queue
 from postroom.store.schema import digest_issues, digest_posts, digest_slots
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 
@@ -27,6 +27,21 @@ class SlotOutcome(StrEnum):
     EMPTY = "empty"  # nothing new since the last issue
     LATE = "late"  # found too long after its time: its posts roll into the next issue
     BEFORE_START = "before-start"  # the slot before the site's first: never mailed
+    # with proofs (emails.proof): the issue frozen for the curator before the slot, then
+    # issued at it; or held by the curator (not mailed until sent by hand); or skipped by
+    # the curator (the issue unmade: its posts roll into the next)
+    PROOF = "proof"
+    HELD = "held"
+    SKIPPED = "skipped"
+
+
+class IssueStage(StrEnum):
+    """Whether an issue is mailed yet; kept in `digest_issues.proof_stage`. Only an issued
+    one has recipients, an archive page and a place in `all_issues`."""
+
+    ISSUED = "issued"
+    PROOF = "proof"  # frozen for the curator's proof, waiting for its slot
+    HELD = "held"  # the curator held it: waits for "Send now" or `digest send`
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class Issue:
     released: bool = False  # its archive page is written: it may be mailed
     intro_html: str = ""  # the curator's intro as frozen with it (sanitized HTML)
     intro_sha256: str = ""  # of the intro file it came from: no other issue may use it
+    stage: IssueStage = IssueStage.ISSUED
 
 
 class RaceLost(Exception):
@@ -67,11 +83,16 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
     """Keep `issue` with its posts and one pending ledger row for every active subscriber,
     in one transaction (with `slot`, recorded as that slot's issue in it too), so an issue
     and its recipients exist together or not at all; how many rows were queued. Raises
-    RaceLost if another process took the number, a post or the slot first."""
+    RaceLost if another process took the number, a post or the slot first.
+
+    An issue at the PROOF stage is kept with its posts and its slot (outcome PROOF) but
+    queued for nobody: `issue_now` does that at its slot, or when the curator says so."""
+    proof = issue.stage is IssueStage.PROOF
     try:
         with store.engine.begin() as conn:
             if slot is not None:  # first: a slot already decided costs no other write
-                _insert_slot(conn, slot, SlotOutcome.ISSUED, now, issue.number)
+                outcome = SlotOutcome.PROOF if proof else SlotOutcome.ISSUED
+                _insert_slot(conn, slot, outcome, now, issue.number)
             conn.execute(
                 insert(digest_issues).values(
                     number=issue.number,
@@ -82,6 +103,7 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
                     text=issue.text,
                     intro_html=issue.intro_html,
                     intro_sha256=issue.intro_sha256,
+                    proof_stage=issue.stage.value,
                 )
             )
             conn.execute(
@@ -91,7 +113,7 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
                     for i, post_id in enumerate(issue.post_ids)
                 ],
             )
-            return queue(conn, issue.number, now)
+            return 0 if proof else queue(conn, issue.number, now)
     except IntegrityError as exc:
         raise RaceLost(f"issue {issue.number}: another process made it first") from exc
 
@@ -129,9 +151,13 @@ def _insert_slot(
     )
 
 
-def _read_issues(store: Store, number: int | None = None) -> list[Issue]:
-    """Issues in order, with their posts in order; only issue `number` when given."""
+def _read_issues(
+    store: Store, number: int | None = None, stages: tuple[IssueStage, ...] = (IssueStage.ISSUED,)
+) -> list[Issue]:
+    """Issues at `stages` in order, with their posts in order; only issue `number` when
+    given."""
     issues, posts = select(digest_issues), select(digest_posts)
+    issues = issues.where(digest_issues.c.proof_stage.in_([s.value for s in stages]))
     if number is not None:
         issues = issues.where(digest_issues.c.number == number)
         posts = posts.where(digest_posts.c.issue == number)
@@ -143,7 +169,7 @@ def _read_issues(store: Store, number: int | None = None) -> list[Issue]:
     return [
         Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text,
               tuple(members.get(r.number, ())), bool(r.released_at), r.intro_html,
-              r.intro_sha256)
+              r.intro_sha256, IssueStage(r.proof_stage))
         for r in rows
     ]  # fmt: skip
 
@@ -157,11 +183,176 @@ def issue_with_intro(store: Store, sha256: str) -> int | None:
 
 
 def all_issues(store: Store) -> list[Issue]:
+    """Every issued issue (mailed, or being mailed), oldest first."""
     return _read_issues(store)
 
 
 def issue_by_number(store: Store, number: int) -> Issue | None:
+    """Issue `number`, if it is issued."""
     return next(iter(_read_issues(store, number)), None)
+
+
+_WAITING = (IssueStage.PROOF, IssueStage.HELD)
+
+
+def waiting_issues(store: Store) -> list[Issue]:
+    """Issues frozen but not issued: awaiting their slot after a proof, or held."""
+    return _read_issues(store, stages=_WAITING)
+
+
+@dataclass(frozen=True)
+class SlotIssue:
+    """A slot as decided, with its issue (an issue at any stage), if it has one."""
+
+    slot: datetime
+    outcome: SlotOutcome
+    issue: Issue | None
+    proof_sent_at: str  # when the issue's proof went out ("" if it has not)
+    noticed: bool  # the curator was told of this slot's outcome
+
+
+def slot_issue(store: Store, slot: datetime) -> SlotIssue | None:
+    """`slot` as decided, with its issue; None while it is undecided."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                digest_slots.c.outcome,
+                digest_slots.c.issue,
+                digest_slots.c.proof_notice_at,
+                digest_issues.c.proof_sent_at,
+            )
+            .outerjoin(digest_issues, digest_issues.c.number == digest_slots.c.issue)
+            .where(digest_slots.c.slot == _key(slot))
+        ).first()
+    if row is None:
+        return None
+    stages = (IssueStage.ISSUED, *_WAITING)
+    issue = None if row.issue is None else next(iter(_read_issues(store, row.issue, stages)), None)
+    outcome = SlotOutcome(row.outcome)
+    return SlotIssue(slot, outcome, issue, row.proof_sent_at or "", bool(row.proof_notice_at))
+
+
+def slots_of_waiting_issues(store: Store) -> dict[int, datetime]:
+    """The slot of every issue awaiting its slot or held, by issue number."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(digest_slots.c.issue, digest_slots.c.slot).where(
+                digest_slots.c.outcome.in_([SlotOutcome.PROOF.value, SlotOutcome.HELD.value])
+            )
+        ).all()
+    return {r.issue: datetime.fromisoformat(r.slot) for r in rows}
+
+
+def _move_slot(
+    conn: Connection, slot: datetime, number: int, sources: tuple[SlotOutcome, ...], to: SlotOutcome
+) -> bool:
+    """Compare and set: `slot` (whose issue is `number`) from one of `sources` to `to`;
+    False if another process (or an earlier answer) moved it first."""
+    moved = conn.execute(
+        update(digest_slots)
+        .where(
+            digest_slots.c.slot == _key(slot),
+            digest_slots.c.issue == number,
+            digest_slots.c.outcome.in_([s.value for s in sources]),
+        )
+        .values(outcome=to.value)
+    )
+    return moved.rowcount == 1
+
+
+def issue_now(
+    store: Store, slot: datetime, number: int, now: datetime, sources: tuple[SlotOutcome, ...]
+) -> bool:
+    """Issue `slot`'s frozen issue `number` (from a slot outcome in `sources`): queued for
+    every subscriber active now, dated now, its rendered parts as the proof showed them;
+    all in one transaction. False if the slot was no longer in `sources`."""
+    with store.engine.begin() as conn:
+        if not _move_slot(conn, slot, number, sources, SlotOutcome.ISSUED):
+            return False
+        conn.execute(
+            update(digest_issues)
+            .where(digest_issues.c.number == number)
+            .values(proof_stage=IssueStage.ISSUED.value, created_at=now.isoformat())
+        )
+        queue(conn, number, now)
+    return True
+
+
+def hold_issue(store: Store, slot: datetime, number: int) -> bool:
+    """The curator held `slot`'s issue before its time; False if it was not awaiting it."""
+    with store.engine.begin() as conn:
+        if not _move_slot(conn, slot, number, (SlotOutcome.PROOF,), SlotOutcome.HELD):
+            return False
+        conn.execute(
+            update(digest_issues)
+            .where(digest_issues.c.number == number)
+            .values(proof_stage=IssueStage.HELD.value)
+        )
+    return True
+
+
+def unmake_issue(
+    store: Store,
+    slot: datetime,
+    number: int,
+    sources: tuple[SlotOutcome, ...],
+    to: SlotOutcome,
+) -> bool:
+    """`slot` decided as `to` (skipped, late) and its unissued issue `number` unmade, its
+    posts free for the next issue; False if the slot was no longer in `sources`."""
+    with store.engine.begin() as conn:
+        if not _move_slot(conn, slot, number, sources, to):
+            return False
+        conn.execute(
+            update(digest_slots).where(digest_slots.c.slot == _key(slot)).values(issue=None)
+        )
+        conn.execute(delete(digest_posts).where(digest_posts.c.issue == number))
+        conn.execute(
+            delete(digest_issues).where(
+                digest_issues.c.number == number,
+                digest_issues.c.proof_stage != IssueStage.ISSUED.value,
+            )
+        )
+    return True
+
+
+def any_unreleased(store: Store) -> bool:
+    """Whether an issued issue waits for its archive page (made by another process, say
+    by the curator's "Send now" on the web)."""
+    with store.engine.connect() as conn:
+        found = select(digest_issues.c.number).where(
+            digest_issues.c.released_at == "",
+            digest_issues.c.proof_stage == IssueStage.ISSUED.value,
+        )
+        return conn.execute(found.limit(1)).first() is not None
+
+
+def mark_proof_sent(store: Store, number: int, now: datetime) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(digest_issues)
+            .where(digest_issues.c.number == number)
+            .values(proof_sent_at=now.isoformat())
+        )
+
+
+def claim_notice(store: Store, slot: datetime, now: datetime) -> bool:
+    """Take the telling of the curator about `slot` (skipped); False if it was taken."""
+    with store.engine.begin() as conn:
+        taken = conn.execute(
+            update(digest_slots)
+            .where(digest_slots.c.slot == _key(slot), digest_slots.c.proof_notice_at == "")
+            .values(proof_notice_at=now.isoformat())
+        )
+    return taken.rowcount == 1
+
+
+def release_notice(store: Store, slot: datetime) -> None:
+    """The notice of `slot` could not be sent: the next run tries again."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(digest_slots).where(digest_slots.c.slot == _key(slot)).values(proof_notice_at="")
+        )
 
 
 def release(store: Store, numbers: list[int], now: datetime) -> None:

@@ -39,6 +39,24 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
             "ALTER TABLE digest_issues ADD COLUMN intro_sha256 VARCHAR(64) NOT NULL DEFAULT ''",
         ),
     ),
+    # 8: proofs before each issue (emails.proof)
+    8: (
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN proof_stage VARCHAR(12) NOT NULL"
+            " DEFAULT 'issued'",
+        ),
+        (
+            "digest_issues",
+            "ALTER TABLE digest_issues ADD COLUMN proof_sent_at VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        (
+            "digest_slots",
+            "ALTER TABLE digest_slots ADD COLUMN proof_notice_at VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        # slots decided by the old code: the curator is not told of them now
+        ("digest_slots", "UPDATE digest_slots SET proof_notice_at = decided_at"),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

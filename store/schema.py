@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 7  # store.migrations takes an older database here
+SCHEMA_VERSION = 8  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -90,6 +90,11 @@ digest_issues = Table(
     # and the sha256 of the file it came from: the same file never introduces two issues
     Column("intro_html", Text, nullable=False, default="", server_default=""),
     Column("intro_sha256", String(64), nullable=False, default="", server_default=""),
+    # "issued" (queued for its subscribers), "proof" (frozen when the curator's proof was
+    # made, waiting for its slot) or "held" (the curator held it): only "issued" is mailed
+    # or archived (emails.proof)
+    Column("proof_stage", String(12), nullable=False, server_default="issued"),
+    Column("proof_sent_at", String(40), nullable=False, server_default=""),  # its proof went out
 )
 
 # Membership, not timestamps: a post is in at most one issue, ever.
@@ -142,9 +147,13 @@ digest_slots = Table(
     "digest_slots",
     metadata,
     Column("slot", String(40), primary_key=True),
-    Column("outcome", String(20), nullable=False),  # issued, empty, late, before-start
+    # issued, empty, late, before-start; with proofs also proof (an issue frozen for the
+    # curator before the slot), held and skipped (the curator's answers to the proof)
+    Column("outcome", String(20), nullable=False),
     Column("issue", Integer),
     Column("decided_at", String(40), nullable=False),
+    # when the curator was told of a slot that passed with no issue
+    Column("proof_notice_at", String(40), nullable=False, server_default=""),
 )
 
 # The last run of each of the service's jobs ("scan", "build"), for `postroom status`.

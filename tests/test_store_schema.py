@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from postroom.store import Store, StoreError
+from postroom.store.digests import all_issues
 from postroom.store.leases import AdvisoryLease, role_lease
 from postroom.store.schema import SCHEMA_VERSION, digest_issues, outbox, schema_version
 from service_support import postroom_env
@@ -24,6 +25,11 @@ UNDO_VERSION_7 = (
     "ALTER TABLE posts DROP COLUMN comment",
     "ALTER TABLE digest_issues DROP COLUMN intro_html",
     "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+)
+UNDO_VERSION_8 = (  # what version 8 added (proofs)
+    "ALTER TABLE digest_issues DROP COLUMN proof_stage",
+    "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
+    "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
 )
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
@@ -59,7 +65,7 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
@@ -101,7 +107,7 @@ def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_row
     with store.engine.begin() as conn:
         for table in VERSION_7_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_7:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=6))
         conn.execute(  # the columns version 6 had
@@ -113,7 +119,7 @@ def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_row
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 7
+        assert version(migrated) == SCHEMA_VERSION
         assert set(inspect(migrated.engine).get_table_names()) >= VERSION_7_TABLES
         assert {"intro_html", "intro_sha256"} <= columns(migrated, "digest_issues")
         assert "comment" in columns(migrated, "posts")
@@ -131,7 +137,7 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
@@ -146,6 +152,43 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
         with migrated.engine.connect() as conn:
             issue = conn.execute(select(digest_issues)).one()
         assert issue.released_at == issue.created_at
+    finally:
+        migrated.close()
+
+
+def test_a_version_7_database_gets_the_proof_columns_and_no_notice_of_old_slots(tmp_path):
+    """Version 8 (proofs): issues made before it are issued ones, and the slots decided
+    before it are never the subject of a notice to the curator."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        for statement in UNDO_VERSION_8:
+            conn.execute(text(statement))
+        conn.execute(update(schema_version).values(version=7))
+        conn.execute(
+            text(
+                "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text,"
+                " released_at) VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't',"
+                " '2026-11-23T07:00:01+00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO digest_slots (slot, outcome, issue, decided_at) VALUES"
+                " ('2026-11-16T07:00:00+00:00', 'late', NULL, '2026-11-20T07:00:00+00:00')"
+            )
+        )
+    store.close()
+
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION
+        with migrated.engine.connect() as conn:
+            issue = conn.execute(select(digest_issues)).one()
+            slot = conn.execute(text("SELECT proof_notice_at FROM digest_slots")).one()
+        assert (issue.proof_stage, issue.proof_sent_at) == ("issued", "")
+        assert slot.proof_notice_at == "2026-11-20T07:00:00+00:00"
+        assert [i.number for i in all_issues(migrated)] == [1]
     finally:
         migrated.close()
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
 from postroom.content.intake import scan
@@ -71,8 +72,22 @@ def serving(root: Path, files: dict[str, str], mail: str = "") -> Iterator[Serve
     built = time.time() - 60  # built a minute ago: files written this very second carry no
     for path in site.public_dir.rglob("*"):  # Last-Modified (it could not date the next write)
         os.utime(path, (built, built))
-    app = create_app(site, store, SECRET, transport_for(site), served.clock)
-    # served as `serve --trusted-proxy 127.0.0.1` is behind nginx: the tests stand in for it
+    try:
+        with serve_site(site, store, SECRET, served.clock):
+            yield served
+    finally:
+        store.close()
+
+
+@contextmanager
+def serve_site(
+    site: Site, store: Store, secret: bytes, clock: MovableClock, port: int | None = None
+) -> Iterator[None]:
+    """`postroom serve` of `site` on 127.0.0.1:`port` (by default its base_url's) until the
+    block ends, as `serve --trusted-proxy 127.0.0.1` behind nginx: the tests stand in for it."""
+    app = create_app(site, store, secret, transport_for(site), clock)
+    port = port or urlsplit(site.base_url).port
+    assert port is not None, site.base_url
     config = server_config(app, Listen("127.0.0.1", port, (ip_network("127.0.0.1/32"),)))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -82,11 +97,10 @@ def serving(root: Path, files: dict[str, str], mail: str = "") -> Iterator[Serve
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.02)
     try:
-        yield served
+        yield
     finally:
         server.should_exit = True
         thread.join(10)
-        store.close()
 
 
 def parse(data: bytes) -> EmailMessage:

@@ -6,6 +6,8 @@
     POST /confirm?token=       the subscription is active; a welcome email, once
     GET  /unsubscribe?token=   a page with a button; GET never changes anything
     POST /unsubscribe?token=   unsubscribed (RFC 8058 one-click too: no cookie, no login)
+    GET  /proof/ACTION?token=  a page with a button: hold, skip or send now the issue of a
+    POST /proof/ACTION?token=  proof the curator was sent (emails.proof)
 
 Tokens are the signed ones of emails.tokens; a forged, altered, expired or
 foreign one gets a 400 page. Cross-site form posts are refused by their
@@ -24,7 +26,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
+from postroom.emails.proof import PROOF_LINK_SECONDS, ProofAction, answer, describe, proof_target
 from postroom.emails.tokens import TokenError, read_token_issued
 from postroom.emails.transports import Rejected, Transport, Unreachable
 from postroom.emails.welcome import welcome
@@ -269,34 +272,74 @@ class Web:
         now = int(self.clock().timestamp())
         return read_token_issued(self.secret, token, purpose, max_age=max_age, now=now)
 
-    async def confirm(self, request: Request) -> Response:
+    async def _button_link(
+        self,
+        request: Request,
+        purpose: str,
+        path: str,
+        ask: Callable[[str, int], tuple[str, str, str]],
+        act: Callable[[str, int], Awaitable[Response]],
+        *,
+        max_age: int | None = None,
+        fields: tuple[tuple[str, str], ...] = (),
+        csrf: bool = False,
+    ) -> Response:
+        """A signed link from an email (`path?token=`, for `purpose`). GET opens a page
+        with one button and never changes anything (mail scanners follow every GET
+        link); only the button's POST acts. `ask(subject, issued)` gives the page's
+        heading, message and button (none: nothing to press); `act(subject, issued)`
+        does it and answers. With `csrf`, the POST must come from this site's page: its
+        origin, and the HMAC of its link the page carried; otherwise the page's form
+        holds `fields`."""
         try:
-            address, asked = self._read(request, "confirm", CONFIRM_MAX_AGE)
+            subject, issued = self._read(request, purpose, max_age)
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
         token = request.query_params["token"]
         if request.method == "GET":
+            heading, message, button = await run_in_threadpool(ask, subject, issued)
+            if not button:
+                return self.page(heading, message)
             return self.page(
+                heading,
+                message,
+                action=f"{self.site.base_url}{path}?token={token}",
+                fields=[("csrf", self._csrf(token))] if csrf else list(fields),
+                button=button,
+            )
+        if csrf:
+            form = await self._small_form(request) if self._same_origin(request) else None
+            given = str(form.get("csrf", "")) if form is not None else ""
+            if not hmac.compare_digest(given, self._csrf(token)):
+                return self._refused()
+        return await act(subject, issued)
+
+    async def confirm(self, request: Request) -> Response:
+        async def act(address: str, asked: int) -> Response:
+            asked_at = datetime.fromtimestamp(asked, UTC)
+            if not await run_in_threadpool(self.book.confirm, address, asked_at):
+                return self.page(
+                    "This link does not work",
+                    "The address was removed or unsubscribed after this link was sent:"
+                    " subscribe again for a new one.",
+                    400,
+                )
+            await run_in_threadpool(self._welcome, address)
+            return self.page("Subscribed", f"The weekly email will come to {address}.")
+
+        return await self._button_link(
+            request,
+            "confirm",
+            "confirm",
+            lambda address, _: (
                 "Confirm your subscription",
                 f"Press the button to receive the weekly email at {address}.",
-                action=f"{self.site.base_url}confirm?token={token}",
-                fields=[("csrf", self._csrf(token))],
-                button="Confirm",
-            )
-        form = await self._small_form(request) if self._same_origin(request) else None
-        given = str(form.get("csrf", "")) if form is not None else ""
-        if not hmac.compare_digest(given, self._csrf(token)):
-            return self._refused()
-        asked_at = datetime.fromtimestamp(asked, UTC)
-        if not await run_in_threadpool(self.book.confirm, address, asked_at):
-            return self.page(
-                "This link does not work",
-                "The address was removed or unsubscribed after this link was sent:"
-                " subscribe again for a new one.",
-                400,
-            )
-        await run_in_threadpool(self._welcome, address)
-        return self.page("Subscribed", f"The weekly email will come to {address}.")
+                "Confirm",
+            ),
+            act,
+            max_age=CONFIRM_MAX_AGE,
+            csrf=True,
+        )
 
     def _welcome(self, address: str) -> None:
         """The welcome email, once per address however often the button is pressed. One
@@ -317,23 +360,53 @@ class Web:
             _LOG.warning("welcome not sent: %s", exc)
 
     async def unsubscribe(self, request: Request) -> Response:
-        try:
-            address, _ = self._read(request, "unsubscribe")
-        except TokenError as exc:
-            return self.page("This link does not work", str(exc), 400)
-        if request.method == "GET":
-            return self.page(
-                "Unsubscribe",
-                f"Press the button and no more digests will be sent to {address}.",
-                action=f"{self.site.base_url}unsubscribe?token={request.query_params['token']}",
-                fields=[("List-Unsubscribe", "One-Click")],
-                button="Unsubscribe",
-            )
         # RFC 8058: a POST to the link is the whole request; the signed token is the
         # authority, so it needs no cookie, no login and no form token, and may repeat.
         # Its body (List-Unsubscribe=One-Click, in any encoding) is not even read.
-        await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
-        return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
+        async def act(address: str, _: int) -> Response:
+            await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
+            return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
+
+        return await self._button_link(
+            request,
+            "unsubscribe",
+            "unsubscribe",
+            lambda address, _: (
+                "Unsubscribe",
+                f"Press the button and no more digests will be sent to {address}.",
+                "Unsubscribe",
+            ),
+            act,
+            fields=(("List-Unsubscribe", "One-Click"),),
+        )
+
+    async def proof(self, request: Request) -> Response:
+        """The curator's answer to a proof: hold, skip or send now (emails.proof)."""
+        try:
+            action = ProofAction(request.path_params["action"])
+        except ValueError:
+            raise HTTPException(status_code=404) from None
+
+        def ask(subject: str, issued: int) -> tuple[str, str, str]:
+            page = describe(self.site, self.store, action, *proof_target(subject, issued))
+            return page.heading, page.message, page.button
+
+        async def act(subject: str, issued: int) -> Response:
+            number, slot = proof_target(subject, issued)
+            page = await run_in_threadpool(
+                answer, self.site, self.store, action, number, slot, self.clock()
+            )
+            return self.page(page.heading, page.message, page.status)
+
+        return await self._button_link(
+            request,
+            action.purpose,
+            f"proof/{action.value}",
+            ask,
+            act,
+            max_age=PROOF_LINK_SECONDS,
+            csrf=True,
+        )
 
 
 class SecurityHeaders:
@@ -384,6 +457,7 @@ def create_app(
             Route("/subscribe", web.subscribe, methods=["POST"]),
             Route("/confirm", web.confirm, methods=["GET", "POST"]),
             Route("/unsubscribe", web.unsubscribe, methods=["GET", "POST"]),
+            Route("/proof/{action}", web.proof, methods=["GET", "POST"]),
             Mount("/", public),
         ],
         middleware=[Middleware(SecurityHeaders)],
