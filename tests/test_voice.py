@@ -278,6 +278,10 @@ def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
             "ALTER TABLE posts DROP COLUMN comment",
             "ALTER TABLE digest_issues DROP COLUMN intro_html",
             "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+            # and version 8's (proofs), which a version 6 database lacks too
+            "ALTER TABLE digest_issues DROP COLUMN proof_stage",
+            "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
+            "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
             "UPDATE schema_version SET version = 6",
         ):
             conn.execute(text(statement))
