@@ -72,6 +72,9 @@ class DigestSection:
     full_text: bool = False  # the whole post instead of its excerpt
     schedule: str = "mon 07:00"  # weekday name and time in the site's timezone
     late_limit_hours: int = 72  # an issue this late (the service was down) is skipped
+    # the email's HTML, filled for the longest address, stays under this: Gmail clips a
+    # message past 102 KB (the unsubscribe link with it); posts that do not fit are cut
+    max_html_kb: int = 90
 
 
 class Security(StrEnum):
@@ -115,6 +118,9 @@ class MailSection:
     dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
     dkim_selector: str = ""
     dkim_domain: str = ""  # empty: the from_address's domain
+    # the sender's postal address, shown in every issue's footer when set (commercial
+    # senders must show one: CAN-SPAM); lines as written, at most 500 characters
+    postal_address: str = ""
     # (transport name, its [mail.<name>] table read into its schema): every such table
     # the file has, and the chosen transport's defaults when it has a schema and no table
     tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
@@ -251,6 +257,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "feed.max_content_kb": (1, _ANY),
     "digest.max_posts": (1, _ANY),
     "digest.late_limit_hours": (1, 10 * 366 * 24),
+    # the frame and a list of 20 titles need ~16 KB; past 95 the quoted-printable part
+    # can pass Gmail's 102 KB, which the budget is there to prevent
+    "digest.max_html_kb": (16, 95),
     "mail.port": (0, 65535),
     "mail.connections": (1, 100),
     "mail.rate": (0, 65535),
@@ -334,6 +343,10 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
         return f"must be an email address, not {value!r}"
+    elif name == "mail.postal_address" and (
+        len(value) > 500 or not value.replace("\n", "").isprintable()
+    ):
+        return f"must be at most 500 printable characters (lines split by newlines): {value[:40]!r}"
     elif name == "digest.schedule" and (why := schedule_error(value)):
         return why
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
@@ -470,6 +483,7 @@ max_posts = 20         # posts shown in full in the email; the rest are listed a
 full_text = false      # true: whole posts instead of excerpts
 schedule = "mon 07:00" # when an issue is due: weekday name and time, site timezone
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
+max_html_kb = 90       # the email's HTML stays under this (Gmail clips past 102 KB)
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...
@@ -479,6 +493,7 @@ url = ""               # empty: sqlite in postroom.db beside this file; or postg
 from_address = "digest@localhost"
 from_name = ""         # empty: the site title
 reply_to = ""          # empty: the curator's email
+postal_address = ""    # shown in every issue's footer when set (commercial senders need one)
 transport = "files"    # files: write outbox/<issue>/<id>.eml; smtp: send through a server
 host = "localhost"     # smtp only, like everything below
 port = 587

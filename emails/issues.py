@@ -72,7 +72,7 @@ def _make_issue(
         tuple(p.id for p in posts),
     )
     save_issue(store, issue, now, slot)
-    send(issue_issued, site, issue=issue, posts=tuple(posts))
+    send(issue_issued, site, issue=issue, posts=tuple(posts), cut=rendered.cut_note())
     return issue
 
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 
 from postroom.core.process import this_process
+from postroom.core.signals import issue_issued
 from postroom.emails.issues import create_issue, pending_posts
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import render_digest
@@ -40,6 +41,8 @@ def preview(ctx: Context) -> int:
         write_atomic(folder / name, body.encode())
         print(folder / name)
     print(f"{len(posts)} posts would go in the next issue: {rendered.subject}", file=sys.stderr)
+    if note := rendered.cut_note():
+        print(note, file=sys.stderr)
     return Exit.OK
 
 
@@ -64,11 +67,15 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
         return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
     if not owed:
-        issue = create_issue(ctx.site, ctx.store, now, now)
+        notes: list[str] = []
+        with issue_issued.connected_to(lambda _, **f: notes.append(f["cut"]), sender=ctx.site):
+            issue = create_issue(ctx.site, ctx.store, now, now)
         if issue is None:
             print("nothing new since the last issue: no issue made")
             return Exit.OK
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
+        for note in filter(None, notes):
+            print(note)
     # every owed issue's "view in browser" page before any email: this releases an issue
     # made here, or one whose earlier publish failed (it would otherwise never be mailed)
     publish(ctx.site, ctx.store, now)
