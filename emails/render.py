@@ -231,8 +231,10 @@ class _Layout:
                 html = self._html(shown)
         values = self._values(shown)
         width = len(str(len(values["posts"])))  # '10.' lines up '9.' as ' 9.'
-        text = _environment().get_template("digest.txt").render(
-            values, indent=" " * (width + 2), item=lambda n, title: _item(n, title, width)
+        text = (
+            _environment()
+            .get_template("digest.txt")
+            .render(values, indent=" " * (width + 2), item=lambda n, title: _item(n, title, width))
         )
         cut = tuple(
             Cut(p.title, k) for p, k, w in zip(self.posts, shown, self.wanted, strict=True) if k < w
