@@ -12,10 +12,9 @@ receiver never sees a post or issue that a crash could still take back. A receiv
 exception is reported by the sender and does not undo the fact or stop other receivers.
 
 - `post_published(site, post=Post)`: a post became public for the first time.
-- `issue_issued(site, issue=Issue, posts=tuple[Post, ...], cut=str)`: a digest issue was
-  made (`store.digests.Issue`: numbered, rendered, queued for every active subscriber, with
+- `issue_issued(site, issue=Issue, posts=tuple[Post, ...])`: a digest issue was made
+  (`store.digests.Issue`: numbered, rendered, queued for every active subscriber, with
   its posts in the issue's order), before any of its messages is sent: once an issue.
-  `cut` is one line saying which posts the HTML size budget shortened, or ''.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ never send a post twice or never.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
-from postroom.emails.render import render_digest
+from postroom.emails.render import RenderedDigest, render_digest
 from postroom.store import Store
 from postroom.store.digests import (
     Issue,
@@ -39,21 +40,33 @@ def pending_posts(store: Store, cutoff: datetime) -> list[Post]:
     return [p for p in store.posts() if p.id not in taken and p.picked_up <= cutoff]
 
 
-def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:
+def create_issue(
+    site: Site,
+    store: Store,
+    cutoff: datetime,
+    now: datetime,
+    told: Callable[[RenderedDigest], None] | None = None,
+) -> Issue | None:
     """Freeze the next issue (rendered once) and queue it for every active subscriber;
     None when there is nothing new. If another process makes an issue meanwhile, this
     one is made of what that one left (if anything); RaceLost only if that happens
-    `_RACES` times running."""
+    `_RACES` times running. `told` is given the rendering of the issue kept (what its
+    HTML budget cut, for a person at the terminal)."""
     for _ in range(_RACES - 1):
         try:
-            return _make_issue(site, store, cutoff, now)
+            return _make_issue(site, store, cutoff, now, told=told)
         except RaceLost:
             continue
-    return _make_issue(site, store, cutoff, now)
+    return _make_issue(site, store, cutoff, now, told=told)
 
 
 def _make_issue(
-    site: Site, store: Store, cutoff: datetime, now: datetime, slot: datetime | None = None
+    site: Site,
+    store: Store,
+    cutoff: datetime,
+    now: datetime,
+    slot: datetime | None = None,
+    told: Callable[[RenderedDigest], None] | None = None,
 ) -> Issue | None:
     """The issue of the posts pending at `cutoff`, kept (as `slot`'s issue, with one) and
     announced; None if there are none. RaceLost if another process wrote first."""
@@ -72,7 +85,9 @@ def _make_issue(
         tuple(p.id for p in posts),
     )
     save_issue(store, issue, now, slot)
-    send(issue_issued, site, issue=issue, posts=tuple(posts), cut=rendered.cut_note())
+    send(issue_issued, site, issue=issue, posts=tuple(posts))
+    if told:
+        told(rendered)
     return issue
 
 

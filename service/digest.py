@@ -13,7 +13,6 @@ import sys
 from dataclasses import replace
 
 from postroom.core.process import this_process
-from postroom.core.signals import issue_issued
 from postroom.emails.issues import create_issue, pending_posts
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import render_digest
@@ -68,8 +67,9 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
     if not owed:
         notes: list[str] = []
-        with issue_issued.connected_to(lambda _, **f: notes.append(f["cut"]), sender=ctx.site):
-            issue = create_issue(ctx.site, ctx.store, now, now)
+        issue = create_issue(
+            ctx.site, ctx.store, now, now, told=lambda rendered: notes.append(rendered.cut_note())
+        )
         if issue is None:
             print("nothing new since the last issue: no issue made")
             return Exit.OK
