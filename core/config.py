@@ -79,6 +79,9 @@ class DigestSection:
     # this long before each slot the curator (curator.email) gets a proof of the issue,
     # frozen then, with links to hold, skip or send it now; 0: no proofs
     proof_hours: int = 24
+    # the email's HTML, filled for the longest address, stays under this: Gmail clips a
+    # message past 102 KB (the unsubscribe link with it); posts that do not fit are cut
+    max_html_kb: int = 90
 
 
 class Security(StrEnum):
@@ -127,6 +130,9 @@ class MailSection:
     # which Gmail rejects bulk mail
     pause_bounce_rate: float = 0.05
     pause_complaint_rate: float = 0.003
+    # the sender's postal address, shown in every issue's footer when set (commercial
+    # senders must show one: CAN-SPAM); lines as written, at most 500 characters
+    postal_address: str = ""
     # (transport name, its [mail.<name>] table read into its schema): every such table
     # the file has, and the chosen transport's defaults when it has a schema and no table
     tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
@@ -290,6 +296,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "digest.late_limit_hours": (1, 10 * 366 * 24),
     # under a week: a slot's proof never comes before the slot before it
     "digest.proof_hours": (0, 7 * 24 - 1),
+    # the frame and a list of 20 titles need ~16 KB; past 95 the quoted-printable part
+    # can pass Gmail's 102 KB, which the budget is there to prevent
+    "digest.max_html_kb": (16, 95),
     "mail.port": (0, 65535),
     "mail.connections": (1, 100),
     "mail.rate": (0, 65535),
@@ -412,7 +421,17 @@ def subject_template_error(template: str) -> str | None:
 
 
 #: keys whose text has a grammar of its own: why a value is refused, or None
-_TEXT_CHECKS = {"digest.schedule": schedule_error, "digest.subject": subject_template_error}
+def postal_address_error(value: str) -> str | None:
+    if len(value) > 500 or not value.replace("\n", "").isprintable():
+        return f"must be at most 500 printable characters (lines split by newlines): {value[:40]!r}"
+    return None
+
+
+_TEXT_CHECKS = {
+    "digest.schedule": schedule_error,
+    "digest.subject": subject_template_error,
+    "mail.postal_address": postal_address_error,
+}
 
 
 def _choice_error(allowed: tuple[str, ...], value: str) -> str:
@@ -548,6 +567,7 @@ schedule = "mon 07:00" # when an issue is due: weekday name and time, site timez
 late_limit_hours = 72  # a due issue later than this (postroom was down) is skipped
 subject = "{lead} + {more} more"  # {lead}: the lead post's title; {more}: how many others
 proof_hours = 24       # a proof to curator.email this long before each issue; 0: none
+max_html_kb = 90       # the email's HTML stays under this (Gmail clips past 102 KB)
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...
@@ -557,6 +577,7 @@ url = ""               # empty: sqlite in postroom.db beside this file; or postg
 from_address = "digest@localhost"
 from_name = ""         # empty: the site title
 reply_to = ""          # empty: the curator's email
+postal_address = ""    # shown in every issue's footer when set (commercial senders need one)
 transport = "files"    # files: write outbox/<issue>/<id>.eml; smtp: send through a server
 host = "localhost"     # smtp only, like everything below
 port = 587

@@ -10,6 +10,7 @@ never send a post twice or never.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from postroom.core.config import Site
 from postroom.core.model import Post, ReadError, newest_first
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
-from postroom.emails.render import render_digest
+from postroom.emails.render import RenderedDigest, render_digest
 from postroom.store import Store
 from postroom.store.digests import (
     Issue,
@@ -67,17 +68,24 @@ def next_intro(site: Site, store: Store) -> tuple[Intro | None, str | None]:
     return intro, None
 
 
-def create_issue(site: Site, store: Store, cutoff: datetime, now: datetime) -> Issue | None:
+def create_issue(
+    site: Site,
+    store: Store,
+    cutoff: datetime,
+    now: datetime,
+    told: Callable[[RenderedDigest], None] | None = None,
+) -> Issue | None:
     """Freeze the next issue (rendered once) and queue it for every active subscriber;
     None when there is nothing new. If another process makes an issue meanwhile, this
     one is made of what that one left (if anything); RaceLost only if that happens
-    `_RACES` times running."""
+    `_RACES` times running. `told` is given the rendering of the issue kept (what its
+    HTML budget cut, for a person at the terminal)."""
     for _ in range(_RACES - 1):
         try:
-            return _make_issue(site, store, cutoff, now)
+            return _make_issue(site, store, cutoff, now, told=told)
         except RaceLost:
             continue
-    return _make_issue(site, store, cutoff, now)
+    return _make_issue(site, store, cutoff, now, told=told)
 
 
 def _make_issue(
@@ -87,6 +95,7 @@ def _make_issue(
     now: datetime,
     slot: datetime | None = None,
     stage: IssueStage = IssueStage.ISSUED,
+    told: Callable[[RenderedDigest], None] | None = None,
 ) -> Issue | None:
     """The issue of the posts pending at `cutoff`, kept (as `slot`'s issue, with one) and,
     once issued, announced; None if there are none. RaceLost if another process wrote
@@ -115,6 +124,8 @@ def _make_issue(
     save_issue(store, issue, now, slot)
     if stage is IssueStage.ISSUED:
         send(issue_issued, site, issue=issue, posts=tuple(posts))
+    if told:
+        told(rendered)
     return issue
 
 

@@ -3,10 +3,17 @@
 Feeds, pages and the email digest all print the same line, so a post reads the
 same wherever it is met, and a reader that ignores `<author>` or `via` links
 still shows where the article came from.
+
+One set of parts (`_parts`) is worded three ways: in full as HTML (pages, feeds, the
+email) and as plain text (the email's text part), and compactly for the posts an email
+only lists. Every combination of known parts reads as a sentence: "First published"
+is only said with a place ("in Community Care", "at example.org"); a date alone is
+just the date, never "First published on 7 December 2016" with nowhere.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -27,6 +34,44 @@ def byline(post: Post) -> str:
     return f"{a.author}, {a.author_role}" if a.author_role else a.author
 
 
+@dataclass(frozen=True)
+class _Parts:
+    who: str  # the byline, or ''
+    name: str  # the publication, else the original's host name, or ''
+    named: bool  # `name` is a publication ("in X"), not a host name ("at x.org")
+    url: str  # the original article, or ''
+    when: str  # '23 June 2016', or '' when the date only stands in for a missing one
+
+
+def _parts(post: Post) -> _Parts:
+    a = post.attribution
+    host = urlsplit(a.url).hostname or a.url if a.url else ""
+    host = host.removeprefix("www.")
+    when = day(post.date) if post.date_source != DateSource.PICKED_UP else ""
+    return _Parts(byline(post), a.source or host, bool(a.source), a.url or "", when)
+
+
+def _worded(p: _Parts, where: str, compact: bool) -> list[str]:
+    """The credit's pieces, `where` being the place already escaped or linked."""
+    if compact:  # 'By Mark Rogers · Community Care · 23 June 2016'
+        return [x for x in (p.who and f"By {p.who}", where, p.when) if x]
+    pieces = [f"By {p.who}"] if p.who else []
+    if where:
+        on = f" on {p.when}" if p.when else ""
+        pieces.append(f"First published {'in' if p.named else 'at'} {where}{on}")
+    elif p.when:
+        pieces.append(p.when)
+    return pieces
+
+
+def _html(post: Post, compact: bool) -> Markup:
+    p = _parts(post)
+    safe = _Parts(str(escape(p.who)), str(escape(p.name)), p.named, p.url, p.when)
+    where = f'<a href="{escape(p.url)}">{safe.name}</a>' if p.url and p.name else safe.name
+    # every part is escaped above; f-strings, not Markup.format, which is slow on 10,000 pages
+    return Markup(" · ".join(_worded(safe, where, compact)))
+
+
 def credit_html(post: Post) -> Markup:
     """'By Mark Rogers, chief executive, Solihull MBC · First published in <a>Community Care</a>
     on 23 June 2016', with only the parts we know; empty when we know none.
@@ -34,14 +79,18 @@ def credit_html(post: Post) -> Markup:
     A date that only stands in for a missing one (the pick-up time) is not shown
     as the original's.
     """
-    a = post.attribution
-    parts = []
-    if who := byline(post):
-        parts.append(f"By {escape(who)}")
-    name = a.source or (a.url and (urlsplit(a.url).hostname or a.url))
-    where = f'<a href="{escape(a.url)}">{escape(name)}</a>' if a.url else escape(name or "")
-    when = f" on {day(post.date)}" if post.date_source != DateSource.PICKED_UP else ""
-    if where or when:
-        parts.append(f"First published{' in ' if where else ''}{where}{when}")
-    # every part is escaped above; f-strings, not Markup.format, which is slow on 10,000 pages
-    return Markup(" · ".join(parts))
+    return _html(post, compact=False)
+
+
+def credit_compact_html(post: Post) -> Markup:
+    """'By Mark Rogers · <a>Community Care</a> · 23 June 2016': the credit of a post an
+    email lists by title only, still naming who, where (linked to the original) and when."""
+    return _html(post, compact=True)
+
+
+def credit_text(post: Post, compact: bool = False) -> str:
+    """The credit as plain text, its pieces one a line ('By …', 'First published in …'),
+    or on one line joined by ' · ' when `compact`; the original's URL is not in it (the
+    text part gives it a line of its own)."""
+    p = _parts(post)
+    return (" · " if compact else "\n").join(_worded(p, p.name, compact))

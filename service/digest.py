@@ -56,6 +56,8 @@ def preview(ctx: Context) -> int:
         print(why_not, file=sys.stderr)
     address, _ = sample_recipient(ctx.site)
     print(f"shown as {address} would get it; its unsubscribe link is a sample", file=sys.stderr)
+    if note := rendered.cut_note():
+        print(note, file=sys.stderr)
     return Exit.OK
 
 
@@ -86,11 +88,16 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
         return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
     if not owed and not _release_waiting(ctx):
-        issue = create_issue(ctx.site, ctx.store, now, now)
+        notes: list[str] = []
+        issue = create_issue(
+            ctx.site, ctx.store, now, now, told=lambda rendered: notes.append(rendered.cut_note())
+        )
         if issue is None:
             print("nothing new since the last issue: no issue made")
             return Exit.OK
         print(f"issue {issue.number} made: {issue.subject} ({len(issue.post_ids)} posts)")
+        for note in filter(None, notes):
+            print(note)
     # every owed issue's "view in browser" page before any email: this releases an issue
     # made here, or one whose earlier publish failed (it would otherwise never be mailed)
     publish(ctx.site, ctx.store, now)

@@ -167,6 +167,14 @@ def test_posts_beyond_max_posts_are_linked_titles(tmp_path):
     assert "More this week" in rendered.html and "More this week:" in rendered.text
     assert rendered.html.count("Summary ") == 2  # excerpts only for the first two
     assert "Post number 4" in rendered.html
+    # a listed post keeps a compact credit: who, where (linked to the original) and when
+    listed = rendered.html[rendered.html.index("More this week") :]
+    by = "By Mark Rogers, chief executive, Solihull MBC"
+    assert f'{by} · <a href="https://www.communitycare.co.uk/4"' in listed
+    assert "Community Care</a> · 5 June 2016" in listed
+    more = rendered.text[rendered.text.index("More this week:") :]
+    assert f"{by} · Community Care · 5 June 2016" in more
+    assert "Original: https://www.communitycare.co.uk/4" in more
 
 
 def test_titles_are_escaped_and_cannot_break_the_subject(site):

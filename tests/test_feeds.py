@@ -136,7 +136,8 @@ def test_atom_entries_link_the_original_and_date_it(feed_site):
     assert bare.find(f"{ATOM}link[@rel='via']") is None
     assert bare.find(f"{ATOM}author") is None  # the feed's author (the curator) stands
     assert feed.findtext(f"{ATOM}author/{ATOM}name") == "The curator"
-    assert "First published on 3 June 2016" in bare.findtext(f"{ATOM}content")
+    assert "3 June 2016" in bare.findtext(f"{ATOM}content")
+    assert "First published" not in bare.findtext(f"{ATOM}content")  # no place: no "in …"
 
 
 def test_source_is_the_author_when_there_is_no_author(feed_site):

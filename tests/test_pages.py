@@ -127,15 +127,15 @@ def test_a_page_keeps_its_path_when_the_title_changes(feed_site):
         (
             Attribution(url="https://www.example-lgc.org.uk/a?b=1&c=2"),
             DateSource.PICKED_UP,
-            'First published in <a href="https://www.example-lgc.org.uk/a?b=1&amp;c=2">'
-            "www.example-lgc.org.uk</a>",
+            'First published at <a href="https://www.example-lgc.org.uk/a?b=1&amp;c=2">'
+            "example-lgc.org.uk</a>",
         ),
         (
             Attribution(source="<b>Weekly</b>"),
             DateSource.HTML,
             "First published in &lt;b&gt;Weekly&lt;/b&gt; on 23 June 2016",
         ),
-        (Attribution(), DateSource.FRONT_MATTER, "First published on 23 June 2016"),
+        (Attribution(), DateSource.FRONT_MATTER, "23 June 2016"),  # no "First published" nowhere
         (Attribution(), DateSource.PICKED_UP, ""),
     ],
 )
