@@ -115,6 +115,10 @@ class MailSection:
     dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
     dkim_selector: str = ""
     dkim_domain: str = ""  # empty: the from_address's domain
+    # Feedback-ID (Gmail's feedback loop): "<issue number>:<this>", e.g. "digest:notes"
+    # gives "12:digest:notes"; up to three colon-separated fields, the last naming the
+    # sender. Empty: no Feedback-ID header
+    feedback_id: str = ""
     # (transport name, its [mail.<name>] table read into its schema): every such table
     # the file has, and the chosen transport's defaults when it has a schema and no table
     tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
@@ -209,7 +213,13 @@ class Site:
 
 def is_local_url(url: str) -> bool:
     """A URL only this machine can follow: localhost, *.localhost or a loopback address."""
-    host = urlsplit(url).hostname or ""
+    return is_local_host(urlsplit(url).hostname or "")
+
+
+def is_local_host(host: str) -> bool:
+    """localhost, *.localhost (RFC 6761), or a loopback address (127.0.0.0/8, ::1), in
+    brackets or not: a name that means this machine wherever it is read."""
+    host = host.lower().rstrip(".").removeprefix("[").removesuffix("]")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -269,6 +279,8 @@ _DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])
 _TAG_AUTHORITY = re.compile(
     rf"(?:[a-z0-9._-]+@)?{_DNS_NAME}(?:,\d{{4}}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?)?"
 )
+# Gmail's Feedback-ID is at most four colon-separated fields; the issue number is the first
+_FEEDBACK_ID = re.compile(r"[A-Za-z0-9._-]{1,40}(?::[A-Za-z0-9._-]{1,40}){0,2}")
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
 
 # mail.transport's allowed values: each transport's name and the schema (a frozen
@@ -334,6 +346,11 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
         name in _ADDRESSES and (value or name == "mail.from_address") and not _plain_address(value)
     ):
         return f"must be an email address, not {value!r}"
+    elif name == "mail.feedback_id" and value and not _FEEDBACK_ID.fullmatch(value):
+        return (
+            "must be one to three fields of letters, digits, '.', '_' or '-' joined by ':'"
+            f" (the issue number goes before them), as in 'digest:mysite', not {value!r}"
+        )
     elif name == "digest.schedule" and (why := schedule_error(value)):
         return why
     elif name in ("dates.locale", "site.language") and not value.replace("-", "").isalpha():
@@ -416,6 +433,30 @@ def _mail_section(raw: Any, path: Path) -> MailSection:
     return dataclasses.replace(mail, tables=tuple(tables))
 
 
+def _smtp_error(config: Config) -> str | None:
+    """Why this config must not send through `smtp` (to other people's mailboxes), or None.
+    Links to this machine would reach nobody: a one-click unsubscribe (RFC 8058) that
+    cannot work is a reason to mark the mail as spam; and mail from @localhost is
+    refused by receivers, its mailto: unsubscribes lost."""
+    if config.mail.transport != "smtp":
+        return None
+    if is_local_url(config.site.base_url):
+        return (
+            f"'site.base_url' is {config.site.base_url}, this machine's address, and"
+            " mail.transport is smtp: its unsubscribe and archive links would reach nobody;"
+            ' set it to the address readers use (https), or send with transport = "files"'
+        )
+    for key in ("from_address", "unsubscribe_mailto"):
+        address = getattr(config.mail, key)
+        if address and is_local_host(address.rpartition("@")[2]):
+            return (
+                f"'mail.{key}' is {address}, at this machine, and mail.transport is smtp:"
+                " receivers refuse mail from it and replies to it are lost; use an address"
+                " at your own domain"
+            )
+    return None
+
+
 def load_config(path: Path) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -436,7 +477,10 @@ def load_config(path: Path) -> Config:
             parts[name] = _mail_section(value, path)
         else:
             parts[name] = _section(sections[name], value, name, path)
-    return Config(**parts)
+    config = Config(**parts)
+    if why := _smtp_error(config):
+        raise ConfigError(f"{path}: {why}")
+    return config
 
 
 def open_site(root: Path) -> Site:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
-from postroom.emails.tokens import TokenError, read_token_issued
+from postroom.emails.tokens import Purpose, TokenError, TokenHolder, read_token
 from postroom.emails.transports import Rejected, Transport, Unreachable
 from postroom.feeds.pages import render_page
 from postroom.store import Store
@@ -200,24 +200,26 @@ class Web:
             return  # already subscribed: no email, and the same answer
         if not self.asked.allow(subscriber.address.lower()):
             return  # one confirmation per address every CONFIRM_EVERY seconds
-        envelope = confirmation(self.site, self.secret, subscriber.address, self.clock())
+        envelope = confirmation(self.site, self.secret, subscriber, self.clock())
         connection = self.transport.connect()
         try:
             connection.send(envelope)
         finally:
             connection.close()
 
-    def _read(self, request: Request, purpose: str, max_age: int | None = None) -> tuple[str, int]:
+    def _read(self, request: Request, purpose: Purpose, max_age: int | None = None) -> TokenHolder:
+        """Whom the link's token was made for: an opaque token (by the subscriber's id) or
+        one of the old format (naming its address), both signed."""
         token = request.query_params.get("token", "")
         now = int(self.clock().timestamp())
-        return read_token_issued(self.secret, token, purpose, max_age=max_age, now=now)
+        return read_token(self.secret, token, purpose, self.book.address_of, max_age, now)
 
     async def confirm(self, request: Request) -> Response:
         try:
-            address, asked = self._read(request, "confirm", CONFIRM_MAX_AGE)
+            holder = await run_in_threadpool(self._read, request, Purpose.CONFIRM, CONFIRM_MAX_AGE)
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
-        token = request.query_params["token"]
+        token, address = request.query_params["token"], holder.address
         if request.method == "GET":
             return self.page(
                 "Confirm your subscription",
@@ -230,7 +232,7 @@ class Web:
         given = str(form.get("csrf", "")) if form is not None else ""
         if not hmac.compare_digest(given, self._csrf(token)):
             return self._refused()
-        asked_at = datetime.fromtimestamp(asked, UTC)
+        asked_at = datetime.fromtimestamp(holder.issued, UTC)
         if not await run_in_threadpool(self.book.confirm, address, asked_at):
             return self.page(
                 "This link does not work",
@@ -242,7 +244,7 @@ class Web:
 
     async def unsubscribe(self, request: Request) -> Response:
         try:
-            address, _ = self._read(request, "unsubscribe")
+            address = (await run_in_threadpool(self._read, request, Purpose.UNSUBSCRIBE)).address
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
         if request.method == "GET":
