@@ -133,6 +133,10 @@ class MailSection:
     # the sender's postal address, shown in every issue's footer when set (commercial
     # senders must show one: CAN-SPAM); lines as written, at most 500 characters
     postal_address: str = ""
+    # Feedback-ID (Gmail's feedback loop): "<issue number>:<this>", e.g. "digest:notes"
+    # gives "12:digest:notes"; up to three colon-separated fields, the last naming the
+    # sender. Empty: no Feedback-ID header
+    feedback_id: str = ""
     # (transport name, its [mail.<name>] table read into its schema): every such table
     # the file has, and the chosen transport's defaults when it has a schema and no table
     tables: tuple[tuple[str, Any], ...] = field(default=(), metadata={"key": False})
@@ -252,7 +256,13 @@ class Site:
 
 def is_local_url(url: str) -> bool:
     """A URL only this machine can follow: localhost, *.localhost or a loopback address."""
-    host = urlsplit(url).hostname or ""
+    return is_local_host(urlsplit(url).hostname or "")
+
+
+def is_local_host(host: str) -> bool:
+    """localhost, *.localhost (RFC 6761), or a loopback address (127.0.0.0/8, ::1), in
+    brackets or not: a name that means this machine wherever it is read."""
+    host = host.lower().rstrip(".").removeprefix("[").removesuffix("]")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -320,6 +330,8 @@ _DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])
 _TAG_AUTHORITY = re.compile(
     rf"(?:[a-z0-9._-]+@)?{_DNS_NAME}(?:,\d{{4}}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?)?"
 )
+# Gmail's Feedback-ID is at most four colon-separated fields; the issue number is the first
+_FEEDBACK_ID = re.compile(r"[A-Za-z0-9._-]{1,40}(?::[A-Za-z0-9._-]{1,40}){0,2}")
 _ADDRESSES = {"mail.from_address", "mail.unsubscribe_mailto", "mail.reply_to", "curator.email"}
 
 # mail.transport's allowed values: each transport's name and the schema (a frozen
@@ -421,6 +433,15 @@ def subject_template_error(template: str) -> str | None:
 
 
 #: keys whose text has a grammar of its own: why a value is refused, or None
+def feedback_id_error(value: str) -> str | None:
+    if value and not _FEEDBACK_ID.fullmatch(value):
+        return (
+            "must be one to three fields of letters, digits, '.', '_' or '-' joined by ':'"
+            f" (the issue number goes before them), as in 'digest:mysite', not {value!r}"
+        )
+    return None
+
+
 def postal_address_error(value: str) -> str | None:
     if len(value) > 500 or not value.replace("\n", "").isprintable():
         return f"must be at most 500 printable characters (lines split by newlines): {value[:40]!r}"
@@ -431,6 +452,7 @@ _TEXT_CHECKS = {
     "digest.schedule": schedule_error,
     "digest.subject": subject_template_error,
     "mail.postal_address": postal_address_error,
+    "mail.feedback_id": feedback_id_error,
 }
 
 
@@ -511,6 +533,30 @@ def _mail_section(raw: Any, path: Path) -> MailSection:
     return dataclasses.replace(mail, tables=tuple(tables))
 
 
+def _smtp_error(config: Config) -> str | None:
+    """Why this config must not send through `smtp` (to other people's mailboxes), or None.
+    Links to this machine would reach nobody: a one-click unsubscribe (RFC 8058) that
+    cannot work is a reason to mark the mail as spam; and mail from @localhost is
+    refused by receivers, its mailto: unsubscribes lost."""
+    if config.mail.transport != "smtp":
+        return None
+    if is_local_url(config.site.base_url):
+        return (
+            f"'site.base_url' is {config.site.base_url}, this machine's address, and"
+            " mail.transport is smtp: its unsubscribe and archive links would reach nobody;"
+            ' set it to the address readers use (https), or send with transport = "files"'
+        )
+    for key in ("from_address", "unsubscribe_mailto"):
+        address = getattr(config.mail, key)
+        if address and is_local_host(address.rpartition("@")[2]):
+            return (
+                f"'mail.{key}' is {address}, at this machine, and mail.transport is smtp:"
+                " receivers refuse mail from it and replies to it are lost; use an address"
+                " at your own domain"
+            )
+    return None
+
+
 def load_config(path: Path) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -531,7 +577,10 @@ def load_config(path: Path) -> Config:
             parts[name] = _mail_section(value, path)
         else:
             parts[name] = _section(sections[name], value, name, path)
-    return Config(**parts)
+    config = Config(**parts)
+    if why := _smtp_error(config):
+        raise ConfigError(f"{path}: {why}")
+    return config
 
 
 def open_site(root: Path) -> Site:

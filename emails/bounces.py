@@ -28,7 +28,7 @@ from enum import StrEnum
 from postroom.core.config import Site
 from postroom.emails.mailbox import Mailbox
 from postroom.emails.message import IssueMessage, Recipient
-from postroom.emails.tokens import TokenError, read_token
+from postroom.emails.tokens import Purpose, TokenError, read_token
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record, sent_to
 from postroom.store.digests import issue_by_number
@@ -296,7 +296,7 @@ def _unsubscribe(book: SubscriberList, secret: bytes, token: str) -> bool:
     """A mailto: unsubscribe: True if the token was valid (the reader is unsubscribed, or
     already was not on the list)."""
     try:
-        address = read_token(secret, token, "unsubscribe")
+        address = read_token(secret, token, Purpose.UNSUBSCRIBE, book.address_of).address
         book.set_status(address, Status.UNSUBSCRIBED)
     except (TokenError, AddressError):
         return False

@@ -48,6 +48,9 @@ class SendReport:
     skipped: int = 0
     resent: int = 0  # messages a dead sender may have sent already, going again
     stopped: str = ""  # why sending ended with rows still to send, if it did
+    # (address, reason) of each message failed for good in this run, in the order they failed
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said once a run, not per message
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def summary(self) -> str:
@@ -65,6 +68,10 @@ class SendReport:
         with self._lock:
             name = state.value
             setattr(self, name, getattr(self, name) + 1)
+
+    def failed_for(self, address: str, reason: str) -> None:
+        with self._lock:
+            self.failures.append((address, reason))
 
 
 class RateLimit:
@@ -106,11 +113,16 @@ class Delivery:
         self.mail = site.config.mail
         self.outbox = Outbox(store, this_process())
         self.message = IssueMessage(site, issue, secret, dkim_signer(site))
+        self.report = SendReport(issue.number)
+        if not self.message.one_click:
+            self.report.warnings.append(
+                f"site.base_url {site.base_url} is not https: the messages have no"
+                " List-Unsubscribe-Post (RFC 8058 one-click unsubscribe needs an https link)"
+            )
         self.cancel = stop or threading.Event()
         self.halted = threading.Event()
         self.on_outcome = on_outcome or (lambda _state: None)
         self.limit = RateLimit(self.mail.rate)
-        self.report = SendReport(issue.number)
 
     def run(self) -> SendReport:
         workers: list[threading.Thread] = []
@@ -172,8 +184,14 @@ class Delivery:
                     break
                 claim = batch.pop(0)
                 recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
+                try:  # one recipient's message that cannot be made is that row's failure
+                    envelope = self.message.for_recipient(recipient)
+                except Exception as exc:
+                    self._unbuildable(claim, exc)
+                    claim = None
+                    continue
                 try:
-                    reply = connection.send(self.message.for_recipient(recipient))
+                    reply = connection.send(envelope)
                 except Rejected as refusal:
                     self._refused(claim, refusal)
                 except Unreachable as exc:
@@ -220,17 +238,29 @@ class Delivery:
                     raise
                 time.sleep(_SENT_RETRY_SECONDS)
 
+    def _unbuildable(self, claim: Claim, exc: Exception) -> None:
+        """A message that could not be made for this one recipient (an address the `email`
+        package or IDNA refuses): failed for good, with why; never the others' problem.
+        Not a bounce: no server ever saw it."""
+        reason = f"not sent: the message could not be made: {type(exc).__name__}: {exc}"
+        self.outbox.fail(claim, None, reason, self.clock())
+        self.report.failed_for(claim.address, reason)
+        self._outcome(State.FAILED)
+
     def _refused(self, claim: Claim, refusal: Rejected) -> None:
         """A refusal: deferred with a doubling wait, or, once permanent or tried
         `mail.max_attempts` times, failed (a bounce by `mail.bounce`)."""
         now = self.clock()
         if refusal.permanent or claim.attempts >= self.mail.max_attempts:  # 4xx too often
             policy = self.mail.bounce
-            bounce = refusal.permanent and (
-                policy is Bounce.ANY or (policy is Bounce.RCPT and refusal.stage == "rcpt")
+            bounce = (
+                refusal.permanent
+                and refusal.stage != Rejected.LOCAL
+                and (policy is Bounce.ANY or (policy is Bounce.RCPT and refusal.stage == "rcpt"))
             )
             finish = self.outbox.bounce if bounce else self.outbox.fail
             finish(claim, refusal.code, refusal.reply, now)
+            self.report.failed_for(claim.address, f"{refusal.code} {refusal.reply}")
             self._outcome(State.FAILED)
         else:
             doublings = min(claim.attempts - 1, 10)  # 2**10 x retry_after is past the cap

@@ -7,6 +7,12 @@ under 78 octets, whatever the value: the splice can never break the encoding,
 and the message is 7-bit clean (no 8BITMIME needed). The per-recipient headers
 (To, Message-ID, List-Unsubscribe) are folded by the `email` package, which
 refuses CR/LF in a value; subjects and names were made one line before.
+
+Internationalised addresses: an IDN domain goes out as its A-labels (punycode) in
+the To header and the envelope, so `q7@exämple.org` needs nothing of the server;
+a non-ASCII local part (RFC 6531) can only be written as raw UTF-8, in the To
+header and the envelope, and goes only where the server offers SMTPUTF8 (the
+transport refuses that one message otherwise).
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import idna
 from postroom.core.config import ConfigError, Site
 from postroom.core.sanitize import one_line
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL
-from postroom.emails.tokens import make_token
+from postroom.emails.tokens import Purpose, make_token
 from postroom.store.digests import Issue
 
 _SLOT = re.compile(f"({re.escape(ADDRESS)}|{re.escape(UNSUBSCRIBE_URL)})")
@@ -56,6 +63,30 @@ class Envelope:
     @property
     def needs_smtputf8(self) -> bool:
         return not (self.sender.isascii() and self.recipient.isascii())
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """An address as it goes into a message: its To header and its envelope."""
+
+    header: str  # the To header's value: the name (if any) and the address
+    envelope: str  # for RCPT TO: the domain as A-labels
+    smtputf8: bool  # a non-ASCII local part: only a server offering SMTPUTF8 takes it
+
+
+def mailbox(address: str, name: str = "") -> Mailbox:
+    """`address` (as the list keeps it, normalised by email-validator: an IDN domain in
+    Unicode) ready for a header and an envelope. The domain is always written as its
+    A-labels (IDNA 2008, UTS 46), which every server and client reads; only a non-ASCII
+    local part needs SMTPUTF8 (and is written raw, as RFC 6532 has it: no encoding of an
+    address exists). Raises ValueError (idna.IDNAError) for a domain IDNA refuses."""
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        raise ValueError(f"not an address: {address!r}")
+    ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode()
+    # username/domain, not addr_spec: Address would refuse a non-ASCII local part outright
+    shown = Address(one_line(name)[:200], username=local, domain=ascii_domain)
+    return Mailbox(str(shown), f"{local}@{ascii_domain}", not local.isascii())
 
 
 def _qp(text: str) -> bytes:
@@ -90,10 +121,6 @@ def _folded(name: str, value: str, utf8: bool) -> bytes:
     return rules.header_factory(name, value).fold(policy=rules).encode()
 
 
-def _mailbox(recipient: Recipient) -> str:
-    return str(Address(one_line(recipient.name)[:200], addr_spec=recipient.address))
-
-
 class IssueMessage:
     """Everything common to one issue's messages, encoded once."""
 
@@ -120,10 +147,17 @@ class IssueMessage:
             b"\r\n--" + boundary + b"--\r\n",
         ]
 
+    @property
+    def one_click(self) -> bool:
+        """Whether the messages offer RFC 8058 one-click unsubscribe: only for an https
+        link (RFC 8058 section 3.1; Gmail and Yahoo ignore it otherwise)."""
+        return urlsplit(self.site.base_url).scheme == "https"
+
     def _common_headers(self, boundary: bytes) -> bytes:
         config = self.site.config
         mail = config.mail
         name = one_line(mail.from_name or config.site.title)
+        feedback = f"{self.issue.number}:{mail.feedback_id}" if mail.feedback_id else ""
         headers = [
             ("From", str(Address(display_name=name, addr_spec=mail.from_address))),
             ("Reply-To", mail.reply_to or config.curator.email),
@@ -133,7 +167,12 @@ class IssueMessage:
             ("List-Id", f"{one_line(config.site.title)} <digest.{self.host}>"),
             ("List-Archive", f"<{self.site.base_url}digests/>"),
             ("List-Post", "NO"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click" if self.one_click else ""),
+            # bulk mail, sent by no person (RFC 3834): no vacation or out-of-office replies
+            ("Precedence", "list"),
+            ("Auto-Submitted", "auto-generated"),
+            # Gmail's feedback loop groups complaints by it: the issue, then the site's value
+            ("Feedback-ID", feedback),
             ("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'),
         ]
         return b"".join(_folded(key, value, False) for key, value in headers if value)
@@ -147,18 +186,20 @@ class IssueMessage:
     def unsubscribe_url(self, recipient: Recipient) -> tuple[str, str]:
         """(the signed HTTPS link, its token); the same token on every retry."""
         issued = int(datetime.fromisoformat(self.issue.created_at).timestamp())
-        token = make_token(self.secret, "unsubscribe", recipient.address, issued)
+        who = recipient.subscriber_id
+        token = make_token(self.secret, Purpose.UNSUBSCRIBE, who, recipient.address, issued)
         return f"{self.site.base_url}unsubscribe?token={token}", token
 
     def for_recipient(self, recipient: Recipient) -> Envelope:
         url, token = self.unsubscribe_url(recipient)
         values = {ADDRESS: recipient.address, UNSUBSCRIBE_URL: url}
-        utf8 = not recipient.address.isascii()
+        box = mailbox(recipient.address, recipient.name)
+        utf8 = box.smtputf8
         message_id = self.message_id(recipient)
         mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + token)}"
         personal = b"".join(
             (
-                _folded("To", _mailbox(recipient), utf8),
+                _folded("To", box.header, utf8),
                 _folded("Message-ID", message_id, utf8),
                 # URLs must stay whole (no encoded words): one per line, folded between them
                 f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode(),
@@ -175,7 +216,7 @@ class IssueMessage:
             self.issue.number,
             recipient.subscriber_id,
             self.sender,
-            recipient.address,
+            box.envelope,
             message_id,
             data,
         )
@@ -195,10 +236,42 @@ def dkim_signer(site: Site) -> Callable[[bytes], bytes] | None:
         raise ConfigError(f"mail.dkim_key: cannot read {path}: {exc.strerror}") from None
     domain = (mail.dkim_domain or mail.from_address.rpartition("@")[2]).encode()
     selector = mail.dkim_selector.encode()
-    signed = [b"from", b"to", b"subject", b"date", b"message-id", b"mime-version"]
-    signed += [b"content-type", b"list-id", b"list-unsubscribe", b"list-unsubscribe-post"]
 
     def sign(message: bytes) -> bytes:
-        return dkim.sign(message, selector, domain, key, include_headers=signed)
+        return dkim.sign(
+            message,
+            selector,
+            domain,
+            key,
+            include_headers=list(SIGNED_HEADERS),
+            canonicalize=(b"relaxed", b"relaxed"),
+        )
 
     return sign
+
+
+# What the DKIM signature covers. Every header a receiver or a list filter acts on is
+# signed, the list headers (RFC 2369, 2919, 8058) included: a relay that adds or
+# changes one breaks the signature (RFC 8058 section 4 asks for List-Unsubscribe and
+# -Post to be signed). A header named once more than the message holds it is
+# "over-signed": its absence is signed, so a second From, Subject or Reply-To added on
+# the way (a display trick) fails verification. Headers a message does not have
+# (Feedback-ID unset, a confirmation's list headers) are signed as absent, the same way.
+_OVERSIGNED = (b"from", b"subject", b"reply-to")
+SIGNED_HEADERS: tuple[bytes, ...] = (
+    *_OVERSIGNED,
+    *_OVERSIGNED,
+    b"to",
+    b"date",
+    b"message-id",
+    b"mime-version",
+    b"content-type",
+    b"list-id",
+    b"list-archive",
+    b"list-post",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"precedence",
+    b"auto-submitted",
+    b"feedback-id",
+)

@@ -43,7 +43,7 @@ from postroom.core.schedule import next_slot
 from postroom.emails.confirm import short_message
 from postroom.emails.issues import announce, make_proof_issue
 from postroom.emails.message import Envelope, IssueMessage, Recipient
-from postroom.emails.tokens import make_token
+from postroom.emails.tokens import Purpose, TokenHolder, make_token
 from postroom.store import Store
 from postroom.store.digests import (
     Issue,
@@ -61,6 +61,7 @@ PROOF_LINK_SECONDS = 7 * 86_400  # a proof's links work until this long after it
 #: slot outcomes the curator is told of: the slot passed and nothing went out
 NOTICED = (SlotOutcome.LATE, SlotOutcome.EMPTY, SlotOutcome.HELD)
 _BODY = re.compile(r"<body[^>]*>", re.I)
+_PROOF_BINDING = "a proof to the curator"
 
 
 class ProofAction(StrEnum):
@@ -71,8 +72,8 @@ class ProofAction(StrEnum):
     SEND = "send"
 
     @property
-    def purpose(self) -> str:
-        return f"proof-{self.value}"
+    def purpose(self) -> Purpose:
+        return Purpose(f"proof-{self.value}")
 
 
 _BUTTONS = {ProofAction.HOLD: "Hold", ProofAction.SKIP: "Skip", ProofAction.SEND: "Send now"}
@@ -128,13 +129,22 @@ def proof_due(found: SlotIssue | None, now: datetime) -> Issue | None:
 
 def proof_url(site: Site, secret: bytes, action: ProofAction, slot: datetime, number: int) -> str:
     """The signed link to `action`'s page for issue `number` of `slot`."""
-    token = make_token(secret, action.purpose, str(number), int(slot.timestamp()))
+    slot_time = int(slot.timestamp())
+    token = make_token(secret, action.purpose, number, _PROOF_BINDING, slot_time)
     return f"{site.base_url}proof/{action.value}?token={token}"
 
 
-def proof_target(subject: str, issued: int) -> tuple[int, datetime]:
+def proof_binding(_number: int) -> str:
+    """What a proof token's signature binds beside its bytes (`tokens.read_token`'s
+    `address_of`): a subscriber's token binds their address; a proof's names an issue,
+    whose number, purpose and slot its bytes hold already."""
+    return _PROOF_BINDING
+
+
+def proof_target(holder: TokenHolder) -> tuple[int, datetime]:
     """(issue number, slot) of a proof link's verified token (what `proof_url` put in)."""
-    return int(subject), datetime.fromtimestamp(issued, UTC)
+    assert holder.subscriber_id is not None  # proof tokens are all of the opaque format
+    return holder.subscriber_id, datetime.fromtimestamp(holder.issued, UTC)
 
 
 def _when(site: Site, slot: datetime) -> str:

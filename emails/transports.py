@@ -36,6 +36,12 @@ from postroom.feeds.writer import write_atomic
 
 
 class Rejected(Exception):
+    """A message not taken. `stage` is where: "mail", "rcpt" or "data" (the server's
+    reply), or LOCAL when it was never offered, this side knowing the server could not
+    take it: no fault of the recipient's, so it never marks them bounced."""
+
+    LOCAL = "local"
+
     def __init__(self, code: int, reply: str, stage: str) -> None:
         super().__init__(f"{code} {reply}")
         self.code, self.reply, self.stage = code, reply, stage
@@ -115,6 +121,13 @@ class SmtpConnection:
 
     def send(self, envelope: Envelope) -> str:
         options = ["SMTPUTF8"] if envelope.needs_smtputf8 else []
+        if options and not self.smtp.has_extn("smtputf8"):  # RFC 6531's own reply for it
+            raise Rejected(
+                553,
+                f"5.6.7 {envelope.recipient}: an address with a non-ASCII local part needs"
+                " SMTPUTF8, which this server does not offer",
+                Rejected.LOCAL,
+            )
         try:
             self._step(self.smtp.mail(envelope.sender, options), "mail", (250,))
             self._step(self.smtp.rcpt(envelope.recipient), "rcpt", (250, 251))

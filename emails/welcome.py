@@ -12,16 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote, urlsplit
 
 from postroom.core.config import Site
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import next_slot, parse_schedule
-from postroom.emails.message import Envelope, dkim_signer
+from postroom.emails.message import Envelope, dkim_signer, mailbox
 from postroom.emails.render import render_email
-from postroom.emails.tokens import make_token
+from postroom.emails.tokens import Purpose, make_token
+from postroom.store.subscribers import Subscriber
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -36,13 +37,16 @@ def schedule_words(site: Site, now: datetime) -> tuple[str, str]:
     return when, f"{_DAYS[due.weekday()]} {due.day} {due:%B %Y}"
 
 
-def welcome(site: Site, secret: bytes, address: str, now: datetime) -> Envelope:
+def welcome(site: Site, secret: bytes, subscriber: Subscriber, now: datetime) -> Envelope:
     """The message, ready for any transport. Header values go through the `email`
-    package, which refuses CR and LF in a header."""
+    package, which refuses CR and LF in a header; the To as `message.mailbox` writes it
+    (IDN domains as A-labels, SMTPUTF8 for a non-ASCII local part)."""
+    address = subscriber.address
+    box = mailbox(address)
     config = site.config
     title = one_line(config.site.title)
     host = urlsplit(site.base_url).hostname or "localhost"
-    token = make_token(secret, "unsubscribe", address, int(now.timestamp()))
+    token = make_token(secret, Purpose.UNSUBSCRIBE, subscriber.id, address, int(now.timestamp()))
     unsubscribe_url = f"{site.base_url}unsubscribe?token={token}"
     when, next_issue = schedule_words(site, now)
     what = (
@@ -63,10 +67,10 @@ def welcome(site: Site, secret: bytes, address: str, now: datetime) -> Envelope:
     }
     mail = config.mail
     mailto = mail.unsubscribe_mailto or mail.from_address
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=SMTPUTF8 if box.smtputf8 else SMTP)
     sender_name = one_line(mail.from_name or title)
     message["From"] = Address(display_name=sender_name, addr_spec=mail.from_address)
-    message["To"] = address
+    message["To"] = box.header
     if reply_to := mail.reply_to or config.curator.email:
         message["Reply-To"] = reply_to
     message["Subject"] = f"Welcome to {title}"
@@ -84,4 +88,4 @@ def welcome(site: Site, secret: bytes, address: str, now: datetime) -> Envelope:
     sign = dkim_signer(site)
     if sign:
         data = sign(data) + data
-    return Envelope(0, 0, mail.from_address, address, message["Message-ID"], data, "welcome")
+    return Envelope(0, 0, mail.from_address, box.envelope, message["Message-ID"], data, "welcome")

@@ -165,7 +165,11 @@ def _deliver_with_progress(ctx: Context, secret: bytes) -> int:
             on_outcome=lambda _state: bar.advance(tasks[-1]),
         )
     for r in reports:
+        for warning in r.warnings:
+            say(f"warning: issue {r.issue}: {warning}")
         print(r.summary())
+        for address, reason in r.failures:
+            print(f"issue {r.issue}: failed: {address}: {reason}", file=sys.stderr)
         if r.stopped:
             say(f"sending stopped: {r.stopped}")
     outbox = Outbox(ctx.store, this_process())

@@ -157,7 +157,11 @@ def send_logged(
         on_outcome=progress.advance,
     )
     for r in reports:
+        for warning in r.warnings:
+            event("send", warning, logging.WARNING, issue=r.issue)
         event("send", r.summary(), **r.counts())
+        for address, reason in r.failures:
+            event("send", f"failed: {address}: {reason}", logging.WARNING, issue=r.issue)
         if r.stopped:
             event("send", f"sending stopped: {r.stopped}", logging.ERROR, issue=r.issue)
     return reports

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from postroom.emails.tokens import read_token, secret_from_env
+from postroom.emails.tokens import Purpose, read_token, secret_from_env
 from postroom.service.command import Context, Exit, say
 from postroom.service.status import subscriber_json
 from postroom.store.subscribers import Status, SubscriberList, subscriber_name
@@ -36,8 +36,9 @@ def remove(ctx: Context, address: str) -> int:
 
 def unsubscribe(ctx: Context, token: str) -> int:
     """What an unsubscribe link does, from its token (a reader who wrote in instead)."""
-    address = read_token(secret_from_env(), token, "unsubscribe")
-    if not SubscriberList(ctx.store).set_status(address, Status.UNSUBSCRIBED):
+    book = SubscriberList(ctx.store)
+    address = read_token(secret_from_env(), token, Purpose.UNSUBSCRIBE, book.address_of).address
+    if not book.set_status(address, Status.UNSUBSCRIBED):
         print(f"not on the list (nothing to do): {address}")
         return Exit.OK
     print(f"unsubscribed: {address}")

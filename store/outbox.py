@@ -268,8 +268,9 @@ class Outbox:
             not_before=until.isoformat(),
         )
 
-    def fail(self, claim: Claim, code: int, reply: str, now: datetime) -> None:
-        """A failure for good: the row is never tried again."""
+    def fail(self, claim: Claim, code: int | None, reply: str, now: datetime) -> None:
+        """A failure for good: the row is never tried again. `code` is None when no server
+        replied (the message could not be made for this recipient)."""
         self._finish(claim, now, state=State.FAILED.value, code=code, reply=reply)
 
     def bounce(self, claim: Claim, code: int, reply: str, now: datetime) -> None:

@@ -272,6 +272,13 @@ class SubscriberList:
             )
         return done.rowcount > 0
 
+    def address_of(self, subscriber_id: int) -> str | None:
+        """The address of whoever has this id (a signed link names them by it), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(subscribers.c.address).where(subscribers.c.id == subscriber_id)
+            ).scalar()
+
     def find(self, address: str) -> Subscriber | None:
         """Whoever has this address, however it is capitalised."""
         key = normalize_address(address).lower()

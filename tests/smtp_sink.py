@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 class Received:
     recipient: str
     data: bytes
+    mail_options: tuple[str, ...] = ()  # MAIL FROM's parameters: SMTPUTF8, BODY=...
 
     @property
     def message(self) -> EmailMessage:
@@ -70,7 +71,8 @@ class _Handler:
                 server.transport.close()
                 return "421 4.3.2 shutting down"
             for rcpt in envelope.rcpt_tos:
-                self.received.append(Received(rcpt, envelope.original_content))
+                options = tuple(envelope.mail_options)
+                self.received.append(Received(rcpt, envelope.original_content, options))
             return f"250 2.0.0 queued as {len(self.received)}"
 
 

@@ -152,3 +152,20 @@ JUNK_LINES = (
     "News & Analysis",
     "Posted on",
 )
+
+
+def legacy_token(secret: bytes, purpose: str, address: str, issued: int) -> str:
+    """A token as postroom made them before they became opaque (up to c6e6512): base64url
+    JSON naming the address, a dot, and its HMAC-SHA256. Links in mail already sent carry
+    these, and must go on working for their lifetime."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    body = {"p": purpose, "a": address, "t": issued}
+    payload = b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())}"

@@ -55,7 +55,10 @@ def test_month_first_locale(tmp_path):
 def test_choices_are_read_into_enums_and_mean_what_they_say(tmp_path):
     default = make_site(tmp_path / "default").config.mail
     assert default.security is Security.STARTTLS and default.bounce is Bounce.RCPT
-    config = "[mail]\ntransport = 'smtp'\nsecurity = 'tls'\nbounce = 'never'\n"
+    config = (  # smtp: a public base_url and From (tests/test_mail_rfc8058.py)
+        "[site]\nbase_url = 'https://notes.example.org/'\n[mail]\ntransport = 'smtp'\n"
+        "from_address = 'digest@notes.example.org'\nsecurity = 'tls'\nbounce = 'never'\n"
+    )
     mail = make_site(tmp_path / "set", config=config).config.mail
     assert mail.transport == "smtp" and mail.table("smtp") is None
     assert mail.security is Security.TLS and mail.bounce is Bounce.NEVER

@@ -16,12 +16,12 @@ import httpx
 import lxml.html
 import pytest
 from postroom import scheduler
-from postroom.emails.tokens import make_token
+from postroom.emails.tokens import Purpose, make_token
 from postroom.emails.transports import mail_file_name
 from postroom.store.holds import suppress
 from postroom.store.subscribers import Status, SubscriberList
 from postroom.web.app import WindowLimit, client_key
-from support import write
+from support import legacy_token, write
 from web_support import SECRET, Served, confirmation_mail, serving
 
 POST = """---
@@ -361,8 +361,9 @@ def test_digest_links_change_nothing_and_one_click_unsubscribes(web, client):
     digest_send(web)
     messages = outbox(web, 1)
     assert sorted(messages) == everyone
-    one_click = {m["List-Unsubscribe-Post"] for m in messages.values()}
-    assert one_click == {"List-Unsubscribe=One-Click"}
+    # an http link (this server): no RFC 8058 header, which asks for https; a POST to the
+    # link still unsubscribes, as below
+    assert {m["List-Unsubscribe-Post"] for m in messages.values()} == {None}
 
     before = people(web)
     for address, message in messages.items():
@@ -427,28 +428,44 @@ def flip(token: str, at: int = 3) -> str:
     return token[:at] + ("A" if char != "A" else "B") + token[at + 1 :]
 
 
+def token_for(
+    served: Served, purpose: Purpose, address: str, issued: int, secret: bytes = SECRET
+) -> str:
+    """A signed token for the subscriber at `address`, as the mail carries it."""
+    subscriber = SubscriberList(served.store).find(address)
+    return make_token(secret, purpose, subscriber.id, subscriber.address, issued)
+
+
 def test_forged_altered_foreign_and_expired_tokens_get_a_400_page(web, client):
     book = SubscriberList(web.store)
     book.add("ann@example.org", "Ann", Status.ACTIVE)
     book.add("bob@example.org", "Bob", Status.PENDING)
     now = int(web.clock().timestamp())
-    unsubscribe = make_token(SECRET, "unsubscribe", "ann@example.org", now)
-    confirm = make_token(SECRET, "confirm", "bob@example.org", now)
-    expired = make_token(SECRET, "confirm", "bob@example.org", issued=now - 8 * 24 * 3600)
-    other_key = make_token(b"another-secret-long-enough-0123", "unsubscribe", "ann@example.org")
+    week_ago = now - 8 * 24 * 3600
+    unsubscribe = token_for(web, Purpose.UNSUBSCRIBE, "ann@example.org", now)
+    confirm = token_for(web, Purpose.CONFIRM, "bob@example.org", now)
+    expired = token_for(web, Purpose.CONFIRM, "bob@example.org", week_ago)
+    other_key = token_for(web, Purpose.UNSUBSCRIBE, "ann@example.org", now, b"another-secret-1")
     altered = flip(unsubscribe)
-    assert altered != unsubscribe and altered.partition(".")[2] == unsubscribe.partition(".")[2]
+    assert altered != unsubscribe and altered[-21:] == unsubscribe[-21:]  # the MAC kept
+    old_unsubscribe = legacy_token(SECRET, "unsubscribe", "ann@example.org", now)
+    old_altered = flip(old_unsubscribe)
+    assert old_altered.partition(".")[2] == old_unsubscribe.partition(".")[2]
     cases = [
         ("unsubscribe", "garbage"),
         ("unsubscribe", ""),
         ("unsubscribe", "eyJ9.eyJ9"),
         ("unsubscribe", other_key),  # well formed, signed with another secret
-        ("unsubscribe", altered),  # the payload changed, the signature kept
-        ("unsubscribe", unsubscribe.rpartition(".")[0]),  # no signature
+        ("unsubscribe", altered),  # the id or the time changed, the signature kept
+        ("unsubscribe", unsubscribe[:-21]),  # no signature
+        ("unsubscribe", old_altered),  # an old-format token: its payload changed
+        ("unsubscribe", old_unsubscribe.rpartition(".")[0]),  # an old one, no signature
         ("unsubscribe", confirm),  # foreign purpose
         ("confirm", unsubscribe),
+        ("confirm", old_unsubscribe),
         ("confirm", flip(confirm)),
         ("confirm", expired),
+        ("confirm", legacy_token(SECRET, "confirm", "bob@example.org", week_ago)),
     ]
     before = people(web)
     for path, token in cases:
@@ -467,9 +484,35 @@ def test_forged_altered_foreign_and_expired_tokens_get_a_400_page(web, client):
             assert_secure(response)
     assert people(web) == before
     assert "expired" in main_text(client.get("confirm", params={"token": expired}))
-    # and the real ones still work, so the 400s were about the tokens
-    assert client.get("unsubscribe", params={"token": unsubscribe}).status_code == 200
-    assert client.get("confirm", params={"token": confirm}).status_code == 200
+    # and the real ones still work, so the 400s were about the tokens; old ones too
+    old_confirm = legacy_token(SECRET, "confirm", "bob@example.org", now)
+    for path, token in [
+        ("unsubscribe", unsubscribe),
+        ("confirm", confirm),
+        ("unsubscribe", old_unsubscribe),
+        ("confirm", old_confirm),
+    ]:
+        page = client.get(path, params={"token": token})
+        assert page.status_code == 200 and "@example.org" in main_text(page), (path, token)
+
+
+def test_links_in_mail_sent_before_tokens_became_opaque_still_work(web, client):
+    book = SubscriberList(web.store)
+    book.add("ann@example.org", "Ann", Status.ACTIVE)
+    book.add("bob@example.org", "Bob", Status.PENDING)
+    now = int(web.clock().timestamp())
+    ann = legacy_token(SECRET, "unsubscribe", "ann@example.org", now - 700 * 24 * 3600)
+    one_click = client.post(
+        "unsubscribe",
+        params={"token": ann},
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": FORM},
+    )
+    assert one_click.status_code == 200 and status_of(web, "ann@example.org") is Status.UNSUBSCRIBED
+    bob = legacy_token(SECRET, "confirm", "bob@example.org", now - 3600)
+    action, fields, _ = the_form(client.get("confirm", params={"token": bob}))
+    assert client.post(action, data=fields, headers=origin(web)).status_code == 200
+    assert status_of(web, "bob@example.org") is Status.ACTIVE
 
 
 @pytest.mark.parametrize("path", ["unsubscribe", "confirm"])
@@ -552,7 +595,7 @@ def test_an_old_confirm_link_cannot_undo_an_unsubscribe_but_a_new_request_can(we
     assert client.post(form_action, data=fields, headers=origin(web)).status_code == 400
     assert status_of(web, "ann@example.org") is Status.BOUNCED
     web.clock.offset = timedelta(minutes=1)
-    fresh = make_token(SECRET, "confirm", "ann@example.org", int(web.clock().timestamp()))
+    fresh = token_for(web, Purpose.CONFIRM, "ann@example.org", int(web.clock().timestamp()))
     page = client.get("confirm", params={"token": fresh})
     action, values, _ = the_form(page)
     assert client.post(action, data=values, headers=origin(web)).status_code == 200

@@ -35,8 +35,15 @@ from urllib.parse import urlsplit
 from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
-from postroom.emails.proof import PROOF_LINK_SECONDS, ProofAction, answer, describe, proof_target
-from postroom.emails.tokens import TokenError, read_token_issued
+from postroom.emails.proof import (
+    PROOF_LINK_SECONDS,
+    ProofAction,
+    answer,
+    describe,
+    proof_binding,
+    proof_target,
+)
+from postroom.emails.tokens import AddressOf, Purpose, TokenError, TokenHolder, read_token
 from postroom.emails.transports import Rejected, Transport, Unreachable
 from postroom.emails.welcome import welcome
 from postroom.feeds.pages import render_page
@@ -260,44 +267,55 @@ class Web:
             return  # already subscribed: no email, and the same answer
         if not self.asked.allow(subscriber.address.lower()):
             return  # one confirmation per address every CONFIRM_EVERY seconds
-        envelope = confirmation(self.site, self.secret, subscriber.address, self.clock())
+        envelope = confirmation(self.site, self.secret, subscriber, self.clock())
         connection = self.transport.connect()
         try:
             connection.send(envelope)
         finally:
             connection.close()
 
-    def _read(self, request: Request, purpose: str, max_age: int | None = None) -> tuple[str, int]:
+    def _read(
+        self,
+        request: Request,
+        purpose: Purpose,
+        max_age: int | None = None,
+        address_of: AddressOf | None = None,
+    ) -> TokenHolder:
+        """Whom the link's token was made for: an opaque token (by the subscriber's id,
+        unless `address_of` reads its id otherwise) or one of the old format (naming its
+        address), both signed."""
         token = request.query_params.get("token", "")
         now = int(self.clock().timestamp())
-        return read_token_issued(self.secret, token, purpose, max_age=max_age, now=now)
+        found = address_of or self.book.address_of
+        return read_token(self.secret, token, purpose, found, max_age, now)
 
     async def _button_link(
         self,
         request: Request,
-        purpose: str,
+        purpose: Purpose,
         path: str,
-        ask: Callable[[str, int], tuple[str, str, str]],
-        act: Callable[[str, int], Awaitable[Response]],
+        ask: Callable[[TokenHolder], tuple[str, str, str]],
+        act: Callable[[TokenHolder], Awaitable[Response]],
         *,
         max_age: int | None = None,
+        address_of: AddressOf | None = None,
         fields: tuple[tuple[str, str], ...] = (),
         csrf: bool = False,
     ) -> Response:
         """A signed link from an email (`path?token=`, for `purpose`). GET opens a page
         with one button and never changes anything (mail scanners follow every GET
-        link); only the button's POST acts. `ask(subject, issued)` gives the page's
-        heading, message and button (none: nothing to press); `act(subject, issued)`
-        does it and answers. With `csrf`, the POST must come from this site's page: its
-        origin, and the HMAC of its link the page carried; otherwise the page's form
-        holds `fields`."""
+        link); only the button's POST acts. `ask(holder)` gives the page's heading,
+        message and button (none: nothing to press); `act(holder)` does it and
+        answers (the holder: whom the token names, and when it was made). With
+        `csrf`, the POST must come from this site's page: its origin, and the HMAC of
+        its link the page carried; otherwise the page's form holds `fields`."""
         try:
-            subject, issued = self._read(request, purpose, max_age)
+            holder = await run_in_threadpool(self._read, request, purpose, max_age, address_of)
         except TokenError as exc:
             return self.page("This link does not work", str(exc), 400)
         token = request.query_params["token"]
         if request.method == "GET":
-            heading, message, button = await run_in_threadpool(ask, subject, issued)
+            heading, message, button = await run_in_threadpool(ask, holder)
             if not button:
                 return self.page(heading, message)
             return self.page(
@@ -312,11 +330,11 @@ class Web:
             given = str(form.get("csrf", "")) if form is not None else ""
             if not hmac.compare_digest(given, self._csrf(token)):
                 return self._refused()
-        return await act(subject, issued)
+        return await act(holder)
 
     async def confirm(self, request: Request) -> Response:
-        async def act(address: str, asked: int) -> Response:
-            asked_at = datetime.fromtimestamp(asked, UTC)
+        async def act(holder: TokenHolder) -> Response:
+            address, asked_at = holder.address, datetime.fromtimestamp(holder.issued, UTC)
             if not await run_in_threadpool(self.book.confirm, address, asked_at):
                 return self.page(
                     "This link does not work",
@@ -329,11 +347,11 @@ class Web:
 
         return await self._button_link(
             request,
+            Purpose.CONFIRM,
             "confirm",
-            "confirm",
-            lambda address, _: (
+            lambda holder: (
                 "Confirm your subscription",
-                f"Press the button to receive the weekly email at {address}.",
+                f"Press the button to receive the weekly email at {holder.address}.",
                 "Confirm",
             ),
             act,
@@ -346,10 +364,11 @@ class Web:
         that cannot be made or sent is logged and its claim given back, so the next press
         tries again; the subscription stands either way."""
         now = self.clock()
-        if not claim_welcome(self.store, address, now):
+        subscriber = self.book.find(address)
+        if subscriber is None or not claim_welcome(self.store, address, now):
             return
         try:
-            envelope = welcome(self.site, self.secret, address, now)
+            envelope = welcome(self.site, self.secret, subscriber, now)
             connection = self.transport.connect()
             try:
                 connection.send(envelope)
@@ -363,17 +382,18 @@ class Web:
         # RFC 8058: a POST to the link is the whole request; the signed token is the
         # authority, so it needs no cookie, no login and no form token, and may repeat.
         # Its body (List-Unsubscribe=One-Click, in any encoding) is not even read.
-        async def act(address: str, _: int) -> Response:
+        async def act(holder: TokenHolder) -> Response:
+            address = holder.address
             await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
             return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
 
         return await self._button_link(
             request,
+            Purpose.UNSUBSCRIBE,
             "unsubscribe",
-            "unsubscribe",
-            lambda address, _: (
+            lambda holder: (
                 "Unsubscribe",
-                f"Press the button and no more digests will be sent to {address}.",
+                f"Press the button and no more digests will be sent to {holder.address}.",
                 "Unsubscribe",
             ),
             act,
@@ -387,12 +407,12 @@ class Web:
         except ValueError:
             raise HTTPException(status_code=404) from None
 
-        def ask(subject: str, issued: int) -> tuple[str, str, str]:
-            page = describe(self.site, self.store, action, *proof_target(subject, issued))
+        def ask(holder: TokenHolder) -> tuple[str, str, str]:
+            page = describe(self.site, self.store, action, *proof_target(holder))
             return page.heading, page.message, page.button
 
-        async def act(subject: str, issued: int) -> Response:
-            number, slot = proof_target(subject, issued)
+        async def act(holder: TokenHolder) -> Response:
+            number, slot = proof_target(holder)
             page = await run_in_threadpool(
                 answer, self.site, self.store, action, number, slot, self.clock()
             )
@@ -405,6 +425,7 @@ class Web:
             ask,
             act,
             max_age=PROOF_LINK_SECONDS,
+            address_of=proof_binding,
             csrf=True,
         )
 
