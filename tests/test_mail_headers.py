@@ -67,11 +67,15 @@ def sent(tmp_path, extra: str = "", people=PEOPLE) -> list:
         return sink.received
 
 
-def test_list_and_auto_submitted_headers_and_an_optional_feedback_id(tmp_path):
+def test_list_and_auto_submitted_headers_and_no_feedback_id_unless_set(tmp_path):
     plain = sent(tmp_path / "plain", people=PEOPLE[:1])[0].message
     assert plain["Precedence"] == "list"
     assert plain["Auto-Submitted"] == "auto-generated"
     assert plain["Feedback-ID"] is None
+
+
+def test_a_feedback_id_goes_after_the_issue_number(tmp_path):
+    # a test of its own: on the PostgreSQL pass the sites of one test share a database
     tagged = sent(tmp_path / "tagged", 'feedback_id = "digest:practicenotes"\n', PEOPLE[:1])
     assert tagged[0].message["Feedback-ID"] == "1:digest:practicenotes"  # the issue first
 
