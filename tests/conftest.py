@@ -1,3 +1,6 @@
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from pg_support import fresh_database, on_postgresql
 from postroom.core.config import DATABASE_URL_ENV
@@ -46,3 +49,38 @@ def feed_site(tmp_path):
         config='[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
         "[feed]\nwindow = 3\n",
     )
+
+
+# --- the browser (tests/test_browser.py, test_serve.py, test_digest_design.py) ---
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless as root, and nothing that reaches for Google's hosts.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    """One headless Chromium for the module (the Debian package; Playwright downloads none)."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium package"
+            " (apt-get install chromium; tests/setup installs it)",
+            pytrace=False,
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,3 +171,16 @@ def legacy_token(secret: bytes, purpose: str, address: str, issued: int) -> str:
     body = {"p": purpose, "a": address, "t": issued}
     payload = b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
     return f"{payload}.{b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())}"
+
+
+def dkim_key(folder: Path) -> tuple[Path, bytes]:
+    """A new 2048-bit RSA key made by openssl in `folder`, and the TXT record a receiver
+    would find for it: (private key file, record)."""
+    key = folder / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return key, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)

@@ -19,25 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from postroom.emails.confirm import confirm_url
 from postroom.emails.tokens import Purpose, make_token
 from postroom.scheduler import main
 from postroom.store.subscribers import Status, SubscriberList
 from web_support import SECRET, Served, confirmation_mail, parse, serving
 
-CHROMIUM = "/usr/bin/chromium"
-# As the machine notes say: headless as root, and nothing that reaches for Google's hosts.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = {375: 812, 1280: 800}  # width: height
 ADDRESS = "reader@example.org"
 
@@ -79,23 +67,6 @@ author_role: chief executive
 Duty teams kept the phones open through the snow. Nobody wrote a framework for that.
 """,
 }
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the module (the Debian package; Playwright downloads none)."""
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium package"
-            " (apt-get install chromium; .ci/run installs it)",
-            pytrace=False,
-        )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def status_of(served: Served, address: str) -> Status | None:

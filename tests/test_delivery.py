@@ -29,6 +29,7 @@ from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Status, SubscriberList
 from smtp_sink import Script, SmtpSink
 from sqlalchemy.exc import OperationalError
+from support import dkim_key as make_dkim_key
 from support import make_site, write
 
 SECRET = "test-secret-that-is-long-enough"
@@ -380,13 +381,7 @@ def test_no_secret_no_issue(tmp_path, monkeypatch, capsys):
 
 
 def test_dkim_signature_verifies(tmp_path):
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    public = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
+    key, record = make_dkim_key(tmp_path)
     extra = f'dkim_key = "{key}"\ndkim_selector = "pr1"\n'
     with SmtpSink() as sink:
         site = digest_site(tmp_path, sink, extra="", people=PEOPLE[:1])
@@ -394,9 +389,6 @@ def test_dkim_signature_verifies(tmp_path):
         config.write_text(config.read_text() + extra)
         assert main(["--site", str(site.root), "digest", "send"]) == 0
         [r] = sink.received
-    import base64
-
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
     def dns(name, timeout=5):
         assert name == b"pr1._domainkey.notes.example.org."

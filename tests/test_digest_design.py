@@ -13,7 +13,6 @@ import itertools
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
@@ -21,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
-from playwright.sync_api import Browser, sync_playwright
 from postroom.core.config import ConfigError
 from postroom.core.model import Attribution, DateSource, Post
 from postroom.emails.message import IssueMessage, Recipient
@@ -338,17 +336,6 @@ def test_the_design_reads_as_a_newsletter(tmp_path):
     assert "High Street" not in unset.html
 
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = (320, 375, 600, 1200)
 
 # Every visible text node: its colour against the first opaque background behind it
@@ -378,18 +365,6 @@ CONTRAST = """
   return found;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

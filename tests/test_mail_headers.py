@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 from datetime import UTC, datetime
 
 import dkim
@@ -18,6 +17,7 @@ from postroom.scheduler import main
 from postroom.store import Store
 from postroom.store.subscribers import SubscriberList
 from smtp_sink import SmtpSink
+from support import dkim_key as make_dkim_key
 from support import legacy_token
 from test_delivery import PEOPLE, SECRET, digest_site
 
@@ -30,14 +30,7 @@ def secret(monkeypatch):
 @pytest.fixture(scope="module")
 def dkim_key(tmp_path_factory):
     """(private key file, the TXT record a receiver would find for selector pr1)."""
-    key = tmp_path_factory.mktemp("dkim") / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    public = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return key, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return make_dkim_key(tmp_path_factory.mktemp("dkim"))
 
 
 def header_block(data: bytes) -> bytes:

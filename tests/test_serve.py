@@ -28,7 +28,6 @@ from postroom.store.subscribers import Status, SubscriberList
 from postroom.web import server
 from smtp_sink import free_port
 from support import make_site
-from test_browser import chromium  # noqa: F401  (the module's one headless Chromium)
 from web_support import SECRET, confirmation_mail
 
 POSTS = {
@@ -91,7 +90,7 @@ def other_port() -> int:
     return port if port != 8000 else free_port()
 
 
-def test_subscribing_works_at_the_address_serve_prints(chromium, tmp_path):  # noqa: F811
+def test_subscribing_works_at_the_address_serve_prints(chromium, tmp_path):
     """The defect: the pages' form went to base_url (localhost:8000), which the CSP's
     `form-action 'self'` blocks from 127.0.0.1:PORT: pressing Subscribe did nothing."""
     # the files transport: a site on localhost may not send through smtp (RFC 8058)
