@@ -199,8 +199,8 @@ class SentMessages:
     from the ledger with emails.message's own rule (nothing else records them): each
     issue's are worked out once a pass, however many reports name it."""
 
-    def __init__(self, site: Site, store: Store) -> None:
-        self.site, self.store = site, store
+    def __init__(self, site: Site, store: Store, secret: bytes) -> None:
+        self.site, self.store, self.secret = site, store, secret
         self._issues: dict[int, dict[str, tuple[int, str]]] = {}
 
     def find(self, message_id: str) -> tuple[int, int, str] | None:
@@ -218,7 +218,7 @@ class SentMessages:
         issue = issue_by_number(self.store, number)
         if issue is None:
             return {}
-        message = IssueMessage(self.site, issue, b"")  # only for its Message-IDs
+        message = IssueMessage(self.site, issue, self.secret)  # only for its Message-IDs
         return {
             message.message_id(Recipient(subscriber_id, address)): (subscriber_id, address)
             for subscriber_id, address in sent_to(self.store, number)
@@ -239,18 +239,19 @@ def process(
     on_pause: Callable[[Pause], None] | None = None,
 ) -> Outcome:
     """Read every unread message of `mailbox`, act on what matches, mark each read.
-    `secret` None: unsubscribe requests are left unread for a run that has it."""
-    outcome, sent = Outcome(), SentMessages(site, store)
-    book, caps = SubscriberList(store), limits(site)
+    `secret` None: nothing can be matched (our Message-IDs and tokens are keyed with
+    it), so everything is left unread for a run that has it."""
+    outcome = Outcome()
+    if secret is None:
+        return outcome
+    sent, book, caps = SentMessages(site, store, secret), SubscriberList(store), limits(site)
     for ref, data in mailbox.unread():
         report = read_report(data)
-        if report.found is Found.UNSUBSCRIBE and secret is None:
-            continue
         outcome.read += 1
         if report.found is Found.OTHER:
             outcome.other += 1
         elif report.found is Found.UNSUBSCRIBE:
-            if _unsubscribe(book, secret or b"", report.token):
+            if _unsubscribe(book, secret, report.token):
                 outcome.unsubscribed += 1
             else:
                 outcome.unmatched += 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,9 +179,12 @@ class IssueMessage:
         return b"".join(_folded(key, value, False) for key, value in headers if value)
 
     def message_id(self, recipient: Recipient) -> str:
-        """The same for every attempt at this (issue, subscriber): retries are recognisable."""
+        """The same for every attempt at this (issue, subscriber): retries are recognisable.
+        Keyed with the secret: a bounce or complaint is believed only when it names a
+        Message-ID we sent (emails.bounces), so nobody who knows an address (and could
+        guess its id) may make one up and have that reader marked as complaining."""
         key = f"{self.issue.number}|{recipient.subscriber_id}|{recipient.address.lower()}"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        digest = hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()[:20]
         return f"<digest-{self.issue.number}.{digest}@{self.host}>"
 
     def unsubscribe_url(self, recipient: Recipient) -> tuple[str, str]:

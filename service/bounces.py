@@ -40,12 +40,14 @@ def read_once(site: Site, store: Store, clock: Clock, secret: bytes | None) -> O
 
 
 def bounces(ctx: Context, *, as_json: bool = False) -> int:
-    """`postroom bounces`: one pass; 1 if the mailbox cannot be read, 2 if none is set."""
+    """`postroom bounces`: one pass; 1 if the mailbox cannot be read, 2 if none is set
+    or there is no secret (our Message-IDs and tokens are keyed with it: nothing could
+    be matched, so nothing is read)."""
     try:
         secret = secret_from_env()
-    except TokenError as exc:  # bounces are still read; unsubscribes wait for the secret
-        secret = None
-        say(f"unsubscribe requests left unread: {exc}")
+    except TokenError as exc:
+        say(f"bounces not read: {exc}")
+        return Exit.USAGE
     try:
         outcome = read_once(ctx.site, ctx.store, ctx.clock, secret)
     except MailboxError as exc:
@@ -64,7 +66,7 @@ def bounces(ctx: Context, *, as_json: bool = False) -> int:
 
 def read_bounces(site: Site, store: Store, clock: Clock, secret: bytes | None) -> None:
     """The service's job: one pass, logged; a mailbox away is a warning, tried next time."""
-    if not configured(site.config.bounces):
+    if not configured(site.config.bounces) or secret is None:  # the service says it lacks one
         return
     try:
         outcome = read_once(site, store, clock, secret)

@@ -4,6 +4,7 @@ a real mailbox (Dovecot over IMAP, or a Maildir folder), read by `postroom bounc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mailbox
 import re
@@ -248,6 +249,31 @@ def test_a_dsn_and_a_complaint_are_matched_recorded_and_the_next_issue_skips_the
         write(site.content_dir / "later.md", POST.format(title="What duty teams know"))
         assert run(site, "digest", "send") == 0
         assert sorted(sink2.counts()) == ["ann@example.org"]
+
+
+def test_a_complaint_made_up_from_a_known_address_is_not_believed(tmp_path, capsys):
+    """Message-IDs were an unkeyed hash of the issue, the subscriber's id and address: anyone
+    who knew a reader's address (and guessed the id, a small number) could send a complaint
+    naming a Message-ID we really sent, and have that reader marked as complaining."""
+    with source("maildir", tmp_path) as box, SmtpSink() as sink:
+        site = site_for(tmp_path, sink, box.config)
+        assert run(site, "digest", "send") == 0
+        sent = by_recipient(sink.received)
+        store = Store(site.store_url)
+        try:
+            ann = SubscriberList(store).find("ann@example.org")
+        finally:
+            store.close()
+        guessed = hashlib.sha256(f"1|{ann.id}|ann@example.org".encode()).hexdigest()[:20]
+        made_up = re.sub(
+            rb"digest-1\.[0-9a-f]+@", f"digest-1.{guessed}@".encode(), sent[ann.address]
+        )
+        box.put(arf(made_up, "ann@example.org"))
+        box.put(arf(sent["cat@example.org"], "cat@example.org"))  # a real one, for contrast
+        outcome = bounces_json(site, capsys)
+    assert (outcome["complaints"], outcome["unmatched"]) == (1, 1)
+    assert statuses(site)["ann@example.org"] is Status.ACTIVE
+    assert statuses(site)["cat@example.org"] is Status.COMPLAINED
 
 
 def test_reports_are_recorded_once_and_mailto_unsubscribes_answered(tmp_path, capsys):
