@@ -79,7 +79,7 @@ def create_issue(
     None when there is nothing new. If another process makes an issue meanwhile, this
     one is made of what that one left (if anything); RaceLost only if that happens
     `_RACES` times running. `told` is given the rendering of the issue kept (what its
-    HTML budget cut, for a person at the terminal)."""
+    HTML budget cut, for a person at the terminal); without it, a cut is logged."""
     for _ in range(_RACES - 1):
         try:
             return _make_issue(site, store, cutoff, now, told=told)
@@ -126,6 +126,8 @@ def _make_issue(
         send(issue_issued, site, issue=issue, posts=tuple(posts))
     if told:
         told(rendered)
+    elif rendered.cut:  # the service's issue: its log says what a person at `send` is told
+        _LOG.warning("digest: issue %d: %s", number, rendered.cut_note())
     return issue
 
 

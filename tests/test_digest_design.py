@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import email
 import itertools
+import logging
 import os
 import re
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
+from postroom.content.intake import scan
 from postroom.core.config import ConfigError
 from postroom.core.model import Attribution, DateSource, Post
+from postroom.emails.issues import decide_slot
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
 from postroom.feeds.credit import credit_html
 from postroom.feeds.syndication import post_url
 from postroom.scheduler import main
-from postroom.store.digests import Issue
+from postroom.store import Store
+from postroom.store.digests import Issue, SlotOutcome
 from support import make_post, make_site, write
 
 SECRET = b"a test secret that is long enough"
@@ -124,6 +128,30 @@ def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "issue 1 made" in out
     assert len([x for x in out.splitlines() if "max_html_kb" in x and "to excerpts" in x]) == 1
+
+
+def test_the_service_logs_what_the_budget_cut_from_an_issue_it_makes(tmp_path, caplog):
+    """An issue made at its slot (no one at a terminal to tell) says in the log what
+    `digest send` prints."""
+    site = make_site(tmp_path / "site", config=FULL + "max_html_kb = 40\n")
+    body = "Duty teams kept the phones open through the snow. " * 150
+    for n in range(1, 9):
+        write(
+            site.content_dir / f"p{n}.md",
+            f"---\ntitle: Long read {n}\ndate: 2016-06-2{n}\n---\n{body}\n",
+        )
+    store = Store(site.store_url)
+    try:
+        first = datetime(2026, 11, 30, 9, tzinfo=UTC)  # a Monday, after the 07:00 slot
+        scan(site, store, first)
+        assert decide_slot(site, store, first).outcome is SlotOutcome.BEFORE_START
+        with caplog.at_level(logging.WARNING, logger="postroom.digest"):
+            made = decide_slot(site, store, first + timedelta(weeks=1))
+    finally:
+        store.close()
+    assert made.issue is not None and made.issue.number == 1
+    [line] = [r.getMessage() for r in caplog.records if "max_html_kb" in r.getMessage()]
+    assert line.startswith("digest: issue 1: ") and "to excerpts" in line
 
 
 @pytest.mark.parametrize(
