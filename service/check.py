@@ -7,9 +7,11 @@ import json
 import sys
 
 from postroom.content.intake import WAITING, ScanReport, scan, shown_name
+from postroom.content.intro import INTRO_PATH
 from postroom.content.readers import attribution_problems
 from postroom.core.config import id_authority_advice, local_base_url_warning
-from postroom.core.model import DateSource, Severity
+from postroom.core.model import DateSource, Problem, Severity
+from postroom.emails.issues import next_intro
 from postroom.service.command import Context, Exit, say
 from postroom.service.progress import Reporter
 from postroom.service.status import post_json
@@ -35,6 +37,9 @@ def check(ctx: Context, *, as_json: bool = False) -> int:
         ctx.store.posts(), key=lambda p: (-p.date.timestamp(), places.get(p.id, ("", 0)), p.id)
     )
     problems = list(report.problems) + [w for p in posts for w in attribution_problems(p)]
+    _, why_not = next_intro(ctx.site, ctx.store)  # the next issue's intro, left out: say why
+    if why_not:
+        problems.append(Problem(INTRO_PATH, why_not.removeprefix(f"{INTRO_PATH} ")))
     if as_json:
         out = {"posts": [post_json(p) for p in posts], "problems": [p.as_json() for p in problems]}
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)

@@ -358,3 +358,22 @@ def test_an_intro_that_links_out_of_the_content_folder_is_never_read(site, store
     scan(site, store, T0)
     issue = create_issue(site, store, T0 + timedelta(hours=1), T0 + timedelta(hours=1))
     assert "hunter2" not in issue.html and issue.intro_html == ""
+
+
+def test_check_says_why_the_next_issue_would_carry_no_intro(site, store):
+    """A broken intro, or one an issue had already, was said only by `digest preview` and
+    the service's log: `check`, where a curator looks for problems, said nothing."""
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    write(site.content_dir / "_digest" / "next.md", "---\nsubjct: Snow\n---\nA short one.\n")
+    found = postroom(site, "check", "--json")
+    assert found.returncode == 0, found.stderr  # a warning: the posts are all right
+    [problem] = [p for p in json.loads(found.stdout)["problems"] if p["file"].startswith("_")]
+    assert problem["file"] == "_digest/next.md" and problem["severity"] == "warning"
+    assert problem["reason"].startswith("not used: ") and "subjct" in problem["reason"]
+
+    write(site.content_dir / "_digest" / "next.md", "---\nsubject: Snow\n---\nA short one.\n")
+    assert "_digest/next.md" not in postroom(site, "check").stdout  # usable: nothing to say
+    now = datetime.now(UTC)  # after the real-time scans of `check`
+    assert create_issue(site, store, now, now).intro_html  # the intro went in issue 1
+    again = postroom(site, "check")
+    assert "_digest/next.md: not used: issue 1 had it" in again.stdout
