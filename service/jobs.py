@@ -141,11 +141,32 @@ def warn_before_first_publish(site: Site, store: Store) -> None:
         event("service", warning, logging.WARNING)
 
 
+class PauseNotice:
+    """Sending paused (an issue's bounces or complaints passed their limit) is said once
+    per pause, not at every tick until `digest resume`: a log to read, not a flood."""
+
+    def __init__(self) -> None:
+        self._said = ""
+
+    def first(self, why: str) -> bool:
+        """Whether `why` is news: True once for each pause (and again after another)."""
+        news, self._said = why != self._said, why
+        return news
+
+    def lifted(self) -> None:
+        self._said = ""
+
+
 def send_logged(
-    site: Site, store: Store, secret: bytes, clock: Clock, stop: threading.Event
+    site: Site,
+    store: Store,
+    secret: bytes,
+    clock: Clock,
+    stop: threading.Event,
+    pauses: PauseNotice | None = None,
 ) -> list[SendReport]:
     """Send whatever any released issue owes now, with progress and a summary in the log
-    (the service's digest job and every `postroom worker`)."""
+    (the service's digest job and every `postroom worker`); a pause said once (`pauses`)."""
     progress = _Progress()
     reports = send_unfinished(
         site,
@@ -156,7 +177,11 @@ def send_logged(
         start=progress.start,
         on_outcome=progress.advance,
     )
+    pauses = pauses or PauseNotice()
     for r in reports:
+        idle = r.stopped and not any(r.counts()[k] for k in ("sent", "deferred", "failed"))
+        if idle and not pauses.first(r.stopped):
+            continue  # still paused, as said before: nothing was tried
         for warning in r.warnings:
             event("send", warning, logging.WARNING, issue=r.issue)
         event("send", r.summary(), **r.counts())
@@ -164,6 +189,8 @@ def send_logged(
             event("send", f"failed: {address}: {reason}", logging.WARNING, issue=r.issue)
         if r.stopped:
             event("send", f"sending stopped: {r.stopped}", logging.ERROR, issue=r.issue)
+    if not any(r.stopped for r in reports):
+        pauses.lifted()
     return reports
 
 
@@ -229,6 +256,7 @@ class Jobs:
         self._first_scan = True
         self._recorded_at: float | None = None
         self._told_no_secret = False
+        self._pauses = PauseNotice()  # a pause said once, not at every tick
         self._slot_said: str | None = None  # the slot last logged: made, skipped or decided
 
     def scan(self) -> ScanReport:
@@ -403,7 +431,7 @@ class Jobs:
         if self._no_secret():
             return []
         assert self.secret is not None
-        return send_logged(self.site, self.store, self.secret, self.clock, self.stop)
+        return send_logged(self.site, self.store, self.secret, self.clock, self.stop, self._pauses)
 
     def bounces(self) -> None:
         """The bounces job: what came back since the last read is recorded (nothing without

@@ -18,7 +18,7 @@ import threading
 from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.service.command import Exit
-from postroom.service.jobs import send_logged
+from postroom.service.jobs import PauseNotice, send_logged
 from postroom.service.logs import Guard, event
 from postroom.service.wakeup import SignalWakeup
 from postroom.store import Store
@@ -29,6 +29,7 @@ class Worker:
         self.site, self.store, self.clock, self.secret = site, store, clock, secret
         self.stop = threading.Event()
         self.guard = Guard()
+        self.pauses = PauseNotice()
 
     def run(self) -> int:
         """Send until SIGTERM or SIGINT: 0. Each connection then finishes or hands back
@@ -70,4 +71,4 @@ class Worker:
         return code
 
     def _send(self) -> None:
-        send_logged(self.site, self.store, self.secret, self.clock, self.stop)
+        send_logged(self.site, self.store, self.secret, self.clock, self.stop, self.pauses)

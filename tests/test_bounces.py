@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import mailbox
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import Message
 from email.mime.base import MIMEBase
@@ -26,6 +28,7 @@ import pytest
 from dovecot_support import PASSWORD, Dovecot
 from postroom.emails.bounces import Found, read_report
 from postroom.scheduler import main
+from postroom.service.jobs import PauseNotice, send_logged
 from postroom.store import Store
 from postroom.store.bounces import Kind
 from postroom.store.subscribers import Status, SubscriberList
@@ -325,7 +328,7 @@ def test_suppressed_addresses_are_refused_by_add_import_and_quietly_by_the_form(
 
 
 def test_a_complaint_rate_over_the_limit_pauses_the_send_until_resumed(
-    tmp_path, capsys, monkeypatch
+    tmp_path, capsys, monkeypatch, caplog
 ):
     script = Script(defer={"cat@example.org"})  # cat's message waits: the send is unfinished
     with source("imap", tmp_path) as box, SmtpSink(script) as sink:
@@ -352,6 +355,16 @@ def test_a_complaint_rate_over_the_limit_pauses_the_send_until_resumed(
         assert run(site, "digest", "send") == 1  # paused: nothing goes
         assert "paused: issue 1" in capsys.readouterr().err
         assert "cat@example.org" not in sink.counts()
+        # the service's digest job (and each worker) says a pause once, not at every tick
+        store, notice = Store(site.store_url), PauseNotice()
+        try:
+            with caplog.at_level(logging.INFO, logger="postroom"):
+                for _ in range(3):
+                    send_logged(site, store, SECRET.encode(), in_an_hour, threading.Event(), notice)
+        finally:
+            store.close()
+        stopped = [r for r in caplog.records if "sending stopped: paused" in r.getMessage()]
+        assert len(stopped) == 1 and "cat@example.org" not in sink.counts()
         assert run(site, "digest", "resume") == 0
         assert "resumed: issue 1" in capsys.readouterr().out
         assert run(site, "digest", "send") == 0
@@ -360,6 +373,10 @@ def test_a_complaint_rate_over_the_limit_pauses_the_send_until_resumed(
         capsys.readouterr()
         assert run(site, "digest", "resume") == 0
         assert "sending was not paused" in capsys.readouterr().out
+
+
+def in_an_hour() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
 
 
 def test_reading_reports_that_are_not_ours_or_not_reports():
