@@ -98,7 +98,7 @@ class ThemeLoader(BaseLoader):
         path = self.folder.joinpath(*split_template_path(template))  # no `..`: not found
         signature = _signature(path)
         if signature is not None:
-            source, refused = self._read(environment, template, path)
+            source, refused = self.read(environment, template, path)
             if refused is None:
                 return source, str(path), lambda: _signature(path) == signature
             self._say(path, refused)
@@ -110,7 +110,7 @@ class ThemeLoader(BaseLoader):
 
         return source, filename, uptodate
 
-    def _read(self, environment: Environment, template: str, path: Path) -> tuple[str, str | None]:
+    def read(self, environment: Environment, template: str, path: Path) -> tuple[str, str | None]:
         """(the override's source, None) or ("", why it is not used)."""
         assert self.folder is not None
         try:
@@ -142,3 +142,23 @@ class ThemeLoader(BaseLoader):
                 reason,
                 extra={"event": "problem", "fields": {"file": str(path), "reason": reason}},
             )
+
+
+def override_problems(site: Site) -> list[str]:
+    """Each of the site's overrides that would not be used, and why, for `check`:
+    'templates/pages/post.html: line 3: unexpected end of template'. A build or a send
+    logs the same once it meets the file; `check` tells the curator before."""
+    said = []
+    for kind in ("pages", "emails"):
+        folder = theme_folder(site, kind)
+        if not folder.is_dir():
+            continue
+        # reading and parsing an override needs no packaged templates: pages' stand in
+        loader, environment = ThemeLoader(folder, "postroom.feeds"), Environment()
+        for path in sorted(folder.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            name = path.relative_to(folder).as_posix()
+            if refused := loader.read(environment, name, path)[1]:
+                said.append(f"{THEMES}/{kind}/{name}: {refused}")
+    return said

@@ -12,6 +12,7 @@ from postroom.content.readers import attribution_problems
 from postroom.core.config import id_authority_advice, local_base_url_warning
 from postroom.core.model import DateSource, Problem, Severity
 from postroom.emails.issues import next_intro
+from postroom.feeds.theme import override_problems
 from postroom.service.command import Context, Exit, say
 from postroom.service.progress import Reporter
 from postroom.service.status import post_json
@@ -30,6 +31,8 @@ def check(ctx: Context, *, as_json: bool = False) -> int:
     """Scan, then list the posts (newest first) and every problem; 1 if one is an error."""
     for warning in filter(None, (local_base_url_warning(ctx.site), id_authority_advice(ctx.site))):
         say(f"warning: {warning}")
+    for problem in override_problems(ctx.site):  # your own design: packaged templates used
+        say(f"warning: {problem}; the packaged template is used")
     report = scan_here(ctx)
     places = ctx.store.places()
     # newest first; posts of one date (a listing picked up at once) in the page's order

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from postroom.content.intake import scan
 from postroom.feeds import PageMemo
+from postroom.scheduler import main
 from postroom.service.jobs import publish
 from postroom.store import Store
 from support import make_site, write
@@ -97,3 +98,18 @@ def test_an_override_that_does_not_parse_or_is_a_pipe_is_reported_and_not_used(b
     assert "not a regular file" in caplog.text
     index = (built.site.public_dir / "index.html").read_text(encoding="utf-8")
     assert "What duty teams know" in index
+
+
+def test_check_says_which_overrides_would_not_be_used(built, capsys):
+    """A broken override was said only in a build's or a send's log: `check`, where a
+    curator looks before publishing, said nothing."""
+    write(built.override("post.html"), "{% block main %}unclosed")
+    os.mkfifo(built.override("index.html"))
+    write(built.site.root / "templates" / "emails" / "welcome.txt", "Hello {{ title }}\n")
+    capsys.readouterr()
+    assert main(["--site", str(built.site.root), "check"]) == 0  # the posts are all right
+    said = [line for line in capsys.readouterr().err.splitlines() if "templates/" in line]
+    assert len(said) == 2, said  # the good welcome.txt is not named
+    assert any("templates/pages/post.html: line 1" in line for line in said)
+    assert any("templates/pages/index.html: not a regular file" in line for line in said)
+    assert all(line.endswith("the packaged template is used") for line in said)
