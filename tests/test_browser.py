@@ -11,12 +11,9 @@ Screenshots go to the test's tmp_path, and also to $POSTROOM_SCREENSHOTS when it
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -24,7 +21,7 @@ from postroom.emails.confirm import confirm_url
 from postroom.emails.tokens import Purpose, make_token
 from postroom.scheduler import main
 from postroom.store.subscribers import Status, SubscriberList
-from web_support import SECRET, Served, confirmation_mail, parse, serving
+from web_support import SECRET, Served, confirmation_mail, parse, screenshot_width, serving
 
 WIDTHS = {375: 812, 1280: 800}  # width: height
 ADDRESS = "reader@example.org"
@@ -203,7 +200,6 @@ def page_url(served: Served, post) -> str:
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_every_page_fits_the_width_with_no_sideways_scrolling(chromium, showcase, width, tmp_path):
-    extra = os.environ.get("POSTROOM_SCREENSHOTS")
     context = chromium.new_context(viewport={"width": width, "height": WIDTHS[width]})
     overflowing = []
     try:
@@ -212,13 +208,7 @@ def test_every_page_fits_the_width_with_no_sideways_scrolling(chromium, showcase
             response = page.goto(url)
             assert response is not None and response.ok, (name, url)
             shot = tmp_path / f"{name}-{width}.png"
-            page.screenshot(path=shot, full_page=True)
-            if extra:
-                Path(extra).mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, Path(extra) / shot.name)
-            scroll, inner = page.evaluate(
-                "[document.documentElement.scrollWidth, window.innerWidth]"
-            )
+            scroll, inner = screenshot_width(page, shot)
             if scroll > inner:
                 overflowing.append(f"{name}: {scroll} px wide in a {inner} px window ({shot})")
     finally:

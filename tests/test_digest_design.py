@@ -11,9 +11,7 @@ from __future__ import annotations
 import email
 import itertools
 import logging
-import os
 import re
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -33,6 +31,7 @@ from postroom.scheduler import main
 from postroom.store import Store
 from postroom.store.digests import Issue, SlotOutcome
 from support import make_post, make_site, write
+from web_support import screenshot_width
 
 SECRET = b"a test secret that is long enough"
 GMAIL_CLIPS = 102 * 1024
@@ -109,8 +108,8 @@ def test_a_twenty_post_full_text_issue_stays_under_gmails_clipping(tmp_path):
         assert repr(title) in rendered.cut_note() or len(cut) > 3
 
 
-def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("POSTROOM_SECRET", SECRET.decode())
+def over_budget_site(tmp_path: Path):
+    """Eight long full-text posts against a 40 KB budget: some must be cut."""
     site = make_site(tmp_path / "site", config=FULL + "max_html_kb = 40\n")
     body = "Duty teams kept the phones open through the snow. " * 150
     for n in range(1, 9):
@@ -118,6 +117,12 @@ def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch)
             site.content_dir / f"p{n}.md",
             f"---\ntitle: Long read {n}\ndate: 2016-06-2{n}\n---\n{body}\n",
         )
+    return site
+
+
+def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("POSTROOM_SECRET", SECRET.decode())
+    site = over_budget_site(tmp_path)
     assert main(["--site", str(site.root), "digest", "preview"]) == 0
     said = capsys.readouterr().err
     [line] = [x for x in said.splitlines() if "max_html_kb" in x]
@@ -133,13 +138,7 @@ def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch)
 def test_the_service_logs_what_the_budget_cut_from_an_issue_it_makes(tmp_path, caplog):
     """An issue made at its slot (no one at a terminal to tell) says in the log what
     `digest send` prints."""
-    site = make_site(tmp_path / "site", config=FULL + "max_html_kb = 40\n")
-    body = "Duty teams kept the phones open through the snow. " * 150
-    for n in range(1, 9):
-        write(
-            site.content_dir / f"p{n}.md",
-            f"---\ntitle: Long read {n}\ndate: 2016-06-2{n}\n---\n{body}\n",
-        )
+    site = over_budget_site(tmp_path)
     store = Store(site.store_url)
     try:
         first = datetime(2026, 11, 30, 9, tzinfo=UTC)  # a Monday, after the 07:00 slot
@@ -413,7 +412,6 @@ def test_every_layout_fits_and_every_text_is_readable(
     if styles == "style-stripped":  # as some clients do: only the inlined styles are left
         page_html = re.sub(r"<style\b.*?</style>", "", page_html, flags=re.S)
         assert "<style" not in page_html
-    extra = os.environ.get("POSTROOM_SCREENSHOTS")
     problems = []
     fallback = [18, 18, 18, 1] if scheme == "dark" else [255, 255, 255, 1]
     for width in WIDTHS:
@@ -424,13 +422,7 @@ def test_every_layout_fits_and_every_text_is_readable(
             page = context.new_page()
             page.set_content(page_html, wait_until="load")
             shot = tmp_path / f"digest-{width}-{scheme}-{styles}.png"
-            page.screenshot(path=shot, full_page=True)
-            if extra:
-                Path(extra).mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, Path(extra) / shot.name)
-            scroll, inner = page.evaluate(
-                "[document.documentElement.scrollWidth, window.innerWidth]"
-            )
+            scroll, inner = screenshot_width(page, shot)
             if scroll > inner:
                 problems.append(f"{width}px: {scroll} px wide ({shot})")
             texts = page.evaluate(CONTRAST, fallback)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -110,3 +111,14 @@ def parse(data: bytes) -> EmailMessage:
 def confirmation_mail(site: Site, address: str) -> EmailMessage:
     """The confirmation the files transport wrote for `address` (outbox/confirm/)."""
     return parse((site.root / "outbox" / "confirm" / mail_file_name(address)).read_bytes())
+
+
+def screenshot_width(page, shot: Path) -> tuple[int, int]:
+    """A full-page screenshot of `page` to `shot` (and a copy in $POSTROOM_SCREENSHOTS when
+    set, to look at), and the page's (scroll width, window width): wider means it overflows."""
+    page.screenshot(path=shot, full_page=True)
+    if extra := os.environ.get("POSTROOM_SCREENSHOTS"):
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(extra) / shot.name)
+    scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    return scroll, inner
