@@ -310,7 +310,9 @@ class _Layout:
             for i, wanted in enumerate(self.wanted):
                 if wanted < level or shown[i] != level - 1:
                     continue
-                step = size[level][i] - size.get(Shown(level - 1), {}).get(i, 0)
+                # a site's own template may lack the markers: nothing measured, and the
+                # step-down in `render` finds what fits by whole renders instead
+                step = size[level].get(i, 0) - size.get(Shown(level - 1), {}).get(i, 0)
                 if step > room:
                     if level is Shown.LISTED:
                         break  # a list goes in order: none after the first left out

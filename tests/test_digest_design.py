@@ -30,6 +30,7 @@ from postroom.feeds.syndication import post_url
 from postroom.scheduler import main
 from postroom.store import Store
 from postroom.store.digests import Issue, SlotOutcome
+from service_support import ROOT
 from support import make_post, make_site, write
 from web_support import screenshot_width
 
@@ -133,6 +134,25 @@ def test_preview_and_send_say_what_the_budget_cut(tmp_path, capsys, monkeypatch)
     out = capsys.readouterr().out
     assert "issue 1 made" in out
     assert len([x for x in out.splitlines() if "max_html_kb" in x and "to excerpts" in x]) == 1
+
+
+def test_a_sites_own_digest_template_without_the_size_markers_still_keeps_the_budget(tmp_path):
+    """The budget measures each post between markers the packaged template writes; a
+    curator's own digest.html without them made every issue over budget fail (KeyError)."""
+    site = over_budget_site(tmp_path)
+    packaged = (ROOT / "emails" / "templates" / "digest.html").read_text()
+    own = re.sub(r"<!--/?post:\{\{ order\[post.id\] \}\}-->\n", "", packaged)
+    assert own != packaged
+    write(site.root / "templates" / "emails" / "digest.html", own)
+    store = Store(site.store_url)
+    try:
+        scan(site, store, datetime.now(UTC))
+        posts = store.posts()
+    finally:
+        store.close()
+    rendered = render_digest(site, 1, posts)
+    assert len(rendered.html.encode()) < 40 * 1024 and rendered.cut
+    assert all(p.title in rendered.html for p in posts)  # cut to excerpts or links, not lost
 
 
 def test_the_service_logs_what_the_budget_cut_from_an_issue_it_makes(tmp_path, caplog):
