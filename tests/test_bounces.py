@@ -279,6 +279,26 @@ def test_a_complaint_made_up_from_a_known_address_is_not_believed(tmp_path, caps
     assert statuses(site)["cat@example.org"] is Status.COMPLAINED
 
 
+def test_a_bounce_for_an_idn_domain_names_it_as_the_envelope_had_it(tmp_path, capsys):
+    """Mail to an IDN domain goes out with the domain's A-labels, so that is what a DSN
+    names; it was compared with the address as the list keeps it (Unicode) and every such
+    bounce was 'unmatched'."""
+    with source("maildir", tmp_path) as box, SmtpSink() as sink:
+        site = site_for(tmp_path, sink, box.config)
+        store = Store(site.store_url)
+        try:
+            SubscriberList(store).add("q7@exämple.org")
+        finally:
+            store.close()
+        assert run(site, "digest", "send") == 0
+        sent = by_recipient(sink.received)
+        assert "q7@xn--exmple-cua.org" in sent  # the envelope's spelling
+        box.put(dsn(sent["q7@xn--exmple-cua.org"], "q7@xn--exmple-cua.org"))
+        outcome = bounces_json(site, capsys)
+    assert (outcome["hard"], outcome["unmatched"]) == (1, 0)
+    assert statuses(site)["q7@exämple.org"] is Status.BOUNCED
+
+
 def test_reports_are_recorded_once_and_mailto_unsubscribes_answered(tmp_path, capsys):
     with source("maildir", tmp_path) as box, SmtpSink() as sink:
         site = site_for(tmp_path, sink, box.config)
