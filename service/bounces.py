@@ -15,7 +15,7 @@ import logging
 import sys
 
 from postroom.core.clock import Clock
-from postroom.core.config import Site
+from postroom.core.config import ConfigError, Site
 from postroom.emails.bounces import Outcome, process
 from postroom.emails.mailbox import MailboxError, configured, open_mailbox
 from postroom.emails.tokens import TokenError, secret_from_env
@@ -65,12 +65,14 @@ def bounces(ctx: Context, *, as_json: bool = False) -> int:
 
 
 def read_bounces(site: Site, store: Store, clock: Clock, secret: bytes | None) -> None:
-    """The service's job: one pass, logged; a mailbox away is a warning, tried next time."""
+    """The service's job: one pass, logged; a mailbox away, or one it cannot log in to
+    (its password's variable unset), is a warning, tried next time: never a reason for the
+    digest not to go (`run --once` reads the mailbox first)."""
     if not configured(site.config.bounces) or secret is None:  # the service says it lacks one
         return
     try:
         outcome = read_once(site, store, clock, secret)
-    except MailboxError as exc:
+    except (MailboxError, ConfigError) as exc:
         event("bounces", f"not read: {exc}", logging.WARNING)
         return
     if outcome.read:

@@ -438,3 +438,19 @@ def test_run_once_reads_the_bounce_mailbox_before_it_sends(tmp_path, capsys):
         assert "1 hard bounces" in capsys.readouterr().out
         assert statuses(site)["bob@example.org"] is Status.BOUNCED
         assert box.unseen() == 0
+
+
+def test_a_bounce_mailbox_it_cannot_log_in_to_never_stops_the_digest(tmp_path, capsys, monkeypatch):
+    """`run --once` reads the mailbox before it sends; with the IMAP password's variable
+    unset it stopped there (exit 2), and no digest went: the service's job failed at every
+    poll too."""
+    monkeypatch.delenv("POSTROOM_IMAP_PASSWORD", raising=False)
+    bounces = '[bounces]\nimap_host = "127.0.0.1"\nimap_user = "bounces"\n'
+    with SmtpSink() as sink:
+        site = site_for(tmp_path, sink, bounces)
+        assert run(site, "digest", "send") == 0  # issue 1 for everyone
+        write(site.content_dir / "later.md", POST.format(title="What duty teams know"))
+        capsys.readouterr()
+        assert run(site, "run", "--once") == 0
+        out = capsys.readouterr().out
+        assert "bounces: not read:" in out and "POSTROOM_IMAP_PASSWORD" in out
