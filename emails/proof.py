@@ -42,7 +42,7 @@ from postroom.core.sanitize import one_line
 from postroom.core.schedule import next_slot
 from postroom.emails.confirm import short_message
 from postroom.emails.issues import announce, make_proof_issue
-from postroom.emails.message import Envelope, IssueMessage, Recipient
+from postroom.emails.message import Envelope, IssueMessage, Recipient, dkim_signer
 from postroom.emails.tokens import Purpose, TokenHolder, make_token
 from postroom.store import Store
 from postroom.store.digests import (
@@ -183,7 +183,7 @@ def proof_message(site: Site, secret: bytes, slot: datetime, issue: Issue) -> En
         + issue.text
     )
     proof = replace(issue, subject=one_line(f"[Proof] {issue.subject}"), html=html, text=text)
-    envelope = IssueMessage(site, proof, secret).for_recipient(
+    envelope = IssueMessage(site, proof, secret, dkim_signer(site)).for_recipient(
         Recipient(0, site.config.curator.email, site.config.curator.name)
     )
     return replace(envelope, kind="proof")

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import dkim
 import httpx
 import lxml.html
 import pytest
@@ -26,7 +27,7 @@ from postroom.core.schedule import WEEKDAYS
 from postroom.store import Store
 from service_support import SECRET, Service, issues, offset_to, postroom
 from smtp_sink import SmtpSink, free_port
-from support import make_site, write
+from support import dkim_key, make_site, write
 from web_support import MovableClock, serve_site
 
 CURATOR = "editor@notes.example.org"
@@ -34,15 +35,18 @@ BASE = "https://notes.example.org/"
 ORIGIN = {"Origin": BASE.rstrip("/"), "Sec-Fetch-Site": "same-origin"}
 
 
-def proof_site(tmp_path: Path, sink: SmtpSink, people: int = 3, proof_hours: int = 24) -> Site:
-    """Two posts, `people` subscribers, a curator, and its first slot recorded."""
+def proof_site(
+    tmp_path: Path, sink: SmtpSink, people: int = 3, proof_hours: int = 24, mail: str = ""
+) -> Site:
+    """Two posts, `people` subscribers, a curator, and its first slot recorded; `mail`
+    adds to its [mail] section."""
     london = ZoneInfo("Europe/London")
     day = WEEKDAYS[(datetime.now(UTC) + timedelta(days=3)).astimezone(london).weekday()]
     config = (
         f'[site]\nbase_url = "{BASE}"\ntimezone = "Europe/London"\n'
         f'[curator]\nname = "Ed Itor"\nemail = "{CURATOR}"\n'
         f'[digest]\nschedule = "{day} 07:00"\nproof_hours = {proof_hours}\n'
-        "[service]\ntick_seconds = 1\n" + sink.config()
+        "[service]\ntick_seconds = 1\n" + sink.config() + mail
     )
     root = make_site(tmp_path / "site", config=config).root
     for n in range(2):
@@ -301,3 +305,15 @@ def test_an_empty_slot_and_a_late_one_are_told_to_the_curator_once(tmp_path):
         assert len(late) == 1 and "(late)" in late[0]["Subject"] and not readers(sink)
         run_once(site, hours(site, -1, weeks=2))  # the late issue's post is in the next proof
         assert "New" in html_of(to(sink, CURATOR)[-1])
+
+
+def test_the_proof_is_dkim_signed_as_the_issue_is(tmp_path):
+    """Issues, welcomes and notices were signed, the proof was not: under a DMARC reject
+    policy the curator's own proof could be refused."""
+    key, record = dkim_key(tmp_path)
+    with SmtpSink() as sink:
+        site = proof_site(tmp_path, sink, mail=f'dkim_key = "{key}"\ndkim_selector = "pr1"\n')
+        run_once(site, hours(site, -2))
+        [proof] = [r for r in sink.received if r.recipient == CURATOR]
+    assert proof.message["Subject"].startswith("[Proof] ")
+    assert dkim.verify(proof.data, dnsfunc=lambda name, timeout=5: record)
