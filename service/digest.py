@@ -76,9 +76,10 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     if dry_run:
         for o in owed:
             print(f"issue {o.issue}: {o.to_send} messages still to send")
-        for waiting in waiting_issues(ctx.store):
-            print(f"issue {waiting.number} ({waiting.stage}) would be sent now")
-        if not owed and not waiting_issues(ctx.store):
+        waiting = waiting_issues(ctx.store)
+        for issue in waiting:
+            print(f"issue {issue.number} ({issue.stage}) would be sent now")
+        if not owed and not waiting:
             posts = pending_posts(ctx.store, now)
             readers = SubscriberList(ctx.store).count(Status.ACTIVE)
             print(
@@ -87,7 +88,10 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
             )
         return Exit.OK
     secret = secret_from_env()  # before freezing anything: an issue nobody can unsubscribe from
-    if not owed and not _release_waiting(ctx):
+    # a waiting issue (proofed, or held) goes now whatever an older one still owes: this
+    # command is the curator sending it by hand; only with neither is a new issue made
+    released = _release_waiting(ctx)
+    if not owed and not released:
         notes: list[str] = []
         issue = create_issue(
             ctx.site, ctx.store, now, now, told=lambda rendered: notes.append(rendered.cut_note())

@@ -26,7 +26,7 @@ from postroom.core.config import Site, open_site
 from postroom.core.schedule import WEEKDAYS
 from postroom.store import Store
 from service_support import SECRET, Service, issues, offset_to, postroom
-from smtp_sink import SmtpSink, free_port
+from smtp_sink import Script, SmtpSink, free_port
 from support import dkim_key, make_site, write
 from web_support import MovableClock, serve_site
 
@@ -317,3 +317,25 @@ def test_the_proof_is_dkim_signed_as_the_issue_is(tmp_path):
         [proof] = [r for r in sink.received if r.recipient == CURATOR]
     assert proof.message["Subject"].startswith("[Proof] ")
     assert dkim.verify(proof.data, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_digest_send_sends_a_proofed_issue_even_while_an_older_one_is_unfinished(tmp_path):
+    """`digest send` is the curator sending a waiting issue by hand (the held notice says
+    so), and `--dry-run` said it would; with an older issue still owing a deferred message
+    it only finished that one, and the waiting issue stayed where it was."""
+    script = Script(defer={"reader0@example.org"})  # issue 1 stays unfinished
+    with SmtpSink(script) as sink:
+        site = proof_site(tmp_path, sink)
+        run_once(site, hours(site, -2))  # issue 1's proof
+        run_once(site, hours(site, 0.5))  # issue 1 at its slot: reader0 deferred
+        assert sorted(m["To"] for m in readers(sink)) == [f"reader{n}@example.org" for n in (1, 2)]
+        write(site.content_dir / "week2.md", "---\ntitle: Week two\n---\nTwo.\n")
+        run_once(site, hours(site, -2, weeks=1))  # issue 2 frozen for its proof
+        assert [r["state"] for r in issues(site, hours(site, -2, weeks=1))] == ["issued", "proof"]
+        now = hours(site, -1.5, weeks=1)
+        said = postroom(site.root, "digest", "send", "--dry-run", clock_offset=now).stdout
+        assert "issue 2 (proof) would be sent now" in said
+        done = postroom(site.root, "digest", "send", clock_offset=now)
+        assert done.returncode in (0, 1), done.stdout + done.stderr  # reader0 still deferred
+        assert "issue 2 (proof) sent now" in done.stdout
+        assert sum("Week two" in html_of(m) for m in readers(sink)) == 2  # reader0 defers all
