@@ -2,7 +2,7 @@
 to its subscriber and the suppression list, and the pause it may put on sending.
 
 A hard bounce marks the subscriber `bounced`, a complaint `complained`; both put the
-address on the suppression list (store.suppression). A soft bounce is only counted.
+address on the suppression list (store.holds). A soft bounce is only counted.
 When an issue's hard bounces or complaints pass their share of the messages attempted,
 sending pauses (a `bounce_pauses` row) until `postroom digest resume`; senders ask
 store.holds before each claim (store.outbox), so a send in progress stops too.
@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from postroom.store import Store
-from postroom.store.holds import Pause, paused_in, suppress
+from postroom.store.holds import Pause, insert_new, paused_in, suppress
 from postroom.store.outbox import State
 from postroom.store.schema import bounce_pauses, bounce_reports, outbox, subscribers
 from postroom.store.subscribers import Status
@@ -129,10 +129,9 @@ def _pause_if_over(conn: Connection, issue: int, limits: Limits, now: datetime) 
     if not reason:
         return None
     pause = Pause(issue, reason, now.isoformat())
-    conn.execute(
-        insert(bounce_pauses).values(issue=issue, reason=reason, paused_at=pause.paused_at)
-    )
-    return pause
+    values = {"issue": issue, "reason": reason, "paused_at": pause.paused_at}
+    # another reader may pause it at the same moment: its pause stands, this report too
+    return pause if insert_new(conn, bounce_pauses, "issue", **values) else None
 
 
 def _kinds(conn: Connection, issue: int | None = None) -> dict:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from postroom.store.schema import bounce_pauses, bounce_suppressed
-from sqlalchemy import Connection, insert, literal, select
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 _CHUNK = 500  # keys to an IN list: well under SQLite's 32,766 parameters
 
@@ -34,12 +35,19 @@ def suppressed_among(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def insert_new(conn: Connection, table: Table, key: str, **values: object) -> bool:
+    """Insert the row unless one with the same `key` column is there already (INSERT ... ON
+    CONFLICT DO NOTHING, on SQLite and PostgreSQL alike); whether it went in. Atomic, so
+    two readers at once never fail one another's transaction with a duplicate."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    return conn.execute(statement).rowcount == 1
+
+
 def suppress(conn: Connection, key: str, reason: str, now: datetime) -> None:
     """Put an address key on the list; one already there keeps its first reason."""
-    there = select(bounce_suppressed.c.address_key).where(bounce_suppressed.c.address_key == key)
-    row = select(literal(key), literal(reason), literal(now.isoformat())).where(~there.exists())
-    columns = ["address_key", "reason", "since"]
-    conn.execute(insert(bounce_suppressed).from_select(columns, row))
+    values = {"address_key": key, "reason": reason, "since": now.isoformat()}
+    insert_new(conn, bounce_suppressed, "address_key", **values)
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,11 @@ from postroom.scheduler import main
 from postroom.service.jobs import PauseNotice, send_logged
 from postroom.store import Store
 from postroom.store.bounces import Kind
+from postroom.store.holds import insert_new, suppress, suppressed_among
+from postroom.store.schema import bounce_pauses, bounce_reports
 from postroom.store.subscribers import Status, SubscriberList
 from smtp_sink import Received, Script, SmtpSink
+from sqlalchemy import func, insert, select
 from support import make_site, write
 
 SECRET = "test-secret-that-is-long-enough"
@@ -454,3 +457,28 @@ def test_a_bounce_mailbox_it_cannot_log_in_to_never_stops_the_digest(tmp_path, c
         assert run(site, "run", "--once") == 0
         out = capsys.readouterr().out
         assert "bounces: not read:" in out and "POSTROOM_IMAP_PASSWORD" in out
+
+
+def test_a_pause_or_suppression_already_there_leaves_the_report_recorded(tmp_path):
+    """Two readers at once (the service's job and `postroom bounces`) could both pause an
+    issue: on PostgreSQL the second's duplicate failed its whole transaction, and the new
+    report it was recording was lost as 'seen before'. The insert now gives way instead."""
+    site = make_site(tmp_path / "site")
+    store = Store(site.store_url)
+    now = datetime.now(UTC)
+    try:
+        with store.engine.begin() as conn:
+            values = {"issue": 1, "reason": "issue 1: over", "paused_at": now.isoformat()}
+            assert insert_new(conn, bounce_pauses, "issue", **values)
+            assert not insert_new(conn, bounce_pauses, "issue", **values)  # no error
+            suppress(conn, "bob@example.org", "bounced", now)
+            suppress(conn, "bob@example.org", "complained", now)  # keeps its first reason
+            conn.execute(insert(bounce_reports).values(  # the transaction is still good
+                report_key="r1", issue=1, subscriber_id=1, kind="hard", received_at="x"
+            ))  # fmt: skip
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(bounce_pauses)).scalar() == 1
+            assert suppressed_among(conn, ["bob@example.org"]) == {"bob@example.org": "bounced"}
+            assert conn.execute(select(bounce_reports.c.report_key)).scalars().all() == ["r1"]
+    finally:
+        store.close()
