@@ -65,10 +65,16 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     """Make the next issue if none is unfinished, publish its page, and send what every
     issue owes; `to`: one test copy to that address instead; `dry_run`: say what would go."""
     scan_here(ctx)
-    if to:
+    if to is not None:  # even empty: `--to "$ME"` with $ME unset must not mail everyone
         try:
+            if dry_run:
+                print(f"a test copy would go to {normalize_address(to)}")
+                return Exit.OK
             return _send_test_copy(ctx, to)
-        except (AddressError, Rejected, Unreachable) as exc:
+        except AddressError as exc:
+            say(f"test copy not sent: {exc}")
+            return Exit.USAGE
+        except (Rejected, Unreachable) as exc:
             say(f"test copy not sent: {exc}")
             return Exit.FAILED
     now = ctx.clock()

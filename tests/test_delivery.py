@@ -361,6 +361,22 @@ def test_a_test_copy_is_marked_and_recorded_nowhere(tmp_path, capsys):
         assert json.loads(capsys.readouterr().out) == []  # no issue made, nothing queued
 
 
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_an_empty_or_bad_test_address_mails_nobody(tmp_path, capsys, dry_run):
+    """`digest send --to "$ME"` with $ME unset sent the whole issue to every subscriber:
+    an empty --to was taken for no --to at all. A bad address is a usage error (2)."""
+    with SmtpSink() as sink:
+        site = digest_site(tmp_path, sink)
+        for to in ("", "not-an-address"):
+            capsys.readouterr()
+            assert main(["--site", str(site.root), "digest", "send", *dry_run, "--to", to]) == 2
+            [line] = capsys.readouterr().err.strip().splitlines()
+            assert line.startswith("postroom: test copy not sent: ")
+        assert sink.received == []
+    main(["--site", str(site.root), "digest", "status", "--json"])
+    assert json.loads(capsys.readouterr().out) == []  # no issue made either
+
+
 def test_dry_run_sends_and_records_nothing(tmp_path, capsys):
     with SmtpSink() as sink:
         site = digest_site(tmp_path, sink)
