@@ -13,6 +13,7 @@ import mailbox
 import os
 import re
 import ssl
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -57,6 +58,26 @@ def open_mailbox(site: Site) -> Mailbox:
     )
 
 
+#: a report is a few KB; anything this large in the mailbox is not one
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+
+class _NotMail(Exception):
+    """An entry of the Maildir that is not a regular file of a sensible size."""
+
+
+def _read_regular(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MESSAGE_BYTES:
+            raise _NotMail(path)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read(MAX_MESSAGE_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
 class MaildirBox:
     """A Maildir folder (Dovecot's, Postfix's `home_mailbox = Maildir/`): messages in new/
     and those in cur/ without the S (seen) flag."""
@@ -64,17 +85,23 @@ class MaildirBox:
     def __init__(self, folder: Path) -> None:
         if not (folder / "cur").is_dir() or not (folder / "new").is_dir():
             raise MailboxError(f"{folder}: not a Maildir folder (no cur/ and new/ in it)")
+        self.folder = folder
         self.box = mailbox.Maildir(folder, factory=None, create=False)
 
     def unread(self) -> Iterator[tuple[str, bytes]]:
-        for key in sorted(self.box.keys()):
-            try:
-                if "S" in self.box.get_message(key).get_flags():
+        """Regular files only, read without following a link or blocking: a pipe, a socket
+        or a link in the folder is passed over (a FIFO hung the reader for ever, a link
+        was read and renamed like mail); a file past MAX_MESSAGE_BYTES too."""
+        for sub in ("new", "cur"):
+            for entry in sorted(os.scandir(self.folder / sub), key=lambda e: e.name):
+                key, _, info = entry.name.partition(":")
+                if entry.name.startswith(".") or "S" in info.partition(",")[2]:
                     continue
-                data = self.box.get_bytes(key)
-            except (KeyError, FileNotFoundError):  # taken by another reader meanwhile
-                continue
-            yield key, data
+                try:
+                    data = _read_regular(entry.path)
+                except (OSError, _NotMail):  # gone (another reader), a link, unreadable
+                    continue
+                yield key, data
 
     def mark_read(self, ref: str) -> None:
         try:

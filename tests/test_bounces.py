@@ -8,7 +8,10 @@ import hashlib
 import json
 import logging
 import mailbox
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -482,3 +485,24 @@ def test_a_pause_or_suppression_already_there_leaves_the_report_recorded(tmp_pat
             assert conn.execute(select(bounce_reports.c.report_key)).scalars().all() == ["r1"]
     finally:
         store.close()
+
+
+def test_a_pipe_or_a_link_in_the_maildir_is_passed_over(tmp_path, capsys):
+    """A FIFO in new/ hung `postroom bounces` for ever (the report before it was recorded,
+    its counts never printed); a link to a file elsewhere was read and renamed as mail."""
+    with source("maildir", tmp_path) as box, SmtpSink() as sink:
+        site = site_for(tmp_path, sink, box.config)
+        assert run(site, "digest", "send") == 0
+        box.put(dsn(by_recipient(sink.received)["bob@example.org"], "bob@example.org"))
+        new = site.root / "bounces" / "new"
+        os.mkfifo(new / "a-pipe")
+        outside = tmp_path / "elsewhere.txt"
+        outside.write_text("Subject: not mail of ours\n\nhello\n")
+        (new / "a-link").symlink_to(outside)
+        command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), "bounces"]
+        env = {**os.environ, "POSTROOM_SECRET": SECRET}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "1 hard bounces" in done.stdout
+    assert (new / "a-pipe").exists() and (new / "a-link").is_symlink()  # left as they were
+    assert statuses(site)["bob@example.org"] is Status.BOUNCED
