@@ -17,11 +17,13 @@ from pathlib import Path
 from postroom.content.intake import INTRO_FOLDER, _read_regular, _Unreadable
 from postroom.content.markdown import comment_html, front_matter
 from postroom.content.readers import decode
-from postroom.core.config import Site
+from postroom.core.config import Site, subject_template_error
 from postroom.core.model import ReadError, brief
 from postroom.core.sanitize import one_line, strip_illegal
 
 #: the intro's file, relative to the content folder
+#: an intro may take this share of the email's HTML budget at most (1/INTRO_SHARE)
+INTRO_SHARE = 4
 INTRO_PATH = f"{INTRO_FOLDER}/next.md"
 INTRO_KEYS = frozenset({"subject"})
 
@@ -52,8 +54,17 @@ def read_intro(site: Site) -> Intro | None:
     subject = meta.get("subject")
     if subject is not None and not isinstance(subject, str | int | float):
         raise ReadError(f"front matter 'subject' must be text, not {brief(subject)}")
+    if subject is not None and (why := subject_template_error(str(subject))):
+        raise ReadError(f"front matter 'subject' {why}")  # the rules of digest.subject
+    html = comment_html(body) if body.strip() else ""
+    room = site.config.digest.max_html_kb * 1024 // INTRO_SHARE
+    if len(html.encode()) > room:
+        raise ReadError(
+            f"{len(html.encode()) // 1024} KB of HTML: more than 1/{INTRO_SHARE} of"
+            f" digest.max_html_kb ({room // 1024} KB), and the posts need the rest; shorten it"
+        )
     return Intro(
-        html=comment_html(body) if body.strip() else "",
+        html=html,
         subject=one_line(str(subject)) or None if subject is not None else None,
         sha256=hashlib.sha256(data).hexdigest(),
     )

@@ -155,16 +155,14 @@ def intro_values(intro: Intro | None) -> dict[str, object]:
 
 
 def digest_subject(site: Site, posts: Sequence[Post], override: str | None = None) -> str:
-    """One line: `override` (the intro's front matter) if given, else `digest.subject` with
-    {lead} the lead post's title and {more} how many others; with one post, its title
-    alone when the template counts the others ("+ 0 more" reads as a mistake). The brand
-    is left out: it is in From. The template was checked when the config was read."""
-    if override and (line := one_line(override)):
-        return line
+    """One line: `override` (the intro's front matter) if given, else `digest.subject`, with
+    {lead} the lead post's title and {more} how many others (in both); with one post, its
+    title alone when the template counts the others ("+ 0 more" reads as a mistake). The
+    brand is left out: it is in From. Both templates were checked when they were read."""
+    template = one_line(override or "") or site.config.digest.subject
     if not posts:
-        return one_line(f"{site.config.site.title}: nothing new")
+        return one_line(override or f"{site.config.site.title}: nothing new")
     lead, more = one_line(posts[0].title), len(posts) - 1
-    template = site.config.digest.subject
     if more == 0 and "{more}" in template:
         return lead
     return one_line(template.format(lead=lead, more=more))
@@ -269,7 +267,7 @@ class _Layout:
     def render(self) -> RenderedDigest:
         shown = list(self.wanted)
         html = self._html(shown)
-        if _filled(self.site, html) > self.budget:
+        if _filled(self.site, html) > self.budget and self.posts:  # with none, nothing to cut
             shown = self._fit()
             html = self._html(shown)
             while _filled(self.site, html) > self.budget and any(shown):

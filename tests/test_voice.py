@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError, open_site
-from postroom.emails.issues import create_issue, pending_posts
+from postroom.emails.issues import create_issue, next_intro, pending_posts
 from postroom.emails.render import digest_preheader, render_digest
 from postroom.feeds.syndication import ATOM
 from postroom.service.jobs import publish
@@ -377,3 +377,30 @@ def test_check_says_why_the_next_issue_would_carry_no_intro(site, store):
     assert create_issue(site, store, now, now).intro_html  # the intro went in issue 1
     again = postroom(site, "check")
     assert "_digest/next.md: not used: issue 1 had it" in again.stdout
+
+
+def test_the_intros_subject_follows_the_rules_of_digest_subject(site, store):
+    """A literal `{lead}` from the intro's front matter reached the subject line, and a
+    stray brace went through unchecked."""
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    write(site.content_dir / "b.md", MD.format(title="Earlier", date="2026-10-20"))
+    scan(site, store, T0)
+    write(site.content_dir / "_digest" / "next.md", "---\nsubject: Winter {lead}\n---\nHi.\n")
+    posts = pending_posts(store, T0 + timedelta(days=1))
+    intro, why = next_intro(site, store)
+    assert why is None and render_digest(site, 1, posts, intro).subject == "Winter Last week"
+    write(site.content_dir / "_digest" / "next.md", "---\nsubject: Winter {lead\n---\nHi.\n")
+    intro, why = next_intro(site, store)
+    assert intro is None and "front matter 'subject'" in why and "brace" in why
+
+
+def test_an_intro_too_big_for_the_email_is_left_out_with_the_reason(site, store):
+    """A 2.5 MB intro went into every message whole, past digest.max_html_kb, while the
+    cut note claimed the HTML was kept under it."""
+    write(site.content_dir / "a.md", MD.format(title="Last week", date="2026-10-26"))
+    scan(site, store, T0)
+    write(site.content_dir / "_digest" / "next.md", "Snow. " * 6000 + "\n")  # ~36 KB of HTML
+    intro, why = next_intro(site, store)
+    assert intro is None and "digest.max_html_kb" in why and "shorten it" in why
+    write(site.content_dir / "_digest" / "next.md", "Snow. " * 100 + "\n")
+    assert next_intro(site, store)[0] is not None  # a few paragraphs are welcome
