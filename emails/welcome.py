@@ -79,12 +79,14 @@ def welcome(site: Site, secret: bytes, subscriber: Subscriber, now: datetime) ->
     message["Auto-Submitted"] = "auto-generated"
     message["List-Id"] = f"{title} <digest.{host}>"
     mailto_url = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>, <{mailto_url}>"
     if unsubscribe_url.startswith("https:"):  # RFC 8058 one-click wants HTTPS
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(render_email(site, "welcome.txt", values))
     message.add_alternative(render_email(site, "welcome.html", values), subtype="html")
-    data = message.as_bytes()
+    # URLs must stay whole (the `email` package folds a long one into encoded words, which
+    # no client reads as a mailto:): one per line, folded between them, as a digest's
+    unsubscribe = f"List-Unsubscribe: <{unsubscribe_url}>,\r\n <{mailto_url}>\r\n"
+    data = unsubscribe.encode() + message.as_bytes()
     sign = dkim_signer(site)
     if sign:
         data = sign(data) + data

@@ -75,6 +75,10 @@ def test_one_welcome_with_the_schedule_and_a_working_unsubscribe_link(tmp_path):
         [link] = re.findall(r"http\S+/unsubscribe\?token=\S+", text)
         assert link.startswith(f"{served.url}unsubscribe?token=")
         assert f"<{link}>" in welcome["List-Unsubscribe"]  # whole, for the mail client
+        mailto = re.findall(r"<(mailto:[^>]+)>", welcome["List-Unsubscribe"])
+        assert len(mailto) == 1 and "?subject=unsubscribe%20" in mailto[0]  # no encoded words
+        raw = welcome_file(served, address).read_bytes().split(b"\r\n\r\n")[0]
+        assert b"=?" not in raw
         assert SubscriberList(served.store).find(address).status is Status.ACTIVE
         assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
         assert SubscriberList(served.store).find(address).status is Status.UNSUBSCRIBED
