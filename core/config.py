@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import secrets
+import socket
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -260,15 +261,25 @@ def is_local_url(url: str) -> bool:
 
 
 def is_local_host(host: str) -> bool:
-    """localhost, *.localhost (RFC 6761), or a loopback address (127.0.0.0/8, ::1), in
-    brackets or not: a name that means this machine wherever it is read."""
+    """localhost, *.localhost (RFC 6761), or a loopback or unspecified address (127.0.0.0/8,
+    ::1, 0.0.0.0, ::, and IPv4 ones mapped into IPv6), in brackets or not, and in the short
+    IPv4 forms resolvers accept (127.1, 2130706433): a name that means this machine
+    wherever it is read."""
     host = host.lower().rstrip(".").removeprefix("[").removesuffix("]")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        if not host or not all(c in "0123456789abcdefx." for c in host):
+            return False
+        try:  # inet_aton reads what a resolver would: 127.1, 0x7f.1, 2130706433
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def local_base_url_warning(site: Site) -> str | None:

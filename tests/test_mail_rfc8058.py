@@ -33,6 +33,12 @@ def secret(monkeypatch):
         "http://127.8.9.1/",
         "http://[::1]:8000/",
         "https://notes.localhost/",
+        # the same machine in other spellings a browser or resolver accepts
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://127.1/",
+        "http://2130706433/",
+        "http://[::]/",
     ],
 )
 def test_smtp_with_a_base_url_on_this_machine_is_refused_naming_the_key(tmp_path, capsys, base_url):
