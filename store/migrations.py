@@ -27,8 +27,9 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_issues", "UPDATE digest_issues SET released_at = created_at"),
         ("outbox", "CREATE INDEX outbox_waiting ON outbox (state, issue)"),
     ),
-    # 7 added tables (welcomes; bounce_reports, bounce_suppressed, bounce_pauses) and
-    7: (  # the curator's voice: a comment per post, an intro per issue
+    # 7: tables (welcomes; bounce_reports, bounce_suppressed, bounce_pauses), made whole by
+    # create_all, and the curator's voice: a comment per post, an intro per issue
+    7: (
         ("posts", "ALTER TABLE posts ADD COLUMN comment TEXT NOT NULL DEFAULT ''"),
         (
             "digest_issues",
