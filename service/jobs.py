@@ -485,11 +485,10 @@ class Jobs:
         ):
             return
         slot = decision.slot.isoformat()
-        message = notice_message(self.site, decision.slot, decision.outcome, self.clock())
         try:
-            self._mail(message)
-        except (Rejected, Unreachable) as exc:
-            release_notice(self.store, decision.slot)  # the next run tries again
+            self._mail(notice_message(self.site, decision.slot, decision.outcome, self.clock()))
+        except Exception as exc:  # refused, away, a login refused: whatever it was, the
+            release_notice(self.store, decision.slot)  # claim goes back; the next run tries
             event("digest", f"curator not told of the slot of {slot}: {exc}", logging.ERROR)
             return
         event(

@@ -22,6 +22,7 @@ import dkim
 import httpx
 import lxml.html
 import pytest
+from aiosmtpd.smtp import AuthResult
 from postroom.core.config import Site, open_site
 from postroom.core.schedule import WEEKDAYS
 from postroom.store import Store
@@ -339,3 +340,26 @@ def test_digest_send_sends_a_proofed_issue_even_while_an_older_one_is_unfinished
         assert done.returncode in (0, 1), done.stdout + done.stderr  # reader0 still deferred
         assert "issue 2 (proof) sent now" in done.stdout
         assert sum("Week two" in html_of(m) for m in readers(sink)) == 2  # reader0 defers all
+
+
+def test_a_notice_the_server_would_not_take_is_sent_by_a_later_run(tmp_path):
+    """The notice's claim was given back only for a refusal or a server away: a login the
+    server refused (a ConfigError) kept it, and the curator was never told of the slot."""
+
+    class Only:  # aiosmtpd's authenticator: one password is good
+        def __call__(self, server, session, envelope, mechanism, auth_data):
+            good = auth_data.password == b"right"
+            return AuthResult(success=good, handled=False)
+
+    with SmtpSink(authenticator=Only(), auth_require_tls=False) as sink:
+        login = 'username = "ed"\n'
+        site = proof_site(tmp_path, sink, mail=login)
+        for n in range(2):
+            (site.content_dir / f"p{n}.md").unlink()
+        wrong = {"POSTROOM_SMTP_PASSWORD": "wrong"}
+        done = postroom(site.root, "run", "--once", clock_offset=hours(site, 1), env=wrong)
+        assert "curator not told" in done.stdout and not sink.received, done.stdout
+        right = {"POSTROOM_SMTP_PASSWORD": "right"}
+        done = postroom(site.root, "run", "--once", clock_offset=hours(site, 2), env=right)
+        [empty] = to(sink, CURATOR)
+        assert "(empty)" in empty["Subject"], done.stdout
