@@ -41,7 +41,8 @@ def insert_new(conn: Connection, table: Table, key: str, **values: object) -> bo
     two readers at once never fail one another's transaction with a duplicate."""
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-    return conn.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg gives -1 for an insert SQLAlchemy itself returns from
+    return conn.execute(statement.returning(table.c[key])).first() is not None
 
 
 def suppress(conn: Connection, key: str, reason: str, now: datetime) -> None:
