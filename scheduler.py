@@ -200,6 +200,12 @@ def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
         return Exit.USAGE
 
 
+def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
+    from postroom.service.add import add  # lazy: see the imports
+
+    return add(ctx, args.url, tags=tuple(args.tag), comment=args.comment, dry_run=args.dry_run)
+
+
 def cmd_bounces(ctx: Context, args: argparse.Namespace) -> int:
     from postroom.service.bounces import bounces  # lazy: see the imports
 
@@ -251,6 +257,7 @@ VERBS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "subscribers": cmd_subscribers,
     "digest": cmd_digest,
     "bounces": cmd_bounces,
+    "add": cmd_add,
 }
 
 SITE_HELP = "the site folder (default: .); also accepted after the verb, where it wins"
@@ -320,7 +327,13 @@ def parser() -> argparse.ArgumentParser:
     remove.add_argument("address")
     # `postroom check --site S` as well as `postroom --site S check`: unset unless given
     # there, so the top-level one (or its default) stands; given both, the later one wins
-    for verb in (check, run, worker, serve, status, digest, preview, send, issues, subs, bounced):
+    link = verbs.add_parser("add", help="fetch a page and write it into content/ as a post")
+    link.add_argument("url")
+    link.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeat)")
+    link.add_argument("--comment", default="", metavar="TEXT", help="your word on it")
+    link.add_argument("--dry-run", action="store_true", help="say what was found; write nothing")
+    every = (check, run, worker, serve, status, digest, preview, send, issues, subs, bounced, link)
+    for verb in every:
         verb.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
     for action in (add, imp, listing, unsubscribe, remove, resume):
         action.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)

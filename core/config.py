@@ -202,6 +202,16 @@ class ServiceSection:
 
 
 @dataclass(frozen=True)
+class FetchSection:
+    """What postroom may fetch for the curator (pages to add, feeds to follow)."""
+
+    # false: a URL whose host resolves to a loopback, private, link-local, multicast or
+    # reserved address is refused, at every redirect (no request forgery against the
+    # machine's own network); true for an intranet, and for tests on 127.0.0.1
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteSection = field(default_factory=SiteSection)
     curator: CuratorSection = field(default_factory=CuratorSection)
@@ -213,6 +223,7 @@ class Config:
     mail: MailSection = field(default_factory=MailSection)
     service: ServiceSection = field(default_factory=ServiceSection)
     bounces: BouncesSection = field(default_factory=BouncesSection)
+    fetch: FetchSection = field(default_factory=FetchSection)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,99 @@
+"""A page the curator links to, as an editable post (`postroom add URL`).
+
+trafilatura reads the page as it reads a saved one: its main text, and from its
+metadata (Open Graph, JSON-LD, meta tags; the date through htmldate) the title, the
+author, the publication's name and the date. The post is written as Markdown with front
+matter, so the curator can correct what the page got wrong before the next scan
+publishes it, and its attribution is the page's: source, author, original URL and date.
+The URL kept is the page's canonical one (og:url, else where the fetch ended), with
+tracking parameters (utm_*, fbclid, ...) removed by courlan, so the same article added
+twice, however it was shared, is found to be one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import courlan
+import trafilatura
+import yaml
+from postroom.content.fetch import Fetched
+from postroom.core.sanitize import one_line
+from postroom.core.slug import slugify
+
+#: where added links are written, inside content/
+LINKS_FOLDER = "links"
+
+
+def canonical(url: str) -> str:
+    """The URL without its tracking parameters and fragment (courlan), or as given if
+    courlan cannot read it."""
+    return courlan.clean_url(url.strip()) or url.strip()
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str  # canonical
+    title: str
+    author: str
+    source: str  # the publication: the page's site name
+    published: str  # YYYY-MM-DD, or "" when the page gives none
+    text: str  # the main text, paragraphs split by blank lines
+
+    def missing(self) -> list[str]:
+        """What the page did not say, in the words `add` prints."""
+        gaps = [
+            ("no date: dated when first picked up", self.published),
+            ("no author", self.author),
+            ("no publication name", self.source),
+            ("no text found", self.text),
+        ]
+        return [said for said, value in gaps if not value]
+
+
+def read_link(fetched: Fetched) -> Link:
+    """The page's post, as far as the page tells."""
+    html = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
+    found = trafilatura.bare_extraction(
+        html, url=fetched.url, with_metadata=True, include_comments=False
+    )
+    meta = {
+        name: one_line(str(getattr(found, name, "") or "")) if found is not None else ""
+        for name in ("title", "author", "sitename", "date", "url")
+    }
+    paragraphs = [one_line(line) for line in (getattr(found, "text", "") or "").splitlines()]
+    paragraphs = [line for line in paragraphs if line]
+    if paragraphs and paragraphs[0] == meta["title"]:
+        paragraphs = paragraphs[1:]  # the headline again, as the body's first line
+    return Link(
+        url=canonical(meta["url"] or fetched.url),
+        title=meta["title"] or canonical(fetched.url),
+        author=meta["author"],
+        source=meta["sitename"],
+        published=meta["date"][:10],
+        text="\n\n".join(paragraphs),
+    )
+
+
+def link_file_name(link: Link, today: date) -> str:
+    """links/<date>-<slug>.md, inside content/: the page's date, else today's."""
+    day = link.published or today.isoformat()
+    return f"{LINKS_FOLDER}/{day}-{slugify(link.title, max_length=60) or 'link'}.md"
+
+
+def link_post(link: Link, tags: tuple[str, ...] = (), comment: str = "") -> str:
+    """The Markdown post, front matter first: what the page said, for the curator to edit."""
+    meta: dict[str, object] = {"title": link.title}
+    if link.published:
+        meta["date"] = link.published
+    for key, value in (("author", link.author), ("source", link.source)):
+        if value:
+            meta[key] = value
+    meta["source_url"] = link.url
+    if tags:
+        meta["tags"] = list(tags)
+    if comment.strip():
+        meta["comment"] = comment.strip()
+    head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
+    return f"---\n{head}---\n{link.text}\n"

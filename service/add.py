@@ -1,0 +1,60 @@
+"""`postroom add URL`: a page the curator links to, fetched and written into content/ as
+an editable post, which the next scan publishes like any other (content.links)."""
+
+from __future__ import annotations
+
+from postroom.content.fetch import FetchError, fetch, user_agent
+from postroom.content.links import canonical, link_file_name, link_post, read_link
+from postroom.feeds.writer import write_atomic
+from postroom.service.command import Context, Exit, say
+
+_PAGES = ("text/html", "application/xhtml+xml")
+
+
+def add(
+    ctx: Context,
+    url: str,
+    *,
+    tags: tuple[str, ...] = (),
+    comment: str = "",
+    dry_run: bool = False,
+) -> int:
+    """Fetch, read, and write content/links/<date>-<slug>.md; say what was found and what
+    was not. 0 done (or the page is a post already); 1 it could not be fetched or read."""
+    site = ctx.site
+    try:
+        fetched = fetch(
+            canonical(url),
+            agent=user_agent(site.base_url),
+            allow_private=site.config.fetch.allow_private,
+        )
+    except FetchError as exc:
+        say(f"not added: {exc}")
+        return Exit.FAILED
+    if fetched.content_type not in _PAGES:
+        say(f"not added: {fetched.url} is {fetched.content_type}, not a page")
+        return Exit.FAILED
+    link = read_link(fetched)
+    known = {canonical(p.attribution.url): p for p in ctx.store.posts() if p.attribution.url}
+    if (post := known.get(link.url)) is not None:
+        print(f"already a post: {post.title} ({link.url})")
+        return Exit.OK
+    name = link_file_name(link, ctx.clock().astimezone(site.config.tz).date())
+    path = site.content_dir / name
+    if path.exists():
+        print(f"already added: {name} (not yet picked up)")
+        return Exit.OK
+    print(f"{link.title}")
+    said = [("source", link.source), ("by", link.author), ("published", link.published)]
+    for label, value in said:
+        if value:
+            print(f"  {label}: {value}")
+    print(f"  url: {link.url}")
+    for gap in link.missing():
+        print(f"  {gap}")
+    if dry_run:
+        print(f"--dry-run: {name} not written")
+        return Exit.OK
+    write_atomic(path, link_post(link, tags, comment).encode())
+    print(f"added: {name}; the next scan publishes it")
+    return Exit.OK
