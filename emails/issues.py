@@ -40,6 +40,7 @@ from postroom.store.digests import (
 )
 
 _LOG = logging.getLogger("postroom.digest")
+_AWAITING = frozenset({SlotOutcome.PROOF})  # the slot whose issue decide_slot still needs
 _RACES = 3  # issues another process may make while this one makes its own
 
 
@@ -168,7 +169,7 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
     posts roll into the next issue."""
     config = site.config
     slot = latest_slot(config.digest.schedule, config.tz, now)
-    found = slot_issue(store, slot)
+    found = slot_issue(store, slot, only=_AWAITING)  # the tick's question: no parts read
     if found is not None and found.outcome is SlotOutcome.PROOF and found.issue is not None:
         return _at_slot_after_proof(site, store, found, now)
     if found is not None:

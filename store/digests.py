@@ -211,8 +211,12 @@ class SlotIssue:
     noticed: bool  # the curator was told of this slot's outcome
 
 
-def slot_issue(store: Store, slot: datetime) -> SlotIssue | None:
-    """`slot` as decided, with its issue; None while it is undecided."""
+def slot_issue(
+    store: Store, slot: datetime, only: frozenset[SlotOutcome] | None = None
+) -> SlotIssue | None:
+    """`slot` as decided, with its issue (read only for an outcome in `only`, when given:
+    the digest job asks at every tick, and needs the issue of a slot awaiting its time
+    alone, not an issued one's parts); None while it is undecided."""
     with store.engine.connect() as conn:
         row = conn.execute(
             select(
@@ -227,8 +231,9 @@ def slot_issue(store: Store, slot: datetime) -> SlotIssue | None:
     if row is None:
         return None
     stages = (IssueStage.ISSUED, *_WAITING)
-    issue = None if row.issue is None else next(iter(_read_issues(store, row.issue, stages)), None)
     outcome = SlotOutcome(row.outcome)
+    wanted = row.issue is not None and (only is None or outcome in only)
+    issue = next(iter(_read_issues(store, row.issue, stages)), None) if wanted else None
     return SlotIssue(slot, outcome, issue, row.proof_sent_at or "", bool(row.proof_notice_at))
 
 
