@@ -499,18 +499,20 @@ def _start_forkserver_deaf_to_ctrl_c() -> None:
 
 @contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Hold back SIGINT for a moment: a KeyboardInterrupt landing while the pool starts a
-    worker leaves that worker outside the pool's list, where `_stop_now` cannot find
-    it, still reading its start-up state from a parent that is gone (a traceback, a
-    stray process). Delivered, and raised, the moment the block ends."""
+    """Hold back SIGINT, SIGTERM and SIGHUP for a moment: a KeyboardInterrupt (or the
+    Stopped a SIGTERM raises) landing while the pool starts a worker leaves that worker
+    outside the pool's list, where `_stop_now` cannot find it, still reading its start-up
+    state from a parent that is gone (a traceback, a stray process: seen for SIGTERM in
+    CI). Delivered, and raised, the moment the block ends; the mask is as it was after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # all three stop a command alike
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _worker_start() -> None:
