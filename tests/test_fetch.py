@@ -1,24 +1,46 @@
 """content.fetch against a real HTTP server on 127.0.0.1 (issue 16's foundation): the
-limits (redirects, size after gzip, content types, timeouts), conditional GET, and the
-refusal of private addresses at every hop."""
+limits (redirects, size after gzip, content types, timeouts), conditional GET, the
+refusal of private addresses at every hop, the connection pinned to the address checked
+(no DNS rebinding), and the wait a 429 or 503 asks for.
+
+Made-up names (*.test) are answered by a stand-in for socket.getaddrinfo, which the
+check and httpcore's connect both call; every other name goes to the real one. It also
+routes PUBLIC, an address `ipaddress` calls global, to 127.0.0.1, so a pinned request
+can reach the server here while the check sees a public address.
+"""
 
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import re
+import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from postroom.content.fetch import MAX_BYTES, FetchError, fetch, user_agent
+from postroom.content.fetch import (
+    MAX_BYTES,
+    FetchError,
+    fetch,
+    parse_retry_after,
+    pin,
+    user_agent,
+)
 
 pytestmark = pytest.mark.nostore  # no site, no store: the SQLite pass alone
 
 AGENT = user_agent("https://notes.example.org/")
 PAGE = b"<!doctype html><title>Thresholds</title><p>Duty teams kept the phones open.</p>"
 released = threading.Event()  # the slow handler waits for the test, not the clock
+PUBLIC = "93.184.216.34"  # global to `ipaddress`; never dialled (see Names)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,6 +82,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"<rss version='2.0'><channel/></rss>", "application/rss+xml")
         elif path == "/latin":
             self._send(200, "<p>café</p>".encode("latin-1"), "text/html; charset=ISO-8859-1")
+        elif path == "/busy":
+            self._send(429, b"slow down", "text/plain", Retry_After="120")
+        elif path == "/down":  # back in five minutes, said as a date
+            back = datetime.now(UTC) + timedelta(seconds=300)
+            self._send(503, b"maintenance", "text/plain", Retry_After=format_datetime(back, True))
+        elif path == "/broken":
+            self._send(500, b"oops", "text/plain", Retry_After="60")  # not a 429 or 503
+        elif path.startswith("/away?"):
+            self._send(302, b"", Location=parse_qs(urlsplit(path).query)["to"][0])
         elif path == "/slow":
             released.wait(30)
             self._send(200, PAGE)
@@ -78,6 +109,34 @@ def server() -> Iterator[str]:
     finally:
         released.set()
         httpd.shutdown()
+
+
+class Names:
+    """socket.getaddrinfo for the names in `answers` (each lookup takes the next answer,
+    the last one repeats; None: no such host), recorded in `looked_up`; any other name
+    goes to the real getaddrinfo, which reads an address literal without asking DNS."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.answers: dict[str, list[str | None]] = {}
+        self.looked_up: list[str] = []
+
+    def __call__(self, host, port, *args, **kwargs):
+        self.looked_up.append(host)
+        answers = self.answers.get(host)
+        if answers is None:
+            return self.real(host, port, *args, **kwargs)
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if answer is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self.real(answer, port, *args, **kwargs)
+
+
+@pytest.fixture
+def names(monkeypatch) -> Names:
+    fake = Names(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return fake
 
 
 def get(url: str, **options) -> object:
@@ -147,3 +206,167 @@ def test_private_addresses_are_refused_with_a_clear_error(server):
 def test_only_http_and_https_urls_with_a_host(url):
     with pytest.raises(FetchError, match="only http and https"):
         fetch(url, agent=AGENT)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("http://example.org:99999/", "Port out of range"), ("http://[::1/", "Invalid IPv6 URL")],
+)
+def test_a_url_that_does_not_parse_is_a_reason_not_a_traceback(url, why):
+    with pytest.raises(FetchError, match=re.escape(f"{url}: {why}")):
+        fetch(url, agent=AGENT)
+
+
+def test_a_429_says_how_long_to_wait_in_its_message_and_its_attributes(server):
+    with pytest.raises(FetchError) as caught:
+        get(f"{server}/busy")
+    assert str(caught.value) == f"{server}/busy: HTTP 429 Too Many Requests (retry after 120 s)"
+    assert (caught.value.status, caught.value.retry_after) == (429, 120.0)
+
+
+def test_a_503_with_a_date_waits_until_that_date(server):
+    with pytest.raises(FetchError, match=r"HTTP 503 Service Unavailable \(retry after") as caught:
+        get(f"{server}/down")
+    assert caught.value.status == 503
+    assert 295 <= caught.value.retry_after <= 300  # the date is to the second, read a moment on
+
+
+def test_other_failures_carry_their_status_and_no_wait(server):
+    with pytest.raises(FetchError) as caught:
+        get(f"{server}/broken")
+    assert str(caught.value) == f"{server}/broken: HTTP 500 Internal Server Error"
+    assert (caught.value.status, caught.value.retry_after) == (500, None)
+    with pytest.raises(FetchError) as caught:
+        get(f"{server}/hop/5")  # not an answer's status: too many redirects
+    assert (caught.value.status, caught.value.retry_after) == (0, None)
+    plain = FetchError("a reason")  # as other code raises it
+    assert (str(plain), plain.status, plain.retry_after) == ("a reason", 0, None)
+
+
+NOW = datetime(2026, 11, 30, 8, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Mon, 30 Nov 2026 08:05:00 GMT", 300.0),  # IMF-fixdate
+        ("Monday, 30-Nov-26 08:01:00 GMT", 60.0),  # RFC 850, which RFC 9110 still reads
+        ("Mon Nov 30 08:00:30 2026", 30.0),  # asctime
+        ("-5", 0.0),
+        ("Sun, 29 Nov 2026 08:00:00 GMT", 0.0),  # gone by
+        ("31536000", 7 * 24 * 3600.0),  # a year: a week at most
+        ("9" * 5000, 7 * 24 * 3600.0),
+        ("Tue, 30 Nov 2027 08:00:00 GMT", 7 * 24 * 3600.0),
+        ("soon", None),
+        ("", None),
+        ("1.5", None),
+        ("Mon, 30 Nov 2026 25:00:00 GMT", None),
+    ],
+)
+def test_retry_after_as_seconds_or_a_date_within_a_week(value, seconds):
+    assert parse_retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "pinned_url", "host", "sni"),
+    [
+        ("https://example.org/feed?x=1", PUBLIC, f"https://{PUBLIC}/feed?x=1", "example.org",
+         "example.org"),
+        ("http://example.org:8080/a", PUBLIC, f"http://{PUBLIC}:8080/a", "example.org:8080", ""),
+        ("http://example.org:80/a", PUBLIC, f"http://{PUBLIC}/a", "example.org", ""),
+        ("https://example.org:8443/", "2606:2800:220:1::1946", "https://[2606:2800:220:1::1946]:8443/",
+         "example.org:8443", "example.org"),
+        ("https://bücher.example/", PUBLIC, f"https://{PUBLIC}/", "xn--bcher-kva.example",
+         "xn--bcher-kva.example"),
+    ],
+)  # fmt: skip
+def test_a_pinned_request_goes_to_the_address_and_names_the_host(
+    url, address, pinned_url, host, sni
+):
+    pinned = pin(url, ipaddress.ip_address(address))
+    assert (pinned.url, pinned.headers) == (pinned_url, {"Host": host})
+    assert pinned.extensions == ({"sni_hostname": sni} if sni else {})
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_not_looked_up_again(server, names):
+    port = urlsplit(server).port
+    names.answers = {"rebind.test": [PUBLIC, "127.0.0.1"], PUBLIC: [None]}  # PUBLIC: no route
+    before = len(Handler.seen)
+    with pytest.raises(FetchError) as caught:
+        fetch(f"http://rebind.test:{port}/page", agent=AGENT, timeout=1.0)
+    assert len(Handler.seen) == before  # nothing reached 127.0.0.1
+    assert names.looked_up == ["rebind.test", PUBLIC]  # the check's lookup, then the address
+    assert str(caught.value).startswith(f"http://rebind.test:{port}/page: ")
+    assert PUBLIC not in str(caught.value)
+
+
+def test_each_hop_is_checked_and_pinned_and_the_result_names_the_host(server, names):
+    port = urlsplit(server).port
+    names.answers = {"pinned.test": [PUBLIC], PUBLIC: ["127.0.0.1"]}
+    before = len(Handler.seen)
+    found = fetch(f"http://pinned.test:{port}/hop/1", agent=AGENT)  # relative Locations
+    assert (found.url, found.body) == (f"http://pinned.test:{port}/page", PAGE)
+    hops = Handler.seen[before:]
+    assert [hop["path"] for hop in hops] == ["/hop/1", "/hop/0", "/page"]
+    assert {hop["host"] for hop in hops} == {f"pinned.test:{port}"}
+    assert names.looked_up == ["pinned.test", PUBLIC] * 3
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://127.0.0.1:{port}/page", "http://169.254.169.254/latest/", "http://inner.test/"],
+)
+def test_a_redirect_from_a_public_host_to_a_private_one_is_refused_at_the_hop(
+    server, names, target
+):
+    port = urlsplit(server).port
+    names.answers = {"pinned.test": [PUBLIC], PUBLIC: ["127.0.0.1"], "inner.test": ["10.1.2.3"]}
+    away = f"/away?to={quote(target.format(port=port), safe='')}"
+    before = len(Handler.seen)
+    with pytest.raises(FetchError, match="a private address: not fetched"):
+        fetch(f"http://pinned.test:{port}{away}", agent=AGENT)
+    assert [hop["path"] for hop in Handler.seen[before:]] == [away]  # the hop was not asked
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory) -> Iterator[tuple[int, str, list[str]]]:
+    """HTTPS on 127.0.0.1 with a self-signed certificate for pinned.test only (no IP in
+    it): (port, the certificate's file, the SNI names the server was sent)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    sni: list[str] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _context: sni.append(name)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address[1], str(cert), sni
+    finally:
+        httpd.shutdown()
+
+
+def test_https_sends_the_name_in_sni_and_checks_the_certificate_against_it(
+    tls_server, names, monkeypatch
+):
+    port, cert, sni = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # httpx trusts it, as it would a real CA
+    names.answers = {"pinned.test": [PUBLIC], "other.test": [PUBLIC], PUBLIC: ["127.0.0.1"]}
+    found = fetch(f"https://pinned.test:{port}/page", agent=AGENT)
+    assert (found.url, found.body) == (f"https://pinned.test:{port}/page", PAGE)
+    assert sni[-1] == "pinned.test" and Handler.seen[-1]["host"] == f"pinned.test:{port}"
+    with pytest.raises(FetchError, match="certificate verify failed") as caught:
+        fetch(f"https://other.test:{port}/page", agent=AGENT)  # same address, not its name
+    assert str(caught.value).startswith(f"https://other.test:{port}/page: ")
+    assert sni[-1] == "other.test"
