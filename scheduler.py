@@ -10,6 +10,8 @@
     postroom --site DIR subscribers add|import|list|remove|unsubscribe
     postroom --site DIR digest preview|send|status|resume
     postroom --site DIR bounces [--json]
+    postroom --site DIR add URL [--tag T] [--comment TEXT] [--dry-run]
+    postroom --site DIR follow list|check [--json]
 
 `--site DIR` may also follow the verb (`postroom check --site DIR`); given both ways,
 the one after the verb wins.
@@ -100,6 +102,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise Reload
         return code
     jobs = Jobs(ctx, secret, send=send)
+    jobs.follow()  # followed feeds and listed links that are due: posts for this scan
     jobs.scan()  # a first pass always builds
     jobs.bounces()  # before sending: who bounced or complained is not mailed again
     jobs.decide()
@@ -206,6 +209,14 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     return add(ctx, args.url, tags=tuple(args.tag), comment=args.comment, dry_run=args.dry_run)
 
 
+def cmd_follow(ctx: Context, args: argparse.Namespace) -> int:
+    from postroom.service.following import check, listing  # lazy: see the imports
+
+    if args.action == "check":
+        return check(ctx, as_json=args.json)
+    return listing(ctx, as_json=args.json)
+
+
 def cmd_bounces(ctx: Context, args: argparse.Namespace) -> int:
     from postroom.service.bounces import bounces  # lazy: see the imports
 
@@ -258,6 +269,7 @@ VERBS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "digest": cmd_digest,
     "bounces": cmd_bounces,
     "add": cmd_add,
+    "follow": cmd_follow,
 }
 
 SITE_HELP = "the site folder (default: .); also accepted after the verb, where it wins"
@@ -332,10 +344,16 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--tag", action="append", default=[], metavar="T", help="a tag (repeat)")
     link.add_argument("--comment", default="", metavar="TEXT", help="your word on it")
     link.add_argument("--dry-run", action="store_true", help="say what was found; write nothing")
+    follow = verbs.add_parser("follow", help="the feeds you follow ([[follow]] in postroom.toml)")
+    follow_actions = follow.add_subparsers(dest="action", required=True)
+    follows = follow_actions.add_parser("list", help="each feed: last fetched, last error, next")
+    follows.add_argument("--json", action="store_true", help="machine-readable output")
+    probe = follow_actions.add_parser("check", help="fetch every feed now; say what it holds")
+    probe.add_argument("--json", action="store_true", help="machine-readable output")
     every = (check, run, worker, serve, status, digest, preview, send, issues, subs, bounced, link)
-    for verb in every:
+    for verb in (*every, follow):
         verb.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
-    for action in (add, imp, listing, unsubscribe, remove, resume):
+    for action in (add, imp, listing, unsubscribe, remove, resume, follows, probe):
         action.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
     return top
 

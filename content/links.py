@@ -13,7 +13,7 @@ twice, however it was shared, is found to be one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import courlan
 import trafilatura
@@ -38,7 +38,7 @@ class Link:
     title: str
     author: str
     source: str  # the publication: the page's site name
-    published: str  # YYYY-MM-DD, or "" when the page gives none
+    published: str  # YYYY-MM-DD, an ISO time when the source gives one, or "" for none
     text: str  # the main text, paragraphs split by blank lines
 
     def missing(self) -> list[str]:
@@ -76,16 +76,18 @@ def read_link(fetched: Fetched) -> Link:
     )
 
 
-def link_file_name(link: Link, today: date) -> str:
-    """links/<date>-<slug>.md, inside content/: the page's date, else today's."""
-    day = link.published or today.isoformat()
-    return f"{LINKS_FOLDER}/{day}-{slugify(link.title, max_length=60) or 'link'}.md"
+def link_file_name(link: Link, today: date, folder: str = LINKS_FOLDER) -> str:
+    """<folder>/<date>-<slug>.md, inside content/: the page's date, else today's."""
+    day = link.published[:10] or today.isoformat()
+    return f"{folder}/{day}-{slugify(link.title, max_length=60) or 'link'}.md"
 
 
 def link_post(link: Link, tags: tuple[str, ...] = (), comment: str = "") -> str:
     """The Markdown post, front matter first: what the page said, for the curator to edit."""
     meta: dict[str, object] = {"title": link.title}
-    if link.published:
+    if len(link.published) > 10:  # a time: written as a YAML timestamp, read back as one
+        meta["date"] = datetime.fromisoformat(link.published)
+    elif link.published:
         meta["date"] = link.published
     for key, value in (("author", link.author), ("source", link.source)):
         if value:

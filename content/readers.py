@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from postroom.content.captures import read_capture
 from postroom.content.dates import parse_date
+from postroom.content.linkfiles import is_link_file
 from postroom.content.markdown import comment_html, read_markdown
 from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
@@ -100,8 +101,8 @@ def unregister_reader(*extensions: str) -> None:
 def reader_for(name: str) -> Reader | None:
     """The reader of a file in content/, or None when it is not a post file (a sidecar,
     an image, a file of a format nobody registered)."""
-    if name.endswith(SIDECAR_SUFFIX):
-        return None
+    if name.endswith(SIDECAR_SUFFIX) or is_link_file(Path(name).name):
+        return None  # links files: lists of links to fetch (content.linkfiles)
     return READERS.get(Path(name).suffix.lower())
 
 

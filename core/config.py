@@ -212,6 +212,30 @@ class FetchSection:
 
 
 @dataclass(frozen=True)
+class FollowSection:
+    """One `[[follow]]` table: another site's feed, whose new entries become posts."""
+
+    url: str = ""  # required: the feed's address (RSS, Atom or JSON Feed)
+    name: str = ""  # the posts' source; empty: the feed's own title
+    tags: tuple[str, ...] = ()  # given to every post from this feed
+    # keywords (any case, whole words) in an entry's title, text or categories: an entry
+    # is picked up if it has one of `include` (when any are given) and none of `exclude`
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    # true: each entry's page is fetched and read as `postroom add` reads it (for feeds
+    # that carry only summaries); false: the entry's own text is the post
+    full_text: bool = False
+    poll_minutes: float = 60.0  # how often the feed is asked; polite is an hour
+    # the first poll picks up entries published in the last this many days (one digest's
+    # worth); older ones are only noted as seen. 0: only entries that appear later
+    backfill_days: int = 7
+
+    def source(self, title: str) -> str:
+        """The posts' source: the configured name, else the feed's title, else its host."""
+        return self.name or title or (urlsplit(self.url).hostname or self.url)
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteSection = field(default_factory=SiteSection)
     curator: CuratorSection = field(default_factory=CuratorSection)
@@ -224,6 +248,7 @@ class Config:
     service: ServiceSection = field(default_factory=ServiceSection)
     bounces: BouncesSection = field(default_factory=BouncesSection)
     fetch: FetchSection = field(default_factory=FetchSection)
+    follow: tuple[FollowSection, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -342,6 +367,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "service.tick_seconds": (1, _DAY),
     "bounces.imap_port": (0, 65535),
     "bounces.poll_seconds": (1, _WEEK),
+    "follow.backfill_days": (0, 3660),
 }
 _SHARES = {"mail.pause_bounce_rate", "mail.pause_complaint_rate"}  # 0 to 1
 # RFC 4151's authorityName: a DNS name or an email address, here in lower case
@@ -555,6 +581,45 @@ def _mail_section(raw: Any, path: Path) -> MailSection:
     return dataclasses.replace(mail, tables=tuple(tables))
 
 
+_FOLLOW_LISTS = ("tags", "include", "exclude")
+_POLL_MINUTES = (0.05, 7 * 24 * 60.0)  # 3 s (a test on 127.0.0.1) to a week
+
+
+def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
+    """`[[follow]]`: an array of tables, each with a `url` of its own. Lists of words are
+    checked here (the generic reader knows scalars only) and kept as tuples."""
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError(f"{path}: 'follow' must be an array of tables: [[follow]]")
+    tables, urls = [], set()
+    for number, table in enumerate(raw, 1):
+        where = f"[[follow]] #{number}"
+        lists = {}
+        for key in _FOLLOW_LISTS:
+            words = table.get(key, [])
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                raise ConfigError(f"{path}: {where}: '{key}' must be a list of strings")
+            lists[key] = tuple(w.strip() for w in words if w.strip())
+        scalars = {k: v for k, v in table.items() if k not in _FOLLOW_LISTS}
+        try:
+            follow = _section(FollowSection, scalars, "follow", path)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(f"{path}: ", f"{path}: {where}: ", 1)) from None
+        parts = urlsplit(follow.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{path}: {where}: 'url' must be an http(s) URL, not {follow.url!r}")
+        if follow.url in urls:
+            raise ConfigError(f"{path}: {where}: {follow.url} is followed twice")
+        low, high = _POLL_MINUTES
+        if not low <= follow.poll_minutes <= high:
+            raise ConfigError(
+                f"{path}: {where}: 'poll_minutes' must be from {low} to {high:g},"
+                f" not {follow.poll_minutes}"
+            )
+        urls.add(follow.url)
+        tables.append(dataclasses.replace(follow, **lists))
+    return tuple(tables)
+
+
 def _smtp_error(config: Config) -> str | None:
     """Why this config must not send through `smtp` (to other people's mailboxes), or None.
     Links to this machine would reach nobody: a one-click unsubscribe (RFC 8058) that
@@ -595,7 +660,9 @@ def load_config(path: Path) -> Config:
     for name, value in raw.items():
         if name not in sections:
             raise ConfigError(f"{path}: unknown key '{name}'")
-        if name == "mail":
+        if name == "follow":
+            parts[name] = _follow_tables(value, path)
+        elif name == "mail":
             parts[name] = _mail_section(value, path)
         else:
             parts[name] = _section(sections[name], value, name, path)

@@ -7,6 +7,7 @@ from postroom.content.fetch import FetchError, fetch, user_agent
 from postroom.content.links import canonical, link_file_name, link_post, read_link
 from postroom.feeds.writer import write_atomic
 from postroom.service.command import Context, Exit, say
+from postroom.store.fetched import remember, written_to
 
 _PAGES = ("text/html", "application/xhtml+xml")
 
@@ -39,6 +40,10 @@ def add(
     if (post := known.get(link.url)) is not None:
         print(f"already a post: {post.title} ({link.url})")
         return Exit.OK
+    fetched_to = written_to(ctx.store, link.url)  # followed or listed, not yet picked up
+    if fetched_to and (site.content_dir / fetched_to).exists():
+        print(f"already added: {fetched_to} (not yet picked up)")
+        return Exit.OK
     name = link_file_name(link, ctx.clock().astimezone(site.config.tz).date())
     path = site.content_dir / name
     if path.exists():
@@ -56,5 +61,6 @@ def add(
         print(f"--dry-run: {name} not written")
         return Exit.OK
     write_atomic(path, link_post(link, tags, comment).encode())
+    remember(ctx.store, ctx.clock(), link=link.url, also=(canonical(url),), path=name)
     print(f"added: {name}; the next scan publishes it")
     return Exit.OK

@@ -8,6 +8,7 @@ import sys
 
 from postroom.content.intake import WAITING, ScanReport, scan, shown_name
 from postroom.content.intro import INTRO_PATH
+from postroom.content.linkfiles import find_link_files, read_link_file
 from postroom.content.readers import attribution_problems
 from postroom.core.config import id_authority_advice, local_base_url_warning
 from postroom.core.model import DateSource, Problem, Severity
@@ -15,7 +16,7 @@ from postroom.emails.issues import next_intro
 from postroom.feeds.theme import override_problems
 from postroom.service.command import Context, Exit, say
 from postroom.service.progress import Reporter
-from postroom.service.status import post_json
+from postroom.service.status import follow_json, link_problems, post_json
 
 
 def scan_here(ctx: Context) -> ScanReport:
@@ -25,6 +26,22 @@ def scan_here(ctx: Context) -> ScanReport:
         return scan(
             ctx.site, ctx.store, ctx.clock(), on_wait=lambda: say(WAITING), progress=progress
         )
+
+
+def fetching_problems(ctx: Context) -> list[Problem]:
+    """What the service cannot fetch: lines of a links file that are no links, listed
+    links that failed (with their next try), followed feeds whose last poll failed."""
+    root, found = ctx.site.content_dir, []
+    for path in find_link_files(root):
+        try:
+            found += [Problem(path, why) for why in read_link_file(root, path).problems]
+        except OSError as exc:
+            found.append(Problem(path, f"cannot be read: {exc.strerror or exc}"))
+    found += link_problems(ctx.store, ctx.site.config.tz)
+    for feed in follow_json(ctx.site, ctx.store):
+        if feed["last_error"]:
+            found.append(Problem(f"[[follow]] {feed['name']}", feed["last_error"]))
+    return found
 
 
 def check(ctx: Context, *, as_json: bool = False) -> int:
@@ -43,6 +60,7 @@ def check(ctx: Context, *, as_json: bool = False) -> int:
     _, why_not = next_intro(ctx.site, ctx.store)  # the next issue's intro, left out: say why
     if why_not:
         problems.append(Problem(INTRO_PATH, why_not.removeprefix(f"{INTRO_PATH} ")))
+    problems += fetching_problems(ctx)
     if as_json:
         out = {"posts": [post_json(p) for p in posts], "problems": [p.as_json() for p in problems]}
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)

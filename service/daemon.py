@@ -60,6 +60,7 @@ class Service:
     LEASE = "service"  # the role's name in the store (`status --json` calls it "scheduler")
     STANDBY_SECONDS = 2  # how often a standby asks for the lease
     STOP_SECONDS = 8.5  # a job still running this long after SIGTERM is abandoned
+    FOLLOW_SECONDS = 15.0  # how often the follow job asks what is due
 
     def __init__(
         self,
@@ -197,6 +198,7 @@ class Service:
                 "default": ThreadPoolExecutor(1),
                 "mail": ThreadPoolExecutor(1),
                 "bounces": ThreadPoolExecutor(1),
+                "follow": ThreadPoolExecutor(1),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
@@ -215,11 +217,21 @@ class Service:
         timetable.add_job(digest, slot, id="digest", executor="mail", next_run_time=now)
         retry = IntervalTrigger(seconds=self.site.config.service.tick_seconds, timezone=tz)
         timetable.add_job(digest, retry, id="retry", name="retry", executor="mail")
+        # its own thread: a slow feed never delays a scan or a send
+        every = IntervalTrigger(seconds=self._follow_seconds(), timezone=tz)
+        follow = self.guard.wrap("follow", self.jobs.follow)
+        timetable.add_job(follow, every, id="follow", executor="follow", next_run_time=now)
         if configured(self.site.config.bounces):  # its own thread: an IMAP server may be slow
             every = IntervalTrigger(seconds=self.site.config.bounces.poll_seconds, timezone=tz)
             bounces = self.guard.wrap("bounces", self.jobs.bounces)
             timetable.add_job(bounces, every, id="bounces", executor="bounces", next_run_time=now)
         return timetable
+
+    def _follow_seconds(self) -> float:
+        """How often the follow job looks for what is due: 15 s (a dropped links file is
+        fetched within that), sooner for a feed polled more often than that (a test's)."""
+        polls = [f.poll_minutes * 60 for f in self.site.config.follow]
+        return max(1.0, min([self.FOLLOW_SECONDS, *polls]))
 
     def _watch(self) -> ContentWatcher | None:
         """inotify events wake the scan job early; None with --poll-only or no inotify."""

@@ -13,6 +13,8 @@ The daemon (service.daemon) runs them on timers; `run --once` runs each once.
              the curator (emails.proof), the curator knows of a slot that passed with no
              issue, and everything any issue owes is sent
     bounces  the bounce mailbox is read (with [bounces] set): service.bounces
+    follow   followed feeds and listed links that are due are fetched, and their new
+             articles written into content/ for the scan to publish: service.follow
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
 from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
+from postroom.service.follow import Follower
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
@@ -258,6 +261,9 @@ class Jobs:
         self._told_no_secret = False
         self._pauses = PauseNotice()  # a pause said once, not at every tick
         self._slot_said: str | None = None  # the slot last logged: made, skipped or decided
+        self._follower: Follower | None = None
+        self._said_errors: dict[str, str] = {}  # a feed's or link's failure, said once
+        self._list_problems: set[Problem] = set()
 
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
@@ -438,6 +444,50 @@ class Jobs:
         a [bounces] mailbox); not once stopping."""
         if not self.stop.is_set():
             read_bounces(self.site, self.store, self.clock, self.secret)
+
+    def follow(self) -> list[str]:
+        """The follow job: what is due of the followed feeds and listed links is fetched;
+        the content paths written (the scan publishes them). A failure is logged when it
+        starts or changes, and when it mends; not at every backed-off retry."""
+        if self.stop.is_set():
+            return []
+        if self._follower is None:
+            log = lambda line: event("follow", line, logging.WARNING)  # noqa: E731
+            self._follower = Follower(self.site, self.store, stop=self.stop, log=log)
+        now, written = self.clock(), []
+        for feed in self._follower.poll(now):
+            self._said(feed.url, feed.error, f"{feed.name}: {feed.error}")
+            written += feed.written
+            if feed.written or feed.passed_over:
+                event(
+                    "follow",
+                    f"{feed.name}: {len(feed.written)} new, {feed.passed_over} older than the"
+                    f" backfill, {feed.filtered} filtered out",
+                    feed=feed.url,
+                    new=list(feed.written),
+                )
+        links, problems = self._follower.fetch_links(now)
+        for link in links:
+            self._said(link.url, link.error, f"{link.listed_in}: {link.error}")
+            if link.written:
+                written.append(link.written)
+                event("follow", f"{link.listed_in}: {link.url}: written to {link.written}")
+            elif link.known:
+                event("follow", f"{link.listed_in}: {link.url}: a post already")
+        for p in set(problems) - self._list_problems:
+            event("problem", f"{p.file}: {p.reason}", logging.WARNING, **p.as_json())
+        self._list_problems = set(problems)
+        return written
+
+    def _said(self, url: str, error: str, line: str) -> None:
+        if error and self._said_errors.get(url) != error:
+            event("follow", line, logging.WARNING, url=url)
+        elif not error and url in self._said_errors:
+            event("follow", f"{url}: working again", url=url)
+        if error:
+            self._said_errors[url] = error
+        else:
+            self._said_errors.pop(url, None)
 
     def _mail(self, envelope: Envelope) -> None:
         connection = transport_for(self.site).connect()

@@ -7,10 +7,10 @@ contract. A new key may be added; none is renamed or dropped.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, Problem
 from postroom.core.process import this_process
 from postroom.core.schedule import next_slot
 from postroom.service.daemon import Service
@@ -19,6 +19,7 @@ from postroom.store.activity import last
 from postroom.store.bounces import Kind, pauses
 from postroom.store.bounces import counts as bounce_counts
 from postroom.store.digests import all_issues, slots_of_waiting_issues, waiting_issues
+from postroom.store.fetched import TargetKind, entries_seen, targets
 from postroom.store.leases import role_lease
 from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Subscriber
@@ -109,9 +110,46 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         "posts": store.count_posts(),
         "next_digest": next_slot(config.digest.schedule, config.tz, now).isoformat(),
         "last_issue": issued[-1] if issued else None,
-        "problems": unique_problems([p.as_json() for p in store.problems()] + build_problems),
+        "problems": unique_problems(
+            [p.as_json() for p in [*store.problems(), *link_problems(store, config.tz)]]
+            + build_problems
+        ),
         "scheduler": role_lease(store, Service.LEASE).current_holder(now),
+        "follows": follow_json(site, store),
     }
+
+
+def follow_json(site: Site, store: Store) -> list[dict]:
+    """Each followed feed, as `status --json` ("follows") and `follow list --json` give it:
+    url, name, last_ok, last_error, next_poll (ISO 8601 UTC, or null) and entries_seen."""
+    known = targets(store, TargetKind.FEED)
+    counts = entries_seen(store, [f.url for f in site.config.follow])
+    out = []
+    for follow in site.config.follow:
+        target = known.get(follow.url)
+        out.append(
+            {
+                "url": follow.url,
+                "name": follow.source(target.title if target else ""),
+                "last_ok": (target.last_ok or None) if target else None,
+                "last_error": (target.last_error or None) if target else None,
+                "next_poll": (target.next_try or None) if target else None,
+                "entries_seen": counts.get(follow.url, 0),
+            }
+        )
+    return out
+
+
+def link_problems(store: Store, tz: tzinfo) -> list[Problem]:
+    """Listed links not fetched yet for a reason, each with it and the next try."""
+    out = []
+    for target in targets(store, TargetKind.LINK).values():
+        if target.last_error:
+            when = datetime.fromisoformat(target.next_try).astimezone(tz)
+            tries = f"tried {target.failures} times" if target.failures > 1 else "tried once"
+            reason = f"{target.last_error} ({tries}; next try {when:%Y-%m-%d %H:%M})"
+            out.append(Problem(target.listed_in, reason))
+    return sorted(out, key=lambda p: (p.file, p.reason))
 
 
 def unique_problems(problems: list[dict]) -> list[dict]:

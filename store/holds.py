@@ -35,7 +35,7 @@ def suppressed_among(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def insert_new(conn: Connection, table: Table, key: str, **values: object) -> bool:
+def insert_new(conn: Connection, table: Table, key: str, /, **values: object) -> bool:
     """Insert the row unless one with the same `key` column is there already (INSERT ... ON
     CONFLICT DO NOTHING, on SQLite and PostgreSQL alike); whether it went in. Atomic, so
     two readers at once never fail one another's transaction with a duplicate."""

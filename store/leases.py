@@ -12,6 +12,7 @@ Two kinds, because a role outlives a command but a scan does not:
 - A lock (`exclusive`): one scan of a site's content at a time, a PostgreSQL
   advisory lock or an flock beside the SQLite file, waited for, never expiring.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -58,6 +58,7 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         # slots decided by the old code: the curator is not told of them now
         ("digest_slots", "UPDATE digest_slots SET proof_notice_at = decided_at"),
     ),
+    # 9: tables only (fetch_targets, fetched_articles): followed feeds and listed links
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 8  # store.migrations takes an older database here
+SCHEMA_VERSION = 9  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -212,4 +212,38 @@ bounce_pauses = Table(
     Column("reason", Text, nullable=False),
     Column("paused_at", String(40), nullable=False),
     Column("resumed_at", String(40), nullable=False, default=""),
+)
+
+# What postroom fetches on its own for the curator (store.fetched): each followed feed
+# (kind "feed") and each link listed in a links file not yet fetched (kind "link"), with
+# what polite polling needs (validators, failures for the backoff, the next try).
+fetch_targets = Table(
+    "fetch_targets",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("etag", Text, nullable=False, default=""),
+    Column("last_modified", String(100), nullable=False, default=""),
+    Column("last_ok", String(40), nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_try", String(40), nullable=False, default=""),
+    Column("listed_in", Text, nullable=False, default=""),  # a link's links file
+    Column("title", Text, nullable=False, default=""),  # a feed's own title, last read
+)
+
+# Every article written into content/ from the web, or passed over on purpose (older than
+# a feed's backfill, filtered out), so none is ever written twice: by its canonical link
+# (`key`; "<feed> <entry id>" when it has none), and for a feed's entry by (feed, entry
+# id), which a feed that rewrites its ids, or an article both added and followed, cannot
+# get past.
+fetched_articles = Table(
+    "fetched_articles",
+    metadata,
+    Column("key", String(2048), primary_key=True),
+    Column("feed", String(2048), nullable=False, default=""),
+    Column("entry_id", String(1024), nullable=False, default=""),
+    Column("path", String(1024), nullable=False, default=""),  # "" when passed over
+    Column("seen_at", String(40), nullable=False),
+    Index("fetched_articles_entry", "feed", "entry_id"),
 )

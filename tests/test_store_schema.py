@@ -193,6 +193,27 @@ def test_a_version_7_database_gets_the_proof_columns_and_no_notice_of_old_slots(
         migrated.close()
 
 
+def test_a_version_8_database_gets_the_tables_of_followed_feeds_and_listed_links(tmp_path):
+    """Version 9 only added tables (fetch_targets, fetched_articles): made whole, rows kept."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        for table in ("fetch_targets", "fetched_articles"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(update(schema_version).values(version=8))
+        conn.execute(text("INSERT INTO activity (name, at, data) VALUES ('scan', 'x', '{}')"))
+    store.close()
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION == 9
+        assert {"url", "etag", "next_try", "failures"} <= columns(migrated, "fetch_targets")
+        assert {"key", "feed", "entry_id", "path"} <= columns(migrated, "fetched_articles")
+        with migrated.engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM activity")).scalar() == "scan"
+    finally:
+        migrated.close()
+
+
 def test_opening_a_current_sqlite_store_takes_no_write_lock(tmp_path):
     """A `status` beside a scan holding SQLite's write lock opens the store: wanting the
     lock, it would wait out the busy timeout and fail with 'database is locked'."""

@@ -1,0 +1,75 @@
+"""Files of links in content/: `links.txt` and `*.url`, for a curator who drops links into
+a synced folder from a phone rather than running `postroom add`.
+
+One URL a line; blank lines and `# comments` are skipped, and a Windows Internet Shortcut
+(`[InternetShortcut]` then `URL=...`, what dragging a link out of a browser makes) reads
+as its URL. The service fetches each link until it works once (service.follow); these
+files are never posts themselves (content.readers leaves them alone).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from postroom.core.sanitize import one_line
+
+LINKS_TXT = "links.txt"
+URL_SUFFIX = ".url"
+_MAX_BYTES = 1024 * 1024  # a list of links, not a dump: more is read no further
+_SKIPPED_FOLDERS = ("_digest",)  # the next issue's intro (content.intake's INTRO_FOLDER)
+
+
+def is_link_file(name: str) -> bool:
+    return name.lower() == LINKS_TXT or name.lower().endswith(URL_SUFFIX)
+
+
+@dataclass(frozen=True)
+class LinkFile:
+    path: str  # inside content/, with / separators
+    urls: tuple[str, ...]  # as written, in order, each once
+    problems: tuple[str, ...]  # lines that are not links, by number
+
+
+def find_link_files(root: Path) -> list[str]:
+    """Every links file under `root` (dot folders skipped, as the scan skips them)."""
+    found = []
+    skip = len(str(root)) + 1
+    for folder, dirs, names in os.walk(root):
+        prefix = folder[skip:].replace(os.sep, "/")
+        dirs[:] = [
+            d for d in dirs if not d.startswith(".") and (prefix or d not in _SKIPPED_FOLDERS)
+        ]
+        found += [f"{prefix}/{n}" if prefix else n for n in names if is_link_file(n)]
+    return sorted(found)
+
+
+def read_link_file(root: Path, path: str) -> LinkFile:
+    """The links in one file; OSError when it cannot be read at all."""
+    with open(root / path, "rb") as f:
+        data = f.read(_MAX_BYTES + 1)
+    problems = (
+        [f"more than {_MAX_BYTES // 1024} KB: the rest is not read"]
+        if len(data) > _MAX_BYTES
+        else []
+    )
+    text = data[:_MAX_BYTES].decode("utf-8", errors="replace")
+    urls: list[str] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip().lstrip("\ufeff")
+        if not line or line.startswith(("#", ";")) or line.lower() == "[internetshortcut]":
+            continue
+        key, equals, value = line.partition("=")
+        if equals and key.strip().lower() == "url":
+            line = value.strip()
+        elif equals and "://" not in key:  # another Internet Shortcut key (IconIndex=0)
+            continue
+        parts = urlsplit(line)
+        if parts.scheme in ("http", "https") and parts.hostname and " " not in line:
+            if line not in urls:
+                urls.append(line)
+        else:
+            problems.append(f"line {number} is not an http(s) link: {one_line(line)[:80]}")
+    return LinkFile(path, tuple(urls), tuple(problems))
