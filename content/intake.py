@@ -9,7 +9,6 @@ matching on identity first, then on position in the file.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import multiprocessing
@@ -17,7 +16,6 @@ import os
 import pickle
 import re
 import signal
-import stat
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from postroom.content.readers import (
     reader_for,
     sidecar_path,
 )
+from postroom.content.safe_read import Unreadable, read_regular
 from postroom.core.config import Config, ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
@@ -328,77 +327,6 @@ _Job = tuple[Path, str, str | None, Config, Reader | None]
 _SIDECAR_BYTES = 65_536
 
 
-class _Unreadable(Exception):
-    """A content entry that is not read at all; the message says why."""
-
-
-_KINDS = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISDIR, "a folder"),
-)
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
-
-
-def _link_target(root: Path, full: str) -> str:
-    """Where a symbolic link in the content folder leads, if that is a file inside it."""
-    try:
-        real = os.path.realpath(full, strict=True)
-    except FileNotFoundError:
-        raise _Unreadable("a link to a file that does not exist; not read") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _Unreadable("a symbolic link loop; not read") from None
-        raise
-    base = os.path.realpath(root)
-    if os.path.commonpath([base, real]) != base:
-        raise _Unreadable("a link to a file outside the content folder; not read")
-    return real
-
-
-def _read_regular(root: Path, path: str, limit: int, limit_name: str) -> bytes:
-    """The bytes of a regular file inside `root`, at most `limit` of them.
-
-    Nothing else is opened: a FIFO would block the scan for ever, a device could do
-    anything, and a link out of the folder would publish /etc/passwd. The entry is
-    judged by `lstat` (a link by where it leads), then opened without following a
-    link (O_NOFOLLOW) and judged again by `fstat`, so a file swapped for a FIFO or a
-    link in between is caught. (A folder on the way swapped for a link after the walk
-    is not: only the curator can write in content/.) A plain file costs an lstat more
-    than reading it would; a cold start reads thousands."""
-    full = os.path.join(root, path)
-    mode = os.lstat(full).st_mode
-    target = full
-    if stat.S_ISLNK(mode):
-        target = _link_target(root, full)
-        mode = os.stat(target).st_mode
-    if not stat.S_ISREG(mode):
-        raise _Unreadable(f"{_kind(mode)}, not a file; not read")
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
-    fd = os.open(target, flags)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _Unreadable(f"{_kind(st.st_mode)}, not a file; not read")
-        over = f"over the limit of {limit // 1024:,} KB ({limit_name}); not read"
-        if st.st_size > limit:
-            raise _Unreadable(f"{-(-st.st_size // 1024):,} KB, {over}")
-        chunks, size = [], 0
-        while chunk := os.read(fd, limit + 1 - size):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # grew while we read
-                raise _Unreadable(over)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 _REFUSED = "!"  # marks the digest of an entry that could not be read, not of its bytes
 
 
@@ -427,18 +355,18 @@ def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
     content_dir, path, known_sha, config, reader = job
     try:
         limit = config.content.max_file_kb * 1024
-        data = _read_regular(content_dir, path, limit, "content.max_file_kb")
+        data = read_regular(content_dir, path, limit, "content.max_file_kb")
         side = str(sidecar_path(Path(path)))
         try:
-            sidecar = _read_regular(content_dir, side, _SIDECAR_BYTES, "a sidecar's")
+            sidecar = read_regular(content_dir, side, _SIDECAR_BYTES, "a sidecar's")
         except FileNotFoundError:
             sidecar = None
-        except (_Unreadable, OSError) as exc:
+        except (Unreadable, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}", known_sha)
     except FileNotFoundError:
         return None
-    except _Unreadable as exc:
+    except Unreadable as exc:
         return _failed(path, str(exc), known_sha)
     except OSError as exc:  # permission denied, an I/O error: reported, retried when it changes
         return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})", known_sha)

@@ -14,9 +14,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from postroom.content.intake import INTRO_FOLDER, _read_regular, _Unreadable
+from postroom.content.intake import INTRO_FOLDER
 from postroom.content.markdown import comment_html, front_matter
 from postroom.content.readers import decode
+from postroom.content.safe_read import Unreadable, read_regular
 from postroom.core.config import Site, subject_template_error
 from postroom.core.model import ReadError, brief
 from postroom.core.sanitize import one_line, strip_illegal
@@ -44,9 +45,9 @@ def read_intro(site: Site) -> Intro | None:
         return None
     limit = site.config.content.max_file_kb * 1024
     try:
-        data = _read_regular(Path(root), INTRO_PATH, limit, "content.max_file_kb")
-    except (_Unreadable, OSError) as exc:
-        raise ReadError(str(exc) if isinstance(exc, _Unreadable) else exc.strerror) from None
+        data = read_regular(Path(root), INTRO_PATH, limit, "content.max_file_kb")
+    except (Unreadable, OSError) as exc:
+        raise ReadError(str(exc) if isinstance(exc, Unreadable) else exc.strerror) from None
     text, _ = decode(data)
     meta, body = front_matter(strip_illegal(text)[0])
     if unknown := sorted(set(meta) - INTRO_KEYS):

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from postroom.content.safe_read import Unreadable, read_regular
+from postroom.core.model import Problem
 from postroom.core.sanitize import one_line
 
 LINKS_TXT = "links.txt"
 URL_SUFFIX = ".url"
-_MAX_BYTES = 1024 * 1024  # a list of links, not a dump: more is read no further
+_MAX_BYTES = 1024 * 1024  # a list of links, not a dump: a larger file is not read
 _SKIPPED_FOLDERS = ("_digest",)  # the next issue's intro (content.intake's INTRO_FOLDER)
 
 
@@ -47,15 +49,11 @@ def find_link_files(root: Path) -> list[str]:
 
 
 def read_link_file(root: Path, path: str) -> LinkFile:
-    """The links in one file; OSError when it cannot be read at all."""
-    with open(root / path, "rb") as f:
-        data = f.read(_MAX_BYTES + 1)
-    problems = (
-        [f"more than {_MAX_BYTES // 1024} KB: the rest is not read"]
-        if len(data) > _MAX_BYTES
-        else []
-    )
-    text = data[:_MAX_BYTES].decode("utf-8", errors="replace")
+    """The links in one file; OSError or Unreadable (content.safe_read: a FIFO, a link out
+    of the folder, over 1 MB) when it cannot be read at all."""
+    data = read_regular(root, path, _MAX_BYTES, "a links file's")
+    problems: list[str] = []
+    text = data.decode("utf-8", errors="replace")
     urls: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip().lstrip("\ufeff")
@@ -73,3 +71,21 @@ def read_link_file(root: Path, path: str) -> LinkFile:
         else:
             problems.append(f"line {number} is not an http(s) link: {one_line(line)[:80]}")
     return LinkFile(path, tuple(urls), tuple(problems))
+
+
+def listed_links(root: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Every link listed under `root`, as written, with the file that lists it first; and
+    the problems of the files (lines that are no links, a file that cannot be read)."""
+    listed: dict[str, str] = {}
+    problems = []
+    for path in find_link_files(root):
+        try:
+            found = read_link_file(root, path)
+        except (OSError, Unreadable) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(Problem(path, f"cannot be read: {why}"))
+            continue
+        problems += [Problem(path, why) for why in found.problems]
+        for url in found.urls:
+            listed.setdefault(url, path)
+    return listed, problems

@@ -8,7 +8,7 @@ import sys
 
 from postroom.content.intake import WAITING, ScanReport, scan, shown_name
 from postroom.content.intro import INTRO_PATH
-from postroom.content.linkfiles import find_link_files, read_link_file
+from postroom.content.linkfiles import listed_links
 from postroom.content.readers import attribution_problems
 from postroom.core.config import id_authority_advice, local_base_url_warning
 from postroom.core.model import DateSource, Problem, Severity
@@ -31,12 +31,7 @@ def scan_here(ctx: Context) -> ScanReport:
 def fetching_problems(ctx: Context) -> list[Problem]:
     """What the service cannot fetch: lines of a links file that are no links, listed
     links that failed (with their next try), followed feeds whose last poll failed."""
-    root, found = ctx.site.content_dir, []
-    for path in find_link_files(root):
-        try:
-            found += [Problem(path, why) for why in read_link_file(root, path).problems]
-        except OSError as exc:
-            found.append(Problem(path, f"cannot be read: {exc.strerror or exc}"))
+    _, found = listed_links(ctx.site.content_dir)
     found += link_problems(ctx.store, ctx.site.config.tz)
     for feed in follow_json(ctx.site, ctx.store):
         if feed["last_error"]:

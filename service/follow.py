@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from postroom.content.fetch import Fetched, FetchError, fetch, user_agent
-from postroom.content.linkfiles import find_link_files, read_link_file
+from postroom.content.linkfiles import listed_links
 from postroom.content.links import Link, canonical, link_file_name, link_post, read_link
 from postroom.content.markdown import front_matter
 from postroom.content.sourcefeed import FeedEntry, FeedError, SourceFeed, read_feed
@@ -331,18 +331,10 @@ class Follower:
     def fetch_links(self, now: datetime) -> tuple[list[LinkReport], list[Problem]]:
         """Fetch each listed link not seen before that is due; the problems of the lists
         themselves (lines that are not links, a file that cannot be read)."""
-        root = self.site.content_dir
+        written, problems = listed_links(self.site.content_dir)
         listed: dict[str, str] = {}  # canonical URL -> the file listing it
-        problems = []
-        for path in find_link_files(root):
-            try:
-                found = read_link_file(root, path)
-            except OSError as exc:
-                problems.append(Problem(path, f"cannot be read: {exc.strerror or exc}"))
-                continue
-            problems += [Problem(path, why) for why in found.problems]
-            for url in found.urls:
-                listed.setdefault(canonical(url), path)
+        for url, path in written.items():
+            listed.setdefault(canonical(url), path)
         done = known_links(self.store, listed)
         pending = targets(self.store, TargetKind.LINK)
         if gone := [url for url in pending if url not in listed or url in done]:

@@ -342,3 +342,15 @@ def test_the_service_publishes_a_feeds_new_entries_within_one_poll(server, tmp_p
     text = (site.root / "preview" / "digest.txt").read_text()
     assert "Thresholds report 3" in text and "Thresholds report 2" in text
     assert "Community Care" in text and "Jane Doe" in text
+
+
+def test_a_links_file_that_leads_out_of_the_content_folder_is_not_read(tmp_path):
+    secret = tmp_path / "outside.txt"
+    secret.write_text("https://private.example.org/do-not-read\nroot:x:0:0\n")
+    site = make_site(tmp_path / "site", config=config())
+    (site.content_dir / "links.txt").symlink_to(secret)
+    checked = postroom(site.root, "check")
+    assert "links.txt: cannot be read: a link to a file outside the content folder" in (
+        checked.stdout
+    )
+    assert "root:x" not in checked.stdout and "do-not-read" not in checked.stdout
