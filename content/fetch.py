@@ -26,6 +26,7 @@ import ipaddress
 import math
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from postroom import __version__
 from postroom.core.sanitize import one_line
 
 TIMEOUT_SECONDS = 10.0
+#: the whole fetch, redirects and body included: a server that trickles a byte every few
+#: seconds keeps each read inside its timeout, and must not hold a fetch for an hour
+TOTAL_SECONDS = 30.0
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
 #: the longest Retry-After believed: a server asking for more is asked again in a week
@@ -161,8 +165,10 @@ def fetch(
     etag: str = "",
     last_modified: str = "",
     timeout: float = TIMEOUT_SECONDS,
+    total: float = TOTAL_SECONDS,
 ) -> Fetched:
     """GET `url` within the limits above; FetchError (the reason) otherwise."""
+    deadline = time.monotonic() + total
     headers = {
         "User-Agent": agent,
         "Accept": ", ".join(sorted(CONTENT_TYPES)) + ";q=0.9, */*;q=0.1",
@@ -187,7 +193,7 @@ def fetch(
                     if response.status_code in _REDIRECTS and location:
                         url = urljoin(url, location)  # against the name, not the address
                         continue
-                    return _read(url, response)
+                    return _read(url, response, deadline, total)
     except httpx.TimeoutException:
         raise FetchError(f"{_short(url)}: no answer within {timeout:g} s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # refused, reset, TLS, a bad URL
@@ -223,7 +229,7 @@ def _send(
         return
 
 
-def _read(url: str, response: httpx.Response) -> Fetched:
+def _read(url: str, response: httpx.Response, deadline: float, total: float) -> Fetched:
     status = response.status_code
     tags = {"etag": response.headers.get("etag", ""), "last_modified": ""}
     tags["last_modified"] = response.headers.get("last-modified", "")
@@ -240,6 +246,8 @@ def _read(url: str, response: httpx.Response) -> Fetched:
         raise FetchError(f"{_short(url)}: {declared // 1024 // 1024} MB, more than 5 MB")
     body = bytearray()
     for chunk in response.iter_bytes():  # decoded: gzip counts at its full size
+        if time.monotonic() > deadline:
+            raise FetchError(f"{_short(url)}: took longer than {total:g} s; given up")
         body += chunk
         if len(body) > MAX_BYTES:
             raise FetchError(f"{_short(url)}: more than 5 MB")

@@ -19,13 +19,14 @@ One bad feed or link never stops the rest: each is tried, and reported, on its o
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from postroom.content.fetch import Fetched, FetchError, fetch, user_agent
 from postroom.content.linkfiles import listed_links
@@ -54,6 +55,8 @@ from postroom.store.fetched import (
 FOLLOW_FOLDER = "follow"
 PAGES = ("text/html", "application/xhtml+xml")
 _PARALLEL = 8  # feeds fetched at once: a slow one does not hold up the rest
+_GLANCE = 0.2  # seconds between looks at the stop flag while waiting on fetches
+T = TypeVar("T")
 _MAX_BACKOFF = timedelta(days=1)
 _LINK_BACKOFF = timedelta(minutes=1)  # a listed link's first retry; doubled each time
 
@@ -162,7 +165,9 @@ class Follower:
         self.allow_private = site.config.fetch.allow_private
         self.follows = {f.url: f for f in site.config.follow}
 
-    def _get(self, url: str, target: Target | None = None) -> Fetched:
+    def fetch(self, url: str, target: Target | None = None) -> Fetched:
+        """GET `url` as this site fetches (its agent, its private-address rule), with
+        `target`'s validators when given."""
         return fetch(
             url,
             agent=self.agent,
@@ -196,22 +201,57 @@ class Follower:
         ]
         if not due:
             return []
-        reports = []
-        with ThreadPoolExecutor(min(_PARALLEL, len(due))) as pool:
-            answers = pool.map(self._try_fetch, due)
-            for target, answer in zip(due, answers, strict=True):
-                if self.stop.is_set():
-                    break
-                reports.append(self._poll_one(target, answer, now))
-        return reports
+        return [
+            self._poll_one(target, answer, now)
+            for target, answer in self.side_by_side(due, lambda t: self.fetch(t.url, t))
+        ]
 
-    def _try_fetch(self, target: Target) -> Fetched | FetchError:
-        if self.stop.is_set():
-            return FetchError(f"{target.url}: not fetched: stopping")
-        try:
-            return self._get(target.url, target)
-        except FetchError as exc:
-            return exc
+    def side_by_side(
+        self, items: list[T], get: Callable[[T], Fetched]
+    ) -> Iterator[tuple[T, Fetched | FetchError]]:
+        """`get` of each item, up to _PARALLEL at once, as each answer comes (a slow
+        server holds up only itself). Stopping ends it within a moment: fetches under
+        way are left to their own threads (daemons, gone with the process), whose
+        answers nobody reads; what they would have saved is done next time."""
+        answers: queue.Queue[tuple[T, Fetched | FetchError]] = queue.Queue()
+        slots = threading.BoundedSemaphore(_PARALLEL)
+
+        def one(item: T) -> None:
+            try:
+                answers.put((item, get(item)))
+            except FetchError as exc:
+                answers.put((item, exc))
+            finally:
+                slots.release()
+
+        def start_all() -> None:
+            for item in items:
+                while not slots.acquire(timeout=_GLANCE):
+                    if self.stop.is_set():
+                        return
+                if self.stop.is_set():
+                    return
+                threading.Thread(target=one, args=(item,), daemon=True).start()
+
+        threading.Thread(target=start_all, daemon=True).start()
+        for _ in items:
+            while True:
+                try:
+                    yield answers.get(timeout=_GLANCE)
+                    break
+                except queue.Empty:
+                    if self.stop.is_set():
+                        return
+            if self.stop.is_set():
+                return
+
+    def _get_or_stop(self, url: str) -> Fetched:
+        """One fetch that a stop does not wait for (an entry's page, a listed link)."""
+        for _, answer in self.side_by_side([url], self.fetch):
+            if isinstance(answer, FetchError):
+                raise answer
+            return answer
+        raise FetchError(f"{url}: not fetched: stopping")
 
     def _poll_one(self, target: Target, answer: Fetched | FetchError, now: datetime) -> FeedReport:
         follow = self.follows[target.url]
@@ -288,7 +328,7 @@ class Follower:
         page_url, text = "", entry.text()
         if follow.full_text and link:
             try:
-                page = self._get(link)
+                page = self._get_or_stop(link)
                 if page.content_type in PAGES:
                     read = read_link(page)
                     page_url, text = read.url, read.text or text
@@ -353,7 +393,7 @@ class Follower:
 
     def _fetch_link(self, url: str, listed_in: str, failures: int, now: datetime) -> LinkReport:
         try:
-            page = self._get(url)
+            page = self._get_or_stop(url)
             if page.content_type not in PAGES:
                 raise FetchError(f"{page.url} is {page.content_type}, not a page")
             link = read_link(page)
@@ -403,15 +443,17 @@ class FeedCheck:
 def check_feeds(follower: Follower) -> list[FeedCheck]:
     """Fetch and read every followed feed, side by side; say what each holds."""
     follows = list(follower.follows.values())
-    if not follows:
-        return []
-    with ThreadPoolExecutor(min(_PARALLEL, len(follows))) as pool:
-        return list(pool.map(lambda f: _check_one(follower, f), follows))
+    found = dict(follower.side_by_side(follows, lambda f: follower.fetch(f.url)))
+    return [_check_one(follower, f, found[f]) for f in follows if f in found]
 
 
-def _check_one(follower: Follower, follow: FollowSection) -> FeedCheck:
+def _check_one(
+    follower: Follower, follow: FollowSection, answer: Fetched | FetchError
+) -> FeedCheck:
     try:
-        feed = read_feed(follower._get(follow.url))
+        if isinstance(answer, FetchError):
+            raise answer
+        feed = read_feed(answer)
     except (FetchError, FeedError) as exc:
         return FeedCheck(follow.url, follow.source(""), error=str(exc))
     store = follower.store

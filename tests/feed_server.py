@@ -24,6 +24,7 @@ class Route:
     status: int = 200
     etag: str = ""  # with one, a request with If-None-Match equal to it gets a 304
     headers: dict[str, str] = field(default_factory=dict)
+    hold: threading.Event | None = None  # the answer waits until the test sets it
 
 
 @dataclass
@@ -58,6 +59,8 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 route = server.routes.get(path)
             if route is None:
                 return self._answer(404, b"not here", "text/plain", {})
+            if route.hold is not None:
+                route.hold.wait(60)
             if route.etag and self.headers.get("If-None-Match") == route.etag:
                 return self._answer(304, b"", "", {"ETag": route.etag})
             more = dict(route.headers) | ({"ETag": route.etag} if route.etag else {})

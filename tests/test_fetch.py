@@ -94,6 +94,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             released.wait(30)
             self._send(200, PAGE)
+        elif path == "/trickle":  # a byte at a time, each well inside the read timeout
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            for _ in range(100):
+                if released.wait(0.1):
+                    break
+                self.wfile.write(b"x")
+                self.wfile.flush()
         else:
             self._send(404, b"not here")
 
@@ -183,6 +192,15 @@ def test_feeds_and_pages_in_other_charsets_come_back_as_bytes_with_their_charset
     assert get(f"{server}/feed").content_type == "application/rss+xml"
     latin = get(f"{server}/latin")
     assert (latin.charset, latin.body.decode(latin.charset)) == ("iso-8859-1", "<p>café</p>")
+
+
+def test_a_server_that_trickles_its_body_is_given_up_on_at_the_total_limit(server):
+    released.clear()
+    try:
+        with pytest.raises(FetchError, match=re.escape("took longer than 0.5 s; given up")):
+            get(f"{server}/trickle", timeout=5, total=0.5)
+    finally:
+        released.set()
 
 
 def test_a_server_that_does_not_answer_is_given_up_on(server):

@@ -6,6 +6,7 @@ retried with backoff and said in `check`; the service picking up a new entry end
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -354,3 +355,20 @@ def test_a_links_file_that_leads_out_of_the_content_folder_is_not_read(tmp_path)
         checked.stdout
     )
     assert "root:x" not in checked.stdout and "do-not-read" not in checked.stdout
+
+
+def test_the_service_stops_at_once_while_a_feed_keeps_it_waiting(server, tmp_path):
+    """A followed feed that never answers (within the 10 s read timeout) does not hold up
+    a SIGTERM: the follow job leaves the fetch to its own thread and returns."""
+    hold = threading.Event()
+    url = server.set("/stuck", rss("Stuck", HOME, [article(1, 1)]), hold=hold)
+    site = make_site(tmp_path, config=config(f'url = "{url}"'))
+    try:
+        with Service(site.root) as service:
+            service.wait_for(lambda e: e["event"] == "build")
+            wait_until(lambda: server.asked("/stuck"), 20, "the stuck feed's poll")
+            code, took = service.terminate()
+        assert code == 0 and took < 5, f"{took:.1f} s"
+        assert "did not stop in time" not in json.dumps(service.events)
+    finally:
+        hold.set()
