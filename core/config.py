@@ -732,6 +732,20 @@ dkim_selector = ""
 poll_seconds = 2       # `postroom run` stats the content folder this often (and on inotify)
 quiet_seconds = 1      # a file is read once nothing has written to it for this long
 tick_seconds = 60      # the digest job also runs this often: due retries, missed slots
+
+[fetch]
+allow_private = false  # true: `add`, links files and followed feeds may fetch from this network
+
+# Feeds to follow: each new entry becomes a post in content/follow/<feed>/. One table each:
+# [[follow]]
+# url = "https://www.example.org/feed/"
+# name = "Example"          # the posts' source; empty: the feed's own title
+# tags = ["practice"]
+# include = []              # only entries with one of these words, when any are given
+# exclude = []              # never entries with one of these
+# full_text = false         # true: fetch each entry's page (for summary-only feeds)
+# poll_minutes = 60
+# backfill_days = 7         # the first poll takes entries of the last week
 """
 
 
