@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo setup test bench eval mailcheck bench-scale clean
+.PHONY: demo setup test bench eval mailcheck bench-scale bench-follow clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ mailcheck: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/deliver.py
+
+# following feeds (under a minute): 200 RSS feeds served on 127.0.0.1 polled cold, all
+# 304 and with 10 changed, next to a bare httpx + feedparser loop against the same server
+bench-follow: $(STAMP)
+	$(BIN)/python bench/follow.py
 
 clean:
 	rm -rf $(VENV) .venv-pelican examples/site/public examples/site/postroom.db
