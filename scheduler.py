@@ -102,7 +102,10 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise Reload
         return code
     jobs = Jobs(ctx, secret, send=send)
-    jobs.follow()  # followed feeds and listed links that are due: posts for this scan
+    try:
+        jobs.follow()  # followed feeds and listed links that are due: posts for this scan
+    except Exception as exc:  # the database, say: the feeds and the digest still go on
+        logs.event("follow", f"failed: {logs.first_line(exc)}", logging.ERROR)
     jobs.scan()  # a first pass always builds
     jobs.bounces()  # before sending: who bounced or complained is not mailed again
     jobs.decide()

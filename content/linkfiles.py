@@ -20,8 +20,17 @@ from postroom.core.sanitize import one_line
 
 LINKS_TXT = "links.txt"
 URL_SUFFIX = ".url"
+MAX_URL_CHARS = 2000  # what browsers and servers take; longer is a paste gone wrong
 _MAX_BYTES = 1024 * 1024  # a list of links, not a dump: a larger file is not read
 _SKIPPED_FOLDERS = ("_digest",)  # the next issue's intro (content.intake's INTRO_FOLDER)
+
+
+def _is_link(line: str) -> bool:
+    try:
+        parts = urlsplit(line)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in line
+    except ValueError:  # "http://a]b/", a port out of range
+        return False
 
 
 def is_link_file(name: str) -> bool:
@@ -64,8 +73,9 @@ def read_link_file(root: Path, path: str) -> LinkFile:
             line = value.strip()
         elif equals and "://" not in key:  # another Internet Shortcut key (IconIndex=0)
             continue
-        parts = urlsplit(line)
-        if parts.scheme in ("http", "https") and parts.hostname and " " not in line:
+        if len(line) > MAX_URL_CHARS:
+            problems.append(f"line {number} is longer than {MAX_URL_CHARS:,} characters")
+        elif _is_link(line):
             if line not in urls:
                 urls.append(line)
         else:

@@ -54,7 +54,10 @@ class Link:
 
 def read_link(fetched: Fetched) -> Link:
     """The page's post, as far as the page tells."""
-    html = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
+    try:
+        html = fetched.body.decode(fetched.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know ("x-unknown"): UTF-8 is likeliest
+        html = fetched.body.decode("utf-8", errors="replace")
     found = trafilatura.bare_extraction(
         html, url=fetched.url, with_metadata=True, include_comments=False
     )

@@ -248,7 +248,7 @@ def _from_struct(stamp: object) -> datetime | None:
         return None
     try:
         return datetime(*stamp[:6], tzinfo=UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -339,9 +339,9 @@ def _from_rfc3339(value: object) -> datetime | None:
         return None
     try:
         stamp = datetime.fromisoformat(value.strip().upper())
-    except ValueError:
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
         return None
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 # shared by both

@@ -582,6 +582,18 @@ def _mail_section(raw: Any, path: Path) -> MailSection:
 
 
 _FOLLOW_LISTS = ("tags", "include", "exclude")
+
+
+def _web_url(url: str) -> bool:
+    """An http(s) URL with a host, of a length servers take, that parses."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and len(url) <= 2000
+
+
 _POLL_MINUTES = (0.05, 7 * 24 * 60.0)  # 3 s (a test on 127.0.0.1) to a week
 
 
@@ -604,8 +616,7 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
             follow = _section(FollowSection, scalars, "follow", path)
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(f"{path}: ", f"{path}: {where}: ", 1)) from None
-        parts = urlsplit(follow.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not _web_url(follow.url):
             raise ConfigError(f"{path}: {where}: 'url' must be an http(s) URL, not {follow.url!r}")
         if follow.url in urls:
             raise ConfigError(f"{path}: {where}: {follow.url} is followed twice")

@@ -1,43 +1,35 @@
-"""Articles from the web into content/: followed feeds (`[[follow]]`) and listed links
-(`links.txt`, `*.url`), on the service's timer; `postroom follow list|check`.
+"""Followed feeds (`[[follow]]`): each new entry written into content/follow/<feed>/ as an
+editable Markdown post (content.links), which the next scan publishes like any other;
+`postroom follow check`'s look at every feed.
 
-Each new article is written as an editable Markdown post (content.links), which the
-next scan publishes like any other: the curator can correct it, or delete it, and a
-deleted one is never fetched again. What was written, or passed over on purpose, is
-remembered in the store (store.fetched) by its canonical link and by the feed's entry
-id, so an entry is picked up once across restarts, reorderings, a feed that rewrites
-every id, and an article both added by hand and followed.
+What was written, or passed over on purpose, is remembered in the store (store.fetched)
+by the entry's canonical link and by its id, and a post's own link counts too, so an
+entry is picked up once across restarts, reorderings, a feed that rewrites every id,
+and an article also added by hand, listed or saved. A post the curator deletes is not
+fetched again.
 
 Politeness: a feed is asked once per `poll_minutes`, each at its own phase of that
-interval (so two hundred feeds do not fire at once), with its last validators (a 304
-costs a few hundred bytes); a failure backs off exponentially, and a 429 or 503 is
-not asked again before its Retry-After. A link that cannot be fetched is tried again
-with backoff, and said in `check` with its reason, until it works or leaves its list.
-One bad feed or link never stops the rest: each is tried, and reported, on its own.
+interval (two hundred feeds do not fire at once), with its last validators (a 304 costs
+a few hundred bytes); a failure backs off exponentially, and a 429 or 503 is not asked
+again before its Retry-After. One bad feed never stops the rest: whatever goes wrong
+with one (a fetch, its body, its dates, the database refusing a row) is its own error,
+with its own backoff, and the others go on.
 """
 
 from __future__ import annotations
 
 import hashlib
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TypeVar
+from urllib.parse import urlsplit
 
-from postroom.content.fetch import Fetched, FetchError, fetch, user_agent
-from postroom.content.linkfiles import listed_links
+from postroom.content.fetch import Fetched, FetchError
 from postroom.content.links import Link, canonical, link_file_name, link_post, read_link
-from postroom.content.markdown import front_matter
 from postroom.content.sourcefeed import FeedEntry, FeedError, SourceFeed, read_feed
-from postroom.core.config import FollowSection, Site
-from postroom.core.model import Problem, ReadError
+from postroom.core.config import FollowSection
 from postroom.core.slug import slugify
-from postroom.feeds.writer import write_atomic
-from postroom.store import Store
+from postroom.service.fetching import Fetcher, backoff, problem_text, remember_written
 from postroom.store.fetched import (
     Outcome,
     Target,
@@ -45,8 +37,7 @@ from postroom.store.fetched import (
     add_target,
     drop_targets,
     known_entries,
-    known_links,
-    remember,
+    remember_all,
     save_outcome,
     targets,
 )
@@ -54,11 +45,9 @@ from postroom.store.fetched import (
 #: where followed feeds' entries are written, inside content/: follow/<feed>/
 FOLLOW_FOLDER = "follow"
 PAGES = ("text/html", "application/xhtml+xml")
-_PARALLEL = 8  # feeds fetched at once: a slow one does not hold up the rest
-_GLANCE = 0.2  # seconds between looks at the stop flag while waiting on fetches
-T = TypeVar("T")
-_MAX_BACKOFF = timedelta(days=1)
-_LINK_BACKOFF = timedelta(minutes=1)  # a listed link's first retry; doubled each time
+#: new entries written from one feed in one poll; more (a feed that dumps its archive, a
+#: hostile one) are noted as passed over, with a warning, not flooded into the digest
+MAX_NEW_PER_POLL = 50
 
 
 @dataclass(frozen=True)
@@ -68,21 +57,11 @@ class FeedReport:
     url: str
     name: str
     written: tuple[str, ...] = ()  # content paths of new posts
-    passed_over: int = 0  # older than the first poll's backfill
+    passed_over: int = 0  # older than the first poll's backfill, or past MAX_NEW_PER_POLL
     filtered: int = 0  # left out by include / exclude
     unchanged: bool = False  # 304: nothing read
     error: str = ""
-
-
-@dataclass(frozen=True)
-class LinkReport:
-    """One listed link tried."""
-
-    url: str
-    listed_in: str
-    written: str = ""  # the content path of its post
-    known: bool = False  # an article seen already (added, followed or listed before)
-    error: str = ""
+    flooded: int = 0  # new entries past MAX_NEW_PER_POLL (in passed_over too)
 
 
 def phase(url: str) -> float:
@@ -99,32 +78,22 @@ def next_poll(url: str, every: timedelta, now: datetime) -> datetime:
     return at if at - now >= every / 2 else at + every
 
 
-def backoff(base: timedelta, failures: int, retry_after: float | None = None) -> timedelta:
-    """base x 2^(failures-1), at most a day; never sooner than the server asked."""
-    wait = min(base * 2 ** max(failures - 1, 0), max(_MAX_BACKOFF, base))
-    return max(wait, timedelta(seconds=retry_after or 0))
-
-
 _WORD = re.compile(r"\w+")
 
 
-def _words(text: str) -> set[str]:
-    return {w.casefold() for w in _WORD.findall(text)}
-
-
-def wanted(follow: FollowSection, entry: FeedEntry) -> bool:
+def wanted(follow: FollowSection, entry: FeedEntry, text: str) -> bool:
     """`include` (any, when given) and `exclude` (none), as whole words or phrases in the
-    entry's title, text or categories, in any case."""
-    text = " ".join((entry.title, entry.text(), *entry.tags)).casefold()
-    words = _words(text)
+    entry's title, `text` or categories, in any case."""
+    if not follow.include and not follow.exclude:
+        return True
+    said = " ".join((entry.title, text, *entry.tags)).casefold()
+    words = {w for w in _WORD.findall(said)}
 
     def found(keyword: str) -> bool:
         key = keyword.casefold()
-        return (
-            key in words
-            if " " not in key
-            else re.search(rf"\b{re.escape(key)}\b", text) is not None
-        )
+        if " " not in key and _WORD.fullmatch(key):
+            return key in words
+        return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", said) is not None
 
     if follow.include and not any(found(k) for k in follow.include):
         return False
@@ -136,47 +105,31 @@ def entry_id(entry: FeedEntry) -> str:
     if entry.id:
         return entry.id
     said = "\n".join((entry.title, entry.text()))
-    return "sha256:" + hashlib.sha256(said.encode()).hexdigest()[:32]
+    return "sha256:" + hashlib.sha256(said.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _home(url: str) -> bool:
+    """A site's front page: what some feeds (and some pages' og:url) give for every entry."""
+    return urlsplit(url).path in ("", "/")
 
 
 def entry_link(entry: FeedEntry, feed: SourceFeed) -> str:
-    """The entry's link, unless it is the feed's home page (some feeds link every entry
-    there): then it cannot tell entries apart."""
-    link = entry.link
-    return "" if not link or canonical(link) == canonical(feed.link or "") else link
+    """The entry's canonical link, unless it is the feed's home page (some feeds link
+    every entry there): then it cannot tell entries apart."""
+    link = canonical(entry.link) if entry.link else ""
+    if not link or _home(link) or link == canonical(feed.link or ""):
+        return ""
+    return link
 
 
 class Follower:
-    """The followed feeds and listed links of one site, tried when due (the service's
-    follow job, `run --once`), or all at once without writing (`follow check`)."""
+    """The followed feeds of one site, polled when due (the service's follow job, `run
+    --once`), or all at once, writing nothing (`follow check`)."""
 
-    def __init__(
-        self,
-        site: Site,
-        store: Store,
-        *,
-        stop: threading.Event | None = None,
-        log: Callable[[str], None] = lambda _line: None,
-    ) -> None:
-        self.site, self.store = site, store
-        self.stop = stop or threading.Event()
+    def __init__(self, fetcher: Fetcher, log=lambda _line: None) -> None:
+        self.fetcher, self.store, self.site = fetcher, fetcher.store, fetcher.site
+        self.follows = {f.url: f for f in self.site.config.follow}
         self.log = log
-        self.agent = user_agent(site.base_url)
-        self.allow_private = site.config.fetch.allow_private
-        self.follows = {f.url: f for f in site.config.follow}
-
-    def fetch(self, url: str, target: Target | None = None) -> Fetched:
-        """GET `url` as this site fetches (its agent, its private-address rule), with
-        `target`'s validators when given."""
-        return fetch(
-            url,
-            agent=self.agent,
-            allow_private=self.allow_private,
-            etag=target.etag if target else "",
-            last_modified=target.last_modified if target else "",
-        )
-
-    # followed feeds
 
     def sync(self, now: datetime) -> dict[str, Target]:
         """The store's feed targets made the config's: a feed newly followed is due now,
@@ -191,67 +144,14 @@ class Follower:
         return {url: t for url, t in known.items() if url in self.follows}
 
     def poll(self, now: datetime, *, everything: bool = False) -> list[FeedReport]:
-        """Poll every feed that is due (or all of them): fetched side by side, then read
-        and written one by one."""
+        """Poll every feed that is due (or all of them): fetched side by side, each read
+        and written as its answer comes."""
         known = self.sync(now)
-        due = [
-            known[url]
-            for url in self.follows
-            if url in known and (everything or _due(known[url], now))
-        ]
-        if not due:
-            return []
-        return [
-            self._poll_one(target, answer, now)
-            for target, answer in self.side_by_side(due, lambda t: self.fetch(t.url, t))
-        ]
-
-    def side_by_side(
-        self, items: list[T], get: Callable[[T], Fetched]
-    ) -> Iterator[tuple[T, Fetched | FetchError]]:
-        """`get` of each item, up to _PARALLEL at once, as each answer comes (a slow
-        server holds up only itself). Stopping ends it within a moment: fetches under
-        way are left to their own threads (daemons, gone with the process), whose
-        answers nobody reads; what they would have saved is done next time."""
-        answers: queue.Queue[tuple[T, Fetched | FetchError]] = queue.Queue()
-        slots = threading.BoundedSemaphore(_PARALLEL)
-
-        def one(item: T) -> None:
-            try:
-                answers.put((item, get(item)))
-            except FetchError as exc:
-                answers.put((item, exc))
-            finally:
-                slots.release()
-
-        def start_all() -> None:
-            for item in items:
-                while not slots.acquire(timeout=_GLANCE):
-                    if self.stop.is_set():
-                        return
-                if self.stop.is_set():
-                    return
-                threading.Thread(target=one, args=(item,), daemon=True).start()
-
-        threading.Thread(target=start_all, daemon=True).start()
-        for _ in items:
-            while True:
-                try:
-                    yield answers.get(timeout=_GLANCE)
-                    break
-                except queue.Empty:
-                    if self.stop.is_set():
-                        return
-            if self.stop.is_set():
-                return
-
-    def _get_or_stop(self, url: str) -> Fetched:
-        """One fetch that a stop does not wait for (an entry's page, a listed link)."""
-        for _, answer in self.side_by_side([url], self.fetch):
-            if isinstance(answer, FetchError):
-                raise answer
-            return answer
-        raise FetchError(f"{url}: not fetched: stopping")
+        due = [t for url, t in known.items() if everything or _due(t, now)]
+        answers = self.fetcher.side_by_side(
+            due, lambda t: t.url, lambda t: self.fetcher.fetch(t.url, t)
+        )
+        return [self._poll_one(target, answer, now) for target, answer in answers]
 
     def _poll_one(self, target: Target, answer: Fetched | FetchError, now: datetime) -> FeedReport:
         follow = self.follows[target.url]
@@ -261,170 +161,136 @@ class Follower:
             if isinstance(answer, FetchError):
                 raise answer
             if answer.status == 304:
-                save_outcome(
-                    self.store, target.url, Outcome(next_poll(target.url, every, now), True), now
-                )
+                outcome = Outcome(next_poll(target.url, every, now), True)
+                save_outcome(self.store, target.url, outcome, now)
                 return FeedReport(target.url, name, unchanged=True)
             feed = read_feed(answer)
             report = self._take_entries(follow, feed, first=not target.last_ok, now=now)
-        except (FetchError, FeedError, OSError) as exc:
-            failures = target.failures + 1
-            wait = backoff(every * 2, failures, getattr(exc, "retry_after", None))
-            error = str(exc) if not isinstance(exc, OSError) else f"cannot write: {exc}"
-            save_outcome(self.store, target.url, Outcome(now + wait, False, error), now)
+            if self.fetcher.stop.is_set():  # stopped part way: asked again from the start
+                return report
+            outcome = Outcome(
+                next_poll(target.url, every, now),
+                True,
+                etag=answer.etag,
+                last_modified=answer.last_modified,
+                title=feed.title,
+            )
+            save_outcome(self.store, target.url, outcome, now)
+            return report
+        except Exception as exc:  # one feed's trouble, whatever it is: said, and backed off
+            error = problem_text(exc) if not isinstance(exc, FeedError) else str(exc)
+            wait = backoff(every * 2, target.failures + 1, getattr(exc, "retry_after", None))
+            try:
+                save_outcome(self.store, target.url, Outcome(now + wait, False, error), now)
+            except Exception as saving:  # the database itself: the next run tries again
+                self.log(f"{name}: its state not saved: {problem_text(saving)}")
             return FeedReport(target.url, name, error=error)
-        outcome = Outcome(
-            next_poll(target.url, every, now),
-            True,
-            etag=answer.etag,
-            last_modified=answer.last_modified,
-            title=feed.title,
-        )
-        save_outcome(self.store, target.url, outcome, now)
-        return report
 
     def _take_entries(
         self, follow: FollowSection, feed: SourceFeed, *, first: bool, now: datetime
     ) -> FeedReport:
-        """Write the entries not seen before; on the first poll, those older than the
-        backfill are only noted as seen."""
+        """Write the entries not seen before, oldest first. On the first poll, those
+        older than the backfill are only noted as seen; past MAX_NEW_PER_POLL, the rest
+        are noted too (a flood is said, not published)."""
         name = follow.source(feed.title)
         links = {e: entry_link(e, feed) for e in feed.entries}
         ids = {e: entry_id(e) for e in feed.entries}
         seen_ids = known_entries(self.store, follow.url, ids.values())
-        seen_links = known_links(self.store, [canonical(link) for link in links.values() if link])
+        seen_links = self.fetcher.seen(links.values())
         since = now - timedelta(days=follow.backfill_days)
-        written, passed, filtered = [], 0, 0
+        written: list[str] = []
+        passed: list[tuple[str, str, str]] = []
+        renamed: list[tuple[str, str, str]] = []
+        filtered = flooded = 0
         for entry in reversed(feed.entries):  # oldest first, as a feed lists newest first
-            link, ident = canonical(links[entry]) if links[entry] else "", ids[entry]
+            link, ident = links[entry], ids[entry]
             if ident in seen_ids or (link and link in seen_links):
                 if ident not in seen_ids:  # its id was rewritten: the new one is noted too
-                    remember(self.store, now, link=link, feed=follow.url, entry_id=ident)
+                    renamed.append((link, ident, ""))
                 continue
+            if link:
+                seen_links.add(link)  # twice in one feed is one post
             if first and (entry.published is None or entry.published < since):
-                remember(self.store, now, link=link, feed=follow.url, entry_id=ident)
-                passed += 1
+                passed.append((link, ident, ""))
                 continue
-            if not wanted(follow, entry):
+            text = entry.text()
+            if not wanted(follow, entry, text):
                 filtered += 1
                 continue
-            if path := self._write_entry(follow, name, entry, ident, link, now):
-                written.append(path)
-            if self.stop.is_set():
+            if len(written) >= MAX_NEW_PER_POLL:
+                passed.append((link, ident, ""))
+                flooded += 1
+                continue
+            if self.fetcher.stop.is_set():
                 break
-        return FeedReport(follow.url, name, tuple(written), passed, filtered)
+            if path := self._write_entry(follow, name, entry, text, ident, link, now):
+                written.append(path)
+        remember_all(self.store, now, [*passed, *renamed], feed=follow.url)
+        if flooded:
+            self.log(
+                f"{name}: {flooded} more new entries than the {MAX_NEW_PER_POLL} a poll"
+                " takes: noted as seen, not published"
+            )
+        return FeedReport(follow.url, name, tuple(written), len(passed), filtered, flooded=flooded)
 
     def _write_entry(
         self,
         follow: FollowSection,
         name: str,
         entry: FeedEntry,
+        text: str,
         ident: str,
         link: str,
         now: datetime,
     ) -> str:
-        """The entry as a post in follow/<feed>/; its path, or "" when another process
-        (a `postroom add` of the same article) got there first."""
-        page_url, text = "", entry.text()
+        """The entry as a post in follow/<feed>/; its path, or "" when it was not written
+        (another process wrote it first; stopping while its page was fetched)."""
+        page_url = ""
         if follow.full_text and link:
             try:
-                page = self._get_or_stop(link)
+                page = self.fetcher.fetch_or_stop(link)
                 if page.content_type in PAGES:
                     read = read_link(page)
-                    page_url, text = read.url, read.text or text
+                    # a page naming its site's front page (or another site) as its
+                    # canonical URL says nothing about which article it is
+                    same_site = urlsplit(read.url).hostname == urlsplit(link).hostname
+                    page_url = read.url if same_site and not _home(read.url) else ""
+                    text = read.text or text
             except FetchError as exc:  # the entry's own text stands in
+                if self.fetcher.stop.is_set():
+                    return ""
                 self.log(f"{name}: {entry.title}: full text not fetched: {exc}")
-        published = entry.published.isoformat() if entry.published else ""
+        if page_url and page_url != link and self.fetcher.seen([page_url]):
+            remember_all(self.store, now, [(link, ident, "")], feed=follow.url)
+            return ""  # the page is an article seen already (added by hand)
         post = Link(
             url=link or page_url,
             title=entry.title,
             author=entry.author,
             source=name,
-            published=published,
+            published=entry.published.isoformat() if entry.published else "",
             text=text,
         )
         today = now.astimezone(self.site.config.tz).date()
         folder = f"{FOLLOW_FOLDER}/{slugify(name, max_length=40)}"
-        path = self._free_path(link_file_name(post, today, folder), post.url)
-        if known_links(self.store, [page_url] if page_url else []):  # added by hand
-            remember(self.store, now, link=link, feed=follow.url, entry_id=ident)
-            return ""
-        write_atomic(self.site.content_dir / path, link_post(post, follow.tags).encode())
         also = (page_url,) if page_url else ()
-        remember(self.store, now, link=link, also=also, feed=follow.url, entry_id=ident, path=path)
-        return path
+        return self.fetcher.write_once(
+            link_file_name(post, today, folder),
+            link_post(post, follow.tags),
+            lambda meta: _same_article(meta, post),
+            remember_written(self.store, now, link, also=also, feed=follow.url, entry_id=ident),
+        )
 
-    def _free_path(self, name: str, url: str) -> str:
-        """`name`, or name-2, -3, ...: a file there already is replaced only if it holds
-        this same article (written before a crash that came before it was remembered)."""
-        stem, number = name.removesuffix(".md"), 1
-        while True:
-            path = name if number == 1 else f"{stem}-{number}.md"
-            if not (self.site.content_dir / path).exists() or _holds(
-                self.site.content_dir / path, url
-            ):
-                return path
-            number += 1
 
-    # listed links
-
-    def fetch_links(self, now: datetime) -> tuple[list[LinkReport], list[Problem]]:
-        """Fetch each listed link not seen before that is due; the problems of the lists
-        themselves (lines that are not links, a file that cannot be read)."""
-        written, problems = listed_links(self.site.content_dir)
-        listed: dict[str, str] = {}  # canonical URL -> the file listing it
-        for url, path in written.items():
-            listed.setdefault(canonical(url), path)
-        done = known_links(self.store, listed)
-        pending = targets(self.store, TargetKind.LINK)
-        if gone := [url for url in pending if url not in listed or url in done]:
-            drop_targets(self.store, gone)
-        reports = []
-        for url, listed_in in listed.items():
-            if url in done or self.stop.is_set():
-                continue
-            target = pending.get(url)
-            if target is None:
-                add_target(self.store, url, TargetKind.LINK, now, listed_in)
-            elif not _due(target, now):
-                continue
-            reports.append(self._fetch_link(url, listed_in, target.failures if target else 0, now))
-        return reports, problems
-
-    def _fetch_link(self, url: str, listed_in: str, failures: int, now: datetime) -> LinkReport:
-        try:
-            page = self._get_or_stop(url)
-            if page.content_type not in PAGES:
-                raise FetchError(f"{page.url} is {page.content_type}, not a page")
-            link = read_link(page)
-            if known_links(self.store, [link.url]):
-                remember(self.store, now, link=link.url, also=(url,))
-                drop_targets(self.store, [url])
-                return LinkReport(url, listed_in, known=True)
-            today = now.astimezone(self.site.config.tz).date()
-            path = self._free_path(link_file_name(link, today), link.url)
-            write_atomic(self.site.content_dir / path, link_post(link).encode())
-        except (FetchError, OSError) as exc:
-            error = str(exc) if isinstance(exc, FetchError) else f"cannot write: {exc}"
-            wait = backoff(_LINK_BACKOFF, failures + 1, getattr(exc, "retry_after", None))
-            save_outcome(self.store, url, Outcome(now + wait, False, error), now)
-            return LinkReport(url, listed_in, error=error)
-        remember(self.store, now, link=link.url, also=(url,), path=path)
-        drop_targets(self.store, [url])
-        return LinkReport(url, listed_in, written=path)
+def _same_article(meta: dict, post: Link) -> bool:
+    """Whether a post file's front matter is this article's (written before a crash)."""
+    if post.url:
+        return meta.get("source_url") == post.url
+    return meta.get("title") == post.title and meta.get("source") == post.source
 
 
 def _due(target: Target, now: datetime) -> bool:
     return not target.next_try or datetime.fromisoformat(target.next_try) <= now
-
-
-def _holds(path: Path, url: str) -> bool:
-    """Whether the post at `path` is the article at `url` (its front matter says so)."""
-    try:
-        meta, _ = front_matter(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ReadError):
-        return False
-    return bool(url) and meta.get("source_url") == url
 
 
 @dataclass(frozen=True)
@@ -442,9 +308,10 @@ class FeedCheck:
 
 def check_feeds(follower: Follower) -> list[FeedCheck]:
     """Fetch and read every followed feed, side by side; say what each holds."""
+    fetcher = follower.fetcher
     follows = list(follower.follows.values())
-    found = dict(follower.side_by_side(follows, lambda f: follower.fetch(f.url)))
-    return [_check_one(follower, f, found[f]) for f in follows if f in found]
+    answers = dict(fetcher.side_by_side(follows, lambda f: f.url, lambda f: fetcher.fetch(f.url)))
+    return [_check_one(follower, f, answers[f]) for f in follows if f in answers]
 
 
 def _check_one(
@@ -454,15 +321,18 @@ def _check_one(
         if isinstance(answer, FetchError):
             raise answer
         feed = read_feed(answer)
-    except (FetchError, FeedError) as exc:
-        return FeedCheck(follow.url, follow.source(""), error=str(exc))
-    store = follower.store
-    ids = {e: entry_id(e) for e in feed.entries}
-    links = {e: canonical(entry_link(e, feed)) for e in feed.entries if entry_link(e, feed)}
-    seen_ids = known_entries(store, follow.url, ids.values())
-    seen_links = known_links(store, links.values())
-    fresh = [e for e in feed.entries if ids[e] not in seen_ids and links.get(e) not in seen_links]
-    let_through = [e for e in fresh if wanted(follow, e)]
+        ids = {e: entry_id(e) for e in feed.entries}
+        links = {e: entry_link(e, feed) for e in feed.entries}
+        seen_ids = known_entries(follower.store, follow.url, ids.values())
+        seen_links = follower.fetcher.seen(links.values())
+    except Exception as exc:  # whatever it is, this feed's error, not the command's
+        return FeedCheck(follow.url, follow.source(""), error=problem_text(exc))
+    fresh = [
+        e
+        for e in feed.entries
+        if ids[e] not in seen_ids and not (links[e] and links[e] in seen_links)
+    ]
+    let_through = [e for e in fresh if wanted(follow, e, e.text())]
     return FeedCheck(
         follow.url,
         follow.source(feed.title),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import datetime
 
 from postroom.service.command import Context, Exit
@@ -34,11 +35,12 @@ def listing(ctx: Context, *, as_json: bool = False) -> int:
 
 def check(ctx: Context, *, as_json: bool = False) -> int:
     """Fetch and read every followed feed now, writing nothing; 1 if one cannot be read."""
-    from postroom.service.follow import Follower, check_feeds  # the fetch and parse stacks
+    from postroom.service.fetching import Fetcher  # the fetch and parse stacks
+    from postroom.service.follow import Follower, check_feeds
 
-    found = check_feeds(Follower(ctx.site, ctx.store))
+    found = check_feeds(Follower(Fetcher(ctx.site, ctx.store)))
     if as_json:
-        json.dump([vars(f) for f in found], sys.stdout, ensure_ascii=False, indent=2)
+        json.dump([asdict(f) for f in found], sys.stdout, ensure_ascii=False, indent=2)
         print()
     elif not found:
         print("no feeds followed: add a [[follow]] table with a url to postroom.toml")

@@ -50,7 +50,9 @@ from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
 from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
+from postroom.service.fetching import Fetcher
 from postroom.service.follow import Follower
+from postroom.service.listed import fetch_links
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
 from postroom.store import Store
@@ -261,7 +263,7 @@ class Jobs:
         self._told_no_secret = False
         self._pauses = PauseNotice()  # a pause said once, not at every tick
         self._slot_said: str | None = None  # the slot last logged: made, skipped or decided
-        self._follower: Follower | None = None
+        self._fetcher: Fetcher | None = None
         self._said_errors: dict[str, str] = {}  # a feed's or link's failure, said once
         self._list_problems: set[Problem] = set()
 
@@ -451,22 +453,24 @@ class Jobs:
         starts or changes, and when it mends; not at every backed-off retry."""
         if self.stop.is_set():
             return []
-        if self._follower is None:
-            log = lambda line: event("follow", line, logging.WARNING)  # noqa: E731
-            self._follower = Follower(self.site, self.store, stop=self.stop, log=log)
+        if self._fetcher is None:
+            self._fetcher = Fetcher(self.site, self.store, self.stop)
+        self._fetcher.fresh_run()
+        log = lambda line: event("follow", line, logging.WARNING)  # noqa: E731
         now, written = self.clock(), []
-        for feed in self._follower.poll(now):
+        for feed in Follower(self._fetcher, log).poll(now):
             self._said(feed.url, feed.error, f"{feed.name}: {feed.error}")
             written += feed.written
             if feed.written or feed.passed_over:
                 event(
                     "follow",
-                    f"{feed.name}: {len(feed.written)} new, {feed.passed_over} older than the"
-                    f" backfill, {feed.filtered} filtered out",
+                    f"{feed.name}: {len(feed.written)} new, {feed.passed_over} noted as seen"
+                    f" (older than the backfill, or past a poll's share), {feed.filtered}"
+                    " filtered out",
                     feed=feed.url,
                     new=list(feed.written),
                 )
-        links, problems = self._follower.fetch_links(now)
+        links, problems = fetch_links(self._fetcher, now)
         for link in links:
             self._said(link.url, link.error, f"{link.listed_in}: {link.error}")
             if link.written:

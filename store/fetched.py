@@ -21,10 +21,12 @@ from enum import StrEnum
 
 from postroom.store import Store
 from postroom.store.holds import insert_new
-from postroom.store.schema import fetch_targets, fetched_articles
+from postroom.store.schema import fetch_targets, fetched_articles, posts
 from sqlalchemy import Connection, and_, delete, func, select, update
 
-_KEY_CHARS = 1000  # longer links are kept by their hash: an index entry has a size limit
+# a longer key or id is kept by its hash: PostgreSQL's index entries have a size limit
+# (2,704 bytes), and a link or a feed's id can be any length in any script
+_KEY_BYTES = 500
 _CHUNK = 500
 
 
@@ -59,15 +61,21 @@ class Outcome:
     title: str = ""  # a feed's title when its body was read
 
 
+def short_key(text: str) -> str:
+    """`text`, or its hash when it is over 500 bytes in UTF-8: fits any index."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= _KEY_BYTES:
+        return text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def article_key(link: str) -> str:
-    """The key an article is known by: its canonical link, hashed when very long."""
-    if len(link) <= _KEY_CHARS:
-        return link
-    return "sha256:" + hashlib.sha256(link.encode()).hexdigest()
+    """The key an article is known by: its canonical link (hashed when very long)."""
+    return short_key(link)
 
 
 def _entry_key(feed: str, entry_id: str) -> str:
-    return article_key(f"{feed} {entry_id}")
+    return short_key(f"{feed} {entry_id}")
 
 
 def targets(store: Store, kind: TargetKind) -> dict[str, Target]:
@@ -124,16 +132,28 @@ def drop_targets(store: Store, urls: Iterable[str]) -> None:
             conn.execute(delete(fetch_targets).where(fetch_targets.c.url.in_(part)))
 
 
-def known_links(store: Store, links: Iterable[str]) -> set[str]:
-    """Which of these canonical links are articles seen already."""
+def known_links(store: Store, links: Iterable[str], *, written_only: bool = False) -> set[str]:
+    """Which of these canonical links are articles seen already (`written_only`: written
+    into content/, not only passed over by a feed's first poll)."""
     by_key = {article_key(link): link for link in links if link}
     keys, found = list(by_key), set()
+    column = fetched_articles.c.key
     with store.engine.connect() as conn:
         for start in range(0, len(keys), _CHUNK):
-            column = fetched_articles.c.key
-            rows = conn.execute(select(column).where(column.in_(keys[start : start + _CHUNK])))
-            found.update(by_key[key] for (key,) in rows)
+            query = select(column).where(column.in_(keys[start : start + _CHUNK]))
+            if written_only:
+                query = query.where(fetched_articles.c.path != "")
+            found.update(by_key[key] for (key,) in conn.execute(query))
     return found
+
+
+def post_links(store: Store) -> list[str]:
+    """The original URL of every post in the store: articles saved or written by hand
+    count as seen too, so a feed or a list never brings one in a second time."""
+    column = posts.c.source_url
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(column).where(posts.c.withdrawn.is_(False), column != ""))
+        return [url for (url,) in rows if url]
 
 
 def written_to(store: Store, link: str) -> str | None:
@@ -148,7 +168,8 @@ def written_to(store: Store, link: str) -> str | None:
 
 def known_entries(store: Store, feed: str, ids: Iterable[str]) -> set[str]:
     """Which of this feed's entry ids were seen already."""
-    wanted, found = [i for i in ids if i], set()
+    by_key = {short_key(i): i for i in ids if i}
+    wanted, found = list(by_key), set()
     with store.engine.connect() as conn:
         for start in range(0, len(wanted), _CHUNK):
             part = wanted[start : start + _CHUNK]
@@ -157,7 +178,7 @@ def known_entries(store: Store, feed: str, ids: Iterable[str]) -> set[str]:
                     and_(fetched_articles.c.feed == feed, fetched_articles.c.entry_id.in_(part))
                 )
             )
-            found.update(entry_id for (entry_id,) in rows)
+            found.update(by_key[entry_id] for (entry_id,) in rows)
     return found
 
 
@@ -171,23 +192,50 @@ def remember(
     entry_id: str = "",
     path: str = "",
 ) -> bool:
-    """Note an article as seen (written to `path` in content/, or passed over when "");
-    `also` are other links it is known by (the URL it was listed or shared as). False when
-    it was known already: another process got there first, and the caller writes nothing."""
-    key = article_key(link) if link else _entry_key(feed, entry_id)
-    row = {"feed": feed, "entry_id": entry_id, "path": path, "seen_at": now.isoformat()}
+    """Note an article as seen: written to `path` in content/, or passed over (""). `also`
+    are other links it is known by (the URL it was listed or shared as). True when this
+    call made it ours: new, or only passed over until now and written at last. False:
+    another process (a `postroom add` of the same article) wrote it first."""
+    return remember_all(store, now, [(link, entry_id, path)], feed=feed, also=also) == 1
+
+
+def remember_all(
+    store: Store,
+    now: datetime,
+    articles: Iterable[tuple[str, str, str]],
+    *,
+    feed: str = "",
+    also: Iterable[str] = (),
+) -> int:
+    """`remember` of many (link, entry id, path) at once, in one transaction (a feed's
+    first poll notes dozens it passes over); how many it made ours."""
+    made = 0
     with store.engine.begin() as conn:
-        fresh = insert_new(conn, fetched_articles, "key", key=key, **row)
-        if not fresh and entry_id and link:  # the feed renamed it: its new id is noted too
-            _note_entry(conn, feed, entry_id, row)
-        aliases = {article_key(other) for other in also if other} - {key}
-        for alias in sorted(aliases):
-            insert_new(conn, fetched_articles, "key", key=alias, **(row | {"entry_id": ""}))
-    return fresh
+        for link, entry_id, path in articles:
+            ident = short_key(entry_id) if entry_id else ""
+            key = article_key(link) if link else _entry_key(feed, ident)
+            row = {"feed": feed, "entry_id": ident, "path": path, "seen_at": now.isoformat()}
+            fresh = insert_new(conn, fetched_articles, "key", key=key, **row)
+            if not fresh and path:
+                fresh = _written_at_last(conn, key, path)
+            if ident and link and not fresh:  # the feed renamed it: its new id is noted too
+                insert_new(conn, fetched_articles, "key", key=_entry_key(feed, ident), **row)
+            aliases = {article_key(other) for other in also if other} - {key}
+            for alias in sorted(aliases):
+                insert_new(conn, fetched_articles, "key", key=alias, **(row | {"entry_id": ""}))
+            made += fresh
+    return made
 
 
-def _note_entry(conn: Connection, feed: str, entry_id: str, row: dict) -> None:
-    insert_new(conn, fetched_articles, "key", key=_entry_key(feed, entry_id), **row)
+def _written_at_last(conn: Connection, key: str, path: str) -> bool:
+    """An article passed over before (a feed's first poll), now written: the row says so."""
+    statement = (
+        update(fetched_articles)
+        .where(fetched_articles.c.key == key, fetched_articles.c.path == "")
+        .values(path=path)
+        .returning(fetched_articles.c.key)
+    )
+    return conn.execute(statement).first() is not None
 
 
 def entries_seen(store: Store, feeds: Iterable[str]) -> dict[str, int]:

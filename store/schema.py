@@ -222,8 +222,8 @@ fetch_targets = Table(
     metadata,
     Column("url", String(2048), primary_key=True),
     Column("kind", String(8), nullable=False),
-    Column("etag", Text, nullable=False, default=""),
-    Column("last_modified", String(100), nullable=False, default=""),
+    Column("etag", Text, nullable=False, default=""),  # validators as the server sent them
+    Column("last_modified", Text, nullable=False, default=""),
     Column("last_ok", String(40), nullable=False, default=""),
     Column("last_error", Text, nullable=False, default=""),
     Column("failures", Integer, nullable=False, default=0),
@@ -240,9 +240,9 @@ fetch_targets = Table(
 fetched_articles = Table(
     "fetched_articles",
     metadata,
-    Column("key", String(2048), primary_key=True),
+    Column("key", String(600), primary_key=True),  # store.fetched.short_key: at most 500 bytes
     Column("feed", String(2048), nullable=False, default=""),
-    Column("entry_id", String(1024), nullable=False, default=""),
+    Column("entry_id", String(600), nullable=False, default=""),  # short_key too
     Column("path", String(1024), nullable=False, default=""),  # "" when passed over
     Column("seen_at", String(40), nullable=False),
     Index("fetched_articles_entry", "feed", "entry_id"),

@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -30,6 +31,7 @@ from postroom.content.fetch import (
     MAX_BYTES,
     FetchError,
     fetch,
+    is_inward,
     parse_retry_after,
     pin,
     user_agent,
@@ -94,6 +96,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             released.wait(30)
             self._send(200, PAGE)
+        elif path == "/bad-location":
+            self._send(302, b"", Location="http://a]b/")
+        elif path == "/trickle-headers":  # the status line, then a header a byte at a time
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(100):
+                if released.wait(0.1):
+                    break
+                self.wfile.write(b"x")
+                self.wfile.flush()
         elif path == "/trickle":  # a byte at a time, each well inside the read timeout
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -199,6 +210,40 @@ def test_a_server_that_trickles_its_body_is_given_up_on_at_the_total_limit(serve
     try:
         with pytest.raises(FetchError, match=re.escape("took longer than 0.5 s; given up")):
             get(f"{server}/trickle", timeout=5, total=0.5)
+    finally:
+        released.set()
+
+
+def test_a_redirect_to_what_is_no_url_is_a_fetch_error(server):
+    with pytest.raises(FetchError, match="redirected to a bad URL"):
+        get(f"{server}/bad-location")
+
+
+@pytest.mark.parametrize(
+    ("address", "inward"),
+    [
+        ("93.184.216.34", False),
+        ("2606:2800:220:1:248:1893:25c8:1946", False),
+        ("10.0.0.1", True),
+        ("::ffff:10.0.0.1", True),
+        ("2002:a00:1::", True),  # 6to4 of 10.0.0.1
+        ("2002:5db8:d822::", False),  # 6to4 of 93.184.216.34
+        ("64:ff9b::a00:1", True),  # NAT64 of 10.0.0.1
+        ("::127.0.0.1", True),  # IPv4-compatible, long deprecated
+        ("169.254.169.254", True),
+    ],
+)
+def test_addresses_that_carry_a_private_ipv4_address_are_inward(address, inward):
+    assert is_inward(ipaddress.ip_address(address)) is inward
+
+
+def test_a_server_that_trickles_its_headers_is_given_up_on_too(server):
+    released.clear()
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError):
+            get(f"{server}/trickle-headers", timeout=5, total=0.5)
+        assert time.monotonic() - started < 4
     finally:
         released.set()
 

@@ -13,9 +13,11 @@ import pytest
 from feed_server import PAGE, Item, feed_server, rss
 from postroom.content.markdown import front_matter
 from postroom.core.config import ConfigError, open_site
-from postroom.service.follow import Follower, backoff, next_poll, phase
+from postroom.service.fetching import Fetcher, backoff, remember_written
+from postroom.service.follow import MAX_NEW_PER_POLL, Follower, next_poll, phase
+from postroom.service.listed import fetch_links
 from postroom.store import Store
-from postroom.store.fetched import TargetKind, targets
+from postroom.store.fetched import TargetKind, remember, targets
 from service_support import Service, postroom, wait_until
 from support import make_site
 
@@ -53,7 +55,7 @@ def server():
 def follower_for(tmp_path, *follows: str):
     site = make_site(tmp_path, config=config(*follows))
     store = Store(site.store_url)
-    return site, store, Follower(site, store)
+    return site, store, Follower(Fetcher(site, store))
 
 
 def posts_in(site, folder: str = "follow") -> dict[str, dict]:
@@ -115,7 +117,7 @@ def test_nothing_is_picked_up_twice_whatever_the_feed_does_next(server, tmp_path
         # a restart: a new process, a new store connection, the same memory
         store.close()
         store = Store(site.store_url)
-        again = Follower(open_site(site.root), store)
+        again = Follower(Fetcher(open_site(site.root), store))
         server.set("/feed", rss("Community Care", HOME, [article(4, 0), *renamed]), etag='"v4"')
         [report] = again.poll(later + timedelta(hours=6))
         assert [p.rsplit("/", 1)[1] for p in report.written] == [
@@ -214,7 +216,7 @@ def test_an_article_added_by_hand_is_not_written_again_by_its_feed(server, tmp_p
     (site.root / "postroom.toml").write_text(config(f'url = "{url}"'))
     store = Store(site.store_url)
     try:
-        [report] = Follower(open_site(site.root), store).poll(NOW)
+        [report] = Follower(Fetcher(open_site(site.root), store)).poll(NOW)
         assert report.written == () and report.error == ""
         assert not (site.content_dir / "follow").exists()
     finally:
@@ -273,8 +275,8 @@ def test_listed_links_are_fetched_once_retried_with_backoff_and_said_in_check(se
     site = make_site(tmp_path, {"inbox/links.txt": listing, "saved.url": shortcut}, config())
     store = Store(site.store_url)
     try:
-        follower = Follower(site, store)
-        reports, problems = follower.fetch_links(NOW)
+        fetcher = Fetcher(site, store)
+        reports, problems = fetch_links(fetcher, NOW)
         by_url = {r.url: r for r in reports}
         assert by_url[f"{server.url}/winter"].written.startswith("links/")
         assert "404" in by_url[f"{server.url}/later"].error
@@ -288,10 +290,10 @@ def test_listed_links_are_fetched_once_retried_with_backoff_and_said_in_check(se
         assert [p["title"] for p in posts] == ["Winter words"]
         # not before its backoff; then it works once the page is there
         server.set("/later", good.replace("Winter words", "Later words"), kind=PAGE)
-        assert follower.fetch_links(NOW + timedelta(seconds=30))[0] == []
-        reports, _ = follower.fetch_links(NOW + timedelta(minutes=2))
+        assert fetch_links(fetcher, NOW + timedelta(seconds=30))[0] == []
+        reports, _ = fetch_links(fetcher, NOW + timedelta(minutes=2))
         assert {r.url for r in reports if r.written} == {f"{server.url}/later"}
-        reports, _ = follower.fetch_links(NOW + timedelta(hours=1))
+        reports, _ = fetch_links(fetcher, NOW + timedelta(hours=1))
         assert [r.url for r in reports] == [f"{server.url}/shortcut"]  # still missing
         assert len(list((site.content_dir / "links").glob("*.md"))) == 2
     finally:
@@ -372,3 +374,203 @@ def test_the_service_stops_at_once_while_a_feed_keeps_it_waiting(server, tmp_pat
         assert "did not stop in time" not in json.dumps(service.events)
     finally:
         hold.set()
+
+
+# --- defects found at review, each with its test ---
+
+
+def test_a_fetch_that_raises_anything_or_never_ends_is_that_items_error(server, tmp_path):
+    """A get that raises what no one expected (a bad redirect's ValueError, say) and one
+    that never answers are each their own item's error; the others' answers still come."""
+    hold = threading.Event()
+    server.set("/stuck", "x", hold=hold)
+    server.set("/fine", rss("Fine", HOME, []))
+    site = make_site(tmp_path, config=config())
+    store = Store(site.store_url)
+    fetcher = Fetcher(site, store)
+    fetcher.answer_seconds = 1.0
+
+    def get(path: str):
+        if path == "/boom":
+            raise ValueError("Invalid IPv6 URL")
+        return fetcher.fetch(server.url + path)
+
+    try:
+        answers = dict(fetcher.side_by_side(["/boom", "/stuck", "/fine"], str, get))
+        assert answers["/fine"].status == 200
+        assert "ValueError: Invalid IPv6 URL" in str(answers["/boom"])
+        assert "no whole answer within 1 s" in str(answers["/stuck"])
+    finally:
+        hold.set()
+        store.close()
+
+
+def test_a_backoff_after_years_of_failures_is_a_day_not_an_overflow():
+    assert backoff(timedelta(hours=2), 35) == timedelta(days=1)
+    assert backoff(timedelta(minutes=1), 10_000) == timedelta(days=1)
+
+
+def test_one_feeds_surprise_is_its_own_error_and_the_rest_go_on(server, tmp_path):
+    """A JSON Feed dated before year 1 in UTC, a page in a charset nobody knows, a link
+    that is no URL: each is read as well as it can be or said, never the job's end."""
+    ancient = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Ancient",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://e.org/old",
+                "title": "Old",
+                "content_text": "x",
+                "date_published": "0001-01-01T00:00:00+01:00",
+            }
+        ],
+    }
+    old = server.set("/ancient", json.dumps(ancient), kind="application/feed+json")
+    good = server.set("/good", rss("Good", HOME, [article(1, 1)]))
+    body = "A page in a charset nobody has heard of. " * 20
+    page = f"<html><head><title>Odd charset</title></head><body><p>{body}</p></body></html>"
+    server.set("/odd", page, kind="text/html; charset=x-unknown")
+    listing = f"http://a]b/\n{server.url}/odd\n"
+    site = make_site(tmp_path, {"links.txt": listing}, config(f'url = "{old}"', f'url = "{good}"'))
+    store = Store(site.store_url)
+    try:
+        reports = {r.name: r for r in Follower(Fetcher(site, store)).poll(NOW)}
+        assert reports["Good"].written and not reports["Ancient"].error
+        links, problems = fetch_links(Fetcher(site, store), NOW)
+        assert [link.written.startswith("links/") for link in links] == [True]
+        assert [p.reason for p in problems] == ["line 1 is not an http(s) link: http://a]b/"]
+        assert postroom(site.root, "check").returncode == 0
+    finally:
+        store.close()
+
+
+def test_long_validators_ids_and_links_are_kept_on_every_database(server, tmp_path):
+    """PostgreSQL refuses what SQLite keeps: a long Last-Modified, a 2,000-character id,
+    a link-less entry whose id is 950 CJK characters (2,850 bytes, past an index entry's
+    limit). Each entry is written once, however often the feed is polled."""
+    items = [
+        Item("Long id", "https://e.org/long", NOW, guid="g" * 2000),
+        Item("CJK id", "", NOW, guid="漢" * 950),
+    ]
+    url = server.set(
+        "/feed", rss("Long", HOME, items), headers={"Last-Modified": "Mon, " + "x" * 300}
+    )
+    site, store, follower = follower_for(tmp_path, f'url = "{url}"')
+    try:
+        assert len(follower.poll(NOW)[0].written) == 2
+        [again] = follower.poll(NOW + timedelta(hours=2))
+        assert again.written == () and again.error == ""
+        assert len(posts_in(site)) == 2
+    finally:
+        store.close()
+
+
+def test_an_article_saved_as_a_post_or_listed_twice_in_a_feed_is_one_post(server, tmp_path):
+    saved = "---\ntitle: Budget cuts\ndate: 2026-11-30\nsource_url: https://e.org/budget\n---\nx\n"
+    items = [
+        Item("Budget cuts", "https://e.org/budget?utm_source=rss", NOW, "b1"),
+        Item("Rota (updated)", "https://e.org/rota", NOW, "r2"),
+        Item("Rota", "https://e.org/rota", NOW - timedelta(hours=1), "r1"),
+    ]
+    url = server.set("/feed", rss("Dupes", HOME, items))
+    site = make_site(tmp_path, {"saved.md": saved}, config(f'url = "{url}"'))
+    assert postroom(site.root, "check").returncode == 0  # the saved post is in the store
+    store = Store(site.store_url)
+    try:
+        [report] = Follower(Fetcher(site, store)).poll(NOW)
+        assert [m["title"] for m in posts_in(site).values()] == ["Rota"]
+        assert len(report.written) == 1
+    finally:
+        store.close()
+
+
+def test_an_article_another_process_wrote_first_is_not_written_again(server, tmp_path):
+    site = make_site(tmp_path, config=config())
+    store = Store(site.store_url)
+    try:
+        fetcher = Fetcher(site, store)
+        remember(store, NOW, link="https://e.org/a", path="links/theirs.md")  # `add`, say
+        written = fetcher.write_once(
+            "follow/x/2026-12-02-a.md",
+            "---\ntitle: A\nsource_url: https://e.org/a\n---\nx\n",
+            lambda meta: meta.get("source_url") == "https://e.org/a",
+            remember_written(store, NOW, "https://e.org/a"),
+        )
+        assert written == "" and not list(site.content_dir.rglob("*.md"))
+    finally:
+        store.close()
+
+
+def test_full_text_pages_that_all_name_the_front_page_are_each_their_own(server, tmp_path):
+    body = "Each story has words of its own, told at length for the reader. " * 10
+    for slug in ("alpha", "beta"):
+        page = f"""<html><head><title>{slug}</title>
+<meta property="og:url" content="{server.url}/"></head>
+<body><article><h1>{slug}</h1><p>{slug} {body}</p></article></body></html>"""
+        server.set(f"/{slug}", page, kind=PAGE)
+    items = [Item(s, f"{server.url}/{s}", NOW, s) for s in ("beta", "alpha")]
+    url = server.set("/feed", rss("Same og", HOME, items))
+    _, store, follower = follower_for(tmp_path, f'url = "{url}"\nfull_text = true')
+    try:
+        assert len(follower.poll(NOW)[0].written) == 2
+    finally:
+        store.close()
+
+
+def test_a_listed_link_a_feed_passed_over_is_still_fetched(server, tmp_path):
+    body = "The listed article, wanted by the curator, long enough to be read. " * 10
+    page = f"<html><head><title>Wanted</title></head><body><p>{body}</p></body></html>"
+    link = server.set("/wanted", page, kind=PAGE)
+    url = server.set("/feed", rss("Old", HOME, [Item("Wanted", link, NOW - 30 * DAY, "w")]))
+    site = make_site(tmp_path, {"links.txt": link + "\n"}, config(f'url = "{url}"'))
+    store = Store(site.store_url)
+    try:
+        fetcher = Fetcher(site, store)
+        assert Follower(fetcher).poll(NOW)[0].passed_over == 1
+        links, _ = fetch_links(fetcher, NOW)
+        assert [r.written.startswith("links/") for r in links] == [True]
+    finally:
+        store.close()
+
+
+def test_a_flood_of_new_entries_is_capped_per_poll_and_said(server, tmp_path):
+    items = [article(n, 0) for n in range(120)]
+    url = server.set("/feed", rss("Flood", HOME, items))
+    said: list[str] = []
+    site = make_site(tmp_path, config=config(f'url = "{url}"'))
+    store = Store(site.store_url)
+    try:
+        [report] = Follower(Fetcher(site, store), said.append).poll(NOW)
+        assert (len(report.written), report.flooded) == (MAX_NEW_PER_POLL, 70)
+        assert "70 more new entries" in said[0]
+    finally:
+        store.close()
+
+
+def test_a_stop_part_way_through_a_poll_leaves_the_rest_for_the_next(server, tmp_path):
+    """Stopped while an entry's page is fetched: the entry is not written with its
+    summary, and the feed's validators are not saved (the next poll reads it whole)."""
+    hold = threading.Event()
+    server.set("/page", "<html><body>x</body></html>", kind=PAGE, hold=hold)
+    url = server.set(
+        "/feed", rss("Stop", HOME, [Item("P", f"{server.url}/page", NOW, "p")]), etag='"v1"'
+    )
+    site, store, follower = follower_for(tmp_path, f'url = "{url}"\nfull_text = true')
+    try:
+        polling = threading.Thread(target=lambda: follower.poll(NOW))
+        polling.start()
+        wait_until(lambda: server.asked("/page"), 10, "the entry's page asked for")
+        follower.fetcher.stop.set()
+        polling.join(5)
+        assert not polling.is_alive()
+        assert not (site.content_dir / "follow").exists()
+        assert targets(store, TargetKind.FEED)[url].etag == ""
+    finally:
+        hold.set()
+        store.close()
+
+
+def test_a_follow_url_that_does_not_parse_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="'url' must be an http"):
+        make_site(tmp_path, config=config('url = "http://a]b/"'))
