@@ -184,3 +184,17 @@ def dkim_key(folder: Path) -> tuple[Path, bytes]:
         capture_output=True,
     ).stdout
     return key, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def self_signed(folder: Path, common_name: str, alt_name: str) -> tuple[Path, Path]:
+    """A certificate for `alt_name` ("IP:127.0.0.1", "DNS:pinned.test") and its key,
+    made by openssl into `folder`: (cert.pem, key.pem)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={common_name}", "-addext", f"subjectAltName={alt_name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

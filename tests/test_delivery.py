@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import ssl
-import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from postroom.store.subscribers import Status, SubscriberList
 from smtp_sink import Script, SmtpSink
 from sqlalchemy.exc import OperationalError
 from support import dkim_key as make_dkim_key
-from support import make_site, write
+from support import make_site, self_signed, write
 
 SECRET = "test-secret-that-is-long-enough"
 SITE = (
@@ -419,14 +418,7 @@ def test_dkim_signature_verifies(tmp_path):
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, trusted through SSL_CERT_FILE."""
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(folder, "127.0.0.1", "IP:127.0.0.1")
     return cert, key
 
 

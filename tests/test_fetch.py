@@ -16,7 +16,6 @@ import ipaddress
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from postroom.content.fetch import (
     pin,
     user_agent,
 )
+from support import self_signed
 
 pytestmark = pytest.mark.nostore  # no site, no store: the SQLite pass alone
 
@@ -398,14 +398,7 @@ def tls_server(tmp_path_factory) -> Iterator[tuple[int, str, list[str]]]:
     """HTTPS on 127.0.0.1 with a self-signed certificate for pinned.test only (no IP in
     it): (port, the certificate's file, the SNI names the server was sent)."""
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(folder, "pinned.test", "DNS:pinned.test")
     sni: list[str] = []
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
