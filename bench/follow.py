@@ -496,6 +496,7 @@ def _stage_table(stats: pstats.Stats, wall: float) -> None:
 
 def profile(root: Path, server: Server, now: datetime) -> None:
     import httpx
+    from postroom.service.fetching import Fetcher
     from postroom.service.follow import Follower
     from postroom.store import Store
 
@@ -512,7 +513,7 @@ def profile(root: Path, server: Server, now: datetime) -> None:
             ("poll 1 (cold)", now, False),
             ("poll 2 (all 304)", now + timedelta(hours=2), True),
         ):
-            follower = Follower(site, store)
+            follower = Follower(Fetcher(site, store))
             tracer = ThreadProfile(follower)
             began = time.perf_counter()
             tracer.run(lambda f=follower, a=at, e=everything: f.poll(a, everything=e))
@@ -545,6 +546,7 @@ def main() -> int:
 
     import feedparser  # noqa: F401  (imports are not any step's cost)
     import httpx  # noqa: F401
+    from postroom.service.fetching import Fetcher
     from postroom.service.follow import Follower
     from postroom.store import Store
 
@@ -561,7 +563,7 @@ def main() -> int:
             site = make_site(Path(tmp) / "site", server.urls)
             store = Store(site.store_url)
             try:
-                follower = Follower(site, store)
+                follower = Follower(Fetcher(site, store))
                 print(f"{n} feeds of {m} entries on {server.base}; poll 1 ...", flush=True)
                 first = measure(
                     "postroom poll 1 (cold)",
