@@ -22,6 +22,7 @@ LINKS_TXT = "links.txt"
 URL_SUFFIX = ".url"
 MAX_URL_CHARS = 2000  # what browsers and servers take; longer is a paste gone wrong
 _MAX_BYTES = 1024 * 1024  # a list of links, not a dump: a larger file is not read
+_PROBLEMS_SAID = 5  # lines of one file reported by number; the rest counted
 _SKIPPED_FOLDERS = ("_digest",)  # the next issue's intro (content.intake's INTRO_FOLDER)
 
 
@@ -80,6 +81,9 @@ def read_link_file(root: Path, path: str) -> LinkFile:
                 urls.append(line)
         else:
             problems.append(f"line {number} is not an http(s) link: {one_line(line)[:80]}")
+    if len(problems) > _PROBLEMS_SAID:  # a binary file is not a thousand warnings
+        more = len(problems) - _PROBLEMS_SAID
+        problems = [*problems[:_PROBLEMS_SAID], f"and {more} more lines that are not links"]
     return LinkFile(path, tuple(urls), tuple(problems))
 
 

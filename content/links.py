@@ -12,8 +12,10 @@ twice, however it was shared, is found to be one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 import trafilatura
@@ -27,9 +29,17 @@ LINKS_FOLDER = "links"
 
 
 def canonical(url: str) -> str:
-    """The URL without its tracking parameters and fragment (courlan), or as given if
-    courlan cannot read it."""
-    return courlan.clean_url(url.strip()) or url.strip()
+    """The URL without its tracking parameters (courlan), its #fragment (a place in the
+    page, `#:~:text=` a shared quote) and any user:password@ (never to be published);
+    as given, less those, if courlan cannot read it."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    except ValueError:  # "http://a]b/": courlan gives it back as it is, or nothing
+        pass
+    return courlan.clean_url(url) or url
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,18 @@ def read_link(fetched: Fetched) -> Link:
         url=canonical(meta["url"] or fetched.url),
         title=meta["title"] or canonical(fetched.url),
         author=meta["author"],
-        source=meta["sitename"],
+        source=meta["sitename"].rpartition("@")[2]
+        if " " not in meta["sitename"]
+        else meta["sitename"],
         published=meta["date"][:10],
         text="\n\n".join(paragraphs),
     )
+
+
+def _no_password(name: str) -> str:
+    """A site name that is a host with a user:password@ before it (trafilatura falls back
+    on the URL's), without them."""
+    return name.rpartition("@")[2] if " " not in name else name
 
 
 def link_file_name(link: Link, today: date, folder: str = LINKS_FOLDER) -> str:
@@ -85,9 +103,15 @@ def link_file_name(link: Link, today: date, folder: str = LINKS_FOLDER) -> str:
     return f"{folder}/{day}-{slugify(link.title, max_length=60) or 'link'}.md"
 
 
-def link_post(link: Link, tags: tuple[str, ...] = (), comment: str = "") -> str:
-    """The Markdown post, front matter first: what the page said, for the curator to edit."""
+def link_post(
+    link: Link, tags: tuple[str, ...] = (), comment: str = "", *, post_id: str = ""
+) -> str:
+    """The Markdown post, front matter first: what the page said, for the curator to edit.
+    `post_id` keeps two articles of one title and day apart (a post is otherwise known
+    by its day and title). With no text found, the post is a link to the article."""
     meta: dict[str, object] = {"title": link.title}
+    if post_id:
+        meta["id"] = post_id
     if len(link.published) > 10:  # a time: written as a YAML timestamp, read back as one
         meta["date"] = datetime.fromisoformat(link.published)
     elif link.published:
@@ -101,4 +125,10 @@ def link_post(link: Link, tags: tuple[str, ...] = (), comment: str = "") -> str:
     if comment.strip():
         meta["comment"] = comment.strip()
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
-    return f"---\n{head}---\n{link.text}\n"
+    body = link.text or f"Read it at [{_escaped(link.source or link.url)}](<{link.url}>)."
+    return f"---\n{head}---\n{body}\n"
+
+
+def _escaped(text: str) -> str:
+    """Text that Markdown shows as it is, inside a link's brackets."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|])", r"\\\1", text)

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from postroom.core.sanitize import one_line
 from postroom.core.schedule import schedule_error
 
 DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
@@ -232,7 +233,7 @@ class FollowSection:
 
     def source(self, title: str) -> str:
         """The posts' source: the configured name, else the feed's title, else its host."""
-        return self.name or title or (urlsplit(self.url).hostname or self.url)
+        return one_line(self.name) or one_line(title) or (urlsplit(self.url).hostname or self.url)
 
 
 @dataclass(frozen=True)
@@ -584,6 +585,12 @@ def _mail_section(raw: Any, path: Path) -> MailSection:
 _FOLLOW_LISTS = ("tags", "include", "exclude")
 
 
+def _same_url(url: str) -> str:
+    """A URL as it is compared for "followed twice": scheme and host in any case."""
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+
+
 def _web_url(url: str) -> bool:
     """An http(s) URL with a host, of a length servers take, that parses."""
     try:
@@ -618,7 +625,8 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
             raise ConfigError(str(exc).replace(f"{path}: ", f"{path}: {where}: ", 1)) from None
         if not _web_url(follow.url):
             raise ConfigError(f"{path}: {where}: 'url' must be an http(s) URL, not {follow.url!r}")
-        if follow.url in urls:
+        same = _same_url(follow.url)
+        if same in urls:
             raise ConfigError(f"{path}: {where}: {follow.url} is followed twice")
         low, high = _POLL_MINUTES
         if not low <= follow.poll_minutes <= high:
@@ -626,7 +634,7 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
                 f"{path}: {where}: 'poll_minutes' must be from {low} to {high:g},"
                 f" not {follow.poll_minutes}"
             )
-        urls.add(follow.url)
+        urls.add(same)
         tables.append(dataclasses.replace(follow, **lists))
     return tuple(tables)
 

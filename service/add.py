@@ -7,6 +7,7 @@ from postroom.content.fetch import FetchError, fetch, user_agent
 from postroom.content.links import canonical, link_file_name, link_post, read_link
 from postroom.feeds.writer import write_atomic
 from postroom.service.command import Context, Exit, say
+from postroom.service.fetching import Fetcher
 from postroom.store.fetched import remember, written_to
 
 _PAGES = ("text/html", "application/xhtml+xml")
@@ -25,7 +26,7 @@ def add(
     site = ctx.site
     try:
         fetched = fetch(
-            canonical(url),
+            url.strip(),  # as given: a user:password@ is used, never kept
             agent=user_agent(site.base_url),
             allow_private=site.config.fetch.allow_private,
         )
@@ -44,9 +45,12 @@ def add(
     if fetched_to and (site.content_dir / fetched_to).exists():
         print(f"already added: {fetched_to} (not yet picked up)")
         return Exit.OK
-    name = link_file_name(link, ctx.clock().astimezone(site.config.tz).date())
+    same = lambda meta: meta.get("source_url") == link.url  # noqa: E731
+    name = Fetcher(site, ctx.store).free_path(
+        link_file_name(link, ctx.clock().astimezone(site.config.tz).date()), same
+    )
     path = site.content_dir / name
-    if path.exists():
+    if path.exists():  # it holds this article (another title's file got a -2 name)
         print(f"already added: {name} (not yet picked up)")
         return Exit.OK
     print(f"{link.title}")
@@ -60,7 +64,8 @@ def add(
     if dry_run:
         print(f"--dry-run: {name} not written")
         return Exit.OK
-    write_atomic(path, link_post(link, tags, comment).encode())
+    post_id = name.rsplit("/", 1)[-1].removesuffix(".md")
+    write_atomic(path, link_post(link, tags, comment, post_id=post_id).encode())
     remember(ctx.store, ctx.clock(), link=link.url, also=(canonical(url),), path=name)
     print(f"added: {name}; the next scan publishes it")
     return Exit.OK

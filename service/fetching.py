@@ -169,23 +169,26 @@ class Fetcher:
     def write_once(
         self,
         name: str,
-        text: str,
+        text: Callable[[str], str],
         same: Callable[[dict], bool],
         remembered: Callable[[str], bool],
     ) -> str:
-        """Write an article's post at `name` in content/ (or name-2, -3, ...: a file there
-        holding another article is never replaced), then `remembered(path)`. If that
+        """Write an article's post, `text(path)`, at `name` in content/ (or name-2, -3,
+        ...: a file there holding another article is never replaced), then
+        `remembered(path)`. If that
         says another process wrote the article first, ours is taken back: "". A crash
         between the two leaves the file, which the next try finds (`same` of its front
         matter) and writes over: never a second copy."""
-        path = self._free_path(name, same)
-        write_atomic(self.site.content_dir / path, text.encode())
+        path = self.free_path(name, same)
+        write_atomic(self.site.content_dir / path, text(path).encode())
         if remembered(path):
             return path
         (self.site.content_dir / path).unlink(missing_ok=True)
         return ""
 
-    def _free_path(self, name: str, same: Callable[[dict], bool]) -> str:
+    def free_path(self, name: str, same: Callable[[dict], bool]) -> str:
+        """`name` in content/, or name-2, -3, ...: the first that holds no file, or holds
+        this article's (`same` of its front matter)."""
         stem, number = name.removesuffix(".md"), 1
         while True:
             path = name if number == 1 else f"{stem}-{number}.md"

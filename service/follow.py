@@ -48,6 +48,8 @@ PAGES = ("text/html", "application/xhtml+xml")
 #: new entries written from one feed in one poll; more (a feed that dumps its archive, a
 #: hostile one) are noted as passed over, with a warning, not flooded into the digest
 MAX_NEW_PER_POLL = 50
+#: entries of one feed looked at, newest first: a feed of 50,000 is read, not worked through
+MAX_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ class Follower:
             save_outcome(self.store, target.url, outcome, now)
             return report
         except Exception as exc:  # one feed's trouble, whatever it is: said, and backed off
-            error = problem_text(exc) if not isinstance(exc, FeedError) else str(exc)
+            error = problem_text(exc) if not isinstance(exc, FeedError) else f"{target.url}: {exc}"
             wait = backoff(every * 2, target.failures + 1, getattr(exc, "retry_after", None))
             try:
                 save_outcome(self.store, target.url, Outcome(now + wait, False, error), now)
@@ -190,48 +192,54 @@ class Follower:
         self, follow: FollowSection, feed: SourceFeed, *, first: bool, now: datetime
     ) -> FeedReport:
         """Write the entries not seen before, oldest first. On the first poll, those
-        older than the backfill are only noted as seen; past MAX_NEW_PER_POLL, the rest
-        are noted too (a flood is said, not published)."""
+        older than the backfill are only noted as seen; past MAX_NEW_PER_POLL, the oldest
+        of the new are noted too (a flood is said, not published)."""
         name = follow.source(feed.title)
-        links = {e: entry_link(e, feed) for e in feed.entries}
-        ids = {e: entry_id(e) for e in feed.entries}
+        entries = feed.entries[:MAX_ENTRIES]  # a feed lists its newest first
+        links = {e: entry_link(e, feed) for e in entries}
+        ids = {e: entry_id(e) for e in entries}
         seen_ids = known_entries(self.store, follow.url, ids.values())
         seen_links = self.fetcher.seen(links.values())
         since = now - timedelta(days=follow.backfill_days)
-        written: list[str] = []
+        new: list[tuple[FeedEntry, str]] = []
         passed: list[tuple[str, str, str]] = []
         renamed: list[tuple[str, str, str]] = []
-        filtered = flooded = 0
-        for entry in reversed(feed.entries):  # oldest first, as a feed lists newest first
+        filtered = 0
+        for entry in reversed(entries):  # oldest first
             link, ident = links[entry], ids[entry]
             if ident in seen_ids or (link and link in seen_links):
                 if ident not in seen_ids:  # its id was rewritten: the new one is noted too
                     renamed.append((link, ident, ""))
                 continue
+            seen_ids.add(ident)  # the same id (or link) twice in one feed is one entry
             if link:
-                seen_links.add(link)  # twice in one feed is one post
-            if first and (entry.published is None or entry.published < since):
+                seen_links.add(link)
+            unpublishable = not entry.title or not (link or entry.html)
+            if unpublishable or (first and (entry.published is None or entry.published < since)):
                 passed.append((link, ident, ""))
                 continue
             text = entry.text()
-            if not wanted(follow, entry, text):
+            if wanted(follow, entry, text):
+                new.append((entry, text))
+            else:
                 filtered += 1
-                continue
-            if len(written) >= MAX_NEW_PER_POLL:
-                passed.append((link, ident, ""))
-                flooded += 1
-                continue
+        flood = new[: max(0, len(new) - MAX_NEW_PER_POLL)]  # the oldest of a flood
+        passed += [(links[e], ids[e], "") for e, _ in flood]
+        remember_all(self.store, now, [*passed, *renamed], feed=follow.url)
+        written: list[str] = []
+        for entry, text in new[len(flood) :]:
             if self.fetcher.stop.is_set():
                 break
-            if path := self._write_entry(follow, name, entry, text, ident, link, now):
+            if path := self._write_entry(follow, name, entry, text, ids[entry], links[entry], now):
                 written.append(path)
-        remember_all(self.store, now, [*passed, *renamed], feed=follow.url)
-        if flooded:
+        if flood:
             self.log(
-                f"{name}: {flooded} more new entries than the {MAX_NEW_PER_POLL} a poll"
-                " takes: noted as seen, not published"
+                f"{name}: {len(flood)} more new entries than the {MAX_NEW_PER_POLL} a poll"
+                " takes: the oldest noted as seen, not published"
             )
-        return FeedReport(follow.url, name, tuple(written), len(passed), filtered, flooded=flooded)
+        return FeedReport(
+            follow.url, name, tuple(written), len(passed), filtered, flooded=len(flood)
+        )
 
     def _write_entry(
         self,
@@ -268,25 +276,30 @@ class Follower:
             title=entry.title,
             author=entry.author,
             source=name,
-            published=entry.published.isoformat() if entry.published else "",
+            # a date to come would pin the entry atop every list: it is news now at most
+            published=min(entry.published, now).isoformat() if entry.published else "",
             text=text,
         )
         today = now.astimezone(self.site.config.tz).date()
-        folder = f"{FOLLOW_FOLDER}/{slugify(name, max_length=40)}"
+        feed_slug = slugify(name, max_length=40)
+        folder = f"{FOLLOW_FOLDER}/{feed_slug}"
         also = (page_url,) if page_url else ()
         return self.fetcher.write_once(
             link_file_name(post, today, folder),
-            link_post(post, follow.tags),
+            lambda path: link_post(post, follow.tags, post_id=f"{feed_slug}-{_stem(path)}"),
             lambda meta: _same_article(meta, post),
             remember_written(self.store, now, link, also=also, feed=follow.url, entry_id=ident),
         )
 
 
 def _same_article(meta: dict, post: Link) -> bool:
-    """Whether a post file's front matter is this article's (written before a crash)."""
-    if post.url:
-        return meta.get("source_url") == post.url
-    return meta.get("title") == post.title and meta.get("source") == post.source
+    """Whether a post file's front matter is this article's (written before a crash).
+    Without a link nothing tells two articles apart: never the same."""
+    return bool(post.url) and meta.get("source_url") == post.url
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(".md")
 
 
 def _due(target: Target, now: datetime) -> bool:
@@ -325,6 +338,8 @@ def _check_one(
         links = {e: entry_link(e, feed) for e in feed.entries}
         seen_ids = known_entries(follower.store, follow.url, ids.values())
         seen_links = follower.fetcher.seen(links.values())
+    except FeedError as exc:
+        return FeedCheck(follow.url, follow.source(""), error=f"{follow.url}: {exc}")
     except Exception as exc:  # whatever it is, this feed's error, not the command's
         return FeedCheck(follow.url, follow.source(""), error=problem_text(exc))
     fresh = [

@@ -91,7 +91,7 @@ def _fetch_link(
         today = now.astimezone(fetcher.site.config.tz).date()
         path = fetcher.write_once(
             link_file_name(link, today),
-            link_post(link),
+            lambda path: link_post(link, post_id=path.rsplit("/", 1)[-1].removesuffix(".md")),
             lambda meta: meta.get("source_url") == link.url,
             remember_written(store, now, link.url, also=(url,)),
         )

@@ -25,8 +25,12 @@ ARTICLE = f"""<!doctype html><html lang="en"><head>
 <p>{BODY}</p><p>Managers said the rota held.</p></article>
 <footer>Cookie settings. Share this.</footer></body></html>"""
 BARE = f"<html><body><article><p>{BODY}</p></article></body></html>"
+HOME_A = f"<html><head><title>Home</title></head><body><p>First. {BODY}</p></body></html>"
+HOME_B = f"<html><head><title>Home</title></head><body><p>Second. {BODY}</p></body></html>"
 ROUTES = {
     "/article": ("text/html; charset=utf-8", ARTICLE),
+    "/home-a": ("text/html; charset=utf-8", HOME_A),
+    "/home-b": ("text/html; charset=utf-8", HOME_B),
     "/bare": ("text/html; charset=utf-8", BARE),
     "/feed": ("application/rss+xml", "<rss version='2.0'><channel/></rss>"),
 }
@@ -117,3 +121,24 @@ def test_a_private_address_is_refused_unless_the_site_allows_it(tmp_path, pages)
     done = postroom(site.root, "add", f"{pages}/article")
     assert done.returncode == 1 and "a private address: not fetched" in done.stderr
     assert "fetch.allow_private" in done.stderr
+
+
+def test_two_articles_of_one_title_are_two_posts(site, pages):
+    """Pages that share a title (every page of a site titled "Home") are each added,
+    the second beside the first, and picked up as posts of their own."""
+    assert postroom(site.root, "add", f"{pages}/home-a").returncode == 0
+    second = postroom(site.root, "add", f"{pages}/home-b")
+    assert second.returncode == 0 and "added: links/" in second.stdout
+    assert "-home-2.md" in second.stdout
+    posts = check_json(site)["posts"]
+    assert sorted(p["body_start"][:6] for p in posts) == ["First.", "Second"]
+
+
+def test_a_password_in_a_url_is_used_and_never_kept(site, pages):
+    with_password = pages.replace("http://", "http://curator:s3cret@") + "/article#comments"
+    added = postroom(site.root, "add", with_password)
+    assert added.returncode == 0, added.stderr
+    [path] = (site.content_dir / "links").glob("*.md")
+    text = path.read_text()
+    assert "s3cret" not in text and "#comments" not in text
+    assert "s3cret" not in added.stdout

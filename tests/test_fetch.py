@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.nostore  # no site, no store: the SQLite pass alone
 
 AGENT = user_agent("https://notes.example.org/")
 PAGE = b"<!doctype html><title>Thresholds</title><p>Duty teams kept the phones open.</p>"
+STACKED_BOMB = gzip.compress(gzip.compress(b"\0" * 2**24))  # 16 MB inside, 200 bytes sent
 released = threading.Event()  # the slow handler waits for the test, not the clock
 PUBLIC = "93.184.216.34"  # global to `ipaddress`; never dialled (see Names)
 
@@ -96,6 +98,10 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             released.wait(30)
             self._send(200, PAGE)
+        elif path == "/bomb2":  # gzip inside gzip: 2 GB of zeros in a few KB
+            self._send(200, STACKED_BOMB, Content_Encoding="gzip, gzip")
+        elif path == "/deflated":
+            self._send(200, zlib.compress(PAGE), Content_Encoding="deflate")
         elif path == "/bad-location":
             self._send(302, b"", Location="http://a]b/")
         elif path == "/trickle-headers":  # the status line, then a header a byte at a time
@@ -212,6 +218,12 @@ def test_a_server_that_trickles_its_body_is_given_up_on_at_the_total_limit(serve
             get(f"{server}/trickle", timeout=5, total=0.5)
     finally:
         released.set()
+
+
+def test_stacked_encodings_are_refused_and_deflate_is_read(server):
+    with pytest.raises(FetchError, match="content encoded as gzip, gzip: not read"):
+        get(f"{server}/bomb2")
+    assert get(f"{server}/deflated").body == PAGE
 
 
 def test_a_redirect_to_what_is_no_url_is_a_fetch_error(server):

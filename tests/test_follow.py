@@ -493,7 +493,7 @@ def test_an_article_another_process_wrote_first_is_not_written_again(server, tmp
         remember(store, NOW, link="https://e.org/a", path="links/theirs.md")  # `add`, say
         written = fetcher.write_once(
             "follow/x/2026-12-02-a.md",
-            "---\ntitle: A\nsource_url: https://e.org/a\n---\nx\n",
+            lambda _path: "---\ntitle: A\nsource_url: https://e.org/a\n---\nx\n",
             lambda meta: meta.get("source_url") == "https://e.org/a",
             remember_written(store, NOW, "https://e.org/a"),
         )
@@ -544,6 +544,8 @@ def test_a_flood_of_new_entries_is_capped_per_poll_and_said(server, tmp_path):
         [report] = Follower(Fetcher(site, store), said.append).poll(NOW)
         assert (len(report.written), report.flooded) == (MAX_NEW_PER_POLL, 70)
         assert "70 more new entries" in said[0]
+        titles = {m["title"] for m in posts_in(site).values()}
+        assert titles == {f"Thresholds report {n}" for n in range(MAX_NEW_PER_POLL)}  # newest
     finally:
         store.close()
 
@@ -574,3 +576,86 @@ def test_a_stop_part_way_through_a_poll_leaves_the_rest_for_the_next(server, tmp
 def test_a_follow_url_that_does_not_parse_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="'url' must be an http"):
         make_site(tmp_path, config=config('url = "http://a]b/"'))
+
+
+# --- defects found by the curator's pass, each with its test ---
+
+
+def test_articles_of_one_title_and_day_are_each_a_post_of_their_own(server, tmp_path):
+    """No link (or one to the front page, or javascript:) and one title, or one title
+    and two links: each entry is its own file and its own post, never written over."""
+    items = [
+        Item("Note", "", NOW, "note-1", text="First."),
+        Item("Note", HOME, NOW - timedelta(minutes=5), "note-2", text="Second."),
+        Item("Note", "javascript:void(0)", NOW - timedelta(minutes=9), "note-3", text="Third."),
+        Item("Same title", "https://e.org/same1", NOW, "s1", text="one"),
+        Item("Same title", "https://e.org/same2", NOW, "s2", text="two"),
+    ]
+    url = server.set("/feed", rss("Notes", HOME, items))
+    site = make_site(tmp_path, config=config(f'url = "{url}"'))
+    store = Store(site.store_url)
+    try:
+        [report] = Follower(Fetcher(site, store)).poll(NOW)
+        assert len(report.written) == 5 and len(posts_in(site)) == 5
+    finally:
+        store.close()
+    posts = json.loads(postroom(site.root, "check", "--json").stdout)["posts"]
+    assert sorted(p["title"] for p in posts) == ["Note"] * 3 + ["Same title"] * 2
+
+
+def test_an_entry_with_a_title_and_a_link_only_is_a_link_post(server, tmp_path):
+    item = Item("Title only", "https://e.org/t", NOW, "t", text="")
+    url = server.set(
+        "/feed",
+        rss("Bare", HOME, [item]).replace("<description>&lt;p&gt;&lt;/p&gt;</description>", ""),
+    )
+    site, store, follower = follower_for(tmp_path, f'url = "{url}"')
+    try:
+        [path] = follower.poll(NOW)[0].written
+    finally:
+        store.close()
+    assert "Read it at [Bare](<https://e.org/t>)." in (site.content_dir / path).read_text()
+    checked = json.loads(postroom(site.root, "check", "--json").stdout)
+    assert [p["title"] for p in checked["posts"]] == ["Title only"]
+    assert checked["problems"] == []
+
+
+def test_an_entry_dated_years_ahead_is_dated_when_it_was_picked_up(server, tmp_path):
+    ahead = Item("Future", "https://e.org/future", NOW + timedelta(days=3650), "f")
+    url = server.set("/feed", rss("Ahead", HOME, [ahead]))
+    site, store, follower = follower_for(tmp_path, f'url = "{url}"')
+    try:
+        follower.poll(NOW)
+        [meta] = posts_in(site).values()
+        assert meta["date"] == NOW
+    finally:
+        store.close()
+
+
+def test_one_id_twice_in_a_feed_is_one_entry(server, tmp_path):
+    items = [
+        Item("Dup id A", "https://e.org/a", NOW, "same"),
+        Item("Dup id B", "https://e.org/b", NOW, "same"),
+    ]
+    url = server.set("/feed", rss("Dup", HOME, items))
+    _, store, follower = follower_for(tmp_path, f'url = "{url}"')
+    try:
+        assert len(follower.poll(NOW)[0].written) == 1
+    finally:
+        store.close()
+
+
+def test_a_binary_links_file_is_a_few_warnings_not_one_a_line(tmp_path):
+    noise = bytes(range(256)) * 40 + b"\n".join(b"junk %d" % n for n in range(200))
+    site = make_site(tmp_path, {"saved.url": noise}, config())
+    store = Store(site.store_url)
+    try:
+        _, problems = fetch_links(Fetcher(site, store), NOW)
+    finally:
+        store.close()
+    assert len(problems) == 6 and problems[-1].reason.endswith("more lines that are not links")
+
+
+def test_the_same_feed_in_other_capitals_is_followed_twice(tmp_path):
+    with pytest.raises(ConfigError, match="followed twice"):
+        make_site(tmp_path, config=config('url = "http://a.org/f"', 'url = "HTTP://A.ORG/f"'))
