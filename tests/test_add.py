@@ -25,11 +25,18 @@ ARTICLE = f"""<!doctype html><html lang="en"><head>
 <p>{BODY}</p><p>Managers said the rota held.</p></article>
 <footer>Cookie settings. Share this.</footer></body></html>"""
 BARE = f"<html><body><article><p>{BODY}</p></article></body></html>"
+LINKED_DATA = f"""<!doctype html><html><head><title>Kinship care review</title>
+<script type="application/ld+json">{{"@context": "https://schema.org", "@type": "NewsArticle",
+"headline": "Kinship care review", "datePublished": "2026-11-18T09:30:00Z",
+"author": {{"@type": "Person", "name": "Priya Shah"}},
+"publisher": {{"@type": "Organization", "name": "Practice Weekly"}}}}</script>
+</head><body><article><h1>Kinship care review</h1><p>{BODY}</p></article></body></html>"""
 HOME_A = f"<html><head><title>Home</title></head><body><p>First. {BODY}</p></body></html>"
 HOME_B = f"<html><head><title>Home</title></head><body><p>Second. {BODY}</p></body></html>"
 ROUTES = {
     "/article": ("text/html; charset=utf-8", ARTICLE),
     "/home-a": ("text/html; charset=utf-8", HOME_A),
+    "/linked-data": ("text/html; charset=utf-8", LINKED_DATA),
     "/home-b": ("text/html; charset=utf-8", HOME_B),
     "/bare": ("text/html; charset=utf-8", BARE),
     "/feed": ("application/rss+xml", "<rss version='2.0'><channel/></rss>"),
@@ -142,3 +149,11 @@ def test_a_password_in_a_url_is_used_and_never_kept(site, pages):
     text = path.read_text()
     assert "s3cret" not in text and "#comments" not in text
     assert "s3cret" not in added.stdout
+
+
+def test_a_page_with_json_ld_only_gives_its_author_date_and_publication(site, pages):
+    added = postroom(site.root, "add", f"{pages}/linked-data", "--dry-run")
+    assert added.returncode == 0, added.stderr
+    assert "by: Priya Shah" in added.stdout
+    assert "published: 2026-11-18" in added.stdout
+    assert "source: Practice Weekly" in added.stdout
