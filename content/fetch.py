@@ -66,6 +66,8 @@ CONTENT_TYPES = frozenset(
         "application/feed+json",
     }
 )
+#: of those, what a page (not a feed) is served as
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES = frozenset({429, 503})  # where RFC 9110 and 6585 give Retry-After a meaning
 _SECONDS = re.compile(r"[+-]?[0-9]+")

@@ -3,14 +3,12 @@ an editable post, which the next scan publishes like any other (content.links)."
 
 from __future__ import annotations
 
-from postroom.content.fetch import FetchError, fetch, user_agent
+from postroom.content.fetch import PAGE_TYPES, FetchError
 from postroom.content.links import canonical, link_file_name, link_post, read_link
 from postroom.feeds.writer import write_atomic
 from postroom.service.command import Context, Exit, say
 from postroom.service.fetching import Fetcher
 from postroom.store.fetched import remember, written_to
-
-_PAGES = ("text/html", "application/xhtml+xml")
 
 
 def add(
@@ -24,16 +22,13 @@ def add(
     """Fetch, read, and write content/links/<date>-<slug>.md; say what was found and what
     was not. 0 done (or the page is a post already); 1 it could not be fetched or read."""
     site = ctx.site
+    fetcher = Fetcher(site, ctx.store)
     try:
-        fetched = fetch(
-            url.strip(),  # as given: a user:password@ is used, never kept
-            agent=user_agent(site.base_url),
-            allow_private=site.config.fetch.allow_private,
-        )
+        fetched = fetcher.fetch(url.strip())  # as given: a user:password@ is used, never kept
     except FetchError as exc:
         say(f"not added: {exc}")
         return Exit.FAILED
-    if fetched.content_type not in _PAGES:
+    if fetched.content_type not in PAGE_TYPES:
         say(f"not added: {fetched.url} is {fetched.content_type}, not a page")
         return Exit.FAILED
     link = read_link(fetched)
@@ -46,7 +41,7 @@ def add(
         print(f"already added: {fetched_to} (not yet picked up)")
         return Exit.OK
     same = lambda meta: meta.get("source_url") == link.url  # noqa: E731
-    name = Fetcher(site, ctx.store).free_path(
+    name = fetcher.free_path(
         link_file_name(link, ctx.clock().astimezone(site.config.tz).date()), same
     )
     path = site.content_dir / name

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from postroom.content.fetch import Fetched, FetchError
+from postroom.content.fetch import PAGE_TYPES, Fetched, FetchError
 from postroom.content.links import Link, canonical, link_file_name, link_post, read_link
 from postroom.content.sourcefeed import FeedEntry, FeedError, SourceFeed, read_feed
 from postroom.core.config import FollowSection
@@ -44,7 +44,6 @@ from postroom.store.fetched import (
 
 #: where followed feeds' entries are written, inside content/: follow/<feed>/
 FOLLOW_FOLDER = "follow"
-PAGES = ("text/html", "application/xhtml+xml")
 #: new entries written from one feed in one poll; more (a feed that dumps its archive, a
 #: hostile one) are noted as passed over, with a warning, not flooded into the digest
 MAX_NEW_PER_POLL = 50
@@ -257,7 +256,7 @@ class Follower:
         if follow.full_text and link:
             try:
                 page = self.fetcher.fetch_or_stop(link)
-                if page.content_type in PAGES:
+                if page.content_type in PAGE_TYPES:
                     read = read_link(page)
                     # a page naming its site's front page (or another site) as its
                     # canonical URL says nothing about which article it is

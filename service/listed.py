@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from postroom.content.fetch import FetchError
+from postroom.content.fetch import PAGE_TYPES, FetchError
 from postroom.content.linkfiles import listed_links
 from postroom.content.links import canonical, link_file_name, link_post, read_link
 from postroom.core.model import Problem
@@ -28,7 +28,6 @@ from postroom.store.fetched import (
     targets,
 )
 
-PAGES = ("text/html", "application/xhtml+xml")
 MAX_PER_RUN = 20
 _FIRST_RETRY = timedelta(minutes=1)  # doubled after each failure
 
@@ -81,7 +80,7 @@ def _fetch_link(
     store = fetcher.store
     try:
         page = fetcher.fetch_or_stop(url)
-        if page.content_type not in PAGES:
+        if page.content_type not in PAGE_TYPES:
             raise FetchError(f"{page.url} is {page.content_type}, not a page")
         link = read_link(page)
         if fetcher.seen([link.url], written_only=True):
