@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -127,7 +128,7 @@ class Follower:
     """The followed feeds of one site, polled when due (the service's follow job, `run
     --once`), or all at once, writing nothing (`follow check`)."""
 
-    def __init__(self, fetcher: Fetcher, log=lambda _line: None) -> None:
+    def __init__(self, fetcher: Fetcher, log: Callable[[str], None] = lambda _line: None) -> None:
         self.fetcher, self.store, self.site = fetcher, fetcher.store, fetcher.site
         self.follows = {f.url: f for f in self.site.config.follow}
         self.log = log
