@@ -79,6 +79,7 @@ def check_json(site) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.once
 def test_a_link_becomes_a_post_with_the_pages_attribution(site, pages):
     done = postroom(site.root, "add", f"{pages}/article?utm_source=x&fbclid=y", "--tag", "duty",
                     "--comment", "Worth it for the rota.")  # fmt: skip
@@ -105,6 +106,7 @@ def test_the_same_article_added_again_is_one_post(site, pages):
     assert len(list((site.content_dir / "links").glob("*.md"))) == 1
 
 
+@pytest.mark.once
 def test_dry_run_says_what_it_found_and_what_it_did_not_and_writes_nothing(site, pages):
     done = postroom(site.root, "add", "--dry-run", f"{pages}/bare")
     assert done.returncode == 0, done.stderr
@@ -112,6 +114,7 @@ def test_dry_run_says_what_it_found_and_what_it_did_not_and_writes_nothing(site,
     assert "not written" in done.stdout and not (site.content_dir / "links").exists()
 
 
+@pytest.mark.once
 @pytest.mark.parametrize(
     ("path", "why"),
     [("/missing", "HTTP 404"), ("/feed", "application/rss+xml, not a page")],
@@ -123,6 +126,7 @@ def test_what_cannot_be_added_is_one_line_and_exit_1(site, pages, path, why):
     assert line.startswith("postroom: not added: ") and why in line
 
 
+@pytest.mark.once
 def test_a_private_address_is_refused_unless_the_site_allows_it(tmp_path, pages):
     site = make_site(tmp_path, config='[site]\nbase_url = "https://notes.example.org/"\n')
     done = postroom(site.root, "add", f"{pages}/article")
@@ -141,6 +145,7 @@ def test_two_articles_of_one_title_are_two_posts(site, pages):
     assert sorted(p["body_start"][:6] for p in posts) == ["First.", "Second"]
 
 
+@pytest.mark.once
 def test_a_password_in_a_url_is_used_and_never_kept(site, pages):
     with_password = pages.replace("http://", "http://curator:s3cret@") + "/article#comments"
     added = postroom(site.root, "add", with_password)
@@ -151,6 +156,7 @@ def test_a_password_in_a_url_is_used_and_never_kept(site, pages):
     assert "s3cret" not in added.stdout
 
 
+@pytest.mark.once
 def test_a_page_with_json_ld_only_gives_its_author_date_and_publication(site, pages):
     added = postroom(site.root, "add", f"{pages}/linked-data", "--dry-run")
     assert added.returncode == 0, added.stderr

@@ -167,6 +167,7 @@ def test_a_feed_that_fails_backs_off_and_says_why_and_the_others_go_on(server, t
         store.close()
 
 
+@pytest.mark.once
 def test_include_and_exclude_pick_what_is_picked_up(server, tmp_path):
     items = [
         Item("Care review published", "https://e.org/a", NOW, "a", text="The care review."),
@@ -185,6 +186,7 @@ def test_include_and_exclude_pick_what_is_picked_up(server, tmp_path):
         store.close()
 
 
+@pytest.mark.once
 def test_full_text_reads_each_entrys_page(server, tmp_path):
     body = "Managers said the rota held through the coldest week of the year. " * 10
     page = f"""<html><head><title>The rota held</title>
@@ -223,6 +225,7 @@ def test_an_article_added_by_hand_is_not_written_again_by_its_feed(server, tmp_p
         store.close()
 
 
+@pytest.mark.nostore
 def test_feeds_are_spread_over_their_interval_and_back_off_when_failing():
     hour = timedelta(hours=1)
     urls = [f"https://feeds.example.org/{n}.xml" for n in range(200)]
@@ -238,6 +241,7 @@ def test_feeds_are_spread_over_their_interval_and_back_off_when_failing():
     assert backoff(hour, 1, retry_after=3 * 3600) == 3 * hour
 
 
+@pytest.mark.nostore
 @pytest.mark.parametrize(
     ("table", "why"),
     [
@@ -254,6 +258,7 @@ def test_a_bad_follow_table_is_named_with_why(tmp_path, table, why):
     assert why in str(caught.value) and "#1" in str(caught.value)
 
 
+@pytest.mark.nostore
 def test_the_same_feed_followed_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="followed twice"):
         make_site(tmp_path, config=config('url = "https://x.org/f"', 'url = "https://x.org/f"'))
@@ -300,6 +305,7 @@ def test_listed_links_are_fetched_once_retried_with_backoff_and_said_in_check(se
         store.close()
 
 
+@pytest.mark.once
 def test_follow_list_and_check_say_how_each_feed_stands(server, tmp_path):
     url = server.set("/feed", rss("Community Care", HOME, [article(1, 1), article(2, 2)]))
     gone = f"{server.url}/gone"
@@ -347,6 +353,7 @@ def test_the_service_publishes_a_feeds_new_entries_within_one_poll(server, tmp_p
     assert "Community Care" in text and "Jane Doe" in text
 
 
+@pytest.mark.once
 def test_a_links_file_that_leads_out_of_the_content_folder_is_not_read(tmp_path):
     secret = tmp_path / "outside.txt"
     secret.write_text("https://private.example.org/do-not-read\nroot:x:0:0\n")
@@ -359,6 +366,7 @@ def test_a_links_file_that_leads_out_of_the_content_folder_is_not_read(tmp_path)
     assert "root:x" not in checked.stdout and "do-not-read" not in checked.stdout
 
 
+@pytest.mark.once
 def test_the_service_stops_at_once_while_a_feed_keeps_it_waiting(server, tmp_path):
     """A followed feed that never answers (within the 10 s read timeout) does not hold up
     a SIGTERM: the follow job leaves the fetch to its own thread and returns."""
@@ -379,6 +387,7 @@ def test_the_service_stops_at_once_while_a_feed_keeps_it_waiting(server, tmp_pat
 # --- defects found at review, each with its test ---
 
 
+@pytest.mark.once
 def test_a_fetch_that_raises_anything_or_never_ends_is_that_items_error(server, tmp_path):
     """A get that raises what no one expected (a bad redirect's ValueError, say) and one
     that never answers are each their own item's error; the others' answers still come."""
@@ -405,11 +414,13 @@ def test_a_fetch_that_raises_anything_or_never_ends_is_that_items_error(server, 
         store.close()
 
 
+@pytest.mark.nostore
 def test_a_backoff_after_years_of_failures_is_a_day_not_an_overflow():
     assert backoff(timedelta(hours=2), 35) == timedelta(days=1)
     assert backoff(timedelta(minutes=1), 10_000) == timedelta(days=1)
 
 
+@pytest.mark.once
 def test_one_feeds_surprise_is_its_own_error_and_the_rest_go_on(server, tmp_path):
     """A JSON Feed dated before year 1 in UTC, a page in a charset nobody knows, a link
     that is no URL: each is read as well as it can be or said, never the job's end."""
@@ -502,6 +513,7 @@ def test_an_article_another_process_wrote_first_is_not_written_again(server, tmp
         store.close()
 
 
+@pytest.mark.once
 def test_full_text_pages_that_all_name_the_front_page_are_each_their_own(server, tmp_path):
     body = "Each story has words of its own, told at length for the reader. " * 10
     for slug in ("alpha", "beta"):
@@ -534,6 +546,7 @@ def test_a_listed_link_a_feed_passed_over_is_still_fetched(server, tmp_path):
         store.close()
 
 
+@pytest.mark.once
 def test_a_flood_of_new_entries_is_capped_per_poll_and_said(server, tmp_path):
     items = [article(n, 0) for n in range(120)]
     url = server.set("/feed", rss("Flood", HOME, items))
@@ -550,6 +563,7 @@ def test_a_flood_of_new_entries_is_capped_per_poll_and_said(server, tmp_path):
         store.close()
 
 
+@pytest.mark.once
 def test_a_stop_part_way_through_a_poll_leaves_the_rest_for_the_next(server, tmp_path):
     """Stopped while an entry's page is fetched: the entry is not written with its
     summary, and the feed's validators are not saved (the next poll reads it whole)."""
@@ -573,6 +587,7 @@ def test_a_stop_part_way_through_a_poll_leaves_the_rest_for_the_next(server, tmp
         store.close()
 
 
+@pytest.mark.nostore
 def test_a_follow_url_that_does_not_parse_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="'url' must be an http"):
         make_site(tmp_path, config=config('url = "http://a]b/"'))
@@ -603,6 +618,7 @@ def test_articles_of_one_title_and_day_are_each_a_post_of_their_own(server, tmp_
     assert sorted(p["title"] for p in posts) == ["Note"] * 3 + ["Same title"] * 2
 
 
+@pytest.mark.once
 def test_an_entry_with_a_title_and_a_link_only_is_a_link_post(server, tmp_path):
     item = Item("Title only", "https://e.org/t", NOW, "t", text="")
     url = server.set(
@@ -620,6 +636,7 @@ def test_an_entry_with_a_title_and_a_link_only_is_a_link_post(server, tmp_path):
     assert checked["problems"] == []
 
 
+@pytest.mark.once
 def test_an_entry_dated_years_ahead_is_dated_when_it_was_picked_up(server, tmp_path):
     ahead = Item("Future", "https://e.org/future", NOW + timedelta(days=3650), "f")
     url = server.set("/feed", rss("Ahead", HOME, [ahead]))
@@ -645,6 +662,7 @@ def test_one_id_twice_in_a_feed_is_one_entry(server, tmp_path):
         store.close()
 
 
+@pytest.mark.once
 def test_a_binary_links_file_is_a_few_warnings_not_one_a_line(tmp_path):
     noise = bytes(range(256)) * 40 + b"\n".join(b"junk %d" % n for n in range(200))
     site = make_site(tmp_path, {"saved.url": noise}, config())
@@ -656,6 +674,7 @@ def test_a_binary_links_file_is_a_few_warnings_not_one_a_line(tmp_path):
     assert len(problems) == 6 and problems[-1].reason.endswith("more lines that are not links")
 
 
+@pytest.mark.nostore
 def test_the_same_feed_in_other_capitals_is_followed_twice(tmp_path):
     with pytest.raises(ConfigError, match="followed twice"):
         make_site(tmp_path, config=config('url = "http://a.org/f"', 'url = "HTTP://A.ORG/f"'))
