@@ -313,7 +313,7 @@ class Jobs:
                 waiting=list(report.waiting),
             )
         self._waiting, self._first_scan = report.waiting, False
-        self._note_problems(report.problems)
+        self._problems = self._note_problems(report.problems, self._problems)
         self._check_outputs()
         self.refresh()
         return report
@@ -366,15 +366,17 @@ class Jobs:
             event("problem", f"{p.file}: {p.reason}", logging.WARNING, **p.as_json())
         return built
 
-    def _note_problems(self, problems: Sequence[Problem]) -> None:
-        """Log each problem once when it appears and once when it is mended."""
+    @staticmethod
+    def _note_problems(problems: Sequence[Problem], known: set[Problem]) -> set[Problem]:
+        """Log each problem once when it appears and once when it is mended, against the
+        `known` ones said before; the problems now, to be known next time."""
         current = set(problems)
-        for p in sorted(current - self._problems, key=lambda p: (p.file, p.reason)):
+        for p in sorted(current - known, key=lambda p: (p.file, p.reason)):
             level = logging.ERROR if p.severity.value == "error" else logging.WARNING
             event("problem", f"{p.file}: {p.reason}", level, **p.as_json())
-        for p in sorted(self._problems - current, key=lambda p: (p.file, p.reason)):
+        for p in sorted(known - current, key=lambda p: (p.file, p.reason)):
             event("problem", f"{p.file}: mended ({p.reason})", mended=True, **p.as_json())
-        self._problems = current
+        return current
 
     def decide(self) -> SlotDecision:
         """The latest due slot is decided: its issue made (and its archive page written), or
@@ -478,9 +480,7 @@ class Jobs:
                 event("follow", f"{link.listed_in}: {link.url}: written to {link.written}")
             elif link.known:
                 event("follow", f"{link.listed_in}: {link.url}: a post already")
-        for p in set(problems) - self._list_problems:
-            event("problem", f"{p.file}: {p.reason}", logging.WARNING, **p.as_json())
-        self._list_problems = set(problems)
+        self._list_problems = self._note_problems(problems, self._list_problems)
         return written
 
     def _said(self, url: str, error: str, line: str) -> None:
