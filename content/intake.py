@@ -216,8 +216,9 @@ def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
 
 def _fingerprint(post: Post) -> str:
     data = asdict(replace(post, picked_up=None, updated=None, files=()))
-    if not data["comment"]:  # as before comments: an upgrade does not make every post "updated"
-        del data["comment"]
+    for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
+        if not data[added]:  # must not make every post without them "updated"
+            del data[added]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -320,6 +321,8 @@ class _Reconciler:
             tags=parsed.tags,
             files=tuple(dict.fromkeys(v.path for v in in_order)),
             comment=parsed.comment,
+            image=parsed.image,
+            republish=parsed.republish,
         )
 
 

@@ -29,8 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from postroom.core.model import Republish
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import schedule_error
+from postroom.core.slug import slugify
 
 DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
 
@@ -55,6 +57,21 @@ class SiteSection:
     # `init`, so a new base_url never makes readers see every entry again; empty (a site
     # made before the key existed) means base_url's host, as it always was
     id_authority: str = ""
+    # how much of a post from another publication feeds, pages and the digest show:
+    # full, excerpt (~80 words, the credit, a link to the original) or link (title,
+    # credit, comment, link). The curator's own posts (no source) are shown whole;
+    # [sources."Name"] and a post's own `republish` override it (core.republish)
+    republish: Republish = Republish.EXCERPT
+    # a WebSub hub (https://www.w3.org/TR/websub/): feeds name it as rel="hub", and each
+    # build that changed a feed tells it so; empty: no hub
+    websub_hub: str = ""
+
+
+@dataclass(frozen=True)
+class SourceSection:
+    """One `[sources."Name"]` table: what the curator settled with that publication."""
+
+    republish: Republish | None = None  # None: the site's `republish`
 
 
 @dataclass(frozen=True)
@@ -250,6 +267,15 @@ class Config:
     bounces: BouncesSection = field(default_factory=BouncesSection)
     fetch: FetchSection = field(default_factory=FetchSection)
     follow: tuple[FollowSection, ...] = ()
+    # (slug of the source's name, its table): matched as feed folders are, so
+    # "Community Care" and "community care" are one source
+    sources: tuple[tuple[str, SourceSection], ...] = ()
+
+    def source(self, name: str | None) -> SourceSection | None:
+        """The `[sources."…"]` table for a post's source, if the config has one."""
+        if not name or not self.sources:
+            return None
+        return dict(self.sources).get(slugify(one_line(name)))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -436,6 +462,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return f"must be an http(s) URL with a host, not {value!r}"
         if not value.endswith("/"):
             return f"must end with '/', as in {value + '/'!r}"
+    elif name == "site.websub_hub" and value and not _web_url(value):
+        return f"must be the hub's http(s) URL, not {value!r}"
     elif name == "site.id_authority" and value and not _TAG_AUTHORITY.fullmatch(value):
         return f"must be a lower-case domain name or email address you own, not {value!r}"
     elif name in _RANGES:
@@ -639,6 +667,30 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
     return tuple(tables)
 
 
+def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...]:
+    """`[sources."Community Care"]`: a table per publication, keyed by its name as posts
+    give it (any case or punctuation: the slug is compared)."""
+    if not isinstance(raw, dict) or not all(isinstance(t, dict) for t in raw.values()):
+        raise ConfigError(f"{path}: 'sources' must hold tables: [sources.\"Name\"]")
+    tables: dict[str, tuple[str, SourceSection]] = {}
+    for name, table in raw.items():
+        where = f'[sources."{name}"]'
+        slug = slugify(one_line(name))
+        if not slug:
+            raise ConfigError(f"{path}: {where}: a source needs a name")
+        if slug in tables:
+            raise ConfigError(f'{path}: {where}: the same source as [sources."{tables[slug][0]}"]')
+        for key, value in table.items():
+            if key != "republish":
+                raise ConfigError(f"{path}: {where}: unknown key '{key}'")
+            if value not in tuple(Republish):
+                why = _choice_error(tuple(Republish), value)
+                raise ConfigError(f"{path}: {where}: 'republish' {why}")
+        republish = Republish(table["republish"]) if "republish" in table else None
+        tables[slug] = (name, SourceSection(republish=republish))
+    return tuple((slug, section) for slug, (_, section) in sorted(tables.items()))
+
+
 def _smtp_error(config: Config) -> str | None:
     """Why this config must not send through `smtp` (to other people's mailboxes), or None.
     Links to this machine would reach nobody: a one-click unsubscribe (RFC 8058) that
@@ -681,6 +733,8 @@ def load_config(path: Path) -> Config:
             raise ConfigError(f"{path}: unknown key '{name}'")
         if name == "follow":
             parts[name] = _follow_tables(value, path)
+        elif name == "sources":
+            parts[name] = _source_tables(value, path)
         elif name == "mail":
             parts[name] = _mail_section(value, path)
         else:
@@ -703,6 +757,8 @@ title = "postroom"
 description = "Articles worth reading, with their sources."
 base_url = "http://localhost:8000/"   # where public/ is served; feeds link here
 id_authority = "@ID_AUTHORITY@"  # names every feed entry's id; never change it
+republish = "excerpt"   # posts from other publications: full, excerpt or link
+websub_hub = ""         # a WebSub hub to ping when feeds change, e.g. https://pubsubhubbub.appspot.com/
 language = "en-GB"
 timezone = "Europe/London"            # IANA name: dates without a time are read here
 
@@ -754,6 +810,10 @@ tick_seconds = 60      # the digest job also runs this often: due retries, misse
 
 [fetch]
 allow_private = false  # true: `add`, links files and followed feeds may fetch from this network
+
+# What you agreed with a publication overrides site.republish for its posts:
+# [sources."Community Care"]
+# republish = "link"
 
 # Feeds to follow: each new entry becomes a post in content/follow/<feed>/. One table each:
 # [[follow]]

@@ -41,6 +41,28 @@ class DateSource(StrEnum):
     PICKED_UP = "picked_up"
 
 
+class Republish(StrEnum):
+    """How much of a post's text postroom shows (feeds, pages, digest): the curator's
+    right to republish another publication's words is theirs to judge, per site, per
+    source and per post (`core.republish`)."""
+
+    FULL = "full"  # the whole text
+    EXCERPT = "excerpt"  # the first ~80 words, the credit and a link to the original
+    LINK = "link"  # the title, the credit, the curator's comment and the link only
+
+
+@dataclass(frozen=True)
+class LeadImage:
+    """A post's picture, shown beside it in feed readers and the digest, never needed
+    to read it. `url` is absolute (http or https); `media_type` and `length` (bytes)
+    are known for some images only, and feeds say them only then."""
+
+    url: str
+    alt: str = ""
+    media_type: str = ""
+    length: int | None = None
+
+
 class Severity(StrEnum):
     ERROR = "error"  # the file could not be read: nothing from it is published
     WARNING = "warning"  # published, but something was guessed, dropped or cut
@@ -89,6 +111,8 @@ class ParsedPost:
     tags: tuple[str, ...] = ()
     id_hint: str | None = None  # an explicit id from front matter
     comment: str = ""  # the curator's words on it (sanitized HTML): front matter or sidecar
+    image: LeadImage | None = None
+    republish: Republish | None = None  # the post's own choice (front matter or sidecar)
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,8 @@ class Post:
     # the curator's comment (sanitized HTML; "" for none): their words, shown apart from the
     # source's (pages, feeds and the digest set the body off as quoted text beside it)
     comment: str = ""
+    image: LeadImage | None = None
+    republish: Republish | None = None  # None: the source's or the site's (core.republish)
 
     @property
     def body_start(self) -> str:

@@ -14,7 +14,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from postroom.core.model import Attribution, DateSource, ParsedPost, Post, Problem, Severity
+from postroom.core.model import (
+    Attribution,
+    DateSource,
+    LeadImage,
+    ParsedPost,
+    Post,
+    Problem,
+    Republish,
+    Severity,
+)
 from postroom.store.migrations import NewerSchema, is_current, migrate
 from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
@@ -106,7 +115,17 @@ def decode_parsed(text: str) -> ParsedPost:
         tags=tuple(data["tags"]),
         id_hint=data["id_hint"],
         comment=data.get("comment", ""),  # none in versions kept before comments
+        image=_image(data.get("image")),
+        republish=Republish(data["republish"]) if data.get("republish") else None,
     )
+
+
+def _image(data: dict | None) -> LeadImage | None:
+    return LeadImage(**data) if data else None
+
+
+def _image_json(image: LeadImage | None) -> str | None:
+    return json.dumps(asdict(image), ensure_ascii=False, sort_keys=True) if image else None
 
 
 def _problems_json(problems: Iterable[Problem]) -> str:
@@ -250,6 +269,8 @@ class Store:
                 tags=tuple(json.loads(row.tags)),
                 files=tuple(dict.fromkeys(where[row.id])),
                 comment=row.comment,
+                image=_image(json.loads(row.image)) if row.image else None,
+                republish=Republish(row.republish) if row.republish else None,
             )
             for row in rows
         ]
@@ -399,4 +420,6 @@ def _post_row(write: PostWrite) -> dict:
         "source_url": a.url,
         "credit": a.credit,
         "comment": post.comment,
+        "image": _image_json(post.image),
+        "republish": post.republish.value if post.republish else None,
     }

@@ -59,6 +59,11 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_slots", "UPDATE digest_slots SET proof_notice_at = decided_at"),
     ),
     # 9: tables only (fetch_targets, fetched_articles): followed feeds and listed links
+    # 10: a lead image and a republishing choice per post
+    10: (
+        ("posts", "ALTER TABLE posts ADD COLUMN image TEXT"),
+        ("posts", "ALTER TABLE posts ADD COLUMN republish VARCHAR(10)"),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 9  # store.migrations takes an older database here
+SCHEMA_VERSION = 10  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -44,6 +44,8 @@ posts = Table(
     Column("credit", Text),
     # the curator's comment on the post, sanitized HTML ("" for none)
     Column("comment", Text, nullable=False, default="", server_default=""),
+    Column("image", Text),  # JSON of core.model.LeadImage; NULL: none
+    Column("republish", String(10)),  # core.model.Republish; NULL: the source's or site's
 )
 
 # Which file holds which post, and what that file says of it (a JSON ParsedPost).

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from postroom.content.intake import scan
 from postroom.store import Store, StoreError
 from postroom.store.digests import all_issues
 from postroom.store.leases import AdvisoryLease, role_lease
@@ -30,6 +31,10 @@ UNDO_VERSION_8 = (  # what version 8 added (proofs)
     "ALTER TABLE digest_issues DROP COLUMN proof_stage",
     "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
     "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
+)
+UNDO_VERSION_10 = (  # what version 10 added (a lead image and a republishing choice)
+    "ALTER TABLE posts DROP COLUMN image",
+    "ALTER TABLE posts DROP COLUMN republish",
 )
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
@@ -65,7 +70,7 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
@@ -107,7 +112,7 @@ def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_row
     with store.engine.begin() as conn:
         for table in VERSION_7_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=6))
         conn.execute(  # the columns version 6 had
@@ -137,7 +142,7 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
@@ -162,7 +167,7 @@ def test_a_version_7_database_gets_the_proof_columns_and_no_notice_of_old_slots(
     site = make_site(tmp_path)
     store = Store(site.store_url)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_8:
+        for statement in UNDO_VERSION_8 + UNDO_VERSION_10:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=7))
         conn.execute(
@@ -200,16 +205,42 @@ def test_a_version_8_database_gets_the_tables_of_followed_feeds_and_listed_links
     with store.engine.begin() as conn:
         for table in ("fetch_targets", "fetched_articles"):
             conn.execute(text(f"DROP TABLE {table}"))
+        for statement in UNDO_VERSION_10:
+            conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=8))
         conn.execute(text("INSERT INTO activity (name, at, data) VALUES ('scan', 'x', '{}')"))
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 9
+        assert version(migrated) == SCHEMA_VERSION
         assert {"url", "etag", "next_try", "failures"} <= columns(migrated, "fetch_targets")
         assert {"key", "feed", "entry_id", "path"} <= columns(migrated, "fetched_articles")
         with migrated.engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM activity")).scalar() == "scan"
+    finally:
+        migrated.close()
+
+
+def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_choice(
+    tmp_path,
+):
+    """Version 10 added two nullable columns to posts: a post kept before reads back
+    with neither, so the site's and its source's rules decide how it is shown."""
+    site = make_site(tmp_path)
+    (site.content_dir / "a.md").write_text("---\ntitle: Kept\ndate: 2026-11-02\n---\nText.\n")
+    store = Store(site.store_url)
+    scan(site, store)
+    with store.engine.begin() as conn:
+        for statement in UNDO_VERSION_10:
+            conn.execute(text(statement))
+        conn.execute(update(schema_version).values(version=9))
+    store.close()
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION == 10
+        assert {"image", "republish"} <= columns(migrated, "posts")
+        (post,) = migrated.posts()
+        assert (post.title, post.image, post.republish) == ("Kept", None, None)
     finally:
         migrated.close()
 

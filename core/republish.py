@@ -1,0 +1,32 @@
+"""How much of a post is shown: the one rule feeds, pages and the digest all follow.
+
+A curator's own writing is theirs to show whole; another publication's text is
+not, unless they say so. The post's own choice wins, then what the config says
+of its source, then the site's default for other people's posts.
+"""
+
+from __future__ import annotations
+
+from postroom.core.config import Config
+from postroom.core.model import Post, Republish
+from postroom.core.sanitize import one_line
+from postroom.core.slug import slugify
+
+
+def is_own(config: Config, post: Post) -> bool:
+    """The curator's own post: no source, or the site itself named as its source."""
+    source = slugify(one_line(post.attribution.source or ""))
+    if not source:
+        return True
+    return source in {slugify(one_line(config.site.title)), slugify(one_line(config.curator.name))}
+
+
+def republish_of(config: Config, post: Post) -> Republish:
+    if post.republish is not None:
+        return post.republish
+    if is_own(config, post):
+        return Republish.FULL
+    table = config.source(post.attribution.source)
+    if table is not None and table.republish is not None:
+        return table.republish
+    return config.site.republish
