@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from postroom.core.config import Config
 from postroom.core.model import Post, Republish
-from postroom.core.sanitize import one_line
+from postroom.core.sanitize import html_to_text, one_line
 from postroom.core.slug import slugify
 
 
@@ -30,3 +30,16 @@ def republish_of(config: Config, post: Post) -> Republish:
     if table is not None and table.republish is not None:
         return table.republish
     return config.site.republish
+
+
+EXCERPT_WORDS = 80
+
+
+def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
+    """The first `words` words of a post's text as one line of plain text, ending "…"
+    when there is more: what an `excerpt` post shows of the source's words. Words, not
+    characters: a reader judges a quotation by its length in words."""
+    found = one_line(html_to_text(body_html)).split(" ")
+    if len(found) <= words:
+        return " ".join(found)
+    return " ".join(found[:words]).rstrip(" ,;:.") + "…"
