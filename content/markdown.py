@@ -11,6 +11,7 @@ import yaml
 from markdown_it import MarkdownIt
 from postroom.content.dates import parse_date
 from postroom.core.model import Attribution, DateSource, ParsedPost, ReadError, brief
+from postroom.core.republish import read_republish
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.slug import slugify
 
@@ -27,6 +28,7 @@ KEYS = frozenset(
         "id",
         "summary",
         "comment",
+        "republish",
     }
 )
 FRONT_MATTER_CHARS = 65_536  # a post's metadata is a few lines; more is a mistake or an attack
@@ -168,5 +170,8 @@ def read_markdown(
         tags=_tags(meta.get("tags")),
         id_hint=slugify(id_hint) if id_hint else None,
         comment=_comment(meta),
+        republish=read_republish(meta["republish"], "front matter")
+        if meta.get("republish") is not None
+        else None,
     )
     return [post], warnings

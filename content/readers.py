@@ -27,11 +27,12 @@ from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
 from postroom.core.config import Config
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, ReadError, Severity, brief
+from postroom.core.republish import read_republish
 from postroom.core.sanitize import bom_encoding, one_line, strip_illegal
 
 SIDECAR_SUFFIX = ".meta.toml"
 SIDECAR_KEYS = frozenset(
-    {"url", "source", "author", "author_role", "date", "title", "tags", "comment"}
+    {"url", "source", "author", "author_role", "date", "title", "tags", "comment", "republish"}
 )
 
 
@@ -193,6 +194,8 @@ def _apply_sidecar(
         changes.update(date=date, date_source=DateSource.SIDECAR)
     if "tags" in meta:
         changes["tags"] = tuple(sorted({one_line(str(t)) for t in meta["tags"]}))
+    if "republish" in meta:  # every post of the file: what the curator may show of them
+        changes["republish"] = read_republish(meta["republish"], "sidecar")
     return replace(post, **changes)
 
 

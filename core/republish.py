@@ -8,9 +8,18 @@ of its source, then the site's default for other people's posts.
 from __future__ import annotations
 
 from postroom.core.config import Config
-from postroom.core.model import Post, Republish
+from postroom.core.model import Post, ReadError, Republish, brief
 from postroom.core.sanitize import html_to_text, one_line
 from postroom.core.slug import slugify
+
+
+def read_republish(value: object, where: str) -> Republish:
+    """A post's own `republish` (front matter, sidecar), or ReadError naming `where`: a
+    typo must not quietly show a whole article the curator meant to link to."""
+    if isinstance(value, str) and value.strip().lower() in tuple(Republish):
+        return Republish(value.strip().lower())
+    allowed = ", ".join(tuple(Republish))
+    raise ReadError(f"{where} 'republish' must be one of {allowed}, not {brief(value)}")
 
 
 def is_own(config: Config, post: Post) -> bool:

@@ -26,11 +26,13 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 from postroom.content.intro import Intro
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, Republish
+from postroom.core.republish import republish_of
 from postroom.core.sanitize import one_line
 from postroom.emails.plaintext import WIDTH, html_to_plain
 from postroom.feeds.archive import issue_url
 from postroom.feeds.credit import byline, credit_compact_html, credit_html, credit_text
+from postroom.feeds.showing import showing
 from postroom.feeds.syndication import post_url
 from postroom.feeds.theme import ThemeLoader, render, theme_folder
 from premailer import Premailer
@@ -227,6 +229,7 @@ def render_digest(
         "preheader": digest_preheader(posts),
         **intro_values(intro),
         "url": lambda p: post_url(site, p),
+        "shown": lambda p: showing(site, p),
         "archive_url": issue_url(site, number) if number is not None else "",
         "sender": f"{one_line(mail.from_name or config.site.title)} <{mail.from_address}>"
         f" · {site.base_url}",
@@ -237,6 +240,12 @@ def render_digest(
     return _Layout(site, posts, values).render()
 
 
+def _whole(site: Site, post: Post) -> bool:
+    """Whether the post may be shown whole: its republishing rule says `full`. Any other
+    rule caps it at its excerpt or link, however long the budget (feeds.showing)."""
+    return republish_of(site.config, post) is Republish.FULL
+
+
 class _Layout:
     """Chooses how much of each post the issue shows, within the HTML budget."""
 
@@ -245,7 +254,10 @@ class _Layout:
         self.site, self.posts, self.values = site, list(posts), values
         self.budget = digest.max_html_kb * 1024
         most = Shown.FULL if digest.full_text else Shown.EXCERPT
-        self.wanted = [most if i < digest.max_posts else Shown.LISTED for i in range(len(posts))]
+        self.wanted = [
+            Shown.LISTED if i >= digest.max_posts else most if _whole(site, p) else Shown.EXCERPT
+            for i, p in enumerate(posts)
+        ]
 
     def _values(self, shown: Sequence[Shown]) -> dict:
         """The templates' values with each post shown as `shown` says."""

@@ -15,6 +15,7 @@ from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.feeds.credit import credit_html, day
+from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import post_url
 from postroom.feeds.theme import ThemeLoader, fingerprint, render, theme_folder
 
@@ -40,6 +41,8 @@ def render_page(name: str, site: Site, **values: object) -> bytes:
         "site": site,
         "url": lambda post: post_url(site, post),
         "local": lambda moment: moment.astimezone(site.config.tz),
+        "shown": lambda post: showing(site, post),
+        "canonical": lambda post: canonical_url(site, post),
         **values,
     }
     return render(_environment, theme_folder(site, "pages"), name, values).encode()

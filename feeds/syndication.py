@@ -20,9 +20,11 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
 from postroom.core.config import Site
-from postroom.core.model import Post, newest_first
+from postroom.core.model import Post, Republish, newest_first
+from postroom.core.republish import republish_of
 from postroom.core.sanitize import clean_html, one_line
 from postroom.feeds.credit import credit_html
+from postroom.feeds.showing import showing
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -83,15 +85,20 @@ def entry_id(site: Site, post: Post) -> str:
 
 
 def too_long(site: Site, post: Post) -> bool:
-    """A body the feeds cut short (pages keep it whole)."""
-    return len(post.body_html.encode()) > site.config.feed.max_content_kb * 1024
+    """A body the feeds cut short (pages keep it whole): only one shown whole at all."""
+    if len(post.body_html.encode()) <= site.config.feed.max_content_kb * 1024:
+        return False
+    return republish_of(site.config, post) is Republish.FULL
 
 
 def feed_content(site: Site, post: Post) -> str:
-    """The credit line, then the body (with a curator's comment: the comment, the credit,
-    then the body as a quotation); a body over `feed.max_content_kb` is cut, repaired
-    (nh3 closes its tags) and ends with a link to the whole post on its page."""
-    body = post.body_html
+    """The credit line, then the body as the post's republishing rule allows
+    (`feeds.showing`: whole, an excerpt or only a link to the original); with a curator's
+    comment: the comment, the credit, then the source's words as a quotation. A whole body
+    over `feed.max_content_kb` is cut, repaired (nh3 closes its tags) and ends with a
+    link to the whole post on its page."""
+    shown = showing(site, post)
+    body = str(shown.body_html)
     if too_long(site, post):
         cut = body.encode()[: site.config.feed.max_content_kb * 1024].decode(errors="ignore")
         before, bracket, after = cut.rpartition("<")
@@ -105,6 +112,8 @@ def feed_content(site: Site, post: Post) -> str:
     head = f'<p class="credit"><em>{credit}</em></p>\n' if credit else ""
     if not post.comment:
         return head + body
+    if shown.rule is Republish.LINK:  # nothing of the source's to quote
+        return f'<div class="comment">{post.comment}</div>\n{head}{body}'
     # the curator's words first, then the source's, marked as quoted text
     cite = f' cite="{escape(post.attribution.url)}"' if post.attribution.url else ""
     return (
@@ -169,7 +178,7 @@ def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
     fe.published(post.picked_up)  # new to readers when we add it; its own date is in the credit
     fe.updated(post.updated)
     fe.content(feed_content(site, post), type="html")
-    if summary := one_line(post.summary):
+    if summary := showing(site, post).teaser:
         fe.summary(summary)  # not description(): in Atom that replaces the content
     if author := _author(post):
         fe.author(name=author)
@@ -222,7 +231,7 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
         item["external_url"] = a.url
     item["title"] = one_line(post.title)
     item["content_html"] = feed_content(site, post)
-    if summary := one_line(post.summary):
+    if summary := showing(site, post).teaser:
         item["summary"] = summary
     item["date_published"] = post.picked_up.isoformat()
     item["date_modified"] = post.updated.isoformat()

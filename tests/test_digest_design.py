@@ -40,7 +40,9 @@ GMAIL_CLIPS = 102 * 1024
 LONG_ADDRESS = "a" * 64 + "@" + "b" * 61 + "." + "c" * 61 + "." + "d" * 57 + ".example"
 assert len(LONG_ADDRESS) == 254
 BASE = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
-FULL = BASE + "[digest]\nfull_text = true\n"
+# whole posts: the site shows its sources' articles whole (site.republish) and the email
+# carries them whole (digest.full_text)
+FULL = BASE + 'republish = "full"\n[digest]\nfull_text = true\n'
 LAST_WORDS = "and that is where the report ends"
 
 

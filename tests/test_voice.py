@@ -282,6 +282,9 @@ def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
             "ALTER TABLE digest_issues DROP COLUMN proof_stage",
             "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
             "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
+            # and version 10's (lead image, republishing choice)
+            "ALTER TABLE posts DROP COLUMN image",
+            "ALTER TABLE posts DROP COLUMN republish",
             "UPDATE schema_version SET version = 6",
         ):
             conn.execute(text(statement))
