@@ -275,7 +275,7 @@ class Config:
         """The `[sources."…"]` table for a post's source, if the config has one."""
         if not name or not self.sources:
             return None
-        return dict(self.sources).get(slugify(one_line(name)))
+        return dict(self.sources).get(source_key(name))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -667,6 +667,15 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
     return tuple(tables)
 
 
+def source_key(name: str) -> str:
+    """How a source's name is compared: as its feed folder's slug ("Community Care" and
+    "community-care" are one), or, for a name with no Latin letters or digits (which all
+    slug to "untitled"), the name itself in any case."""
+    name = one_line(name)
+    slug = slugify(name)
+    return slug if slug != "untitled" or name.casefold() == "untitled" else name.casefold()
+
+
 def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...]:
     """`[sources."Community Care"]`: a table per publication, keyed by its name as posts
     give it (any case or punctuation: the slug is compared)."""
@@ -675,9 +684,9 @@ def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...
     tables: dict[str, tuple[str, SourceSection]] = {}
     for name, table in raw.items():
         where = f'[sources."{name}"]'
-        slug = slugify(one_line(name))
-        if not slug:
+        if not one_line(name):
             raise ConfigError(f"{path}: {where}: a source needs a name")
+        slug = source_key(name)
         if slug in tables:
             raise ConfigError(f'{path}: {where}: the same source as [sources."{tables[slug][0]}"]')
         for key, value in table.items():

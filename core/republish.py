@@ -7,10 +7,9 @@ of its source, then the site's default for other people's posts.
 
 from __future__ import annotations
 
-from postroom.core.config import Config
+from postroom.core.config import Config, source_key
 from postroom.core.model import Post, ReadError, Republish, brief
 from postroom.core.sanitize import html_to_text, one_line
-from postroom.core.slug import slugify
 
 
 def read_republish(value: object, where: str) -> Republish:
@@ -24,10 +23,10 @@ def read_republish(value: object, where: str) -> Republish:
 
 def is_own(config: Config, post: Post) -> bool:
     """The curator's own post: no source, or the site itself named as its source."""
-    source = slugify(one_line(post.attribution.source or ""))
-    if not source:
+    if not one_line(post.attribution.source or ""):
         return True
-    return source in {slugify(one_line(config.site.title)), slugify(one_line(config.curator.name))}
+    own = {source_key(config.site.title), source_key(config.curator.name)}
+    return source_key(post.attribution.source or "") in own
 
 
 def republish_of(config: Config, post: Post) -> Republish:

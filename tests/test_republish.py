@@ -1,0 +1,244 @@
+"""Republishing that respects the source: `full`, `excerpt` or `link`, decided per post,
+per source and per site, and honoured alike by the feeds, the post's page and the digest.
+
+Posts come from real files through intake into a real SQLite store; feeds are read back
+with feedparser and the pages and email with lxml."""
+
+from __future__ import annotations
+
+import json
+
+import feedparser
+import pytest
+from lxml import html as lxml_html
+from postroom.content.intake import scan
+from postroom.core.config import ConfigError, open_site
+from postroom.core.model import Republish
+from postroom.core.republish import EXCERPT_WORDS, republish_of
+from postroom.emails.render import render_digest
+from postroom.feeds import build
+from postroom.store import Store
+from support import make_site, read
+
+BASE = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
+WORDS = [f"word{n:03d}" for n in range(1, 201)]  # word081 is the first an excerpt leaves out
+TEXT = " ".join(WORDS)
+
+
+def sourced(title: str, source: str = "Community Care", extra: str = "") -> str:
+    return (
+        f"---\ntitle: {title}\ndate: 2026-11-02\nsource: {source}\n"
+        f"source_url: https://www.example.org/{title.lower().replace(' ', '-')}\n"
+        f"author: Ann Writer\n{extra}---\n{TEXT}\n"
+    )
+
+
+OWN = f"---\ntitle: My own view\ndate: 2026-11-03\n---\n{TEXT}\n"
+
+
+def published(tmp_path, files: dict[str, str], config: str = BASE):
+    site = make_site(tmp_path / "site", files, config=config)
+    store = Store(site.store_url)
+    try:
+        report = scan(site, store)
+        posts = store.posts()
+    finally:
+        store.close()
+    build(site, posts)
+    return site, {p.title: p for p in posts}, report
+
+
+def entries(site, name: str = "atom.xml") -> dict[str, str]:
+    """Each entry's title -> its content (Atom, RSS) as feedparser gives it."""
+    parsed = feedparser.parse(read(site, name))
+    assert not parsed.bozo, parsed.bozo_exception
+    return {
+        e.title: e.content[0].value if "content" in e else e.get("description", "")
+        for e in parsed.entries
+    }
+
+
+def json_items(site) -> dict[str, dict]:
+    return {i["title"]: i for i in json.loads(read(site, "feed.json"))["items"]}
+
+
+def test_a_new_site_shows_other_publications_as_excerpts_and_the_curators_own_whole(tmp_path):
+    site, posts, _ = published(tmp_path, {"cc.md": sourced("From the source"), "own.md": OWN})
+    assert republish_of(site.config, posts["From the source"]) is Republish.EXCERPT
+    assert republish_of(site.config, posts["My own view"]) is Republish.FULL
+    for name in ("atom.xml", "rss.xml"):
+        content = entries(site, name)
+        excerpt = content["From the source"]
+        assert (
+            f"word{EXCERPT_WORDS:03d}…" in excerpt and f"word{EXCERPT_WORDS + 1:03d}" not in excerpt
+        )
+        assert "Read the whole article at Community Care" in excerpt
+        assert 'href="https://www.example.org/from-the-source"' in excerpt
+        assert "First published in" in excerpt  # the credit stays
+        assert (
+            "word200" in content["My own view"]
+            and "Read the whole article" not in (content["My own view"])
+        )
+    items = json_items(site)
+    assert "word081" not in items["From the source"]["content_html"]
+    assert "word200" in items["My own view"]["content_html"]
+
+
+def test_a_sources_table_and_a_posts_own_choice_override_the_site(tmp_path):
+    config = (
+        BASE
+        + 'republish = "full"\n'
+        + '[sources."community care"]\nrepublish = "link"\n'  # any case: one source
+        + '[sources."Local Government Chronicle"]\nrepublish = "excerpt"\n'
+    )
+    files = {
+        "cc.md": sourced("Linked only", extra="comment: Worth reading for the numbers.\n"),
+        "cc2.md": sourced("Cleared in full", extra="republish: full\n"),
+        "lgc.md": sourced("Quoted in part", source="Local Government Chronicle"),
+        "other.md": sourced("Whole by the site", source="Another Weekly"),
+    }
+    site, posts, _ = published(tmp_path, files, config)
+    rules = {title: republish_of(site.config, post) for title, post in posts.items()}
+    assert rules == {
+        "Linked only": Republish.LINK,
+        "Cleared in full": Republish.FULL,
+        "Quoted in part": Republish.EXCERPT,
+        "Whole by the site": Republish.FULL,
+    }
+    content = entries(site)
+    linked = content["Linked only"]
+    assert "word001" not in linked  # none of the source's words
+    assert "Worth reading for the numbers." in linked and "First published in" in linked
+    assert 'href="https://www.example.org/linked-only"' in linked
+    assert "word200" in content["Cleared in full"] and "word200" in content["Whole by the site"]
+    assert "word081" not in content["Quoted in part"]
+    summary = feedparser.parse(read(site, "atom.xml"))
+    by_title = {e.title: e for e in summary.entries}
+    assert by_title["Linked only"].summary == "Worth reading for the numbers."  # not the text
+
+
+def test_a_sidecar_sets_the_rule_for_every_post_of_a_capture(tmp_path):
+    capture = "Monday, 2 November 2026\n\nA captured piece\n\n" + TEXT + "\n"
+    files = {
+        "page.txt": capture,
+        "page.meta.toml": 'source = "Community Care"\nurl = "https://www.example.org/c"\n'
+        'republish = "link"\n',
+    }
+    site, posts, _ = published(tmp_path, files, BASE + 'republish = "full"\n')
+    (post,) = posts.values()
+    assert post.republish is Republish.LINK
+    assert "word001" not in entries(site)[post.title]
+
+
+@pytest.mark.parametrize(
+    ("where", "files"),
+    [
+        ("front matter", {"a.md": sourced("Typo", extra="republish: ful\n")}),
+        (
+            "sidecar",
+            {
+                "a.txt": "Monday, 2 November 2026\n\nCaptured\n\nSome text.\n",
+                "a.meta.toml": 'republish = "everything"\n',
+            },
+        ),
+    ],
+)
+def test_a_bad_rule_in_a_file_is_refused_by_name_and_the_rest_goes_on(tmp_path, where, files):
+    _, posts, report = published(tmp_path, {**files, "own.md": OWN})
+    assert list(posts) == ["My own view"]
+    (problem,) = [p for p in report.problems if "republish" in p.reason]
+    assert where in problem.reason and "full, excerpt, link" in problem.reason
+
+
+def test_the_page_honours_the_rule_and_credits_the_original_as_canonical(tmp_path):
+    config = BASE + '[sources."Community Care"]\nrepublish = "link"\n'
+    files = {
+        "cc.md": sourced("Linked only", extra="comment: My view of it.\n"),
+        "lgc.md": sourced("Quoted in part", source="Local Government Chronicle"),
+        "own.md": OWN,
+    }
+    site, posts, _ = published(tmp_path, files, config)
+
+    def page(title: str):
+        return lxml_html.fromstring(read(site, f"posts/{posts[title].id}/index.html"))
+
+    linked, quoted, own = page("Linked only"), page("Quoted in part"), page("My own view")
+    assert linked.xpath("//link[@rel='canonical']/@href") == ["https://www.example.org/linked-only"]
+    assert quoted.xpath("//link[@rel='canonical']/@href") == [
+        "https://www.example.org/quoted-in-part"
+    ]
+    assert own.xpath("//link[@rel='canonical']") == []  # the curator's own page is the original
+    linked_text = linked.xpath("string(//article)")
+    assert "word001" not in linked_text and "My view of it." in linked_text
+    assert linked.xpath("//article//p[@class='original']/a/@href") == [
+        "https://www.example.org/linked-only"
+    ]
+    quoted_text = quoted.xpath("string(//article)")
+    assert "word080" in quoted_text and "word081" not in quoted_text
+    assert "word200" in own.xpath("string(//article)")
+
+
+def test_the_digest_never_shows_more_than_the_rule_even_with_full_text(tmp_path):
+    config = (
+        BASE + "[digest]\nfull_text = true\n" + '[sources."Community Care"]\nrepublish = "link"\n'
+    )
+    files = {
+        "cc.md": sourced("Linked only", extra="comment: My view of it.\n"),
+        "lgc.md": sourced("Quoted in part", source="Local Government Chronicle"),
+        "own.md": OWN,
+    }
+    site, posts, _ = published(tmp_path, files, config)
+    rendered = render_digest(site, 1, list(posts.values()))
+    document = lxml_html.fromstring(rendered.html)
+    blocks = {
+        block.xpath("string(.//h2)"): block
+        for block in document.xpath("//div[@class]")
+        if block.xpath(".//h2")
+    }
+    linked = blocks["Linked only"].xpath("string(.)")
+    assert "word001" not in linked and "My view of it." in linked
+    assert "Read the whole article at Community Care" in linked
+    quoted = blocks["Quoted in part"].xpath("string(.)")
+    assert "word081" not in quoted and "Read the whole article" in quoted
+    assert "word200" in blocks["My own view"].xpath("string(.)")  # whole: full_text
+    assert rendered.cut == ()  # capped by the rule, not by the budget
+    text = rendered.text
+    assert text.count("word200") == 1  # the own post, whole, in the text part too
+    assert "My view of it." in text and "https://www.example.org/linked-only" in text
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        (BASE + 'republish = "most"\n', "'site.republish' must be one of full, excerpt, link"),
+        ('[sources."CC"]\nrepublish = "some"\n', "[sources.\"CC\"]: 'republish' must be one of"),
+        ('[sources."CC"]\nlicence = "cc-by"\n', "[sources.\"CC\"]: unknown key 'licence'"),
+        ('[sources."CC"]\n[sources."cc"]\n', 'the same source as [sources."CC"]'),
+        ("sources = 3\n", "'sources' must hold tables"),
+    ],
+)
+def test_bad_republishing_config_is_refused_naming_the_key(tmp_path, config, named):
+    root = tmp_path / "site"
+    make_site(root)
+    (root / "postroom.toml").write_text(config, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        open_site(root)
+    assert named in str(caught.value)
+
+
+def test_a_source_named_as_the_site_itself_is_the_curators_own(tmp_path):
+    files = {"mine.md": sourced("Reposted from my blog", source="Practice Notes")}
+    site, posts, _ = published(tmp_path, files)
+    assert republish_of(site.config, posts["Reposted from my blog"]) is Republish.FULL
+    assert "word200" in entries(site)["Reposted from my blog"]
+
+
+def test_sources_named_without_latin_letters_are_told_apart(tmp_path):
+    """Their slugs are all "untitled": the names themselves (any case) are compared."""
+    config = (
+        BASE + '[sources."Гардиан"]\nrepublish = "link"\n[sources."Лента"]\nrepublish = "full"\n'
+    )
+    files = {"g.md": sourced("One", source="гардиан"), "l.md": sourced("Two", source="Лента")}
+    site, posts, _ = published(tmp_path, files, config)
+    assert republish_of(site.config, posts["One"]) is Republish.LINK
+    assert republish_of(site.config, posts["Two"]) is Republish.FULL
