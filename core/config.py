@@ -71,6 +71,7 @@ class SiteSection:
 class SourceSection:
     """One `[sources."Name"]` table: what the curator settled with that publication."""
 
+    name: str = ""  # as the table writes it
     republish: Republish | None = None  # None: the site's `republish`
 
 
@@ -681,14 +682,15 @@ def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...
     give it (any case or punctuation: the slug is compared)."""
     if not isinstance(raw, dict) or not all(isinstance(t, dict) for t in raw.values()):
         raise ConfigError(f"{path}: 'sources' must hold tables: [sources.\"Name\"]")
-    tables: dict[str, tuple[str, SourceSection]] = {}
+    tables: dict[str, SourceSection] = {}
     for name, table in raw.items():
         where = f'[sources."{name}"]'
         if not one_line(name):
             raise ConfigError(f"{path}: {where}: a source needs a name")
         slug = source_key(name)
         if slug in tables:
-            raise ConfigError(f'{path}: {where}: the same source as [sources."{tables[slug][0]}"]')
+            same = tables[slug].name
+            raise ConfigError(f'{path}: {where}: the same source as [sources."{same}"]')
         for key, value in table.items():
             if key != "republish":
                 raise ConfigError(f"{path}: {where}: unknown key '{key}'")
@@ -696,8 +698,8 @@ def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...
                 why = _choice_error(tuple(Republish), value)
                 raise ConfigError(f"{path}: {where}: 'republish' {why}")
         republish = Republish(table["republish"]) if "republish" in table else None
-        tables[slug] = (name, SourceSection(republish=republish))
-    return tuple((slug, section) for slug, (_, section) in sorted(tables.items()))
+        tables[slug] = SourceSection(name=name, republish=republish)
+    return tuple(sorted(tables.items()))
 
 
 def _smtp_error(config: Config) -> str | None:

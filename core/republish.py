@@ -7,6 +7,8 @@ of its source, then the site's default for other people's posts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from postroom.core.config import Config, source_key
 from postroom.core.model import Post, ReadError, Republish, brief
 from postroom.core.sanitize import html_to_text, one_line
@@ -27,6 +29,13 @@ def is_own(config: Config, post: Post) -> bool:
         return True
     own = {source_key(config.site.title), source_key(config.curator.name)}
     return source_key(post.attribution.source or "") in own
+
+
+def unmatched_sources(config: Config, posts: Iterable[Post]) -> list[str]:
+    """The `[sources."…"]` tables no post's source matches: most likely a misspelling,
+    whose rule would never apply."""
+    found = {source_key(p.attribution.source) for p in posts if p.attribution.source}
+    return [table.name for key, table in config.sources if key not in found]
 
 
 def republish_of(config: Config, post: Post) -> Republish:

@@ -10,8 +10,9 @@ from postroom.content.intake import WAITING, ScanReport, scan, shown_name
 from postroom.content.intro import INTRO_PATH
 from postroom.content.linkfiles import listed_links
 from postroom.content.readers import attribution_problems
-from postroom.core.config import id_authority_advice, local_base_url_warning
+from postroom.core.config import CONFIG_NAME, id_authority_advice, local_base_url_warning
 from postroom.core.model import DateSource, Problem, Severity
+from postroom.core.republish import unmatched_sources
 from postroom.emails.issues import next_intro
 from postroom.feeds.theme import override_problems
 from postroom.service.command import Context, Exit, say
@@ -56,8 +57,15 @@ def check(ctx: Context, *, as_json: bool = False) -> int:
     if why_not:
         problems.append(Problem(INTRO_PATH, why_not.removeprefix(f"{INTRO_PATH} ")))
     problems += fetching_problems(ctx)
+    problems += [
+        Problem(CONFIG_NAME, f'[sources."{name}"] matches no post\'s source: is it spelt so?')
+        for name in unmatched_sources(ctx.site.config, posts)
+    ]
     if as_json:
-        out = {"posts": [post_json(p) for p in posts], "problems": [p.as_json() for p in problems]}
+        out = {
+            "posts": [post_json(p, ctx.site.config) for p in posts],
+            "problems": [p.as_json() for p in problems],
+        }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from postroom.core.config import Site
+from postroom.core.config import Config, Site
 from postroom.core.model import Post, Problem
 from postroom.core.process import this_process
+from postroom.core.republish import republish_of
 from postroom.core.schedule import next_slot
 from postroom.service.daemon import Service
 from postroom.store import Store
@@ -25,8 +26,8 @@ from postroom.store.outbox import Outbox, State
 from postroom.store.subscribers import Subscriber
 
 
-def post_json(post: Post) -> dict:
-    """A post as `check --json` gives it."""
+def post_json(post: Post, config: Config) -> dict:
+    """A post as `check --json` gives it, with the republishing rule it is shown by."""
     a = post.attribution
     return {
         "id": post.id,
@@ -40,6 +41,8 @@ def post_json(post: Post) -> dict:
         "files": list(post.files),
         "tags": list(post.tags),
         "body_start": post.body_start,
+        "republish": republish_of(config, post).value,
+        "image": post.image.url if post.image else None,
     }
 
 

@@ -242,3 +242,21 @@ def test_sources_named_without_latin_letters_are_told_apart(tmp_path):
     site, posts, _ = published(tmp_path, files, config)
     assert republish_of(site.config, posts["One"]) is Republish.LINK
     assert republish_of(site.config, posts["Two"]) is Republish.FULL
+
+
+def test_check_names_a_sources_table_no_post_matches_and_gives_each_posts_rule(tmp_path, capsys):
+    from postroom.scheduler import main
+
+    config = BASE + '[sources."Comunity Care"]\nrepublish = "full"\n'
+    site = make_site(tmp_path / "site", {"cc.md": sourced("One"), "own.md": OWN}, config=config)
+    assert main(["--site", str(site.root), "check", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {p["title"]: p["republish"] for p in out["posts"]} == {
+        "One": "excerpt",
+        "My own view": "full",
+    }
+    (problem,) = [p for p in out["problems"] if p["file"] == "postroom.toml"]
+    assert (
+        problem["reason"] == '[sources."Comunity Care"] matches no post\'s source: is it spelt so?'
+    )
+    assert problem["severity"] == "warning"
