@@ -46,8 +46,11 @@ def test_check_json_fields_and_exit_status(tmp_path):
         "files",
         "tags",
         "body_start",
+        "republish",
+        "image",
     }
     assert post["source"] == "Example Care Weekly" and post["files"] == ["news.txt"]
+    assert post["republish"] == "excerpt" and post["image"] is None  # another publication's
     # the text after the title, byline and standfirst, as plain text
     assert post["body_start"].startswith("Another list of the qualities of good leaders has")
     assert len(post["body_start"]) <= 200
