@@ -66,9 +66,14 @@ def archived(posts: Sequence[Post], window: Sequence[Post], size: int) -> list[P
 
 def paged(places: Sequence[Post], page_size: int) -> list[Sequence[Post]]:
     """`places` (oldest first) in pages of `page_size` from the oldest, and one page more
-    (empty when the last is full): the newest page is always the one still growing, so
-    each full page gets its `next-archive` link in the build that fills it and never
-    changes after. No page at all when nothing is archived."""
+    (empty when the last is full). No page at all when nothing is archived.
+
+    Why the page more: RFC 5005 makes `next-archive` a MAY. Linking page n to page n+1
+    only once n+1 exists would change page n again after it filled (the link added a
+    build later), and linking to a page not yet written would send readers to a 404.
+    With the newest page always the one still growing (empty the moment the one before
+    fills), each full page gets its `next-archive` link in the build that fills it, to
+    a page that exists, and never changes after."""
     if not places:
         return []
     count = len(places) // page_size + 1
