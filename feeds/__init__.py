@@ -16,10 +16,11 @@ from datetime import datetime
 from postroom.core.config import Site
 from postroom.core.model import Post, Problem
 from postroom.feeds.archive import ArchivedIssue, render_archive
+from postroom.feeds.history import PAGE_SIZE, memo_for, write_history
 from postroom.feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
 from postroom.feeds.safety import admit
 from postroom.feeds.selection import Vetting, feed_sets
-from postroom.feeds.syndication import EPOCH, FORMATS
+from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, stylesheet
 from postroom.feeds.writer import OutputWriter
 
 __all__ = ["ArchivedIssue", "BuildReport", "PageMemo", "build"]
@@ -41,6 +42,7 @@ def build(
     memo: PageMemo | None = None,
     progress: Callable[[int, int], None] | None = None,
     since: datetime = EPOCH,
+    page_size: int = PAGE_SIZE,
 ) -> BuildReport:
     """Write every feed and page for `posts` (every published post, any order) and the
     archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
@@ -49,7 +51,8 @@ def build(
     are not rendered again. `progress(done, total)` is told of each post page. `since` is
     the site's first build: the `updated` of a feed with nothing in it yet (a feed reader
     and the W3C validator call 1970 "implausible"), kept by the caller so that rebuilds
-    stay byte-identical.
+    stay byte-identical. `page_size` (posts per archive page of the site's feeds, see
+    `feeds.history`) is for tests.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
@@ -69,11 +72,14 @@ def build(
         out.put(name, render_post_page(site, post))
         if memo:
             memo.made(out.root / name, site, post)
+    out.put(XSL_NAME, stylesheet())  # before the feeds that name it
     archive, refused = render_archive(site, issues, since)
     for name, data in archive:
         out.put(name, data)
     for name, data in render_lists(site, admitted, newest=sets[0].posts):
         out.put(name, data)
+    # the site feed's archive pages (RFC 5005) before the feeds that link to them
+    sets[0] = write_history(site, sets[0], admitted, vetting, out, memo_for(memo), page_size)
     for feed in sets:
         for name, render in FORMATS.items():
             out.put(feed.folder + name, render(site, feed))

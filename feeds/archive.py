@@ -18,7 +18,7 @@ from postroom.core.config import Site
 from postroom.core.model import Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.feeds.pages import render_page
-from postroom.feeds.syndication import EPOCH, atom_bytes, feed_head, tag_uri
+from postroom.feeds.syndication import EPOCH, atom_bytes, feed_head, finish, tag_uri
 
 FOLDER = "digests/"
 # The frozen email's per-recipient block (emails/templates/digest.html) and its placeholders
@@ -108,7 +108,7 @@ def digest_atom(site: Site, issues: Sequence[ArchivedIssue], since: datetime = E
             + f'<p><a href="{escape(url)}">{escape(issue.subject)}</a>: {_posts(issue)}.</p>',
             type="html",
         )
-    return atom_bytes(fg)
+    return finish(atom_bytes(fg), f"{FOLDER}atom.xml")
 
 
 def render_archive(

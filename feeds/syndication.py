@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.resources import files
 from itertools import islice
 from typing import Any
 
@@ -26,7 +27,14 @@ from postroom.core.sanitize import clean_html, one_line
 from postroom.feeds.credit import credit_html
 from postroom.feeds.showing import showing
 
-ATOM = "{http://www.w3.org/2005/Atom}"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM = f"{{{ATOM_NS}}}"
+#: RFC 5005's namespace: `<fh:archive/>` marks a document as an archive of its feed
+FH_NS = "http://purl.org/syndication/history/1.0"
+#: the stylesheet every Atom and RSS document names, at the top of public/ (feeds.static)
+XSL_NAME = "feed.xsl"
+#: the media type of each feed format's documents (archive pages included)
+MEDIA_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 #: the `updated` of a feed with no posts: fixed, so an empty site's feeds are stable too
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,6 +50,7 @@ class FeedSet:
     title: str
     posts: Sequence[Post]  # the window, newest pick-up first
     since: datetime = EPOCH  # the `updated` of the feed while it has no posts (`build`'s)
+    archives: int = 0  # RFC 5005 archive pages behind the window (`feeds.history`)
 
 
 def window(
@@ -213,12 +222,79 @@ def atom_bytes(fg: FeedGenerator) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+def archive_name(stem: str, number: int) -> str:
+    """Archive page `number` (1 holds the oldest posts) of the `stem` ("atom", "rss")
+    feed, under the feed's folder."""
+    return f"archive/{stem}-{number}.xml"
+
+
+def stylesheet() -> bytes:
+    """The XSL that shows a feed to a browser as a page (feeds/static/feed.xsl)."""
+    return (files("postroom.feeds") / "static" / XSL_NAME).read_bytes()
+
+
+def stylesheet_href(path: str) -> str:
+    """XSL_NAME relative to the document at `path` under public/: relative, so that it
+    holds at any depth, under a base_url with a path, behind `postroom serve`'s preview
+    rewrite, and stays same-origin (browsers apply no cross-origin XSLT)."""
+    return "../" * path.count("/") + XSL_NAME
+
+
+def finish(
+    data: bytes, path: str, links: Sequence[tuple[str, str]] = (), archive: bool = False
+) -> bytes:
+    """An Atom or RSS document as written to `path` under public/: the xml-stylesheet
+    instruction right after the XML declaration (browsers show the feed as a page; feed
+    readers ignore it), the RFC 5005 `links` ((rel, href): atom:link in RSS too) after
+    the document's own links, and `<fh:archive/>` on an archive page."""
+    root = etree.fromstring(data)
+    head = root if root.tag == f"{ATOM}feed" else root.find("channel")
+    assert head is not None, "finish() takes Atom or RSS 2.0"
+    if links or archive:
+        own = head.findall(f"{ATOM}link")
+        anchor = own[-1] if own else head[0]
+        made = []
+        for rel, href in links:
+            link = etree.SubElement(head, f"{ATOM}link", href=href, rel=rel)
+            link.set("type", MEDIA_TYPES["atom" if head is root else "rss"])
+            made.append(link)
+        if archive:
+            made.append(etree.SubElement(head, f"{{{FH_NS}}}archive"))
+        for element in reversed(made):
+            element.tail = anchor.tail
+            anchor.addnext(element)
+        etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS} if archive else None)
+    href = stylesheet_href(path)
+    root.addprevious(
+        etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')
+    )
+    return etree.tostring(
+        root.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
+
+
+def history_links(site: Site, feed: FeedSet, stem: str) -> list[tuple[str, str]]:
+    """The subscription document's link to its newest archive page, if it has any."""
+    if not feed.archives:
+        return []
+    return [("prev-archive", f"{site.base_url}{feed.folder}{archive_name(stem, feed.archives)}")]
+
+
+def document(site: Site, feed: FeedSet, stem: str, name: str) -> bytes:
+    """`feed` rendered as Atom or RSS (`stem`) with its self link at `name` under its
+    folder: the bytes `finish` then completes."""
+    fg = _generator(site, feed, name, MEDIA_TYPES[stem])
+    return atom_bytes(fg) if stem == "atom" else fg.rss_str(pretty=True)
+
+
 def atom(site: Site, feed: FeedSet) -> bytes:
-    return atom_bytes(_generator(site, feed, "atom.xml", "application/atom+xml"))
+    data = document(site, feed, "atom", "atom.xml")
+    return finish(data, f"{feed.folder}atom.xml", history_links(site, feed, "atom"))
 
 
 def rss(site: Site, feed: FeedSet) -> bytes:
-    return _generator(site, feed, "rss.xml", "application/rss+xml").rss_str(pretty=True)
+    data = document(site, feed, "rss", "rss.xml")
+    return finish(data, f"{feed.folder}rss.xml", history_links(site, feed, "rss"))
 
 
 def _json_item(site: Site, post: Post) -> dict[str, Any]:

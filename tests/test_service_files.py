@@ -19,6 +19,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from lxml import etree
 from service_support import Service, postroom
 from support import ARCHIVE, make_site, write
 
@@ -127,6 +128,8 @@ def assert_public_complete(public: Path) -> int:
             if name != MANIFEST:
                 assert loaded["version"].startswith("https://jsonfeed.org/version/"), name
                 assert isinstance(loaded["items"], list), name
+        elif name.endswith(".xsl"):  # the feeds' stylesheet (feeds/static)
+            etree.XSLT(etree.fromstring(data))  # raises on a truncated file
         else:
             raise AssertionError(f"an unexpected file in public/: {name}")
     return len(files)

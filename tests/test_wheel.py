@@ -99,7 +99,7 @@ def test_the_wheel_installs_only_postroom_and_runs_the_example_site(tmp_path):
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"postroom", f"postroom-{__version__}.dist-info"}, tops
     assert {"postroom/__init__.py", "postroom/scheduler.py"} <= set(names)
-    for folder in ("feeds/templates", "emails/templates"):
+    for folder in ("feeds/templates", "feeds/static", "emails/templates"):
         shipped = {n for n in names if n.startswith(f"postroom/{folder}/")}
         in_repo = {f"postroom/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / folder).glob("*")}
         assert shipped == in_repo and shipped, (folder, shipped ^ in_repo)
@@ -126,3 +126,4 @@ def test_the_wheel_installs_only_postroom_and_runs_the_example_site(tmp_path):
     assert pages and items
     assert (public / "atom.xml").is_file() and (public / "rss.xml").is_file()
     assert (public / "index.html").is_file()
+    assert (public / "feed.xsl").read_bytes() == (ROOT / "feeds/static/feed.xsl").read_bytes()

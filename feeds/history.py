@@ -1,0 +1,187 @@
+"""The site's feed history (RFC 5005 section 4, archived feeds): every post that has left
+the window, in archive documents a feed reader can walk back from the subscription feed.
+
+    archive/atom-1.xml  archive/atom-2.xml ... archive/atom-<n>.xml   (and rss-<k>.xml)
+    oldest posts ...........................  newest archive page  <- atom.xml's prev-archive
+
+Paging is stateless, a function of the posts alone: the posts are put in pick-up order
+(`core.model.newest_first`, oldest first) and cut into pages of `PAGE_SIZE` from the
+oldest, so page 1 holds the first posts ever picked up. A new post is picked up after
+every other, so it pushes the window's oldest post onto the end of the newest page: a
+full page is never touched again (immutable, cacheable), only the newest page grows.
+
+Each page holds the posts of `PAGE_SIZE` places in that order; a post the feeds refuse
+(`selection.Vetting`) keeps its place and is left out of its page, so it shifts no later
+page. A page is rendered like the feed (same id, title, entries), with
+`<fh:archive/>`, `rel="current"` to the subscription feed and `prev-archive` /
+`next-archive` to its neighbours.
+
+What changes a page that is full:
+- an edited post changes the page it is on (its entry is re-rendered; its place is its
+  pick-up time, which an edit keeps); no other page changes;
+- a withdrawn post gives up its place: its page and every later page shift by one post
+  (each changes once; an entry seen on two pages is one entry to a reader, by its id).
+  Nothing records withdrawn posts' places, and RFC 5005 lets a publisher change an
+  archive document; a reader that fetched a page before keeps the entry it had;
+- a post picked up with an earlier time than posts already archived (a database rebuilt
+  from older captures) takes its place in time and shifts the pages after it.
+
+Only the site's Atom and RSS feeds have a history: a tag's or a source's feed is a view
+of the same posts, and JSON Feed has no archive convention.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import replace
+from weakref import WeakKeyDictionary
+
+from postroom.core.config import Site
+from postroom.core.model import Post, Problem, newest_first
+from postroom.feeds.pages import PageMemo
+from postroom.feeds.selection import Vetting
+from postroom.feeds.syndication import (
+    MEDIA_TYPES,
+    FeedSet,
+    archive_name,
+    document,
+    finish,
+)
+from postroom.feeds.writer import OutputWriter
+
+#: posts (places) per archive page: a reader's walk back through 10,000 posts is 100
+#: fetches, each page a few hundred KB at most (feed.max_content_kb caps each entry)
+PAGE_SIZE = 100
+
+
+def archived(posts: Sequence[Post], window: Sequence[Post], size: int) -> list[Post]:
+    """The posts older than the window (`size` posts, newest first), oldest first; none
+    while the window is not full (every post the feeds take is in it)."""
+    if len(window) < size or not window:
+        return []
+    ordered = sorted(posts, key=newest_first)
+    return ordered[: bisect_left(ordered, newest_first(window[-1]), key=newest_first)]
+
+
+def paged(places: Sequence[Post], page_size: int) -> list[Sequence[Post]]:
+    """`places` (oldest first) in pages of `page_size` from the oldest, and one page more
+    (empty when the last is full). No page at all when nothing is archived.
+
+    Why the page more: RFC 5005 makes `next-archive` a MAY. Linking page n to page n+1
+    only once n+1 exists would change page n again after it filled (the link added a
+    build later), and linking to a page not yet written would send readers to a 404.
+    With the newest page always the one still growing (empty the moment the one before
+    fills), each full page gets its `next-archive` link in the build that fills it, to
+    a page that exists, and never changes after."""
+    if not places:
+        return []
+    count = len(places) // page_size + 1
+    return [places[i * page_size : (i + 1) * page_size] for i in range(count)]
+
+
+class ArchiveMemo:
+    """The full archive pages this process wrote, and from what (as `PageMemo` does for
+    post pages): a full page whose places hold the same posts, rendered for the same
+    site, is not rendered again while its file is untouched. On a site of 10,000 posts
+    that is 200 documents (two formats) not rendered at each build. It rides on the
+    caller's PageMemo (`memo_for`), so `build`'s callers need not know of it."""
+
+    def __init__(self) -> None:
+        # path -> (inputs, size, mtime_ns, problems told when it was rendered)
+        self._made: dict[str, tuple[int, int, int, tuple[Problem, ...]]] = {}
+
+    def fresh(self, out: OutputWriter, name: str, inputs: int) -> tuple[Problem, ...] | None:
+        """The page's problems if its file is as this process wrote it from `inputs`."""
+        made = self._made.get(name)
+        if made is None or made[0] != inputs:
+            return None
+        try:
+            st = (out.root / name).stat()
+        except OSError:
+            return None
+        return made[3] if made[1:3] == (st.st_size, st.st_mtime_ns) else None
+
+    def made(self, out: OutputWriter, name: str, inputs: int, problems: Sequence[Problem]) -> None:
+        st = (out.root / name).stat()
+        self._made[name] = (inputs, st.st_size, st.st_mtime_ns, tuple(problems))
+
+
+_MEMOS: WeakKeyDictionary[PageMemo, ArchiveMemo] = WeakKeyDictionary()
+
+
+def memo_for(memo: PageMemo | None) -> ArchiveMemo | None:
+    """The archive memo that lives as long as the caller's page memo (none without one)."""
+    if memo is None:
+        return None
+    return _MEMOS.setdefault(memo, ArchiveMemo())
+
+
+def _render(
+    site: Site, feed: FeedSet, page: Sequence[Post], number: int, last: bool, vetting: Vetting
+) -> dict[str, bytes]:
+    """Archive page `number` of `feed` in each format, by path under public/. Rendering a
+    page costs less than vetting each of its posts, so its posts are vetted only when
+    the page will not render (a post feedgen refuses)."""
+    since = max((post.updated for post in page), default=feed.since)
+    entries = list(reversed(page))  # newest first, as in the feed
+    try:
+        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+    except (ValueError, TypeError):
+        entries = [post for post in entries if vetting(post)]
+        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+
+
+def _documents(site: Site, page: FeedSet, number: int, last: bool) -> dict[str, bytes]:
+    files = {}
+    for stem in MEDIA_TYPES:
+        name = page_name(page, stem, number)
+        links = [("current", f"{site.base_url}{page.folder}{stem}.xml")]
+        if number > 1:
+            links.append(("prev-archive", site.base_url + page_name(page, stem, number - 1)))
+        if not last:
+            links.append(("next-archive", site.base_url + page_name(page, stem, number + 1)))
+        data = document(site, page, stem, archive_name(stem, number))
+        files[name] = finish(data, name, links, archive=True)
+    return files
+
+
+def page_name(feed: FeedSet, stem: str, number: int) -> str:
+    """Archive page `number` of `feed` in format `stem` ("atom", "rss"), under public/."""
+    return f"{feed.folder}{archive_name(stem, number)}"
+
+
+def write_history(
+    site: Site,
+    feed: FeedSet,
+    posts: Sequence[Post],
+    vetting: Vetting,
+    out: OutputWriter,
+    memo: ArchiveMemo | None = None,
+    page_size: int = PAGE_SIZE,
+) -> FeedSet:
+    """Write the archive pages of `feed` (the window over `posts`, every post the build
+    admitted) and return the feed with their count, for its `prev-archive` link.
+    `page_size` is for tests (small pages); sites always have `PAGE_SIZE`."""
+    places = archived(posts, feed.posts, site.config.feed.window)
+    pages = paged(places, page_size)
+    # the `updated` of an empty newest page: the newest change among archived posts
+    since = max((post.updated for post in places), default=feed.since)
+    base = replace(feed, posts=(), since=since, archives=0)
+    for number, page in enumerate(pages, 1):
+        last = number == len(pages)  # the growing page: always rendered
+        inputs = hash((site, feed.folder, feed.title, tuple(page), number))
+        names = [page_name(feed, stem, number) for stem in MEDIA_TYPES]
+        if memo and not last:
+            told = [memo.fresh(out, name, inputs) for name in names]
+            if all(problems is not None for problems in told):
+                vetting.problems.extend(told[0] or ())
+                for name in names:
+                    out.keep(name)
+                continue
+        before = len(vetting.problems)
+        for name, data in _render(site, base, page, number, last, vetting).items():
+            out.put(name, data)
+            if memo and not last:
+                memo.made(out, name, inputs, vetting.problems[before:])
+    return replace(feed, archives=len(pages))
