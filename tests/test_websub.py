@@ -25,7 +25,7 @@ from postroom.service.status import status_json
 from postroom.service.websub import ACTIVITY, Outcome, Pinger, changed_feeds
 from postroom.store import Store
 from postroom.store.activity import last
-from service_support import postroom
+from service_support import Service, postroom
 from support import make_post, make_site, read, write
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -353,3 +353,40 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_the_service_scans_on_while_the_hub_hangs_then_tells_it(tmp_path):
+    """`postroom run`: the hub holds its first answer; the scan job still picks up and
+    builds a second post meanwhile; once the hub answers, it is told of every feed, and
+    the service stops on SIGTERM at once."""
+    release, received, arrived = threading.Event(), threading.Event(), []
+    hub = Hub()
+    answer = hub.server.RequestHandlerClass.do_POST
+
+    def held(handler: BaseHTTPRequestHandler) -> None:
+        arrived.append(handler.path)
+        received.set()
+        release.wait(10)
+        answer(handler)
+
+    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    site = hub_site(tmp_path, hub.url, {"notes/hubs.md": POST})
+    try:
+        with Service(site.root, "--no-send") as service:
+            assert received.wait(30), str(service)
+            write(site.content_dir / "notes/more.md", POST.replace("Family hubs", "Another"))
+            service.wait_for(lambda e: e["event"] == "build" and e.get("written", 0) > 0, count=2)
+            assert len(arrived) == 1 and not hub.seen  # still held: the build did not wait
+            release.set()
+            told = service.wait_for(lambda e: e["message"].startswith("told "), count=1)
+            assert told[0]["hub"] == hub.url
+            code, took = service.terminate()
+            assert code == 0 and took < 5
+        assert set(hub.urls()) == set(changed_feeds(site, (p for p in read_all(site))))
+    finally:
+        release.set()
+        hub.close()
+
+
+def read_all(site) -> list[str]:
+    return [str(p.relative_to(site.public_dir)) for p in site.public_dir.rglob("*")]
