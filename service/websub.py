@@ -218,7 +218,7 @@ class Pinger:
         told = [a.url for a in answers if a.outcome is Outcome.TOLD]
         if told:
             event(ACTIVITY, f"told {hub} of {_feeds(len(told))}", hub=hub, feeds=told)
-            self._last = {"outcome": Outcome.TOLD.value, "feeds": len(told), "detail": ""}
+            self._last = self._outcome(Outcome.TOLD, len(told), "")
         for a in answers:
             if a.outcome is Outcome.REFUSED:
                 event(
@@ -228,7 +228,7 @@ class Pinger:
                     hub=hub,
                     feed=a.url,
                 )
-                self._last = {"outcome": a.outcome.value, "feeds": 1, "detail": a.detail}
+                self._last = self._outcome(a.outcome, 1, a.detail)
         deferred = next((a for a in answers if a.outcome is Outcome.DEFERRED), None)
         with self._state:
             if deferred is None:
@@ -247,7 +247,12 @@ class Pinger:
             owed=owed,
             retry_in=delay,
         )
-        self._last = {"outcome": deferred.outcome.value, "feeds": owed, "detail": deferred.detail}
+        self._last = self._outcome(deferred.outcome, owed, deferred.detail)
+
+    def _outcome(self, outcome: Outcome, feeds: int, detail: str) -> dict:
+        """The last outcome as recorded for `status --json`."""
+        at = self.clock().isoformat()
+        return {"at": at, "outcome": outcome.value, "feeds": feeds, "detail": detail}
 
     def _record(self) -> None:
         """What is owed and the last outcome, for the next process and `status --json`."""
@@ -287,5 +292,5 @@ def status(store: Store, hub: str) -> dict | None:
     return {
         "hub": hub,
         "owed": len(data.get("owed", [])),
-        "last": {"at": kept.at, **data["last"]} if kept and data.get("last") else None,
+        "last": data.get("last"),  # at, outcome (told, refused, deferred), feeds, detail
     }
