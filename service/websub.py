@@ -186,7 +186,9 @@ class Pinger:
                 self._busy = True
             try:
                 self.push()
-            except Exception as exc:  # the store away while recording: the next round mends
+            except Exception as exc:  # the store away while recording: a later round mends
+                with self._state:  # later, not at once: a failing round must not spin
+                    self._not_before = time.monotonic() + self.delays[0]
                 event(ACTIVITY, f"round failed: {one_line(str(exc))}", logging.ERROR)
             finally:
                 with self._state:
