@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from postroom import __version__
 from postroom.core.clock import ClockError, clock_from_env
@@ -40,6 +41,9 @@ from postroom.emails.tokens import TokenError, secret_from_env
 from postroom.service import logs
 from postroom.service.command import Context, Exit, say
 from postroom.store import Store, StoreError, database_trouble
+
+if TYPE_CHECKING:
+    from postroom.service.jobs import Jobs
 
 # A verb's own modules are imported in its cmd_ function, not above, so that `postroom
 # --help`, `--version` and a mistyped option do not wait for what only the verbs need
@@ -82,8 +86,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.emails.sending import outstanding  # lazy: see the imports
-    from postroom.service.daemon import Service
+    from postroom.service.daemon import Service  # lazy: see the imports
     from postroom.service.jobs import Jobs, warn_before_first_publish
 
     logs.configure(args.log_format)
@@ -109,8 +112,14 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     jobs.scan()  # a first pass always builds
     jobs.bounces()  # before sending: who bounced or complained is not mailed again
     jobs.decide()
-    if not send:
-        return Exit.OK
+    code = _send_once(ctx, jobs, secret, no_secret) if send else Exit.OK
+    jobs.settle_pings()  # the WebSub hub told of the feeds changed, in a few seconds at most
+    return code
+
+
+def _send_once(ctx: Context, jobs: Jobs, secret: bytes | None, no_secret: str) -> int:
+    from postroom.emails.sending import outstanding  # lazy: see the imports
+
     if outstanding(ctx.store) and secret is None:
         say(f"digest not sent: {no_secret}")
         return Exit.USAGE

@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
@@ -157,6 +158,9 @@ def feed_head(
     fg.title(title)
     fg.subtitle(one_line(config.site.description) or title)
     fg.link(href=f"{site.base_url}{folder}{name}", rel="self", type=media_type)
+    if hub := config.site.websub_hub:  # WebSub: before the alternate, RSS's <link> (the last)
+        fg.link(href=hub, rel="hub")
+        fg.register_extension("websub", lambda: _RssHub(hub), atom=False)
     fg.link(href=home, rel="alternate", type="text/html")
     fg.language(config.site.language)
     curator = {"name": one_line(config.curator.name) or title}
@@ -164,6 +168,20 @@ def feed_head(
         curator["email"] = one_line(config.curator.email)
     fg.author(curator)
     return fg
+
+
+class _RssHub(BaseExtension):
+    """RSS's `<atom:link rel="hub">` beside its `rel="self"` (WebSub 4): feedgen writes
+    only the first self link of a feed's links into RSS, so the hub is added here."""
+
+    def __init__(self, hub: str) -> None:
+        self.hub = hub
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        me = feed.find(f"channel/{ATOM}link[@rel='self']")
+        if me is not None:
+            me.addnext(etree.Element(f"{ATOM}link", href=self.hub, rel="hub"))
+        return feed
 
 
 def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGenerator:
@@ -335,6 +353,7 @@ def json_feed(site: Site, feed: FeedSet) -> bytes:
         "description": one_line(config.site.description),
         "language": config.site.language,
         "authors": [{"name": one_line(config.curator.name) or feed.title}],
+        **({"hubs": [{"type": "WebSub", "url": hub}]} if (hub := config.site.websub_hub) else {}),
         "items": [_json_item(site, post) for post in feed.posts],
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"

@@ -55,6 +55,7 @@ from postroom.service.follow import Follower
 from postroom.service.listed import fetch_links
 from postroom.service.logs import event
 from postroom.service.progress import Reporter
+from postroom.service.websub import ONCE_SECONDS, Pinger, changed_feeds
 from postroom.store import Store
 from postroom.store.activity import first, last, record
 from postroom.store.digests import (
@@ -266,6 +267,7 @@ class Jobs:
         self._fetcher: Fetcher | None = None
         self._said_errors: dict[str, str] = {}  # a feed's or link's failure, said once
         self._list_problems: set[Problem] = set()
+        self._websub: Pinger | None = None  # made at the first build, with a hub
 
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
@@ -364,7 +366,24 @@ class Jobs:
         )
         for p in built.problems:
             event("problem", f"{p.file}: {p.reason}", logging.WARNING, **p.as_json())
+        self._tell_hub(built)
         return built
+
+    def _tell_hub(self, built: BuildReport) -> None:
+        """The WebSub hub is owed a ping for each feed the build changed (sent from the
+        pinger's own thread: service.websub); the first build also takes on what the last
+        process left owed."""
+        if not self.site.config.site.websub_hub:
+            return
+        if self._websub is None:
+            self._websub = Pinger(self.site, self.store, self.clock, self.stop)
+        self._websub.owe(changed_feeds(self.site, built.written))
+
+    def settle_pings(self, budget: float = ONCE_SECONDS) -> None:
+        """`run --once`: wait up to `budget` seconds for the hub to be told; what is still
+        owed then is the next run's."""
+        if self._websub is not None:
+            self._websub.settle(budget)
 
     @staticmethod
     def _note_problems(problems: Sequence[Problem], known: set[Problem]) -> set[Problem]:

@@ -15,6 +15,7 @@ from postroom.core.process import this_process
 from postroom.core.republish import republish_of
 from postroom.core.schedule import next_slot
 from postroom.service.daemon import Service
+from postroom.service.websub import status as websub_status
 from postroom.store import Store
 from postroom.store.activity import last
 from postroom.store.bounces import Kind, pauses
@@ -119,6 +120,8 @@ def status_json(site: Site, store: Store, now: datetime) -> dict:
         ),
         "scheduler": role_lease(store, Service.LEASE).current_holder(now),
         "follows": follow_json(site, store),
+        # the WebSub hub, the feeds still owed to it and its last answer; null without one
+        "websub": websub_status(store, config.site.websub_hub),
     }
 
 
