@@ -44,7 +44,8 @@ def web_url(value: object, base: str = "") -> str | None:
     if not ref:
         return None
     try:
-        url = urljoin(base, ref) if base else ref
+        # a URL with a scheme is whole as it is: "https://" joined to a base is the base
+        url = urljoin(base, ref) if base and not _SCHEME.match(ref) else ref
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:  # an unclosed IPv6 bracket, a bad port
