@@ -10,15 +10,18 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
 import pytest
 import yaml
+from feed_server import feed_server
 from lxml import etree
 from lxml import html as lxml_html
 from postroom.content.fetch import Fetched
 from postroom.content.intake import scan
+from postroom.content.markdown import front_matter
 from postroom.content.readers import read_file
 from postroom.content.sourcefeed import read_feed
 from postroom.core.model import LeadImage, Severity
@@ -26,6 +29,8 @@ from postroom.core.urls import lead_image
 from postroom.emails.render import render_digest
 from postroom.feeds import build
 from postroom.feeds.syndication import SUMMARY_CHARS, entry_summary
+from postroom.service.fetching import Fetcher
+from postroom.service.follow import Follower
 from postroom.store import Store
 from service_support import postroom
 from support import NEWS_PAGE, make_post, make_site, read
@@ -372,3 +377,29 @@ def test_the_post_page_shows_the_image(site):
     [image] = page.xpath("//article/img")
     assert (image.get("src"), image.get("alt")) == (PHOTO.url, PHOTO.alt)
     assert not lxml_html.fromstring(read(site, "posts/post-2/index.html")).xpath("//article/img")
+
+
+FOLLOWED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Weekly</title>
+<link>https://www.example.org/</link><description>News</description>
+<item><title>Snow days and duty teams</title><link>https://www.example.org/news/snow</link>
+<guid isPermaLink="false">urn:example:1</guid><pubDate>Tue, 01 Dec 2026 09:00:00 +0000</pubDate>
+<description>&lt;p&gt;Duty teams kept the phones open.&lt;/p&gt;</description>
+<media:thumbnail url="/thumbs/snow.jpg"/></item>
+</channel></rss>"""
+
+
+def test_a_followed_feeds_entry_is_written_with_its_image(tmp_path):
+    with feed_server() as server:
+        url = server.set("/feed", FOLLOWED)
+        config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
+        site = make_site(tmp_path, config=config)
+        store = Store(site.store_url)
+        try:
+            [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
+        finally:
+            store.close()
+    [written] = report.written
+    meta, _ = front_matter((site.content_dir / written).read_text())
+    assert meta["image"] == f"{server.url}/thumbs/snow.jpg"  # against the feed's address
+    assert "image_alt" not in meta
