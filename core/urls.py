@@ -27,11 +27,12 @@ MAX_ALT_CHARS = 300
 _WEB_SCHEMES = ("http", "https")
 _URL_ATTRIBUTES = ("href", "src", "cite", "poster")
 _SCHEME = re.compile(r"\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")
-# a URL attribute whose value has no scheme (so is relative), or any srcset: worth a parse
-_RELATIVE = re.compile(
-    r"""\b(?:(?:href|src|cite|poster)\s*=\s*["']?+(?![a-zA-Z][a-zA-Z0-9+.\-]*:)|srcset\s*=)""",
-    re.IGNORECASE,
-)
+# an attribute's value without a scheme, and a URL attribute's name just before its "=":
+# found from the "=" (a literal a regex finds fast), then the name is looked at; one regex
+# for both took 0.7 ms over a 15 KB body with nothing relative in it, this takes 0.03
+_SCHEMELESS_VALUE = re.compile(r"""=\s*["']?+(?![a-zA-Z][a-zA-Z0-9+.\-]*:)""")
+_URL_NAME = re.compile(r"(?<![\w-])(?:href|src|cite|poster)\s*$", re.IGNORECASE)
+_NAME_CHARS = 16
 
 
 def web_url(value: object, base: str = "") -> str | None:
@@ -83,7 +84,12 @@ def lead_image(
 
 def has_relative_urls(fragment: str) -> bool:
     """Whether `fragment` may hold a relative URL (or a srcset) to resolve."""
-    return bool(_RELATIVE.search(fragment))
+    if "srcset" in fragment.lower():
+        return True
+    return any(
+        _URL_NAME.search(fragment, max(0, m.start() - _NAME_CHARS), m.start())
+        for m in _SCHEMELESS_VALUE.finditer(fragment)
+    )
 
 
 def absolute_html(fragment: str, base: str) -> str:
