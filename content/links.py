@@ -21,8 +21,11 @@ import courlan
 import trafilatura
 import yaml
 from postroom.content.fetch import Fetched
+from postroom.content.webpage import page_image
+from postroom.core.model import LeadImage
 from postroom.core.sanitize import one_line
 from postroom.core.slug import slugify
+from postroom.core.urls import lead_image
 
 #: where added links are written, inside content/
 LINKS_FOLDER = "links"
@@ -50,6 +53,7 @@ class Link:
     source: str  # the publication: the page's site name
     published: str  # YYYY-MM-DD, an ISO time when the source gives one, or "" for none
     text: str  # the main text, paragraphs split by blank lines
+    image: LeadImage | None = None  # the page's picture (og:image, else its first photo)
 
     def missing(self) -> list[str]:
         """What the page did not say, in the words `add` prints."""
@@ -88,6 +92,9 @@ def read_link(fetched: Fetched) -> Link:
         else meta["sitename"],
         published=meta["date"][:10],
         text="\n\n".join(paragraphs),
+        # resolved against where the page was served from: its relative URLs mean that
+        image=page_image(html, fetched.url)
+        or lead_image(getattr(found, "image", None), "", fetched.url),
     )
 
 
@@ -120,6 +127,10 @@ def link_post(
         if value:
             meta[key] = value
     meta["source_url"] = link.url
+    if link.image is not None:  # the curator can change or remove it before it is published
+        meta["image"] = link.image.url
+        if link.image.alt:
+            meta["image_alt"] = link.image.alt
     if tags:
         meta["tags"] = list(tags)
     if comment.strip():

@@ -10,10 +10,11 @@ import frontmatter
 import yaml
 from markdown_it import MarkdownIt
 from postroom.content.dates import parse_date
-from postroom.core.model import Attribution, DateSource, ParsedPost, ReadError, brief
+from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, ReadError, brief
 from postroom.core.republish import read_republish
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.slug import slugify
+from postroom.core.urls import lead_image
 
 KEYS = frozenset(
     {
@@ -29,6 +30,8 @@ KEYS = frozenset(
         "summary",
         "comment",
         "republish",
+        "image",
+        "image_alt",
     }
 )
 FRONT_MATTER_CHARS = 65_536  # a post's metadata is a few lines; more is a mistake or an attack
@@ -114,6 +117,33 @@ def _text(meta: dict[str, Any], key: str) -> str | None:
     return one_line(str(value)) or None
 
 
+def declared_image(
+    value: object, alt: object, base_url: str, where: str = "front matter"
+) -> tuple[LeadImage | None, str | None]:
+    """The lead image a curator names (front matter or sidecar `image`, `image_alt`), and a
+    warning when it cannot be used (the post is published without it).
+
+    An http(s) URL, or a path from the site's root ("/media/x.jpg", resolved against
+    site.base_url as a link on the site would be). A relative path ("media/x.jpg") is
+    refused: relative to the post's page, whose address is not known until the store
+    gives the post its id, it would be a guess."""
+    if value is None:
+        return None, (f"{where} 'image_alt' without 'image' ignored" if alt is not None else None)
+    if not isinstance(value, str) or not value.strip():
+        return None, f"{where} 'image' must be a URL, not {brief(value)}; no lead image"
+    if alt is not None and not isinstance(alt, str | int | float):
+        return None, f"{where} 'image_alt' must be text, not {brief(alt)}; no lead image"
+    ref = value.strip()
+    base = base_url if ref.startswith("/") and not ref.startswith("//") else ""
+    image = lead_image(ref, one_line(str(alt or "")), base)
+    if image is None:
+        return None, (
+            f"{where} 'image' {brief(value)} is not an http(s) URL or a path from the site's"
+            " root such as '/media/photo.jpg'; no lead image"
+        )
+    return image, None
+
+
 def comment_html(text: str) -> str:
     """The curator's own Markdown (a post's `comment`, a digest's intro) as sanitized HTML."""
     return clean_html(_markdown.render(text))
@@ -136,9 +166,10 @@ def front_matter(text: str) -> tuple[dict[str, Any], str]:
 
 
 def read_markdown(
-    text: str, tz: tzinfo, day_first: bool = True
+    text: str, tz: tzinfo, day_first: bool = True, base_url: str = ""
 ) -> tuple[list[ParsedPost], list[str]]:
-    """The post in a Markdown file (none if it is a draft), and warnings about it."""
+    """The post in a Markdown file (none if it is a draft), and warnings about it.
+    `base_url` (the site's) resolves an `image` given as a path from the site's root."""
     meta, body = front_matter(text)
     warnings = [f"unknown front matter key '{key}' ignored" for key in sorted(set(meta) - KEYS)]
     if meta.get("draft") is True:
@@ -155,6 +186,8 @@ def read_markdown(
         raise ReadError("the post has no text")
     has_date = meta.get("date") is not None
     id_hint = _text(meta, "id")
+    image, trouble = declared_image(meta.get("image"), meta.get("image_alt"), base_url)
+    warnings += [trouble] if trouble else []
     post = ParsedPost(
         title=title,
         date=_date(meta["date"], tz, day_first) if has_date else None,
@@ -173,5 +206,6 @@ def read_markdown(
         republish=read_republish(meta["republish"], "front matter")
         if meta.get("republish") is not None
         else None,
+        image=image,
     )
     return [post], warnings

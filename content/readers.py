@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from postroom.content.captures import read_capture
 from postroom.content.dates import parse_date
 from postroom.content.linkfiles import is_link_file
-from postroom.content.markdown import comment_html, read_markdown
+from postroom.content.markdown import comment_html, declared_image, read_markdown
 from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
 from postroom.core.config import Config
@@ -32,8 +32,22 @@ from postroom.core.sanitize import bom_encoding, one_line, strip_illegal
 
 SIDECAR_SUFFIX = ".meta.toml"
 SIDECAR_KEYS = frozenset(
-    {"url", "source", "author", "author_role", "date", "title", "tags", "comment", "republish"}
+    {
+        "url",
+        "source",
+        "author",
+        "author_role",
+        "date",
+        "title",
+        "tags",
+        "comment",
+        "image",
+        "image_alt",
+        "republish",
+    }
 )
+# what only a file of one post can be given: the file's other keys apply to all its posts
+_SINGLE_KEYS = frozenset({"title", "date", "url", "comment", "image", "image_alt"})
 
 
 @dataclass(frozen=True)
@@ -166,10 +180,10 @@ def _load_sidecar(data: bytes) -> dict[str, Any]:
 
 
 def _apply_sidecar(
-    post: ParsedPost, meta: dict[str, Any], config: Config, single: bool
+    post: ParsedPost, meta: dict[str, Any], config: Config, single: bool, warnings: list[str]
 ) -> ParsedPost:
-    """The curator's word wins; title, date, URL and comment only make sense for a single
-    post."""
+    """The curator's word wins; title, date, URL, comment and image only make sense for a
+    single post. An `image_alt` alone describes the image the page itself gave."""
     changes: dict[str, Any] = {}
     attribution = post.attribution
     for key in ("source", "author", "author_role"):
@@ -182,6 +196,17 @@ def _apply_sidecar(
         changes["title"] = one_line(meta["title"])
     if single and "comment" in meta:  # the curator's word on this post, over front matter's
         changes["comment"] = comment_html(meta["comment"])
+    if single and "image" in meta:
+        image, trouble = declared_image(
+            meta["image"], meta.get("image_alt"), config.site.base_url, "sidecar"
+        )
+        warnings += [trouble] if trouble else []
+        changes["image"] = image or post.image
+    elif single and "image_alt" in meta:
+        if post.image is None:
+            warnings.append("sidecar 'image_alt' ignored: the post has no image")
+        else:
+            changes["image"] = replace(post.image, alt=one_line(meta["image_alt"])[:300])
     if single and "date" in meta:
         value = meta["date"]
         date = (
@@ -224,13 +249,14 @@ def _some_post(posts: list[ParsedPost]) -> tuple[ParsedPost, ...]:
 
 @register_reader(".md", ".markdown")
 def _markdown_file(file: FileText) -> Parsed:
-    posts, warnings = read_markdown(file.text, file.config.tz, file.config.day_first)
+    config = file.config
+    posts, warnings = read_markdown(file.text, config.tz, config.day_first, config.site.base_url)
     return Parsed(tuple(posts), tuple(warnings))
 
 
 @register_reader(".html", ".htm")
 def _webpage_file(file: FileText) -> Parsed:
-    return Parsed(_some_post(read_webpage(file.text, file.config.tz)))
+    return Parsed(_some_post(read_webpage(file.text, file.config.tz, file.url)))
 
 
 @register_reader(".txt")
@@ -281,11 +307,13 @@ def read_file(
         posts = list(parsed.posts)
         warnings += parsed.warnings
         if sidecar is not None:
-            if len(posts) > 1 and {"title", "date", "url", "comment"} & set(meta):
+            if len(posts) > 1 and _SINGLE_KEYS & set(meta):
                 warnings.append(
-                    "sidecar title, date, url and comment ignored: the file holds several posts"
+                    "sidecar title, date, url, comment and image ignored:"
+                    " the file holds several posts"
                 )
-            posts = [_apply_sidecar(p, meta, config, len(posts) == 1) for p in posts]
+            single = len(posts) == 1
+            posts = [_apply_sidecar(p, meta, config, single, warnings) for p in posts]
         posts = [_clean_url(p, warnings) for p in posts]
         for post in posts:
             _check_date(post, config.tz)

@@ -40,6 +40,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from postroom.content.fetch import Fetched
 from postroom.content.links import canonical
+from postroom.core.model import LeadImage
 from postroom.core.sanitize import (
     bom_encoding,
     clean_html,
@@ -49,6 +50,7 @@ from postroom.core.sanitize import (
     summarize,
     text_to_html,
 )
+from postroom.core.urls import lead_image
 
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
 _JSON_KINDS = {"1": "json10", "1.1": "json11"}
@@ -97,6 +99,8 @@ class FeedEntry:
     html: str  # the body, sanitized by clean_html: full content, else the summary; or ""
     tags: tuple[str, ...]  # categories, one line each, deduplicated, in order
     full: bool  # `html` is the full content (not only a summary)
+    # its picture: media:thumbnail, an image media:content or enclosure, JSON Feed's image
+    image: LeadImage | None = None
 
     def text(self) -> str:
         """The body as plain-text paragraphs split by blank lines, for a Markdown post:
@@ -199,8 +203,30 @@ def _xml_entry(entry: Mapping, base: str, inherited: str, typed: bool) -> FeedEn
             html=body,
             tags=_tags(tag.get("label") or tag.get("term") for tag in _mappings(entry.get("tags"))),
             full=full,
+            image=_xml_image(entry, base),
         )
     )
+
+
+def _xml_image(entry: Mapping, base: str) -> LeadImage | None:
+    """The entry's picture, the first a feed reader would show: Media RSS's thumbnail,
+    else an image media:content, else an image enclosure (RSS's, Atom's rel="enclosure"),
+    whose type and length the feed says."""
+    for thumbnail in _mappings(entry.get("media_thumbnail")):
+        if image := lead_image(thumbnail.get("url"), "", base):
+            return image
+    for content in _mappings(entry.get("media_content")):
+        kind = str(content.get("type") or "")
+        if content.get("medium") == "image" or kind.startswith("image/"):
+            size = content.get("filesize") or content.get("fileSize")
+            if image := lead_image(content.get("url"), "", base, kind, size):
+                return image
+    for link in _mappings(entry.get("links")):
+        kind = str(link.get("type") or "")
+        image = lead_image(link.get("href"), "", base, kind, link.get("length"))
+        if link.get("rel") == "enclosure" and kind.startswith("image/") and image:
+            return image
+    return None
 
 
 def _body(detail: object, base: str) -> str:
@@ -319,6 +345,7 @@ def _json_entry(item: dict, base: str, inherited: str) -> FeedEntry | None:
             html=body,
             tags=_tags(item.get("tags") if isinstance(item.get("tags"), list) else ()),
             full=full,
+            image=lead_image(item.get("image"), "", base),
         )
     )
 

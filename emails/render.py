@@ -29,6 +29,7 @@ from postroom.core.config import Site
 from postroom.core.model import Post, Republish
 from postroom.core.republish import republish_of
 from postroom.core.sanitize import one_line
+from postroom.core.urls import absolute_html
 from postroom.emails.plaintext import WIDTH, html_to_plain
 from postroom.feeds.archive import issue_url
 from postroom.feeds.credit import byline, credit_compact_html, credit_html, credit_text
@@ -217,6 +218,7 @@ def render_digest(
 ) -> RenderedDigest:
     """`number` None is a preview of the next issue; `intro` the curator's, above the posts
     (`intro_html`, `intro_text`), and its front matter's subject if it has one."""
+    posts = [_absolute(site, post) for post in posts]
     config = site.config
     label = f"No. {number}" if number is not None else "Preview"
     subject = digest_subject(site, posts, intro.subject if intro else None)
@@ -244,6 +246,16 @@ def _whole(site: Site, post: Post) -> bool:
     """Whether the post may be shown whole: its republishing rule says `full`. Any other
     rule caps it at its excerpt or link, however long the budget (feeds.showing)."""
     return republish_of(site.config, post) is Republish.FULL
+
+
+def _absolute(site: Site, post: Post) -> Post:
+    """The post with the relative URLs of its body and comment made absolute against its
+    page, as in the feeds: in an inbox, "/about/" or "chart.png" lead nowhere."""
+    base = post_url(site, post)
+    body, comment = absolute_html(post.body_html, base), absolute_html(post.comment, base)
+    if body is post.body_html and comment is post.comment:
+        return post
+    return replace(post, body_html=body, comment=comment)
 
 
 class _Layout:

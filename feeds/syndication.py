@@ -24,7 +24,8 @@ from markupsafe import escape
 from postroom.core.config import Site
 from postroom.core.model import Post, Republish, newest_first
 from postroom.core.republish import republish_of
-from postroom.core.sanitize import clean_html, one_line
+from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
+from postroom.core.urls import absolute_html
 from postroom.feeds.credit import credit_html
 from postroom.feeds.showing import showing
 
@@ -41,6 +42,8 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # feedgen 1.0.0 drops these from Atom entry links (python-feedgen#135); atom() puts them back
 _LINK_ATTRIBUTES = ("rel", "type", "hreflang", "title", "length")
+#: an entry's summary: a few sentences of plain text, as readers show under a title
+SUMMARY_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,24 @@ def too_long(site: Site, post: Post) -> bool:
 
 
 def feed_content(site: Site, post: Post) -> str:
+    """The entry's HTML (`_entry_html`) with its relative URLs made absolute against the
+    post's page: a feed reader shows the entry far from it, where "/about/" or
+    "photo.jpg" would point nowhere. (A captured article's own links were made absolute
+    against the original at intake; what is left relative is the curator's, on our site.)"""
+    return absolute_html(_entry_html(site, post), post_url(site, post))
+
+
+def entry_summary(site: Site, post: Post) -> str:
+    """The entry's summary: plain text, at most SUMMARY_CHARS cut at a word; the post's
+    own summary, else the start of its text; for a post not shown whole, never more than
+    its rule allows (`feeds.showing`: the teaser)."""
+    shown = showing(site, post)
+    if shown.rule is not Republish.FULL:
+        return shown.teaser
+    return summarize(post.summary or html_to_text(post.body_html), SUMMARY_CHARS)
+
+
+def _entry_html(site: Site, post: Post) -> str:
     """The credit line, then the body as the post's republishing rule allows
     (`feeds.showing`: whole, an excerpt or only a link to the original); with a curator's
     comment: the comment, the credit, then the source's words as a quotation. A whole body
@@ -187,6 +208,7 @@ class _RssHub(BaseExtension):
 def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGenerator:
     fg = feed_head(site, feed.folder, feed.title, name, media_type, home=site.base_url)
     fg.load_extension("dc", atom=False)  # dc:creator for RSS; Atom has <author>
+    fg.load_extension("media")  # media:thumbnail, a post's lead image
     fg.updated(_updated(feed))
     fg.lastBuildDate(_updated(feed))
     for post in feed.posts:
@@ -195,7 +217,7 @@ def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGen
 
 
 def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
-    """One post as a feedgen entry (`fe` has the dc extension loaded)."""
+    """One post as a feedgen entry (`fe` has the dc and media extensions loaded)."""
     a = post.attribution
     fe.id(entry_id(site, post))  # also the RSS guid, isPermaLink="false"
     fe.title(one_line(post.title))
@@ -205,8 +227,17 @@ def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
     fe.published(post.picked_up)  # new to readers when we add it; its own date is in the credit
     fe.updated(post.updated)
     fe.content(feed_content(site, post), type="html")
-    if summary := showing(site, post).teaser:
+    if summary := entry_summary(site, post):
         fe.summary(summary)  # not description(): in Atom that replaces the content
+    if image := post.image:
+        # Media RSS, in Atom and RSS alike; right in the entry, where every reader looks
+        fe.media.thumbnail(url=image.url, group=None)
+        if image.media_type and image.length:
+            # RSS requires an enclosure's length and type, and the W3C validator refuses
+            # length="0" (the "unknown" some feeds write): only when both are known
+            fe.link(
+                href=image.url, rel="enclosure", type=image.media_type, length=str(image.length)
+            )
     if author := _author(post):
         fe.author(name=author)
         fe.dc.dc_creator(author)
@@ -219,6 +250,7 @@ def check_entry(site: Site, post: Post) -> None:
     of rendering a feed: the entry alone, serialized both ways."""
     fe = FeedEntry()
     fe.load_extension("dc", atom=False)
+    fe.load_extension("media")
     _fill_entry(fe, site, post)
     fe.atom_entry()
     fe.rss_entry()
@@ -325,8 +357,14 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
         item["external_url"] = a.url
     item["title"] = one_line(post.title)
     item["content_html"] = feed_content(site, post)
-    if summary := showing(site, post).teaser:
+    if summary := entry_summary(site, post):
         item["summary"] = summary
+    if image := post.image:
+        item["image"] = image.url
+        if image.media_type and image.length:  # as the Atom and RSS enclosure
+            item["attachments"] = [
+                {"url": image.url, "mime_type": image.media_type, "size_in_bytes": image.length}
+            ]
     item["date_published"] = post.picked_up.isoformat()
     item["date_modified"] = post.updated.isoformat()
     if author := _author(post):

@@ -253,7 +253,7 @@ class Follower:
     ) -> str:
         """The entry as a post in follow/<feed>/; its path, or "" when it was not written
         (another process wrote it first; stopping while its page was fetched)."""
-        page_url = ""
+        page_url, image = "", entry.image
         if follow.full_text and link:
             try:
                 page = self.fetcher.fetch_or_stop(link)
@@ -264,6 +264,7 @@ class Follower:
                     same_site = urlsplit(read.url).hostname == urlsplit(link).hostname
                     page_url = read.url if same_site and not _home(read.url) else ""
                     text = read.text or text
+                    image = read.image or image  # the page's own picture, else the feed's
             except FetchError as exc:  # the entry's own text stands in
                 if self.fetcher.stop.is_set():
                     return ""
@@ -279,6 +280,7 @@ class Follower:
             # a date to come would pin the entry atop every list: it is news now at most
             published=min(entry.published, now).isoformat() if entry.published else "",
             text=text,
+            image=image,
         )
         today = now.astimezone(self.site.config.tz).date()
         feed_slug = slugify(name, max_length=40)

@@ -21,7 +21,7 @@ import pytest
 from lxml import html as lxml_html
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError
-from postroom.core.model import Attribution, DateSource, Post
+from postroom.core.model import Attribution, DateSource, LeadImage, Post
 from postroom.emails.issues import decide_slot
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL, render_digest
@@ -347,7 +347,11 @@ def showcase_posts() -> list[Post]:
         f"{table}</tr></table><pre>caseload_report --team=duty-and-assessment-north"
         " --from=2016-01-01 --to=2016-12-31 --format=wide --columns=jan,feb,mar,apr</pre>",
     )
-    lead = make_post(1, title="What duty teams know about snow days, and what nobody wrote down")
+    # a lead image that never loads (nothing listens on port 9): its box, its alt text
+    photo = LeadImage("http://127.0.0.1:9/snow.jpg", "A gritter on a snowy road")
+    lead = make_post(
+        1, title="What duty teams know about snow days, and what nobody wrote down", image=photo
+    )
     commented = replace(make_post(3), comment="<p>Worth reading for the last paragraph alone.</p>")
     own = make_post(4, title="A note of our own", attribution=Attribution())
     rest = [make_post(n) for n in range(5, 9)]

@@ -1,0 +1,140 @@
+"""Relative URLs made absolute (issue 17): a feed reader or an inbox shows a post far from
+its page, so every feed format and the digest resolve the curator's relative links and
+images against the post's page; a captured article's own links were resolved at intake
+against the original's address, since "/2020/x" there means the source's site, not ours."""
+
+from __future__ import annotations
+
+import json
+
+import feedparser
+import pytest
+from lxml import etree
+from lxml import html as lxml_html
+from postroom.content.readers import read_file
+from postroom.core.urls import absolute_html, lead_image, web_url
+from postroom.emails.render import render_digest
+from postroom.feeds import build
+from postroom.feeds.syndication import post_url
+from support import make_post, make_site, read
+
+BASE = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+BODY = (
+    '<p>See <a href="/about/">about us</a>, <a href="#notes">the notes</a>,'
+    ' <a href="../other/">another post</a> and <a href="//cdn.example.net/x">a mirror</a>.</p>'
+    '<p><img src="chart.png" alt="A chart"></p>'
+    '<blockquote cite="/sources/1"><p>Quoted.</p></blockquote>'
+    '<p><a href="https://www.example.org/kept">an absolute link</a></p>'
+)
+PAGE = "https://notes.example.org/posts/post-1/"
+RESOLVED = {
+    "https://notes.example.org/about/",
+    f"{PAGE}#notes",
+    "https://notes.example.org/posts/other/",
+    "https://cdn.example.net/x",
+    f"{PAGE}chart.png",
+    "https://notes.example.org/sources/1",
+    "https://www.example.org/kept",
+}
+WORDS = " ".join(["Duty teams kept the phones open through the snow."] * 12)
+
+
+def urls(fragment: str) -> set[str]:
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    return {v for e in root.iter() for k, v in e.attrib.items() if k in ("href", "src", "cite")}
+
+
+@pytest.fixture
+def site(tmp_path):
+    return make_site(tmp_path, config=BASE)
+
+
+def test_every_feed_format_gives_absolute_links_and_images(site):
+    post = make_post(1, body_html=BODY, comment='<p>Read <a href="/guide/">our guide</a>.</p>')
+    build(site, [post])
+    assert post_url(site, post) == PAGE
+    atom = etree.fromstring(read(site, "atom.xml")).find(f"{ATOM}entry/{ATOM}content").text
+    rss = etree.fromstring(read(site, "rss.xml")).find(f"channel/item/{CONTENT}").text
+    [item] = json.loads(read(site, "feed.json"))["items"]
+    credit = "https://www.communitycare.co.uk/1"
+    for content in (atom, rss, item["content_html"]):
+        assert urls(content) == RESOLVED | {credit, "https://notes.example.org/guide/"}
+    # feedparser, its own resolving switched off, reads them as written
+    parsed = feedparser.parse(read(site, "atom.xml"), resolve_relative_uris=False)
+    assert f'src="{PAGE}chart.png"' in parsed.entries[0].content[0].value
+
+
+def test_the_digest_gives_absolute_links_and_images_in_html_and_text(tmp_path):
+    site = make_site(tmp_path, config=BASE + "[digest]\nfull_text = true\n")
+    rendered = render_digest(site, 1, [make_post(1, body_html=BODY)])
+    tree = lxml_html.fromstring(rendered.html)
+    post = tree.xpath("//div[contains(@class, 'post')]")[0]
+    found = {v for e in post.iter() for k, v in e.attrib.items() if k in ("href", "src", "cite")}
+    assert found >= RESOLVED
+    assert not {u for u in found if not u.startswith(("https://", "http://"))}
+    assert "https://notes.example.org/about/" in rendered.text
+
+
+def test_the_post_page_itself_is_left_as_written(site):
+    build(site, [make_post(1, body_html=BODY)])
+    page = read(site, "posts/post-1/index.html").decode()
+    assert 'href="/about/"' in page and 'src="chart.png"' in page
+
+
+@pytest.mark.nostore
+def test_a_saved_pages_links_are_the_originals_site_not_ours(site):
+    text = (
+        "<!doctype html><html><head><title>Snow days</title>"
+        '<link rel="canonical" href="https://www.example.org/news/2026/snow-days">'
+        "</head><body><article><h1>Snow days</h1>"
+        + "".join(f"<p>{WORDS} Paragraph {n}.</p>" for n in range(6))
+        + '<p>See <a href="/2020/x">the 2020 report</a> and <a href="figures">the figures</a>.'
+        "</p></article></body></html>"
+    )
+    reading = read_file("pages/snow.html", text.encode(), None, site.config)
+    [post] = reading.posts
+    assert post.attribution.url == "https://www.example.org/news/2026/snow-days"
+    links = urls(post.body_html)
+    assert "https://www.example.org/2020/x" in links
+    assert "https://www.example.org/news/2026/figures" in links
+    # the curator's sidecar URL is the original's address, and wins
+    sidecar = b'url = "https://mirror.example.com/a/b"\n'
+    [post] = read_file("pages/snow.html", text.encode(), sidecar, site.config).posts
+    assert "https://mirror.example.com/2020/x" in urls(post.body_html)
+
+
+@pytest.mark.nostore
+def test_srcset_and_poster_are_resolved_and_nothing_relative_is_the_same_string():
+    fragment = '<img src="a.jpg" srcset="a.jpg 1x, /b/a@2x.jpg 2x, https://c.example/a.jpg 3x">'
+    out = absolute_html(fragment, "https://notes.example.org/posts/p/")
+    img = lxml_html.fragment_fromstring(out)
+    assert img.get("srcset") == (
+        "https://notes.example.org/posts/p/a.jpg 1x, https://notes.example.org/b/a@2x.jpg 2x,"
+        " https://c.example/a.jpg 3x"
+    )
+    kept = '<p><a href="https://www.example.org/x">x</a> and text &amp; more</p>'
+    assert absolute_html(kept, "https://notes.example.org/") is kept  # no parse, same bytes
+    assert absolute_html(BODY, "not a url") is BODY  # no base to resolve against
+    assert absolute_html(BODY, PAGE) == absolute_html(BODY, PAGE)
+
+
+@pytest.mark.nostore
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+        "https://",
+        "http://[::1",
+        "",
+    ],
+)
+def test_a_script_or_data_image_url_is_refused(url):
+    assert web_url(url) is None
+    assert lead_image(url, "alt") is None
+    assert lead_image(url, "alt", base="https://notes.example.org/") is None
