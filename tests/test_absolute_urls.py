@@ -19,7 +19,10 @@ from postroom.feeds.syndication import post_url
 from support import make_post, make_site, read
 
 # the sources' articles shown whole: the links inside them are what is resolved here
-BASE = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\nrepublish = "full"\n'
+BASE = (
+    '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
+    'republish = "full"\n'
+)
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 BODY = (
