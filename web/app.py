@@ -23,6 +23,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -65,7 +66,19 @@ _TYPES = {
     "atom.xml": "application/atom+xml; charset=utf-8",
     "rss.xml": "application/rss+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
+    "feed.xsl": "text/xsl; charset=utf-8",
 }
+# archive pages (feeds.history): archive/atom-<n>.xml, archive/rss-<n>.xml
+_ARCHIVE = re.compile(r"(atom|rss)-\d+\.xml")
+# A browser is sent an Atom or RSS feed as plain XML: only then does it apply the feed's
+# stylesheet (feed.xsl) and show a page saying how to subscribe; under the feed types it
+# shows the raw text. Feed readers ask for the feed types (or anything) and get them.
+_BROWSER_XML = "application/xml; charset=utf-8"
+# Chromium loads an XSLT stylesheet under script-src: a feed may use the site's own
+_FEED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'"
+)
 _REWRITTEN = (".html", ".xml", ".json")  # what can link to the site: pages and feeds
 _SECURITY_HEADERS = {
     "content-security-policy": (
@@ -114,7 +127,15 @@ class PublicFiles(StaticFiles):
 
     def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
         response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
-        kind = _TYPES.get(os.path.basename(full_path))
+        name = os.path.basename(full_path)
+        kind = _TYPES.get(name)
+        if found := _ARCHIVE.fullmatch(name):
+            kind = _TYPES[f"{found.group(1)}.xml"]
+        if kind and name.endswith(".xml"):
+            if "text/html" in Headers(scope=scope).get("accept", ""):
+                kind = _BROWSER_XML
+            response.headers["vary"] = "Accept"
+            response.headers["content-security-policy"] = _FEED_CSP
         if kind:
             response.headers["content-type"] = kind
         response.headers["cache-control"] = "no-cache"  # always revalidate: a 304 is cheap
