@@ -144,7 +144,12 @@ class PublicFiles(StaticFiles):
         if self.rewrite and str(full_path).endswith(_REWRITTEN):
             response = self._rewritten(full_path, response)
         if self.is_not_modified(response.headers, Headers(scope=scope)):
-            return NotModifiedResponse(response.headers)
+            unchanged = NotModifiedResponse(response.headers)
+            if policy := response.headers.get("content-security-policy"):
+                # a cache takes a 304's headers over the stored ones: the feed's own policy,
+                # or the revalidated feed could no longer load its stylesheet
+                unchanged.headers["content-security-policy"] = policy
+            return unchanged
         return response
 
     def _rewritten(self, full_path: str, response: Response) -> Response:
