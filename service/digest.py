@@ -25,6 +25,7 @@ from postroom.service.check import scan_here
 from postroom.service.command import Context, Exit, say
 from postroom.service.jobs import publish
 from postroom.service.status import issue_status_json
+from postroom.service.websub import hub_told_after
 from postroom.store.digests import (
     Issue,
     SlotOutcome,
@@ -110,8 +111,13 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
             print(note)
     # every owed issue's "view in browser" page before any email: this releases an issue
     # made here, or one whose earlier publish failed (it would otherwise never be mailed)
-    publish(ctx.site, ctx.store, now)
-    return _deliver_with_progress(ctx, secret)
+    built = publish(ctx.site, ctx.store, now)
+    pinger = hub_told_after(ctx.site, ctx.store, ctx.clock, built.written)  # the issues feed
+    try:
+        return _deliver_with_progress(ctx, secret)
+    finally:
+        if pinger is not None:
+            pinger.settle()
 
 
 def _release_waiting(ctx: Context) -> list[int]:

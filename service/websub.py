@@ -284,6 +284,17 @@ class Pinger:
             self._state.notify_all()
 
 
+def hub_told_after(site: Site, store: Store, clock: Clock, written: Iterable[str]) -> Pinger | None:
+    """A command's own build (`digest send`, outside the service): its pings start now,
+    beside whatever the command does next; `settle()` the Pinger before exiting. None
+    without a hub."""
+    if not site.config.site.websub_hub:
+        return None
+    pinger = Pinger(site, store, clock)
+    pinger.owe(changed_feeds(site, written))
+    return pinger
+
+
 def status(store: Store, hub: str) -> dict | None:
     """`status --json`'s "websub": the hub, the feeds owed and the last outcome; null
     without a hub."""

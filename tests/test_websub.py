@@ -390,3 +390,19 @@ def test_the_service_scans_on_while_the_hub_hangs_then_tells_it(tmp_path):
 
 def read_all(site) -> list[str]:
     return [str(p.relative_to(site.public_dir)) for p in site.public_dir.rglob("*")]
+
+
+def test_digest_send_tells_the_hub_of_the_issues_feed(tmp_path, hub):
+    """`digest send` builds outside the service: the issue's feed it changed reaches the
+    hub all the same, before the command exits."""
+    site = hub_site(tmp_path, hub.url, {"notes/hubs.md": POST})
+    assert postroom(site.root, "run", "--once", "--no-send").returncode == 0
+    first = set(hub.urls())
+    assert f"{BASE}digests/atom.xml" in first  # the first build wrote it (empty)
+    added = postroom(site.root, "subscribers", "add", "reader@example.org")
+    assert added.returncode == 0, added.stderr
+    sent = postroom(site.root, "digest", "send")
+    assert sent.returncode == 0, sent.stderr
+    after = hub.urls()[len(first) :]
+    assert f"{BASE}digests/atom.xml" in after  # now holding issue 1
+    assert len(after) == len(set(after))
