@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from postroom.core.model import Attribution
 from postroom.feeds import build
 from postroom.feeds.pages import ON_INDEX, PAGE_SIZE
-from support import T0, make_post, read
+from support import make_post, read
 from web_support import screenshot_width, serving
 
 BASE = "https://notes.example.org/"
@@ -68,7 +68,7 @@ def test_a_tag_page_lists_every_post_by_its_own_date_not_only_the_feed_window(fe
     build(feed_site, posts)
     expected = ["Post number 5", "Post number 1", "Post number 7", "Post number 3"]
     assert listed(feed_site, "tags/policy/index.html") == [*expected, "Post number 11"]
-    on_posts_page = [t for t in page(feed_site, "posts/index.html").xpath("//ol/li/a/text()")]
+    on_posts_page = page(feed_site, "posts/index.html").xpath("//ol/li/a/text()")
     assert [t for t in on_posts_page if t != "Post number 9"] == [*expected, "Post number 11"]
     assert len(feedparser.parse(read(feed_site, "tags/policy/atom.xml")).entries) == 3
     assert listed(feed_site, "sources/community-care/index.html") == [
