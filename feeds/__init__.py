@@ -17,9 +17,16 @@ from postroom.core.config import Site
 from postroom.core.model import Post, Problem
 from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.history import PAGE_SIZE, memo_for, write_history
-from postroom.feeds.pages import PageMemo, post_page_name, render_lists, render_post_page
+from postroom.feeds.pages import (
+    PageMemo,
+    post_page_name,
+    render_feeds_index,
+    render_lists,
+    render_post_page,
+    render_topics,
+)
 from postroom.feeds.safety import admit
-from postroom.feeds.selection import Vetting, feed_sets
+from postroom.feeds.selection import Vetting, feed_sets, topics
 from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, stylesheet
 from postroom.feeds.writer import OutputWriter
 
@@ -58,7 +65,8 @@ def build(
     feeds that link to them, so no link ever points at a page not yet written."""
     admitted, problems = admit(posts)
     vetting = Vetting(site)
-    sets = [replace(feed, since=since) for feed in feed_sets(site, admitted, vetting)]
+    found = topics(admitted)
+    sets = [replace(feed, since=since) for feed in feed_sets(site, admitted, vetting, found)]
     out = OutputWriter(site.public_dir)
     if memo:
         memo.theme(site)
@@ -76,13 +84,16 @@ def build(
     archive, refused = render_archive(site, issues, since)
     for name, data in archive:
         out.put(name, data)
-    for name, data in render_lists(site, admitted, newest=sets[0].posts):
+    for name, data in render_topics(site, found):
+        out.put(name, data)
+    for name, data in render_lists(site, admitted, newest=sets[0].posts, found=found):
         out.put(name, data)
     # the site feed's archive pages (RFC 5005) before the feeds that link to them
     sets[0] = write_history(site, sets[0], admitted, vetting, out, memo_for(memo), page_size)
     for feed in sets:
         for name, render in FORMATS.items():
             out.put(feed.folder + name, render(site, feed))
+    out.put(*render_feeds_index(site, found))
     removed = out.finish()
     return BuildReport(
         written=tuple(out.written),

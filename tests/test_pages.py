@@ -79,7 +79,8 @@ def test_each_post_has_a_page_with_its_whole_body_credit_tags_and_original(feed_
         originals = [a for a in article.iter("a") if a.text == "Read the original"]
         assert [a.get("href") for a in originals] == [post.attribution.url]
     tags = page(feed_site, "posts/post-1/index.html").find(".//article/p[@class='meta']")
-    assert tags.text == "Tags: policy"
+    assert "".join(tags.itertext()) == "Tags: policy"
+    assert tags.find("a").get("href") == f"{BASE}tags/policy/"
 
 
 def test_all_posts_are_listed_by_their_own_date_newest_first(feed_site):
