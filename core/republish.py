@@ -50,13 +50,23 @@ def republish_of(config: Config, post: Post) -> Republish:
 
 
 EXCERPT_WORDS = 80
+_EXCERPT_START = 2048  # characters of HTML read first: ~80 words of prose with its tags
 
 
 def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
     """The first `words` words of a post's text as one line of plain text, ending "…"
     when there is more: what an `excerpt` post shows of the source's words. Words, not
-    characters: a reader judges a quotation by its length in words."""
-    found = one_line(html_to_text(body_html)).split(" ")
+    characters: a reader judges a quotation by its length in words.
+
+    Only as much of the body is read as the words need (a longer start when markup is
+    dense): every page, feed and digest asks, and a whole long article costs a
+    millisecond to turn into text where its first few KB cost a tenth of that."""
+    size = _EXCERPT_START
+    while True:
+        found = one_line(html_to_text(body_html[:size])).split(" ")
+        if len(found) > words or size >= len(body_html):
+            break  # more words than shown (the last may be cut), or the whole body read
+        size *= 4
     if len(found) <= words:
         return " ".join(found)
     return " ".join(found[:words]).rstrip(" ,;:.") + "…"

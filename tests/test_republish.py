@@ -260,3 +260,32 @@ def test_check_names_a_sources_table_no_post_matches_and_gives_each_posts_rule(t
         problem["reason"] == '[sources."Comunity Care"] matches no post\'s source: is it spelt so?'
     )
     assert problem["severity"] == "warning"
+
+
+def test_an_excerpt_read_from_the_start_of_a_body_is_the_excerpt_of_the_whole():
+    """`excerpt` reads only as much HTML as its words need: the result must be what the
+    whole body gives, however dense the markup, wherever the first cut falls."""
+    from postroom.core.republish import excerpt
+    from postroom.core.sanitize import html_to_text, one_line
+
+    def whole(body: str) -> str:
+        found = one_line(html_to_text(body)).split(" ")
+        if len(found) <= EXCERPT_WORDS:
+            return " ".join(found)
+        return " ".join(found[:EXCERPT_WORDS]).rstrip(" ,;:.") + "…"
+
+    link = '<a href="https://www.example.org/a/long/path/{0}?q=&amp;x={0}" title="t {0}">w{0}</a>'
+    bodies = (
+        [
+            "<p>" + " ".join(f"word{n}" for n in range(count)) + "</p>"
+            for count in (0, 1, 79, 80, 81, 400)
+        ]
+        + [
+            "<p>" + " ".join(link.format(n) for n in range(count)) + "</p>"
+            for count in (10, 79, 80, 81, 500)
+        ]
+        + ["<p>" + "&amp; fish &lt;chips&gt; " * count + "</p>" for count in (20, 26, 27, 300)]
+        + ["<ul>" + "<li>item</li>" * 300 + "</ul>", "<p>" + "x" * 5000 + " tail</p>"]
+    )
+    for body in bodies:
+        assert excerpt(body) == whole(body), body[:80]
