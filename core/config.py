@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -668,6 +669,7 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
     return tuple(tables)
 
 
+@lru_cache(maxsize=4096)  # a site has few sources, asked of on every page and entry
 def source_key(name: str) -> str:
     """How a source's name is compared: as its feed folder's slug ("Community Care" and
     "community-care" are one), or, for a name with no Latin letters or digits (which all

@@ -15,6 +15,7 @@ The credit line is the caller's, as before: every rule keeps it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 from postroom.core.config import Site
@@ -37,30 +38,45 @@ class Showing:
     link_html: Markup  # the prominent link to the original ("" when none is known)
 
 
-def original_link(post: Post) -> Markup:
+def _link(url: str | None, source: str | None) -> Markup:
     """'Read the whole article at Community Care', linked to the original; empty when
     no original URL is known."""
-    a = post.attribution
-    if not a.url:
+    if not url:
         return Markup("")
-    where = f" at {escape(one_line(a.source))}" if a.source and one_line(a.source) else ""
+    where = f" at {escape(one_line(source))}" if source and one_line(source) else ""
     return Markup(
-        f'<p class="original"><a href="{escape(a.url)}"><strong>'
+        f'<p class="original"><a href="{escape(url)}"><strong>'
         f"Read the whole article{where}</strong></a></p>"
     )
 
 
 def showing(site: Site, post: Post) -> Showing:
-    rule = republish_of(site.config, post)
-    link = original_link(post)
+    return _view(
+        republish_of(site.config, post),
+        post.body_html,
+        post.summary,
+        post.comment,
+        post.attribution.url,
+        post.attribution.source,
+    )
+
+
+# A build asks for each post's view many times (its page, every feed set holding it, each
+# format's content and summary): it is made once per rule and text, keyed by strings
+# (whose hashes Python keeps), not by the post (a dataclass hashes all its fields anew).
+@lru_cache(maxsize=8192)
+def _view(
+    rule: Republish, body: str, summary: str, comment: str, url: str | None, source: str | None
+) -> Showing:
+    link = _link(url, source)
     if rule is Republish.FULL:
-        return Showing(rule, Markup(post.body_html), one_line(post.summary), link)
+        return Showing(rule, Markup(body), one_line(summary), link)
     if rule is Republish.EXCERPT:
-        words = excerpt(post.body_html)
+        words = excerpt(body)
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
-        return Showing(rule, shown, summarize(post.summary) or summarize(words), link)
-    comment = summarize(html_to_text(post.comment)) if post.comment else ""
-    return Showing(rule, link, comment, link)
+        return Showing(rule, shown, summarize(summary) or summarize(words), link)
+    teaser = summarize(html_to_text(comment)) if comment else ""
+    return Showing(rule, link, teaser, link)
 
 
 def canonical_url(site: Site, post: Post) -> str | None:
