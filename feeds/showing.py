@@ -64,7 +64,7 @@ def showing(site: Site, post: Post) -> Showing:
 # A build asks for each post's view many times (its page, every feed set holding it, each
 # format's content and summary): it is made once per rule and text, keyed by strings
 # (whose hashes Python keeps), not by the post (a dataclass hashes all its fields anew).
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=512)  # bounded: a FULL view holds a copy of its body (Markup)
 def _view(
     rule: Republish, body: str, summary: str, comment: str, url: str | None, source: str | None
 ) -> Showing:
