@@ -27,6 +27,7 @@ from postroom.feeds.pages import (
 )
 from postroom.feeds.safety import admit
 from postroom.feeds.selection import Vetting, feed_sets, topics
+from postroom.feeds.showing import forget as forget_views
 from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, stylesheet
 from postroom.feeds.writer import OutputWriter
 
@@ -63,6 +64,7 @@ def build(
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
+    forget_views()  # the last build's, should it have ended early
     admitted, problems = admit(posts)
     vetting = Vetting(site)
     found = topics(admitted)
@@ -95,6 +97,7 @@ def build(
             out.put(feed.folder + name, render(site, feed))
     out.put(*render_feeds_index(site, found))
     removed = out.finish()
+    forget_views()
     return BuildReport(
         written=tuple(out.written),
         unchanged=out.unchanged,

@@ -15,7 +15,7 @@ The credit line is the caller's, as before: every rule keeps it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from markupsafe import Markup, escape
 from postroom.core.config import Site
@@ -51,32 +51,34 @@ def _link(url: str | None, source: str | None) -> Markup:
 
 
 def showing(site: Site, post: Post) -> Showing:
-    return _view(
-        republish_of(site.config, post),
-        post.body_html,
-        post.summary,
-        post.comment,
-        post.attribution.url,
-        post.attribution.source,
-    )
-
-
-# A build asks for each post's view many times (its page, every feed set holding it, each
-# format's content and summary): it is made once per rule and text, keyed by strings
-# (whose hashes Python keeps), not by the post (a dataclass hashes all its fields anew).
-@lru_cache(maxsize=512)  # bounded: a FULL view holds a copy of its body (Markup)
-def _view(
-    rule: Republish, body: str, summary: str, comment: str, url: str | None, source: str | None
-) -> Showing:
-    link = _link(url, source)
+    rule = republish_of(site.config, post)
+    link = _link(post.attribution.url, post.attribution.source)
     if rule is Republish.FULL:
-        return Showing(rule, Markup(body), one_line(summary), link)
+        return Showing(rule, Markup(post.body_html), one_line(post.summary), link)
     if rule is Republish.EXCERPT:
-        words = excerpt(body)
+        words = _excerpt(post.body_html)
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
-        return Showing(rule, shown, summarize(summary) or summarize(words), link)
-    teaser = summarize(html_to_text(comment)) if comment else ""
+        return Showing(rule, shown, summarize(post.summary) or summarize(words), link)
+    teaser = _comment_teaser(post.comment) if post.comment else ""
     return Showing(rule, link, teaser, link)
+
+
+# A build asks for each post's view many times (its page, every feed set and archive page
+# holding it, each format's content and summary): the text work is done once per body.
+# Keyed by the strings the build's posts hold (no copies), values a few hundred bytes;
+# `forget()`, at each build's start and end, lets a long-running service drop them.
+_excerpt = lru_cache(maxsize=None)(excerpt)
+
+
+@cache
+def _comment_teaser(comment: str) -> str:
+    return summarize(html_to_text(comment))
+
+
+def forget() -> None:
+    """Drop the texts kept for the last build's posts."""
+    _excerpt.cache_clear()
+    _comment_teaser.cache_clear()
 
 
 def canonical_url(site: Site, post: Post) -> str | None:
