@@ -18,6 +18,8 @@ from postroom.feeds import build
 from postroom.feeds.syndication import post_url
 from support import make_post, make_site, read
 
+pytestmark = pytest.mark.once  # pages, feeds and files: the same on either store
+
 # the sources' articles shown whole: the links inside them are what is resolved here
 BASE = (
     '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'

@@ -17,6 +17,8 @@ from postroom.feeds import history as history_module
 from postroom.feeds.syndication import FH_NS, XSL_NAME
 from support import make_post, read
 
+pytestmark = pytest.mark.once  # pages, feeds and files: the same on either store
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 FH = f"{{{FH_NS}}}"
 BASE = "https://notes.example.org/"

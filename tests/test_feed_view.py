@@ -9,6 +9,8 @@ import httpx
 import pytest
 from web_support import SECRET, serving
 
+pytestmark = pytest.mark.once  # pages, feeds and files: the same on either store
+
 POST = """---
 title: {title}
 date: 2016-06-23

@@ -21,6 +21,8 @@ from postroom.feeds.pages import ON_INDEX, PAGE_SIZE
 from support import make_post, read
 from web_support import screenshot_width, serving
 
+pytestmark = pytest.mark.once  # pages, feeds and files: the same on either store
+
 BASE = "https://notes.example.org/"
 FEED_NAMES = ("atom.xml", "rss.xml", "feed.json")
 TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json")
