@@ -10,7 +10,15 @@ import frontmatter
 import yaml
 from markdown_it import MarkdownIt
 from postroom.content.dates import parse_date
-from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, ReadError, brief
+from postroom.core.model import (
+    Attribution,
+    DateSource,
+    LeadImage,
+    ParsedPost,
+    ReadError,
+    Republish,
+    brief,
+)
 from postroom.core.republish import read_republish
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.slug import slugify
@@ -182,7 +190,12 @@ def read_markdown(
         if heading is None:
             raise ReadError("no title: add 'title:' to the front matter")
         title = one_line(tokens[heading + 1].content)
-    if not html:
+    republish = None
+    if meta.get("republish") is not None:
+        republish, trouble = read_republish(meta["republish"], "front matter")
+        warnings += [trouble] if trouble else []
+    if not html and not (republish is Republish.LINK and meta.get("comment")):
+        # a link post is the curator's comment on another's article: it needs no text
         raise ReadError("the post has no text")
     has_date = meta.get("date") is not None
     id_hint = _text(meta, "id")
@@ -203,9 +216,7 @@ def read_markdown(
         tags=_tags(meta.get("tags")),
         id_hint=slugify(id_hint) if id_hint else None,
         comment=_comment(meta),
-        republish=read_republish(meta["republish"], "front matter")
-        if meta.get("republish") is not None
-        else None,
+        republish=republish,
         image=image,
     )
     return [post], warnings

@@ -220,7 +220,8 @@ def _apply_sidecar(
     if "tags" in meta:
         changes["tags"] = tuple(sorted({one_line(str(t)) for t in meta["tags"]}))
     if "republish" in meta:  # every post of the file: what the curator may show of them
-        changes["republish"] = read_republish(meta["republish"], "sidecar")
+        changes["republish"], trouble = read_republish(meta["republish"], "sidecar")
+        warnings += [trouble] if trouble else []
     return replace(post, **changes)
 
 

@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from postroom.core.model import Republish
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import schedule_error
-from postroom.core.slug import slugify
 
 DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
 
@@ -269,8 +268,8 @@ class Config:
     bounces: BouncesSection = field(default_factory=BouncesSection)
     fetch: FetchSection = field(default_factory=FetchSection)
     follow: tuple[FollowSection, ...] = ()
-    # (slug of the source's name, its table): matched as feed folders are, so
-    # "Community Care" and "community care" are one source
+    # (source_key of the source's name, its table): "Community Care" and
+    # "community care" are one source
     sources: tuple[tuple[str, SourceSection], ...] = ()
 
     def source(self, name: str | None) -> SourceSection | None:
@@ -671,25 +670,27 @@ def _follow_tables(raw: Any, path: Path) -> tuple[FollowSection, ...]:
 
 @lru_cache(maxsize=4096)  # a site has few sources, asked of on every page and entry
 def source_key(name: str) -> str:
-    """How a source's name is compared: as its feed folder's slug ("Community Care" and
-    "community-care" are one), or, for a name with no Latin letters or digits (which all
-    slug to "untitled"), the name itself in any case."""
-    name = one_line(name)
-    slug = slugify(name)
-    return slug if slug != "untitled" or name.casefold() == "untitled" else name.casefold()
+    """How a source's name is compared ([sources."…"] tables, the curator's own name):
+    in any case and spacing, with the punctuation around it ignored ("Community Care",
+    "community care."), but never through a slug, which would make "C# Weekly" the
+    rule of "C++ Weekly" and one "Times" of every "Россия Times" and "日本語 Times"."""
+    return " ".join(one_line(name).casefold().split()).strip(_AROUND)
+
+
+_AROUND = " .,;:!?'\"()[]{}<>«»“”‘’"
 
 
 def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...]:
     """`[sources."Community Care"]`: a table per publication, keyed by its name as posts
-    give it (any case or punctuation: the slug is compared)."""
+    give it (in any case: `source_key`)."""
     if not isinstance(raw, dict) or not all(isinstance(t, dict) for t in raw.values()):
         raise ConfigError(f"{path}: 'sources' must hold tables: [sources.\"Name\"]")
     tables: dict[str, SourceSection] = {}
     for name, table in raw.items():
         where = f'[sources."{name}"]'
-        if not one_line(name):
-            raise ConfigError(f"{path}: {where}: a source needs a name")
         slug = source_key(name)
+        if not slug:
+            raise ConfigError(f"{path}: {where}: a source needs a name")
         if slug in tables:
             same = tables[slug].name
             raise ConfigError(f'{path}: {where}: the same source as [sources."{same}"]')

@@ -7,26 +7,36 @@ of its source, then the site's default for other people's posts.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from postroom.core.config import Config, source_key
-from postroom.core.model import Post, ReadError, Republish, brief
+from postroom.core.model import Post, Republish, brief
 from postroom.core.sanitize import html_to_text, one_line
 
 
-def read_republish(value: object, where: str) -> Republish:
-    """A post's own `republish` (front matter, sidecar), or ReadError naming `where`: a
-    typo must not quietly show a whole article the curator meant to link to."""
+def read_republish(value: object, where: str) -> tuple[Republish, str | None]:
+    """A post's own `republish` (front matter, sidecar), and a warning naming `where`
+    when it is no rule: then the post is shown as `link`, the least, until it is mended.
+    Not an error: a broken file keeps its last good version published, and a typo must
+    not keep a whole article up that the curator meant to narrow."""
     if isinstance(value, str) and value.strip().lower() in tuple(Republish):
-        return Republish(value.strip().lower())
+        return Republish(value.strip().lower()), None
     allowed = ", ".join(tuple(Republish))
-    raise ReadError(f"{where} 'republish' must be one of {allowed}, not {brief(value)}")
+    why = f"{where} 'republish' must be one of {allowed}, not {brief(value)}; shown as link"
+    return Republish.LINK, why
+
+
+#: the files a curator writes themselves: a post from one with no source is theirs
+OWN_SUFFIXES = (".md", ".markdown")
 
 
 def is_own(config: Config, post: Post) -> bool:
-    """The curator's own post: no source, or the site itself named as its source."""
+    """The curator's own post: a Markdown post with no source, or with the site itself
+    named as its source. A capture or a saved page with no source is still someone
+    else's text whose publication intake could not name: it is not shown whole."""
     if not one_line(post.attribution.source or ""):
-        return True
+        return bool(post.files) and all(f.lower().endswith(OWN_SUFFIXES) for f in post.files)
     own = {source_key(config.site.title), source_key(config.curator.name)}
     return source_key(post.attribution.source or "") in own
 
@@ -50,6 +60,11 @@ def republish_of(config: Config, post: Post) -> Republish:
 
 
 EXCERPT_WORDS = 80
+#: and never longer than this many characters, a wide (CJK) one counting as 3.5: a text
+#: with no spaces (Japanese, Chinese, Thai; a hyphenated run) is one "word" however long,
+#: and 200 wide characters say about what 80 English words do
+EXCERPT_CHARS = 700
+_WIDE = 3.5
 _EXCERPT_START = 2048  # characters of HTML read first: ~80 words of prose with its tags
 
 
@@ -63,10 +78,25 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
     millisecond to turn into text where its first few KB cost a tenth of that."""
     size = _EXCERPT_START
     while True:
-        found = one_line(html_to_text(body_html[:size])).split(" ")
-        if len(found) > words or size >= len(body_html):
-            break  # more words than shown (the last may be cut), or the whole body read
+        text = one_line(html_to_text(body_html[:size]))
+        found = text.split(" ")
+        if len(found) > words or len(text) > EXCERPT_CHARS or size >= len(body_html):
+            break  # more words or characters than shown (the last may be cut), or all read
         size *= 4
-    if len(found) <= words:
-        return " ".join(found)
-    return " ".join(found[:words]).rstrip(" ,;:.") + "…"
+    shown = " ".join(found[:words])
+    if (cut := _room(shown)) is not None:
+        head = shown[:cut]
+        shown = head.rsplit(" ", 1)[0] if " " in head[cut // 2 :] else head
+    elif len(found) <= words:
+        return shown
+    return shown.rstrip(" ,;:.、。") + "…"
+
+
+def _room(text: str) -> int | None:
+    """Where `text` passes EXCERPT_CHARS (wide characters weighing more), or None."""
+    used = 0.0
+    for i, char in enumerate(text):
+        used += _WIDE if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > EXCERPT_CHARS:
+            return i
+    return None

@@ -171,11 +171,12 @@ def digest_subject(site: Site, posts: Sequence[Post], override: str | None = Non
     return one_line(template.format(lead=lead, more=more))
 
 
-def digest_preheader(posts: Sequence[Post], titles: int = 3) -> str:
+def digest_preheader(site: Site, posts: Sequence[Post], titles: int = 3) -> str:
     """The line inboxes show after the subject: the titles after the lead's (the subject
-    has that one already), else the lead's summary when it is alone."""
+    has that one already), else the lead's teaser when it is alone: its summary, or for
+    a post shown only as a link, the curator's comment (`feeds.showing`)."""
     if len(posts) == 1:
-        return one_line(posts[0].summary)
+        return showing(site, posts[0]).teaser
     shown = " · ".join(one_line(p.title) for p in posts[1 : titles + 1])
     rest = len(posts) - 1 - titles
     return f"{shown} · and {rest} more" if rest > 0 else shown
@@ -228,7 +229,7 @@ def render_digest(
         "site": site,
         "subject": subject,
         "heading": f"{label} · {count}",
-        "preheader": digest_preheader(posts),
+        "preheader": digest_preheader(site, posts),
         **intro_values(intro),
         "url": lambda p: post_url(site, p),
         "shown": lambda p: showing(site, p),
@@ -250,12 +251,14 @@ def _whole(site: Site, post: Post) -> bool:
 
 def _absolute(site: Site, post: Post) -> Post:
     """The post with the relative URLs of its body and comment made absolute against its
-    page, as in the feeds: in an inbox, "/about/" or "chart.png" lead nowhere."""
+    page, as in the feeds: in an inbox, "/about/" or "chart.png" lead nowhere; and with
+    no lead image when its rule does not show one (`feeds.showing`)."""
     base = post_url(site, post)
     body, comment = absolute_html(post.body_html, base), absolute_html(post.comment, base)
-    if body is post.body_html and comment is post.comment:
+    image = showing(site, post).image
+    if body is post.body_html and comment is post.comment and image is post.image:
         return post
-    return replace(post, body_html=body, comment=comment)
+    return replace(post, body_html=body, comment=comment, image=image)
 
 
 class _Layout:

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from postroom.core.config import Site
 from postroom.core.model import Post, Problem
+from postroom.feeds import showing, syndication
 from postroom.feeds.archive import ArchivedIssue, render_archive
-from postroom.feeds.history import PAGE_SIZE, memo_for, write_history
+from postroom.feeds.history import ARCHIVE_PAGE_SIZE, memo_for, write_history
 from postroom.feeds.pages import (
     PageMemo,
     post_page_name,
@@ -27,7 +28,6 @@ from postroom.feeds.pages import (
 )
 from postroom.feeds.safety import admit
 from postroom.feeds.selection import Vetting, feed_sets, topics
-from postroom.feeds.showing import forget as forget_views
 from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, stylesheet
 from postroom.feeds.writer import OutputWriter
 
@@ -43,6 +43,13 @@ class BuildReport:
     outputs: tuple[str, ...] = ()  # every file this build made, sorted (as in the manifest)
 
 
+def _forget() -> None:
+    """What the stages keep for one build's posts: dropped, so a long-running service
+    holds no post's text between builds."""
+    showing.forget()
+    syndication.forget()
+
+
 def build(
     site: Site,
     posts: Sequence[Post],
@@ -50,7 +57,7 @@ def build(
     memo: PageMemo | None = None,
     progress: Callable[[int, int], None] | None = None,
     since: datetime = EPOCH,
-    page_size: int = PAGE_SIZE,
+    page_size: int = ARCHIVE_PAGE_SIZE,
 ) -> BuildReport:
     """Write every feed and page for `posts` (every published post, any order) and the
     archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
@@ -64,7 +71,7 @@ def build(
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
-    forget_views()  # the last build's, should it have ended early
+    _forget()  # the last build's, should it have ended early
     admitted, problems = admit(posts)
     vetting = Vetting(site)
     found = topics(admitted)
@@ -97,7 +104,7 @@ def build(
             out.put(feed.folder + name, render(site, feed))
     out.put(*render_feeds_index(site, found))
     removed = out.finish()
-    forget_views()
+    _forget()
     return BuildReport(
         written=tuple(out.written),
         unchanged=out.unchanged,

@@ -5,12 +5,12 @@ the window, in archive documents a feed reader can walk back from the subscripti
     oldest posts ...........................  newest archive page  <- atom.xml's prev-archive
 
 Paging is stateless, a function of the posts alone: the posts are put in pick-up order
-(`core.model.newest_first`, oldest first) and cut into pages of `PAGE_SIZE` from the
+(`core.model.newest_first`, oldest first) and cut into pages of `ARCHIVE_PAGE_SIZE` from the
 oldest, so page 1 holds the first posts ever picked up. A new post is picked up after
 every other, so it pushes the window's oldest post onto the end of the newest page: a
 full page is never touched again (immutable, cacheable), only the newest page grows.
 
-Each page holds the posts of `PAGE_SIZE` places in that order; a post the feeds refuse
+Each page holds the posts of `ARCHIVE_PAGE_SIZE` places in that order; a post the feeds refuse
 (`selection.Vetting`) keeps its place and is left out of its page, so it shifts no later
 page. A page is rendered like the feed (same id, title, entries), with
 `<fh:archive/>`, `rel="current"` to the subscription feed and `prev-archive` /
@@ -52,7 +52,7 @@ from postroom.feeds.writer import OutputWriter
 
 #: posts (places) per archive page: a reader's walk back through 10,000 posts is 100
 #: fetches, each page a few hundred KB at most (feed.max_content_kb caps each entry)
-PAGE_SIZE = 100
+ARCHIVE_PAGE_SIZE = 100
 
 
 def archived(posts: Sequence[Post], window: Sequence[Post], size: int) -> list[Post]:
@@ -158,11 +158,11 @@ def write_history(
     vetting: Vetting,
     out: OutputWriter,
     memo: ArchiveMemo | None = None,
-    page_size: int = PAGE_SIZE,
+    page_size: int = ARCHIVE_PAGE_SIZE,
 ) -> FeedSet:
     """Write the archive pages of `feed` (the window over `posts`, every post the build
     admitted) and return the feed with their count, for its `prev-archive` link.
-    `page_size` is for tests (small pages); sites always have `PAGE_SIZE`."""
+    `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`."""
     places = archived(posts, feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts

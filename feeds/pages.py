@@ -80,7 +80,7 @@ def render_lists(
 
 #: posts on one page of a tag or source: 50 titles with their credit lines load quickly
 #: on a phone, and even a topic of 1,000 posts has 20 pages, not 200
-PAGE_SIZE = 50
+TOPIC_PAGE_SIZE = 50
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
 #: tags; listing them all would push the index's purpose, the newest posts, off the
 #: screen, so the index names the few a reader most likely wants and links to
@@ -135,12 +135,12 @@ def _on_index(found: Sequence[Topic]) -> dict[str, object]:
 
 
 def render_topics(site: Site, found: Sequence[Topic]) -> Iterator[tuple[str, bytes]]:
-    """(path under public/, bytes) of each topic's pages, PAGE_SIZE posts a page, newest
+    """(path under public/, bytes) of each topic's pages, TOPIC_PAGE_SIZE posts a page, newest
     first by their own date, then of topics/, every tag and source by name."""
     title = _site_title(site)
     for topic in found:
         posts = by_date(topic.posts)
-        pages = max(1, -(-len(posts) // PAGE_SIZE))
+        pages = max(1, -(-len(posts) // TOPIC_PAGE_SIZE))
         feeds = feed_links(site, topic.folder)
         for number in range(1, pages + 1):
             yield (
@@ -150,7 +150,7 @@ def render_topics(site: Site, found: Sequence[Topic]) -> Iterator[tuple[str, byt
                     site,
                     topic=topic,
                     tag=topic.kind is TopicKind.TAG,
-                    posts=posts[(number - 1) * PAGE_SIZE : number * PAGE_SIZE],
+                    posts=posts[(number - 1) * TOPIC_PAGE_SIZE : number * TOPIC_PAGE_SIZE],
                     count=len(posts),
                     number=number,
                     pages=pages,

@@ -11,7 +11,7 @@ from functools import lru_cache
 from postroom.core.config import Site
 from postroom.core.model import Post, Problem, Severity
 from postroom.core.sanitize import one_line
-from postroom.core.slug import slugify
+from postroom.core.slug import name_slug
 from postroom.feeds.safety import first_file
 from postroom.feeds.syndication import FeedSet, check_entry, too_long, window
 
@@ -79,7 +79,7 @@ def topic_folder(kind: TopicKind, name: str) -> str | None:
     """'tags/<slug>/' for a tag (or 'sources/...' for a source) named `name`; None for a
     name that is nothing once on one line (no folder, no page, no feed)."""
     name_ = one_line(name)
-    return f"{kind.value}/{slugify(name_)}/" if name_ else None
+    return f"{kind.value}/{name_slug(name_)}/" if name_ else None
 
 
 def topics(posts: Sequence[Post]) -> list[Topic]:

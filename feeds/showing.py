@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 
 from markupsafe import Markup, escape
 from postroom.core.config import Site
-from postroom.core.model import Post, Republish
+from postroom.core.model import LeadImage, Post, Republish
 from postroom.core.republish import excerpt, is_own, republish_of
 from postroom.core.sanitize import html_to_text, one_line, summarize
 
@@ -36,6 +36,8 @@ class Showing:
     # `link`, the curator's comment alone
     teaser: str
     link_html: Markup  # the prominent link to the original ("" when none is known)
+    # the lead image, but for `link`: the source's picture is the source's too
+    image: LeadImage | None = None
 
 
 def _link(url: str | None, source: str | None) -> Markup:
@@ -53,12 +55,13 @@ def _link(url: str | None, source: str | None) -> Markup:
 def showing(site: Site, post: Post) -> Showing:
     rule = republish_of(site.config, post)
     link = _link(post.attribution.url, post.attribution.source)
+    image = post.image
     if rule is Republish.FULL:
-        return Showing(rule, Markup(post.body_html), one_line(post.summary), link)
+        return Showing(rule, Markup(post.body_html), summarize(post.summary), link, image)
     if rule is Republish.EXCERPT:
         words = _excerpt(post.body_html)
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
-        return Showing(rule, shown, summarize(post.summary) or summarize(words), link)
+        return Showing(rule, shown, summarize(post.summary) or summarize(words), link, image)
     teaser = _comment_teaser(post.comment) if post.comment else ""
     return Showing(rule, link, teaser, link)
 

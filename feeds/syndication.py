@@ -108,8 +108,25 @@ def feed_content(site: Site, post: Post) -> str:
     """The entry's HTML (`_entry_html`) with its relative URLs made absolute against the
     post's page: a feed reader shows the entry far from it, where "/about/" or
     "photo.jpg" would point nowhere. (A captured article's own links were made absolute
-    against the original at intake; what is left relative is the curator's, on our site.)"""
-    return absolute_html(_entry_html(site, post), post_url(site, post))
+    against the original at intake; what is left relative is the curator's, on our site.)
+
+    Made once per post and build: a post is in several feeds (the site's, its tags',
+    its source's, an archive page), each in three formats. Kept by post id for this very
+    site and post object, so nothing stale is ever served; `forget()` drops it all."""
+    made = _contents.get(post.id)
+    if made is not None and made[0] is site and made[1] is post:
+        return made[2]
+    content = absolute_html(_entry_html(site, post), post_url(site, post))
+    _contents[post.id] = (site, post, content)
+    return content
+
+
+_contents: dict[str, tuple[Site, Post, str]] = {}
+
+
+def forget() -> None:
+    """Drop the entries' contents made for the last build."""
+    _contents.clear()
 
 
 def entry_summary(site: Site, post: Post) -> str:
@@ -184,6 +201,9 @@ def feed_head(
         fg.register_extension("websub", lambda: _RssHub(hub), atom=False)
     fg.link(href=home, rel="alternate", type="text/html")
     fg.language(config.site.language)
+    # not feedgen's own name and version: an upgrade of it would rewrite every feed,
+    # archive pages that must never change among them
+    fg.generator("postroom")
     curator = {"name": one_line(config.curator.name) or title}
     if config.curator.email:
         curator["email"] = one_line(config.curator.email)
@@ -229,7 +249,7 @@ def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
     fe.content(feed_content(site, post), type="html")
     if summary := entry_summary(site, post):
         fe.summary(summary)  # not description(): in Atom that replaces the content
-    if image := post.image:
+    if image := showing(site, post).image:
         # Media RSS, in Atom and RSS alike; right in the entry, where every reader looks
         fe.media.thumbnail(url=image.url, group=None)
         if image.media_type and image.length:
@@ -359,7 +379,7 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
     item["content_html"] = feed_content(site, post)
     if summary := entry_summary(site, post):
         item["summary"] = summary
-    if image := post.image:
+    if image := showing(site, post).image:
         item["image"] = image.url
         if image.media_type and image.length:  # as the Atom and RSS enclosure
             item["attachments"] = [

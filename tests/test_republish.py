@@ -14,7 +14,7 @@ from lxml import html as lxml_html
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError, open_site
 from postroom.core.model import Republish
-from postroom.core.republish import EXCERPT_WORDS, republish_of
+from postroom.core.republish import EXCERPT_CHARS, EXCERPT_WORDS, excerpt, republish_of
 from postroom.emails.render import render_digest
 from postroom.feeds import build
 from postroom.store import Store
@@ -143,11 +143,40 @@ def test_a_sidecar_sets_the_rule_for_every_post_of_a_capture(tmp_path):
         ),
     ],
 )
-def test_a_bad_rule_in_a_file_is_refused_by_name_and_the_rest_goes_on(tmp_path, where, files):
-    _, posts, report = published(tmp_path, {**files, "own.md": OWN})
-    assert list(posts) == ["My own view"]
+def test_a_bad_rule_in_a_file_is_named_and_its_post_shown_as_a_link(tmp_path, where, files):
+    """A typo is not an error that would keep the last good version (perhaps `full`)
+    published: the post is shown as `link`, the least, until the rule is mended."""
+    site, posts, report = published(
+        tmp_path, {**files, "own.md": OWN}, BASE + 'republish = "full"\n'
+    )
+    assert len(posts) == 2
+    (post,) = [p for title, p in posts.items() if title != "My own view"]
+    assert post.republish is Republish.LINK
+    assert (
+        "Some text" not in entries(site)[post.title] and "word001" not in entries(site)[post.title]
+    )
     (problem,) = [p for p in report.problems if "republish" in p.reason]
     assert where in problem.reason and "full, excerpt, link" in problem.reason
+    assert problem.reason.endswith("shown as link") and problem.severity.value == "warning"
+
+
+def test_a_typo_made_later_narrows_a_post_shown_whole(tmp_path):
+    files = {"a.md": sourced("Cleared", extra="republish: full\n")}
+    site = make_site(tmp_path / "site", files, config=BASE)
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        build(site, store.posts())
+        assert "word200" in entries(site)["Cleared"]
+        (site.content_dir / "a.md").write_text(sourced("Cleared", extra="republish: lnk\n"))
+        scan(site, store)
+        build(site, store.posts())
+    finally:
+        store.close()
+    assert "word001" not in entries(site)["Cleared"]
+    for path in site.public_dir.rglob("*"):
+        if path.is_file():
+            assert b"word200" not in path.read_bytes(), path
 
 
 def test_the_page_honours_the_rule_and_credits_the_original_as_canonical(tmp_path):
@@ -265,14 +294,17 @@ def test_check_names_a_sources_table_no_post_matches_and_gives_each_posts_rule(t
 def test_an_excerpt_read_from_the_start_of_a_body_is_the_excerpt_of_the_whole():
     """`excerpt` reads only as much HTML as its words need: the result must be what the
     whole body gives, however dense the markup, wherever the first cut falls."""
-    from postroom.core.republish import excerpt
     from postroom.core.sanitize import html_to_text, one_line
 
-    def whole(body: str) -> str:
+    def whole(body: str) -> str:  # the same rules, on the whole text at once
         found = one_line(html_to_text(body)).split(" ")
+        shown = " ".join(found[:EXCERPT_WORDS])
+        if len(shown) > EXCERPT_CHARS:  # these bodies have no wide characters
+            head = shown[:EXCERPT_CHARS]
+            return head.rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
         if len(found) <= EXCERPT_WORDS:
-            return " ".join(found)
-        return " ".join(found[:EXCERPT_WORDS]).rstrip(" ,;:.") + "…"
+            return shown
+        return shown.rstrip(" ,;:.") + "…"
 
     link = '<a href="https://www.example.org/a/long/path/{0}?q=&amp;x={0}" title="t {0}">w{0}</a>'
     bodies = (
@@ -285,7 +317,72 @@ def test_an_excerpt_read_from_the_start_of_a_body_is_the_excerpt_of_the_whole():
             for count in (10, 79, 80, 81, 500)
         ]
         + ["<p>" + "&amp; fish &lt;chips&gt; " * count + "</p>" for count in (20, 26, 27, 300)]
-        + ["<ul>" + "<li>item</li>" * 300 + "</ul>", "<p>" + "x" * 5000 + " tail</p>"]
+        + ["<ul>" + "<li>item</li>" * 300 + "</ul>"]
+        + ["<p>" + "abcdefghijk " * count + "</p>" for count in (60, 63, 64, 70, 200)]
     )
     for body in bodies:
         assert excerpt(body) == whole(body), body[:80]
+
+
+def test_an_excerpt_of_text_without_spaces_is_held_to_a_length(tmp_path):
+    """Japanese has no spaces between words: the whole article is one "word", and an
+    excerpt is cut by length (a wide character counting as 3.5) instead."""
+    article = "児童福祉の改革について。" * 300 + "最後の秘密文章。"
+    files = {"jp.md": sourced("Japanese", source="Asahi Example").replace(TEXT, article)}
+    site, _, _ = published(tmp_path, files)
+    for name in ("atom.xml", "rss.xml"):
+        content = entries(site, name)["Japanese"]
+        assert "最後の秘密文章" not in content and "児童福祉" in content
+    words = excerpt(f"<p>{article}</p>")
+    assert words.endswith("…") and 150 <= len(words) <= 201
+    hyphens = "-".join(f"w{n}" for n in range(5000))
+    assert len(excerpt(f"<p>{hyphens}</p>")) <= EXCERPT_CHARS + 1
+
+
+def test_a_sources_rule_is_that_sources_alone(tmp_path):
+    """Names are compared in any case and spacing, never through a slug: "C++ Weekly"
+    is not "C# Weekly", nor "Россия Times" the "Times"."""
+    config = (
+        BASE + '[sources."C# Weekly"]\nrepublish = "full"\n[sources."Times"]\nrepublish = "link"\n'
+    )
+    files = {
+        "a.md": sourced("Sharp", source="c#  WEEKLY"),
+        "b.md": sourced("Plus", source="C++ Weekly"),
+        "c.md": sourced("Russian", source="Россия Times"),
+        "d.md": sourced("London", source="The Times").replace("The Times", "times."),
+    }
+    site, posts, _ = published(tmp_path, files, config)
+    rules = {title: republish_of(site.config, post).value for title, post in posts.items()}
+    assert rules == {"Sharp": "full", "Plus": "excerpt", "Russian": "excerpt", "London": "link"}
+
+
+def test_a_capture_with_no_source_is_not_taken_for_the_curators_own(tmp_path):
+    """Only a Markdown post with no source is the curator's: a saved page whose
+    publication intake could not name is still someone else's text."""
+    page = (
+        "<html><head><title>Found</title></head><body><article><p>"
+        + TEXT
+        + "</p></article></body></html>"
+    )
+    site, posts, _ = published(tmp_path, {"saved.html": page, "own.md": OWN})
+    (saved,) = [p for t, p in posts.items() if t != "My own view"]
+    assert saved.attribution.source is None
+    assert republish_of(site.config, saved) is Republish.EXCERPT
+    assert republish_of(site.config, posts["My own view"]) is Republish.FULL
+
+
+def test_a_link_post_shows_neither_the_sources_picture_nor_its_words_anywhere(tmp_path):
+    """`link`: title, credit, comment, link. The lead image is the source's too, and a
+    digest of one post puts its teaser in the preheader, which the archive page keeps."""
+    image = "image: https://www.example.org/photo.jpg\nimage_alt: A photo\n"
+    files = {"cc.md": sourced("Linked only", extra=f"{image}republish: link\ncomment: Mine.\n")}
+    site, posts, _ = published(tmp_path, files)
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        data = read(site, name)
+        assert b"photo.jpg" not in data and b"word001" not in data, name
+    page = read(site, f"posts/{posts['Linked only'].id}/index.html")
+    assert b"photo.jpg" not in page and b"word001" not in page
+    rendered = render_digest(site, 1, list(posts.values()))
+    for part in (rendered.html, rendered.text):
+        assert "photo.jpg" not in part and "word001" not in part
+    assert "Mine." in rendered.html

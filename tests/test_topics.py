@@ -17,7 +17,7 @@ from lxml import etree
 from playwright.sync_api import expect
 from postroom.core.model import Attribution
 from postroom.feeds import build
-from postroom.feeds.pages import ON_INDEX, PAGE_SIZE
+from postroom.feeds.pages import ON_INDEX, TOPIC_PAGE_SIZE
 from support import make_post, read
 from web_support import screenshot_width, serving
 
@@ -100,14 +100,14 @@ def nav(site, name):
 
 
 def test_pages_hold_page_size_posts_and_a_removed_page_goes_on_the_next_build(feed_site):
-    posts = [make_post(2 * n + 1) for n in range(PAGE_SIZE + 1)]  # all odd: tagged policy
-    build(feed_site, posts[:PAGE_SIZE])  # exactly one page's worth
-    assert len(listed(feed_site, "tags/policy/index.html")) == PAGE_SIZE
+    posts = [make_post(2 * n + 1) for n in range(TOPIC_PAGE_SIZE + 1)]  # all odd: tagged policy
+    build(feed_site, posts[:TOPIC_PAGE_SIZE])  # exactly one page's worth
+    assert len(listed(feed_site, "tags/policy/index.html")) == TOPIC_PAGE_SIZE
     assert not (feed_site.public_dir / "tags/policy/page").exists()
     assert nav(feed_site, "tags/policy/index.html") == []
     build(feed_site, posts)  # one more: a second page of one post
     first, second = "tags/policy/index.html", "tags/policy/page/2/index.html"
-    assert len(listed(feed_site, first)) == PAGE_SIZE
+    assert len(listed(feed_site, first)) == TOPIC_PAGE_SIZE
     assert len(listed(feed_site, second)) == 1
     assert nav(feed_site, first) == [("next", f"{BASE}tags/policy/page/2/")]
     assert nav(feed_site, second) == [("prev", f"{BASE}tags/policy/")]
@@ -118,7 +118,7 @@ def test_pages_hold_page_size_posts_and_a_removed_page_goes_on_the_next_build(fe
     assert (
         page(feed_site, second).findtext("head/title") == "Tagged policy · page 2 · Practice Notes"
     )
-    report = build(feed_site, posts[:PAGE_SIZE])
+    report = build(feed_site, posts[:TOPIC_PAGE_SIZE])
     assert second in report.removed
     assert not (feed_site.public_dir / "tags/policy/page/2/index.html").exists()
 
@@ -325,3 +325,24 @@ def test_topic_and_feeds_pages_fit_a_phone_with_their_links_in_view(
         assert context.request.get(href).ok, href  # what the link points at is served
     finally:
         context.close()
+
+
+def test_names_in_other_scripts_keep_folders_of_their_own(feed_site):
+    """A slug drops letters outside Latin: "日本語", "Россия" and "Ελληνικά" would all be
+    "untitled", "Россия Times" and "日本語 Times" both "times". Such names get a digest
+    of the name after their slug; Latin names (accents too) keep their plain slug."""
+    tags = ("日本語", "Россия", "Ελληνικά", "Café", "social work")
+    sources = ("Россия Times", "日本語 Times", "Times")
+    posts = [
+        make_post(n, tags=(tag,), attribution=Attribution(source=source))
+        for n, (tag, source) in enumerate(zip(tags, sources * 2, strict=False), 1)
+    ]
+    build(feed_site, posts)
+    tag_folders = sorted(p.name for p in (feed_site.public_dir / "tags").iterdir())
+    assert len(tag_folders) == len(tags)  # one each, none shared
+    assert {"cafe", "social-work"} <= set(tag_folders)
+    source_folders = sorted(p.name for p in (feed_site.public_dir / "sources").iterdir())
+    assert len(source_folders) == 3 and "times" in source_folders
+    for folder in tag_folders:
+        [entry] = feedparser.parse(read(feed_site, f"tags/{folder}/atom.xml")).entries
+        assert entry.tags[0].term in tags

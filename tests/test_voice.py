@@ -147,12 +147,12 @@ def test_the_subject_names_the_lead_and_counts_the_rest_and_the_preheader_goes_o
     posts = three_pending(site, store)
     rendered = render_digest(site, 1, posts)
     assert rendered.subject == "Last week + 2 more"  # the brand is in From
-    preheader = digest_preheader(posts)
+    preheader = digest_preheader(site, posts)
     assert preheader == "Middle · Archive piece"  # not the lead again
     assert preheader in rendered.html
     alone = render_digest(site, 1, posts[:1])
     assert alone.subject == "Last week"  # not "+ 0 more"
-    assert digest_preheader(posts[:1]) == "Body of Last week."  # its summary, not its title
+    assert digest_preheader(site, posts[:1]) == "Body of Last week."  # its summary, not its title
     config = (site.root / "postroom.toml").read_text()
     (site.root / "postroom.toml").write_text(
         config + '[digest]\nsubject = "Notes {{weekly}}: {lead}, and {more} others"\n'
@@ -161,7 +161,7 @@ def test_the_subject_names_the_lead_and_counts_the_rest_and_the_preheader_goes_o
     assert render_digest(custom, 1, posts).subject == "Notes {weekly}: Last week, and 2 others"
     assert render_digest(custom, 1, posts[:1]).subject == "Last week"
     many = [replace(posts[0], id=f"p{n}", title=f"Title {n}") for n in range(9)]
-    assert digest_preheader(many) == "Title 1 · Title 2 · Title 3 · and 5 more"
+    assert digest_preheader(site, many) == "Title 1 · Title 2 · Title 3 · and 5 more"
 
 
 def test_a_subject_title_with_a_line_break_or_braces_stays_one_literal_line(site, store):

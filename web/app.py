@@ -69,7 +69,8 @@ _TYPES = {
     "feed.xsl": "text/xsl; charset=utf-8",
 }
 # archive pages (feeds.history): archive/atom-<n>.xml, archive/rss-<n>.xml
-_ARCHIVE = re.compile(r"(atom|rss)-\d+\.xml")
+_ARCHIVE = re.compile(r"archive/(atom|rss)-\d+\.xml")
+_FEED_TYPES = ("application/atom+xml", "application/rss+xml")
 # A browser is sent an Atom or RSS feed as plain XML: only then does it apply the feed's
 # stylesheet (feed.xsl) and show a page saying how to subscribe; under the feed types it
 # shows the raw text. Feed readers ask for the feed types (or anything) and get them.
@@ -107,6 +108,26 @@ class Rewrite:
     served: str
 
 
+def prefers_html(accept: str) -> bool:
+    """Whether an Accept header asks for a page more than for a feed: a browser
+    (`text/html,…,application/xml;q=0.9`) does; a feed reader that also takes HTML at a
+    lower weight (`application/atom+xml, text/html;q=0.7`) or not at all does not."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[media.lower()] = max(weight, weights.get(media.lower(), 0.0))
+    html = weights.get("text/html", 0.0)
+    return html > 0 and html > max(weights.get(t, 0.0) for t in _FEED_TYPES)
+
+
 class PublicFiles(StaticFiles):
     """public/ as it is, with the feeds' own media types and no dot files; Starlette
     answers conditional GETs (ETag, Last-Modified) with 304 and no body. Before the first
@@ -129,10 +150,12 @@ class PublicFiles(StaticFiles):
         response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
         name = os.path.basename(full_path)
         kind = _TYPES.get(name)
-        if found := _ARCHIVE.fullmatch(name):
+        where = os.path.relpath(full_path, self.directory or ".").replace(os.sep, "/")
+        if found := _ARCHIVE.fullmatch(where):
             kind = _TYPES[f"{found.group(1)}.xml"]
+        browser = False
         if kind and name.endswith(".xml"):
-            if "text/html" in Headers(scope=scope).get("accept", ""):
+            if browser := prefers_html(Headers(scope=scope).get("accept", "")):
                 kind = _BROWSER_XML
             response.headers["vary"] = "Accept"
             response.headers["content-security-policy"] = _FEED_CSP
@@ -143,6 +166,8 @@ class PublicFiles(StaticFiles):
             del response.headers["last-modified"]  # date could not tell the next write apart
         if self.rewrite and str(full_path).endswith(_REWRITTEN):
             response = self._rewritten(full_path, response)
+        if browser:  # another representation of the same bytes: an ETag of its own
+            response.headers["etag"] = response.headers["etag"].rstrip('"') + '-xml"'
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             unchanged = NotModifiedResponse(response.headers)
             if policy := response.headers.get("content-security-policy"):
