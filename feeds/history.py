@@ -35,7 +35,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import replace
-from weakref import WeakKeyDictionary
 
 from postroom.core.config import Site
 from postroom.core.model import Post, Problem, newest_first
@@ -107,14 +106,13 @@ class ArchiveMemo:
         self._made[name] = (inputs, st.st_size, st.st_mtime_ns, tuple(problems))
 
 
-_MEMOS: WeakKeyDictionary[PageMemo, ArchiveMemo] = WeakKeyDictionary()
-
-
 def memo_for(memo: PageMemo | None) -> ArchiveMemo | None:
     """The archive memo that lives as long as the caller's page memo (none without one)."""
     if memo is None:
         return None
-    return _MEMOS.setdefault(memo, ArchiveMemo())
+    if memo.archives is None:
+        memo.archives = ArchiveMemo()
+    return memo.archives
 
 
 def _render(

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
@@ -22,6 +23,9 @@ from postroom.feeds.selection import Topic, TopicKind, topic_folder
 from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import FORMATS, post_url
 from postroom.feeds.theme import ThemeLoader, fingerprint, render, theme_folder
+
+if TYPE_CHECKING:
+    from postroom.feeds.history import ArchiveMemo
 
 
 @cache
@@ -195,6 +199,8 @@ class PageMemo:
     def __init__(self) -> None:
         self._made: dict[str, tuple[int, int, int]] = {}  # path -> (inputs, size, mtime)
         self._theme: object = None
+        # the site feed's full archive pages written, and from what (feeds.history.memo_for)
+        self.archives: ArchiveMemo | None = None
 
     def theme(self, site: Site) -> None:
         """Before a build: forget every page if the site's page templates changed since."""
