@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import feedparser
 import pytest
 from lxml import etree
+from postroom.core.config import ConfigError
 from postroom.feeds import build
 from postroom.feeds.archive import render_archive
 from postroom.service.command import Context
@@ -406,3 +407,21 @@ def test_digest_send_tells_the_hub_of_the_issues_feed(tmp_path, hub):
     after = hub.urls()[len(first) :]
     assert f"{BASE}digests/atom.xml" in after  # now holding issue 1
     assert len(after) == len(set(after))
+
+
+@pytest.mark.parametrize(
+    "hub_url",
+    [
+        "http://user:secretpw@127.0.0.1:9101/",
+        "https://user@hub.example.net/",
+        "https://:secretpw@hub.example.net/",
+    ],
+)
+def test_a_hub_url_with_credentials_is_refused(tmp_path, hub_url):
+    """Every feed shows the hub's address: a password in it would be published."""
+    with pytest.raises(ConfigError) as caught:
+        hub_site(tmp_path, hub_url)
+    said = str(caught.value)
+    assert "'site.websub_hub' must not carry a user name or password" in said
+    assert "every feed shows the hub's address" in said
+    assert "secretpw" not in said and "user@" not in said
