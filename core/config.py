@@ -463,6 +463,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return f"must be an http(s) URL with a host, not {value!r}"
         if not value.endswith("/"):
             return f"must end with '/', as in {value + '/'!r}"
+    elif name == "site.websub_hub" and value and _has_credentials(value):
+        return "must not carry a user name or password: every feed shows the hub's address"
     elif name == "site.websub_hub" and value and not _web_url(value):
         return f"must be the hub's http(s) URL, not {value!r}"
     elif name == "site.id_authority" and value and not _TAG_AUTHORITY.fullmatch(value):
@@ -618,6 +620,16 @@ def _same_url(url: str) -> str:
     """A URL as it is compared for "followed twice": scheme and host in any case."""
     parts = urlsplit(url)
     return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+
+
+def _has_credentials(url: str) -> bool:
+    """A URL naming a user or password (`https://user:pw@host/`); checked before the URL
+    itself so that no error message repeats the password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "@" in url
+    return parts.username is not None or parts.password is not None
 
 
 def _web_url(url: str) -> bool:

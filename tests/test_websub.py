@@ -17,12 +17,13 @@ from urllib.parse import parse_qs
 import feedparser
 import pytest
 from lxml import etree
+from postroom.core.config import ConfigError
 from postroom.feeds import build
 from postroom.feeds.archive import render_archive
 from postroom.service.command import Context
 from postroom.service.jobs import Jobs
 from postroom.service.status import status_json
-from postroom.service.websub import ACTIVITY, Outcome, Pinger, changed_feeds
+from postroom.service.websub import ACTIVITY, Outcome, Pinger, changed_feeds, status
 from postroom.store import Store
 from postroom.store.activity import last
 from service_support import Service, postroom
@@ -52,11 +53,16 @@ class Hub:
     headers) in turn, then `then` for ever after."""
 
     def __init__(
-        self, script: list[tuple[int, dict[str, str]]] | None = None, then: int = 204, port: int = 0
+        self,
+        script: list[tuple[int, dict[str, str]]] | None = None,
+        then: int = 204,
+        port: int = 0,
+        latency: float = 0.0,
     ):
         self.script, self.then = list(script or []), then
         self.seen: list[Seen] = []
         self.body = "bad hub.url"  # what a 4xx says
+        self.latency = latency
         self._changed = threading.Lock()
         hub = self
 
@@ -71,6 +77,8 @@ class Hub:
                     parse_qs(raw, keep_blank_values=True),
                     time.monotonic(),
                 )
+                if hub.latency:  # a hub far away or busy: each answer takes this long
+                    time.sleep(hub.latency)
                 with hub._changed:  # before the answer: the pinger's outcome comes after
                     status, headers = hub.script.pop(0) if hub.script else (hub.then, {})
                     hub.seen.append(seen)
@@ -277,24 +285,47 @@ def test_retry_after_is_heeded_within_its_bound(tmp_path, store_for):
         hub.close()
 
 
-def test_a_400_is_final_and_logged(tmp_path, store_for, caplog):
+def test_refusals_are_one_line_a_round_and_asked_again_on_the_next_change(
+    tmp_path, store_for, caplog
+):
+    """A hub answering 400 to every feed: one summary line for the round, not one per feed
+    (thousands on a site with many tags); not tried again until the feed changes, then
+    asked again."""
     hub = Hub(then=400)
     try:
         site = hub_site(tmp_path, hub.url)
         store = store_for(site)
         pinger = Pinger(site, store, lambda: T0, delays=FAST)
+        feeds = [f"{BASE}tags/t{i:02}/atom.xml" for i in range(30)]
         with caplog.at_level(logging.INFO, logger="postroom"):
-            pinger.owe([f"{BASE}atom.xml", f"{BASE}rss.xml"])
+            pinger.owe(feeds)
+            assert wait_until(lambda: len(hub.seen) == 30 and not pinger.owed())
+            pinger.owe(feeds[:1])  # the first changed again: asked again
             assert pinger.settle(5)  # nothing owed: a refusal is not tried again
-        assert hub.urls() == [f"{BASE}atom.xml", f"{BASE}rss.xml"]
+        assert hub.urls() == [*feeds, feeds[0]]
+        warned = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert records(caplog) == [
-            f"{hub.url} refused {BASE}{name}: 400 Bad Request: bad hub.url; not asked again"
-            for name in ("atom.xml", "rss.xml")
+            f"{hub.url} refused 30 feeds (e.g. {feeds[0]}: 400 Bad Request: bad hub.url);"
+            " they are asked again when they next change",
+            f"{hub.url} refused {feeds[0]}: 400 Bad Request: bad hub.url;"
+            " it is asked again when it next changes",
         ]
+        assert len(warned) == 2
         kept = last(store, ACTIVITY).data
         assert kept["owed"] == [] and kept["last"]["outcome"] == Outcome.REFUSED.value
+        assert kept["last"]["feeds"] == 1 and kept["last"]["detail"].startswith("400 Bad")
     finally:
         hub.close()
+
+
+def wait_until(condition, seconds: float = 10) -> bool:
+    """Poll `condition` (a state another thread changes) until true or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_a_slow_hub_does_not_hold_the_build(tmp_path, store_for):
@@ -406,3 +437,174 @@ def test_digest_send_tells_the_hub_of_the_issues_feed(tmp_path, hub):
     after = hub.urls()[len(first) :]
     assert f"{BASE}digests/atom.xml" in after  # now holding issue 1
     assert len(after) == len(set(after))
+
+
+# --- progress kept between processes ---
+
+
+def test_a_run_past_its_budget_keeps_its_progress_and_the_next_tells_the_rest(
+    tmp_path, store_for, caplog
+):
+    """A hub answering in 50 ms and 30 feeds owed: `run --once`'s wait (1 s here) gets
+    through some; what it told is recorded as told before it returns, the rest as owed
+    with one log line, and the next process tells the rest, none of the first twice."""
+    hub = Hub(latency=0.05)
+    try:
+        site = hub_site(tmp_path, hub.url)
+        feeds = [f"{BASE}tags/t{i:02}/atom.xml" for i in range(30)]
+        store = store_for(site)
+        first = Pinger(site, store, lambda: T0, delays=FAST)
+        with caplog.at_level(logging.INFO, logger="postroom"):
+            first.owe(feeds)
+            assert not first.settle(1.0)
+        told = hub.urls()
+        assert 3 <= len(told) < 30 and told == feeds[: len(told)]
+        kept = last(store, ACTIVITY).data
+        assert kept["owed"] == feeds[len(told) :]  # not one told is still owed
+        rest = 30 - len(told)
+        assert records(caplog) == [
+            f"{hub.url} told of {len(told)} feeds, {rest} still owed: the next run tells it"
+        ]
+        said = status(store, hub.url)
+        assert said["owed"] == rest and said["last"]["outcome"] == Outcome.TOLD.value
+        assert said["last"]["feeds"] == len(told)
+
+        later = Pinger(site, store_for(site), lambda: T0, delays=FAST)  # the next run
+        later.owe([])  # its build changed nothing
+        assert later.settle(10)
+        assert hub.urls() == feeds  # each once, in order
+        assert status(store, hub.url)["owed"] == 0
+    finally:
+        hub.close()
+
+
+def test_a_request_in_flight_past_settle_writes_nothing_after_it(tmp_path, store_for):
+    """The hub holds the 3rd answer past the wait: settle records (the 3rd still owed) and
+    returns; when the answer comes, the round ends without writing over that record, so
+    a process that exits, or a next run that has started, is not overwritten."""
+    release, third = threading.Event(), threading.Event()
+    hub = Hub()
+    answer = hub.server.RequestHandlerClass.do_POST
+
+    def held(handler: BaseHTTPRequestHandler) -> None:
+        if len(hub.seen) == 2:
+            third.set()
+            release.wait(10)
+        answer(handler)
+
+    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    try:
+        site = hub_site(tmp_path, hub.url)
+        store = store_for(site)
+        feeds = [f"{BASE}tags/t{i}/atom.xml" for i in range(5)]
+        pinger = Pinger(site, store, lambda: T0, delays=FAST)
+        pinger.owe(feeds)
+        assert third.wait(10)
+        assert not pinger.settle(0.05)
+        settled = last(store, ACTIVITY)
+        assert settled.data["owed"] == feeds[2:]
+        release.set()
+        pinger._thread.join(10)
+        assert not pinger._thread.is_alive()
+        assert len(hub.seen) == 3  # no new request after settle
+        assert last(store, ACTIVITY) == settled
+    finally:
+        release.set()
+        hub.close()
+
+
+def test_a_round_records_its_progress_as_it_goes(tmp_path, store_for):
+    """A service stopped (or killed) in the middle of a long round loses only the last
+    moment of it: what was told is recorded while the round goes on, not at its end."""
+    release, fourth = threading.Event(), threading.Event()
+    hub = Hub()
+    answer = hub.server.RequestHandlerClass.do_POST
+
+    def held(handler: BaseHTTPRequestHandler) -> None:
+        if len(hub.seen) == 3:
+            fourth.set()
+            release.wait(10)
+        answer(handler)
+
+    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    try:
+        site = hub_site(tmp_path, hub.url)
+        store = store_for(site)
+        feeds = [f"{BASE}tags/t{i}/atom.xml" for i in range(6)]
+        pinger = Pinger(site, store, lambda: T0, delays=FAST, record_every=0)
+        pinger.owe(feeds)
+        assert fourth.wait(10)  # three told, the fourth in flight
+        assert last(store, ACTIVITY).data["owed"] == feeds[3:]
+        release.set()
+        assert pinger.settle(10)
+    finally:
+        release.set()
+        hub.close()
+
+
+def test_the_last_outcome_outlives_the_process(tmp_path, store_for):
+    """`status --json`'s `last` is the last outcome known, not null again each time a new
+    process owes the hub something and before its first answer."""
+    release = threading.Event()
+    hub = Hub()
+    answer = hub.server.RequestHandlerClass.do_POST
+
+    def held(handler: BaseHTTPRequestHandler) -> None:
+        if hub.seen:  # the first answers at once, the next waits
+            release.wait(10)
+        answer(handler)
+
+    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    try:
+        site = hub_site(tmp_path, hub.url)
+        first = Pinger(site, store_for(site), lambda: T0, delays=FAST)
+        first.owe([f"{BASE}atom.xml"])
+        assert first.settle(5)
+        store = store_for(site)
+        told = status(store, hub.url)["last"]
+        assert told["outcome"] == Outcome.TOLD.value
+        later = Pinger(site, store, lambda: T0, delays=FAST)  # the next process
+        later.owe([f"{BASE}rss.xml"])  # recorded as owed, its ping held by the hub
+        said = status(store, hub.url)
+        assert said["owed"] == 1 and said["last"] == told
+        release.set()
+        assert later.settle(5)
+    finally:
+        release.set()
+        hub.close()
+
+
+def test_the_told_line_lists_a_few_feeds_not_thousands(tmp_path, store_for, caplog):
+    """The JSON log's `feeds` field: the first few and the count, not one line of 5,000
+    URLs that a log shipper splits or drops."""
+    hub = Hub()
+    try:
+        site = hub_site(tmp_path, hub.url)
+        feeds = [f"{BASE}tags/t{i:03}/atom.xml" for i in range(40)]
+        pinger = Pinger(site, store_for(site), lambda: T0, delays=FAST)
+        with caplog.at_level(logging.INFO, logger="postroom"):
+            pinger.owe(feeds)
+            assert pinger.settle(10)
+        [told] = [r for r in caplog.records if getattr(r, "event", "") == ACTIVITY]
+        assert told.getMessage() == f"told {hub.url} of 40 feeds"
+        assert told.fields["feeds"] == feeds[:10] and told.fields["told"] == 40
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize(
+    "hub_url",
+    [
+        "http://user:secretpw@127.0.0.1:9101/",
+        "https://user@hub.example.net/",
+        "https://:secretpw@hub.example.net/",
+    ],
+)
+def test_a_hub_url_with_credentials_is_refused(tmp_path, hub_url):
+    """Every feed shows the hub's address: a password in it would be published."""
+    with pytest.raises(ConfigError) as caught:
+        hub_site(tmp_path, hub_url)
+    said = str(caught.value)
+    assert "'site.websub_hub' must not carry a user name or password" in said
+    assert "every feed shows the hub's address" in said
+    assert "secretpw" not in said and "user@" not in said
