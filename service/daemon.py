@@ -298,6 +298,10 @@ class Service:
             event("service", "a job did not stop in time: leaving it", logging.WARNING, code=code)
             logging.shutdown()
             os._exit(code)
+        try:  # what the WebSub hub is still owed, recorded for the next process
+            self.jobs.settle_pings(0)
+        except Exception as exc:  # the database away: the 2 s records lose seconds at most
+            event("websub", f"owed feeds not recorded: {first_line(exc)}", logging.WARNING)
         try:
             self.lease.release()
         except Exception as exc:  # the database is away: the lease lapses (or the lock goes)
