@@ -3,7 +3,8 @@
 Markdown with optional YAML front matter, whose only key is `subject` (the issue's
 subject instead of `digest.subject`'s). It is no post: intake never lists
 `content/_digest/`. It is read when an issue is made (and by `digest preview`),
-rendered to sanitized HTML and frozen with the issue, together with the sha256 of
+rendered to sanitized HTML (its relative links and images made absolute against
+site.base_url: "/about/" leads nowhere in an inbox) and frozen with the issue, with the sha256 of
 the file's bytes: an issue is never introduced by a file another issue used already,
 so an intro nobody edited since is not sent twice (`emails.issues.next_intro`).
 """
@@ -21,6 +22,7 @@ from postroom.content.safe_read import Unreadable, read_regular
 from postroom.core.config import Site, subject_template_error
 from postroom.core.model import ReadError, brief
 from postroom.core.sanitize import one_line, strip_illegal
+from postroom.core.urls import absolute_html
 
 #: the intro's file, relative to the content folder
 #: an intro may take this share of the email's HTML budget at most (1/INTRO_SHARE)
@@ -57,7 +59,9 @@ def read_intro(site: Site) -> Intro | None:
         raise ReadError(f"front matter 'subject' must be text, not {brief(subject)}")
     if subject is not None and (why := subject_template_error(str(subject))):
         raise ReadError(f"front matter 'subject' {why}")  # the rules of digest.subject
-    html = comment_html(body) if body.strip() else ""
+    # read far from the site (an inbox, a feed reader): "/about/" means the site's, so the
+    # frozen copy the email, the archive and the issues feed all show is made absolute
+    html = absolute_html(comment_html(body), site.base_url) if body.strip() else ""
     room = site.config.digest.max_html_kb * 1024 // INTRO_SHARE
     if len(html.encode()) > room:
         raise ReadError(

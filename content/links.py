@@ -25,7 +25,7 @@ from postroom.content.webpage import page_image
 from postroom.core.model import LeadImage
 from postroom.core.sanitize import one_line
 from postroom.core.slug import slugify
-from postroom.core.urls import lead_image
+from postroom.core.urls import image_type, lead_image
 
 #: where added links are written, inside content/
 LINKS_FOLDER = "links"
@@ -131,6 +131,7 @@ def link_post(
         meta["image"] = link.image.url
         if link.image.alt:
             meta["image_alt"] = link.image.alt
+        meta |= image_size(link.image)
     if tags:
         meta["tags"] = list(tags)
     if comment.strip():
@@ -138,6 +139,18 @@ def link_post(
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000)
     body = link.text or f"Read it at [{_escaped(link.source or link.url)}](<{link.url}>)."
     return f"---\n{head}---\n{body}\n"
+
+
+def image_size(image: LeadImage) -> dict[str, object]:
+    """What the front matter must say of an image beyond its URL for the post's feeds to
+    give it as an enclosure: its length in bytes when known (a followed feed's enclosure
+    or media:content says it), with its type; its type alone when the URL's extension
+    would not tell it. Nothing for a picture whose extension says all there is."""
+    if image.length and image.media_type:
+        return {"image_type": image.media_type, "image_length": image.length}
+    if image.media_type and image.media_type != image_type(image.url):
+        return {"image_type": image.media_type}
+    return {}
 
 
 def _escaped(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from datetime import tzinfo
 from typing import Any
 
@@ -22,7 +23,7 @@ from postroom.core.model import (
 from postroom.core.republish import read_republish
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.slug import slugify
-from postroom.core.urls import lead_image
+from postroom.core.urls import image_length, lead_image
 
 KEYS = frozenset(
     {
@@ -40,8 +41,13 @@ KEYS = frozenset(
         "republish",
         "image",
         "image_alt",
+        "image_type",
+        "image_length",
     }
 )
+#: what says something about the lead image, given only with `image` (or, in a sidecar,
+#: about the image the post's own page gave)
+IMAGE_DETAILS = ("image_alt", "image_type", "image_length")
 FRONT_MATTER_CHARS = 65_536  # a post's metadata is a few lines; more is a mistake or an attack
 _MAX_DEPTH = 16  # mappings and lists nested deeper than any post's metadata needs
 
@@ -84,6 +90,8 @@ class _LimitedYAML(frontmatter.YAMLHandler):
         return yaml.load(fm, Loader=_LimitedLoader)
 
 
+# a media type of the image top-level type (RFC 6838's name characters), no parameters
+_IMAGE_TYPE = re.compile(r"image/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 _markdown = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
 
 
@@ -126,30 +134,58 @@ def _text(meta: dict[str, Any], key: str) -> str | None:
 
 
 def declared_image(
-    value: object, alt: object, base_url: str, where: str = "front matter"
-) -> tuple[LeadImage | None, str | None]:
-    """The lead image a curator names (front matter or sidecar `image`, `image_alt`), and a
-    warning when it cannot be used (the post is published without it).
+    value: object, details: dict[str, Any], base_url: str, where: str = "front matter"
+) -> tuple[LeadImage | None, list[str]]:
+    """The lead image a curator names (front matter or sidecar `image`, with `image_alt`,
+    `image_type` and `image_length` from `details`), and warnings about what cannot be
+    used (the post is published without it).
 
     An http(s) URL, or a path from the site's root ("/media/x.jpg", resolved against
     site.base_url as a link on the site would be). A relative path ("media/x.jpg") is
     refused: relative to the post's page, whose address is not known until the store
-    gives the post its id, it would be a guess."""
+    gives the post its id, it would be a guess. A bad type or length is only left out:
+    the feeds then give the image without an enclosure."""
+    given = [key for key in IMAGE_DETAILS if details.get(key) is not None]
     if value is None:
-        return None, (f"{where} 'image_alt' without 'image' ignored" if alt is not None else None)
+        return None, [f"{where} '{key}' without 'image' ignored" for key in given]
     if not isinstance(value, str) or not value.strip():
-        return None, f"{where} 'image' must be a URL, not {brief(value)}; no lead image"
+        return None, [f"{where} 'image' must be a URL, not {brief(value)}; no lead image"]
+    alt = details.get("image_alt")
     if alt is not None and not isinstance(alt, str | int | float):
-        return None, f"{where} 'image_alt' must be text, not {brief(alt)}; no lead image"
+        return None, [f"{where} 'image_alt' must be text, not {brief(alt)}; no lead image"]
+    kind, length, warnings = image_details(details, where)
     ref = value.strip()
     base = base_url if ref.startswith("/") and not ref.startswith("//") else ""
-    image = lead_image(ref, one_line(str(alt or "")), base)
+    image = lead_image(ref, one_line(str(alt or "")), base, kind, length)
     if image is None:
-        return None, (
+        return None, [
             f"{where} 'image' {brief(value)} is not an http(s) URL or a path from the site's"
             " root such as '/media/photo.jpg'; no lead image"
+        ]
+    return image, warnings
+
+
+def image_details(details: dict[str, Any], where: str) -> tuple[str, int | None, list[str]]:
+    """`image_type` (an image's media type, "image/jpeg") and `image_length` (its size in
+    bytes, a whole number above 0), "" and None when not given or not usable, and a
+    warning for each that was given but is not."""
+    warnings = []
+    kind = details.get("image_type")
+    if kind is not None:
+        said = one_line(kind).lower() if isinstance(kind, str) else ""
+        kind = said if _IMAGE_TYPE.fullmatch(said) else ""
+        if not kind:
+            warnings.append(
+                f"{where} 'image_type' must be an image's media type such as 'image/jpeg',"
+                f" not {brief(details['image_type'])}; ignored"
+            )
+    length = details.get("image_length")
+    if length is not None and (length := image_length(length)) is None:
+        warnings.append(
+            f"{where} 'image_length' must be the image's size in bytes, a whole number above"
+            f" 0, not {brief(details['image_length'])}; ignored"
         )
-    return image, None
+    return kind or "", length, warnings
 
 
 def comment_html(text: str) -> str:
@@ -199,8 +235,8 @@ def read_markdown(
         raise ReadError("the post has no text")
     has_date = meta.get("date") is not None
     id_hint = _text(meta, "id")
-    image, trouble = declared_image(meta.get("image"), meta.get("image_alt"), base_url)
-    warnings += [trouble] if trouble else []
+    image, troubles = declared_image(meta.get("image"), meta, base_url)
+    warnings += troubles
     post = ParsedPost(
         title=title,
         date=_date(meta["date"], tz, day_first) if has_date else None,

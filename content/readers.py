@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 from postroom.content.captures import read_capture
 from postroom.content.dates import parse_date
 from postroom.content.linkfiles import is_link_file
-from postroom.content.markdown import comment_html, declared_image, read_markdown
+from postroom.content.markdown import (
+    IMAGE_DETAILS,
+    comment_html,
+    declared_image,
+    image_details,
+    read_markdown,
+)
 from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
 from postroom.core.config import Config
@@ -43,11 +49,13 @@ SIDECAR_KEYS = frozenset(
         "comment",
         "image",
         "image_alt",
+        "image_type",
+        "image_length",
         "republish",
     }
 )
 # what only a file of one post can be given: the file's other keys apply to all its posts
-_SINGLE_KEYS = frozenset({"title", "date", "url", "comment", "image", "image_alt"})
+_SINGLE_KEYS = frozenset({"title", "date", "url", "comment", "image", *IMAGE_DETAILS})
 
 
 @dataclass(frozen=True)
@@ -151,14 +159,30 @@ def decode(data: bytes) -> tuple[str, str | None]:
 
 
 def _clean_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
-    """Only http(s) links reach pages and feeds; a known URL names an unknown source."""
+    """Only http(s) links reach pages and feeds; a known URL names an unknown source. A
+    URL no parser can split ("http://[::1/") is dropped like any other: every later step
+    that splits it (the credit's host name) would fail on it."""
     a = post.attribution
-    if a.url and urlsplit(a.url).scheme.lower() not in ("http", "https"):
-        warnings.append(f"'{post.title}': original URL {brief(a.url)} is not http(s); dropped")
+    if a.url and not _splits_as_web(a.url):
+        why = "is not http(s)" if _splits(a.url) else "is no URL a parser can read"
+        warnings.append(f"'{post.title}': original URL {brief(a.url)} {why}; dropped")
         a = replace(a, url=None)
     if a.url and not a.source:
         a = replace(a, source=site_name(a.url, ""))
     return replace(post, attribution=a)
+
+
+def _splits(url: str) -> bool:
+    try:
+        urlsplit(url).port  # noqa: B018  (what raises on an unclosed "[" or a bad port)
+    except ValueError:
+        return False
+    return True
+
+
+def _splits_as_web(url: str) -> bool:
+    """Whether `url` is an http(s) URL every step can split (its host and port read)."""
+    return _splits(url) and urlsplit(url).scheme.lower() in ("http", "https")
 
 
 def _load_sidecar(data: bytes) -> dict[str, Any]:
@@ -174,6 +198,8 @@ def _load_sidecar(data: bytes) -> dict[str, Any]:
             valid = isinstance(value, list) and all(isinstance(t, str | int) for t in value)
         if key == "date" and not isinstance(value, str):
             valid = hasattr(value, "year")
+        if key == "image_length":  # a number of bytes; a bad one is said and ignored later
+            valid = isinstance(value, int | str) and not isinstance(value, bool)
         if not valid:
             raise ReadError(f"sidecar key '{key}' has a value of the wrong type: {brief(value)}")
     return meta
@@ -183,7 +209,8 @@ def _apply_sidecar(
     post: ParsedPost, meta: dict[str, Any], config: Config, single: bool, warnings: list[str]
 ) -> ParsedPost:
     """The curator's word wins; title, date, URL, comment and image only make sense for a
-    single post. An `image_alt` alone describes the image the page itself gave."""
+    single post. `image_alt`, `image_type` or `image_length` alone describe the image the
+    page itself gave."""
     changes: dict[str, Any] = {}
     attribution = post.attribution
     for key in ("source", "author", "author_role"):
@@ -197,16 +224,21 @@ def _apply_sidecar(
     if single and "comment" in meta:  # the curator's word on this post, over front matter's
         changes["comment"] = comment_html(meta["comment"])
     if single and "image" in meta:
-        image, trouble = declared_image(
-            meta["image"], meta.get("image_alt"), config.site.base_url, "sidecar"
-        )
-        warnings += [trouble] if trouble else []
+        image, troubles = declared_image(meta["image"], meta, config.site.base_url, "sidecar")
+        warnings += troubles
         changes["image"] = image or post.image
-    elif single and "image_alt" in meta:
+    elif single and (given := [key for key in IMAGE_DETAILS if key in meta]):
         if post.image is None:
-            warnings.append("sidecar 'image_alt' ignored: the post has no image")
+            named = " and ".join(f"'{key}'" for key in given)
+            warnings.append(f"sidecar {named} ignored: the post has no image")
         else:
-            changes["image"] = replace(post.image, alt=one_line(meta["image_alt"])[:300])
+            kind, length, troubles = image_details(meta, "sidecar")
+            warnings += troubles
+            said: dict[str, Any] = {"media_type": kind} if kind else {}
+            said |= {"length": length} if length else {}
+            if "image_alt" in meta:
+                said["alt"] = one_line(meta["image_alt"])[:300]
+            changes["image"] = replace(post.image, **said)
     if single and "date" in meta:
         value = meta["date"]
         date = (
@@ -304,6 +336,7 @@ def read_file(
             warnings.append(f"removed {illegal} control characters that XML cannot carry")
         meta = _load_sidecar(sidecar) if sidecar is not None else {}
         url = meta.get("url") if isinstance(meta.get("url"), str) else None
+        url = url if url and _splits_as_web(url.strip()) else None  # else dropped, said below
         parsed = reader(FileText(name, text, config, url))
         posts = list(parsed.posts)
         warnings += parsed.warnings

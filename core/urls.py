@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -24,6 +24,11 @@ from postroom.core.sanitize import one_line, strip_illegal, summarize
 MAX_URL_CHARS = 2000
 #: an image's alt text is a sentence or two, never the article
 MAX_ALT_CHARS = 300
+#: the largest length (bytes) believed of an image: a feed's bigger number is a typo
+MAX_IMAGE_BYTES = 2**32
+# what RFC 3986 lets stand in a URL (reserved, unreserved and "%"): the rest is encoded
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _WEB_SCHEMES = ("http", "https")
 _URL_ATTRIBUTES = ("href", "src", "cite", "poster")
 _SCHEME = re.compile(r"\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")
@@ -37,23 +42,40 @@ _NAME_CHARS = 16
 
 def web_url(value: object, base: str = "") -> str | None:
     """`value` as an absolute http(s) URL with a host, resolved against `base` when it is
-    relative; one line (spaces encoded), at most MAX_URL_CHARS; None for anything else
-    (javascript:, data:, a relative URL with no base, a URL too long to be an address)."""
+    relative; one line, with what a URL may not hold percent-encoded (a space, a '"', a
+    non-ASCII letter; an IDNA host) so it is as safe in JSON as in an attribute, and an
+    encoded URL unchanged (a "%20" stays one); at most MAX_URL_CHARS; None for anything
+    else (javascript:, data:, a relative URL with no base, a URL too long to be an
+    address, one no parser can split)."""
     if not isinstance(value, str):
         return None
-    ref = one_line(value).replace(" ", "%20")
+    ref = one_line(value)
     if not ref:
         return None
     try:
         # a URL with a scheme is whole as it is: "https://" joined to a base is the base
-        url = urljoin(base, ref) if base and not _SCHEME.match(ref) else ref
+        url = _encoded(urljoin(base, ref) if base and not _SCHEME.match(ref) else ref)
         parts = urlsplit(url)
         host = parts.hostname
-    except ValueError:  # an unclosed IPv6 bracket, a bad port
+    except (ValueError, UnicodeError):  # an unclosed IPv6 bracket, a host IDNA refuses
         return None
     if parts.scheme.lower() not in _WEB_SCHEMES or not host or len(url) > MAX_URL_CHARS:
         return None
     return url
+
+
+def _encoded(url: str) -> str:
+    """`url` with the characters RFC 3986 does not allow percent-encoded (as UTF-8; a "%"
+    not starting an escape as "%25") and a non-ASCII host in IDNA. What is encoded already
+    is left as it is, so encoding twice changes nothing. ValueError (UnicodeError) when
+    it cannot be split or its host is no IDNA name."""
+    netloc = urlsplit(url).netloc
+    if not netloc.isascii():  # "bücher.de": its ASCII name, not "b%C3%BCcher.de"
+        login, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")
+        ascii_host = host.encode("idna").decode("ascii")
+        url = url.replace(netloc, login + at + ascii_host + colon + port, 1)
+    return quote(_LONE_PERCENT.sub("%25", url), safe=_URL_SAFE)
 
 
 def image_type(url: str) -> str:
@@ -73,13 +95,25 @@ def lead_image(
     if found is None:
         return None
     kind = one_line(str(media_type or "")).lower().split(";")[0].strip()
-    size = int(length) if isinstance(length, int | str) and str(length).isdigit() else None
     return LeadImage(
         url=found,
         alt=summarize(alt, MAX_ALT_CHARS) if alt else "",
         media_type=kind if kind.startswith("image/") else image_type(found),
-        length=size if size else None,
+        length=image_length(length),
     )
+
+
+def image_length(value: object) -> int | None:
+    """A size in bytes as a feed or a curator gives it (5120, "5120"), or None unless it
+    is ASCII digits (never "²", which Python's isdigit() passes and int() refuses) making a
+    whole number from 1 to MAX_IMAGE_BYTES: "0", "-1" or "unknown" says nothing."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    digits = str(value).strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+        return None
+    size = int(digits)
+    return size if 0 < size <= MAX_IMAGE_BYTES else None
 
 
 def has_relative_urls(fragment: str) -> bool:

@@ -140,8 +140,11 @@ def render_email(site: Site, name: str, values: dict) -> str:
 
 def _inline(html: str) -> str:
     # @media blocks stay in <style> (premailer keeps them); everything else is inlined.
+    # No height attribute made from CSS: `height: auto` would become height="auto",
+    # invalid HTML (a number only); the inlined CSS keeps the image's proportions.
     return Premailer(
         html,
+        disable_basic_attributes=["height"],
         strip_important=False,
         disable_validation=True,
         allow_network=False,

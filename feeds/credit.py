@@ -45,7 +45,10 @@ class _Parts:
 
 def _parts(post: Post) -> _Parts:
     a = post.attribution
-    host = urlsplit(a.url).hostname or a.url if a.url else ""
+    try:
+        host = urlsplit(a.url).hostname or a.url if a.url else ""
+    except ValueError:  # "http://[::1/" (intake drops such a URL; a stored post may hold one)
+        host = a.url or ""
     host = host.removeprefix("www.")
     when = day(post.date) if post.date_source != DateSource.PICKED_UP else ""
     return _Parts(byline(post), a.source or host, bool(a.source), a.url or "", when)

@@ -115,6 +115,14 @@ def _home(url: str) -> bool:
     return urlsplit(url).path in ("", "/")
 
 
+def _host(url: str) -> str:
+    """The URL's host name; "" for none, or a URL no parser can split ("http://[::1/")."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def entry_link(entry: FeedEntry, feed: SourceFeed) -> str:
     """The entry's canonical link, unless it is the feed's home page (some feeds link
     every entry there): then it cannot tell entries apart."""
@@ -261,7 +269,7 @@ class Follower:
                     read = read_link(page)
                     # a page naming its site's front page (or another site) as its
                     # canonical URL says nothing about which article it is
-                    same_site = urlsplit(read.url).hostname == urlsplit(link).hostname
+                    same_site = _host(read.url) == _host(link) != ""
                     page_url = read.url if same_site and not _home(read.url) else ""
                     text = read.text or text
                     image = read.image or image  # the page's own picture, else the feed's

@@ -5,6 +5,8 @@ against the original's address, since "/2020/x" there means the source's site, n
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 
 import feedparser
@@ -12,11 +14,15 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 from postroom.content.readers import read_file
+from postroom.core.model import Severity
 from postroom.core.urls import absolute_html, lead_image, web_url
 from postroom.emails.render import render_digest
 from postroom.feeds import build
 from postroom.feeds.syndication import post_url
-from support import make_post, make_site, read
+from postroom.scheduler import main
+from postroom.store import Store
+from postroom.store.subscribers import SubscriberList
+from support import make_post, make_site, read, write
 
 pytestmark = pytest.mark.once  # pages, feeds and files: the same on either store
 
@@ -144,3 +150,82 @@ def test_a_script_or_data_image_url_is_refused(url):
     assert web_url(url) is None
     assert lead_image(url, "alt") is None
     assert lead_image(url, "alt", base="https://notes.example.org/") is None
+
+
+# --- found by an adversarial tester ---------------------------------------------------
+
+INTRO = "![A map](/rel.png) Read [about us](/about/) and [the notes](notes/x).\n"
+INTRO_URLS = {
+    "https://notes.example.org/rel.png",
+    "https://notes.example.org/about/",
+    "https://notes.example.org/notes/x",
+}
+
+
+def test_the_digest_intros_links_are_absolute_in_the_mail_the_archive_and_the_feed(
+    tmp_path, monkeypatch
+):
+    """The intro's "/about/" stayed relative in the sent message (HTML and text), the
+    issue's page and the issues feed: in an inbox or a reader it leads nowhere."""
+    monkeypatch.setenv("POSTROOM_SECRET", "test-secret-that-is-long-enough")
+    config = BASE + '[curator]\nemail = "curator@notes.example.org"\n'
+    site = make_site(tmp_path, config=config)
+    write(site.content_dir / "_digest" / "next.md", INTRO)
+    write(site.content_dir / "a.md", f"---\ntitle: Snow\ndate: 2026-11-20\n---\n{WORDS}\n")
+    store = Store(site.store_url)
+    try:
+        SubscriberList(store).add("ann@example.org", name="Ann")
+    finally:
+        store.close()
+    assert main(["--site", str(site.root), "digest", "send"]) == 0
+    [eml] = (site.root / "outbox" / "1").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    html = message.get_body(("html",)).get_content()
+    [intro] = lxml_html.fromstring(html).find_class("intro")
+    assert {v for e in intro.iter() for k, v in e.attrib.items() if k in ("href", "src")} == (
+        INTRO_URLS
+    )
+    text = message.get_body(("plain",)).get_content()
+    assert "https://notes.example.org/about/" in text and "(/about/)" not in text
+    page = lxml_html.fromstring(read(site, "digests/1/index.html"))
+    [intro] = page.find_class("intro")
+    assert {v for e in intro.iter() for k, v in e.attrib.items() if k in ("href", "src")} == (
+        INTRO_URLS
+    )
+    index = lxml_html.fromstring(read(site, "digests/index.html"))
+    [intro] = index.find_class("intro")
+    assert urls(etree.tostring(intro, encoding="unicode")) == INTRO_URLS
+    content = etree.fromstring(read(site, "digests/atom.xml")).find(f"{ATOM}entry/{ATOM}content")
+    assert urls(content.text) >= INTRO_URLS
+    assert not {u for u in urls(content.text) if not u.startswith("https://")}
+
+
+BAD_URL = "http://[::1/"
+
+
+@pytest.mark.nostore
+def test_a_malformed_source_url_is_dropped_with_a_warning_and_the_post_published(site):
+    """'http://[::1/' made urlsplit raise: the whole file was unreadable ("ValueError:
+    Invalid IPv6 URL"). Now the URL is dropped and named, as a non-http one is."""
+    text = f"---\ntitle: Snow\ndate: 2026-11-20\nsource_url: '{BAD_URL}'\n---\n{WORDS}\n"
+    sidecar = f'url = "{BAD_URL}"\nsource = "Weekly"\n'.encode()
+    capture = f"Snow days\n\n20 November 2026\n\n{WORDS}\n\n{WORDS}\n"
+    for name, data, side in (
+        ("notes/snow.md", text, None),
+        ("notes/snow.md", text.replace(f"source_url: '{BAD_URL}'", "source: Weekly"), sidecar),
+        ("news/snow.txt", capture, sidecar),
+    ):
+        reading = read_file(name, data.encode(), side, site.config)
+        assert not reading.failed, reading.problems
+        [post] = reading.posts
+        assert post.attribution.url is None
+        warnings = [p.reason for p in reading.problems if p.severity is Severity.WARNING]
+        assert any(BAD_URL in w and "dropped" in w for w in warnings), warnings
+
+
+def test_a_stored_post_with_a_malformed_source_url_still_builds(site):
+    """A post stored before intake dropped such URLs: its credit names the URL as given."""
+    post = make_post(1)
+    bad = make_post(2, attribution=post.attribution.__class__(source=None, url=BAD_URL))
+    build(site, [post, bad])
+    assert b"Post number 2" in read(site, "atom.xml")

@@ -403,3 +403,179 @@ def test_a_followed_feeds_entry_is_written_with_its_image(tmp_path):
     meta, _ = front_matter((site.content_dir / written).read_text())
     assert meta["image"] == f"{server.url}/thumbs/snow.jpg"  # against the feed's address
     assert "image_alt" not in meta
+
+
+# --- found by an adversarial tester ---------------------------------------------------
+
+ODD_SIZES = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Odd</title>
+<link>https://www.example.org/</link><description>News</description>
+<item><title>A superscript two</title><link>https://www.example.org/news/a</link>
+<guid isPermaLink="false">urn:odd:1</guid><pubDate>Tue, 01 Dec 2026 09:00:00 +0000</pubDate>
+<description>First.</description>
+<enclosure url="/pic.jpg" type="image/jpeg" length="²"/></item>
+<item><title>A media content size in Arabic digits</title><link>https://www.example.org/news/b</link>
+<guid isPermaLink="false">urn:odd:2</guid><pubDate>Tue, 01 Dec 2026 10:00:00 +0000</pubDate>
+<description>Second.</description>
+<media:content url="/b.png" type="image/png" medium="image" fileSize="١٢٣"/></item>
+</channel></rss>"""
+
+
+@pytest.mark.nostore
+@pytest.mark.parametrize(
+    "length", ["²", "١٢٣", "0", "-5", "5e3", "12.5", "unknown", "9" * 5000, True, 2**40, 0, -1]
+)
+def test_a_length_that_is_no_whole_number_of_bytes_is_ignored_and_the_image_kept(length):
+    image = lead_image("https://img.example.org/a.jpg", "", "", "image/jpeg", length)
+    assert image == LeadImage("https://img.example.org/a.jpg", "", "image/jpeg", None)
+    assert lead_image("https://img.example.org/a.jpg", "", "", "", " 5120 ").length == 5120
+
+
+def test_an_odd_length_in_a_followed_feed_never_makes_the_feed_unreadable(tmp_path):
+    """`length="²"` passed str.isdigit() and failed int(): the whole feed was unreadable
+    in `follow check` and `run`. Now the number is ignored and every entry is written."""
+    with feed_server() as server:
+        url = server.set("/feed", ODD_SIZES)
+        config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
+        site = make_site(tmp_path, config=config)
+        store = Store(site.store_url)
+        try:
+            [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
+        finally:
+            store.close()
+    assert not report.error and len(report.written) == 2
+    images = {}
+    for written in report.written:
+        meta, _ = front_matter((site.content_dir / written).read_text())
+        images[meta["title"]] = meta
+    pic = images["A superscript two"]
+    assert pic["image"] == f"{server.url}/pic.jpg" and "image_length" not in pic
+    png = images["A media content size in Arabic digits"]
+    assert png["image"] == f"{server.url}/b.png" and "image_length" not in png
+
+
+ENCLOSED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Weekly</title>
+<link>https://www.example.org/</link><description>News</description>
+<item><title>Snow days and duty teams</title><link>https://www.example.org/news/snow</link>
+<guid isPermaLink="false">urn:example:1</guid><pubDate>Tue, 01 Dec 2026 09:00:00 +0000</pubDate>
+<description>&lt;p&gt;Duty teams kept the phones open.&lt;/p&gt;</description>
+<enclosure url="/media/pic.jpg" type="image/jpeg" length="12345"/></item>
+</channel></rss>"""
+
+
+def test_a_followed_feeds_image_enclosure_reaches_every_feed_as_an_enclosure(tmp_path):
+    """The feed's type and length were lost on the way to the post file, so no feed ever
+    gave an enclosure: now the front matter keeps them and every format gives one."""
+    with feed_server() as server:
+        url = server.set("/feed", ENCLOSED)
+        config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
+        site = make_site(tmp_path, config=config)
+        store = Store(site.store_url)
+        try:
+            [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
+            [written] = report.written
+            meta, _ = front_matter((site.content_dir / written).read_text())
+            picture = f"{server.url}/media/pic.jpg"
+            assert (meta["image"], meta["image_type"], meta["image_length"]) == (
+                picture,
+                "image/jpeg",
+                12345,
+            )
+            report = scan(site, store)
+            assert not [p for p in report.problems if "image" in p.reason], report.problems
+            [post] = store.posts()
+        finally:
+            store.close()
+    assert post.image == LeadImage(picture, "", "image/jpeg", 12345)
+    build(site, [post])
+    atom = etree.fromstring(read(site, "atom.xml"))
+    [enclosure] = atom.findall(f"{ATOM}entry/{ATOM}link[@rel='enclosure']")
+    assert dict(enclosure.attrib) == {
+        "href": picture, "rel": "enclosure", "type": "image/jpeg", "length": "12345"
+    }  # fmt: skip
+    rss = etree.fromstring(read(site, "rss.xml"))
+    [enclosure] = rss.findall("channel/item/enclosure")
+    assert dict(enclosure.attrib) == {"url": picture, "length": "12345", "type": "image/jpeg"}
+    [item] = json.loads(read(site, "feed.json"))["items"]
+    assert item["attachments"] == [
+        {"url": picture, "mime_type": "image/jpeg", "size_in_bytes": 12345}
+    ]
+
+
+@pytest.mark.nostore
+def test_front_matter_and_sidecar_give_the_images_type_and_length(site):
+    post, warnings = one_post(
+        site, "notes/snow.md", markdown(image=PHOTO.url, image_type="image/webp", image_length=512)
+    )
+    assert post.image == replace(PHOTO, alt="", media_type="image/webp", length=512)
+    assert not warnings
+    # a bad type or length is said and left out; the image stays, its type guessed
+    post, warnings = one_post(
+        site, "notes/snow.md", markdown(image=PHOTO.url, image_type="text/html", image_length="²")
+    )
+    assert post.image == replace(PHOTO, alt="")
+    assert len(warnings) == 2
+    assert "front matter 'image_type'" in warnings[0] and "'text/html'" in warnings[0]
+    assert "front matter 'image_length'" in warnings[1] and "'²'" in warnings[1]
+    # without an image they say nothing of one
+    post, warnings = one_post(site, "notes/snow.md", markdown(image_length=512))
+    assert post.image is None and warnings == [
+        "front matter 'image_length' without 'image' ignored"
+    ]
+    # a sidecar's, with its image or alone about the page's own picture
+    sidecar = f'image = "{PHOTO.url}"\nimage_type = "image/png"\nimage_length = 2048\n'
+    post, warnings = one_post(site, "news/leadership.txt", NEWS_PAGE, sidecar)
+    assert post.image == LeadImage(PHOTO.url, "", "image/png", 2048) and not warnings
+    head = '<meta property="og:image" content="https://www.example.org/images/gritter.jpg">'
+    page = saved_page(head, og_url=ORIGINAL)
+    post, warnings = one_post(site, "pages/snow.html", page, 'image_length = "4096"\n')
+    assert post.image == LeadImage(
+        "https://www.example.org/images/gritter.jpg", "", "image/jpeg", 4096
+    )
+    post, warnings = one_post(site, "pages/snow.html", page, "image_length = -3\n")
+    assert post.image.length is None and "sidecar 'image_length'" in warnings[0]
+    post, warnings = one_post(site, "news/leadership.txt", NEWS_PAGE, 'image_type = "image/png"\n')
+    assert post.image is None
+    assert warnings == ["sidecar 'image_type' ignored: the post has no image"]
+
+
+@pytest.mark.nostore
+def test_an_image_url_with_characters_no_url_may_hold_is_percent_encoded_once():
+    said = 'https://img.example.org/say "cheese" <now>|{x}^`\\.jpg?q=ä'
+    encoded = (
+        "https://img.example.org/say%20%22cheese%22%20%3Cnow%3E%7C%7Bx%7D%5E%60%5C.jpg?q=%C3%A4"
+    )
+    assert lead_image(said).url == encoded
+    assert lead_image(encoded).url == encoded  # already encoded: left as it is
+    assert (
+        lead_image("https://img.example.org/100%.jpg").url == "https://img.example.org/100%25.jpg"
+    )
+    assert lead_image("https://bücher.example/a.jpg").url == "https://xn--bcher-kva.example/a.jpg"
+
+
+def test_an_image_url_with_a_quote_reaches_the_feeds_encoded(site):
+    post, _ = one_post(site, "notes/snow.md", markdown(image='https://img.example.org/a"b.jpg'))
+    assert post.image.url == "https://img.example.org/a%22b.jpg"
+    stored = make_post(1, image=post.image)
+    build(site, [stored])
+    [item] = json.loads(read(site, "feed.json"))["items"]
+    assert item["image"] == "https://img.example.org/a%22b.jpg"
+    assert b'a\\"b' not in read(site, "feed.json")
+    for name in ("atom.xml", "rss.xml"):
+        [thumb] = etree.fromstring(read(site, name)).iter(f"{MEDIA}thumbnail")
+        assert thumb.get("url") == "https://img.example.org/a%22b.jpg"
+
+
+def test_the_digests_images_have_no_height_attribute_only_css(tmp_path):
+    """premailer turned `height: auto` into height="auto": invalid HTML (a number only)."""
+    config = BASE + 'republish = "full"\n[digest]\nfull_text = true\n'
+    site = make_site(tmp_path, config=config)
+    body = '<p>Text.</p><p><img src="https://img.example.org/in.jpg" alt="In the text"></p>'
+    rendered = render_digest(site, 1, [make_post(1, image=PHOTO, body_html=body)])
+    images = lxml_html.fromstring(rendered.html).xpath("//img")
+    assert len(images) == 2
+    for image in images:
+        assert image.get("height") is None, etree.tostring(image)
+        assert "height:auto" in image.get("style").replace(" ", "")
+    assert 'height="auto"' not in rendered.html
