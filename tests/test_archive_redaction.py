@@ -234,3 +234,17 @@ def test_issues_of_a_version_9_database_count_as_shown_whole(tmp_path):
     postroom(site, "run", "--once")
     assert "carebody000" in visible(site) and "carebody149" not in visible(site)
     assert "timesbody149" in visible(site)
+
+
+def test_a_page_made_again_follows_the_sites_email_templates_as_they_are_now(tmp_path):
+    """A page made again is made as the email would be now: an override of the email
+    template added since (a long-running process remembers what it rendered) shows."""
+    site = sent_site(tmp_path)
+    set_config(site, LINKED)
+    postroom(site, "run", "--once")
+    assert "carebody" not in visible(site) and "Revised edition" not in visible(site)
+    packaged = Path(__file__).resolve().parent.parent / "emails" / "templates" / "digest.html"
+    override = packaged.read_text().replace("<body>", "<body>\n<p>Revised edition</p>", 1)
+    write(site.root / "templates" / "emails" / "digest.html", override)
+    postroom(site, "run", "--once")
+    assert "Revised edition" in visible(site) and "carebody" not in visible(site)
