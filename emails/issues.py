@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from postroom.content.intro import INTRO_PATH, Intro, read_intro
 from postroom.core.config import Site
 from postroom.core.model import Post, ReadError, newest_first
+from postroom.core.republish import republish_of
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
 from postroom.emails.render import RenderedDigest, render_digest
@@ -121,6 +122,9 @@ def _make_issue(
         intro_html=intro.html if intro else "",
         intro_sha256=intro.sha256 if intro else "",
         stage=stage,
+        # what each post was shown by: its public page is made again should one narrow
+        # (emails.archive_pages); the email sent stays as it was
+        rules=tuple(republish_of(site.config, p) for p in posts),
     )
     save_issue(store, issue, now, slot)
     if stage is IssueStage.ISSUED:

@@ -32,6 +32,7 @@ from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import Clock
 from postroom.core.config import Site, local_base_url_warning
 from postroom.core.model import Problem
+from postroom.emails.archive_pages import archived_issues
 from postroom.emails.delivery import SendReport
 from postroom.emails.issues import SlotDecision, decide_slot
 from postroom.emails.message import Envelope
@@ -46,7 +47,6 @@ from postroom.emails.proof import (
 from postroom.emails.sending import outstanding, send_unfinished
 from postroom.emails.transports import Rejected, Unreachable, transport_for
 from postroom.feeds import BuildReport, PageMemo, build
-from postroom.feeds.archive import ArchivedIssue
 from postroom.feeds.writer import MANIFEST, missing_outputs
 from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
@@ -83,20 +83,13 @@ def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = Non
     digest issue, then release the issues for sending (their pages now exist); recorded
     for `postroom status`."""
     made = all_issues(store)
-    issues = [
-        ArchivedIssue(
-            i.number,
-            datetime.fromisoformat(i.created_at),
-            i.subject,
-            i.html,
-            i.post_ids,
-            i.intro_html,
-        )
-        for i in made
-    ]
+    posts = store.posts()
+    # a page follows the republishing rules as they are now: made again from the posts
+    # when one was narrowed or withdrawn since its issue was sent (the email stays as sent)
+    issues = archived_issues(site, made, posts)
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
         since = first(store, "first_build", now)  # stable: rebuilds stay byte-identical
-        built = build(site, store.posts(), issues, memo, progress, since)
+        built = build(site, posts, issues, memo, progress, since)
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,

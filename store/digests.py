@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from postroom.core.model import Republish
 from postroom.store import Store
 from postroom.store.outbox import queue
 from postroom.store.schema import digest_issues, digest_posts, digest_slots
@@ -57,6 +58,10 @@ class Issue:
     intro_html: str = ""  # the curator's intro as frozen with it (sanitized HTML)
     intro_sha256: str = ""  # of the intro file it came from: no other issue may use it
     stage: IssueStage = IssueStage.ISSUED
+    # the republishing rule each post (in `post_ids`' order) was shown by when the issue
+    # was frozen; None where it was not recorded (an issue made before schema version 10,
+    # or given none): its public page follows the posts' rules as they are now
+    rules: tuple[Republish | None, ...] = ()
 
 
 class RaceLost(Exception):
@@ -109,13 +114,22 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
             conn.execute(
                 insert(digest_posts),
                 [
-                    {"issue": issue.number, "post_id": post_id, "position": i}
+                    {
+                        "issue": issue.number,
+                        "post_id": post_id,
+                        "position": i,
+                        "republish": rule.value if (rule := _rule(issue, i)) else None,
+                    }
                     for i, post_id in enumerate(issue.post_ids)
                 ],
             )
             return 0 if proof else queue(conn, issue.number, now)
     except IntegrityError as exc:
         raise RaceLost(f"issue {issue.number}: another process made it first") from exc
+
+
+def _rule(issue: Issue, i: int) -> Republish | None:
+    return issue.rules[i] if i < len(issue.rules) else None
 
 
 def slot_outcome(store: Store, slot: datetime) -> SlotOutcome | None:
@@ -163,15 +177,22 @@ def _read_issues(
         posts = posts.where(digest_posts.c.issue == number)
     with store.engine.connect() as conn:
         members: dict[int, list[str]] = {}
+        rules: dict[int, list[Republish | None]] = {}
         for row in conn.execute(posts.order_by(digest_posts.c.position)):
             members.setdefault(row.issue, []).append(row.post_id)
+            rules.setdefault(row.issue, []).append(_recorded(row.republish))
         rows = conn.execute(issues.order_by(digest_issues.c.number)).all()
     return [
         Issue(r.number, r.cutoff, r.created_at, r.subject, r.html, r.text,
               tuple(members.get(r.number, ())), bool(r.released_at), r.intro_html,
-              r.intro_sha256, IssueStage(r.proof_stage))
+              r.intro_sha256, IssueStage(r.proof_stage), tuple(rules.get(r.number, ())))
         for r in rows
     ]  # fmt: skip
+
+
+def _recorded(value: str | None) -> Republish | None:
+    """A kept rule; None for none (NULL) or one this postroom does not know."""
+    return Republish(value) if value in tuple(Republish) else None
 
 
 def issue_with_intro(store: Store, sha256: str) -> int | None:

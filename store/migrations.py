@@ -59,10 +59,12 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("digest_slots", "UPDATE digest_slots SET proof_notice_at = decided_at"),
     ),
     # 9: tables only (fetch_targets, fetched_articles): followed feeds and listed links
-    # 10: a lead image and a republishing choice per post
+    # 10: a lead image and a republishing choice per post, and the rule each post of an
+    # issue was shown by (issues made before: NULL, taken as `full`)
     10: (
         ("posts", "ALTER TABLE posts ADD COLUMN image TEXT"),
         ("posts", "ALTER TABLE posts ADD COLUMN republish VARCHAR(10)"),
+        ("digest_posts", "ALTER TABLE digest_posts ADD COLUMN republish VARCHAR(10)"),
     ),
 }
 

@@ -106,6 +106,11 @@ digest_posts = Table(
     Column("issue", Integer, nullable=False, index=True),
     Column("post_id", String(200), nullable=False, unique=True),
     Column("position", Integer, nullable=False),
+    # the post's republishing rule when the issue was frozen (core.model.Republish); NULL
+    # in issues made before version 10: taken as `full`, the widest. The issue's public
+    # page is made again from the posts as they are now when one's rule is narrower now
+    # (emails.archive_pages)
+    Column("republish", String(10), nullable=True),
 )
 
 # The delivery ledger: one row per (issue, subscriber), made when the issue is made.

@@ -32,9 +32,11 @@ UNDO_VERSION_8 = (  # what version 8 added (proofs)
     "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
     "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
 )
-UNDO_VERSION_10 = (  # what version 10 added (a lead image and a republishing choice)
+UNDO_VERSION_10 = (  # what version 10 added (a lead image, a republishing choice, the rule
+    # each post of an issue was shown by)
     "ALTER TABLE posts DROP COLUMN image",
     "ALTER TABLE posts DROP COLUMN republish",
+    "ALTER TABLE digest_posts DROP COLUMN republish",
 )
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"

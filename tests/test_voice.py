@@ -285,6 +285,7 @@ def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
             # and version 10's (lead image, republishing choice)
             "ALTER TABLE posts DROP COLUMN image",
             "ALTER TABLE posts DROP COLUMN republish",
+            "ALTER TABLE digest_posts DROP COLUMN republish",
             "UPDATE schema_version SET version = 6",
         ):
             conn.execute(text(statement))
