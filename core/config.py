@@ -21,6 +21,7 @@ import secrets
 import socket
 import string
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -465,8 +466,8 @@ def _check_value(section: str, key: str, value: Any) -> str | None:
             return f"must end with '/', as in {value + '/'!r}"
     elif name == "site.websub_hub" and value and _has_credentials(value):
         return "must not carry a user name or password: every feed shows the hub's address"
-    elif name == "site.websub_hub" and value and not _web_url(value):
-        return f"must be the hub's http(s) URL, not {value!r}"
+    elif name == "site.websub_hub" and value and not (_plain_url(value) and _web_url(value)):
+        return f"must be the hub's http(s) URL, plain ASCII with no spaces, not {value!r}"
     elif name == "site.id_authority" and value and not _TAG_AUTHORITY.fullmatch(value):
         return f"must be a lower-case domain name or email address you own, not {value!r}"
     elif name in _RANGES:
@@ -632,6 +633,11 @@ def _has_credentials(url: str) -> bool:
     return parts.username is not None or parts.password is not None
 
 
+def _plain_url(url: str) -> bool:
+    """A URL as it goes into a feed's attribute: ASCII, printable, no spaces."""
+    return url.isascii() and url.isprintable() and " " not in url
+
+
 def _web_url(url: str) -> bool:
     """An http(s) URL with a host, of a length servers take, that parses."""
     try:
@@ -686,10 +692,13 @@ def source_key(name: str) -> str:
     in any case and spacing, with the punctuation around it ignored ("Community Care",
     "community care."), but never through a slug, which would make "C# Weekly" the
     rule of "C++ Weekly" and one "Times" of every "Россия Times" and "日本語 Times"."""
-    return " ".join(one_line(name).casefold().split()).strip(_AROUND)
+    name = unicodedata.normalize("NFKC", one_line(name)).translate(_INVISIBLE)
+    return " ".join(name.casefold().split()).strip(_AROUND)
 
 
 _AROUND = " .,;:!?'\"()[]{}<>«»“”‘’"
+# zero-width spaces and joiners, the soft hyphen and the BOM: unseen, but not equal
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\u00ad\ufeff"))
 
 
 def _source_tables(raw: Any, path: Path) -> tuple[tuple[str, SourceSection], ...]:

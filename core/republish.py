@@ -60,11 +60,14 @@ def republish_of(config: Config, post: Post) -> Republish:
 
 
 EXCERPT_WORDS = 80
-#: and never longer than this many characters, a wide (CJK) one counting as 3.5: a text
-#: with no spaces (Japanese, Chinese, Thai; a hyphenated run) is one "word" however long,
-#: and 200 wide characters say about what 80 English words do
+#: and never longer than this many characters, a wide (CJK) one counting as 3.5 and one of
+#: the other scripts written without spaces (Thai, Lao, Khmer, Myanmar) as 1.75: such a
+#: text is one "word" however long, and 200 wide characters, or 400 Thai, say about what
+#: 80 English words do
 EXCERPT_CHARS = 700
 _WIDE = 3.5
+_UNSPACED = 1.75
+_UNSPACED_SCRIPTS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF))  # Thai, Lao; …
 _EXCERPT_START = 2048  # characters of HTML read first: ~80 words of prose with its tags
 
 
@@ -93,10 +96,20 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
 
 
 def _room(text: str) -> int | None:
-    """Where `text` passes EXCERPT_CHARS (wide characters weighing more), or None."""
+    """Where `text` passes EXCERPT_CHARS (characters of unspaced scripts weighing more),
+    or None."""
     used = 0.0
     for i, char in enumerate(text):
-        used += _WIDE if unicodedata.east_asian_width(char) in "WF" else 1
+        used += _weight(char)
         if used > EXCERPT_CHARS:
             return i
     return None
+
+
+def _weight(char: str) -> float:
+    if char.isascii():
+        return 1
+    if unicodedata.east_asian_width(char) in "WF":
+        return _WIDE
+    point = ord(char)
+    return _UNSPACED if any(low <= point <= high for low, high in _UNSPACED_SCRIPTS) else 1

@@ -19,12 +19,20 @@ def slugify(text: str, max_length: int = 80) -> str:
 def name_slug(name: str) -> str:
     """A folder name for a tag or a source: its slug, and when the slug lost letters of
     the name (Cyrillic, Greek, CJK: "Россия Times" and "日本語 Times" both slug to
-    "times", "日本語" to "untitled"), a short digest of the name after it, so that names
-    that differ keep their own folders and feeds. Accents only ("Café") lose nothing a
+    "times", "日本語" and "🔥" to "untitled"), a short digest of the name's words after
+    it, so that names that differ keep their own folders and feeds. Names are compared
+    as their words, in any case (casefold: "Straße" is "strasse") and with any
+    punctuation, as slugs compare Latin names; accents only ("Café") lose nothing a
     reader tells apart, and keep the plain slug, as do all-ASCII names."""
-    slug = slugify(name)
-    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    if all(c.isascii() or not c.isalnum() for c in plain):
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    slug = slugify(folded)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    lossy = any(c.isalnum() and not c.isascii() for c in plain)
+    if not lossy and (slug != "untitled" or plain.strip() == "untitled"):
         return slug
-    digest = hashlib.sha256(" ".join(name.casefold().split()).encode()).hexdigest()[:8]
-    return f"{slug}-{digest}"
+    words = " ".join(_NOT_WORD.sub(" ", folded).split()) or folded.strip()
+    return f"{slug}-{hashlib.sha256(words.encode()).hexdigest()[:8]}"
+
+
+_NOT_WORD = re.compile(r"[\W_]+")

@@ -31,9 +31,9 @@ class Showing:
     rule: Republish
     # the source's words as shown (sanitized HTML; "" for `link`), then the link out
     body_html: Markup
-    # one line of plain text for lists, summaries and the digest's shorter form: the
-    # post's summary (the curator's, or its standfirst), at most ~300 characters; for
-    # `link`, the curator's comment alone
+    # one line of plain text for lists, summaries and the digest's shorter form, at most
+    # ~300 characters: for `full` the post's summary (the curator's, or the standfirst),
+    # for `excerpt` the excerpt's start, for `link` the curator's comment alone
     teaser: str
     link_html: Markup  # the prominent link to the original ("" when none is known)
     # the lead image, but for `link`: the source's picture is the source's too
@@ -61,7 +61,9 @@ def showing(site: Site, post: Post) -> Showing:
     if rule is Republish.EXCERPT:
         words = _excerpt(post.body_html)
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
-        return Showing(rule, shown, summarize(post.summary) or summarize(words), link, image)
+        # its teaser from the excerpt itself, never the standfirst (post.summary): a
+        # reader would see the standfirst and 80 words more of the source's text
+        return Showing(rule, shown, summarize(words), link, image)
     teaser = _comment_teaser(post.comment) if post.comment else ""
     return Showing(rule, link, teaser, link)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from postroom.core.config import CONFIG_NAME, Site, open_site
-from postroom.core.model import Attribution, DateSource, Post
+from postroom.core.model import Attribution, DateSource, Post, Republish
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # when make_post's posts are picked up from
 
@@ -33,7 +33,9 @@ def write(path: Path, body: str | bytes) -> None:
 
 
 def make_post(n: int, **changes) -> Post:
-    """Post `n`, picked up `n` hours after T0: odd ones tagged policy, each from Community Care."""
+    """Post `n`, picked up `n` hours after T0: odd ones tagged policy, each from Community Care,
+    shown whole (`republish` full, as every post was before the rules: tests of the rules
+    give their posts none, or read them from files)."""
     post = Post(
         id=f"post-{n}",
         title=f"Post number {n}",
@@ -51,6 +53,7 @@ def make_post(n: int, **changes) -> Post:
         ),
         tags=("policy",) if n % 2 else (),
         files=(f"p{n}.txt",),
+        republish=Republish.FULL,
     )
     return replace(post, **changes)
 

@@ -78,3 +78,24 @@ def test_a_feed_opened_in_chromium_through_serve_reads_as_a_page(served, chromiu
             assert width <= 375, (name, width)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("accept", "browser"),
+    [
+        (BROWSER_ACCEPT, True),
+        (READER_ACCEPT, False),
+        ("*/*", False),
+        ("", False),
+        ("*/*;q=1, text/html;q=0.1", False),  # takes anything, HTML least
+        ("text/html;level=1;q=0.9, */*;q=1", False),
+        ("application/atom+xml, text/html;q=0.7", False),  # SimplePie, FreshRSS
+        ("text/html;q=0, application/atom+xml", False),
+        ("text/html;q=abc", False),
+        ("text/html", True),
+    ],
+)
+def test_a_page_is_preferred_only_over_every_way_of_asking_for_the_feed(accept, browser):
+    from postroom.web.app import prefers_html
+
+    assert prefers_html(accept) is browser

@@ -386,3 +386,51 @@ def test_a_link_post_shows_neither_the_sources_picture_nor_its_words_anywhere(tm
     for part in (rendered.html, rendered.text):
         assert "photo.jpg" not in part and "word001" not in part
     assert "Mine." in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("title", "article", "most"),
+    [
+        ("Japanese", "日本語の文章です。" * 28 + "秘密ZZLATE秘密" + "続きの文章です。" * 100, 201),
+        ("Thai", "ภาษาไทยเขียนติดกันไม่เว้นวรรค" * 20 + "ZZLATE" + "ต่อไป" * 200, 401),
+    ],
+)
+def test_nothing_past_an_unspaced_excerpt_reaches_any_file(tmp_path, title, article, most):
+    """A text with no spaces between words is held to a weighted length, and the summary
+    beside it (feeds, the index, the digest) never says more than the excerpt."""
+    files = {"a.md": sourced(title, source="Src").replace(TEXT, article)}
+    site, posts, _ = published(tmp_path, files)
+    for path in site.public_dir.rglob("*"):
+        if path.is_file():
+            assert b"ZZLATE" not in path.read_bytes(), path
+    rendered = render_digest(site, 1, list(posts.values()))
+    assert "ZZLATE" not in rendered.html and "ZZLATE" not in rendered.text
+    assert len(excerpt(f"<p>{article}</p>")) <= most
+
+
+def test_an_excerpt_posts_standfirst_is_not_shown_beside_its_excerpt(tmp_path):
+    """The summary of a captured article is often its standfirst, the source's words too:
+    shown beside 80 words of the body it would be that much more."""
+    extra = "summary: A standfirst of the source's ZZSTANDFIRST words.\n"
+    site, posts, _ = published(tmp_path, {"a.md": sourced("Standfirst", extra=extra)})
+    for path in site.public_dir.rglob("*"):
+        if path.is_file():
+            assert b"ZZSTANDFIRST" not in path.read_bytes(), path
+    rendered = render_digest(site, 1, list(posts.values()))
+    assert "ZZSTANDFIRST" not in rendered.html and "ZZSTANDFIRST" not in rendered.text
+
+
+def test_source_names_are_compared_as_they_read(tmp_path):
+    """Decomposed accents, full-width letters and zero-width characters are the same
+    name to a reader, and so to a [sources] table."""
+    import unicodedata
+
+    config = BASE + '[sources."Café Times"]\nrepublish = "link"\n'
+    decomposed = unicodedata.normalize("NFD", "Café Times")
+    files = {
+        "a.md": sourced("Decomposed", source=decomposed),
+        "b.md": sourced("Wide", source="Ｃａｆé Times"),
+        "c.md": sourced("Hidden", source="Café\u200b Times"),
+    }
+    site, posts, _ = published(tmp_path, files, config)
+    assert {republish_of(site.config, p) for p in posts.values()} == {Republish.LINK}

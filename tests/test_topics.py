@@ -346,3 +346,17 @@ def test_names_in_other_scripts_keep_folders_of_their_own(feed_site):
     for folder in tag_folders:
         [entry] = feedparser.parse(read(feed_site, f"tags/{folder}/atom.xml")).entries
         assert entry.tags[0].term in tags
+
+
+def test_symbol_names_keep_folders_of_their_own_and_punctuation_is_no_difference(feed_site):
+    posts = [
+        make_post(1, tags=("🔥",)),
+        make_post(2, tags=("💧",)),
+        make_post(3, tags=("日本語",)),
+        make_post(5, tags=("日本語!",)),
+        make_post(7, tags=("Straße",)),
+        make_post(9, tags=("strasse",)),
+    ]
+    build(feed_site, posts)
+    folders = sorted(p.name for p in (feed_site.public_dir / "tags").iterdir())
+    assert len(folders) == 4 and "strasse" in folders  # 🔥, 💧, 日本語(!), Straße/strasse

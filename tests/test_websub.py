@@ -608,3 +608,13 @@ def test_a_hub_url_with_credentials_is_refused(tmp_path, hub_url):
     assert "'site.websub_hub' must not carry a user name or password" in said
     assert "every feed shows the hub's address" in said
     assert "secretpw" not in said and "user@" not in said
+
+
+@pytest.mark.parametrize("hub_url", ["http://127.0.0.1:9101/hub?x=1 ", "http://hüb.example/"])
+def test_a_hub_url_a_feed_cannot_carry_as_it_is_is_refused(tmp_path, hub_url):
+    """A trailing space or a non-ASCII host would go into every feed's href as it is."""
+    with pytest.raises(ConfigError) as caught:
+        hub_site(tmp_path, hub_url)
+    assert "'site.websub_hub' must be the hub's http(s) URL, plain ASCII with no spaces" in str(
+        caught.value
+    )

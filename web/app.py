@@ -112,7 +112,7 @@ def prefers_html(accept: str) -> bool:
     """Whether an Accept header asks for a page more than for a feed: a browser
     (`text/html,…,application/xml;q=0.9`) does; a feed reader that also takes HTML at a
     lower weight (`application/atom+xml, text/html;q=0.7`) or not at all does not."""
-    weights: dict[str, float] = {}
+    weights: dict[str, float] = {}  # media range -> its greatest q
     for item in accept.split(","):
         media, *params = (part.strip() for part in item.split(";"))
         weight = 1.0
@@ -125,7 +125,10 @@ def prefers_html(accept: str) -> bool:
                     weight = 0.0
         weights[media.lower()] = max(weight, weights.get(media.lower(), 0.0))
     html = weights.get("text/html", 0.0)
-    return html > 0 and html > max(weights.get(t, 0.0) for t in _FEED_TYPES)
+    # a feed type is also asked for by its wildcards: `*/*;q=1, text/html;q=0.1` is a
+    # client that takes anything, HTML least
+    feed = max(weights.get(t, 0.0) for t in (*_FEED_TYPES, "application/*", "*/*"))
+    return html > 0 and html > feed
 
 
 class PublicFiles(StaticFiles):
