@@ -46,11 +46,10 @@ from postroom.core.sanitize import (
     clean_html,
     html_to_text,
     one_line,
-    strip_illegal,
     summarize,
     text_to_html,
 )
-from postroom.core.urls import lead_image
+from postroom.core.urls import absolute_html, lead_image
 
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
 _JSON_KINDS = {"1": "json10", "1.1": "json11"}
@@ -64,12 +63,7 @@ _HTML_START = re.compile(
     rb"(?:\s|<\?.*?\?>|<!--.*?-->)*+<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
 )
 _MARKUP = re.compile(r"<[a-zA-Z!/?]")
-# the URL attributes clean_html keeps; one whose value has no scheme is relative
-_URL_ATTRIBUTES = ("href", "src", "cite")
-_SCHEME = re.compile(r"\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")
-_RELATIVE_REF = re.compile(
-    r"""\b(?:href|src|cite)\s*=\s*["']?+(?![a-zA-Z][a-zA-Z0-9+.\-]*:)""", re.IGNORECASE
-)
+_SCHEME = re.compile(r"\s*[a-zA-Z][a-zA-Z0-9+.\-]*:")  # a link with one is not relative
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 _TITLE_WORDS = 80  # characters of text a title without one is made from
 _REASON_LENGTH = 200
@@ -390,25 +384,7 @@ def _html(fragment: str, base: str) -> str:
     with no markup at all is plain text in an HTML field: its blank lines are paragraphs."""
     if not _MARKUP.search(fragment):
         return _text_html(html.unescape(fragment))
-    if not _RELATIVE_REF.search(fragment):  # the common case, and lxml's parse is spared
-        return clean_html(fragment)
-    fragment = strip_illegal(fragment)[0]
-    try:
-        root = lxml_html.fragment_fromstring(fragment, create_parent="div")
-    except (etree.LxmlError, ValueError):  # left relative: clean_html still makes it safe
-        return clean_html(fragment)
-    for element in root.iter():
-        for name in _URL_ATTRIBUTES:
-            ref = element.get(name)
-            if ref is not None and not _SCHEME.match(ref):
-                try:
-                    element.set(name, urljoin(base, ref.strip()))
-                except ValueError:  # an unclosed IPv6 bracket
-                    del element.attrib[name]
-    inner = html.escape(root.text or "", quote=False) + "".join(
-        etree.tostring(child, encoding="unicode", method="html") for child in root
-    )
-    return clean_html(inner)
+    return clean_html(absolute_html(fragment, base))
 
 
 def _text_html(text: str) -> str:
