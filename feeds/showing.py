@@ -15,7 +15,6 @@ The credit line is the caller's, as before: every rule keeps it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
 
 from markupsafe import Markup, escape
 from postroom.core.config import Site
@@ -53,37 +52,42 @@ def _link(url: str | None, source: str | None) -> Markup:
 
 
 def showing(site: Site, post: Post) -> Showing:
+    made = _views.get(post.id)
+    if made is None or made[0] is not site or made[1] is not post:
+        made = (site, post, _parts(site, post))
+        _views[post.id] = made
+    rule, shown, teaser, link = made[2]
+    if rule is Republish.FULL:
+        return Showing(rule, Markup(post.body_html), teaser, link, post.image)
+    return Showing(rule, shown, teaser, link, post.image if rule is Republish.EXCERPT else None)
+
+
+def _parts(site: Site, post: Post) -> tuple[Republish, Markup, str, Markup]:
+    """(rule, the source's words as shown but for `full`'s whole body, teaser, link)."""
     rule = republish_of(site.config, post)
     link = _link(post.attribution.url, post.attribution.source)
-    image = post.image
     if rule is Republish.FULL:
-        return Showing(rule, Markup(post.body_html), summarize(post.summary), link, image)
+        return rule, link, summarize(post.summary), link
     if rule is Republish.EXCERPT:
-        words = _excerpt(post.body_html)
+        words = excerpt(post.body_html)
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
         # its teaser from the excerpt itself, never the standfirst (post.summary): a
         # reader would see the standfirst and 80 words more of the source's text
-        return Showing(rule, shown, summarize(words), link, image)
-    teaser = _comment_teaser(post.comment) if post.comment else ""
-    return Showing(rule, link, teaser, link)
+        return rule, shown, summarize(words), link
+    return rule, link, summarize(html_to_text(post.comment)) if post.comment else "", link
 
 
 # A build asks for each post's view many times (its page, every feed set and archive page
-# holding it, each format's content and summary): the text work is done once per body.
-# Keyed by the strings the build's posts hold (no copies), values a few hundred bytes;
-# `forget()`, at each build's start and end, lets a long-running service drop them.
-_excerpt = lru_cache(maxsize=None)(excerpt)
-
-
-@cache
-def _comment_teaser(comment: str) -> str:
-    return summarize(html_to_text(comment))
+# holding it, each format's content and summary): it is worked out once per post and
+# build, kept by post id for this very site and post object (nothing stale is ever
+# given), the whole body never copied into it; `forget()`, at each build's start and end,
+# lets a long-running service drop it all.
+_views: dict[str, tuple[Site, Post, tuple[Republish, Markup, str, Markup]]] = {}
 
 
 def forget() -> None:
-    """Drop the texts kept for the last build's posts."""
-    _excerpt.cache_clear()
-    _comment_teaser.cache_clear()
+    """Drop the views kept for the last build's posts."""
+    _views.clear()
 
 
 def canonical_url(site: Site, post: Post) -> str | None:

@@ -434,3 +434,24 @@ def test_source_names_are_compared_as_they_read(tmp_path):
     }
     site, posts, _ = published(tmp_path, files, config)
     assert {republish_of(site.config, p) for p in posts.values()} == {Republish.LINK}
+
+
+def test_a_view_kept_for_a_build_is_never_given_for_another_post_or_site(tmp_path):
+    """Views are kept by post id within a build: a post edited (a new object, same id) or
+    the same post under another config is worked out again, whether or not a build
+    cleared them in between."""
+    from dataclasses import replace
+
+    from postroom.feeds.showing import showing
+    from postroom.feeds.syndication import feed_content
+    from support import make_post
+
+    site = make_site(tmp_path / "a", config=BASE)
+    narrow = make_site(tmp_path / "b", config=BASE + 'republish = "link"\n')
+    post = make_post(1, republish=None, body_html="<p>First words.</p>")
+    assert "First words." in str(showing(site, post).body_html)
+    edited = replace(post, body_html="<p>Second words.</p>")
+    assert "Second words." in str(showing(site, edited).body_html)
+    assert "Second words." in feed_content(site, edited)
+    assert "Second words." not in feed_content(narrow, edited)  # the source linked only
+    assert showing(narrow, edited).rule is Republish.LINK
