@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 
 import feedparser
 from lxml import etree
-from postroom.core.model import Attribution, Republish, Severity
+from postroom.core.model import Attribution, Severity
 from postroom.feeds import build
 from support import T0, make_post, read
 
@@ -277,7 +277,7 @@ def test_characters_xml_cannot_carry_never_reach_a_feed(feed_site):
 def test_a_huge_body_is_cut_in_feeds_with_a_link_to_the_whole_post(feed_site):
     paragraph = "<p>Paragraph <em>{}</em>" + " of a long report" * 20 + ".</p>"
     body = "".join(map(paragraph.format, range(14_000)))  # 5 MB
-    huge = make_post(1, body_html=body, republish=Republish.FULL)
+    huge = make_post(1, body_html=body)  # shown whole: make_post
     report = build(feed_site, [huge, make_post(2)])
     [problem] = report.problems
     assert problem.file == "p1.txt" and problem.severity == Severity.WARNING

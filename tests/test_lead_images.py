@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,13 +25,14 @@ from postroom.content.intake import scan
 from postroom.content.markdown import front_matter
 from postroom.content.readers import read_file
 from postroom.content.sourcefeed import read_feed
+from postroom.core.config import Site
 from postroom.core.model import LeadImage, Severity
 from postroom.core.urls import lead_image
 from postroom.emails.render import render_digest
 from postroom.feeds import build
 from postroom.feeds.syndication import SUMMARY_CHARS, entry_summary
 from postroom.service.fetching import Fetcher
-from postroom.service.follow import Follower
+from postroom.service.follow import FeedReport, Follower
 from postroom.store import Store
 from service_support import postroom
 from support import NEWS_PAGE, make_post, make_site, read
@@ -389,19 +391,28 @@ FOLLOWED = """<?xml version="1.0" encoding="utf-8"?>
 </channel></rss>"""
 
 
-def test_a_followed_feeds_entry_is_written_with_its_image(tmp_path):
+@contextmanager
+def followed(tmp_path, feed: str) -> Iterator[tuple[str, Site, Store, FeedReport]]:
+    """`feed` served on 127.0.0.1 and followed once: (the server's URL, the site, its
+    store (open inside the block), the poll's report)."""
     with feed_server() as server:
-        url = server.set("/feed", FOLLOWED)
+        url = server.set("/feed", feed)
         config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
         site = make_site(tmp_path, config=config)
         store = Store(site.store_url)
         try:
             [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
+            yield server.url, site, store, report
         finally:
             store.close()
+
+
+def test_a_followed_feeds_entry_is_written_with_its_image(tmp_path):
+    with followed(tmp_path, FOLLOWED) as (served, site, _, report):
+        pass
     [written] = report.written
     meta, _ = front_matter((site.content_dir / written).read_text())
-    assert meta["image"] == f"{server.url}/thumbs/snow.jpg"  # against the feed's address
+    assert meta["image"] == f"{served}/thumbs/snow.jpg"  # against the feed's address
     assert "image_alt" not in meta
 
 
@@ -434,24 +445,17 @@ def test_a_length_that_is_no_whole_number_of_bytes_is_ignored_and_the_image_kept
 def test_an_odd_length_in_a_followed_feed_never_makes_the_feed_unreadable(tmp_path):
     """`length="²"` passed str.isdigit() and failed int(): the whole feed was unreadable
     in `follow check` and `run`. Now the number is ignored and every entry is written."""
-    with feed_server() as server:
-        url = server.set("/feed", ODD_SIZES)
-        config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
-        site = make_site(tmp_path, config=config)
-        store = Store(site.store_url)
-        try:
-            [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
-        finally:
-            store.close()
+    with followed(tmp_path, ODD_SIZES) as (served, site, _, report):
+        pass
     assert not report.error and len(report.written) == 2
     images = {}
     for written in report.written:
         meta, _ = front_matter((site.content_dir / written).read_text())
         images[meta["title"]] = meta
     pic = images["A superscript two"]
-    assert pic["image"] == f"{server.url}/pic.jpg" and "image_length" not in pic
+    assert pic["image"] == f"{served}/pic.jpg" and "image_length" not in pic
     png = images["A media content size in Arabic digits"]
-    assert png["image"] == f"{server.url}/b.png" and "image_length" not in png
+    assert png["image"] == f"{served}/b.png" and "image_length" not in png
 
 
 ENCLOSED = """<?xml version="1.0" encoding="utf-8"?>
@@ -467,26 +471,18 @@ ENCLOSED = """<?xml version="1.0" encoding="utf-8"?>
 def test_a_followed_feeds_image_enclosure_reaches_every_feed_as_an_enclosure(tmp_path):
     """The feed's type and length were lost on the way to the post file, so no feed ever
     gave an enclosure: now the front matter keeps them and every format gives one."""
-    with feed_server() as server:
-        url = server.set("/feed", ENCLOSED)
-        config = f'{BASE}[fetch]\nallow_private = true\n[[follow]]\nurl = "{url}"\n'
-        site = make_site(tmp_path, config=config)
-        store = Store(site.store_url)
-        try:
-            [report] = Follower(Fetcher(site, store)).poll(datetime(2026, 12, 2, 9, tzinfo=UTC))
-            [written] = report.written
-            meta, _ = front_matter((site.content_dir / written).read_text())
-            picture = f"{server.url}/media/pic.jpg"
-            assert (meta["image"], meta["image_type"], meta["image_length"]) == (
-                picture,
-                "image/jpeg",
-                12345,
-            )
-            report = scan(site, store)
-            assert not [p for p in report.problems if "image" in p.reason], report.problems
-            [post] = store.posts()
-        finally:
-            store.close()
+    with followed(tmp_path, ENCLOSED) as (served, site, store, report):
+        [written] = report.written
+        meta, _ = front_matter((site.content_dir / written).read_text())
+        picture = f"{served}/media/pic.jpg"
+        assert (meta["image"], meta["image_type"], meta["image_length"]) == (
+            picture,
+            "image/jpeg",
+            12345,
+        )
+        report = scan(site, store)
+        assert not [p for p in report.problems if "image" in p.reason], report.problems
+        [post] = store.posts()
     assert post.image == LeadImage(picture, "", "image/jpeg", 12345)
     build(site, [post])
     atom = etree.fromstring(read(site, "atom.xml"))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
-from postroom.core.model import Attribution, DateSource, Republish
+from postroom.core.model import Attribution, DateSource
 from postroom.feeds import PageMemo, build
 from postroom.feeds.credit import credit_html
 from support import T0, make_post, read
@@ -69,7 +69,7 @@ def test_index_shows_the_window_newest_pick_up_first(feed_site):
 
 
 def test_each_post_has_a_page_with_its_whole_body_credit_tags_and_original(feed_site):
-    posts = [make_post(n, republish=Republish.FULL) for n in range(1, 6)]
+    posts = [make_post(n) for n in range(1, 6)]
     build(feed_site, posts)
     for post in posts:
         article = page(feed_site, f"posts/{post.id}/index.html").find(".//article")

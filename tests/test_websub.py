@@ -98,6 +98,21 @@ class Hub:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def hold(self, after: int) -> tuple[threading.Event, threading.Event]:
+        """Answer the first `after` requests at once, then hold each answer until the
+        returned `release` is set; `reached` is set when the first held request arrives."""
+        reached, release = threading.Event(), threading.Event()
+        answer = self.server.RequestHandlerClass.do_POST
+
+        def held(handler: BaseHTTPRequestHandler) -> None:
+            if len(self.seen) >= after:
+                reached.set()
+                release.wait(10)
+            answer(handler)
+
+        self.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+        return reached, release
+
     def urls(self) -> list[str]:
         return [url for s in self.seen for url in s.form["hub.url"]]
 
@@ -482,17 +497,8 @@ def test_a_request_in_flight_past_settle_writes_nothing_after_it(tmp_path, store
     """The hub holds the 3rd answer past the wait: settle records (the 3rd still owed) and
     returns; when the answer comes, the round ends without writing over that record, so
     a process that exits, or a next run that has started, is not overwritten."""
-    release, third = threading.Event(), threading.Event()
     hub = Hub()
-    answer = hub.server.RequestHandlerClass.do_POST
-
-    def held(handler: BaseHTTPRequestHandler) -> None:
-        if len(hub.seen) == 2:
-            third.set()
-            release.wait(10)
-        answer(handler)
-
-    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    third, release = hub.hold(after=2)
     try:
         site = hub_site(tmp_path, hub.url)
         store = store_for(site)
@@ -516,17 +522,8 @@ def test_a_request_in_flight_past_settle_writes_nothing_after_it(tmp_path, store
 def test_a_round_records_its_progress_as_it_goes(tmp_path, store_for):
     """A service stopped (or killed) in the middle of a long round loses only the last
     moment of it: what was told is recorded while the round goes on, not at its end."""
-    release, fourth = threading.Event(), threading.Event()
     hub = Hub()
-    answer = hub.server.RequestHandlerClass.do_POST
-
-    def held(handler: BaseHTTPRequestHandler) -> None:
-        if len(hub.seen) == 3:
-            fourth.set()
-            release.wait(10)
-        answer(handler)
-
-    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    fourth, release = hub.hold(after=3)
     try:
         site = hub_site(tmp_path, hub.url)
         store = store_for(site)
@@ -545,16 +542,8 @@ def test_a_round_records_its_progress_as_it_goes(tmp_path, store_for):
 def test_the_last_outcome_outlives_the_process(tmp_path, store_for):
     """`status --json`'s `last` is the last outcome known, not null again each time a new
     process owes the hub something and before its first answer."""
-    release = threading.Event()
     hub = Hub()
-    answer = hub.server.RequestHandlerClass.do_POST
-
-    def held(handler: BaseHTTPRequestHandler) -> None:
-        if hub.seen:  # the first answers at once, the next waits
-            release.wait(10)
-        answer(handler)
-
-    hub.server.RequestHandlerClass.do_POST = held  # type: ignore[method-assign]
+    _, release = hub.hold(after=1)  # the first answers at once, the next waits
     try:
         site = hub_site(tmp_path, hub.url)
         first = Pinger(site, store_for(site), lambda: T0, delays=FAST)
