@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from postroom.core.model import Republish
+from postroom.core.model import Cadence, Republish
 from postroom.core.sanitize import one_line
-from postroom.core.schedule import schedule_error
+from postroom.core.schedule import monthly_error, parse_monthly, parse_schedule, schedule_error
 
 DATABASE_URL_ENV = "POSTROOM_DATABASE_URL"
 
@@ -103,6 +103,16 @@ class DigestSection:
     # the email's HTML, filled for the longest address, stays under this: Gmail clips a
     # message past 102 KB (the unsubscribe link with it); posts that do not fit are cut
     max_html_kb: int = 90
+    # readers who chose monthly get everything since their last digest at these slots:
+    # "first mon 07:00" (first, second, third, fourth or last, then the weekday and time
+    # of `schedule`, so a monthly digest is always one of the weekly slots); "": no
+    # monthly digest offered
+    monthly: str = ""
+    # the cadence of readers who never chose one (weekly, monthly or off)
+    cadence: Cadence = Cadence.WEEKLY
+    # the topics (tags) the subscribe form and the preferences page offer; empty: the
+    # site's most used tags (core.selection.OFFERED of them)
+    topics: tuple[str, ...] = ()
 
 
 class Security(StrEnum):
@@ -532,6 +542,7 @@ def postal_address_error(value: str) -> str | None:
 _TEXT_CHECKS = {
     "digest.schedule": schedule_error,
     "digest.subject": subject_template_error,
+    "digest.monthly": lambda rule: monthly_error(rule) if rule else None,
     "mail.postal_address": postal_address_error,
     "mail.feedback_id": feedback_id_error,
 }
@@ -574,6 +585,8 @@ def _section(cls: type, raw: Any, section: str, path: Path) -> Any:
             raise ConfigError(f"{path}: unknown key '{section}.{key}'")
         expected = type(defaults[key])
         written = str if issubclass(expected, StrEnum) else expected  # the enum's value
+        if written is tuple and type(value) is list and all(type(v) is str for v in value):
+            value = tuple(value)  # a list of strings: `topics = ["Adoption", "Fostering"]`
         if written is float and type(value) is int:  # `rate = 1` is a float to a reader
             value = float(value)
         if type(value) is not written:
@@ -775,9 +788,26 @@ def load_config(path: Path) -> Config:
         else:
             parts[name] = _section(sections[name], value, name, path)
     config = Config(**parts)
-    if why := _smtp_error(config):
+    if why := _smtp_error(config) or _monthly_error(config.digest):
         raise ConfigError(f"{path}: {why}")
     return config
+
+
+def _monthly_error(digest: DigestSection) -> str | None:
+    """A monthly digest is one of the weekly slots: the same weekday and time."""
+    if not digest.monthly:
+        return (
+            "'digest.cadence' is monthly but 'digest.monthly' is not set"
+            if (digest.cadence is Cadence.MONTHLY)
+            else None
+        )
+    weekly = parse_monthly(digest.monthly)[1]
+    if parse_schedule(weekly) != parse_schedule(digest.schedule):
+        return (
+            f"'digest.monthly' {digest.monthly!r} must name the weekday and time of"
+            f" 'digest.schedule' ({digest.schedule!r}): a monthly digest goes at one of its slots"
+        )
+    return None
 
 
 def open_site(root: Path) -> Site:
@@ -816,6 +846,9 @@ late_limit_hours = 72  # a due issue later than this (postroom was down) is skip
 subject = "{lead} + {more} more"  # {lead}: the lead post's title; {more}: how many others
 proof_hours = 24       # a proof to curator.email this long before each issue; 0: none
 max_html_kb = 90       # the email's HTML stays under this (Gmail clips past 102 KB)
+monthly = ""           # e.g. "first mon 07:00": a monthly digest at that weekly slot
+cadence = "weekly"     # for readers who never chose: weekly, monthly or off
+topics = []            # topics offered to readers; empty: the site's most used tags
 
 [store]
 url = ""               # empty: sqlite in postroom.db beside this file; or postgresql://...

@@ -51,6 +51,14 @@ class Republish(StrEnum):
     LINK = "link"  # the title, the credit, the curator's comment and the link only
 
 
+class Cadence(StrEnum):
+    """How often a reader gets the digest (`subscribers.cadence`, `digest.cadence`)."""
+
+    WEEKLY = "weekly"  # at every slot of `digest.schedule`
+    MONTHLY = "monthly"  # at the slots of `digest.monthly`: everything since their last
+    OFF = "off"  # no digests, still subscribed (their preferences page turns them on)
+
+
 @dataclass(frozen=True)
 class LeadImage:
     """A post's picture, shown beside it in feed readers and the digest, never needed

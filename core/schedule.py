@@ -57,3 +57,38 @@ def next_slot(rule: str, tz: ZoneInfo, now: datetime) -> datetime:
     """The first slot after `now`, in UTC."""
     week_later = latest_slot(rule, tz, now).astimezone(tz) + timedelta(days=7)
     return _at(week_later, parse_schedule(rule)[1], tz).astimezone(UTC)
+
+
+#: the week of the month a monthly slot falls in ("last": the month's last such weekday)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+
+
+def parse_monthly(rule: str) -> tuple[int, str]:
+    """'first mon 07:00' -> (1, 'mon 07:00'): the week of the month, and the weekly rule
+    whose slots it picks from; ValueError with a readable reason."""
+    ordinal, _, weekly = rule.strip().lower().partition(" ")
+    if ordinal not in ORDINALS:
+        raise ValueError(
+            f"must be first, second, third, fourth or last, then a weekday and a time, as in"
+            f" 'first mon 07:00', not {rule!r}"
+        )
+    parse_schedule(weekly)
+    return ORDINALS[ordinal], weekly.strip()
+
+
+def monthly_error(rule: str) -> str | None:
+    try:
+        parse_monthly(rule)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def is_monthly_slot(rule: str, tz: ZoneInfo, slot: datetime) -> bool:
+    """Whether `slot` (one of the weekly rule's slots) is in the week of the month that
+    `rule` names, counted in the site's timezone."""
+    ordinal, _weekly = parse_monthly(rule)
+    local = slot.astimezone(tz)
+    if ordinal == -1:
+        return (local + timedelta(days=7)).month != local.month
+    return (local.day - 1) // 7 + 1 == ordinal

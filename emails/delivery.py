@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from postroom.core.config import Bounce, Site
@@ -25,6 +25,7 @@ from postroom.emails.transports import Connection, FileTransport, Rejected, Tran
 from postroom.feeds.writer import clear_stale_temps
 from postroom.store import Store
 from postroom.store.digests import Issue
+from postroom.store.editions import edition_parts
 from postroom.store.outbox import Claim, Outbox, State
 
 Clock = Callable[[], datetime]
@@ -113,6 +114,9 @@ class Delivery:
         self.mail = site.config.mail
         self.outbox = Outbox(store, this_process())
         self.message = IssueMessage(site, issue, secret, dkim_signer(site))
+        self.editions = edition_parts(store, issue.number)
+        self._messages = {0: self.message}
+        self._messages_lock = threading.Lock()
         self.report = SendReport(issue.number)
         if not self.message.one_click:
             self.report.warnings.append(
@@ -185,7 +189,7 @@ class Delivery:
                 claim = batch.pop(0)
                 recipient = Recipient(claim.subscriber_id, claim.address, claim.name)
                 try:  # one recipient's message that cannot be made is that row's failure
-                    envelope = self.message.for_recipient(recipient)
+                    envelope = self._message(claim.edition).for_recipient(recipient)
                 except Exception as exc:
                     self._unbuildable(claim, exc)
                     claim = None
@@ -223,6 +227,19 @@ class Delivery:
                 self._halt(f"{type(exc).__name__}: {exc}")
             if connection is not None:
                 connection.close()
+
+    def _message(self, edition: int) -> IssueMessage:
+        """The message of one rendering of the issue, encoded once for all its readers.
+        KeyError for an edition the store does not have (that row's failure)."""
+        with self._messages_lock:
+            if edition not in self._messages:
+                parts = self.editions[edition]
+                issue = replace(self.issue, subject=parts.subject, html=parts.html,
+                                text=parts.text, post_ids=parts.post_ids)  # fmt: skip
+                self._messages[edition] = IssueMessage(
+                    self.site, issue, self.message.secret, self.message.sign
+                )
+            return self._messages[edition]
 
     def _mark_sent(self, claim: Claim, reply: str) -> None:
         """After the server's 250 the row must say sent: handed back, it would be mailed

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from postroom.content.intro import INTRO_PATH, Intro, read_intro
 from postroom.core.config import Site
-from postroom.core.model import Post, ReadError, newest_first
+from postroom.core.model import Cadence, Post, ReadError, newest_first
 from postroom.core.republish import republish_of
 from postroom.core.schedule import latest_slot
 from postroom.core.signals import issue_issued, send
+from postroom.emails.editions import due_at, plan_issue
 from postroom.emails.render import RenderedDigest, render_digest
 from postroom.store import Store
 from postroom.store.digests import (
@@ -33,12 +34,14 @@ from postroom.store.digests import (
     issue_now,
     issue_with_intro,
     issued_post_ids,
+    last_issue,
     next_issue_number,
     record_slot,
     save_issue,
     slot_issue,
     unmake_issue,
 )
+from postroom.store.editions import Plan, next_edition
 
 _LOG = logging.getLogger("postroom.digest")
 _AWAITING = frozenset({SlotOutcome.PROOF})  # the slot whose issue decide_slot still needs
@@ -126,7 +129,10 @@ def _make_issue(
         # (emails.archive_pages); the email sent stays as it was
         rules=tuple(republish_of(site.config, p) for p in posts),
     )
-    save_issue(store, issue, now, slot)
+    plan = None
+    if stage is IssueStage.ISSUED:
+        plan = plan_issue(site, store, issue, posts, due_at(site, slot, now), intro).plan
+    save_issue(store, issue, now, slot, plan)
     if stage is IssueStage.ISSUED:
         send(issue_issued, site, issue=issue, posts=tuple(posts))
     if told:
@@ -187,10 +193,38 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
             issue = _make_issue(site, store, slot, now, slot=slot)
             outcome = SlotOutcome.ISSUED if issue else SlotOutcome.EMPTY
         if issue is None:
-            record_slot(store, slot, outcome, now)
+            owed = _owed(site, store, slot) if outcome is SlotOutcome.EMPTY else None
+            record_slot(store, slot, outcome, now, owed)
     except RaceLost:  # another process decided this slot, or made an issue, first
         return decide_slot(site, store, now)
     return SlotDecision(slot, outcome, issue)
+
+
+def _owed(site: Site, store: Store, slot: datetime) -> tuple[int, Plan] | None:
+    """At a slot with nothing new, the readers due who are still owed posts of issues
+    since their last digest (monthly readers), queued on the last issue."""
+    due = due_at(site, slot)
+    if due.cadences == {Cadence.WEEKLY} or (last := last_issue(store)) is None:
+        return None  # weekly readers were served every issue at its own slot
+    plan = plan_issue(site, store, last, (), due, first_edition=next_edition(store, last.number))
+    return (last.number, plan.plan) if plan.plan.groups else None
+
+
+def issue_waiting(
+    site: Site, store: Store, slot: datetime, number: int, now: datetime,
+    sources: tuple[SlotOutcome, ...],
+) -> bool:  # fmt: skip
+    """Issue `slot`'s frozen issue `number` now (store.digests.issue_now), queued for the
+    readers due at `slot` as they chose; False if the slot was no longer in `sources`."""
+    found = slot_issue(store, slot)
+    if found is None or found.issue is None or found.issue.number != number:
+        return False
+    wanted = set(found.issue.post_ids)
+    posts = [p for p in store.posts() if p.id in wanted]
+    by_id = {p.id: p for p in posts}
+    members = [by_id[i] for i in found.issue.post_ids if i in by_id]
+    plan = plan_issue(site, store, found.issue, members, due_at(site, slot, now)).plan
+    return issue_now(store, slot, number, now, sources, plan)
 
 
 def _at_slot_after_proof(site: Site, store: Store, found: SlotIssue, now: datetime) -> SlotDecision:
@@ -202,6 +236,6 @@ def _at_slot_after_proof(site: Site, store: Store, found: SlotIssue, now: dateti
     if now - slot > timedelta(hours=site.config.digest.late_limit_hours):
         if unmake_issue(store, slot, number, (SlotOutcome.PROOF,), SlotOutcome.LATE):
             return SlotDecision(slot, SlotOutcome.LATE, None)
-    elif issue_now(store, slot, number, now, (SlotOutcome.PROOF,)):
+    elif issue_waiting(site, store, slot, number, now, (SlotOutcome.PROOF,)):
         return SlotDecision(slot, SlotOutcome.ISSUED, announce(site, store, number))
     return decide_slot(site, store, now)  # the curator (or another process) moved it first

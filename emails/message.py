@@ -1,7 +1,7 @@
 """One issue's MIME message, built once; per recipient only the personal bytes are spliced in.
 
 The frozen HTML and text parts are quoted-printable encoded once, cut at the
-personal placeholders (ADDRESS, UNSUBSCRIBE_URL). Each piece ends in a soft line
+personal placeholders (ADDRESS, UNSUBSCRIBE_URL, PREFERENCES_URL). Each piece ends in a soft line
 break, so a recipient's value goes on lines of its own and every line stays
 under 78 octets, whatever the value: the splice can never break the encoding,
 and the message is 7-bit clean (no 8BITMIME needed). The per-recipient headers
@@ -33,11 +33,13 @@ from urllib.parse import quote, urlsplit
 import idna
 from postroom.core.config import ConfigError, Site
 from postroom.core.sanitize import one_line
-from postroom.emails.render import ADDRESS, UNSUBSCRIBE_URL
+from postroom.emails.render import ADDRESS, PREFERENCES_URL, UNSUBSCRIBE_URL
 from postroom.emails.tokens import Purpose, make_token
 from postroom.store.digests import Issue
 
-_SLOT = re.compile(f"({re.escape(ADDRESS)}|{re.escape(UNSUBSCRIBE_URL)})")
+_SLOT = re.compile(
+    "(" + "|".join(map(re.escape, (ADDRESS, UNSUBSCRIBE_URL, PREFERENCES_URL))) + ")"
+)
 _LONE_LF = re.compile(rb"(?<!\r)\n")
 _SOFT_BREAK = b"=\r\n"
 
@@ -194,9 +196,20 @@ class IssueMessage:
         token = make_token(self.secret, Purpose.UNSUBSCRIBE, who, recipient.address, issued)
         return f"{self.site.base_url}unsubscribe?token={token}", token
 
+    def preferences_url(self, recipient: Recipient) -> str:
+        """The signed link to the reader's own preferences page; the same on every retry."""
+        issued = int(datetime.fromisoformat(self.issue.created_at).timestamp())
+        who = recipient.subscriber_id
+        token = make_token(self.secret, Purpose.PREFERENCES, who, recipient.address, issued)
+        return f"{self.site.base_url}preferences?token={token}"
+
     def for_recipient(self, recipient: Recipient) -> Envelope:
         url, token = self.unsubscribe_url(recipient)
-        values = {ADDRESS: recipient.address, UNSUBSCRIBE_URL: url}
+        values = {
+            ADDRESS: recipient.address,
+            UNSUBSCRIBE_URL: url,
+            PREFERENCES_URL: self.preferences_url(recipient),
+        }
         box = mailbox(recipient.address, recipient.name)
         utf8 = box.smtputf8
         message_id = self.message_id(recipient)

@@ -41,7 +41,7 @@ from postroom.core.config import Site
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import next_slot
 from postroom.emails.confirm import short_message
-from postroom.emails.issues import announce, make_proof_issue
+from postroom.emails.issues import announce, issue_waiting, make_proof_issue
 from postroom.emails.message import Envelope, IssueMessage, Recipient, dkim_signer
 from postroom.emails.tokens import Purpose, TokenHolder, make_token
 from postroom.store import Store
@@ -52,7 +52,6 @@ from postroom.store.digests import (
     SlotOutcome,
     any_slot_decided,
     hold_issue,
-    issue_now,
     slot_issue,
     unmake_issue,
 )
@@ -286,7 +285,7 @@ def answer(
         done = unmake_issue(store, slot, number, waiting, SlotOutcome.SKIPPED)
         said = f"No issue goes out for {_when(site, slot)}: its posts go in the next issue."
     else:
-        done = issue_now(store, slot, number, now, waiting)
+        done = issue_waiting(site, store, slot, number, now, waiting)
         if done:
             announce(site, store, number)
         tick = site.config.service.tick_seconds

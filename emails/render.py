@@ -1,7 +1,7 @@
 """One digest issue rendered once: HTML (CSS inlined by premailer) and plain text.
 
 The rendered parts are frozen with the issue; per recipient only the personal
-placeholders (ADDRESS, UNSUBSCRIBE_URL) are replaced, never the whole thing.
+placeholders (ADDRESS, UNSUBSCRIBE_URL, PREFERENCES_URL) are replaced, never the whole thing.
 
 The HTML has a size budget (`digest.max_html_kb`): Gmail clips a message whose HTML
 passes 102 KB, unsubscribe link and all. Posts that do not fit fall back to their
@@ -40,6 +40,7 @@ from premailer import Premailer
 
 ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES_URL = "%%PREFERENCES_URL%%"  # the reader's own preferences page (web.app)
 #: who a preview is addressed to when the config names no curator
 SAMPLE_ADDRESS = "you@example.org"
 #: a preview's unsubscribe link: plainly a sample, and refused as a forged token if followed
@@ -202,6 +203,7 @@ def _filled(site: Site, html: str) -> int:
     longest = f"{site.base_url}unsubscribe?token={'x' * LONGEST_TOKEN}"
     extra = html.count(ADDRESS) * (LONGEST_ADDRESS - len(ADDRESS))
     extra += html.count(UNSUBSCRIBE_URL) * (len(longest) - len(UNSUBSCRIBE_URL))
+    extra += html.count(PREFERENCES_URL) * (len(longest) + 1 - len(PREFERENCES_URL))
     return len(html.encode()) + extra
 
 
@@ -361,9 +363,11 @@ def sample_recipient(site: Site) -> tuple[str, str]:
 def with_sample_recipient(site: Site, rendered: RenderedDigest) -> RenderedDigest:
     """`rendered` with the sample recipient spliced in where each reader's own values go."""
     address, url = sample_recipient(site)
+    preferences = f"{site.base_url}preferences?token={SAMPLE_TOKEN}"
 
     def fill(part: str, quote: Callable[[str], str]) -> str:
-        return part.replace(ADDRESS, quote(address)).replace(UNSUBSCRIBE_URL, quote(url))
+        part = part.replace(ADDRESS, quote(address)).replace(UNSUBSCRIBE_URL, quote(url))
+        return part.replace(PREFERENCES_URL, quote(preferences))
 
     return replace(
         rendered,

@@ -50,6 +50,7 @@ class Purpose(StrEnum):
     PROOF_HOLD = "proof-hold"
     PROOF_SKIP = "proof-skip"
     PROOF_SEND = "proof-send"
+    PREFERENCES = "preferences"  # a reader's preferences page: the id is theirs
 
 
 _CODES = {
@@ -58,6 +59,7 @@ _CODES = {
     Purpose.PROOF_HOLD: 3,
     Purpose.PROOF_SKIP: 4,
     Purpose.PROOF_SEND: 5,
+    Purpose.PREFERENCES: 6,
 }
 _PURPOSES = {code: purpose for purpose, code in _CODES.items()}
 

@@ -14,7 +14,13 @@ from dataclasses import replace
 
 from postroom.content.intro import INTRO_PATH
 from postroom.core.process import this_process
-from postroom.emails.issues import announce, create_issue, next_intro, pending_posts
+from postroom.emails.issues import (
+    announce,
+    create_issue,
+    issue_waiting,
+    next_intro,
+    pending_posts,
+)
 from postroom.emails.message import IssueMessage, Recipient
 from postroom.emails.render import render_digest, sample_recipient, with_sample_recipient
 from postroom.emails.sending import outstanding, send_unfinished
@@ -31,7 +37,6 @@ from postroom.store.digests import (
     SlotOutcome,
     all_issues,
     issue_by_number,
-    issue_now,
     slots_of_waiting_issues,
     waiting_issues,
 )
@@ -128,7 +133,7 @@ def _release_waiting(ctx: Context) -> list[int]:
     for issue in waiting_issues(ctx.store):
         slot = slots.get(issue.number)
         waiting = (SlotOutcome.PROOF, SlotOutcome.HELD)
-        if slot and issue_now(ctx.store, slot, issue.number, ctx.clock(), waiting):
+        if slot and issue_waiting(ctx.site, ctx.store, slot, issue.number, ctx.clock(), waiting):
             announce(ctx.site, ctx.store, issue.number)
             print(f"issue {issue.number} ({issue.stage}) sent now: {issue.subject}")
             released.append(issue.number)

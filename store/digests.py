@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from postroom.core.model import Republish
 from postroom.store import Store
+from postroom.store.editions import Plan, queue_plan
 from postroom.store.outbox import queue
 from postroom.store.schema import digest_issues, digest_posts, digest_slots
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -84,10 +85,17 @@ def next_issue_number(store: Store) -> int:
         return (conn.execute(select(func.max(digest_issues.c.number))).scalar() or 0) + 1
 
 
-def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None = None) -> int:
-    """Keep `issue` with its posts and one pending ledger row for every active subscriber,
-    in one transaction (with `slot`, recorded as that slot's issue in it too), so an issue
-    and its recipients exist together or not at all; how many rows were queued. Raises
+def save_issue(
+    store: Store,
+    issue: Issue,
+    now: datetime,
+    slot: datetime | None = None,
+    plan: Plan | None = None,
+) -> int:
+    """Keep `issue` with its posts and its readers' ledger rows as `plan` has them (without
+    one: a row for every active subscriber, at the issue's own parts), in one transaction
+    (with `slot`, recorded as that slot's issue in it too), so an issue and its
+    recipients exist together or not at all; how many rows were queued. Raises
     RaceLost if another process took the number, a post or the slot first.
 
     An issue at the PROOF stage is kept with its posts and its slot (outcome PROOF) but
@@ -123,9 +131,13 @@ def save_issue(store: Store, issue: Issue, now: datetime, slot: datetime | None 
                     for i, post_id in enumerate(issue.post_ids)
                 ],
             )
-            return 0 if proof else queue(conn, issue.number, now)
+            return 0 if proof else _queue(conn, issue.number, now, plan)
     except IntegrityError as exc:
         raise RaceLost(f"issue {issue.number}: another process made it first") from exc
+
+
+def _queue(conn: Connection, number: int, now: datetime, plan: Plan | None) -> int:
+    return queue_plan(conn, number, now, plan) if plan else queue(conn, number, now)
 
 
 def _rule(issue: Issue, i: int) -> Republish | None:
@@ -146,11 +158,21 @@ def any_slot_decided(store: Store) -> bool:
         return conn.execute(select(digest_slots.c.slot).limit(1)).first() is not None
 
 
-def record_slot(store: Store, slot: datetime, outcome: SlotOutcome, now: datetime) -> None:
-    """`slot` decided without an issue (`outcome`); RaceLost if it was decided already."""
+def record_slot(
+    store: Store,
+    slot: datetime,
+    outcome: SlotOutcome,
+    now: datetime,
+    owed: tuple[int, Plan] | None = None,
+) -> int:
+    """`slot` decided without a new issue (`outcome`); RaceLost if it was decided already.
+    `owed`: (the last issue, the plan of its readers due now who are still owed posts:
+    monthly readers at a slot with nothing new), queued in the same transaction; how
+    many rows that queued."""
     try:
         with store.engine.begin() as conn:
             _insert_slot(conn, slot, outcome, now, None)
+            return queue_plan(conn, owed[0], now, owed[1]) if owed else 0
     except IntegrityError as exc:
         raise RaceLost(f"the slot of {_key(slot)}: another process decided it first") from exc
 
@@ -206,6 +228,17 @@ def issue_with_intro(store: Store, sha256: str) -> int | None:
 def all_issues(store: Store) -> list[Issue]:
     """Every issued issue (mailed, or being mailed), oldest first."""
     return _read_issues(store)
+
+
+def last_issue(store: Store) -> Issue | None:
+    """The last issued issue, if any."""
+    with store.engine.connect() as conn:
+        number = conn.execute(
+            select(func.max(digest_issues.c.number)).where(
+                digest_issues.c.proof_stage == IssueStage.ISSUED.value
+            )
+        ).scalar()
+    return None if number is None else issue_by_number(store, number)
 
 
 def issue_by_number(store: Store, number: int) -> Issue | None:
@@ -287,11 +320,17 @@ def _move_slot(
 
 
 def issue_now(
-    store: Store, slot: datetime, number: int, now: datetime, sources: tuple[SlotOutcome, ...]
+    store: Store,
+    slot: datetime,
+    number: int,
+    now: datetime,
+    sources: tuple[SlotOutcome, ...],
+    plan: Plan | None = None,
 ) -> bool:
     """Issue `slot`'s frozen issue `number` (from a slot outcome in `sources`): queued for
-    every subscriber active now, dated now, its rendered parts as the proof showed them;
-    all in one transaction. False if the slot was no longer in `sources`."""
+    its readers as `plan` has them (without one: every subscriber active now), dated now,
+    its rendered parts as the proof showed them; all in one transaction. False if the
+    slot was no longer in `sources`."""
     with store.engine.begin() as conn:
         if not _move_slot(conn, slot, number, sources, SlotOutcome.ISSUED):
             return False
@@ -300,7 +339,7 @@ def issue_now(
             .where(digest_issues.c.number == number)
             .values(proof_stage=IssueStage.ISSUED.value, created_at=now.isoformat())
         )
-        queue(conn, number, now)
+        _queue(conn, number, now, plan)
     return True
 
 

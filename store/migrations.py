@@ -66,6 +66,27 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("posts", "ALTER TABLE posts ADD COLUMN republish VARCHAR(10)"),
         ("digest_posts", "ALTER TABLE digest_posts ADD COLUMN republish VARCHAR(10)"),
     ),
+    # 11: readers choose topics, sources and cadence; editions; the consent record. The
+    # subscribers had every issue queued so far: served up to the last issued one
+    11: (
+        ("subscribers", "ALTER TABLE subscribers ADD COLUMN topics TEXT NOT NULL DEFAULT '[]'"),
+        ("subscribers", "ALTER TABLE subscribers ADD COLUMN sources TEXT NOT NULL DEFAULT '[]'"),
+        (
+            "subscribers",
+            "ALTER TABLE subscribers ADD COLUMN cadence VARCHAR(10) NOT NULL DEFAULT ''",
+        ),
+        (
+            "subscribers",
+            "ALTER TABLE subscribers ADD COLUMN paused_until VARCHAR(40) NOT NULL DEFAULT ''",
+        ),
+        ("subscribers", "ALTER TABLE subscribers ADD COLUMN served INTEGER NOT NULL DEFAULT 0"),
+        (
+            "subscribers",
+            "UPDATE subscribers SET served = (SELECT COALESCE(MAX(number), 0)"
+            " FROM digest_issues WHERE proof_stage = 'issued')",
+        ),
+        ("outbox", "ALTER TABLE outbox ADD COLUMN edition INTEGER NOT NULL DEFAULT 0"),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

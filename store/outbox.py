@@ -57,11 +57,14 @@ class Claim:
     address: str
     name: str
     attempts: int
+    edition: int = 0  # which rendering of the issue (store.editions)
 
 
 def queue(conn: Connection, issue: int, now: datetime) -> int:
-    """One pending row for every active subscriber, in the transaction that makes the issue,
-    so the issue and its recipient list exist together or not at all."""
+    """One pending row for every active subscriber, at the issue's own parts, in the
+    transaction that makes the issue, so the issue and its recipient list exist together
+    or not at all; each is served up to it. (An issue whose readers chose is queued by
+    store.editions.)"""
     chosen = select(
         literal(issue),
         subscribers.c.id,
@@ -75,7 +78,13 @@ def queue(conn: Connection, issue: int, now: datetime) -> int:
     ).where(subscribers.c.status == Status.ACTIVE.value)
     columns = ["issue", "subscriber_id", "address", "state", "attempts"]
     columns += ["not_before", "claimed_by", "reply", "updated_at"]
-    return conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
+    queued = conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.status == Status.ACTIVE.value, subscribers.c.served < issue)
+        .values(served=issue)
+    )
+    return queued
 
 
 def _pending() -> ColumnElement[bool]:
@@ -138,7 +147,14 @@ class Outbox:
             )
         rows.sort(key=lambda r: r.subscriber_id)
         return [
-            Claim(issue, r.subscriber_id, r.address, names.get(r.subscriber_id) or "", r.attempts)
+            Claim(
+                issue,
+                r.subscriber_id,
+                r.address,
+                names.get(r.subscriber_id) or "",
+                r.attempts,
+                r.edition,
+            )
             for r in rows
         ]
 
@@ -182,7 +198,9 @@ class Outbox:
                     lease_until=(now + self.lease).isoformat(),
                     updated_at=stamp,
                 )
-                .returning(outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts)
+                .returning(
+                    outbox.c.subscriber_id, outbox.c.address, outbox.c.attempts, outbox.c.edition
+                )
             ).all()
         )
 

@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 10  # store.migrations takes an older database here
+SCHEMA_VERSION = 11  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -73,6 +73,39 @@ subscribers = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # what they chose (core.selection): topic slugs and source keys as canonical JSON
+    # lists, both "[]" for the whole site; equal text for equal choices, so readers who
+    # chose alike are grouped (and their issue rendered once) by these columns
+    Column("topics", Text, nullable=False, default="[]", server_default="[]"),
+    Column("sources", Text, nullable=False, default="[]", server_default="[]"),
+    # core.model.Cadence, or "" for the site's `digest.cadence`
+    Column("cadence", String(10), nullable=False, default="", server_default=""),
+    # no digest at a slot before this (ISO time; "" for none): the paused weeks are skipped
+    Column("paused_until", String(40), nullable=False, default="", server_default=""),
+    # the last issue whose posts have been theirs to get (queued, or passed over while
+    # paused or off): their next digest holds the posts of later issues only, so each post
+    # reaches a person at most once whatever they change (emails.editions)
+    Column("served", Integer, nullable=False, default=0, server_default="0"),
+)
+
+# When and how each person joined, confirmed and changed anything: the consent record
+# (store.consent). Erasing someone deletes theirs.
+consent_log = Table(
+    "consent_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address_key", String(320), nullable=False, index=True),
+    Column("at", String(40), nullable=False),
+    Column("event", String(20), nullable=False),  # store.consent.Event
+    Column("detail", Text, nullable=False, default="{}"),  # JSON: how, file, wording hash, ...
+)
+
+# Small values the store keeps for itself, by name: the salt of erased addresses' hashes.
+store_values = Table(
+    "store_values",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # Digest issues: numbered, frozen once made (the rendered parts are kept).
@@ -97,6 +130,21 @@ digest_issues = Table(
     # or archived (emails.proof)
     Column("proof_stage", String(12), nullable=False, server_default="issued"),
     Column("proof_sent_at", String(40), nullable=False, server_default=""),  # its proof went out
+)
+
+# One issue as rendered for readers who chose less than everything, or whose last digest
+# was before the issue before it (monthly readers): the posts of issues after theirs
+# that match their selection. Edition 0 is the issue's own parts (digest_issues), never
+# a row here. Frozen once made, like the issue.
+digest_editions = Table(
+    "digest_editions",
+    metadata,
+    Column("issue", Integer, primary_key=True, autoincrement=False),
+    Column("edition", Integer, primary_key=True, autoincrement=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("post_ids", Text, nullable=False),  # JSON list, in the order shown
 )
 
 # Membership, not timestamps: a post is in at most one issue, ever.
@@ -133,6 +181,9 @@ outbox = Table(
     Column("code", Integer),  # the server's last reply code
     Column("reply", Text, nullable=False, default=""),
     Column("updated_at", String(40), nullable=False),
+    # which rendering of the issue this person gets: 0 the issue's own, else a row of
+    # digest_editions
+    Column("edition", Integer, nullable=False, default=0, server_default="0"),
     Index("outbox_work", "issue", "state", "subscriber_id"),
     Index("outbox_waiting", "state", "issue"),  # what is left to send, past a year of sent rows
 )
@@ -205,7 +256,9 @@ bounce_suppressed = Table(
     "bounce_suppressed",
     metadata,
     Column("address_key", String(320), primary_key=True),
-    Column("reason", String(20), nullable=False),  # bounced, complained
+    # the address key, or for an erased person "erased:" and a salted hash of it
+    # (store.consent): an old import cannot bring them back, and nothing shows who they were
+    Column("reason", String(20), nullable=False),  # bounced, complained, erased
     Column("since", String(40), nullable=False),
 )
 

@@ -8,6 +8,7 @@ address with CR/LF or other header-breaking characters never gets in.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from postroom.core.model import Cadence
 from postroom.core.sanitize import bom_encoding, one_line
+from postroom.core.selection import Selection
 from postroom.store import Store
+from postroom.store.consent import Consent, Event, How, record
 from postroom.store.holds import suppressed_among
-from postroom.store.schema import subscribers
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from postroom.store.schema import digest_issues, subscribers
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 
@@ -45,6 +49,9 @@ class Suppressed(AddressError):
     The public form must not say so (it would tell a stranger about someone's mail)."""
 
 
+EVERYTHING = Selection()
+
+
 @dataclass(frozen=True)
 class Subscriber:
     id: int
@@ -53,6 +60,23 @@ class Subscriber:
     status: Status
     created_at: str
     updated_at: str
+    selection: Selection = EVERYTHING
+    cadence: Cadence | None = None  # None: the site's `digest.cadence`
+    paused_until: str = ""  # ISO time; "" when not paused
+    served: int = 0  # the last issue whose posts were theirs to get (store.schema)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a new subscriber chose (the form, `add --topics`, a CSV row's topics); an
+    existing subscriber's choices are theirs, and an import never changes them."""
+
+    selection: Selection = EVERYTHING
+    cadence: Cadence | None = None
+
+
+DEFAULT_CHOICE = Choice()
+BY_CLI = Consent(How.CLI)
 
 
 @dataclass(frozen=True)
@@ -125,7 +149,14 @@ class SubscriberList:
         self.engine = store.engine
 
     def add(
-        self, address: str, name: str = "", status: Status = Status.ACTIVE, rename: bool = True
+        self,
+        address: str,
+        name: str = "",
+        status: Status = Status.ACTIVE,
+        rename: bool = True,
+        *,
+        consent: Consent = BY_CLI,
+        choice: Choice = DEFAULT_CHOICE,
     ) -> bool:
         """Add someone, or (with `rename`) update the name of someone already here; True if
         new.
@@ -138,19 +169,22 @@ class SubscriberList:
             if why := suppressed_among(conn, [normalized.lower()]).get(normalized.lower()):
                 raise Suppressed(f"{address}: on the suppression list ({why}): not added")
         try:
-            one = {normalized.lower(): (normalized, subscriber_name(name))}
-            return self._add_chunk(one, status, rename) == 1
+            one = {normalized.lower(): (normalized, subscriber_name(name), choice)}
+            return self._add_chunk(one, consent, status, rename) == 1
         except IntegrityError:  # added by another request at this very moment
             return False
 
     def import_csv(self, path: Path) -> ImportReport:
-        """Rows of address[,name], with or without a header; bad rows are reported, not fatal.
+        """Rows of address[,name[,topics]], with or without a header (whose `name`, `topics`,
+        `sources` and `cadence` columns are read wherever they are); topics and sources
+        separated by ";" (or "|"). Bad rows are reported, not fatal.
         The same rules as `add`, a thousand rows to a transaction (a 20,000-address list
         is one command, not 20,000 round trips). Any encoding a spreadsheet writes is read
         (`decode_csv`). An unreadable file raises OSError."""
         text, warnings = decode_csv(path.read_bytes())
         errors: list[tuple[int, str]] = []
-        wanted: dict[str, tuple[str, str]] = {}  # address_key -> (address, name), file order
+        wanted: dict[str, tuple[str, str, Choice]] = {}  # address_key -> its row, file order
+        columns = {"name": 1, "topics": 2}
         lines: dict[str, int] = {}  # address_key -> the line it is first on
         repeats = 0
         for line, row, why in _rows(text):
@@ -161,44 +195,56 @@ class SubscriberList:
             if not any(cells):
                 continue
             if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
+                heads = [cell.lower() for cell in cells]
+                columns = {h: heads.index(h) for h in ("name", "topics", "sources", "cadence")
+                           if h in heads}  # fmt: skip
                 continue
             try:
                 address = normalize_address(cells[0])
-            except AddressError as exc:
+                choice = _choice(cells, columns)
+            except (AddressError, ValueError) as exc:
                 errors.append((line, str(exc)))
                 continue
-            name = subscriber_name(cells[1]) if len(cells) > 1 else ""
+            name = subscriber_name(_cell(cells, columns, "name"))
             key = address.lower()
             if key in wanted:  # the first spelling stays, a later name wins
                 repeats += 1
                 address, name = wanted[key][0], name or wanted[key][1]
-            wanted[key] = (address, name)
+            wanted[key] = (address, name, choice)
             lines.setdefault(key, line)
         with self.engine.connect() as conn:
             for key, why in suppressed_among(conn, wanted).items():
                 address = wanted.pop(key)[0]
                 errors.append((lines[key], f"{address}: on the suppression list ({why})"))
         errors.sort()
+        consent = Consent(How.IMPORT, file=path.name)
         added = 0
         keys = list(wanted)
         for start in range(0, len(keys), 1000):
             chunk = {key: wanted[key] for key in keys[start : start + 1000]}
             try:
-                added += self._add_chunk(chunk)
+                added += self._add_chunk(chunk, consent)
             except IntegrityError:  # someone subscribed meanwhile: one at a time, then
-                added += sum(self.add(address, name) for address, name in chunk.values())
+                added += sum(
+                    self.add(address, name, consent=consent, choice=choice)
+                    for address, name, choice in chunk.values()
+                )
         return ImportReport(added, len(wanted) - added + repeats, tuple(errors), warnings)
 
     def _add_chunk(
         self,
-        chunk: dict[str, tuple[str, str]],
+        chunk: dict[str, tuple[str, str, Choice]],
+        consent: Consent,
         status: Status = Status.ACTIVE,
         rename: bool = True,
     ) -> int:
-        """Add the new addresses of `chunk` (address_key -> (address, name)) and, with
-        `rename`, rename the known ones that come with a name; how many were new."""
+        """Add the new addresses of `chunk` (address_key -> (address, name, choice)) and,
+        with `rename`, rename the known ones that come with a name; how many were new.
+        A new subscriber's first digest holds the posts of issues after the last issued
+        now (`served`), as everyone's next one does."""
         stamp = _now()
         with self.engine.begin() as conn:
+            served = last_issued(conn)
             known = dict(
                 conn.execute(
                     select(subscribers.c.address_key, subscribers.c.id).where(
@@ -214,12 +260,21 @@ class SubscriberList:
                     "status": status.value,
                     "created_at": stamp,
                     "updated_at": stamp,
+                    "topics": choice.selection.stored()[0],
+                    "sources": choice.selection.stored()[1],
+                    "cadence": choice.cadence.value if choice.cadence else "",
+                    "served": served,
                 }
-                for key, (address, name) in chunk.items()
+                for key, (address, name, choice) in chunk.items()
                 if key not in known
             ]
             if fresh:
                 conn.execute(insert(subscribers), fresh)
+                for row in fresh:
+                    detail = {**consent.detail(), "status": status.value}
+                    detail |= _choice_detail(Selection.from_stored(row["topics"], row["sources"]),
+                                             row["cadence"])  # fmt: skip
+                    record(conn, [str(row["address_key"])], Event.SUBSCRIBED, stamp, detail)
             for key, subscriber_id in known.items():
                 if rename and (name := chunk[key][1]):
                     conn.execute(
@@ -229,39 +284,96 @@ class SubscriberList:
                     )
         return len(fresh)
 
-    def set_status(self, address: str, status: Status) -> bool:
+    def set_status(self, address: str, status: Status, how: How = How.CLI) -> bool:
         """Move someone to `status`; False if they are not on the list. Idempotent."""
         key = normalize_address(address).lower()
-        return self._set_status(subscribers.c.address_key == key, status)
+        return self._set_status(subscribers.c.address_key == key, status, how)
 
-    def set_status_of(self, subscriber_id: int, status: Status) -> bool:
+    def set_status_of(self, subscriber_id: int, status: Status, how: How = How.SERVICE) -> bool:
         """`set_status` for someone known by id (a ledger row's): the address they were
         queued at is not validated again."""
-        return self._set_status(subscribers.c.id == subscriber_id, status)
+        return self._set_status(subscribers.c.id == subscriber_id, status, how)
 
-    def _set_status(self, who: ColumnElement[bool], status: Status) -> bool:
+    def _set_status(self, who: ColumnElement[bool], status: Status, how: How) -> bool:
+        stamp = _now()
         with self.engine.begin() as conn:
-            done = conn.execute(
-                update(subscribers).where(who).values(status=status.value, updated_at=_now())
+            changed = (
+                conn.execute(
+                    update(subscribers)
+                    .where(who, subscribers.c.status != status.value)
+                    .values(status=status.value, updated_at=stamp)
+                    .returning(subscribers.c.address_key)
+                )
+                .scalars()
+                .all()
             )
-        return done.rowcount > 0
+            if changed:
+                record(conn, list(changed), Event.STATUS, stamp,
+                       {"how": how.value, "status": status.value})  # fmt: skip
+                return True
+            return conn.execute(select(subscribers.c.id).where(who)).first() is not None
+
+    def set_preferences(
+        self,
+        subscriber_id: int,
+        selection: Selection,
+        cadence: Cadence | None,
+        paused_until: str = "",
+        how: How = How.FORM,
+    ) -> bool:
+        """What someone chose on their preferences page (or by the CLI); it counts from the
+        next slot. False if nobody has this id. The change is recorded only if there is
+        one."""
+        topics, sources = selection.stored()
+        values = {"topics": topics, "sources": sources, "paused_until": paused_until,
+                  "cadence": cadence.value if cadence else ""}  # fmt: skip
+        stamp = _now()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+            if row is None:
+                return False
+            if any(getattr(row, k) != v for k, v in values.items()):
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id)
+                    .values(updated_at=stamp, **values)
+                )
+                detail = {"how": how.value, **_choice_detail(selection, values["cadence"])}
+                if paused_until:
+                    detail["paused_until"] = paused_until
+                record(conn, [row.address_key], Event.PREFERENCES, stamp, detail)
+        return True
 
     def confirm(self, address: str, asked_at: datetime) -> bool:
         """Double opt-in: pending (or already active) becomes active. Someone who left or
         bounced comes back only by a request made after that: an older confirm link
         must not undo an unsubscribe."""
         later_than = asked_at.astimezone(UTC).isoformat(timespec="microseconds")
+        key = normalize_address(address).lower()
+        stamp = _now()
         with self.engine.begin() as conn:
+            coming_back = subscribers.c.status != Status.ACTIVE.value
+            # joining (again): their first digest holds what is issued from now on, as a
+            # new subscriber's does, not everything since they were last served
             done = conn.execute(
                 update(subscribers)
                 .where(
-                    subscribers.c.address_key == normalize_address(address).lower(),
+                    subscribers.c.address_key == key,
                     subscribers.c.status.in_([Status.PENDING.value, Status.ACTIVE.value])
                     | (subscribers.c.updated_at < later_than),
                 )
-                .values(status=Status.ACTIVE.value, updated_at=_now())
-            )
-        return done.rowcount > 0
+                .values(
+                    status=Status.ACTIVE.value,
+                    updated_at=stamp,
+                    served=func.max(subscribers.c.served, last_issued_query())
+                    if conn.dialect.name == "sqlite"
+                    else func.greatest(subscribers.c.served, last_issued_query()),
+                )
+                .returning(coming_back)
+            ).first()
+            if done is not None and done[0]:
+                record(conn, [key], Event.CONFIRMED, stamp, {"how": How.FORM.value})
+        return done is not None
 
     def remove(self, address: str) -> bool:
         with self.engine.begin() as conn:
@@ -300,5 +412,64 @@ class SubscriberList:
 
 def _subscriber(row) -> Subscriber:
     return Subscriber(
-        row.id, row.address, row.name, Status(row.status), row.created_at, row.updated_at
+        row.id,
+        row.address,
+        row.name,
+        Status(row.status),
+        row.created_at,
+        row.updated_at,
+        Selection.from_stored(row.topics, row.sources),
+        Cadence(row.cadence) if row.cadence in tuple(Cadence) else None,
+        row.paused_until,
+        row.served,
     )
+
+
+def last_issued_query():
+    """The number of the last issue mailed (0 before the first), as a scalar subquery."""
+    found = select(func.coalesce(func.max(digest_issues.c.number), 0))
+    return found.where(digest_issues.c.proof_stage == "issued").scalar_subquery()
+
+
+def last_issued(conn: Connection) -> int:
+    return conn.execute(select(last_issued_query())).scalar() or 0
+
+
+def _choice_detail(selection: Selection, cadence: str) -> dict[str, object]:
+    return {"topics": list(selection.topics), "sources": list(selection.sources),
+            "cadence": cadence or "default"}  # fmt: skip
+
+
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+    at = columns.get(name)
+    return cells[at] if at is not None and at < len(cells) else ""
+
+
+_LIST_SPLIT = re.compile(r"[;|]")
+
+
+def parse_choices(text: str) -> list[str]:
+    """Topics or sources as one CSV cell or option value gives them: "a; b | c"; a cell
+    with neither separator is split at commas ("Adoption, Fostering")."""
+    parts = _LIST_SPLIT.split(text) if _LIST_SPLIT.search(text) else text.split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_cadence(text: str) -> Cadence | None:
+    """A cadence as typed; "" for the site's default; ValueError naming the choices."""
+    if not text.strip():
+        return None
+    try:
+        return Cadence(text.strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"cadence must be {', '.join(Cadence)}, not {text.strip()[:40]!r}"
+        ) from None
+
+
+def _choice(cells: list[str], columns: dict[str, int]) -> Choice:
+    selection = Selection.of(
+        parse_choices(_cell(cells, columns, "topics")),
+        parse_choices(_cell(cells, columns, "sources")),
+    )
+    return Choice(selection, parse_cadence(_cell(cells, columns, "cadence")))

@@ -199,7 +199,7 @@ def _within(subscriber: str, proof: str) -> str | None:
     values aside (the address, the signed unsubscribe link); None if there is none."""
 
     def lines(text: str) -> list[str]:
-        text = re.sub(r"unsubscribe\?token=[\w.=-]+", "unsubscribe", text)
+        text = re.sub(r"(unsubscribe|preferences)\?token=[\w.=-]+", r"\1", text)
         text = text.replace("reader0@example.org", "ADDRESS").replace(CURATOR, "ADDRESS")
         return text.splitlines()
 
