@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from postroom.core.model import Cadence, Republish
+from postroom.core.model import Cadence, Republish, brief
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import monthly_error, parse_monthly, parse_schedule, schedule_error
 
@@ -585,8 +585,13 @@ def _section(cls: type, raw: Any, section: str, path: Path) -> Any:
             raise ConfigError(f"{path}: unknown key '{section}.{key}'")
         expected = type(defaults[key])
         written = str if issubclass(expected, StrEnum) else expected  # the enum's value
-        if written is tuple and type(value) is list and all(type(v) is str for v in value):
-            value = tuple(value)  # a list of strings: `topics = ["Adoption", "Fostering"]`
+        if written is tuple:  # a list of strings: `topics = ["Adoption", "Fostering"]`
+            if type(value) is not list or not all(type(v) is str for v in value):
+                raise ConfigError(
+                    f"{path}: '{section}.{key}' must be a list of strings, as in"
+                    f" [\"Adoption\", \"Fostering\"], not {brief(value)}"
+                )
+            value = tuple(value)
         if written is float and type(value) is int:  # `rate = 1` is a float to a reader
             value = float(value)
         if type(value) is not written:

@@ -1,5 +1,6 @@
 import pytest
 from postroom.core.config import Bounce, ConfigError, Security, init_site, open_site
+from postroom.core.model import Cadence
 from support import make_site
 
 
@@ -39,6 +40,13 @@ def test_init_makes_a_site_that_loads_and_refuses_to_overwrite(tmp_path):
         ("[mail]\nsecurity = 1\n", "'mail.security' must be str, not int"),
         ("[mail]\ntables = []\n", "unknown key 'mail.tables'"),
         ("[mail.host]\nx = 1\n", "'mail.host' must be str, not dict"),
+        ("[digest]\nmonthly = 'mon 07:00'\n", "'digest.monthly' must be first, second"),
+        ("[digest]\nmonthly = 'first funday 07:00'\n", "'digest.monthly' must be a weekday"),
+        ("[digest]\nmonthly = 'last tue 07:00'\n", "'digest.monthly' 'last tue 07:00' must"),
+        ("[digest]\ncadence = 'daily'\n", "'digest.cadence' must be one of weekly, monthly, off"),
+        ("[digest]\ncadence = 'monthly'\n", "'digest.cadence' is monthly but 'digest.monthly'"),
+        ("[digest]\ntopics = 'Adoption'\n", "'digest.topics' must be a list of strings"),
+        ("[digest]\ntopics = [1, 2]\n", "'digest.topics' must be a list.*not \\[1, 2\\]"),
     ],
 )
 def test_bad_config_names_the_key_and_the_file(tmp_path, toml, message):
@@ -63,3 +71,15 @@ def test_choices_are_read_into_enums_and_mean_what_they_say(tmp_path):
     assert mail.transport == "smtp" and mail.table("smtp") is None
     assert mail.security is Security.TLS and mail.bounce is Bounce.NEVER
     assert f"{mail.security}" == "tls"  # as logs and messages show it
+
+
+def test_readers_choices_default_to_what_every_site_had_and_read_as_written(tmp_path):
+    digest = make_site(tmp_path / "default").config.digest
+    assert (digest.monthly, digest.cadence, digest.topics) == ("", Cadence.WEEKLY, ())
+    config = (
+        "[digest]\nschedule = 'tue 08:30'\nmonthly = 'Last TUE 08:30'\ncadence = 'monthly'\n"
+        "topics = ['Adoption', 'Leaving care']\n"
+    )
+    digest = make_site(tmp_path / "chosen", config=config).config.digest
+    assert (digest.monthly, digest.cadence) == ("Last TUE 08:30", Cadence.MONTHLY)
+    assert digest.topics == ("Adoption", "Leaving care")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError
-from postroom.core.schedule import latest_slot, next_slot, parse_schedule
+from postroom.core.schedule import is_monthly_slot, latest_slot, next_slot, parse_schedule
 from postroom.core.signals import issue_issued
 from postroom.emails.issues import decide_slot
 from postroom.store import Store
@@ -119,3 +119,27 @@ def test_one_sender_at_a_time_and_a_dead_one_does_not_block(tmp_path):
         assert mine.acquire(now)  # its process is gone: no need to wait for expiry
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("rule", "mondays"),
+    [
+        # Mondays of November 2026: 2, 9, 16, 23, 30; of February 2027: 1, 8, 15, 22
+        ("first mon 07:00", {(11, 2), (2, 1)}),
+        ("second mon 07:00", {(11, 9), (2, 8)}),
+        ("fourth mon 07:00", {(11, 23), (2, 22)}),
+        ("last mon 07:00", {(11, 30), (2, 22)}),  # a fifth Monday is the last; else the fourth
+    ],
+)
+def test_a_monthly_slot_is_the_weekly_slot_of_its_week_of_the_month(rule, mondays):
+    weeks = [datetime(2026, 11, 2, 7, tzinfo=UTC) + timedelta(weeks=n) for n in range(5)]
+    weeks += [datetime(2027, 2, 1, 7, tzinfo=UTC) + timedelta(weeks=n) for n in range(4)]
+    found = {(w.month, w.day) for w in weeks if is_monthly_slot(rule, LONDON, w)}
+    assert found == mondays
+
+
+def test_a_monthly_slot_is_counted_on_the_sites_calendar_not_utcs():
+    # 00:30 on Monday 1 June in London is 23:30 UTC on Sunday 31 May: the first Monday
+    first = latest_slot("mon 00:30", LONDON, datetime(2026, 6, 1, 12, tzinfo=UTC))
+    assert first.day == 31 and is_monthly_slot("first mon 00:30", LONDON, first)
+    assert not is_monthly_slot("last mon 00:30", LONDON, first)

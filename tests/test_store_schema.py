@@ -38,6 +38,17 @@ UNDO_VERSION_10 = (  # what version 10 added (a lead image, a republishing choic
     "ALTER TABLE posts DROP COLUMN republish",
     "ALTER TABLE digest_posts DROP COLUMN republish",
 )
+UNDO_VERSION_11 = (  # what version 11 added (readers' choices, editions, consent)
+    "ALTER TABLE subscribers DROP COLUMN topics",
+    "ALTER TABLE subscribers DROP COLUMN sources",
+    "ALTER TABLE subscribers DROP COLUMN cadence",
+    "ALTER TABLE subscribers DROP COLUMN paused_until",
+    "ALTER TABLE subscribers DROP COLUMN served",
+    "ALTER TABLE outbox DROP COLUMN edition",
+    "DROP TABLE consent_log",
+    "DROP TABLE store_values",
+    "DROP TABLE digest_editions",
+)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
     " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
@@ -72,7 +83,7 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
@@ -114,7 +125,7 @@ def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_row
     with store.engine.begin() as conn:
         for table in VERSION_7_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=6))
         conn.execute(  # the columns version 6 had
@@ -144,7 +155,8 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10:
+        no_outbox = tuple(u for u in UNDO_VERSION_11 if "outbox" not in u)  # dropped above
+        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + no_outbox:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
@@ -169,7 +181,7 @@ def test_a_version_7_database_gets_the_proof_columns_and_no_notice_of_old_slots(
     site = make_site(tmp_path)
     store = Store(site.store_url)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_8 + UNDO_VERSION_10:
+        for statement in UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=7))
         conn.execute(
@@ -207,7 +219,7 @@ def test_a_version_8_database_gets_the_tables_of_followed_feeds_and_listed_links
     with store.engine.begin() as conn:
         for table in ("fetch_targets", "fetched_articles"):
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_10:
+        for statement in UNDO_VERSION_10 + UNDO_VERSION_11:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=8))
         conn.execute(text("INSERT INTO activity (name, at, data) VALUES ('scan', 'x', '{}')"))
@@ -233,16 +245,65 @@ def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_
     store = Store(site.store_url)
     scan(site, store)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_10:
+        for statement in UNDO_VERSION_10 + UNDO_VERSION_11:
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=9))
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 10
+        assert version(migrated) == SCHEMA_VERSION == 11
         assert {"image", "republish"} <= columns(migrated, "posts")
         (post,) = migrated.posts()
         assert (post.title, post.image, post.republish) == ("Kept", None, None)
+    finally:
+        migrated.close()
+
+
+def test_a_version_10_database_keeps_its_subscribers_served_up_to_the_last_issued_issue(
+    tmp_path,
+):
+    """Version 11 let readers choose. Everyone on the list then had every issued issue
+    queued: `served` starts at the last one issued (not a proof waiting for its slot), so
+    nobody's next digest repeats a post, and every ledger row is the issue's own parts."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        for statement in UNDO_VERSION_11:
+            conn.execute(text(statement))
+        conn.execute(update(schema_version).values(version=10))
+        for number, stage in ((1, "issued"), (2, "proof")):
+            conn.execute(
+                text(
+                    "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text,"
+                    " released_at, proof_stage) VALUES (:n, 'c', '2026-11-30T07:00:00+00:00',"
+                    " 's', 'h', 't', '', :stage)"
+                ),
+                {"n": number, "stage": stage},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (address, address_key, name, status, created_at,"
+                " updated_at) VALUES ('a@example.org', 'a@example.org', '', 'active', 'x', 'x')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (issue, subscriber_id, address, state, attempts, not_before,"
+                " claimed_by, lease_until, reply, updated_at)"
+                " VALUES (1, 1, 'a@example.org', 'sent', 1, '', '', '', '', 'x')"
+            )
+        )
+    store.close()
+    migrated = Store(site.store_url)
+    try:
+        assert version(migrated) == SCHEMA_VERSION == 11
+        assert {"consent_log", "store_values", "digest_editions"} <= set(
+            inspect(migrated.engine).get_table_names()
+        )
+        with migrated.engine.connect() as conn:
+            row = conn.execute(text("SELECT topics, sources, cadence, served FROM subscribers"))
+            assert row.one() == ("[]", "[]", "", 1)
+            assert conn.execute(text("SELECT edition FROM outbox")).scalar() == 0
     finally:
         migrated.close()
 
