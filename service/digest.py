@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from datetime import datetime
 
 from postroom.content.intro import INTRO_PATH
+from postroom.core.model import Post
 from postroom.core.process import this_process
+from postroom.core.selection import Selection
+from postroom.emails.editions import due_at
 from postroom.emails.issues import (
     announce,
     create_issue,
@@ -37,11 +41,13 @@ from postroom.store.digests import (
     SlotOutcome,
     all_issues,
     issue_by_number,
+    next_issue_number,
     slots_of_waiting_issues,
     waiting_issues,
 )
+from postroom.store.editions import groups
 from postroom.store.outbox import Outbox
-from postroom.store.subscribers import AddressError, Status, SubscriberList, normalize_address
+from postroom.store.subscribers import AddressError, normalize_address
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 
@@ -93,7 +99,7 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
             print(f"issue {issue.number} ({issue.stage}) would be sent now")
         if not owed and not waiting:
             posts = pending_posts(ctx.store, now)
-            readers = SubscriberList(ctx.store).count(Status.ACTIVE)
+            readers = _readers_of(ctx, posts, now)
             print(
                 f"no unfinished issue; a new one would hold {len(posts)} posts"
                 f" and go to {readers} subscriber{'' if readers == 1 else 's'}"
@@ -123,6 +129,18 @@ def send(ctx: Context, *, to: str | None = None, dry_run: bool = False) -> int:
     finally:
         if pinger is not None:
             pinger.settle()
+
+
+def _readers_of(ctx: Context, posts: list[Post], now: datetime) -> int:
+    """How many readers an issue of `posts` sent by hand now would mail: the weekly ones,
+    not paused, whose choice matches one of its posts (or who are owed earlier posts)."""
+    number = next_issue_number(ctx.store)
+    return sum(
+        g.readers
+        for g in groups(ctx.store, due_at(ctx.site, None, now), number)
+        if g.served < number - 1
+        or any(map(Selection.from_stored(g.topics, g.sources).matches, posts))
+    )
 
 
 def _release_waiting(ctx: Context) -> list[int]:

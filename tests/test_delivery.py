@@ -16,6 +16,8 @@ import dkim
 import pytest
 from aiosmtpd.smtp import AuthResult
 from postroom.content.intake import scan
+from postroom.core.model import Cadence
+from postroom.core.selection import Selection
 from postroom.emails.delivery import RateLimit
 from postroom.emails.issues import create_issue
 from postroom.emails.message import IssueMessage, Recipient
@@ -384,6 +386,27 @@ def test_dry_run_sends_and_records_nothing(tmp_path, capsys):
         assert sink.received == []
     main(["--site", str(site.root), "digest", "status", "--json"])
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_dry_run_counts_only_the_readers_its_posts_are_for(tmp_path, capsys):
+    """A reader whose topics match none of the issue's posts gets nothing from it, nor does
+    a monthly or paused one from an issue sent by hand: the count says who would."""
+    everyone = [*PEOPLE, "dan@example.org"]
+    site = digest_site(tmp_path, None, "[digest]\nmonthly = 'first mon 07:00'\n", everyone)
+    store = Store(site.store_url)
+    book = SubscriberList(store)
+    chosen = {
+        PEOPLE[0]: (Selection.of(["Nothing posted under this"]), None, ""),
+        PEOPLE[1]: (Selection(), Cadence.MONTHLY, ""),
+        PEOPLE[2]: (Selection(), None, "2099-01-01T00:00:00+00:00"),
+    }
+    for address, (selection, cadence, paused_until) in chosen.items():
+        reader = book.find(address)
+        assert reader is not None
+        book.set_preferences(reader.id, selection, cadence, paused_until)
+    store.close()
+    assert main(["--site", str(site.root), "digest", "send", "--dry-run"]) == 0
+    assert "would hold 3 posts and go to 1 subscriber\n" in capsys.readouterr().out
 
 
 def test_no_secret_no_issue(tmp_path, monkeypatch, capsys):
