@@ -589,7 +589,7 @@ def _section(cls: type, raw: Any, section: str, path: Path) -> Any:
             if type(value) is not list or not all(type(v) is str for v in value):
                 raise ConfigError(
                     f"{path}: '{section}.{key}' must be a list of strings, as in"
-                    f" [\"Adoption\", \"Fostering\"], not {brief(value)}"
+                    f' ["Adoption", "Fostering"], not {brief(value)}'
                 )
             value = tuple(value)
         if written is float and type(value) is int:  # `rate = 1` is a float to a reader
