@@ -46,9 +46,10 @@ class Offered:
         else (a box this form never had, a stranger's made-up topic) is dropped."""
         topic_keys = {o.key for o in self.topics}
         source_keys = {o.key for o in self.sources}
+        # a stranger's text: worked out each time, never kept in the caches below
         return Selection.of(
-            [t for t in dict.fromkeys(topics) if _topic_key(t) in topic_keys],
-            [s for s in dict.fromkeys(sources) if _source_key(s) in source_keys],
+            [t for t in dict.fromkeys(topics) if t.strip() and name_slug(t) in topic_keys],
+            [s for s in dict.fromkeys(sources) if source_key(s) in source_keys],
         )
 
 
@@ -96,17 +97,23 @@ def _count(
     named: Iterable[Iterable[str]], key_of: Callable[[str], str]
 ) -> tuple[dict[str, str], Counter[str]]:
     """(key -> name, key -> how many posts have it): a post counts once per key, however
-    many of its tags share it."""
-    names: dict[str, str] = {}
+    many of its tags share it. Each distinct spelling is worked out once."""
+    keys_of: dict[str, str] = {}  # spelling -> key ("" for none)
     counts: Counter[str] = Counter()
     for names_of_post in named:
         keys = set()
         for name in names_of_post:
-            if key := key_of(name):
-                keys.add(key)
-                shown = one_line(name)
-                names[key] = min(shown, names.get(key, shown))
+            key = keys_of.get(name)
+            if key is None:
+                key = keys_of[name] = key_of(name)
+            keys.add(key)
         counts.update(keys)
+    del counts[""]
+    names: dict[str, str] = {}
+    for name, key in keys_of.items():
+        if key:
+            shown = one_line(name)
+            names[key] = min(shown, names.get(key, shown))
     return names, counts
 
 

@@ -1,4 +1,4 @@
-"""The part of postroom a person sees in a browser: public/ over HTTP, and three forms.
+"""The part of postroom a person sees in a browser: public/ over HTTP, and its forms.
 
     GET  /...                  public/ (feeds with their own types, ETag, 304)
     POST /subscribe            double opt-in: a confirmation email, the same answer for all
