@@ -24,6 +24,7 @@ from postroom.store.subscribers import Status, SubscriberList
 from support import make_site
 from web_support import SECRET, Served, parse, screenshot_width, serving
 
+WORD = "Kinderschutzfachkraftberatungsstellenkoordinationsausschuss" * 2  # no break in it
 POST = """---
 title: {title}
 date: 2016-06-2{day}
@@ -37,7 +38,7 @@ FILES = {
     ),
     "b.md": POST.format(title="Contact", day=2, source="source: The Guardian\n", tags="Adoption"),
     "c.md": POST.format(title="Duty", day=3, source="source: Community Care\n", tags="Duty teams"),
-    "d.md": POST.format(title="Help", day=4, source="", tags="Fostering, Early help"),
+    "d.md": POST.format(title="Help", day=4, source="", tags=f"Fostering, Early help, {WORD}"),
 }
 MONTHLY = '[digest]\nmonthly = "first mon 07:00"\n'
 WIDTH = 375
