@@ -19,6 +19,7 @@ from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.core.sanitize import one_line
 from postroom.feeds.credit import credit_html, day
+from postroom.feeds.offered import offered
 from postroom.feeds.selection import Topic, TopicKind, topic_folder
 from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import FORMATS, post_url
@@ -77,8 +78,11 @@ def render_lists(
 ) -> Iterator[tuple[str, bytes]]:
     """(path under public/, bytes) of the pages that list posts: the index shows `newest`
     (the site feed's window) and the most-used of the topics `found`, posts/ lists every
-    post by its own date, newest first."""
-    yield "index.html", render_page("index.html", site, posts=newest, **_on_index(found))
+    post by its own date, newest first. The index's subscribe form offers the topics
+    `feeds.offered` does, as the web app that takes the form does."""
+    offer = offered(site, ((post.tags, post.attribution.source) for post in posts))
+    on_index = _on_index(found)
+    yield "index.html", render_page("index.html", site, posts=newest, offer=offer, **on_index)
     yield "posts/index.html", render_page("posts.html", site, posts=by_date(posts))
 
 

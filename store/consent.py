@@ -10,12 +10,15 @@ removal), and erasing a person deletes theirs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from postroom.store.schema import consent_log
+from postroom.store import Store
+from postroom.store.holds import insert_new
+from postroom.store.schema import consent_log, store_values
 from sqlalchemy import Connection, insert, select
 
 
@@ -79,3 +82,34 @@ def entries(conn: Connection, key: str) -> list[Entry]:
 
 def timestamp(now: datetime) -> str:
     return now.isoformat(timespec="microseconds")
+
+
+#: a wording's row in store_values: this and the first 32 hex digits (128 bits) of its
+#: sha256, which fits the table's 40-character names
+_WORDING = "wording:"
+
+
+def wording_sha256(text: str) -> str:
+    """The hash a consent entry names its wording by: sha256 of the text's UTF-8."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def keep_wording(store: Store, text: str) -> str:
+    """Keep the words a form showed (once: the same words are one row) and give their
+    sha256, which the consent entries of everyone who saw them carry: `subscribers show`
+    can then print what a person agreed to, however the form has changed since."""
+    sha256 = wording_sha256(text)
+    with store.engine.begin() as conn:
+        insert_new(conn, store_values, "name", name=_WORDING + sha256[:32], value=text)
+    return sha256
+
+
+def wording(store: Store, sha256: str) -> str | None:
+    """The words whose sha256 is this (as a consent entry names them), or None when they
+    were never kept (an entry made before they were, or a hash from elsewhere)."""
+    name = _WORDING + sha256.strip().lower()[:32]
+    with store.engine.connect() as conn:
+        text = conn.execute(
+            select(store_values.c.value).where(store_values.c.name == name)
+        ).scalar()
+    return text if text is not None and wording_sha256(text) == sha256.strip().lower() else None

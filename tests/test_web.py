@@ -18,6 +18,7 @@ import pytest
 from postroom import scheduler
 from postroom.emails.tokens import Purpose, make_token
 from postroom.emails.transports import mail_file_name
+from postroom.store.consent import entries
 from postroom.store.holds import suppress
 from postroom.store.subscribers import Status, SubscriberList
 from postroom.web.app import WindowLimit, client_key
@@ -412,6 +413,12 @@ def test_digest_links_change_nothing_and_one_click_unsubscribes(web, client):
     assert client.post(action, data=fields, headers=origin(web)).status_code == 200
     assert status_of(web, "dan@example.org") is Status.UNSUBSCRIBED
     assert status_of(web, "cat@example.org") is Status.ACTIVE
+    # the consent record says how each left: by their mail client, or on the page
+    for address, how in (("ann", "email"), ("bob", "email"), ("dan", "form")):
+        with web.store.engine.connect() as conn:
+            logged = [e.detail for e in entries(conn, f"{address}@example.org")]
+        assert logged[-1] == {"how": how, "status": "unsubscribed"}, address
+        assert len(logged) == 2  # subscribed, then left once however often they pressed
 
     # the next issue goes to cat alone
     next_post = POST.format(title="Next", source="X", slug="n", body="N.")

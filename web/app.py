@@ -1,4 +1,4 @@
-"""The part of postroom a person sees in a browser: public/ over HTTP, and three forms.
+"""The part of postroom a person sees in a browser: public/ over HTTP, and its forms.
 
     GET  /...                  public/ (feeds with their own types, ETag, 304)
     POST /subscribe            double opt-in: a confirmation email, the same answer for all
@@ -6,6 +6,8 @@
     POST /confirm?token=       the subscription is active; a welcome email, once
     GET  /unsubscribe?token=   a page with a button; GET never changes anything
     POST /unsubscribe?token=   unsubscribed (RFC 8058 one-click too: no cookie, no login)
+    GET  /preferences?token=   a reader's choices: topics, sources, how often, a pause
+    POST /preferences?token=   saved (or, by its own button, unsubscribed)
     GET  /proof/ACTION?token=  a page with a button: hold, skip or send now the issue of a
     POST /proof/ACTION?token=  proof the curator was sent (emails.proof)
 
@@ -29,12 +31,14 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from postroom.core.clock import Clock
 from postroom.core.config import Site
+from postroom.core.model import Cadence
+from postroom.core.selection import MOST_CHOICES, Selection
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
 from postroom.emails.proof import (
     PROOF_LINK_SECONDS,
@@ -47,9 +51,20 @@ from postroom.emails.proof import (
 from postroom.emails.tokens import AddressOf, Purpose, TokenError, TokenHolder, read_token
 from postroom.emails.transports import Rejected, Transport, Unreachable
 from postroom.emails.welcome import welcome
+from postroom.feeds.credit import day
+from postroom.feeds.offered import NOTHING, Offered, offered
 from postroom.feeds.pages import render_page
 from postroom.store import Store
-from postroom.store.subscribers import AddressError, Status, SubscriberList, Suppressed
+from postroom.store.consent import Consent, How, keep_wording
+from postroom.store.subscribers import (
+    AddressError,
+    Choice,
+    Status,
+    Subscriber,
+    SubscriberList,
+    Suppressed,
+)
+from postroom.store.tagging import tags_and_sources
 from postroom.store.welcomes import claim_welcome, release_welcome
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -95,6 +110,27 @@ _SECURITY_HEADERS = {
 SUBSCRIBES_PER_HOUR = 10  # per client address (an IPv6 client is its /64)
 CONFIRM_EVERY = 600  # seconds between confirmation emails to one address
 MAX_FORM_BYTES = 16_384
+#: the subscribe form's fields: an address, a name, and a box per topic offered (at most
+#: MOST_CHOICES, when the curator names them), with room for a stray field or two
+SUBSCRIBE_FIELDS = 8 + MOST_CHOICES
+#: a preferences form is bigger: a box per topic and source offered or already chosen
+PREFERENCES_FORM_BYTES = 65_536
+PREFERENCES_PER_HOUR = 60  # saves per client: a reader trying things, never a flood
+PAUSE_WEEKS = (1, 2, 3, 4, 6, 8, 12)
+#: the consent form's words: a template of their own, shown by the index's form and
+#: hashed here into each sign-up's consent record, so the hash is of what was shown
+CONSENT_TEMPLATE = "consent.html"
+_CADENCE_LABELS = {
+    Cadence.WEEKLY: "Weekly: every new post, once a week",
+    Cadence.MONTHLY: "Monthly: everything since your last digest, once a month",
+    Cadence.OFF: "Off: no digests for now (you stay subscribed and can turn them on here)",
+}
+_NOT_ACTIVE = {
+    Status.PENDING: "is not confirmed yet: press the link in the confirmation email first",
+    Status.UNSUBSCRIBED: "is unsubscribed, so no digests are sent to it",
+    Status.BOUNCED: "stopped accepting our mail, so no digests are sent to it",
+    Status.COMPLAINED: "reported a digest as spam, so no digests are sent to it",
+}
 _LOG = logging.getLogger("postroom.web")
 
 
@@ -244,6 +280,7 @@ class Web:
         self.transport, self.clock = transport, clock
         self.book = SubscriberList(store)
         self.limit = WindowLimit(SUBSCRIBES_PER_HOUR, 3600)  # per client
+        self.saves = WindowLimit(PREFERENCES_PER_HOUR, 3600)  # per client
         self.asked = WindowLimit(1, CONFIRM_EVERY)  # per address: no mail-bombing a stranger
         parts = urlsplit(site.base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
@@ -271,18 +308,27 @@ class Web:
         origin = request.headers.get("origin")
         return origin is None or origin == self.origin
 
+    def _from_this_site(self, request: Request) -> bool:
+        """A browser says it posts from this site's own page (a mail client says nothing)."""
+        return (
+            request.headers.get("sec-fetch-site") == "same-origin"
+            or request.headers.get("origin") == self.origin
+        )
+
     def _csrf(self, token: str) -> str:
         return hmac.new(self.secret, f"csrf|{token}".encode(), hashlib.sha256).hexdigest()
 
     def _refused(self) -> Response:
         return self.page("Not allowed", "This form can only be sent from this site.", 403)
 
-    async def _small_form(self, request: Request) -> FormData | None:
-        """The form, if it is a small one: a few short fields and no files."""
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+    async def _small_form(
+        self, request: Request, max_fields: int = 8, max_bytes: int = MAX_FORM_BYTES
+    ) -> FormData | None:
+        """The form, if it is a small one: at most `max_fields` short fields and no files."""
+        if int(request.headers.get("content-length") or 0) > max_bytes:
             return None
         try:
-            return await request.form(max_files=0, max_fields=8, max_part_size=4096)
+            return await request.form(max_files=0, max_fields=max_fields, max_part_size=4096)
         except HTTPException:  # malformed, too many fields, a file
             return None
         except ClientDisconnect:  # gone, or closed by the server for sending too slowly
@@ -294,12 +340,13 @@ class Web:
         client = client_key(request.client.host if request.client else "unknown")
         if not self.limit.allow(client):
             return self.page("Too many requests", "Please try again in an hour.", 429)
-        form = await self._small_form(request)
+        form = await self._small_form(request, SUBSCRIBE_FIELDS)
         if form is None:
             return self.page("Check the form", "That form is not one of ours.", 400)
         address, name = str(form.get("email", "")), str(form.get("name", ""))
+        topics = [str(t) for t in form.getlist("topics")]
         try:
-            await run_in_threadpool(self._ask_to_confirm, address, name)
+            await run_in_threadpool(self._ask_to_confirm, address, name, topics)
         except AddressError as exc:
             return self.page("Check the address", str(exc), 400)
         except (Rejected, Unreachable) as exc:  # said in the log only: an answer of its own
@@ -311,9 +358,23 @@ class Web:
             " way. Nothing is sent until you confirm.",
         )
 
-    def _ask_to_confirm(self, address: str, name: str) -> None:
-        try:
-            self.book.add(address, name, Status.PENDING, rename=False)  # nor a status
+    def offer(self, chosen: Selection = NOTHING) -> Offered:
+        """The topics and sources the forms offer now (feeds.offered, as the build's)."""
+        return offered(self.site, tags_and_sources(self.store), chosen)
+
+    def consent(self) -> Consent:
+        """A sign-up by the form: the hash of the words the form shows, which are kept
+        (once) so the person's record can show what they agreed to."""
+        wording = render_page(CONSENT_TEMPLATE, self.site).decode()
+        return Consent(How.FORM, wording_sha256=keep_wording(self.store, wording))
+
+    def _ask_to_confirm(self, address: str, name: str, topics: list[str]) -> None:
+        # only topics the form offers: a stranger's made-up ones are dropped
+        choice = Choice(self.offer().accept(topics, ()) if topics else NOTHING)
+        try:  # nor a rename, nor a status, nor a choice of someone already here
+            self.book.add(
+                address, name, Status.PENDING, rename=False, consent=self.consent(), choice=choice
+            )
         except Suppressed:  # it bounced or complained: nothing sent, and the same answer
             return
         subscriber = self.book.find(address)
@@ -438,7 +499,9 @@ class Web:
         # Its body (List-Unsubscribe=One-Click, in any encoding) is not even read.
         async def act(holder: TokenHolder) -> Response:
             address = holder.address
-            await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED)
+            # the page's button (a browser on this site) or a mail client's one-click POST
+            how = How.FORM if self._from_this_site(request) else How.EMAIL
+            await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED, how)
             return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
 
         return await self._button_link(
@@ -453,6 +516,149 @@ class Web:
             act,
             fields=(("List-Unsubscribe", "One-Click"),),
         )
+
+    async def preferences(self, request: Request) -> Response:
+        """A reader's own page, from the link in every digest: GET shows their choices in
+        one form (and an unsubscribe button in another), POST saves them. The token does
+        not expire, like an unsubscribe link's; it names the reader by id and is refused
+        once they are removed or the id stands for another address. Both buttons' POSTs
+        must come from this page, as the confirm button's must: its origin, and the HMAC
+        of its link the page carried."""
+        try:
+            holder = await run_in_threadpool(self._read, request, Purpose.PREFERENCES)
+        except TokenError as exc:
+            return self.page("This link does not work", str(exc), 400)
+        token = request.query_params["token"]
+        reader = await run_in_threadpool(self.book.find, holder.address)
+        if reader is None:  # removed between reading the token and now
+            return self.page("This link does not work", "This address is not on the list.", 400)
+        if request.method == "POST":
+            if not self._same_origin(request):
+                return self._refused()
+            client = client_key(request.client.host if request.client else "unknown")
+            if not self.saves.allow(client):
+                return self.page("Too many requests", "Please try again in an hour.", 429)
+        if reader.status is not Status.ACTIVE:
+            return self.page(
+                "Not subscribed",
+                f"{reader.address} {_NOT_ACTIVE.get(reader.status, 'is not subscribed')}."
+                " To get the digest again, subscribe with the form on the site's front page.",
+                409 if request.method == "POST" else 200,
+            )
+        offer = await run_in_threadpool(self.offer, reader.selection)
+        if request.method == "GET":
+            return self._preferences_page(reader, offer, token)
+        fields = 8 + len(offer.topics) + len(offer.sources)  # the boxes this page has
+        form = await self._small_form(request, fields, PREFERENCES_FORM_BYTES)
+        given = str(form.get("csrf", "")) if form is not None else ""
+        if form is None or not hmac.compare_digest(given, self._csrf(token)):
+            return self._refused()
+        if form.get("do") == "unsubscribe":
+            address = reader.address
+            await run_in_threadpool(self.book.set_status, address, Status.UNSUBSCRIBED, How.FORM)
+            return self.page("Unsubscribed", f"No more digests will be sent to {address}.")
+        try:
+            selection, cadence, paused_until = self._chosen(reader, offer, form)
+        except ValueError as exc:
+            return self.page("Check the form", str(exc), 400)
+        await run_in_threadpool(
+            self.book.set_preferences, reader.id, selection, cadence, paused_until, How.FORM
+        )
+        saved = await run_in_threadpool(self.book.find, reader.address)
+        if saved is None:  # removed this very moment
+            return self.page("This link does not work", "This address is not on the list.", 400)
+        return self._preferences_page(saved, offer, token, saved=self._summary(saved, offer))
+
+    def _chosen(
+        self, reader: Subscriber, offer: Offered, form: FormData
+    ) -> tuple[Selection, Cadence | None, str]:
+        """(selection, cadence, paused_until) of a preferences form; ValueError for a value
+        the form never offered. Boxes not offered are dropped, not refused: a topic the
+        site stopped offering since the page was opened costs the reader nothing else."""
+        topics = [str(t) for t in form.getlist("topics")]
+        sources = [str(s) for s in form.getlist("sources")]
+        selection = offer.accept(topics, sources)
+        current = reader.cadence or self.site.config.digest.cadence
+        chosen = str(form.get("cadence") or current.value)
+        if chosen not in {c.value for c in self._cadences(current)}:
+            raise ValueError(f"{chosen[:40]!r} is not one of the choices of how often")
+        cadence: Cadence | None = Cadence(chosen)
+        if reader.cadence is None and cadence is current:
+            cadence = None  # still the site's: they follow the site's default if it changes
+        pause = str(form.get("pause") or "0")
+        now = self.clock().astimezone(UTC)
+        if pause == "keep":
+            paused_until = reader.paused_until if self._paused(reader) else ""
+        elif pause == "0":
+            paused_until = ""
+        elif pause.isdigit() and int(pause) in PAUSE_WEEKS:
+            until = now + timedelta(weeks=int(pause))
+            paused_until = until.isoformat(timespec="microseconds")
+        else:
+            raise ValueError(f"{pause[:40]!r} is not one of the pauses offered")
+        return selection, cadence, paused_until
+
+    def _cadences(self, current: Cadence) -> list[Cadence]:
+        """Weekly and off; monthly when the site sends a monthly digest (or the reader has
+        it already: a choice is never taken from them by the form)."""
+        offered_monthly = bool(self.site.config.digest.monthly) or current is Cadence.MONTHLY
+        return [c for c in Cadence if c is not Cadence.MONTHLY or offered_monthly]
+
+    def _paused(self, reader: Subscriber) -> bool:
+        now = self.clock().astimezone(UTC).isoformat(timespec="microseconds")
+        return bool(reader.paused_until) and reader.paused_until > now
+
+    def _until(self, reader: Subscriber) -> str:
+        """The day a pause ends, in the site's timezone ("" when not paused)."""
+        if not self._paused(reader):
+            return ""
+        return day(datetime.fromisoformat(reader.paused_until).astimezone(self.site.config.tz))
+
+    def _preferences_page(
+        self, reader: Subscriber, offer: Offered, token: str, saved: str = ""
+    ) -> Response:
+        current = reader.cadence or self.site.config.digest.cadence
+        until = self._until(reader)
+        if until:
+            pauses = [("keep", f"Stay paused until {until}", True)]
+            pauses.append(("0", "End the pause: digests again from the next one", False))
+        else:
+            pauses = [("0", "No pause", True)]
+        pauses += [(str(n), f"For {n} week{'s' * (n > 1)} from today", False) for n in PAUSE_WEEKS]
+        body = render_page(
+            "preferences.html",
+            self.site,
+            heading="Preferences saved" if saved else "Your digest preferences",
+            saved=saved,
+            address=reader.address,
+            action=f"{self.site.base_url}preferences?token={token}",
+            csrf=self._csrf(token),
+            offer=offer,
+            chosen=reader.selection,
+            cadences=[(c.value, _CADENCE_LABELS[c], c is current) for c in self._cadences(current)],
+            pauses=pauses,
+            paused_until=until,
+        )
+        return HTMLResponse(body)
+
+    def _summary(self, reader: Subscriber, offer: Offered) -> str:
+        """What a reader's choices now are, in words."""
+        names = {o.key: o.name for o in (*offer.topics, *offer.sources)}
+        if reader.selection.everything:
+            what = "Every post."
+        else:
+            topics = ", ".join(names.get(t, t) for t in reader.selection.topics)
+            sources = ", ".join(names.get(s, s) for s in reader.selection.sources)
+            what = " ".join(
+                part
+                for part in (topics and f"Topics: {topics}.", sources and f"Sources: {sources}.")
+                if part
+            )
+        cadence = reader.cadence or self.site.config.digest.cadence
+        said = f"{what} How often: {cadence.value}."
+        if until := self._until(reader):
+            said += f" Paused until {until}."
+        return said
 
     async def proof(self, request: Request) -> Response:
         """The curator's answer to a proof: hold, skip or send now (emails.proof)."""
@@ -532,6 +738,7 @@ def create_app(
             Route("/subscribe", web.subscribe, methods=["POST"]),
             Route("/confirm", web.confirm, methods=["GET", "POST"]),
             Route("/unsubscribe", web.unsubscribe, methods=["GET", "POST"]),
+            Route("/preferences", web.preferences, methods=["GET", "POST"]),
             Route("/proof/{action}", web.proof, methods=["GET", "POST"]),
             Mount("/", public),
         ],
