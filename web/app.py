@@ -39,6 +39,7 @@ from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.core.model import Cadence
 from postroom.core.selection import MOST_CHOICES, Selection
+from postroom.core.slug import name_slug
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
 from postroom.emails.proof import (
     PROOF_LINK_SECONDS,
@@ -362,6 +363,15 @@ class Web:
         """The topics and sources the forms offer now (feeds.offered, as the build's)."""
         return offered(self.site, tags_and_sources(self.store), chosen)
 
+    def _subscribe_topics(self, topics: list[str]) -> Selection:
+        """Topics the form offers, or any tag the site has: the page's boxes were counted
+        over the posts of its build, which a later post may have reordered near the last
+        place; a stranger's made-up topic is still dropped."""
+        tagged = tags_and_sources(self.store)
+        known = {name_slug(tag) for tags, _ in tagged for tag in tags if tag.strip()}
+        chosen = Selection.of([t for t in topics if t.strip() and name_slug(t) in known])
+        return offered(self.site, tagged, chosen).accept(topics, ())
+
     def consent(self) -> Consent:
         """A sign-up by the form: the hash of the words the form shows, which are kept
         (once) so the person's record can show what they agreed to."""
@@ -369,8 +379,7 @@ class Web:
         return Consent(How.FORM, wording_sha256=keep_wording(self.store, wording))
 
     def _ask_to_confirm(self, address: str, name: str, topics: list[str]) -> None:
-        # only topics the form offers: a stranger's made-up ones are dropped
-        choice = Choice(self.offer().accept(topics, ()) if topics else NOTHING)
+        choice = Choice(self._subscribe_topics(topics) if topics else NOTHING)
         try:  # nor a rename, nor a status, nor a choice of someone already here
             self.book.add(
                 address, name, Status.PENDING, rename=False, consent=self.consent(), choice=choice
