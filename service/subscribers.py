@@ -59,9 +59,9 @@ def add(
     before = book.find(address)
     try:
         added = book.add(address, name, choice=choice)
-    except Suppressed as exc:
+    except Suppressed as exc:  # exit 2, as for any address the list refuses
         say(_suppressed_line(str(exc)))
-        return Exit.FAILED
+        return Exit.USAGE
     chose = bool(topics.strip() or sources.strip() or cadence.strip())
     if added:
         print(f"added: {address}" + (f" ({_choices(choice)})" if chose else ""))

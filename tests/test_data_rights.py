@@ -277,7 +277,7 @@ def test_erase_leaves_nothing_of_the_address_in_any_table_or_mail_file(tmp_path,
     assert [a for _, _, a in _outbox_rows(store)] == ["", "bob@example.org"]
     # and nobody brings her back: the CLI, an old import, the web form's own call
     code, _, err = run(site, capsys, "subscribers", "add", KEY)
-    assert code == 1 and "on the suppression list" in err and "erased" not in err
+    assert code == 2 and "on the suppression list" in err and "erased" not in err
     old = tmp_path / "old.csv"
     old.write_text(f"{JANE},Jane\ncarl@example.org,Carl\n")
     code, out, err = run(site, capsys, "subscribers", "import", str(old))
