@@ -118,7 +118,11 @@ def test_bad_input_is_one_line_and_an_exit_code(tmp_path, capsys, args, code, sa
     site = make_site(tmp_path, config=SITE)
     got, out, err = run(site, capsys, "subscribers", *args)
     assert got == code and said in err and one_line_error(err), err
-    assert SubscriberList(Store(site.store_url)).all() == []
+    assert out == ""  # nothing said to have been done
+    store = Store(site.store_url)
+    assert SubscriberList(store).all() == []  # and nothing was: not even a suppression
+    assert _everything_in_the_database(store) == [("schema_version", "version", "11")]
+    store.close()
 
 
 def test_monthly_is_refused_where_the_site_sends_none(tmp_path, capsys):
