@@ -7,7 +7,7 @@
     postroom --site DIR worker [--log-format text|json]
     postroom --site DIR status [--json]
     postroom --site DIR serve [--host 127.0.0.1] [--port 8000] [--trusted-proxy ADDR]
-    postroom --site DIR subscribers add|import|list|remove|unsubscribe
+    postroom --site DIR subscribers add|import|list|remove|unsubscribe|export|show|erase
     postroom --site DIR digest preview|send|status|resume
     postroom --site DIR bounces [--json]
     postroom --site DIR add URL [--tag T] [--comment TEXT] [--dry-run]
@@ -111,6 +111,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         logs.event("follow", f"failed: {logs.first_line(exc)}", logging.ERROR)
     jobs.scan()  # a first pass always builds
     jobs.bounces()  # before sending: who bounced or complained is not mailed again
+    jobs.purge()  # sign-ups never confirmed, once their link has expired
     jobs.decide()
     code = _send_once(ctx, jobs, secret, no_secret) if send else Exit.OK
     jobs.settle_pings()  # the WebSub hub told of the feeds changed, in a few seconds at most
@@ -184,13 +185,21 @@ def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
 
     try:
         if args.action == "add":
-            return subscribers.add(ctx, args.address, args.name)
+            return subscribers.add(
+                ctx, args.address, args.name, args.topics, args.sources, args.cadence
+            )
         if args.action == "remove":
             return subscribers.remove(ctx, args.address)
         if args.action == "unsubscribe":
             return subscribers.unsubscribe(ctx, args.token)
         if args.action == "import":
             return subscribers.import_csv(ctx, args.file)
+        if args.action == "export":
+            return subscribers.export_list(ctx, as_csv=args.csv)
+        if args.action == "show":
+            return subscribers.show(ctx, args.address, as_json=args.json)
+        if args.action == "erase":
+            return subscribers.erase_person(ctx, args.address)
         return subscribers.listing(ctx, as_json=args.json)
     except (AddressError, TokenError) as exc:
         say(str(exc))
@@ -341,8 +350,27 @@ def parser() -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="add one address (active)")
     add.add_argument("address")
     add.add_argument("--name", default="")
-    imp = actions.add_parser("import", help="add addresses from a CSV file: address[,name]")
+    add.add_argument("--topics", default="", metavar='"A; B"', help="topics (tags) to follow")
+    add.add_argument("--sources", default="", metavar='"X; Y"', help="sources to follow")
+    # checked by the store's parse_cadence, not argparse's choices: one line, exit 2
+    add.add_argument("--cadence", default="", metavar="weekly|monthly|off")
+    imp = actions.add_parser(
+        "import", help="add addresses from a CSV file: address[,name] or a header row"
+    )
     imp.add_argument("file")
+    exported = actions.add_parser(
+        "export", help="everyone, with choices and consent records (JSON unless --csv)"
+    )
+    form = exported.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="one JSON array (the default)")
+    form.add_argument("--csv", action="store_true", help="a CSV row a person")
+    shown = actions.add_parser("show", help="everything kept of one address (subject access)")
+    shown.add_argument("address")
+    shown.add_argument("--json", action="store_true")
+    erased = actions.add_parser(
+        "erase", help="forget one address everywhere; keep a salted hash so it is not re-added"
+    )
+    erased.add_argument("address")
     listing = actions.add_parser("list", help="everyone on the list")
     listing.add_argument("--json", action="store_true")
     unsubscribe = actions.add_parser("unsubscribe", help="act on a signed unsubscribe token")
@@ -365,7 +393,8 @@ def parser() -> argparse.ArgumentParser:
     every = (check, run, worker, serve, status, digest, preview, send, issues, subs, bounced, link)
     for verb in (*every, follow):
         verb.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
-    for action in (add, imp, listing, unsubscribe, remove, resume, follows, probe):
+    every_action = (add, imp, listing, unsubscribe, remove, exported, shown, erased)
+    for action in (*every_action, resume, follows, probe):
         action.add_argument("--site", default=argparse.SUPPRESS, metavar="DIR", help=SITE_HELP)
     return top
 

@@ -31,6 +31,7 @@ from postroom.emails.message import IssueMessage, Recipient, mailbox
 from postroom.emails.tokens import Purpose, TokenError, read_token
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record, sent_to
+from postroom.store.consent import How
 from postroom.store.digests import issue_by_number
 from postroom.store.holds import Pause
 from postroom.store.subscribers import AddressError, Status, SubscriberList
@@ -307,7 +308,7 @@ def _unsubscribe(book: SubscriberList, secret: bytes, token: str) -> bool:
     already was not on the list)."""
     try:
         address = read_token(secret, token, Purpose.UNSUBSCRIBE, book.address_of).address
-        book.set_status(address, Status.UNSUBSCRIBED)
+        book.set_status(address, Status.UNSUBSCRIBED, How.EMAIL)
     except (TokenError, AddressError):
         return False
     return True

@@ -14,12 +14,15 @@ of the config, then handed to its factory.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
+import email
 import hashlib
+import html
 import os
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -31,7 +34,7 @@ from postroom.core.config import (
     register_transport_section,
     unregister_transport_section,
 )
-from postroom.emails.message import Envelope
+from postroom.emails.message import Envelope, mailbox
 from postroom.feeds.writer import write_atomic
 
 
@@ -95,6 +98,57 @@ class FileTransport:
 
     def close(self) -> None:
         pass
+
+
+def forget_files(folder: Path, address: str, ledger: Iterable[tuple[int, int]] = ()) -> list[Path]:
+    """Delete every file the files transport wrote for `address` under `folder` (the
+    site's outbox/): by name (each digest of the `ledger`'s (issue, subscriber id)
+    rows, the confirmation, welcome and test copies named by its hash) and by content
+    (any other file that holds the address in any case, as the list keeps it or with its
+    domain's A-labels, raw, quoted-printable, base64 or HTML-escaped). The files
+    deleted; a folder that is not there holds none."""
+    if not folder.is_dir():
+        return []
+    named = {folder / str(issue) / f"{sid}.eml" for issue, sid in ledger}
+    hashed = mail_file_name(address)
+    spellings = _spellings(address)
+    gone = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        if path in named or path.name.endswith(hashed) or _holds(path, spellings):
+            path.unlink(missing_ok=True)
+            gone.append(path)
+    return gone
+
+
+def _spellings(address: str) -> set[str]:
+    """The address lower-cased as the list keeps it and as envelopes carry it (A-labels)."""
+    found = {address.lower()}
+    with contextlib.suppress(ValueError):
+        found.add(mailbox(address).envelope.lower())
+    return found
+
+
+def _holds(path: Path, spellings: set[str]) -> bool:
+    """Whether a mail file holds one of the spellings, however its parts are encoded."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    views = [data, binascii.a2b_qp(data)]  # quoted-printable: soft breaks and =XX undone
+    if b"base64" in data.lower():
+        message = email.message_from_bytes(data)
+        for part in message.walk():
+            payload = None if part.is_multipart() else part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                views.append(payload)
+    for view in views:
+        text = view.decode("utf-8", errors="replace").lower()
+        escaped = {html.escape(s).replace("&#x27;", "&#39;") for s in spellings}  # Jinja's
+        if any(s in text for s in spellings | escaped):
+            return True
+    return False
 
 
 def _reply(message: bytes | str) -> str:

@@ -15,6 +15,8 @@ The daemon (service.daemon) runs them on timers; `run --once` runs each once.
     bounces  the bounce mailbox is read (with [bounces] set): service.bounces
     follow   followed feeds and listed links that are due are fetched, and their new
              articles written into content/ for the scan to publish: service.follow
+    purge    sign-ups never confirmed are deleted once their confirmation link has
+             expired (run by the digest job, at most every PURGE_EVERY seconds)
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ from postroom.service.command import Context
 from postroom.service.fetching import Fetcher
 from postroom.service.follow import Follower
 from postroom.service.listed import fetch_links
-from postroom.service.logs import event
+from postroom.service.logs import event, first_line
 from postroom.service.progress import Reporter
+from postroom.service.purge import purge_unconfirmed_signups
 from postroom.service.websub import ONCE_SECONDS, Pinger, changed_feeds
 from postroom.store import Store
 from postroom.store.activity import first, last, record
@@ -76,6 +79,7 @@ def _wait_said() -> None:
 _PROGRESS_EVERY = 5.0  # seconds between delivery progress lines
 _RECORD_EVERY = 60.0  # an idle scan is recorded for `status` at most this often
 _CHECK_SLICE = 500  # outputs looked at a scan beyond the key files: 10,000 every 20 scans
+PURGE_EVERY = 3600.0  # seconds between looks for expired sign-ups: a link lives for days
 
 
 def publish(site: Site, store: Store, now: datetime, memo: PageMemo | None = None) -> BuildReport:
@@ -261,6 +265,7 @@ class Jobs:
         self._said_errors: dict[str, str] = {}  # a feed's or link's failure, said once
         self._list_problems: set[Problem] = set()
         self._websub: Pinger | None = None  # made at the first build, with a hub
+        self._purged_at: float | None = None  # when the purge last looked (monotonic)
 
     def scan(self) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
@@ -565,10 +570,31 @@ class Jobs:
             notice=True,
         )
 
+    def purge(self) -> int:
+        """The purge job: sign-ups still pending when their confirmation link expired are
+        deleted, with their consent records (someone who never confirmed leaves nothing);
+        how many. Level-triggered: whatever expired since the last look, however long the
+        service was down."""
+        if self.stop.is_set():
+            return 0
+        self._purged_at = time.monotonic()
+        try:
+            gone = purge_unconfirmed_signups(self.site, self.store, self.clock())
+        except Exception as exc:  # the database away: the digest job goes on, next hour again
+            event("subscribers", f"purge failed: {first_line(exc)}", logging.ERROR)
+            return 0
+        if gone:
+            event("subscribers", f"{gone} unconfirmed sign-up(s) deleted: their link expired",
+                  deleted=gone)  # fmt: skip
+        return gone
+
     def digest(self) -> None:
         """The digest job: decide the due slot, then send what is owed (not once stopping:
-        a run queued behind a long send must not start after SIGTERM)."""
+        a run queued behind a long send must not start after SIGTERM); and, every
+        PURGE_EVERY seconds, the purge."""
         if not self.stop.is_set():
+            if self._purged_at is None or time.monotonic() - self._purged_at >= PURGE_EVERY:
+                self.purge()
             self.decide()
             if self.send:
                 self.deliver()

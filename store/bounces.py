@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from postroom.store import Store
+from postroom.store.consent import Event, How
+from postroom.store.consent import record as record_event
 from postroom.store.holds import Pause, insert_new, paused_in, suppress
 from postroom.store.outbox import State
 from postroom.store.schema import bounce_pauses, bounce_reports, outbox, subscribers
@@ -99,7 +101,15 @@ def _mark(conn: Connection, report: Matched, status: Status, now: datetime) -> N
     if status is Status.BOUNCED:
         who = who & (subscribers.c.status != Status.COMPLAINED.value)
     stamp = now.isoformat(timespec="microseconds")
-    conn.execute(update(subscribers).where(who).values(status=status.value, updated_at=stamp))
+    changed = conn.execute(
+        update(subscribers)
+        .where(who, subscribers.c.status != status.value)
+        .values(status=status.value, updated_at=stamp)
+        .returning(subscribers.c.address_key)
+    )
+    # the consent record says what the report did, and how it came: by email
+    detail = {"how": How.EMAIL.value, "status": status.value, "issue": report.issue}
+    record_event(conn, list(changed.scalars()), Event.STATUS, stamp, detail)
     suppress(conn, report.address.lower(), status.value, now)
 
 

@@ -3,7 +3,9 @@
 The suppression list: addresses that bounced hard or complained, never added again.
 Kept apart from the subscribers' rows (by the same `address_key`), so removing someone
 and importing an old list later cannot bring back an address that bounced or whose
-owner reported the digest as spam.
+owner reported the digest as spam. An erased person (store.erase) is kept by a salted
+hash of their key instead ("erased:<hex>"): found again when an import or the form
+brings the same address, yet the list no longer says whose it was.
 
 The pause: sending held because an issue's bounces or complaints passed their limit,
 until `postroom digest resume`. Every claim of rows to send asks it first.
@@ -11,27 +13,58 @@ until `postroom digest resume`. Every claim of rows to send asks it first.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from postroom.store.schema import bounce_pauses, bounce_suppressed
+from postroom.store.schema import bounce_pauses, bounce_suppressed, store_values
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 _CHUNK = 500  # keys to an IN list: well under SQLite's 32,766 parameters
 
 
+SALT_NAME = "erase_salt"  # its row in store_values
+ERASED = "erased"  # the reason kept for an erased person's hash
+
+
+def erase_salt(conn: Connection, *, create: bool = False) -> str | None:
+    """The salt of erased addresses' hashes: random, made once per database (by the first
+    erase, `create`) and kept in store_values; None before any erase. Insert-if-absent,
+    so two processes erasing at once agree on one salt."""
+    found = select(store_values.c.value).where(store_values.c.name == SALT_NAME)
+    if create and conn.execute(found).first() is None:
+        insert_new(conn, store_values, "name", name=SALT_NAME, value=secrets.token_hex(32))
+    return conn.execute(found).scalar()
+
+
+def erased_key(salt: str, key: str) -> str:
+    """The suppression list's key for an erased address key: "erased:" and an HMAC-SHA256
+    under the database's salt. Salted, so a copy of the list cannot be checked against a
+    list of known addresses without the database's own salt; keyed by the lower-case
+    address key, so any spelling of the address finds it."""
+    digest = hmac.new(salt.encode(), key.encode(), hashlib.sha256).hexdigest()
+    return f"{ERASED}:{digest}"
+
+
 def suppressed_among(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
-    """Which of these address keys are suppressed, and why ("bounced", "complained")."""
+    """Which of these address keys are suppressed, and why ("bounced", "complained", or
+    "erased" for a key found by its salted hash)."""
     wanted, found = list(keys), {}
+    salt = erase_salt(conn)
     for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        hashed = {erased_key(salt, k): k for k in chunk} if salt else {}
         rows = conn.execute(
             select(bounce_suppressed.c.address_key, bounce_suppressed.c.reason).where(
-                bounce_suppressed.c.address_key.in_(wanted[start : start + _CHUNK])
+                bounce_suppressed.c.address_key.in_([*chunk, *hashed])
             )
         ).all()
-        found.update(dict(rows))
+        for key, reason in rows:
+            found[hashed.get(key, key)] = reason
     return found
 
 

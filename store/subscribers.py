@@ -375,13 +375,15 @@ class SubscriberList:
                 record(conn, [key], Event.CONFIRMED, stamp, {"how": How.FORM.value})
         return done is not None
 
-    def remove(self, address: str) -> bool:
+    def remove(self, address: str, how: How = How.CLI) -> bool:
+        """Delete someone's row; their consent record stays, saying so (`erase` is what
+        forgets a person: store.rights)."""
+        key = normalize_address(address).lower()
+        stamp = _now()
         with self.engine.begin() as conn:
-            done = conn.execute(
-                delete(subscribers).where(
-                    subscribers.c.address_key == normalize_address(address).lower()
-                )
-            )
+            done = conn.execute(delete(subscribers).where(subscribers.c.address_key == key))
+            if done.rowcount > 0:
+                record(conn, [key], Event.STATUS, stamp, {"how": how.value, "status": "removed"})
         return done.rowcount > 0
 
     def address_of(self, subscriber_id: int) -> str | None:
