@@ -375,6 +375,20 @@ class SubscriberList:
                 record(conn, [key], Event.CONFIRMED, stamp, {"how": How.FORM.value})
         return done is not None
 
+    def asked_again(self, address: str) -> None:
+        """A pending sign-up was sent a new confirmation link: it lives as long as that link
+        (store.rights.purge_unconfirmed goes by `updated_at`). Only a pending row: for one
+        who left, `updated_at` is when, and a confirm link must be younger (`confirm`)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.address_key == normalize_address(address).lower(),
+                    subscribers.c.status == Status.PENDING.value,
+                )
+                .values(updated_at=_now())
+            )
+
     def remove(self, address: str, how: How = How.CLI) -> bool:
         """Delete someone's row; their consent record stays, saying so (`erase` is what
         forgets a person: store.rights)."""

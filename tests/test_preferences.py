@@ -16,11 +16,15 @@ from playwright.sync_api import Page, expect
 from postroom import scheduler
 from postroom.core.model import Cadence
 from postroom.core.selection import OFFERED, Selection
+from postroom.emails.confirm import CONFIRM_MAX_AGE
 from postroom.emails.tokens import Purpose, make_token
 from postroom.feeds.offered import offered
 from postroom.feeds.pages import render_page
 from postroom.store.consent import Event, entries, wording, wording_sha256
+from postroom.store.rights import purge_unconfirmed
+from postroom.store.schema import subscribers
 from postroom.store.subscribers import Status, SubscriberList
+from sqlalchemy import update
 from support import make_site
 from web_support import SECRET, Served, parse, screenshot_width, serving
 
@@ -374,3 +378,20 @@ def test_a_subscribe_post_keeps_a_tag_of_the_site_past_the_offers_last_place(tmp
             assert c.post("subscribe", data=data, headers=origin(served)).status_code == 200
         kit = SubscriberList(served.store).find("kit@example.org")
         assert kit is not None and kit.selection == Selection(("topic-00", "topic-27"), ())
+
+
+def test_a_new_confirmation_link_keeps_a_pending_sign_up_as_long_as_it_lives(site, client):
+    """Unconfirmed sign-ups are deleted once their link has lapsed (store.rights), by
+    `updated_at`: a person who asked again on day 6 holds a link good until day 13, and
+    must still be there on day 8 to use it."""
+    book = SubscriberList(site.store)
+    book.add("lou@example.org", "", Status.PENDING)
+    six_days_ago = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="microseconds")
+    with site.store.engine.begin() as conn:
+        lou = subscribers.c.address_key == "lou@example.org"
+        conn.execute(update(subscribers).where(lou).values(updated_at=six_days_ago))
+    data = {"email": "lou@example.org"}
+    assert client.post("subscribe", data=data, headers=origin(site)).status_code == 200
+    day_8 = datetime.now(UTC) + timedelta(days=2)
+    assert purge_unconfirmed(site.store, day_8 - timedelta(seconds=CONFIRM_MAX_AGE)) == []
+    assert book.find("lou@example.org") is not None

@@ -397,6 +397,7 @@ class Web:
             connection.send(envelope)
         finally:
             connection.close()
+        self.book.asked_again(subscriber.address)  # kept while this link lives
 
     def _read(
         self,
