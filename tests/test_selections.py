@@ -120,3 +120,194 @@ def test_a_reader_of_everything_on_a_site_that_configures_nothing_gets_what_ever
         from sqlalchemy import func, select
 
         assert conn.execute(select(func.count()).select_from(digest_editions)).scalar() == 0
+
+
+def test_a_two_week_pause_skips_exactly_those_two_slots_and_resumes(week):
+    w = week()
+    w.reader("ann@example.org")
+    w.reader("bob@example.org")
+    one = w.post("courts")
+    _, mails = w.slot()
+    assert stories_of(mails, "ann@example.org") == {one}
+    w.choose("ann@example.org", paused_until=w.slot_at + timedelta(hours=1, weeks=2))
+    skipped = set()
+    for _ in range(2):
+        skipped.add(w.post("courts"))
+        _, mails = w.slot()
+        assert stories_of(mails, "ann@example.org") == set()
+        assert stories_of(mails, "bob@example.org") <= skipped
+    back = w.post("adoption")
+    _, mails = w.slot()
+    assert stories_of(mails, "ann@example.org") == {back}  # the paused weeks stay skipped
+    assert stories_of(mails, "bob@example.org") == {back}
+
+
+def test_monthly_readers_get_everything_since_their_last_digest_even_when_nothing_is_new(week):
+    """Slots on Mondays from 2 November 2026; the first Monday of December has nothing new,
+    so the monthly readers' digest is queued on the last issue; January's has new posts."""
+    w = week(MONTHLY)
+    w.reader("mo@example.org", cadence=Cadence.MONTHLY)
+    w.reader("ad@example.org", topics=("adoption",), cadence=Cadence.MONTHLY)
+    w.reader("wk@example.org")
+    november, adoption = set(), set()
+    for n in range(4):  # 9, 16, 23 and 30 November
+        november.add(w.post("courts"))
+        adoption.add(w.post("adoption"))
+        _, mails = w.slot()
+        assert {m.to for m in mails} == {"wk@example.org"}
+    decision, mails = w.slot()  # 7 December: the first Monday, nothing new
+    assert decision.outcome is SlotOutcome.EMPTY and w.slot_at.day == 7
+    assert stories_of(mails, "mo@example.org") == november | adoption
+    assert stories_of(mails, "ad@example.org") == adoption
+    assert stories_of(mails, "wk@example.org") == set()
+    assert {m.issue for m in mails} == {4}  # on the last issue, as editions of it
+    december = set()
+    for _ in range(4):  # 14, 21, 28 December and 4 January: the first Monday
+        december.add(w.post("adoption"))
+        _, mails = w.slot()
+    assert w.slot_at.day == 4 and w.slot_at.month == 1
+    assert stories_of(mails, "mo@example.org") == december  # nothing of November again
+    assert stories_of(mails, "ad@example.org") == december
+    decision, mails = w.slot()  # 11 January: nothing new, not a monthly slot
+    assert decision.outcome is SlotOutcome.EMPTY and mails == []
+
+
+def test_off_gets_nothing_and_after_turning_weekly_only_later_posts(week):
+    w = week()
+    w.reader("off@example.org", cadence=Cadence.OFF)
+    w.reader("on@example.org")
+    for _ in range(2):
+        w.post("courts")
+        _, mails = w.slot()
+        assert {m.to for m in mails} == {"on@example.org"}
+    w.choose("off@example.org", cadence=Cadence.WEEKLY)
+    later = w.post("courts")
+    _, mails = w.slot()
+    assert stories_of(mails, "off@example.org") == {later}
+
+
+def test_the_site_default_cadence_is_for_readers_who_never_chose(week):
+    w = week(MONTHLY + 'cadence = "monthly"\n')
+    w.reader("default@example.org")
+    w.reader("weekly@example.org", cadence=Cadence.WEEKLY)
+    first = w.post("courts")
+    _, mails = w.slot()
+    assert {m.to for m in mails} == {"weekly@example.org"}
+    for _ in range(3):
+        w.slot()
+    _, mails = w.slot()  # 7 December
+    assert stories_of(mails, "default@example.org") == {first}
+
+
+def test_proofs_still_issue_each_readers_own_edition_at_the_slot(week):
+    w = week(
+        "proof_hours = 24\n",
+        '[curator]\nemail = "editor@notes.example.org"\n',
+    )
+    w.reader("ann@example.org", topics=("adoption",))
+    w.reader("all@example.org")
+    a = w.post("adoption")
+    c = w.post("courts")
+    w.pick_up()
+    slot = w.next_slot
+    found = prepare_proof(w.site, w.store, slot - timedelta(hours=2))  # the proof: frozen
+    assert found is not None and found.outcome is SlotOutcome.PROOF
+    late = w.post("adoption")  # after the proof: the next issue's
+    w.choose("all@example.org", topics=("courts",))  # counts at the slot
+    decision, mails = w.slot()
+    assert decision.outcome is SlotOutcome.ISSUED
+    assert stories_of(mails, "ann@example.org") == {a}
+    assert stories_of(mails, "all@example.org") == {c}
+    _, mails = w.slot()
+    assert stories_of(mails, "ann@example.org") == {late}
+    assert stories_of(mails, "all@example.org") == set()
+
+
+def test_a_held_issue_sent_after_the_next_one_went_out_still_reaches_everyone(week):
+    """Held at its slot, sent by hand a week later after the next issue went out: its
+    readers (served past it by then) get its posts, and nothing of the later issue again."""
+    w = week("proof_hours = 24\n", '[curator]\nemail = "editor@notes.example.org"\n')
+    w.reader("ann@example.org", topics=("adoption",))
+    w.reader("all@example.org")
+    held = {w.post("adoption"), w.post("courts")}
+    w.pick_up()
+    found = prepare_proof(w.site, w.store, w.next_slot - timedelta(hours=2))
+    assert hold_issue(w.store, found.slot, found.issue.number)
+    decision, mails = w.slot()
+    assert decision.outcome is SlotOutcome.HELD and mails == []
+    later = w.post("adoption")
+    w.pick_up(w.next_slot - timedelta(hours=30))  # before the next proof's window
+    decision, mails = w.slot()  # the next week: issue 2 goes out (its proof unanswered)
+    assert decision.issue.number == 2
+    assert stories_of(mails, "ann@example.org") == {later}
+    now = w.slot_at + timedelta(hours=3)
+    waiting = (SlotOutcome.PROOF, SlotOutcome.HELD)
+    assert issue_waiting(w.site, w.store, found.slot, found.issue.number, now, waiting)
+    w.send(now)
+    mails = w.new_mail()
+    assert stories_of(mails, "all@example.org") == held
+    assert stories_of(mails, "ann@example.org") == {s for s in held if "0001" in s}
+    assert slot_outcome(w.store, found.slot) is SlotOutcome.ISSUED
+
+
+def test_a_monthly_pause_between_its_slots_loses_nothing_it_was_not_paused_for(week):
+    """A monthly reader paused for the middle weeks of a month has no digest in them to
+    skip: the month's digest still holds every post (served moves only at a due slot)."""
+    w = week(MONTHLY)
+    w.reader("mo@example.org", cadence=Cadence.MONTHLY)
+    before = w.post("courts")
+    w.slot()  # 9 November
+    w.choose("mo@example.org", cadence=Cadence.MONTHLY,
+             paused_until=w.slot_at + timedelta(weeks=2, hours=1))  # fmt: skip
+    during = {w.post("courts"), w.post("courts")}
+    w.slot()  # 16 November, paused
+    w.slot()  # 23 November, paused
+    after = w.post("courts")
+    w.slot()  # 30 November
+    _, mails = w.slot()  # 7 December
+    assert stories_of(mails, "mo@example.org") == {before, after, *during}
+
+
+def test_a_reader_back_from_a_bounce_gets_new_posts_only_as_before(week):
+    """Set active again after a bounce (or an unsubscribe), a reader of everything gets the
+    next issue, not every issue made while they were away."""
+    from postroom.store.subscribers import Status
+
+    w = week()
+    w.reader("ann@example.org")
+    w.reader("bob@example.org")
+    w.book.set_status("ann@example.org", Status.BOUNCED)
+    for _ in range(2):
+        w.post("courts")
+        _, mails = w.slot()
+        assert {m.to for m in mails} == {"bob@example.org"}
+    w.book.set_status("ann@example.org", Status.ACTIVE)
+    new = w.post("courts")
+    _, mails = w.slot()
+    assert stories_of(mails, "ann@example.org") == {new}
+    assert w.editions()[w.ids["ann@example.org"]] == 0  # the issue's own, as everyone's
+
+
+def test_a_sender_already_running_an_issue_sends_an_edition_added_to_it_later(week):
+    """A monthly slot with nothing new adds an edition to the last issue: a Delivery made
+    before that (a worker mid-send) reads it from the store instead of failing the rows."""
+    w = week(MONTHLY)
+    w.reader("mo@example.org", topics=("courts",), cadence=Cadence.MONTHLY)
+    w.reader("wk@example.org")
+    for _ in range(4):
+        w.post("courts")
+        w.post("policy")
+        w.slot()
+    issue = issue_by_number(w.store, 4)
+    running = Delivery(w.site, w.store, issue, transport_for(w.site), SECRET)
+    decision, mails = w.pick_up(), None
+    w.slot_at = w.next_slot
+    from postroom.emails.issues import decide_slot
+
+    decision = decide_slot(w.site, w.store, w.slot_at + timedelta(hours=1))
+    assert decision.outcome is SlotOutcome.EMPTY
+    report = running.run()
+    assert (report.sent, report.failed) == (1, 0)
+    mails = w.new_mail()
+    assert len(stories_of(mails, "mo@example.org")) == 4
+    assert Outbox(w.store, "t:1").counts()[4] == {State.SENT: 2}
