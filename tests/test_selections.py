@@ -311,3 +311,16 @@ def test_a_sender_already_running_an_issue_sends_an_edition_added_to_it_later(we
     mails = w.new_mail()
     assert len(stories_of(mails, "mo@example.org")) == 4
     assert Outbox(w.store, "t:1").counts()[4] == {State.SENT: 2}
+
+
+def test_a_monthly_reader_turned_weekly_gets_what_is_owed_at_the_next_slot_even_if_empty(week):
+    w = week(MONTHLY)
+    w.reader("mo@example.org", cadence=Cadence.MONTHLY)
+    owed = {w.post("courts"), w.post("adoption")}
+    w.slot()  # 9 November: not a monthly slot
+    w.choose("mo@example.org", cadence=Cadence.WEEKLY)
+    decision, mails = w.slot()  # 16 November: nothing new
+    assert decision.outcome is SlotOutcome.EMPTY
+    assert stories_of(mails, "mo@example.org") == owed
+    _, mails = w.slot()
+    assert mails == []
