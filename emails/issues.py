@@ -202,14 +202,16 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
 
 def _owed(site: Site, store: Store, slot: datetime) -> tuple[int, Plan] | None:
     """At a slot with nothing new, the readers due who are still owed posts of issues
-    since their last digest (monthly readers), queued on the last issue."""
+    since their last digest (monthly readers, readers just turned weekly), queued on the
+    last issue; and the readers off, or paused at this slot, passed over to it, as at a
+    slot with an issue (what was owed to them before is not saved up)."""
     due = due_at(site, slot)
     if (last := last_issue(store)) is None:
         return None
     # weekly readers too: one who was monthly (or whose choice changed as the last issue
     # was queued) is owed posts now, not at the next slot that has something new
     plan = plan_issue(site, store, last, (), due, first_edition=next_edition(store, last.number))
-    return (last.number, plan.plan) if plan.plan.groups else None
+    return last.number, plan.plan  # with no group: readers off or paused now passed over
 
 
 def issue_waiting(

@@ -324,3 +324,75 @@ def test_a_monthly_reader_turned_weekly_gets_what_is_owed_at_the_next_slot_even_
     assert stories_of(mails, "mo@example.org") == owed
     _, mails = w.slot()
     assert mails == []
+
+
+TAGS = ("adoption", "fostering", "courts", "policy", "workforce")
+SOURCES = ("Community Care", "Family Law Week", "The Guardian")
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_a_random_walk_of_choices_never_sends_a_post_twice_and_never_loses_one(week, seed):
+    """Six readers change topics, sources, cadence, pauses and off at random over 30 weekly
+    slots (monthly on first Mondays; some slots with nothing new). Against a model of
+    what each is owed: at a slot they are due at, not paused nor off, a reader gets
+    exactly the posts issued since their last digest (or pass) that match what they
+    chose then; off, or paused when due, they get nothing and what was owed is dropped;
+    and no post ever reaches anyone twice."""
+    rng = random.Random(seed)
+    w = week(MONTHLY)
+    people = [f"p{n}@example.org" for n in range(6)]
+    meta: dict[str, tuple[set[str], str]] = {}  # story -> (tags, source)
+    chosen: dict[str, tuple[tuple, tuple, Cadence | None, object]] = {}
+    owed: dict[str, list[str]] = {p: [] for p in people}
+    got: dict[str, list[str]] = {p: [] for p in people}
+    for p in people:
+        w.reader(p)
+        chosen[p] = ((), (), None, None)
+
+    def matches(story: str, topics: tuple, sources: tuple) -> bool:
+        tags, source = meta[story]
+        return not (topics or sources) or bool(tags & set(topics)) or source in sources
+
+    for _ in range(30):
+        for p in people:
+            if rng.random() < 0.35:
+                topics, sources, cadence, _ = chosen[p]
+                if rng.random() < 0.25:  # a pause of one to three weeks, choices kept
+                    until = w.slot_at + timedelta(weeks=rng.randint(1, 3), hours=1)
+                else:
+                    topics = tuple(rng.sample(TAGS, rng.choice([0, 0, 1, 2])))
+                    sources = tuple(rng.sample(SOURCES, rng.choice([0, 0, 0, 1])))
+                    cadence = rng.choice([None, Cadence.WEEKLY, Cadence.MONTHLY, Cadence.OFF])
+                    until = None
+                w.choose(p, topics, sources, cadence, until)
+                chosen[p] = (topics, sources, cadence, until)
+        new = []
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            tags = set(rng.sample(TAGS, rng.randint(1, 2)))
+            source = rng.choice(SOURCES)
+            story = w.post(*sorted(tags), source=source)
+            meta[story] = (tags, source)
+            new.append(story)
+        decision, mails = w.slot()
+        assert (decision.outcome is SlotOutcome.ISSUED) == bool(new), decision
+        if new:
+            assert len(decision.issue.post_ids) == len(new)
+        monthly = w.slot_at.day <= 7
+        for p in people:
+            topics, sources, cadence, until = chosen[p]
+            cadence = cadence or Cadence.WEEKLY
+            due = cadence is Cadence.WEEKLY or (cadence is Cadence.MONTHLY and monthly)
+            paused = until is not None and until > w.slot_at
+            owed[p] += new
+            expected: set[str] = set()
+            if cadence is Cadence.OFF or (due and paused):
+                owed[p] = []
+            elif due:
+                expected = {s for s in owed[p] if matches(s, topics, sources)}
+                owed[p] = []
+            received = stories_of(mails, p)
+            assert received == expected, (p, w.slot_at, chosen[p], received, expected)
+            got[p] += sorted(received)
+    for p in people:
+        assert len(got[p]) == len(set(got[p])), p  # never twice
+    assert sum(len(g) for g in got.values()) > 60  # the walk sent a good deal
