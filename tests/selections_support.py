@@ -5,14 +5,12 @@ clock the test moves, and its mail read back from the files transport (outbox/).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 from postroom.content.intake import scan
-from postroom.core.config import open_site
 from postroom.core.model import Cadence
 from postroom.core.selection import Selection
 from postroom.emails.issues import SlotDecision, decide_slot
@@ -154,26 +152,8 @@ class Week:
         return {r.subscriber_id: r.edition for r in rows}
 
 
-def by_reader(mails: list[Mail]) -> dict[str, list[Mail]]:
-    found: dict[str, list[Mail]] = defaultdict(list)
-    for mail in mails:
-        found[mail.to].append(mail)
-    return dict(found)
-
-
 def stories_of(mails: list[Mail], address: str) -> set[str]:
     """What `address` was sent in `mails`: at most one message."""
     theirs = [m for m in mails if m.to == address]
     assert len(theirs) <= 1, [m.subject for m in theirs]
     return theirs[0].stories if theirs else set()
-
-
-def title(story: str) -> str:
-    return story.split(" ")[0]
-
-
-def week(root: Path, digest: str = "", more: str = "") -> Week:
-    return Week(root, digest, more)
-
-
-__all__ = ["START", "Mail", "Week", "by_reader", "open_site", "stories_of", "title", "week"]
