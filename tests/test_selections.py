@@ -389,3 +389,35 @@ def test_a_random_walk_of_choices_never_sends_a_post_twice_and_never_loses_one(w
     for p in people:
         assert len(got[p]) == len(set(got[p])), p  # never twice
     assert sum(len(g) for g in got.values()) > 60  # the walk sent a good deal
+
+
+def test_the_readme_example_three_readers_across_four_weeks(week):
+    """The worked example in the README, slot by slot."""
+    w = week(MONTHLY)
+    w.reader("ann@example.org")
+    ben = w.reader("ben@example.org", topics=("adoption", "fostering"))
+    assert w.slot()[0].outcome is SlotOutcome.EMPTY  # 9 November: nothing yet
+    cat = w.reader("cat@example.org", topics=("courts",), cadence=Cadence.MONTHLY)
+    a1, c1 = w.post("adoption"), w.post("courts")
+    _, mails = w.slot()  # 16 November: issue 1
+    assert stories_of(mails, "ann@example.org") == {a1, c1}
+    assert stories_of(mails, "ben@example.org") == {a1}
+    assert stories_of(mails, "cat@example.org") == set()
+    assert w.editions()[ben] == 1
+    w.choose("ben@example.org", ("adoption", "fostering"),
+             paused_until=w.slot_at + timedelta(days=16))  # fmt: skip
+    f2, p2 = w.post("fostering"), w.post("policy")
+    _, mails = w.slot()  # 23 November
+    assert stories_of(mails, "ann@example.org") == {f2, p2}
+    assert {m.to for m in mails} == {"ann@example.org"}
+    c3, a3 = w.post("courts"), w.post("adoption", "courts")
+    _, mails = w.slot()  # 30 November
+    assert {m.to for m in mails} == {"ann@example.org"}
+    a4 = w.post("adoption")
+    _, mails = w.slot()  # 7 December, the first Monday
+    assert stories_of(mails, "ann@example.org") == {a4}
+    assert stories_of(mails, "ben@example.org") == {a4}
+    assert stories_of(mails, "cat@example.org") == {c1, c3, a3}
+    assert {m.issue for m in mails} == {4}
+    editions = w.editions()
+    assert (editions[ben], editions[cat]) == (0, 1)
