@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo setup test bench eval mailcheck bench-scale bench-follow clean
+.PHONY: demo setup test bench eval mailcheck bench-scale bench-follow bench-selections clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench-scale: $(STAMP)
 # 304 and with 10 changed, next to a bare httpx + feedparser loop against the same server
 bench-follow: $(STAMP)
 	$(BIN)/python bench/follow.py
+
+# readers' selections (under a minute): one slot of 100,000 subscribers over 50 selections
+# (plan: group + render each edition; queue: the transaction), next to all on everything,
+# on SQLite and PostgreSQL
+bench-selections: $(STAMP)
+	$(BIN)/python bench/selections.py
 
 clean:
 	rm -rf $(VENV) .venv-pelican examples/site/public examples/site/postroom.db

@@ -53,7 +53,8 @@ class Selection:
         chosen."""
         if self.everything:
             return True
-        if self.sources and post.source and source_key(post.source) in self.sources:
+        source = post.attribution.source
+        if self.sources and source and source_key(source) in self.sources:
             return True
         return bool(self.topics) and any(name_slug(t) in self.topics for t in post.tags)
 

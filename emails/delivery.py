@@ -114,6 +114,7 @@ class Delivery:
         self.mail = site.config.mail
         self.outbox = Outbox(store, this_process())
         self.message = IssueMessage(site, issue, secret, dkim_signer(site))
+        self.store = store
         self.editions = edition_parts(store, issue.number)
         self._messages = {0: self.message}
         self._messages_lock = threading.Lock()
@@ -230,9 +231,13 @@ class Delivery:
 
     def _message(self, edition: int) -> IssueMessage:
         """The message of one rendering of the issue, encoded once for all its readers.
-        KeyError for an edition the store does not have (that row's failure)."""
+        An edition added since this sender began (a monthly slot with nothing new queues
+        its readers on the last issue, perhaps while it is being sent) is read from the
+        store; KeyError for one the store does not have (that row's failure)."""
         with self._messages_lock:
             if edition not in self._messages:
+                if edition not in self.editions:
+                    self.editions = edition_parts(self.store, self.issue.number)
                 parts = self.editions[edition]
                 issue = replace(self.issue, subject=parts.subject, html=parts.html,
                                 text=parts.text, post_ids=parts.post_ids)  # fmt: skip

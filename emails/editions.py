@@ -67,7 +67,7 @@ def plan_issue(
     made: list[Edition] = []
     rendered: list[RenderedDigest] = []
     planned: list[Group] = []
-    found = groups(store, due, issue.number)
+    found = groups(store, due, issue.number, waiting=bool(fresh))
     if any(g.served < issue.number - 1 or not fresh for g in found):
         by_id = {p.id: p for p in store.posts()} | by_id  # older issues' posts, as they are
     for group in found:

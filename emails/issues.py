@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from postroom.content.intro import INTRO_PATH, Intro, read_intro
@@ -202,12 +202,16 @@ def decide_slot(site: Site, store: Store, now: datetime) -> SlotDecision:
 
 def _owed(site: Site, store: Store, slot: datetime) -> tuple[int, Plan] | None:
     """At a slot with nothing new, the readers due who are still owed posts of issues
-    since their last digest (monthly readers), queued on the last issue."""
+    since their last digest (monthly readers, readers just turned weekly), queued on the
+    last issue; and the readers off, or paused at this slot, passed over to it, as at a
+    slot with an issue (what was owed to them before is not saved up)."""
     due = due_at(site, slot)
-    if due.cadences == {Cadence.WEEKLY} or (last := last_issue(store)) is None:
-        return None  # weekly readers were served every issue at its own slot
+    if (last := last_issue(store)) is None:
+        return None
+    # weekly readers too: one who was monthly (or whose choice changed as the last issue
+    # was queued) is owed posts now, not at the next slot that has something new
     plan = plan_issue(site, store, last, (), due, first_edition=next_edition(store, last.number))
-    return (last.number, plan.plan) if plan.plan.groups else None
+    return last.number, plan.plan  # with no group: readers off or paused now passed over
 
 
 def issue_waiting(
@@ -223,7 +227,12 @@ def issue_waiting(
     posts = [p for p in store.posts() if p.id in wanted]
     by_id = {p.id: p for p in posts}
     members = [by_id[i] for i in found.issue.post_ids if i in by_id]
-    plan = plan_issue(site, store, found.issue, members, due_at(site, slot, now)).plan
+    due = due_at(site, slot, now)
+    if (last := last_issue(store)) is not None and last.number > number:
+        # sent after a later issue went out: every reader (monthly ones too, whatever
+        # the slot) gets its posts now, as `served` past it cannot carry them to later
+        due = replace(due, cadences=frozenset({Cadence.WEEKLY, Cadence.MONTHLY}))
+    plan = plan_issue(site, store, found.issue, members, due).plan
     return issue_now(store, slot, number, now, sources, plan)
 
 

@@ -9,8 +9,9 @@ distinct list of posts (an `Edition`), and this module queues them (`queue_plan`
 in the transaction that makes or issues the issue, each group's readers get a
 ledger row for their edition and `served` moves to the issue, together. A reader
 whose choice changed since the groups were read is in no group: they get nothing
-now and everything owed at their next slot. Readers who are off, or paused at the
-slot, have `served` moved on with no row: the paused weeks are skipped, not saved up.
+now and everything owed at their next slot. Readers who are off, or paused at a
+slot they are due at, and subscribers not active, have `served` moved on with no row:
+the paused weeks are skipped, not saved up.
 """
 
 from __future__ import annotations
@@ -94,12 +95,16 @@ def _active() -> ColumnElement[bool]:
     return subscribers.c.status == Status.ACTIVE.value
 
 
-def groups(store: Store, due: Due, number: int) -> list[Group]:
-    """The readers due at `due.slot` who are owed issues up to `number`, grouped."""
+def groups(store: Store, due: Due, number: int, waiting: bool = False) -> list[Group]:
+    """The readers due at `due.slot` who are owed issues up to `number`, grouped. With
+    `waiting` (issue `number` is being made, or issued after its proof or hold) also
+    those served past it: a held issue sent after a later one went out is still theirs,
+    though `served` (the later issue's) says nothing of it."""
+    owed = subscribers.c.served < number
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(subscribers.c.topics, subscribers.c.sources, subscribers.c.served, func.count())
-            .where(_active(), due.cadence_is_due(), ~due.is_paused(), subscribers.c.served < number)
+            .where(_active(), due.cadence_is_due(), ~due.is_paused(), *([] if waiting else [owed]))
             .group_by(subscribers.c.topics, subscribers.c.sources, subscribers.c.served)
             .order_by(subscribers.c.topics, subscribers.c.sources, subscribers.c.served)
         ).all()
@@ -158,7 +163,7 @@ def queue_plan(conn: Connection, number: int, now: datetime, plan: Plan) -> int:
                 subscribers.c.sources == group.sources,
                 subscribers.c.served == group.served,
             )
-            .values(served=number)
+            .values(served=max(number, group.served))  # never back: see `groups`
             .returning(subscribers.c.id, subscribers.c.address)
         ).all()
         if group.edition is None or not marked:
@@ -183,10 +188,19 @@ def queue_plan(conn: Connection, number: int, now: datetime, plan: Plan) -> int:
         queued += len(rows)
     conn.execute(
         update(subscribers)
-        .where(_active(), subscribers.c.served < number, due.is_off() | due.is_paused())
+        .where(subscribers.c.served < number, passed_over(due))
         .values(served=number)
     )
     return queued
+
+
+def passed_over(due: Due) -> ColumnElement[bool]:
+    """Who has `served` moved on with no row: readers off, readers paused at a slot they
+    were due at (a monthly reader paused between its slots has no digest to skip, and
+    keeps what was issued before and after the pause), and anyone not active (a
+    subscriber set active again after a bounce gets new posts, as before readers chose,
+    not every issue made while away)."""
+    return ~_active() | due.is_off() | (due.cadence_is_due() & due.is_paused())
 
 
 def edition_parts(store: Store, number: int) -> dict[int, Edition]:

@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 from datetime import timedelta
 
-from service_support import Service, issues, mail_site, offset_to, wait_until
+from service_support import Service, issues, mail_site, offset_to, postroom, wait_until
 from smtp_sink import Script, SmtpSink
 from support import write
 
@@ -71,33 +71,88 @@ def copies_and_ids(sink: SmtpSink) -> tuple[dict[str, int], dict[str, set[str]]]
     return copies, ids
 
 
+def kill_three_times_then_finish(site, sink: SmtpSink, people_count: int, late: float) -> int:
+    """The service started after the slot and SIGKILLed mid-send three times (at random
+    counts sent), then let finish; how many kills landed."""
+    rng, kills = random.Random(4), 0
+    for threshold in sorted(rng.sample(range(50, people_count - 100), 3)):
+        with Service(site.root, clock_offset=late) as service:
+            wait_until(
+                lambda t=threshold, p=service.process: (
+                    len(sink.received) >= t or p.poll() is not None
+                ),
+                60,
+                "the service sent nothing",
+            )
+            if service.process.poll() is None:
+                service.kill()
+                kills += 1
+    with Service(site.root, clock_offset=late) as service:
+        wait_until(lambda: len(sink.counts()) == people_count, 60, "someone was never sent")
+        service.wait_for(lambda e: e["event"] == "send" and "sent" in e)
+        assert service.terminate()[0] == 0
+    return kills
+
+
 def test_sigkill_mid_send_then_restart_reaches_everyone_once(tmp_path):
-    people_count, rng = 600, random.Random(4)
+    people_count = 600
     with SmtpSink() as sink:
         site, people = mail_site(tmp_path, sink, people=people_count)
         late = offset_to(site, timedelta(hours=1))
-        kills = 0
-        for threshold in sorted(rng.sample(range(50, people_count - 100), 3)):
-            with Service(site.root, clock_offset=late) as service:
-                wait_until(
-                    lambda t=threshold, p=service.process: (
-                        len(sink.received) >= t or p.poll() is not None
-                    ),
-                    60,
-                    "the service sent nothing",
-                )
-                if service.process.poll() is None:
-                    service.kill()
-                    kills += 1
-        with Service(site.root, clock_offset=late) as service:
-            wait_until(lambda: len(sink.counts()) == people_count, 60, "someone was never sent")
-            service.wait_for(lambda e: e["event"] == "send" and "sent" in e)
-            assert service.terminate()[0] == 0
+        kills = kill_three_times_then_finish(site, sink, people_count, late)
         copies, ids = copies_and_ids(sink)
     assert kills == 3
     assert sorted(copies) == people
     assert sum(n - 1 for n in copies.values()) <= kills * 2  # only what was in flight
     assert all(len(message_ids) == 1 for message_ids in ids.values())
+    [issue] = issues(site, late)
+    assert (issue["sent"], issue["queued"], issue["failed"]) == (people_count, 0, 0)
+
+
+#: what readers chose, by the CSV's topics cell, and the stories (by title) each edition holds
+CHOICES = {
+    "adoption": {"Adoption story", "Both story"},
+    "courts": {"Courts story", "Both story"},
+    "": {"Adoption story", "Courts story", "Both story", "Policy story", "Post 0", "Post 1"},
+}
+
+
+def test_sigkill_mid_send_with_selections_gives_each_person_their_edition_once(tmp_path):
+    """Readers of three selections (one issue, three renderings): after three SIGKILLs
+    mid-send and a restart, each person has exactly one message of the issue, and it is
+    their edition: its stories (in both parts) are the ones they chose."""
+    people_count = 600
+    with SmtpSink() as sink:
+        site, _ = mail_site(tmp_path, sink, people=0)
+        stories = [("Adoption story", "adoption"), ("Courts story", "courts"),
+                   ("Both story", "adoption, courts"), ("Policy story", "policy")]  # fmt: skip
+        for n, (title, tags) in enumerate(stories):
+            front = f"title: {title}\ndate: 2016-06-2{n}\ntags: [{tags}]\n"
+            write(site.content_dir / f"s{n}.md", f"---\n{front}---\nBody.\n")
+        picked = postroom(site.root, "run", "--once")  # before the slot: in its issue
+        assert picked.returncode == 0 and "4 new" in picked.stdout, picked.stdout
+        topics = list(CHOICES)
+        chose = {f"reader{n:05d}@example.org": topics[n % 3] for n in range(people_count)}
+        write(site.root / "chosen.csv",
+              "email,topics\n" + "".join(f"{a},{t}\n" for a, t in chose.items()))  # fmt: skip
+        imported = postroom(site.root, "subscribers", "import", str(site.root / "chosen.csv"))
+        assert imported.returncode == 0, imported.stderr
+        late = offset_to(site, timedelta(hours=1))
+        kills = kill_three_times_then_finish(site, sink, people_count, late)
+        copies, ids = copies_and_ids(sink)
+        got: dict[str, set[str]] = defaultdict(set)
+        for r in sink.received:
+            text = r.message.get_body(("plain",)).get_content()
+            html = r.message.get_body(("html",)).get_content()
+            found = {t for t in CHOICES[""] if t in text}
+            assert found == {t for t in CHOICES[""] if t in html}
+            got[r.recipient] |= found
+    assert kills == 3
+    assert sorted(copies) == sorted(chose)
+    assert all(len(message_ids) == 1 for message_ids in ids.values())  # one message each
+    assert sum(n - 1 for n in copies.values()) <= kills * 2  # only what was in flight
+    for address, topic in chose.items():
+        assert got[address] == CHOICES[topic], address
     [issue] = issues(site, late)
     assert (issue["sent"], issue["queued"], issue["failed"]) == (people_count, 0, 0)
 
