@@ -29,9 +29,11 @@ from postroom.store.editions import Due, Edition, Group, Plan, groups, issued_po
 
 def due_at(site: Site, slot: datetime | None, now: datetime | None = None) -> Due:
     """Who is due at `slot` (one of `digest.schedule`'s): weekly readers, and monthly ones
-    at `digest.monthly`'s slots. With no slot (an issue sent by hand `now`), weekly ones."""
+    at `digest.monthly`'s slots. With no slot (an issue sent by hand `now`), weekly ones.
+    On a site with no `digest.monthly` (never set, or since removed), readers who chose
+    monthly (an import's column, say) are weekly ones: never due, they would get nothing."""
     digest = site.config.digest
-    cadences = {Cadence.WEEKLY}
+    cadences = {Cadence.WEEKLY} if digest.monthly else {Cadence.WEEKLY, Cadence.MONTHLY}
     if slot is None:
         assert now is not None
         return Due(frozenset(cadences), digest.cadence, now)

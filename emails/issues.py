@@ -231,7 +231,7 @@ def issue_waiting(
     if (last := last_issue(store)) is not None and last.number > number:
         # sent after a later issue went out: every reader (monthly ones too, whatever
         # the slot) gets its posts now, as `served` past it cannot carry them to later
-        due = replace(due, cadences=frozenset({Cadence.WEEKLY, Cadence.MONTHLY}))
+        due = replace(due, cadences=frozenset({Cadence.WEEKLY, Cadence.MONTHLY}), skip_paused=False)
     plan = plan_issue(site, store, found.issue, members, due).plan
     return issue_now(store, slot, number, now, sources, plan)
 

@@ -25,7 +25,7 @@ from postroom.store import Store
 from postroom.store.outbox import State
 from postroom.store.schema import digest_editions, digest_issues, digest_posts, outbox, subscribers
 from postroom.store.subscribers import Status
-from sqlalchemy import ColumnElement, Connection, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, false, func, insert, literal, select, update
 
 _OUTBOX_COLUMNS = ["issue", "subscriber_id", "address", "state", "attempts", "not_before",
                    "claimed_by", "reply", "updated_at", "edition"]  # fmt: skip
@@ -65,6 +65,10 @@ class Due:
     cadences: frozenset[Cadence]
     default: Cadence
     slot: datetime
+    # readers paused at `slot` miss its digest (the paused weeks are skipped); False when
+    # the issue goes long after its slot (a held issue sent after a later one): a reader
+    # paused then is left as they are, and gets its posts with their next digest
+    skip_paused: bool = True
 
     def cadence_is_due(self) -> ColumnElement[bool]:
         chosen = [c.value for c in self.cadences]
@@ -214,7 +218,8 @@ def passed_over(due: Due) -> ColumnElement[bool]:
     keeps what was issued before and after the pause), and anyone not active (a
     subscriber set active again after a bounce gets new posts, as before readers chose,
     not every issue made while away)."""
-    return ~_active() | due.is_off() | (due.cadence_is_due() & due.is_paused())
+    skipped = due.cadence_is_due() & due.is_paused() if due.skip_paused else false()
+    return ~_active() | due.is_off() | skipped
 
 
 def edition_parts(store: Store, number: int) -> dict[int, Edition]:

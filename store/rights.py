@@ -143,7 +143,11 @@ def subject_access(store: Store, address: str) -> Access:
     """Everything kept of `address` (AddressError for one that is not an address)."""
     key = _key(address)
     with store.engine.connect() as conn:
-        row = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
+        # locked first (PostgreSQL): an issue being queued for them now either committed
+        # its rows before this reads the ledger, or waits and finds them gone
+        row = conn.execute(
+            select(subscribers).where(subscribers.c.address_key == key).with_for_update()
+        ).first()
         pairs = _ledger_pairs(conn, key, row)
         ledger, reports = [], []
         for where in _of_pairs(outbox, pairs):
@@ -224,11 +228,19 @@ def erase(store: Store, address: str, now: datetime) -> Erased:
         had_hash = conn.execute(
             select(bounce_suppressed.c.address_key).where(bounce_suppressed.c.address_key == hashed)
         ).first()
-        row = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
+        # locked first (PostgreSQL): an issue being queued for them now either committed
+        # its rows before this reads the ledger, or waits and finds them gone
+        row = conn.execute(
+            select(subscribers).where(subscribers.c.address_key == key).with_for_update()
+        ).first()
         pairs = _ledger_pairs(conn, key, row)
         reports = 0
         for where in _of_pairs(outbox, pairs):
-            waiting = outbox.c.state.in_([State.PENDING.value, State.DEFERRED.value])
+            # a row in flight too: its sender finds it no longer "sending" and writes no
+            # reply (which would quote the address) back into it (store.outbox._finish)
+            waiting = outbox.c.state.in_(
+                [State.PENDING.value, State.DEFERRED.value, State.SENDING.value]
+            )
             conn.execute(
                 update(outbox)
                 .where(where, waiting)
@@ -287,10 +299,12 @@ def purge_unconfirmed(store: Store, cutoff: datetime) -> list[str]:
         gone = conn.execute(
             delete(subscribers)
             .where(subscribers.c.status == Status.PENDING.value, subscribers.c.updated_at < before)
-            .returning(subscribers.c.address, subscribers.c.address_key)
+            .returning(subscribers.c.address, subscribers.c.address_key, subscribers.c.created_at)
         ).all()
-        keys = [r.address_key for r in gone]
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            conn.execute(delete(consent_log).where(consent_log.c.address_key.in_(chunk)))
+        for r in gone:  # the sign-up's own record; an earlier subscription's stays
+            conn.execute(
+                delete(consent_log).where(
+                    consent_log.c.address_key == r.address_key, consent_log.c.at >= r.created_at
+                )
+            )
     return sorted(r.address for r in gone)

@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from postroom.content.intake import scan
 from postroom.core.clock import clock_from_env
 from postroom.core.config import DATABASE_URL_ENV
 from postroom.emails.confirm import confirmation
+from postroom.emails.issues import create_issue
 from postroom.emails.transports import mail_file_name, transport_for
 from postroom.emails.welcome import welcome
 from postroom.scheduler import main
@@ -26,7 +28,9 @@ from postroom.service.jobs import Jobs
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record
 from postroom.store.consent import Consent, How
-from postroom.store.schema import outbox, subscribers
+from postroom.store.outbox import Outbox
+from postroom.store.rights import erase, purge_unconfirmed
+from postroom.store.schema import consent_log, outbox, subscribers
 from postroom.store.subscribers import Status, SubscriberList, Suppressed
 from postroom.store.welcomes import claim_welcome
 from sqlalchemy import inspect, select, update
@@ -378,4 +382,44 @@ def test_the_service_deletes_sign_ups_unconfirmed_after_the_links_life(tmp_path,
     assert "1 unconfirmed sign-up(s) deleted: their link expired" in said
     store = Store(site.store_url)
     assert [s.address for s in SubscriberList(store).all()] == ["kept@example.org"]
+    store.close()
+
+
+def test_a_purged_sign_up_takes_its_own_record_and_leaves_an_earlier_subscriptions(
+    tmp_path, capsys
+):
+    site = make_site(tmp_path, config=SITE)
+    assert run(site, capsys, "subscribers", "add", JANE)[0] == 0
+    assert run(site, capsys, "subscribers", "remove", JANE)[0] == 0
+    store = Store(site.store_url)
+    book = SubscriberList(store)
+    book.add(JANE, status=Status.PENDING, consent=Consent(How.FORM, wording_sha256="ab12"))
+    later = (datetime.now(UTC) + timedelta(days=8)).isoformat(timespec="microseconds")
+    with store.engine.begin() as conn:  # the sign-up's link lapsed: seen from 8 days on
+        conn.execute(update(consent_log).where(consent_log.c.event == "subscribed",
+                     consent_log.c.detail.contains("form")).values(at=later))  # fmt: skip
+        conn.execute(update(subscribers).values(created_at=later, updated_at=later))
+    assert purge_unconfirmed(store, datetime.now(UTC) + timedelta(days=9)) == [JANE]
+    with store.engine.connect() as conn:
+        kept = conn.execute(select(consent_log.c.event, consent_log.c.detail)).all()
+    assert [event for event, _ in kept] == ["subscribed", "status"]  # by the CLI, then removed
+    assert all('"how": "cli"' in detail for _, detail in kept)
+    store.close()
+
+
+def test_an_erase_while_a_row_is_in_flight_leaves_no_reply_quoting_the_address(tmp_path):
+    """The sender had claimed the row (SMTP under way) when the erase ran; its refusal,
+    which quotes the address, must not be written back into the blanked row."""
+    site = digest_site(tmp_path)
+    store = Store(site.store_url)
+    SubscriberList(store).add(JANE)
+    scan(site, store)
+    now = datetime.now(UTC)
+    issue = create_issue(site, store, now, now)
+    assert issue is not None
+    box = Outbox(store, "host:1")
+    [claim] = [c for c in box.claim(issue.number, now, size=10) if c.address == JANE]
+    erase(store, JANE, now)
+    box.fail(claim, 550, f"550 5.1.1 <{JANE}>: Recipient address rejected", now)
+    assert _mentions(store, KEY) == []
     store.close()

@@ -421,3 +421,45 @@ def test_the_readme_example_three_readers_across_four_weeks(week):
     assert {m.issue for m in mails} == {4}
     editions = w.editions()
     assert (editions[ben], editions[cat]) == (0, 1)
+
+
+def test_a_held_issue_sent_late_costs_a_reader_paused_at_its_slot_nothing(week):
+    """A held issue sent after a later one went out makes every reader due, monthly ones
+    too; one paused at the held slot's time is then left as they are (not passed over
+    to it, which dropped the held issue and every issue since their last digest), and
+    gets its posts with their next digest."""
+    curator = '[curator]\nemail = "editor@notes.example.org"\n'
+    w = week('proof_hours = 24\nmonthly = "first mon 07:00"\n', curator)
+    w.reader("mo@example.org", cadence=Cadence.MONTHLY)
+    a = w.post("courts")
+    w.slot()  # 9 Nov: issue 1; not a monthly slot
+    w.choose("mo@example.org", cadence=Cadence.MONTHLY,
+             paused_until=w.slot_at + timedelta(weeks=1, hours=1))  # fmt: skip
+    b = w.post("courts")
+    w.pick_up()
+    found = prepare_proof(w.site, w.store, w.next_slot - timedelta(hours=2))
+    assert found is not None and found.issue is not None
+    assert hold_issue(w.store, found.slot, found.issue.number)  # issue 2, held
+    w.slot()  # 16 Nov: held, mo paused
+    c = w.post("courts")
+    w.pick_up(w.next_slot - timedelta(hours=30))
+    decision, _ = w.slot()  # 23 Nov: issue 3
+    assert decision.issue is not None and decision.issue.number == 3
+    now = w.slot_at + timedelta(hours=3)
+    waiting = (SlotOutcome.PROOF, SlotOutcome.HELD)
+    assert issue_waiting(w.site, w.store, found.slot, found.issue.number, now, waiting)
+    w.send(now)
+    got = stories_of(w.new_mail(), "mo@example.org")
+    w.slot()  # 30 Nov
+    _, mails = w.slot()  # 7 Dec: the first Monday
+    assert got | stories_of(mails, "mo@example.org") == {a, b, c}
+
+
+def test_a_reader_who_chose_monthly_where_the_site_sends_none_gets_the_weekly(week):
+    """`monthly` from an import's column, or a site that dropped `digest.monthly`: such a
+    reader was never due and never passed over, and got nothing, silently."""
+    w = week()
+    w.reader("mo@example.org", cadence=Cadence.MONTHLY)
+    a = w.post("courts")
+    _, mails = w.slot()
+    assert stories_of(mails, "mo@example.org") == {a}
