@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from postroom.core.config import Site
 from postroom.emails.mailbox import Mailbox
-from postroom.emails.message import IssueMessage, Recipient, mailbox
+from postroom.emails.message import IssueMessage, Recipient, spellings
 from postroom.emails.tokens import Purpose, TokenError, read_token
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record, sent_to
@@ -287,20 +287,11 @@ def _match(sent: SentMessages, report: Report) -> Matched | None:
     if found is None:
         return None
     issue, subscriber_id, address = found
-    if report.found is Found.BOUNCE and report.recipient.lower() not in _spellings(address):
+    if report.found is Found.BOUNCE and report.recipient.lower() not in spellings(address):
         return None
     return Matched(
         report.key, issue, subscriber_id, address, report.kind, report.status, report.detail
     )
-
-
-def _spellings(address: str) -> set[str]:
-    """The ways a report may name the address a message went to, lower case: as the list
-    keeps it (an IDN domain in Unicode) and as the envelope had it (its A-labels)."""
-    try:
-        return {address.lower(), mailbox(address).envelope.lower()}
-    except ValueError:
-        return {address.lower()}
 
 
 def _unsubscribe(book: SubscriberList, secret: bytes, token: str) -> bool:

@@ -18,6 +18,7 @@ transport refuses that one message otherwise).
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import hmac
 import re
@@ -90,6 +91,16 @@ def mailbox(address: str, name: str = "") -> Mailbox:
     # username/domain, not addr_spec: Address would refuse a non-ASCII local part outright
     shown = Address(one_line(name)[:200], username=local, domain=ascii_domain)
     return Mailbox(str(shown), f"{local}@{ascii_domain}", not local.isascii())
+
+
+def spellings(address: str) -> set[str]:
+    """The ways mail names the address, lower case: as the list keeps it (an IDN domain in
+    Unicode) and as envelopes and headers carry it (its A-labels). A bounce report and a
+    mail file may hold either."""
+    found = {address.lower()}
+    with contextlib.suppress(ValueError):
+        found.add(mailbox(address).envelope.lower())
+    return found
 
 
 def _qp(text: str) -> bytes:

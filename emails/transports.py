@@ -34,7 +34,7 @@ from postroom.core.config import (
     register_transport_section,
     unregister_transport_section,
 )
-from postroom.emails.message import Envelope, mailbox
+from postroom.emails.message import Envelope, spellings
 from postroom.feeds.writer import write_atomic
 
 
@@ -111,23 +111,15 @@ def forget_files(folder: Path, address: str, ledger: Iterable[tuple[int, int]] =
         return []
     named = {folder / str(issue) / f"{sid}.eml" for issue, sid in ledger}
     hashed = mail_file_name(address)
-    spellings = _spellings(address)
+    names = spellings(address)
     gone = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.is_symlink():
             continue
-        if path in named or path.name.endswith(hashed) or _holds(path, spellings):
+        if path in named or path.name.endswith(hashed) or _holds(path, names):
             path.unlink(missing_ok=True)
             gone.append(path)
     return gone
-
-
-def _spellings(address: str) -> set[str]:
-    """The address lower-cased as the list keeps it and as envelopes carry it (A-labels)."""
-    found = {address.lower()}
-    with contextlib.suppress(ValueError):
-        found.add(mailbox(address).envelope.lower())
-    return found
 
 
 def _holds(path: Path, spellings: set[str]) -> bool:

@@ -364,13 +364,14 @@ class Web:
         return offered(self.site, tags_and_sources(self.store), chosen)
 
     def _subscribe_topics(self, topics: list[str]) -> Selection:
-        """Topics the form offers, or any tag the site has: the page's boxes were counted
-        over the posts of its build, which a later post may have reordered near the last
-        place; a stranger's made-up topic is still dropped."""
-        tagged = tags_and_sources(self.store)
-        known = {name_slug(tag) for tags, _ in tagged for tag in tags if tag.strip()}
-        chosen = Selection.of([t for t in topics if t.strip() and name_slug(t) in known])
-        return offered(self.site, tagged, chosen).accept(topics, ())
+        """The topics ticked that the site has (a tag of a post, or one `digest.topics`
+        names): the page's boxes were counted over the posts of its build, which a later
+        post may have reordered near the last place; a stranger's made-up topic is
+        dropped."""
+        names = [*self.site.config.digest.topics]
+        names += [tag for tags, _ in tags_and_sources(self.store) for tag in tags]
+        known = {name_slug(name) for name in names if name.strip()}
+        return Selection.of([t for t in topics if t.strip() and name_slug(t) in known])
 
     def consent(self) -> Consent:
         """A sign-up by the form: the hash of the words the form shows, which are kept
