@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from migration_support import undo_after
 from postroom.content.intake import scan
 from postroom.store import Store, StoreError
 from postroom.store.digests import all_issues
@@ -22,33 +23,6 @@ NOW = datetime(2026, 11, 30, 8, tzinfo=UTC)
 # the columns version 7 added (the curator's voice), for making an older database from a
 # new one; it also added tables (VERSION_7_TABLES)
 VERSION_7_TABLES = {"welcomes", "bounce_reports", "bounce_suppressed", "bounce_pauses"}
-UNDO_VERSION_7 = (
-    "ALTER TABLE posts DROP COLUMN comment",
-    "ALTER TABLE digest_issues DROP COLUMN intro_html",
-    "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
-)
-UNDO_VERSION_8 = (  # what version 8 added (proofs)
-    "ALTER TABLE digest_issues DROP COLUMN proof_stage",
-    "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
-    "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
-)
-UNDO_VERSION_10 = (  # what version 10 added (a lead image, a republishing choice, the rule
-    # each post of an issue was shown by)
-    "ALTER TABLE posts DROP COLUMN image",
-    "ALTER TABLE posts DROP COLUMN republish",
-    "ALTER TABLE digest_posts DROP COLUMN republish",
-)
-UNDO_VERSION_11 = (  # what version 11 added (readers' choices, editions, consent)
-    "ALTER TABLE subscribers DROP COLUMN topics",
-    "ALTER TABLE subscribers DROP COLUMN sources",
-    "ALTER TABLE subscribers DROP COLUMN cadence",
-    "ALTER TABLE subscribers DROP COLUMN paused_until",
-    "ALTER TABLE subscribers DROP COLUMN served",
-    "ALTER TABLE outbox DROP COLUMN edition",
-    "DROP TABLE consent_log",
-    "DROP TABLE store_values",
-    "DROP TABLE digest_editions",
-)
 OLD_ISSUE = text(  # an issue made by a postroom before version 6 (no release mark)
     "INSERT INTO digest_issues (number, cutoff, created_at, subject, html, text)"
     " VALUES (1, 'c', '2026-11-23T07:00:00+00:00', 's', 'h', 't')"
@@ -83,7 +57,7 @@ def test_a_version_5_database_is_migrated_in_place_keeping_its_rows(tmp_path):
         conn.execute(text("DROP INDEX outbox_waiting"))
         conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_until"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
+        for statement in undo_after(5):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=5))
         conn.execute(OLD_ISSUE)
@@ -125,7 +99,7 @@ def test_a_version_6_database_gets_version_7s_tables_and_columns_keeping_its_row
     with store.engine.begin() as conn:
         for table in VERSION_7_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
+        for statement in undo_after(6):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=6))
         conn.execute(  # the columns version 6 had
@@ -155,8 +129,7 @@ def test_a_version_3_database_gets_its_new_tables_whole_and_its_old_ones_altered
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
         conn.execute(text("ALTER TABLE digest_issues DROP COLUMN released_at"))
-        no_outbox = tuple(u for u in UNDO_VERSION_11 if "outbox" not in u)  # dropped above
-        for statement in UNDO_VERSION_7 + UNDO_VERSION_8 + UNDO_VERSION_10 + no_outbox:
+        for statement in undo_after(3, dropped=("outbox",)):  # dropped above
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=3))
         conn.execute(OLD_ISSUE)
@@ -181,7 +154,7 @@ def test_a_version_7_database_gets_the_proof_columns_and_no_notice_of_old_slots(
     site = make_site(tmp_path)
     store = Store(site.store_url)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_8 + UNDO_VERSION_10 + UNDO_VERSION_11:
+        for statement in undo_after(7):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=7))
         conn.execute(
@@ -219,7 +192,7 @@ def test_a_version_8_database_gets_the_tables_of_followed_feeds_and_listed_links
     with store.engine.begin() as conn:
         for table in ("fetch_targets", "fetched_articles"):
             conn.execute(text(f"DROP TABLE {table}"))
-        for statement in UNDO_VERSION_10 + UNDO_VERSION_11:
+        for statement in undo_after(8):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=8))
         conn.execute(text("INSERT INTO activity (name, at, data) VALUES ('scan', 'x', '{}')"))
@@ -245,7 +218,7 @@ def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_
     store = Store(site.store_url)
     scan(site, store)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_10 + UNDO_VERSION_11:
+        for statement in undo_after(9):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=9))
     store.close()
@@ -268,7 +241,7 @@ def test_a_version_10_database_keeps_its_subscribers_served_up_to_the_last_issue
     site = make_site(tmp_path)
     store = Store(site.store_url)
     with store.engine.begin() as conn:
-        for statement in UNDO_VERSION_11:
+        for statement in undo_after(10):
             conn.execute(text(statement))
         conn.execute(update(schema_version).values(version=10))
         for number, stage in ((1, "issued"), (2, "proof")):

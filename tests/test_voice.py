@@ -15,6 +15,7 @@ import feedparser
 import lxml.html
 import pytest
 from lxml import etree
+from migration_support import make_older
 from postroom.content.intake import scan
 from postroom.core.config import ConfigError, open_site
 from postroom.emails.issues import create_issue, next_intro, pending_posts
@@ -23,7 +24,6 @@ from postroom.feeds.syndication import ATOM
 from postroom.service.jobs import publish
 from postroom.store import Store
 from postroom.store.digests import all_issues
-from sqlalchemy import text
 from support import T0, make_site, read, write
 
 MD = "---\ntitle: {title}\ndate: {date}\nsource: Community Care\n---\nBody of {title}.\n"
@@ -274,21 +274,7 @@ def test_a_version_6_database_gains_comments_and_intros_keeping_its_rows(site):
     scan(site, store, T0)
     create_issue(site, store, T0 + timedelta(days=1), T0 + timedelta(days=1))
     with store.engine.begin() as conn:
-        for statement in (
-            "ALTER TABLE posts DROP COLUMN comment",
-            "ALTER TABLE digest_issues DROP COLUMN intro_html",
-            "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
-            # and version 8's (proofs), which a version 6 database lacks too
-            "ALTER TABLE digest_issues DROP COLUMN proof_stage",
-            "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
-            "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
-            # and version 10's (lead image, republishing choice)
-            "ALTER TABLE posts DROP COLUMN image",
-            "ALTER TABLE posts DROP COLUMN republish",
-            "ALTER TABLE digest_posts DROP COLUMN republish",
-            "UPDATE schema_version SET version = 6",
-        ):
-            conn.execute(text(statement))
+        make_older(conn, 6)
     store.close()
     migrated = Store(site.store_url)
     try:

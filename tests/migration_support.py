@@ -1,0 +1,57 @@
+"""A database of an older schema version, made from a new one by undoing what each later
+migration step added: the columns each step added, and the tables of version 11 (tables
+of earlier steps are made whole by `create_all` when missing, so tests drop them only
+where that matters)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+#: what each version added that a test undoes to stand for a database made before it
+UNDO: dict[int, tuple[str, ...]] = {
+    7: (  # the curator's voice: a comment per post, an intro per issue
+        "ALTER TABLE posts DROP COLUMN comment",
+        "ALTER TABLE digest_issues DROP COLUMN intro_html",
+        "ALTER TABLE digest_issues DROP COLUMN intro_sha256",
+    ),
+    8: (  # proofs
+        "ALTER TABLE digest_issues DROP COLUMN proof_stage",
+        "ALTER TABLE digest_issues DROP COLUMN proof_sent_at",
+        "ALTER TABLE digest_slots DROP COLUMN proof_notice_at",
+    ),
+    10: (  # a lead image, a republishing choice, the rule each post of an issue was shown by
+        "ALTER TABLE posts DROP COLUMN image",
+        "ALTER TABLE posts DROP COLUMN republish",
+        "ALTER TABLE digest_posts DROP COLUMN republish",
+    ),
+    11: (  # readers' choices, editions, the consent record
+        "ALTER TABLE subscribers DROP COLUMN topics",
+        "ALTER TABLE subscribers DROP COLUMN sources",
+        "ALTER TABLE subscribers DROP COLUMN cadence",
+        "ALTER TABLE subscribers DROP COLUMN paused_until",
+        "ALTER TABLE subscribers DROP COLUMN served",
+        "ALTER TABLE outbox DROP COLUMN edition",
+        "DROP TABLE consent_log",
+        "DROP TABLE store_values",
+        "DROP TABLE digest_editions",
+    ),
+}
+
+
+def undo_after(version: int, dropped: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The statements that take a current database back to `version`'s columns, leaving
+    out those on tables the test `dropped` itself."""
+    return tuple(
+        statement
+        for step in sorted(UNDO)
+        if step > version
+        for statement in UNDO[step]
+        if not any(f" {table} " in f"{statement} " for table in dropped)
+    )
+
+
+def make_older(conn: Connection, version: int, dropped: tuple[str, ...] = ()) -> None:
+    """Undo every step after `version` and say the database is at `version`."""
+    for statement in undo_after(version, dropped):
+        conn.execute(text(statement))
+    conn.execute(text(f"UPDATE schema_version SET version = {int(version)}"))
