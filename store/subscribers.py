@@ -157,6 +157,7 @@ class SubscriberList:
         *,
         consent: Consent = BY_CLI,
         choice: Choice = DEFAULT_CHOICE,
+        rejoin: bool = False,
     ) -> bool:
         """Add someone, or (with `rename`) update the name of someone already here; True if
         new.
@@ -170,7 +171,7 @@ class SubscriberList:
                 raise Suppressed(f"{address}: on the suppression list ({why}): not added")
         try:
             one = {normalized.lower(): (normalized, subscriber_name(name), choice)}
-            return self._add_chunk(one, consent, status, rename) == 1
+            return self._add_chunk(one, consent, status, rename, rejoin) == 1
         except IntegrityError:  # added by another request at this very moment
             return False
 
@@ -237,21 +238,23 @@ class SubscriberList:
         consent: Consent,
         status: Status = Status.ACTIVE,
         rename: bool = True,
+        rejoin: bool = False,
     ) -> int:
         """Add the new addresses of `chunk` (address_key -> (address, name, choice)) and,
         with `rename`, rename the known ones that come with a name; how many were new.
         A new subscriber's first digest holds the posts of issues after the last issued
-        now (`served`), as everyone's next one does."""
+        now (`served`), as everyone's next one does. With `rejoin` (the subscribe form),
+        someone known but not active (pending, or gone) asking again has the choice of
+        this request kept, for when they confirm, and the request recorded."""
         stamp = _now()
         with self.engine.begin() as conn:
             served = last_issued(conn)
-            known = dict(
-                conn.execute(
-                    select(subscribers.c.address_key, subscribers.c.id).where(
-                        subscribers.c.address_key.in_(list(chunk))
-                    )
-                ).all()
-            )
+            found = conn.execute(
+                select(subscribers.c.address_key, subscribers.c.id, subscribers.c.status).where(
+                    subscribers.c.address_key.in_(list(chunk))
+                )
+            ).all()
+            known = {r.address_key: r.id for r in found}
             fresh = [
                 {
                     "address": address,
@@ -275,6 +278,19 @@ class SubscriberList:
                     detail |= _choice_detail(Selection.from_stored(row["topics"], row["sources"]),
                                              row["cadence"])  # fmt: skip
                     record(conn, [str(row["address_key"])], Event.SUBSCRIBED, stamp, detail)
+            for r in found if rejoin else ():
+                if r.status in (Status.PENDING.value, Status.UNSUBSCRIBED.value):
+                    choice = chunk[r.address_key][2]
+                    topics, sources = choice.selection.stored()
+                    cadence = choice.cadence.value if choice.cadence else ""
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == r.id)
+                        .values(topics=topics, sources=sources, cadence=cadence)
+                    )
+                    detail = {**consent.detail(), "status": r.status}
+                    detail |= _choice_detail(choice.selection, cadence)
+                    record(conn, [r.address_key], Event.SUBSCRIBED, stamp, detail)
             for key, subscriber_id in known.items():
                 if rename and (name := chunk[key][1]):
                     conn.execute(
@@ -352,7 +368,11 @@ class SubscriberList:
         key = normalize_address(address).lower()
         stamp = _now()
         with self.engine.begin() as conn:
-            coming_back = subscribers.c.status != Status.ACTIVE.value
+            before = conn.execute(
+                select(subscribers.c.status)
+                .where(subscribers.c.address_key == key)
+                .with_for_update()
+            ).scalar()
             # joining (again): their first digest holds what is issued from now on, as a
             # new subscriber's does, not everything since they were last served
             done = conn.execute(
@@ -369,9 +389,9 @@ class SubscriberList:
                     if conn.dialect.name == "sqlite"
                     else func.greatest(subscribers.c.served, last_issued_query()),
                 )
-                .returning(coming_back)
+                .returning(subscribers.c.id)
             ).first()
-            if done is not None and done[0]:
+            if done is not None and before != Status.ACTIVE.value:
                 record(conn, [key], Event.CONFIRMED, stamp, {"how": How.FORM.value})
         return done is not None
 

@@ -18,6 +18,7 @@ import pytest
 from postroom.content.intake import scan
 from postroom.core.clock import clock_from_env
 from postroom.core.config import DATABASE_URL_ENV
+from postroom.core.selection import Selection
 from postroom.emails.confirm import confirmation
 from postroom.emails.issues import create_issue
 from postroom.emails.transports import mail_file_name, transport_for
@@ -27,11 +28,11 @@ from postroom.service.command import Context
 from postroom.service.jobs import Jobs
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record
-from postroom.store.consent import Consent, How
+from postroom.store.consent import Consent, How, entries
 from postroom.store.outbox import Outbox
 from postroom.store.rights import erase, purge_unconfirmed
 from postroom.store.schema import consent_log, outbox, subscribers
-from postroom.store.subscribers import Status, SubscriberList, Suppressed
+from postroom.store.subscribers import Choice, Status, SubscriberList, Suppressed
 from postroom.store.welcomes import claim_welcome
 from sqlalchemy import inspect, select, update
 from support import make_site, write
@@ -422,4 +423,35 @@ def test_an_erase_while_a_row_is_in_flight_leaves_no_reply_quoting_the_address(t
     erase(store, JANE, now)
     box.fail(claim, 550, f"550 5.1.1 <{JANE}>: Recipient address rejected", now)
     assert _mentions(store, KEY) == []
+    store.close()
+
+
+def test_the_consent_record_has_each_confirmation_and_a_returning_persons_new_request(
+    tmp_path,
+):
+    """RETURNING gives the row after the change, so "was it active before?" read from it
+    was never true: no confirmation was ever recorded. And someone who left and asked
+    again by the form left no trace of that request, nor did their new topics count."""
+    site = make_site(tmp_path, config=SITE)
+    store = Store(site.store_url)
+    book = SubscriberList(store)
+    form = Consent(How.FORM, wording_sha256="ab12")
+    book.add(JANE, status=Status.PENDING, consent=form, rejoin=True)
+    assert book.confirm(JANE, datetime.now(UTC))
+    assert book.set_status(JANE, Status.UNSUBSCRIBED, How.FORM)
+    adoption = Choice(Selection.of(["Adoption"]))
+    assert not book.add(JANE, status=Status.PENDING, consent=form, choice=adoption, rejoin=True)
+    assert book.confirm(JANE, datetime.now(UTC))
+    assert book.confirm(JANE, datetime.now(UTC))  # pressed twice: recorded once
+    with store.engine.connect() as conn:
+        events = [(e.event.value, e.detail.get("status")) for e in entries(conn, KEY)]
+    assert events == [
+        ("subscribed", "pending"),
+        ("confirmed", None),
+        ("status", "unsubscribed"),
+        ("subscribed", "unsubscribed"),  # asked again, with the form's wording
+        ("confirmed", None),
+    ]
+    reader = book.find(JANE)
+    assert reader is not None and reader.selection == Selection(("adoption",), ())
     store.close()

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from postroom import scheduler
 from postroom.core.model import Cadence
-from postroom.core.selection import OFFERED, Selection
+from postroom.core.selection import MOST_CHOICES, OFFERED, Selection
 from postroom.emails.confirm import CONFIRM_MAX_AGE
 from postroom.emails.tokens import Purpose, make_token
 from postroom.feeds.offered import offered
@@ -395,3 +395,17 @@ def test_a_new_confirmation_link_keeps_a_pending_sign_up_as_long_as_it_lives(sit
     day_8 = datetime.now(UTC) + timedelta(days=2)
     assert purge_unconfirmed(site.store, day_8 - timedelta(seconds=CONFIRM_MAX_AGE)) == []
     assert book.find("lou@example.org") is not None
+
+
+def test_a_subscribe_post_ticking_more_topics_than_anyone_may_choose_is_a_400(tmp_path):
+    many = ", ".join(f"Topic {n:03d}" for n in range(MOST_CHOICES + 6))
+    files = {"many.md": POST.format(title="Many", day=5, source="", tags=many)}
+    with pytest.MonkeyPatch.context() as patch, serving(tmp_path / "site", files) as served:
+        patch.setenv("POSTROOM_SECRET", SECRET.decode())
+        topics = [f"topic-{n:03d}" for n in range(MOST_CHOICES + 1)]
+        data = {"email": "max@example.org", "topics": topics}
+        with httpx.Client(base_url=served.url, timeout=10) as c:
+            answer = c.post("subscribe", data=data, headers=origin(served))
+        assert answer.status_code == 400 and "at most 100 topics" in answer.text
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert SubscriberList(served.store).find("max@example.org") is None

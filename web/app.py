@@ -350,6 +350,8 @@ class Web:
             await run_in_threadpool(self._ask_to_confirm, address, name, topics)
         except AddressError as exc:
             return self.page("Check the address", str(exc), 400)
+        except ValueError as exc:  # more topics than anyone may choose (core.selection)
+            return self.page("Check the form", str(exc), 400)
         except (Rejected, Unreachable) as exc:  # said in the log only: an answer of its own
             _LOG.warning("confirmation not sent: %s", exc)  # would tell who is subscribed
         # The same answer whether the address is new, pending or already subscribed.
@@ -381,9 +383,15 @@ class Web:
 
     def _ask_to_confirm(self, address: str, name: str, topics: list[str]) -> None:
         choice = Choice(self._subscribe_topics(topics) if topics else NOTHING)
-        try:  # nor a rename, nor a status, nor a choice of someone already here
+        try:  # nor a rename, nor a status, nor the choice of someone active here
             self.book.add(
-                address, name, Status.PENDING, rename=False, consent=self.consent(), choice=choice
+                address,
+                name,
+                Status.PENDING,
+                rename=False,
+                consent=self.consent(),
+                choice=choice,
+                rejoin=True,
             )
         except Suppressed:  # it bounced or complained: nothing sent, and the same answer
             return
