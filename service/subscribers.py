@@ -30,6 +30,7 @@ from postroom.store.subscribers import (
     Suppressed,
     parse_cadence,
     parse_choices,
+    spreadsheet_safe,
     subscriber_name,
 )
 
@@ -117,7 +118,13 @@ def import_csv(ctx: Context, file: str) -> int:
         print(f"{file}:{line}: warning: {reason}", file=sys.stderr)
     for line, reason in report.errors:
         print(f"{file}:{line}: {_suppressed_line(reason)}", file=sys.stderr)
-    print(f"{report.added} added, {report.merged} already there, {len(report.errors)} refused")
+    for line, reason in report.skipped:
+        print(f"{file}:{line}: skipped: {reason}", file=sys.stderr)
+    skipped = f", {len(report.skipped)} skipped (not active)" if report.skipped else ""
+    print(
+        f"{report.added} added, {report.merged} already there, {len(report.errors)} refused"
+        + skipped
+    )
     return Exit.FAILED if report.errors else Exit.OK
 
 
@@ -196,7 +203,9 @@ def export_list(ctx: Context, *, as_csv: bool = False) -> int:
         row["topics"], row["sources"] = "; ".join(row["topics"]), "; ".join(row["sources"])
         row["cadence_default"] = "yes" if row["cadence_default"] else "no"
         row["consent"] = " | ".join(_compact(e) for e in r.consent)
-        writer.writerow([row[c] for c in CSV_COLUMNS])
+        writer.writerow(
+            [spreadsheet_safe("" if row[c] is None else str(row[c])) for c in CSV_COLUMNS]
+        )
     return Exit.OK
 
 

@@ -85,6 +85,9 @@ class ImportReport:
     merged: int  # already on the list (or twice in the file): name updated, status kept
     errors: tuple[tuple[int, str], ...]  # (line number, reason): rows not imported
     warnings: tuple[tuple[int, str], ...] = ()  # (line number, what): imported, but look
+    # (line number, why): people the file itself says are not active (an export of a list
+    # with its unsubscribed and bounced): never added, nor brought back
+    skipped: tuple[tuple[int, str], ...] = ()
 
 
 def subscriber_name(name: str) -> str:
@@ -184,6 +187,7 @@ class SubscriberList:
         (`decode_csv`). An unreadable file raises OSError."""
         text, warnings = decode_csv(path.read_bytes())
         errors: list[tuple[int, str]] = []
+        skipped: list[tuple[int, str]] = []
         wanted: dict[str, tuple[str, str, Choice]] = {}  # address_key -> its row, file order
         columns = {"name": 1, "topics": 2}
         lines: dict[str, int] = {}  # address_key -> the line it is first on
@@ -192,19 +196,22 @@ class SubscriberList:
             if row is None:
                 errors.append((line, why))
                 continue
-            cells = [cell.strip() for cell in row]
+            cells = [_unsafe(cell.strip()) for cell in row]
             if not any(cells):
                 continue
             if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
                 heads = [cell.lower() for cell in cells]
-                columns = {h: heads.index(h) for h in ("name", "topics", "sources", "cadence")
-                           if h in heads}  # fmt: skip
+                named = ("name", "topics", "sources", "cadence", "status")
+                columns = {h: heads.index(h) for h in named if h in heads}
                 continue
             try:
                 address = normalize_address(cells[0])
                 choice = _choice(cells, columns)
             except (AddressError, ValueError) as exc:
                 errors.append((line, str(exc)))
+                continue
+            if (status := _cell(cells, columns, "status").strip().lower()) not in ("", "active"):
+                skipped.append((line, f"{address}: {one_line(status)[:20]} in the file: not added"))
                 continue
             name = subscriber_name(_cell(cells, columns, "name"))
             key = address.lower()
@@ -230,7 +237,9 @@ class SubscriberList:
                     self.add(address, name, consent=consent, choice=choice)
                     for address, name, choice in chunk.values()
                 )
-        return ImportReport(added, len(wanted) - added + repeats, tuple(errors), warnings)
+        return ImportReport(
+            added, len(wanted) - added + repeats, tuple(errors), warnings, tuple(skipped)
+        )
 
     def _add_chunk(
         self,
@@ -474,6 +483,21 @@ def last_issued(conn: Connection) -> int:
 def _choice_detail(selection: Selection, cadence: str) -> dict[str, object]:
     return {"topics": list(selection.topics), "sources": list(selection.sources),
             "cadence": cadence or "default"}  # fmt: skip
+
+
+#: what a spreadsheet takes for a formula at the start of a cell (OWASP: CSV injection)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell for a CSV file someone opens in a spreadsheet: one that starts like a formula
+    (a name from the web form: `=HYPERLINK(...)`) gets a leading apostrophe, which makes
+    it text; `import_csv` takes the apostrophe off again."""
+    return "'" + cell if cell.startswith(_FORMULA) else cell
+
+
+def _unsafe(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA) else cell
 
 
 def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:

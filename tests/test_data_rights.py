@@ -455,3 +455,29 @@ def test_the_consent_record_has_each_confirmation_and_a_returning_persons_new_re
     reader = book.find(JANE)
     assert reader is not None and reader.selection == Selection(("adoption",), ())
     store.close()
+
+
+def test_an_export_imported_elsewhere_brings_back_nobody_who_left_nor_runs_a_formula(
+    tmp_path, capsys
+):
+    old = make_site(tmp_path / "old", config=SITE)
+    formula = '=HYPERLINK("http://evil.example/","Click")'
+    assert run(old, capsys, "subscribers", "add", JANE, "--name", formula)[0] == 0
+    assert run(old, capsys, "subscribers", "add", "gone@example.org")[0] == 0
+    store = Store(old.store_url)
+    SubscriberList(store).set_status("gone@example.org", Status.UNSUBSCRIBED)
+    store.close()
+    code, out, _ = run(old, capsys, "subscribers", "export", "--csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["name"] for r in rows if r["address"] == JANE] == ["'" + formula]  # text
+    exported = tmp_path / "export.csv"
+    exported.write_text(out)
+    new = make_site(tmp_path / "new", config=SITE)
+    code, out, err = run(new, capsys, "subscribers", "import", str(exported))
+    assert code == 0 and "1 added" in out and "1 skipped (not active)" in out
+    assert "gone@example.org: unsubscribed in the file: not added" in err
+    store = Store(new.store_url)
+    [jane] = SubscriberList(store).all()
+    assert (jane.address, jane.name, jane.status) == (JANE, formula, Status.ACTIVE)
+    store.close()
