@@ -25,14 +25,18 @@ def name_slug(name: str) -> str:
     punctuation, as slugs compare Latin names; accents only ("Café") lose nothing a
     reader tells apart, and keep the plain slug, as do all-ASCII names."""
     folded = unicodedata.normalize("NFKC", name).casefold()
-    slug = slugify(folded)
+    slug = slugify(folded, max_length=_NAME_MAX)
     decomposed = unicodedata.normalize("NFKD", folded)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     lossy = any(c.isalnum() and not c.isascii() for c in plain)
     if not lossy and (slug != "untitled" or plain.strip() == "untitled"):
         return slug
     words = " ".join(_NOT_WORD.sub(" ", folded).split()) or folded.strip()
-    return f"{slug}-{hashlib.sha256(words.encode()).hexdigest()[:8]}"
+    short = slugify(folded, max_length=_NAME_MAX - 9)  # room for the digest
+    return f"{short}-{hashlib.sha256(words.encode()).hexdigest()[:8]}"
 
 
 _NOT_WORD = re.compile(r"[\W_]+")
+#: a name's slug, digest included, is at most this long: so the slug of a slug is itself
+#: (a topic's key comes back from a form and is made a key again, core.selection)
+_NAME_MAX = 80

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from postroom import scheduler
 from postroom.core.model import Cadence
 from postroom.core.selection import MOST_CHOICES, OFFERED, Selection
+from postroom.core.slug import name_slug
 from postroom.emails.confirm import CONFIRM_MAX_AGE
 from postroom.emails.tokens import Purpose, make_token
 from postroom.feeds.offered import offered
@@ -409,3 +410,16 @@ def test_a_subscribe_post_ticking_more_topics_than_anyone_may_choose_is_a_400(tm
         assert answer.status_code == 400 and "at most 100 topics" in answer.text
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert SubscriberList(served.store).find("max@example.org") is None
+
+
+def test_a_long_tag_in_another_script_can_be_chosen_by_its_key(tmp_path):
+    """A tag whose slug lost letters gets a digest after it; past 80 characters the
+    digest was cut off when the form's value (the key) was made a key again, and the box
+    ticked saved nothing."""
+    tag = "日本 " + "social work practice " * 5
+    key = name_slug(tag)
+    assert len(key) <= 80 and name_slug(key) == key
+    site = make_site(tmp_path)
+    offer = offered(site, [([tag, "Adoption"], None)])
+    assert key in {o.key for o in offer.topics}
+    assert offer.accept([key], ()).topics == (key,)
