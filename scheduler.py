@@ -186,7 +186,12 @@ def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
             return subscribers.add(
-                ctx, args.address, args.name, args.topics, args.sources, args.cadence
+                ctx,
+                args.address,
+                args.name,
+                "; ".join(args.topics),
+                "; ".join(args.sources),
+                args.cadence,
             )
         if args.action == "remove":
             return subscribers.remove(ctx, args.address)
@@ -350,8 +355,10 @@ def parser() -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="add one address (active)")
     add.add_argument("address")
     add.add_argument("--name", default="")
-    add.add_argument("--topics", default="", metavar='"A; B"', help="topics (tags) to follow")
-    add.add_argument("--sources", default="", metavar='"X; Y"', help="sources to follow")
+    add.add_argument("--topics", action="append", default=[], metavar='"A; B"',
+                     help="topics (tags) to follow; repeatable")  # fmt: skip
+    add.add_argument("--sources", action="append", default=[], metavar='"X; Y"',
+                     help="sources to follow; repeatable")  # fmt: skip
     # checked by the store's parse_cadence, not argparse's choices: one line, exit 2
     add.add_argument("--cadence", default="", metavar="weekly|monthly|off")
     imp = actions.add_parser(

@@ -67,12 +67,15 @@ def parse_monthly(rule: str) -> tuple[int, str]:
     """'first mon 07:00' -> (1, 'mon 07:00'): the week of the month, and the weekly rule
     whose slots it picks from; ValueError with a readable reason."""
     ordinal, _, weekly = rule.strip().lower().partition(" ")
-    if ordinal not in ORDINALS:
+    try:
+        if ordinal not in ORDINALS:
+            raise ValueError(ordinal)
+        parse_schedule(weekly)
+    except ValueError:
         raise ValueError(
             f"must be first, second, third, fourth or last, then a weekday and a time, as in"
             f" 'first mon 07:00', not {rule!r}"
-        )
-    parse_schedule(weekly)
+        ) from None
     return ORDINALS[ordinal], weekly.strip()
 
 

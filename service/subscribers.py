@@ -69,6 +69,10 @@ def add(
         return Exit.OK
     renamed = before is not None and name and subscriber_name(name) != before.name
     said = "already subscribed (name updated)" if renamed else "already subscribed"
+    if before is not None and before.status is not Status.ACTIVE:  # nor brought back
+        said = f"already on the list, {before.status}: status kept" + (
+            " (name updated)" if renamed else ""
+        )
     # no --name, or the same one: nothing changed, so nothing is said to have
     kept = ": their own topics and cadence are kept (theirs to change on their preferences page)"
     print(f"{said}: {address}{kept if chose else ''}")

@@ -481,3 +481,17 @@ def test_an_export_imported_elsewhere_brings_back_nobody_who_left_nor_runs_a_for
     [jane] = SubscriberList(store).all()
     assert (jane.address, jane.name, jane.status) == (JANE, formula, Status.ACTIVE)
     store.close()
+
+
+def test_add_takes_topics_given_twice_and_never_calls_someone_who_left_subscribed(
+    tmp_path, capsys
+):
+    site = make_site(tmp_path, config=SITE)
+    args = ("subscribers", "add", JANE, "--topics", "Adoption", "--topics", "Fostering")
+    code, out, _ = run(site, capsys, *args)
+    assert code == 0 and "topic adoption, topic fostering" in out
+    store = Store(site.store_url)
+    SubscriberList(store).set_status(JANE, Status.UNSUBSCRIBED)
+    store.close()
+    code, out, _ = run(site, capsys, "subscribers", "add", JANE)
+    assert code == 0 and out.strip() == f"already on the list, unsubscribed: status kept: {JANE}"
