@@ -189,7 +189,7 @@ class SubscriberList:
         errors: list[tuple[int, str]] = []
         skipped: list[tuple[int, str]] = []
         wanted: dict[str, tuple[str, str, Choice]] = {}  # address_key -> its row, file order
-        columns = {"name": 1, "topics": 2}
+        columns = {"address": 0, "name": 1, "topics": 2}  # without a header
         lines: dict[str, int] = {}  # address_key -> the line it is first on
         repeats = 0
         for line, row, why in _rows(text):
@@ -199,13 +199,14 @@ class SubscriberList:
             cells = [_unsafe(cell.strip()) for cell in row]
             if not any(cells):
                 continue
-            if line == 1 and cells[0].lower() in ("email", "address", "e-mail"):
-                heads = [cell.lower() for cell in cells]
-                named = ("name", "topics", "sources", "cadence", "status")
-                columns = {h: heads.index(h) for h in named if h in heads}
+            heads = [" ".join(cell.lower().split()) for cell in cells]
+            at = next((i for i, h in enumerate(heads) if h in _ADDRESS_HEADS), None)
+            if line == 1 and at is not None:  # a header row
+                columns = {"address": at} | {h: heads.index(h) for h in _COLUMNS if h in heads}
+                columns |= {_SYNONYMS[h]: heads.index(h) for h in _SYNONYMS if h in heads}
                 continue
             try:
-                address = normalize_address(cells[0])
+                address = normalize_address(_cell(cells, columns, "address"))
                 choice = _choice(cells, columns)
             except (AddressError, ValueError) as exc:
                 errors.append((line, str(exc)))
@@ -484,6 +485,12 @@ def _choice_detail(selection: Selection, cadence: str) -> dict[str, object]:
     return {"topics": list(selection.topics), "sources": list(selection.sources),
             "cadence": cadence or "default"}  # fmt: skip
 
+
+#: a header row names the address column so (Mailchimp's export says "Email Address"),
+#: and the others so, wherever they stand; a few other lists' names for them too
+_ADDRESS_HEADS = ("email", "address", "e-mail", "email address", "e-mail address")
+_COLUMNS = ("name", "topics", "sources", "cadence", "status")
+_SYNONYMS = {"tags": "topics", "full name": "name"}
 
 #: what a spreadsheet takes for a formula at the start of a cell (OWASP: CSV injection)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

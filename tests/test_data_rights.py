@@ -495,3 +495,22 @@ def test_add_takes_topics_given_twice_and_never_calls_someone_who_left_subscribe
     store.close()
     code, out, _ = run(site, capsys, "subscribers", "add", JANE)
     assert code == 0 and out.strip() == f"already on the list, unsubscribed: status kept: {JANE}"
+
+
+def test_import_finds_the_address_column_wherever_its_header_puts_it(tmp_path, capsys):
+    """Mailchimp's export starts `Email Address,First Name,...`; other lists put the
+    name first, or call topics `tags`."""
+    site = make_site(tmp_path, config=SITE)
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "Full Name,Tags,Email Address\n"
+        "Jane Doe,Adoption; Fostering,Jane.Doe@example.org\n"
+        "Bob,,bob@example.org\n"
+    )
+    code, out, _ = run(site, capsys, "subscribers", "import", str(listed))
+    assert code == 0 and out.startswith("2 added")
+    store = Store(site.store_url)
+    jane = SubscriberList(store).find(JANE)
+    assert jane is not None and jane.name == "Jane Doe"
+    assert jane.selection == Selection(("adoption", "fostering"), ())
+    store.close()
