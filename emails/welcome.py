@@ -17,8 +17,9 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import quote, urlsplit
 
 from postroom.core.config import Site
+from postroom.core.model import Cadence
 from postroom.core.sanitize import one_line
-from postroom.core.schedule import next_slot, parse_schedule
+from postroom.core.schedule import is_monthly_slot, next_slot, parse_schedule
 from postroom.emails.message import Envelope, dkim_signer, mailbox
 from postroom.emails.render import render_email
 from postroom.emails.tokens import Purpose, make_token
@@ -27,14 +28,29 @@ from postroom.store.subscribers import Subscriber
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def schedule_words(site: Site, now: datetime) -> tuple[str, str]:
-    """("every Monday at 07:00 (Europe/London)", "Monday 8 December 2026"): when issues
-    come, and the day of the next one, in the site's timezone."""
+def schedule_words(site: Site, now: datetime, cadence: Cadence = Cadence.WEEKLY) -> str:
+    """When this reader's digests come, in the site's timezone: "every Monday at 07:00
+    (Europe/London); the first one you get is due on Monday 8 December 2026", the
+    monthly one's week of the month, or that none come while they are off."""
     config = site.config
-    weekday, at = parse_schedule(config.digest.schedule)
-    when = f"every {_DAYS[weekday]} at {at:%H:%M} ({config.site.timezone})"
-    due = next_slot(config.digest.schedule, config.tz, now).astimezone(config.tz)
-    return when, f"{_DAYS[due.weekday()]} {due.day} {due:%B %Y}"
+    digest = config.digest
+    if cadence is Cadence.OFF:
+        return "none come while your digests are off: your preferences page turns them on"
+    weekday, at = parse_schedule(digest.schedule)
+    day = f"{_DAYS[weekday]} at {at:%H:%M} ({config.site.timezone})"
+    due = next_slot(digest.schedule, config.tz, now)
+    if cadence is Cadence.MONTHLY and digest.monthly:  # without one, monthly is weekly
+        for _ in range(6):  # a month's slots: one of them is the week named
+            if is_monthly_slot(digest.monthly, config.tz, due):
+                break
+            due = next_slot(digest.schedule, config.tz, due)
+        week = digest.monthly.split()[0].lower()
+        when = f"on the {week} {day} of each month"
+    else:
+        when = f"every {day}"
+    local = due.astimezone(config.tz)
+    first = f"{_DAYS[local.weekday()]} {local.day} {local:%B %Y}"
+    return f"{when}; the first one you get is due on {first}"
 
 
 def welcome(site: Site, secret: bytes, subscriber: Subscriber, now: datetime) -> Envelope:
@@ -48,19 +64,24 @@ def welcome(site: Site, secret: bytes, subscriber: Subscriber, now: datetime) ->
     host = urlsplit(site.base_url).hostname or "localhost"
     token = make_token(secret, Purpose.UNSUBSCRIBE, subscriber.id, address, int(now.timestamp()))
     unsubscribe_url = f"{site.base_url}unsubscribe?token={token}"
-    when, next_issue = schedule_words(site, now)
+    cadence = subscriber.cadence or config.digest.cadence
+    chosen = subscriber.selection
+    posts = "every new post" if chosen.everything else f"every new post of {chosen.describe()}"
     what = (
-        "Each issue brings every new post in full, with its source"
+        f"Each issue brings {posts} in full, with its source"
         if config.digest.full_text
-        else "Each issue brings every new post, with its source and a link to read it whole"
+        else f"Each issue brings {posts}, with its source and a link to read it whole"
+    )
+    preferences = make_token(
+        secret, Purpose.PREFERENCES, subscriber.id, address, int(now.timestamp())
     )
     values = {
         "site": site,
         "title": title,
         "address": address,
         "what": what,
-        "when": when,
-        "next_issue": next_issue,
+        "when": schedule_words(site, now, cadence),
+        "preferences_url": f"{site.base_url}preferences?token={preferences}",
         "archive_url": f"{site.base_url}digests/",
         "site_url": site.base_url,
         "unsubscribe_url": unsubscribe_url,

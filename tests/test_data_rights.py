@@ -483,9 +483,7 @@ def test_an_export_imported_elsewhere_brings_back_nobody_who_left_nor_runs_a_for
     store.close()
 
 
-def test_add_takes_topics_given_twice_and_never_calls_someone_who_left_subscribed(
-    tmp_path, capsys
-):
+def test_add_takes_topics_given_twice_and_never_calls_someone_who_left_subscribed(tmp_path, capsys):
     site = make_site(tmp_path, config=SITE)
     args = ("subscribers", "add", JANE, "--topics", "Adoption", "--topics", "Fostering")
     code, out, _ = run(site, capsys, *args)

@@ -8,15 +8,19 @@ the schedule, the site and a working unsubscribe link in it; a curator's own tem
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import lxml.html
 import pytest
+from postroom.core.model import Cadence
+from postroom.core.selection import Selection
 from postroom.emails.transports import mail_file_name
-from postroom.store.subscribers import Status, SubscriberList
-from support import write
+from postroom.emails.welcome import welcome
+from postroom.store.subscribers import Status, Subscriber, SubscriberList
+from support import make_site, write
 from web_support import SECRET, Served, confirmation_mail, parse, serving
 
 POSTS = {"a.md": "---\ntitle: Thresholds\ndate: 2016-06-23\n---\nOne.\n"}
@@ -100,3 +104,27 @@ def test_the_curators_welcome_template_is_used_and_removing_it_falls_back(tmp_pa
         packaged = subscribe_and_confirm(client, served, "two@example.org")
         text = packaged.get_body(("plain",)).get_content()
         assert "curator" not in text and "every Thursday at 18:30" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("cadence", "topics", "said"),
+    [
+        (None, (), "Each issue brings every new post, with its source"),
+        (Cadence.MONTHLY, ("Adoption",), "every new post of topic adoption"),
+        (Cadence.MONTHLY, (), "on the first Thursday at 18:30 (Europe/London) of each month;"
+         " the first one you get is due on Thursday 7 January 2027"),
+        (Cadence.OFF, (), "none come while your digests are off"),
+    ],
+)  # fmt: skip
+def test_the_welcome_says_what_this_reader_chose_and_when_theirs_come(
+    tmp_path, cadence, topics, said
+):
+    config = '[digest]\nschedule = "thu 18:30"\nmonthly = "first thu 18:30"\n'
+    site = make_site(tmp_path, config=config)
+    reader = Subscriber(7, "ann@example.org", "", Status.ACTIVE, "", "",
+                        Selection.of(topics), cadence)  # fmt: skip
+    now = datetime(2026, 12, 10, 12, tzinfo=UTC)  # the month's first Thursday has passed
+    message = parse(welcome(site, b"x" * 32, reader, now).data)
+    for part in ("plain", "html"):
+        assert said in " ".join(message.get_body((part,)).get_content().split())
+    assert "/preferences?token=" in message.get_body(("plain",)).get_content()

@@ -477,7 +477,10 @@ class Web:
                     400,
                 )
             await run_in_threadpool(self._welcome, address)
-            return self.page("Subscribed", f"The weekly email will come to {address}.")
+            return self.page(
+                "Subscribed",
+                f"The digest will come to {address}; the welcome email links your preferences.",
+            )
 
         return await self._button_link(
             request,
@@ -485,7 +488,7 @@ class Web:
             "confirm",
             lambda holder: (
                 "Confirm your subscription",
-                f"Press the button to receive the weekly email at {holder.address}.",
+                f"Press the button to receive the digest at {holder.address}.",
                 "Confirm",
             ),
             act,
