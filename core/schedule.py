@@ -8,6 +8,7 @@ past the gap; one that happens twice on an autumn day is the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,12 +27,17 @@ def parse_schedule(rule: str) -> tuple[int, time]:
     return WEEKDAYS.index(day[:3]), at
 
 
-def schedule_error(rule: str) -> str | None:
+def _reason(parse: Callable[[str], object], rule: str) -> str | None:
+    """Why `parse` refuses `rule` (the config's message), or None."""
     try:
-        parse_schedule(rule)
+        parse(rule)
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def schedule_error(rule: str) -> str | None:
+    return _reason(parse_schedule, rule)
 
 
 def _at(day: datetime, at: time, tz: ZoneInfo) -> datetime:
@@ -80,11 +86,7 @@ def parse_monthly(rule: str) -> tuple[int, str]:
 
 
 def monthly_error(rule: str) -> str | None:
-    try:
-        parse_monthly(rule)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return _reason(parse_monthly, rule)
 
 
 def is_monthly_slot(rule: str, tz: ZoneInfo, slot: datetime) -> bool:

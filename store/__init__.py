@@ -161,30 +161,41 @@ class Store:
             with self.engine.connect() as conn:
                 current = is_current(conn)
             if not current:
-                with self._migration() as conn:
+                with self.immediate() as conn:
                     migrate(conn)
         except NewerSchema as exc:
             self.engine.dispose()
             raise StoreError(str(exc)) from None
 
     @contextmanager
-    def _migration(self) -> Iterator[Connection]:
-        """One transaction for the whole migration, DDL included, one process at a time:
-        PostgreSQL's DDL is transactional (and migrate() takes an advisory lock); SQLite's
-        driver would run each CREATE outside a transaction, so two processes starting on a
-        new file raced ("table already exists"). BEGIN IMMEDIATE makes the second wait."""
+    def immediate(self, secure_delete: bool = False) -> Iterator[Connection]:
+        """One write transaction holding SQLite's write lock from its first statement
+        (BEGIN IMMEDIATE), so what it reads cannot change before it writes; a plain
+        transaction on PostgreSQL. `secure_delete`: SQLite zeroes the pages and cells the
+        transaction frees (an erase: deleted text must not stay in the file).
+
+        The migration runs in one: SQLite's driver would run each CREATE outside a
+        transaction, so two processes starting on a new file raced ("table already
+        exists"); PostgreSQL's DDL is transactional (and migrate() takes an advisory
+        lock)."""
         if self.engine.dialect.name != "sqlite":
             with self.engine.begin() as conn:
                 yield conn
             return
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if secure_delete:
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
             try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+            finally:
+                if secure_delete:
+                    conn.exec_driver_sql("PRAGMA secure_delete=OFF")
 
     def close(self) -> None:
         self.engine.dispose()

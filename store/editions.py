@@ -22,13 +22,11 @@ from datetime import datetime
 
 from postroom.core.model import Cadence
 from postroom.store import Store
-from postroom.store.outbox import State
-from postroom.store.schema import digest_editions, digest_issues, digest_posts, outbox, subscribers
+from postroom.store.outbox import queue_rows
+from postroom.store.schema import digest_editions, digest_issues, digest_posts, subscribers
 from postroom.store.subscribers import Status
-from sqlalchemy import ColumnElement, Connection, false, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, false, func, insert, select, update
 
-_OUTBOX_COLUMNS = ["issue", "subscriber_id", "address", "state", "attempts", "not_before",
-                   "claimed_by", "reply", "updated_at", "edition"]  # fmt: skip
 #: subscriber ids to an INSERT at once: well under SQLite's parameter limit
 _CHUNK = 2000
 
@@ -159,7 +157,7 @@ def queue_plan(conn: Connection, number: int, now: datetime, plan: Plan) -> int:
                 for e in plan.editions
             ],
         )
-    due, stamp, queued = plan.due, now.isoformat(), 0
+    due, queued = plan.due, 0
     # who is in which group, in one pass over the list; each group's readers are then
     # marked by their ids (the primary key), not by a scan of the list per group
     members: dict[tuple[str, str, int], list[int]] = {}
@@ -190,20 +188,8 @@ def queue_plan(conn: Connection, number: int, now: datetime, plan: Plan) -> int:
             ).all()
             if group.edition is None or not marked:
                 continue
-            chosen = select(
-                literal(number),
-                subscribers.c.id,
-                subscribers.c.address,
-                literal(State.PENDING.value),
-                literal(0),
-                literal(""),
-                literal(""),
-                literal(""),
-                literal(stamp),
-                literal(group.edition),
-            ).where(subscribers.c.id.in_([r.id for r in marked]))
-            conn.execute(insert(outbox).from_select(_OUTBOX_COLUMNS, chosen))
-            queued += len(marked)
+            who = subscribers.c.id.in_([r.id for r in marked])
+            queued += queue_rows(conn, number, now, who, group.edition)
     conn.execute(
         update(subscribers)
         .where(subscribers.c.served < number, passed_over(due))

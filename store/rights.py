@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -191,28 +190,6 @@ def export(store: Store) -> list[Record]:
     return [Record(_subscriber(r), tuple(consent.get(r.address_key, ()))) for r in rows]
 
 
-@contextmanager
-def _forgetting(store: Store) -> Iterator[Connection]:
-    """One transaction; on SQLite with secure_delete on, so the pages it frees are zeroed
-    (and BEGIN IMMEDIATE: the erase takes the write lock before it reads what to erase)."""
-    if store.engine.dialect.name != "sqlite":
-        with store.engine.begin() as conn:
-            yield conn
-        return
-    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("PRAGMA secure_delete=ON")
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
-        finally:
-            conn.exec_driver_sql("PRAGMA secure_delete=OFF")
-
-
 def erase(store: Store, address: str, now: datetime) -> Erased:
     """Delete everything of `address` in one transaction, and put a salted hash of it on
     the suppression list (always: an address asked to be erased must not come back,
@@ -221,7 +198,8 @@ def erase(store: Store, address: str, now: datetime) -> Erased:
     skipped. The caller scrubs the file after (`scrub`) and deletes the mail files."""
     key = _key(address)
     stamp = now.astimezone(UTC).isoformat(timespec="microseconds")
-    with _forgetting(store) as conn:
+    # the write lock first (SQLite): nothing of theirs is added between reading and erasing
+    with store.immediate(secure_delete=True) as conn:
         salt = erase_salt(conn, create=True)
         assert salt is not None
         hashed = erased_key(salt, key)
