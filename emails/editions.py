@@ -88,7 +88,9 @@ def plan_issue(
             continue
         if key not in editions:
             editions[key] = first_edition + len(made)
-            shown = render_digest(site, issue.number, posts, intro or _intro_of(site, issue))
+            shown = render_digest(
+                site, issue.number, posts, intro or _intro_of(site, issue), edition=True
+            )
             rendered.append(shown)
             made.append(Edition(editions[key], shown.subject, shown.html, shown.text, key))
         planned.append(replace(group, edition=editions[key]))

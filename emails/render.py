@@ -220,10 +220,16 @@ def _block_sizes(html: str) -> dict[int, int]:
 
 
 def render_digest(
-    site: Site, number: int | None, posts: Sequence[Post], intro: Intro | None = None
+    site: Site,
+    number: int | None,
+    posts: Sequence[Post],
+    intro: Intro | None = None,
+    edition: bool = False,
 ) -> RenderedDigest:
     """`number` None is a preview of the next issue; `intro` the curator's, above the posts
-    (`intro_html`, `intro_text`), and its front matter's subject if it has one."""
+    (`intro_html`, `intro_text`), and its front matter's subject if it has one. An
+    `edition` (a reader's own choice of the issue's posts, emails.editions) links the
+    issue's page as the whole issue, which it is not a copy of."""
     posts = [_absolute(site, post) for post in posts]
     config = site.config
     label = f"No. {number}" if number is not None else "Preview"
@@ -239,6 +245,7 @@ def render_digest(
         "url": lambda p: post_url(site, p),
         "shown": lambda p: showing(site, p),
         "archive_url": issue_url(site, number) if number is not None else "",
+        "edition": edition,
         "sender": f"{one_line(mail.from_name or config.site.title)} <{mail.from_address}>"
         f" · {site.base_url}",
         "postal_address": tuple(

@@ -75,6 +75,11 @@ def test_two_readers_with_different_topics_get_different_issues_from_one_slot(we
     editions = w.editions()
     assert editions[cat] == 0 and len(set(editions.values())) == 4
     assert "preferences?token=" in next(m.text for m in mails if m.to == "ann@example.org")
+    # the issue's page holds the whole issue: an edition says so, edition 0 is a copy of it
+    by = {m.to: m for m in mails}
+    assert "The whole issue in your browser" in by["ann@example.org"].html
+    assert "The whole issue in your browser:" in by["ann@example.org"].text
+    assert "View it in your browser" in by["cat@example.org"].html
 
 
 def test_a_preference_change_counts_from_the_next_slot(week):
