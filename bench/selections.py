@@ -189,7 +189,7 @@ def one_run(url: str, store_name: str, layout: str, count: int) -> Result:
                 decision = decide(site, store, slot + timedelta(hours=1))
                 result.slot_s = time.perf_counter() - started
             assert decision.outcome == "issued", decision
-            planned = plan.last.plan
+            planned = plan.last
             result.groups, result.editions = len(planned.groups), len(planned.editions)
             result.plan_s, result.render_s, result.queue_s = (
                 plan.seconds,

@@ -13,7 +13,7 @@ in the transaction that issues the issue.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from postroom.content.intro import Intro, read_intro
@@ -21,7 +21,7 @@ from postroom.core.config import Site
 from postroom.core.model import Cadence, Post, ReadError, newest_first
 from postroom.core.schedule import is_monthly_slot
 from postroom.core.selection import Selection
-from postroom.emails.render import RenderedDigest, render_digest
+from postroom.emails.render import render_digest
 from postroom.store import Store
 from postroom.store.digests import Issue
 from postroom.store.editions import Due, Edition, Group, Plan, groups, issued_posts_between
@@ -42,12 +42,6 @@ def due_at(site: Site, slot: datetime | None, now: datetime | None = None) -> Du
     return Due(frozenset(cadences), digest.cadence, slot)
 
 
-@dataclass(frozen=True)
-class PlannedIssue:
-    plan: Plan
-    rendered: tuple[RenderedDigest, ...]  # the editions' renderings, as planned
-
-
 def plan_issue(
     site: Site,
     store: Store,
@@ -56,7 +50,7 @@ def plan_issue(
     due: Due,
     intro: Intro | None = None,
     first_edition: int = 1,
-) -> PlannedIssue:
+) -> Plan:
     """Who of `due` gets which rendering of `issue`. `fresh` are the issue's posts when it
     is not issued yet (being made, or waiting after its proof): they are owed to every
     group besides the issued issues after the group's `served`. Edition 0 (the issue's
@@ -67,9 +61,9 @@ def plan_issue(
     owed: dict[int, list[str]] = {}  # served -> the issued posts after it, in issue order
     editions: dict[tuple[str, ...], int] = {own: 0}
     made: list[Edition] = []
-    rendered: list[RenderedDigest] = []
     planned: list[Group] = []
     found = groups(store, due, issue.number, waiting=bool(fresh))
+    intro = intro or (_intro_of(site, issue) if found else None)  # read once, not per edition
     if any(g.served < issue.number - 1 or not fresh for g in found):
         by_id = {p.id: p for p in store.posts()} | by_id  # older issues' posts, as they are
     for group in found:
@@ -88,13 +82,10 @@ def plan_issue(
             continue
         if key not in editions:
             editions[key] = first_edition + len(made)
-            shown = render_digest(
-                site, issue.number, posts, intro or _intro_of(site, issue), edition=True
-            )
-            rendered.append(shown)
+            shown = render_digest(site, issue.number, posts, intro, edition=True)
             made.append(Edition(editions[key], shown.subject, shown.html, shown.text, key))
         planned.append(replace(group, edition=editions[key]))
-    return PlannedIssue(Plan(due, tuple(made), tuple(planned)), tuple(rendered))
+    return Plan(due, tuple(made), tuple(planned))
 
 
 def _intro_of(site: Site, issue: Issue) -> Intro | None:

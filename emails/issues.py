@@ -131,7 +131,7 @@ def _make_issue(
     )
     plan = None
     if stage is IssueStage.ISSUED:
-        plan = plan_issue(site, store, issue, posts, due_at(site, slot, now), intro).plan
+        plan = plan_issue(site, store, issue, posts, due_at(site, slot, now), intro)
     save_issue(store, issue, now, slot, plan)
     if stage is IssueStage.ISSUED:
         send(issue_issued, site, issue=issue, posts=tuple(posts))
@@ -211,7 +211,7 @@ def _owed(site: Site, store: Store, slot: datetime) -> tuple[int, Plan] | None:
     # weekly readers too: one who was monthly (or whose choice changed as the last issue
     # was queued) is owed posts now, not at the next slot that has something new
     plan = plan_issue(site, store, last, (), due, first_edition=next_edition(store, last.number))
-    return last.number, plan.plan  # with no group: readers off or paused now passed over
+    return last.number, plan  # with no group: readers off or paused now passed over
 
 
 def issue_waiting(
@@ -232,7 +232,7 @@ def issue_waiting(
         # sent after a later issue went out: every reader (monthly ones too, whatever
         # the slot) gets its posts now, as `served` past it cannot carry them to later
         due = replace(due, cadences=frozenset({Cadence.WEEKLY, Cadence.MONTHLY}), skip_paused=False)
-    plan = plan_issue(site, store, found.issue, members, due).plan
+    plan = plan_issue(site, store, found.issue, members, due)
     return issue_now(store, slot, number, now, sources, plan)
 
 
