@@ -230,8 +230,11 @@ def issue_waiting(
     due = due_at(site, slot, now)
     if (last := last_issue(store)) is not None and last.number > number:
         # sent after a later issue went out: every reader (monthly ones too, whatever
-        # the slot) gets its posts now, as `served` past it cannot carry them to later
-        due = replace(due, cadences=frozenset({Cadence.WEEKLY, Cadence.MONTHLY}), skip_paused=False)
+        # the slot) gets its posts now, as `served` past it cannot carry them to later;
+        # paused or not as they are now (a pause then has ended since), and one paused
+        # now is left as they are, not passed over
+        cadences = frozenset({Cadence.WEEKLY, Cadence.MONTHLY})
+        due = replace(due, cadences=cadences, slot=now, skip_paused=False)
     plan = plan_issue(site, store, found.issue, members, due)
     return issue_now(store, slot, number, now, sources, plan)
 

@@ -18,7 +18,8 @@ from postroom.emails.tokens import Purpose, read_token, secret_from_env
 from postroom.emails.transports import forget_files
 from postroom.service.command import Context, Exit, say
 from postroom.service.status import subscriber_json
-from postroom.store.consent import Entry, How
+from postroom.store import Store
+from postroom.store.consent import Entry, How, wording
 from postroom.store.holds import ERASED
 from postroom.store.rights import Access, Record, erase, export, scrub
 from postroom.store.rights import subject_access as access_of
@@ -213,11 +214,20 @@ def export_list(ctx: Context, *, as_csv: bool = False) -> int:
     return Exit.OK
 
 
-def _access_json(site: Site, found: Access) -> dict:
+def _wordings(store: Store, found: Access) -> dict[str, str]:
+    """The words each consent entry's `wording_sha256` names, as kept (store.consent)."""
+    hashes = {
+        str(e.detail["wording_sha256"]) for e in found.consent if "wording_sha256" in e.detail
+    }
+    return {h: text for h in sorted(hashes) if (text := wording(store, h)) is not None}
+
+
+def _access_json(site: Site, store: Store, found: Access) -> dict:
     return {
         "address": found.address,
         "subscriber": _person_json(site, found.subscriber) if found.subscriber else None,
         "consent": [_entry_json(e) for e in found.consent],
+        "wordings": _wordings(store, found),  # sha256 -> the words the form showed
         "welcomed_at": found.welcomed_at,
         "digests": [
             {
@@ -257,10 +267,12 @@ def show(ctx: Context, address: str, *, as_json: bool = False) -> int:
         say(f"{address}: erased: nothing is kept of it but a salted hash on the suppression list")
         return Exit.FAILED
     if as_json:
-        json.dump(_access_json(ctx.site, found), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(
+            _access_json(ctx.site, ctx.store, found), sys.stdout, ensure_ascii=False, indent=2
+        )
         print()
         return Exit.OK
-    data = _access_json(ctx.site, found)
+    data = _access_json(ctx.site, ctx.store, found)
     person = data["subscriber"]
     print(f"address:     {found.address}")
     if person:
@@ -280,6 +292,8 @@ def show(ctx: Context, address: str, *, as_json: bool = False) -> int:
     print(f"consent:     {len(found.consent)} events")
     for e in found.consent:
         print(f"  {_compact(e)}")
+    for sha256, text in data["wordings"].items():
+        print(f"  wording {sha256[:12]}: {' '.join(text.split())}")
     print(f"digests:     {len(found.ledger)}")
     for r in found.ledger:
         reply = f" {r.code or ''} {r.reply}".rstrip()

@@ -211,8 +211,13 @@ class SubscriberList:
             except (AddressError, ValueError) as exc:
                 errors.append((line, str(exc)))
                 continue
-            if (status := _cell(cells, columns, "status").strip().lower()) not in ("", "active"):
-                skipped.append((line, f"{address}: {one_line(status)[:20]} in the file: not added"))
+            status = " ".join(_cell(cells, columns, "status").lower().split())
+            if status in _LEFT:
+                skipped.append((line, f"{address}: {status} in the file: not added"))
+                continue
+            if status not in _JOINED:
+                why = f"status {one_line(status)[:30]!r} is not one of {', '.join(_JOINED[1:])}"
+                errors.append((line, f"{address}: {why} (or {', '.join(_LEFT)})"))
                 continue
             name = subscriber_name(_cell(cells, columns, "name"))
             key = address.lower()
@@ -226,7 +231,7 @@ class SubscriberList:
                 address = wanted.pop(key)[0]
                 errors.append((lines[key], f"{address}: on the suppression list ({why})"))
         errors.sort()
-        consent = Consent(How.IMPORT, file=path.name)
+        consent = Consent(How.IMPORT, file=one_line(path.name)[:200])  # a name, not lines
         added = 0
         keys = list(wanted)
         for start in range(0, len(keys), 1000):
@@ -296,7 +301,7 @@ class SubscriberList:
                     conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id == r.id)
-                        .values(topics=topics, sources=sources, cadence=cadence)
+                        .values(topics=topics, sources=sources, cadence=cadence, paused_until="")
                     )
                     detail = {**consent.detail(), "status": r.status}
                     detail |= _choice_detail(choice.selection, cadence)
@@ -490,7 +495,13 @@ def _choice_detail(selection: Selection, cadence: str) -> dict[str, object]:
 #: and the others so, wherever they stand; a few other lists' names for them too
 _ADDRESS_HEADS = ("email", "address", "e-mail", "email address", "e-mail address")
 _COLUMNS = ("name", "topics", "sources", "cadence", "status")
-_SYNONYMS = {"tags": "topics", "full name": "name"}
+_SYNONYMS = {"tags": "topics", "full name": "name", "first name": "name"}
+#: a status column's words, as postroom's export and other lists' write them: who is on
+#: the list (added), and who left it or never joined (skipped: an old export must not
+#: bring them back); any other word is that row's error
+_JOINED = ("", "active", "subscribed", "confirmed", "enabled", "opted in", "yes", "true")
+_LEFT = ("unsubscribed", "bounced", "complained", "cleaned", "pending", "unconfirmed",
+         "inactive", "disabled", "opted out", "no", "false")  # fmt: skip
 
 #: what a spreadsheet takes for a formula at the start of a cell (OWASP: CSV injection)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -28,7 +28,7 @@ from postroom.service.command import Context
 from postroom.service.jobs import Jobs
 from postroom.store import Store
 from postroom.store.bounces import Kind, Limits, Matched, record
-from postroom.store.consent import Consent, How, entries
+from postroom.store.consent import Consent, How, entries, keep_wording
 from postroom.store.outbox import Outbox
 from postroom.store.rights import erase, purge_unconfirmed
 from postroom.store.schema import consent_log, outbox, subscribers
@@ -438,6 +438,9 @@ def test_the_consent_record_has_each_confirmation_and_a_returning_persons_new_re
     form = Consent(How.FORM, wording_sha256="ab12")
     book.add(JANE, status=Status.PENDING, consent=form, rejoin=True)
     assert book.confirm(JANE, datetime.now(UTC))
+    reader = book.find(JANE)
+    assert reader is not None
+    assert book.set_preferences(reader.id, Selection(), None, "2099-01-01T00:00:00+00:00")
     assert book.set_status(JANE, Status.UNSUBSCRIBED, How.FORM)
     adoption = Choice(Selection.of(["Adoption"]))
     assert not book.add(JANE, status=Status.PENDING, consent=form, choice=adoption, rejoin=True)
@@ -448,12 +451,14 @@ def test_the_consent_record_has_each_confirmation_and_a_returning_persons_new_re
     assert events == [
         ("subscribed", "pending"),
         ("confirmed", None),
+        ("preferences", None),
         ("status", "unsubscribed"),
         ("subscribed", "unsubscribed"),  # asked again, with the form's wording
         ("confirmed", None),
     ]
     reader = book.find(JANE)
     assert reader is not None and reader.selection == Selection(("adoption",), ())
+    assert reader.paused_until == ""  # a pause from before they left does not hold them back
     store.close()
 
 
@@ -473,11 +478,12 @@ def test_an_export_imported_elsewhere_brings_back_nobody_who_left_nor_runs_a_for
     assert [r["name"] for r in rows if r["address"] == JANE] == ["'" + formula]  # text
     exported = tmp_path / "export.csv"
     exported.write_text(out)
-    new = make_site(tmp_path / "new", config=SITE)
-    code, out, err = run(new, capsys, "subscribers", "import", str(exported))
+    for address in (JANE, "gone@example.org"):  # a list started again from the file
+        assert run(old, capsys, "subscribers", "remove", address)[0] == 0
+    code, out, err = run(old, capsys, "subscribers", "import", str(exported))
     assert code == 0 and "1 added" in out and "1 skipped (not active)" in out
     assert "gone@example.org: unsubscribed in the file: not added" in err
-    store = Store(new.store_url)
+    store = Store(old.store_url)
     [jane] = SubscriberList(store).all()
     assert (jane.address, jane.name, jane.status) == (JANE, formula, Status.ACTIVE)
     store.close()
@@ -512,3 +518,40 @@ def test_import_finds_the_address_column_wherever_its_header_puts_it(tmp_path, c
     assert jane is not None and jane.name == "Jane Doe"
     assert jane.selection == Selection(("adoption", "fostering"), ())
     store.close()
+
+
+def test_import_reads_other_lists_status_words_and_refuses_one_it_does_not_know(tmp_path, capsys):
+    site = make_site(tmp_path, config=SITE)
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "First Name,Email Address,Status\n"
+        "Zed,zed@example.org,subscribed\n"
+        "Cleo,cleo@example.org,cleaned\n"
+        "Odd,odd@example.org,maybe\n"
+    )
+    code, out, err = run(site, capsys, "subscribers", "import", str(listed))
+    assert code == 1 and out.startswith("1 added") and "1 skipped" in out
+    assert "list.csv:3: skipped: cleo@example.org: cleaned in the file" in err
+    assert "list.csv:4: odd@example.org: status 'maybe' is not one of active" in err
+    store = Store(site.store_url)
+    [zed] = SubscriberList(store).all()
+    assert (zed.address, zed.name) == ("zed@example.org", "Zed")
+    store.close()
+
+
+def test_show_prints_the_words_agreed_to_and_no_line_a_file_name_could_forge(tmp_path, capsys):
+    site = make_site(tmp_path, config=SITE)
+    store = Store(site.store_url)
+    words = "Send me the weekly digest. I can unsubscribe at any time."
+    form = Consent(How.FORM, wording_sha256=keep_wording(store, words))
+    SubscriberList(store).add(JANE, status=Status.PENDING, consent=form)
+    store.close()
+    forged = tmp_path / "x\n  2026-01-01T00:00:00+00:00 confirmed how=form.csv"
+    forged.write_text("bob@example.org\n")
+    assert run(site, capsys, "subscribers", "import", str(forged))[0] == 0
+    code, out, _ = run(site, capsys, "subscribers", "show", JANE)
+    assert code == 0 and f"wording {form.wording_sha256[:12]}: {words}" in out
+    code, out, _ = run(site, capsys, "subscribers", "show", "--json", JANE)
+    assert json.loads(out)["wordings"] == {form.wording_sha256: words}
+    code, out, _ = run(site, capsys, "subscribers", "show", "bob@example.org")
+    assert not any(line.lstrip().startswith("2026-01-01") for line in out.splitlines())

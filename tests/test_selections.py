@@ -468,3 +468,31 @@ def test_a_reader_who_chose_monthly_where_the_site_sends_none_gets_the_weekly(we
     a = w.post("courts")
     _, mails = w.slot()
     assert stories_of(mails, "mo@example.org") == {a}
+
+
+def test_a_held_issue_sent_late_reaches_a_weekly_reader_whose_pause_has_ended(week):
+    """A weekly reader paused at the held issue's slot was left out when it was sent after
+    the next issue (paused then, by the held slot's clock), and served past it by then:
+    its posts never reached them. Paused or not is now as at the moment it goes."""
+    curator = '[curator]\nemail = "editor@notes.example.org"\n'
+    w = week("proof_hours = 24\n", curator)
+    w.reader("ben@example.org", topics=("adoption",))
+    w.slot()  # 9 Nov: nothing yet
+    w.choose("ben@example.org", topics=("adoption",),
+             paused_until=w.slot_at + timedelta(weeks=1, days=3))  # fmt: skip
+    held = w.post("adoption")
+    w.pick_up()
+    found = prepare_proof(w.site, w.store, w.next_slot - timedelta(hours=2))
+    assert found is not None and found.issue is not None
+    assert hold_issue(w.store, found.slot, found.issue.number)
+    w.slot()  # 16 Nov: held; ben paused
+    later = w.post("adoption")
+    w.pick_up(w.next_slot - timedelta(hours=30))
+    _, mails = w.slot()  # 23 Nov: the next issue; ben's pause is over
+    got = stories_of(mails, "ben@example.org")
+    now = w.slot_at + timedelta(hours=3)
+    waiting = (SlotOutcome.PROOF, SlotOutcome.HELD)
+    assert issue_waiting(w.site, w.store, found.slot, found.issue.number, now, waiting)
+    w.send(now)
+    got |= stories_of(w.new_mail(), "ben@example.org")
+    assert got == {held, later}

@@ -564,7 +564,12 @@ class Web:
             return self.page(
                 "Not subscribed",
                 f"{reader.address} {_NOT_ACTIVE.get(reader.status, 'is not subscribed')}."
-                " To get the digest again, subscribe with the form on the site's front page.",
+                + (
+                    " The list will not take it back by the form: write to the sender."
+                    if reader.status in (Status.BOUNCED, Status.COMPLAINED)
+                    else " To get the digest again, subscribe with the form on the site's"
+                    " front page."
+                ),
                 409 if request.method == "POST" else 200,
             )
         offer = await run_in_threadpool(self.offer, reader.selection)
