@@ -150,14 +150,18 @@ def make_proof_issue(site: Site, store: Store, slot: datetime, now: datetime) ->
     return _make_issue(site, store, now, now, slot=slot, stage=IssueStage.PROOF)
 
 
+def members(store: Store, issue: Issue) -> tuple[Post, ...]:
+    """The issue's posts as they are now, in its order (a withdrawn one left out)."""
+    wanted = set(issue.post_ids)
+    posts = {p.id: p for p in store.posts() if p.id in wanted}
+    return tuple(posts[i] for i in issue.post_ids if i in posts)
+
+
 def announce(site: Site, store: Store, number: int) -> Issue | None:
     """Issue `number` as issued now, announced (`issue_issued`) as a new issue is."""
     issue = issue_by_number(store, number)
     if issue is not None:
-        wanted = set(issue.post_ids)
-        posts = {p.id: p for p in store.posts() if p.id in wanted}
-        members = tuple(posts[i] for i in issue.post_ids if i in posts)
-        send(issue_issued, site, issue=issue, posts=members)
+        send(issue_issued, site, issue=issue, posts=members(store, issue))
     return issue
 
 
@@ -223,10 +227,6 @@ def issue_waiting(
     found = slot_issue(store, slot)
     if found is None or found.issue is None or found.issue.number != number:
         return False
-    wanted = set(found.issue.post_ids)
-    posts = [p for p in store.posts() if p.id in wanted]
-    by_id = {p.id: p for p in posts}
-    members = [by_id[i] for i in found.issue.post_ids if i in by_id]
     due = due_at(site, slot, now)
     if (last := last_issue(store)) is not None and last.number > number:
         # sent after a later issue went out: every reader (monthly ones too, whatever
@@ -235,7 +235,7 @@ def issue_waiting(
         # now is left as they are, not passed over
         cadences = frozenset({Cadence.WEEKLY, Cadence.MONTHLY})
         due = replace(due, cadences=cadences, slot=now, skip_paused=False)
-    plan = plan_issue(site, store, found.issue, members, due)
+    plan = plan_issue(site, store, found.issue, members(store, found.issue), due)
     return issue_now(store, slot, number, now, sources, plan)
 
 

@@ -16,7 +16,6 @@ from enum import StrEnum
 from postroom.core.model import Republish
 from postroom.store import Store
 from postroom.store.editions import Plan, queue_plan
-from postroom.store.outbox import queue
 from postroom.store.schema import digest_issues, digest_posts, digest_slots
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -89,11 +88,11 @@ def save_issue(
     store: Store,
     issue: Issue,
     now: datetime,
-    slot: datetime | None = None,
-    plan: Plan | None = None,
+    slot: datetime | None,
+    plan: Plan | None,
 ) -> int:
-    """Keep `issue` with its posts and its readers' ledger rows as `plan` has them (without
-    one: a row for every active subscriber, at the issue's own parts), in one transaction
+    """Keep `issue` with its posts and its readers' ledger rows as `plan` has them (an issue
+    at the PROOF stage has none: nobody is queued until its slot), in one transaction
     (with `slot`, recorded as that slot's issue in it too), so an issue and its
     recipients exist together or not at all; how many rows were queued. Raises
     RaceLost if another process took the number, a post or the slot first.
@@ -131,13 +130,9 @@ def save_issue(
                     for i, post_id in enumerate(issue.post_ids)
                 ],
             )
-            return 0 if proof else _queue(conn, issue.number, now, plan)
+            return queue_plan(conn, issue.number, now, plan) if plan and not proof else 0
     except IntegrityError as exc:
         raise RaceLost(f"issue {issue.number}: another process made it first") from exc
-
-
-def _queue(conn: Connection, number: int, now: datetime, plan: Plan | None) -> int:
-    return queue_plan(conn, number, now, plan) if plan else queue(conn, number, now)
 
 
 def _rule(issue: Issue, i: int) -> Republish | None:
@@ -325,10 +320,10 @@ def issue_now(
     number: int,
     now: datetime,
     sources: tuple[SlotOutcome, ...],
-    plan: Plan | None = None,
+    plan: Plan,
 ) -> bool:
     """Issue `slot`'s frozen issue `number` (from a slot outcome in `sources`): queued for
-    its readers as `plan` has them (without one: every subscriber active now), dated now,
+    its readers as `plan` has them (emails.editions), dated now,
     its rendered parts as the proof showed them; all in one transaction. False if the
     slot was no longer in `sources`."""
     with store.engine.begin() as conn:
@@ -339,7 +334,7 @@ def issue_now(
             .where(digest_issues.c.number == number)
             .values(proof_stage=IssueStage.ISSUED.value, created_at=now.isoformat())
         )
-        _queue(conn, number, now, plan)
+        queue_plan(conn, number, now, plan)
     return True
 
 

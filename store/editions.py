@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from postroom.core.model import Cadence
 from postroom.store import Store
@@ -92,7 +92,7 @@ class Plan:
 
 
 def _stamp(at: datetime) -> str:
-    return at.isoformat(timespec="microseconds")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _active() -> ColumnElement[bool]:
@@ -162,10 +162,16 @@ def queue_plan(conn: Connection, number: int, now: datetime, plan: Plan) -> int:
     # marked by their ids (the primary key), not by a scan of the list per group
     members: dict[tuple[str, str, int], list[int]] = {}
     wanted = {(g.topics, g.sources, g.served) for g in plan.groups}
-    for r in conn.execute(
-        select(subscribers.c.id, subscribers.c.topics, subscribers.c.sources, subscribers.c.served)
-        .where(_active(), due.cadence_is_due(), ~due.is_paused())
-        .order_by(subscribers.c.id)
+    for r in (
+        ()
+        if not wanted
+        else conn.execute(
+            select(
+                subscribers.c.id, subscribers.c.topics, subscribers.c.sources, subscribers.c.served
+            )
+            .where(_active(), due.cadence_is_due(), ~due.is_paused())
+            .order_by(subscribers.c.id)
+        )
     ):
         if (key := (r.topics, r.sources, r.served)) in wanted:
             members.setdefault(key, []).append(r.id)

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from postroom.core.process import holder_gone
 from postroom.store import Store
+from postroom.store.consent import How
 from postroom.store.holds import paused_in
 from postroom.store.schema import outbox, subscribers
 from postroom.store.subscribers import Status, SubscriberList
@@ -80,20 +81,6 @@ def queue_rows(
     columns = ["issue", "subscriber_id", "address", "state", "attempts"]
     columns += ["not_before", "claimed_by", "reply", "updated_at", "edition"]
     return conn.execute(insert(outbox).from_select(columns, chosen)).rowcount
-
-
-def queue(conn: Connection, issue: int, now: datetime) -> int:
-    """One pending row for every active subscriber, at the issue's own parts, in the
-    transaction that makes the issue, so the issue and its recipient list exist together
-    or not at all; each is served up to it. (An issue whose readers chose is queued by
-    store.editions.)"""
-    queued = queue_rows(conn, issue, now, subscribers.c.status == Status.ACTIVE.value)
-    conn.execute(
-        update(subscribers)
-        .where(subscribers.c.served < issue)  # the inactive too: see store.editions
-        .values(served=issue)
-    )
-    return queued
 
 
 def _pending() -> ColumnElement[bool]:
@@ -267,19 +254,23 @@ class Outbox:
                 )
         return len(first)
 
-    def _finish(self, claim: Claim, now: datetime, **values: object) -> None:
+    def _finish(self, claim: Claim, now: datetime, **values: object) -> bool:
         """Settle a row, only if this sender still holds it (a lapsed lease lets another
-        sender take it: then the ledger is theirs)."""
+        sender take it: then the ledger is theirs; an erase skipped it: then it is no
+        one's); whether it did."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.issue == claim.issue,
-                    outbox.c.subscriber_id == claim.subscriber_id,
-                    outbox.c.state == State.SENDING.value,
-                    outbox.c.claimed_by == self.holder,
-                )
-                .values(updated_at=now.isoformat(), **values)
+            return (
+                conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.issue == claim.issue,
+                        outbox.c.subscriber_id == claim.subscriber_id,
+                        outbox.c.state == State.SENDING.value,
+                        outbox.c.claimed_by == self.holder,
+                    )
+                    .values(updated_at=now.isoformat(), **values)
+                ).rowcount
+                == 1
             )
 
     def sent(self, claim: Claim, reply: str, now: datetime) -> None:
@@ -295,16 +286,19 @@ class Outbox:
             not_before=until.isoformat(),
         )
 
-    def fail(self, claim: Claim, code: int | None, reply: str, now: datetime) -> None:
+    def fail(self, claim: Claim, code: int | None, reply: str, now: datetime) -> bool:
         """A failure for good: the row is never tried again. `code` is None when no server
-        replied (the message could not be made for this recipient)."""
-        self._finish(claim, now, state=State.FAILED.value, code=code, reply=reply)
+        replied (the message could not be made for this recipient). Whether this sender
+        settled it."""
+        return self._finish(claim, now, state=State.FAILED.value, code=code, reply=reply)
 
     def bounce(self, claim: Claim, code: int, reply: str, now: datetime) -> None:
         """A failure for good that also marks the subscriber bounced: no later issue is
-        queued for them (which refusals bounce is the sender's policy, `mail.bounce`)."""
-        self.fail(claim, code, reply, now)
-        self.subscribers.set_status_of(claim.subscriber_id, Status.BOUNCED)
+        queued for them (which refusals bounce is the sender's policy, `mail.bounce`).
+        Only for a row this sender settled: one an erase took meanwhile names an id that
+        SQLite may already have given to someone else."""
+        if self.fail(claim, code, reply, now):
+            self.subscribers.set_status_of(claim.subscriber_id, Status.BOUNCED, How.EMAIL)
 
     def release(self, claim: Claim, now: datetime, *, tried: bool = True) -> None:
         """Back to pending: the connection went before the message was accepted

@@ -449,12 +449,6 @@ class SubscriberList:
             r = conn.execute(select(subscribers).where(subscribers.c.address_key == key)).first()
         return _subscriber(r) if r else None
 
-    def count(self, status: Status) -> int:
-        """How many people are at `status` (`digest send --dry-run`: who would get it)."""
-        with self.engine.connect() as conn:
-            found = select(func.count()).select_from(subscribers)
-            return conn.execute(found.where(subscribers.c.status == status.value)).scalar() or 0
-
     def all(self) -> list[Subscriber]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(subscribers).order_by(subscribers.c.address)).all()

@@ -555,3 +555,23 @@ def test_show_prints_the_words_agreed_to_and_no_line_a_file_name_could_forge(tmp
     assert json.loads(out)["wordings"] == {form.wording_sha256: words}
     code, out, _ = run(site, capsys, "subscribers", "show", "bob@example.org")
     assert not any(line.lstrip().startswith("2026-01-01") for line in out.splitlines())
+
+
+def test_a_refusal_for_an_erased_row_marks_nobody_bounced(tmp_path):
+    """The sender's 5xx came after the erase had taken the row: marking "the row's
+    subscriber" bounced then hit whoever SQLite gave the freed id to next."""
+    site = digest_site(tmp_path)
+    store = Store(site.store_url)
+    book = SubscriberList(store)
+    book.add(JANE)
+    scan(site, store)
+    now = datetime.now(UTC)
+    issue = create_issue(site, store, now, now)
+    assert issue is not None
+    box = Outbox(store, "host:1")
+    [claim] = box.claim(issue.number, now, size=10)
+    erase(store, JANE, now)
+    book.add("next@example.org")  # on SQLite, the erased reader's id again
+    box.bounce(claim, 550, "550 5.1.1 no such user", now)
+    assert book.find("next@example.org").status is Status.ACTIVE
+    store.close()

@@ -106,14 +106,14 @@ def test_a_write_that_loses_a_race_keeps_nothing_and_says_so(site):
         scan(site, store, T0)
         first = create_issue(site, store, T0 + timedelta(days=1), T0)
         with pytest.raises(RaceLost):  # its post is in issue 1 already
-            save_issue(store, replace(first, number=2), T0)
+            save_issue(store, replace(first, number=2), T0, None, None)
         with pytest.raises(RaceLost):  # the number is taken
-            save_issue(store, replace(first, post_ids=("another-post",)), T0)
+            save_issue(store, replace(first, post_ids=("another-post",)), T0, None, None)
         record_slot(store, slot, SlotOutcome.EMPTY, T0)
         with pytest.raises(RaceLost):
             record_slot(store, slot, SlotOutcome.LATE, T0)
         with pytest.raises(RaceLost):  # the slot is decided: not even the issue is kept
-            save_issue(store, replace(first, number=2, post_ids=("another-post",)), T0, slot)
+            save_issue(store, replace(first, number=2, post_ids=("another-post",)), T0, slot, None)
         assert all_issues(store) == [first]
         assert slot_outcome(store, slot) is SlotOutcome.EMPTY
         assert Outbox(store, "test:1").counts() == {1: {State.PENDING: 1}}

@@ -370,9 +370,9 @@ class Web:
         names): the page's boxes were counted over the posts of its build, which a later
         post may have reordered near the last place; a stranger's made-up topic is
         dropped."""
-        names = [*self.site.config.digest.topics]
-        names += [tag for tags, _ in tags_and_sources(self.store) for tag in tags]
-        known = {name_slug(name) for name in names if name.strip()}
+        names = {*self.site.config.digest.topics}
+        names |= {tag for tags, _ in tags_and_sources(self.store) for tag in tags}
+        known = {name_slug(name) for name in names if name.strip()}  # each spelling once
         return Selection.of([t for t in topics if t.strip() and name_slug(t) in known])
 
     def consent(self) -> Consent:
