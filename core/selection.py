@@ -15,8 +15,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from postroom.core.config import source_key
-from postroom.core.model import Post
+from postroom.core.config import DigestSection, source_key
+from postroom.core.model import Cadence, Post
 from postroom.core.slug import name_slug
 
 #: the most topics or sources one person may choose: a form or a CSV cell is a stranger's
@@ -73,3 +73,11 @@ class Selection:
             return "everything"
         parts = [*(f"topic {t}" for t in self.topics), *(f"source {s}" for s in self.sources)]
         return ", ".join(parts)
+
+
+def cadence_of(digest: DigestSection, chosen: Cadence | None) -> Cadence:
+    """The cadence a reader gets: theirs, else the site's `digest.cadence`; monthly is the
+    weekly on a site with no `digest.monthly` (as emails.editions.due_at sends it), so the
+    preferences page, the welcome and `subscribers show` say what really comes."""
+    cadence = chosen or digest.cadence
+    return Cadence.WEEKLY if cadence is Cadence.MONTHLY and not digest.monthly else cadence

@@ -20,6 +20,7 @@ from postroom.core.config import Site
 from postroom.core.model import Cadence
 from postroom.core.sanitize import one_line
 from postroom.core.schedule import is_monthly_slot, next_slot, parse_schedule
+from postroom.core.selection import cadence_of
 from postroom.emails.message import Envelope, dkim_signer, mailbox
 from postroom.emails.render import render_email
 from postroom.emails.tokens import Purpose, make_token
@@ -64,7 +65,7 @@ def welcome(site: Site, secret: bytes, subscriber: Subscriber, now: datetime) ->
     host = urlsplit(site.base_url).hostname or "localhost"
     token = make_token(secret, Purpose.UNSUBSCRIBE, subscriber.id, address, int(now.timestamp()))
     unsubscribe_url = f"{site.base_url}unsubscribe?token={token}"
-    cadence = subscriber.cadence or config.digest.cadence
+    cadence = cadence_of(config.digest, subscriber.cadence)
     chosen = subscriber.selection
     posts = "every new post" if chosen.everything else f"every new post of {chosen.describe()}"
     what = (

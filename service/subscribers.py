@@ -13,7 +13,7 @@ from pathlib import Path
 
 from postroom.core.config import Site
 from postroom.core.model import Cadence
-from postroom.core.selection import Selection
+from postroom.core.selection import Selection, cadence_of
 from postroom.emails.tokens import Purpose, read_token, secret_from_env
 from postroom.emails.transports import forget_files
 from postroom.service.command import Context, Exit, say
@@ -155,14 +155,13 @@ def _entry_json(entry: Entry) -> dict:
 def _person_json(site: Site, s: Subscriber) -> dict:
     """A subscriber's row as export and show give it: their choices spelled out, the
     cadence they get (`cadence_default`: the site's, not one they chose)."""
-    default = site.config.digest.cadence
     return {
         "address": s.address,
         "name": s.name,
         "status": s.status.value,
         "topics": list(s.selection.topics),
         "sources": list(s.selection.sources),
-        "cadence": (s.cadence or default).value,
+        "cadence": cadence_of(site.config.digest, s.cadence).value,
         "cadence_default": s.cadence is None,
         "paused_until": s.paused_until,
         "created_at": s.created_at,

@@ -24,7 +24,7 @@ from postroom.feeds.pages import render_page
 from postroom.store.consent import Event, entries, wording, wording_sha256
 from postroom.store.rights import purge_unconfirmed
 from postroom.store.schema import subscribers
-from postroom.store.subscribers import Status, SubscriberList
+from postroom.store.subscribers import Choice, Status, SubscriberList
 from sqlalchemy import update
 from support import make_site
 from web_support import SECRET, Served, parse, screenshot_width, serving
@@ -323,6 +323,12 @@ def test_monthly_is_offered_only_when_the_site_sends_one(site, client, tmp_path,
     with serving(tmp_path / "plain", FILES) as plain, httpx.Client(timeout=10) as other:
         reader(plain, "gus@example.org")
         page = lxml.html.fromstring(other.get(link(plain, "gus@example.org")).text)
+        assert page.xpath("//input[@name='cadence']/@value") == ["weekly", "off"]
+        assert page.xpath("//input[@name='cadence'][@checked]/@value") == ["weekly"]
+        # one who chose monthly (an import's column) where none is sent gets the weekly:
+        # the page says so, rather than offering what never comes
+        SubscriberList(plain.store).add("ida@example.org", choice=Choice(cadence=Cadence.MONTHLY))
+        page = lxml.html.fromstring(other.get(link(plain, "ida@example.org")).text)
         assert page.xpath("//input[@name='cadence']/@value") == ["weekly", "off"]
         assert page.xpath("//input[@name='cadence'][@checked]/@value") == ["weekly"]
 

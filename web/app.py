@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from postroom.core.clock import Clock
 from postroom.core.config import Site
 from postroom.core.model import Cadence
-from postroom.core.selection import MOST_CHOICES, Selection
+from postroom.core.selection import MOST_CHOICES, Selection, cadence_of
 from postroom.core.slug import name_slug
 from postroom.emails.confirm import CONFIRM_MAX_AGE, confirmation
 from postroom.emails.proof import (
@@ -605,7 +605,7 @@ class Web:
         topics = [str(t) for t in form.getlist("topics")]
         sources = [str(s) for s in form.getlist("sources")]
         selection = offer.accept(topics, sources)
-        current = reader.cadence or self.site.config.digest.cadence
+        current = cadence_of(self.site.config.digest, reader.cadence)
         chosen = str(form.get("cadence") or current.value)
         if chosen not in {c.value for c in self._cadences(current)}:
             raise ValueError(f"{chosen[:40]!r} is not one of the choices of how often")
@@ -626,8 +626,8 @@ class Web:
         return selection, cadence, paused_until
 
     def _cadences(self, current: Cadence) -> list[Cadence]:
-        """Weekly and off; monthly when the site sends a monthly digest (or the reader has
-        it already: a choice is never taken from them by the form)."""
+        """Weekly and off; monthly when the site sends a monthly digest (a reader who chose
+        it where none is sent gets the weekly, and `current` says so: core.selection)."""
         offered_monthly = bool(self.site.config.digest.monthly) or current is Cadence.MONTHLY
         return [c for c in Cadence if c is not Cadence.MONTHLY or offered_monthly]
 
@@ -644,7 +644,7 @@ class Web:
     def _preferences_page(
         self, reader: Subscriber, offer: Offered, token: str, saved: str = ""
     ) -> Response:
-        current = reader.cadence or self.site.config.digest.cadence
+        current = cadence_of(self.site.config.digest, reader.cadence)
         until = self._until(reader)
         if until:
             pauses = [("keep", f"Stay paused until {until}", True)]
@@ -681,7 +681,7 @@ class Web:
                 for part in (topics and f"Topics: {topics}.", sources and f"Sources: {sources}.")
                 if part
             )
-        cadence = reader.cadence or self.site.config.digest.cadence
+        cadence = cadence_of(self.site.config.digest, reader.cadence)
         said = f"{what} How often: {cadence.value}."
         if until := self._until(reader):
             said += f" Paused until {until}."
