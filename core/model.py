@@ -151,7 +151,28 @@ class Post:
         return one_line(html_to_text(self.body_html))[:BODY_START_CHARS]
 
 
-def newest_first(post: Post) -> tuple[datetime, datetime, str]:
+@dataclass(frozen=True)
+class PostHead:
+    """A published post without its text: what lists, feed windows and a build's change
+    keys need. A site of 100,000 posts fits in memory as heads; its bodies do not, so
+    `feeds.build` loads whole `Post`s only for the outputs it renders."""
+
+    id: str
+    title: str
+    date: datetime
+    date_source: DateSource
+    picked_up: datetime
+    updated: datetime
+    attribution: Attribution
+    tags: tuple[str, ...]
+    files: tuple[str, ...]
+    republish: Republish | None
+    # changes whenever anything a page or feed shows of the post changes (the store's
+    # content fingerprint, with `updated` alongside: see `feeds.keys`)
+    fingerprint: str
+
+
+def newest_first(post: Post | PostHead) -> tuple[datetime, datetime, str]:
     """The order readers meet posts in (sort with `reverse=True`): the latest picked up
     first, and among posts picked up together (one scan, one timestamp) the latest
     written first, so an article from 2016 found beside one from last week never leads

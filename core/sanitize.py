@@ -47,6 +47,11 @@ def strip_illegal(text: str) -> tuple[str, int]:
     return cleaned, count
 
 
+def has_illegal(text: str) -> bool:
+    """Whether `text` holds a character XML cannot carry."""
+    return _XML_ILLEGAL.search(text) is not None
+
+
 def one_line(text: str) -> str:
     """Titles, names and credit lines: XML-safe, whitespace (NBSP too) folded, no CR/LF,
     no bidi controls."""

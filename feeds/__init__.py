@@ -1,7 +1,7 @@
 """From published posts to public/: feeds (site, per tag, per source), pages and the
 archive of past digest issues.
 
-    report = feeds.build(site, store.posts(), issues)
+    report = feeds.build(site, store, issues)
 
 One bad post never breaks the build: it is left out with a `Problem` and the
 rest is written. The same posts and config always give the same bytes.
@@ -14,24 +14,25 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from postroom.core.config import Site
-from postroom.core.model import Post, Problem
+from postroom.core.model import Post, PostHead, Problem, newest_first
 from postroom.feeds import showing, syndication
 from postroom.feeds.archive import ArchivedIssue, render_archive
-from postroom.feeds.history import ARCHIVE_PAGE_SIZE, memo_for, write_history
+from postroom.feeds.catalogue import Catalogue, Loader, PostList
+from postroom.feeds.history import ARCHIVE_PAGE_SIZE, write_history
+from postroom.feeds.keys import digest, post_key, site_key
 from postroom.feeds.pages import (
-    PageMemo,
     post_page_name,
     render_feeds_index,
-    render_lists,
     render_post_page,
-    render_topics,
+    write_lists,
+    write_topics,
 )
-from postroom.feeds.safety import admit
+from postroom.feeds.safety import admit, xml_safe
 from postroom.feeds.selection import Vetting, feed_sets, topics
-from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, stylesheet
+from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, FeedSet, stylesheet
 from postroom.feeds.writer import OutputWriter
 
-__all__ = ["ArchivedIssue", "BuildReport", "PageMemo", "build"]
+__all__ = ["ArchivedIssue", "BuildReport", "Catalogue", "PostList", "build"]
 
 
 @dataclass(frozen=True)
@@ -50,59 +51,61 @@ def _forget() -> None:
     syndication.forget()
 
 
+#: whole posts read for post pages at a time: a batch's text is all a build holds of them
+_PAGE_BATCH = 500
+
+
 def build(
     site: Site,
-    posts: Sequence[Post],
+    posts: Catalogue | Sequence[Post],
     issues: Sequence[ArchivedIssue] = (),
-    memo: PageMemo | None = None,
     progress: Callable[[int, int], None] | None = None,
     since: datetime = EPOCH,
     page_size: int = ARCHIVE_PAGE_SIZE,
 ) -> BuildReport:
-    """Write every feed and page for `posts` (every published post, any order) and the
-    archive of `issues` (every digest issue sent) into site.public_dir, rewriting only
-    files whose bytes change and removing outputs of earlier builds that this one no
-    longer makes. With `memo`, post pages this process already wrote from the same post
-    are not rendered again. `progress(done, total)` is told of each post page. `since` is
-    the site's first build: the `updated` of a feed with nothing in it yet (a feed reader
-    and the W3C validator call 1970 "implausible"), kept by the caller so that rebuilds
-    stay byte-identical. `page_size` (posts per archive page of the site's feeds, see
+    """Write every feed and page of the published posts of `posts` (a `Catalogue` such as
+    the store, or posts in memory, any order) and the archive of `issues` (every digest
+    issue sent) into site.public_dir, and remove outputs of earlier builds that this one
+    no longer makes.
+
+    Incremental: each output has a key (`feeds.keys`: the code, the site's config and
+    templates, the posts it shows); one whose file was written from the same key and
+    is untouched since is kept without rendering, so a new post renders its page and
+    the few lists and feeds that show it, and a build with nothing new renders nothing.
+    The bytes are those a clean build writes. Every post's head is read; whole posts
+    only for what is rendered, a batch at a time.
+
+    `progress(done, total)` is told of each post page. `since` is the site's first
+    build: the `updated` of a feed with nothing in it yet (a feed reader and the W3C
+    validator call 1970 "implausible"), kept by the caller so that rebuilds stay
+    byte-identical. `page_size` (posts per archive page of the site's feeds, see
     `feeds.history`) is for tests.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
     _forget()  # the last build's, should it have ended early
-    admitted, problems = admit(posts)
-    vetting = Vetting(site)
-    found = topics(admitted)
-    sets = [replace(feed, since=since) for feed in feed_sets(site, admitted, vetting, found)]
+    catalogue = posts if isinstance(posts, Catalogue) else PostList(posts)
+    heads, problems = admit(catalogue.heads())
+    base = site_key(site)
     out = OutputWriter(site.public_dir)
-    if memo:
-        memo.theme(site)
-    for done, post in enumerate(admitted, 1):
-        if progress is not None:
-            progress(done, len(admitted))
-        name = post_page_name(post)
-        if memo and memo.fresh(out.root / name, site, post):
-            out.keep(name)
-            continue
-        out.put(name, render_post_page(site, post))
-        if memo:
-            memo.made(out.root / name, site, post)
+    loader = Loader(catalogue, xml_safe)
+    vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
+    _write_post_pages(site, heads, base, out, catalogue, progress)
+    ordered = sorted(heads, key=newest_first, reverse=True)
+    found = topics(ordered)
+    sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
     out.put(XSL_NAME, stylesheet())  # before the feeds that name it
     archive, refused = render_archive(site, issues, since)
     for name, data in archive:
         out.put(name, data)
-    for name, data in render_topics(site, found):
-        out.put(name, data)
-    for name, data in render_lists(site, admitted, newest=sets[0].posts, found=found):
-        out.put(name, data)
+    write_topics(site, found, base, out)
+    write_lists(site, ordered, sets[0].posts, found, base, out, loader)
     # the site feed's archive pages (RFC 5005) before the feeds that link to them
-    sets[0] = write_history(site, sets[0], admitted, vetting, out, memo_for(memo), page_size)
+    sets[0] = write_history(site, sets[0], ordered, vetting, out, base, loader, page_size)
     for feed in sets:
-        for name, render in FORMATS.items():
-            out.put(feed.folder + name, render(site, feed))
+        _write_feeds(site, feed, base, out, loader)
     out.put(*render_feeds_index(site, found))
+    out.remember("verdicts", vetting.verdicts())
     removed = out.finish()
     _forget()
     return BuildReport(
@@ -112,3 +115,48 @@ def build(
         problems=(*problems, *vetting.problems, *refused),
         outputs=out.produced,
     )
+
+
+def _write_post_pages(
+    site: Site,
+    heads: Sequence[PostHead],
+    base: str,
+    out: OutputWriter,
+    catalogue: Catalogue,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Each post's page, rendered only when the post or the site changed; the posts
+    rendered are read `_PAGE_BATCH` at a time."""
+    stale: dict[str, str] = {}  # id -> key
+    for head in heads:
+        key = digest(base, "post", head.id, head.fingerprint)
+        if out.fresh(post_page_name(head), key):
+            out.keep(post_page_name(head))
+        else:
+            stale[head.id] = key
+    done = len(heads) - len(stale)
+    if progress is not None and done:
+        progress(done, len(heads))
+    ids = list(stale)
+    for start in range(0, len(ids), _PAGE_BATCH):
+        for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
+            post = xml_safe(post)
+            out.put(post_page_name(post), render_post_page(site, post), stale[post.id])
+            done += 1
+            if progress is not None:
+                progress(done, len(heads))
+
+
+def _write_feeds(site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader) -> None:
+    """A feed set in every format (`FORMATS`), rendered only when its window, its
+    archive count or the site changed."""
+    key = digest(base, "feed", feed.folder, feed.title, feed.since.isoformat(), feed.archives)
+    key = digest(key, *map(post_key, feed.posts))
+    names = [feed.folder + name for name in FORMATS]
+    if all(out.fresh(name, key) for name in names):
+        for name in names:
+            out.keep(name)
+        return
+    whole = replace(feed, posts=loader.get([post.id for post in feed.posts]))
+    for name, render in FORMATS.items():
+        out.put(feed.folder + name, render(site, whole), key)

@@ -37,8 +37,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from postroom.core.config import Site
-from postroom.core.model import Post, Problem, newest_first
-from postroom.feeds.pages import PageMemo
+from postroom.core.model import Post, PostHead, newest_first
+from postroom.feeds.catalogue import Loader
+from postroom.feeds.keys import digest, post_key
 from postroom.feeds.selection import Vetting
 from postroom.feeds.syndication import (
     MEDIA_TYPES,
@@ -54,16 +55,18 @@ from postroom.feeds.writer import OutputWriter
 ARCHIVE_PAGE_SIZE = 100
 
 
-def archived(posts: Sequence[Post], window: Sequence[Post], size: int) -> list[Post]:
-    """The posts older than the window (`size` posts, newest first), oldest first; none
-    while the window is not full (every post the feeds take is in it)."""
+def archived(
+    ordered: Sequence[PostHead], window: Sequence[PostHead], size: int
+) -> Sequence[PostHead]:
+    """The posts of `ordered` (oldest pick-up first) older than the window (`size` posts,
+    newest first), oldest first; none while the window is not full (every post the
+    feeds take is in it)."""
     if len(window) < size or not window:
         return []
-    ordered = sorted(posts, key=newest_first)
     return ordered[: bisect_left(ordered, newest_first(window[-1]), key=newest_first)]
 
 
-def paged(places: Sequence[Post], page_size: int) -> list[Sequence[Post]]:
+def paged(places: Sequence[PostHead], page_size: int) -> list[Sequence[PostHead]]:
     """`places` (oldest first) in pages of `page_size` from the oldest, and one page more
     (empty when the last is full). No page at all when nothing is archived.
 
@@ -77,42 +80,6 @@ def paged(places: Sequence[Post], page_size: int) -> list[Sequence[Post]]:
         return []
     count = len(places) // page_size + 1
     return [places[i * page_size : (i + 1) * page_size] for i in range(count)]
-
-
-class ArchiveMemo:
-    """The full archive pages this process wrote, and from what (as `PageMemo` does for
-    post pages): a full page whose places hold the same posts, rendered for the same
-    site, is not rendered again while its file is untouched. On a site of 10,000 posts
-    that is 200 documents (two formats) not rendered at each build. It rides on the
-    caller's PageMemo (`memo_for`), so `build`'s callers need not know of it."""
-
-    def __init__(self) -> None:
-        # path -> (inputs, size, mtime_ns, problems told when it was rendered)
-        self._made: dict[str, tuple[int, int, int, tuple[Problem, ...]]] = {}
-
-    def fresh(self, out: OutputWriter, name: str, inputs: int) -> tuple[Problem, ...] | None:
-        """The page's problems if its file is as this process wrote it from `inputs`."""
-        made = self._made.get(name)
-        if made is None or made[0] != inputs:
-            return None
-        try:
-            st = (out.root / name).stat()
-        except OSError:
-            return None
-        return made[3] if made[1:3] == (st.st_size, st.st_mtime_ns) else None
-
-    def made(self, out: OutputWriter, name: str, inputs: int, problems: Sequence[Problem]) -> None:
-        st = (out.root / name).stat()
-        self._made[name] = (inputs, st.st_size, st.st_mtime_ns, tuple(problems))
-
-
-def memo_for(memo: PageMemo | None) -> ArchiveMemo | None:
-    """The archive memo that lives as long as the caller's page memo (none without one)."""
-    if memo is None:
-        return None
-    if memo.archives is None:
-        memo.archives = ArchiveMemo()
-    return memo.archives
 
 
 def _render(
@@ -152,34 +119,35 @@ def page_name(feed: FeedSet, stem: str, number: int) -> str:
 def write_history(
     site: Site,
     feed: FeedSet,
-    posts: Sequence[Post],
+    ordered: Sequence[PostHead],
     vetting: Vetting,
     out: OutputWriter,
-    memo: ArchiveMemo | None = None,
+    base: str,
+    loader: Loader,
     page_size: int = ARCHIVE_PAGE_SIZE,
 ) -> FeedSet:
-    """Write the archive pages of `feed` (the window over `posts`, every post the build
-    admitted) and return the feed with their count, for its `prev-archive` link.
-    `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`."""
-    places = archived(posts, feed.posts, site.config.feed.window)
+    """Write the archive pages of `feed` (the window over `ordered`, every post the build
+    admitted, newest pick-up first) and return the feed with their count, for its
+    `prev-archive` link. A page whose posts, place and neighbours are as when it was
+    written is kept (`writer.OutputWriter.fresh`): a new post changes the newest page
+    only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`."""
+    places = archived(ordered[::-1], feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts
     since = max((post.updated for post in places), default=feed.since)
-    base = replace(feed, posts=(), since=since, archives=0)
+    shell = replace(feed, posts=(), since=since, archives=0)
     for number, page in enumerate(pages, 1):
-        last = number == len(pages)  # the growing page: always rendered
-        inputs = hash((site, feed.folder, feed.title, tuple(page), number))
+        last = number == len(pages)
+        empty = "" if page else since.isoformat()  # the `updated` of an empty page
+        key = digest(base, "archive", feed.folder, feed.title, number, last, empty)
+        key = digest(key, *map(post_key, page))
         names = [page_name(feed, stem, number) for stem in MEDIA_TYPES]
-        if memo and not last:
-            told = [memo.fresh(out, name, inputs) for name in names]
-            if all(problems is not None for problems in told):
-                vetting.problems.extend(told[0] or ())
-                for name in names:
-                    out.keep(name)
-                continue
-        before = len(vetting.problems)
-        for name, data in _render(site, base, page, number, last, vetting).items():
-            out.put(name, data)
-            if memo and not last:
-                memo.made(out, name, inputs, vetting.problems[before:])
+        if all(out.fresh(name, key) for name in names):
+            vetting.recall(page)
+            for name in names:
+                out.keep(name)
+            continue
+        posts = loader.get([post.id for post in page])
+        for name, data in _render(site, shell, posts, number, last, vetting).items():
+            out.put(name, data, key)
     return replace(feed, archives=len(pages))

@@ -8,25 +8,24 @@ A site's templates/pages/ overrides any of them (feeds.theme).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
-from postroom.core.model import Post
+from postroom.core.model import Post, PostHead
 from postroom.core.sanitize import one_line
+from postroom.feeds.catalogue import Loader
 from postroom.feeds.credit import credit_html, day
+from postroom.feeds.keys import digest, post_key
 from postroom.feeds.offered import offered
 from postroom.feeds.selection import Topic, TopicKind, topic_folder
 from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import FORMATS, post_url
-from postroom.feeds.theme import ThemeLoader, fingerprint, render, theme_folder
-
-if TYPE_CHECKING:
-    from postroom.feeds.history import ArchiveMemo
+from postroom.feeds.theme import ThemeLoader, render, theme_folder
+from postroom.feeds.writer import OutputWriter
 
 
 @cache
@@ -67,23 +66,42 @@ def render_post_page(site: Site, post: Post) -> bytes:
     return render_page("post.html", site, post=post)
 
 
-def by_date(posts: Sequence[Post]) -> list[Post]:
+def by_date(posts: Sequence[PostHead]) -> list[PostHead]:
     """Newest first by the post's own date (then id, so ties never depend on input order):
     the order of posts/ and of every topic page."""
     return sorted(posts, key=lambda p: (p.date, p.id), reverse=True)
 
 
-def render_lists(
-    site: Site, posts: Sequence[Post], newest: Sequence[Post], found: Sequence[Topic] = ()
-) -> Iterator[tuple[str, bytes]]:
-    """(path under public/, bytes) of the pages that list posts: the index shows `newest`
-    (the site feed's window) and the most-used of the topics `found`, posts/ lists every
-    post by its own date, newest first. The index's subscribe form offers the topics
-    `feeds.offered` does, as the web app that takes the form does."""
-    offer = offered(site, ((post.tags, post.attribution.source) for post in posts))
+def write_lists(
+    site: Site,
+    ordered: Sequence[PostHead],
+    newest: Sequence[PostHead],
+    found: Sequence[Topic],
+    base: str,
+    out: OutputWriter,
+    loader: Loader,
+) -> None:
+    """The pages that list posts, each rendered only when its key changed: the index
+    shows `newest` (the site feed's window, read whole for their teasers) and the
+    most-used of the topics `found`; posts/ lists every post of `ordered` by its own
+    date, newest first. The index's subscribe form offers the topics `feeds.offered`
+    does, as the web app that takes the form does."""
+    offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
     on_index = _on_index(found)
-    yield "index.html", render_page("index.html", site, posts=newest, offer=offer, **on_index)
-    yield "posts/index.html", render_page("posts.html", site, posts=by_date(posts))
+    summary = [(t.folder, t.name, len(t.posts)) for t in (*on_index["tags"], *on_index["sources"])]
+    key = digest(base, "index", repr(offer), summary, len(found), *map(post_key, newest))
+    if out.fresh("index.html", key):
+        out.keep("index.html")
+    else:
+        posts = loader.get([post.id for post in newest])
+        page = render_page("index.html", site, posts=posts, offer=offer, **on_index)
+        out.put("index.html", page, key)
+    listed = by_date(ordered)
+    key = digest(base, "posts", *map(post_key, listed))
+    if out.fresh("posts/index.html", key):
+        out.keep("posts/index.html")
+    else:
+        out.put("posts/index.html", render_page("posts.html", site, posts=listed), key)
 
 
 #: posts on one page of a tag or source: 50 titles with their credit lines load quickly
@@ -142,34 +160,39 @@ def _on_index(found: Sequence[Topic]) -> dict[str, object]:
     return {"tags": tags[:ON_INDEX], "sources": sources[:ON_INDEX], "all_topics": len(found)}
 
 
-def render_topics(site: Site, found: Sequence[Topic]) -> Iterator[tuple[str, bytes]]:
-    """(path under public/, bytes) of each topic's pages, TOPIC_PAGE_SIZE posts a page, newest
-    first by their own date, then of topics/, every tag and source by name."""
+def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWriter) -> None:
+    """Each topic's pages, TOPIC_PAGE_SIZE posts a page, newest first by their own date,
+    each rendered only when its key changed; then topics/, every tag and source by name."""
     title = _site_title(site)
     for topic in found:
         posts = by_date(topic.posts)
         pages = max(1, -(-len(posts) // TOPIC_PAGE_SIZE))
         feeds = feed_links(site, topic.folder)
         for number in range(1, pages + 1):
-            yield (
-                _page_path(topic.folder, number) + "index.html",
-                render_page(
-                    "topic.html",
-                    site,
-                    topic=topic,
-                    tag=topic.kind is TopicKind.TAG,
-                    posts=posts[(number - 1) * TOPIC_PAGE_SIZE : number * TOPIC_PAGE_SIZE],
-                    count=len(posts),
-                    number=number,
-                    pages=pages,
-                    newer=number > 1 and site.base_url + _page_path(topic.folder, number - 1),
-                    older=number < pages and site.base_url + _page_path(topic.folder, number + 1),
-                    feeds=feeds,
-                    feed_title=topic.feed_title(title),
-                ),
+            name = _page_path(topic.folder, number) + "index.html"
+            shown = posts[(number - 1) * TOPIC_PAGE_SIZE : number * TOPIC_PAGE_SIZE]
+            key = digest(base, "topic", topic.folder, topic.name, number, pages, len(posts))
+            key = digest(key, *map(post_key, shown))
+            if out.fresh(name, key):
+                out.keep(name)
+                continue
+            page = render_page(
+                "topic.html",
+                site,
+                topic=topic,
+                tag=topic.kind is TopicKind.TAG,
+                posts=shown,
+                count=len(posts),
+                number=number,
+                pages=pages,
+                newer=number > 1 and site.base_url + _page_path(topic.folder, number - 1),
+                older=number < pages and site.base_url + _page_path(topic.folder, number + 1),
+                feeds=feeds,
+                feed_title=topic.feed_title(title),
             )
+            out.put(name, page, key)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
-    yield "topics/index.html", render_page("topics.html", site, **_kinds(by_name))
+    out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 
 
 def render_feeds_index(site: Site, found: Sequence[Topic]) -> tuple[str, bytes]:
@@ -190,39 +213,3 @@ def _kinds(found: Sequence[Topic]) -> dict[str, list[Topic]]:
         "tags": [t for t in found if t.kind is TopicKind.TAG],
         "sources": [t for t in found if t.kind is TopicKind.SOURCE],
     }
-
-
-class PageMemo:
-    """The post pages one process has written, and from what: a page whose post and site
-    are unchanged and whose file nobody has touched since is not rendered again.
-
-    A long-running service keeps one; it turns "a new post on a site of 10,000" from
-    10,000 renders into one. Keys are in-process hashes, so it is never stored. A change
-    to the site's page templates (`theme`, told at each build) renders every page again."""
-
-    def __init__(self) -> None:
-        self._made: dict[str, tuple[int, int, int]] = {}  # path -> (inputs, size, mtime)
-        self._theme: object = None
-        # the site feed's full archive pages written, and from what (feeds.history.memo_for)
-        self.archives: ArchiveMemo | None = None
-
-    def theme(self, site: Site) -> None:
-        """Before a build: forget every page if the site's page templates changed since."""
-        now = fingerprint(theme_folder(site, "pages"))
-        if now != self._theme:
-            self._made.clear()
-            self._theme = now
-
-    def fresh(self, path: Path, site: Site, post: Post) -> bool:
-        made = self._made.get(str(path))
-        if made is None or made[0] != hash((site, post)):
-            return False
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        return made[1:] == (st.st_size, st.st_mtime_ns)
-
-    def made(self, path: Path, site: Site, post: Post) -> None:
-        st = path.stat()
-        self._made[str(path)] = (hash((site, post)), st.st_size, st.st_mtime_ns)

@@ -7,13 +7,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from itertools import islice
 
 from postroom.core.config import Site
-from postroom.core.model import Post, Problem, Severity
+from postroom.core.model import Post, PostHead, Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.core.slug import name_slug
+from postroom.feeds.catalogue import Loader
+from postroom.feeds.keys import digest, post_key
 from postroom.feeds.safety import first_file
-from postroom.feeds.syndication import FeedSet, check_entry, too_long, window
+from postroom.feeds.syndication import FeedSet, check_entry, too_long
+
+#: how a post fared as a feed entry
+_OK, _LONG, _REFUSED = "ok", "long", "refused"
 
 
 class Vetting:
@@ -22,31 +28,73 @@ class Vetting:
     A post whose data makes feedgen raise (a title of nothing but control
     characters, say) is left out of the feeds with a Problem and the window
     takes the next one; the build goes on. Only posts some window reaches are
-    tried, so a site of thousands of posts pays for a few hundred.
+    tried, so a site of thousands of posts pays for a few hundred; and a
+    verdict is remembered with the build (`verdicts`, keyed by the site and
+    the post as a feed shows it), so the next build reads and tries only posts
+    that are new to a window or changed.
     """
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, loader: Loader, base: str, remembered: object = None) -> None:
         self.site = site
         self.problems: list[Problem] = []
-        self._verdicts: dict[str, bool] = {}
+        self._loader = loader
+        self._base = base
+        self._remembered = remembered if isinstance(remembered, dict) else {}
+        self._verdicts: dict[str, list[str]] = {}  # id -> [key, outcome, reason]
 
-    def __call__(self, post: Post) -> bool:
+    def __call__(self, post: Post | PostHead) -> bool:
         if post.id not in self._verdicts:
-            self._verdicts[post.id] = self._try(post)
-        return self._verdicts[post.id]
+            key = digest(self._base, post_key(post))
+            verdict = self._remembered.get(post.id)
+            if not (isinstance(verdict, list) and len(verdict) == 3 and verdict[0] == key):
+                whole = [post] if isinstance(post, Post) else self._loader.get([post.id])
+                # a post gone between reading heads and posts (a scan ran): left out
+                # silently, as the next build leaves it out for good
+                verdict = [key, *self._try(whole[0])] if whole else [key, _REFUSED, ""]
+            self._verdicts[post.id] = verdict
+            if verdict[2]:
+                self._report(post, verdict[2])
+        return self._verdicts[post.id][1] != _REFUSED
 
-    def _try(self, post: Post) -> bool:
+    def read_ahead(self, heads: Sequence[PostHead]) -> None:
+        """Read in one go the posts among `heads` that will need trying."""
+        unknown = []
+        for head in heads:
+            verdict = self._remembered.get(head.id)
+            if head.id not in self._verdicts and not (
+                isinstance(verdict, list) and verdict[0] == digest(self._base, post_key(head))
+            ):
+                unknown.append(head.id)
+        if unknown:
+            self._loader.get(unknown)
+
+    def recall(self, posts: Sequence[Post | PostHead]) -> None:
+        """Say again the problems the last build found in `posts` (those it tried) and
+        remember them: their archive page, where they were tried, is not made again."""
+        for post in posts:
+            verdict = self._remembered.get(post.id)
+            if post.id in self._verdicts or not isinstance(verdict, list):
+                continue
+            if verdict[0] == digest(self._base, post_key(post)):
+                self._verdicts[post.id] = verdict
+                if verdict[2]:
+                    self._report(post, verdict[2])
+
+    def verdicts(self) -> dict[str, list[str]]:
+        """This build's verdicts, to remember with it."""
+        return dict(sorted(self._verdicts.items()))
+
+    def _try(self, post: Post) -> tuple[str, str]:
         try:
             check_entry(self.site, post)
         except (ValueError, TypeError) as exc:
-            self._report(post, f"left out of the feeds: {exc}")
-            return False
+            return _REFUSED, f"left out of the feeds: {exc}"
         if too_long(self.site, post):
             kb = self.site.config.feed.max_content_kb
-            self._report(post, f"body over {kb} KB, cut short in feeds (the page has it all)")
-        return True
+            return _LONG, f"body over {kb} KB, cut short in feeds (the page has it all)"
+        return _OK, ""
 
-    def _report(self, post: Post, reason: str) -> None:
+    def _report(self, post: Post | PostHead, reason: str) -> None:
         reason = f"'{one_line(post.title)}': {reason}"
         self.problems.append(Problem(first_file(post), reason, Severity.WARNING))
 
@@ -66,7 +114,7 @@ class Topic:
     kind: TopicKind
     folder: str  # "tags/<slug>/" or "sources/<slug>/"
     name: str  # the first spelling in sorted order of the names sharing the folder
-    posts: tuple[Post, ...]  # every post, each once, in the order given
+    posts: tuple[PostHead, ...]  # every post, each once, in the order given
 
     def feed_title(self, site_title: str) -> str:
         if self.kind is TopicKind.TAG:
@@ -82,7 +130,7 @@ def topic_folder(kind: TopicKind, name: str) -> str | None:
     return f"{kind.value}/{name_slug(name_)}/" if name_ else None
 
 
-def topics(posts: Sequence[Post]) -> list[Topic]:
+def topics(posts: Sequence[PostHead]) -> list[Topic]:
     """Every tag and source of `posts`, sorted by folder.
 
     Names that differ only in case or punctuation share a slug and so a folder;
@@ -91,7 +139,7 @@ def topics(posts: Sequence[Post]) -> list[Topic]:
     """
     names: dict[str, str] = {}
     kinds: dict[str, TopicKind] = {}
-    members: dict[str, list[Post]] = defaultdict(list)
+    members: dict[str, list[PostHead]] = defaultdict(list)
     for post in posts:
         named = [(TopicKind.TAG, tag) for tag in post.tags]
         named.append((TopicKind.SOURCE, post.attribution.source or ""))
@@ -110,14 +158,19 @@ def topics(posts: Sequence[Post]) -> list[Topic]:
 
 
 def feed_sets(
-    site: Site, posts: Sequence[Post], vetting: Vetting, found: Sequence[Topic] | None = None
+    site: Site, ordered: Sequence[PostHead], vetting: Vetting, found: Sequence[Topic]
 ) -> list[FeedSet]:
-    """The site's feeds, then one set per tag and per source (`topics(posts)`, unless
-    the caller has them already as `found`), sorted by folder."""
+    """The site's feeds, then one set per tag and per source (the topics `found` among
+    `ordered`, whose posts come in its order), sorted by folder. `ordered` is newest
+    pick-up first (`core.model.newest_first`); each window holds heads, read whole
+    only when its feeds are rendered."""
     size = site.config.feed.window
     title = one_line(site.config.site.title) or site.base_url
-    found = topics(posts) if found is None else found
-    return [FeedSet("", title, window(posts, size, vetting))] + [
-        FeedSet(topic.folder, topic.feed_title(title), window(topic.posts, size, vetting))
-        for topic in found
+
+    def window(posts: Sequence[PostHead]) -> list[PostHead]:
+        vetting.read_ahead(posts[:size])
+        return list(islice(filter(vetting, posts), size))
+
+    return [FeedSet("", title, window(ordered))] + [
+        FeedSet(topic.folder, topic.feed_title(title), window(topic.posts)) for topic in found
     ]

@@ -14,6 +14,18 @@ page written by a killed build is removed like any stale output once its post
 is gone. Files postroom never wrote (a curator's robots.txt, notes beside a
 page) are on no record and never removed.
 
+The manifest also keeps, for each file, the key it was made from
+(`feeds.keys`) and its size and mtime once written: `fresh` says a file is
+still what that key would make, so a build renders only what changed, and a
+file changed or removed by anyone else is made again.
+
+Durability is paid once per build, not per file: files are written and
+renamed into place without an fsync each, then one sync of the filesystem
+(`syncfs`) comes before the manifest is written. A power cut mid-build can
+leave some outputs new and some old, and on a filesystem that does not order
+renames after data, a renamed file empty; none of those matches its manifest
+entry (size and mtime), so the next build makes each of them again.
+
 A temp file written beside its target (the outbox's messages) is named after
 its process, so `clear_stale_temps` can remove those of processes that died
 between writing and renaming, and never one that a live process is writing.
@@ -22,6 +34,7 @@ between writing and renaming, and never one that a live process is writing.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -48,9 +61,12 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}~{this_process()}~"
 
 
-def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
+) -> None:
     """Temp file, fsync, rename: the old or the new file, never a mix. The temp file is
-    made in `scratch` (a folder on the same filesystem) if given, else beside `path`."""
+    made in `scratch` (a folder on the same filesystem) if given, else beside `path`.
+    Not `durable`: no fsync, for a caller that syncs everything it wrote at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = scratch or path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,7 +75,8 @@ def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the web server must read it
         try:
             os.replace(tmp, path)
@@ -67,7 +84,7 @@ def write_atomic(path: Path, data: bytes, scratch: Path | None = None) -> None:
             if exc.errno != errno.EXDEV or scratch is None:
                 raise
             Path(tmp).unlink()
-            write_atomic(path, data)  # public/ is another filesystem: beside the target
+            write_atomic(path, data, None, durable)  # another filesystem: beside the target
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -103,15 +120,38 @@ def clear_stale_temps(folder: Path) -> int:
     return removed
 
 
-def write_if_changed(path: Path, data: bytes, scratch: Path | None = None) -> bool:
+def write_if_changed(
+    path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
+) -> bool:
     """Write `data` unless the file already holds exactly it; says whether it wrote."""
     try:
-        if path.read_bytes() == data:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         pass
-    write_atomic(path, data, scratch)
+    write_atomic(path, data, scratch, durable)
     return True
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Everything written to `folder`'s filesystem reaches the disk: `syncfs(2)` where
+    the C library has it (one filesystem), else `sync()` (all of them)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _libc_syncfs is None or _libc_syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _find_syncfs():
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs
+    return None
+
+
+_libc_syncfs = _find_syncfs()
 
 
 def _is_inside(name: str) -> bool:
@@ -120,16 +160,39 @@ def _is_inside(name: str) -> bool:
     return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts
 
 
+#: a manifest entry: the key a file was made from, and its size and mtime once written
+Entry = tuple[str, int, int]
+
+
+def _load_manifest(root: Path) -> dict:
+    try:
+        return json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, ValueError, UnicodeDecodeError):
+        return {}  # first build, or broken: every file is made again
+
+
+def _entries(listed: object) -> dict[str, Entry | None]:
+    """name -> entry of a manifest (an older postroom's, a bare list of names: no
+    entries), only names inside the root."""
+    if isinstance(listed, list):  # before keys
+        return {name: None for name in listed if isinstance(name, str) and _is_inside(name)}
+    files = listed.get("files") if isinstance(listed, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    found: dict[str, Entry | None] = {}
+    for name, entry in files.items():
+        if not _is_inside(name):
+            continue
+        ok = isinstance(entry, list) and len(entry) == 3
+        ok = ok and isinstance(entry[0], str) and all(type(n) is int for n in entry[1:])
+        found[name] = (entry[0], entry[1], entry[2]) if ok else None
+    return found
+
+
 def read_manifest(root: Path) -> set[str]:
     """The files the last finished build wrote under `root` (none if there is no manifest,
     or it is broken); only names inside the root."""
-    try:
-        listed = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError, ValueError):  # first build, or broken
-        return set()
-    if not isinstance(listed, list):
-        return set()
-    return {name for name in listed if isinstance(name, str) and _is_inside(name)}
+    return set(_entries(_load_manifest(root)))
 
 
 def _read_journal(path: Path) -> set[str]:
@@ -153,16 +216,24 @@ def missing_outputs(root: Path, names: Iterable[str]) -> list[str]:
 
 
 class OutputWriter:
-    """Puts files under one folder and removes those a previous build wrote but this one did not."""
+    """Puts files under one folder and removes those a previous build wrote but this one
+    did not; remembers what each was made from (`fresh`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written: list[str] = []
         self.unchanged = 0
-        self._produced: set[str] = set()
+        self._made: dict[str, Entry | None] = {}  # this build's outputs
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
-        self._listed = read_manifest(root)
+        manifest = _load_manifest(root)
+        self._before = _entries(manifest)
+        self._listed = set(self._before)
+        #: what the last build asked to remember with its files (`remember`)
+        self.remembered: dict = manifest.get("remembered", {}) if isinstance(manifest, dict) else {}
+        if not isinstance(self.remembered, dict):
+            self.remembered = {}
+        self._remember: dict = {}
         self._journal: TextIO | None = None
         self._journaled: set[str] = set()
         # what killed builds (and an earlier build of this process that failed) wrote
@@ -190,33 +261,58 @@ class OutputWriter:
         self._journal.flush()
         self._journaled.update(new)
 
-    def put(self, name: str, data: bytes) -> None:
-        """`name` is a path relative to the root, with '/' separators."""
-        self._produced.add(name)
+    def fresh(self, name: str, key: str) -> bool:
+        """Whether `name` is as the last build wrote it from `key`: same key in the
+        manifest, and the file's size and mtime unchanged since (nobody edited,
+        truncated or removed it). A fresh file needs only `keep`."""
+        entry = self._before.get(name)
+        if entry is None or entry[0] != key:
+            return False
+        try:
+            st = os.stat(self.root / name)
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns) == entry[1:]
+
+    def put(self, name: str, data: bytes, key: str | None = None) -> None:
+        """`name` is a path relative to the root, with '/' separators; `key` what the
+        data was made from (`feeds.keys`), if the caller will ask `fresh` next time."""
         if name not in self._listed:
             self._record([name])
-        if write_if_changed(self.root / name, data, self.scratch):
+        path = self.root / name
+        if write_if_changed(path, data, self.scratch, durable=False):
             self.written.append(name)
         else:
             self.unchanged += 1
+        if key is None:
+            self._made[name] = None
+        else:
+            st = path.stat()
+            self._made[name] = (key, st.st_size, st.st_mtime_ns)
 
     def keep(self, name: str) -> None:
-        """`name` is an output of this build, known to be up to date: left as it is."""
-        self._produced.add(name)
+        """`name` is an output of this build, known to be up to date (`fresh`): left as
+        it is, its manifest entry carried over."""
+        self._made[name] = self._before.get(name)
         self.unchanged += 1
+
+    def remember(self, name: str, value: object) -> None:
+        """Keep `value` (JSON) with this build's manifest, as `remembered[name]` next time."""
+        self._remember[name] = value
 
     @property
     def produced(self) -> tuple[str, ...]:
         """Every output of this build so far, sorted."""
-        return tuple(sorted(self._produced))
+        return tuple(sorted(self._made))
 
     def finish(self) -> list[str]:
         """Delete stale outputs (only files a build wrote: the last manifest's, and those
-        on killed builds' journals), empty folders they leave, and record this build's
-        files; the manifest goes before the journal, so a crash between only means stale
-        files are looked for again next time."""
+        on killed builds' journals), empty folders they leave, sync the filesystem, and
+        record this build's files; the manifest goes after the sync (it never names a
+        file as made that a power cut could take back) and before the journal, so a
+        crash between only means stale files are looked for again next time."""
         recorded = self._listed | read_manifest(self.root) | self._journaled
-        removed = sorted(recorded - self._produced - {MANIFEST})
+        removed = sorted(recorded - set(self._made) - {MANIFEST})
         for name in removed:
             path = self.root / name
             path.unlink(missing_ok=True)
@@ -227,7 +323,15 @@ class OutputWriter:
                     folder.rmdir()
                 except OSError:  # not empty: something else still lives there
                     break
-        listing = json.dumps(sorted(self._produced), ensure_ascii=False, indent=0) + "\n"
+        if self.written or removed:
+            sync_filesystem(self.root)
+        # one file a line: a manifest of 100,000 files is read and diffed like a list
+        files = ",\n".join(
+            f"{json.dumps(name, ensure_ascii=False)}: {json.dumps(list(entry) if entry else None)}"
+            for name, entry in sorted(self._made.items())
+        )
+        remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
+        listing = f'{{"files": {{\n{files}\n}},\n"remembered": {remembered}}}\n'
         write_if_changed(self.root / MANIFEST, listing.encode(), self.scratch)
         if self._journal is not None:
             self._journal.close()

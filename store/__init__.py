@@ -20,6 +20,7 @@ from postroom.core.model import (
     LeadImage,
     ParsedPost,
     Post,
+    PostHead,
     Problem,
     Republish,
     Severity,
@@ -255,36 +256,57 @@ class Store:
                 .where(posts.c.withdrawn.is_(False))
                 .order_by(posts.c.picked_up.desc(), posts.c.id)
             ).all()
-            where = defaultdict(list)
-            for post_id, path in conn.execute(
-                select(versions.c.post_id, versions.c.path).order_by(versions.c.path)
-            ):
-                where[post_id].append(path)
+            where = _files_of(conn)
+        return [_post(row, where[row.id]) for row in rows]
+
+    def heads(self) -> list[PostHead]:
+        """Every published post without its text (`PostHead`), newest pick-up first: what
+        a build reads of every post, in a fraction of the memory and time of `posts()`."""
+        columns = [c for c in posts.c if c.name not in _TEXT_COLUMNS]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*columns)
+                .where(posts.c.withdrawn.is_(False))
+                .order_by(posts.c.picked_up.desc(), posts.c.id)
+            ).all()
+            where = _files_of(conn)
+        moments: dict[str, datetime] = {}  # many posts share a pick-up time: one object each
+
+        def moment(text: str) -> datetime:
+            if (found := moments.get(text)) is None:
+                found = moments[text] = datetime.fromisoformat(text)
+            return found
+
         return [
-            Post(
+            PostHead(
                 id=row.id,
                 title=row.title,
-                date=datetime.fromisoformat(row.date),
+                date=moment(row.date),
                 date_source=DateSource(row.date_source),
-                picked_up=datetime.fromisoformat(row.picked_up),
-                updated=datetime.fromisoformat(row.updated),
-                body_html=row.body_html,
-                summary=row.summary,
-                attribution=Attribution(
-                    source=row.source,
-                    author=row.author,
-                    author_role=row.author_role,
-                    url=row.source_url,
-                    credit=row.credit,
-                ),
+                picked_up=moment(row.picked_up),
+                updated=moment(row.updated),
+                attribution=_attribution(row),
                 tags=tuple(json.loads(row.tags)),
-                files=tuple(dict.fromkeys(where[row.id])),
-                comment=row.comment,
-                image=_image(json.loads(row.image)) if row.image else None,
+                files=where[row.id],
                 republish=Republish(row.republish) if row.republish else None,
+                fingerprint=row.fingerprint,
             )
             for row in rows
         ]
+
+    def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
+        """The published posts among `ids`, whole, in the order of `ids` (one query per
+        500): a build loads the text of the posts it renders, not of every post."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Post] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                rows = conn.execute(
+                    select(posts).where(posts.c.id.in_(chunk), posts.c.withdrawn.is_(False))
+                ).all()
+                where = _files_of(conn, chunk)
+                found.update((row.id, _post(row, where[row.id])) for row in rows)
+        return [found[i] for i in wanted if i in found]
 
     @contextmanager
     def intake(self) -> Iterator[IntakeSession]:
@@ -404,6 +426,50 @@ def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, 
         conn.execute(
             update(table).where(table.c[key] == bindparam(f"b_{key}")).values(columns), known
         )
+
+
+#: the columns `Store.heads` leaves out: a post's text, most of its bytes
+_TEXT_COLUMNS = frozenset({"body_html", "summary", "comment", "image", "key"})
+
+
+def _files_of(conn: Connection, ids: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Every file each post (of `ids`, else all) was found in, by path."""
+    query = select(versions.c.post_id, versions.c.path).order_by(versions.c.path)
+    if ids is not None:
+        query = query.where(versions.c.post_id.in_(ids))
+    where: dict[str, list[str]] = defaultdict(list)
+    for post_id, path in conn.execute(query):
+        where[post_id].append(path)
+    return defaultdict(tuple, {k: tuple(dict.fromkeys(v)) for k, v in where.items()})
+
+
+def _attribution(row) -> Attribution:
+    return Attribution(
+        source=row.source,
+        author=row.author,
+        author_role=row.author_role,
+        url=row.source_url,
+        credit=row.credit,
+    )
+
+
+def _post(row, files: tuple[str, ...]) -> Post:
+    return Post(
+        id=row.id,
+        title=row.title,
+        date=datetime.fromisoformat(row.date),
+        date_source=DateSource(row.date_source),
+        picked_up=datetime.fromisoformat(row.picked_up),
+        updated=datetime.fromisoformat(row.updated),
+        body_html=row.body_html,
+        summary=row.summary,
+        attribution=_attribution(row),
+        tags=tuple(json.loads(row.tags)),
+        files=files,
+        comment=row.comment,
+        image=_image(json.loads(row.image)) if row.image else None,
+        republish=Republish(row.republish) if row.republish else None,
+    )
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:

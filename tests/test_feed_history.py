@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from conftest import CHROMIUM, CHROMIUM_FLAGS
 from lxml import etree
-from postroom.feeds import PageMemo, build
+from postroom.feeds import build
 from postroom.feeds import history as history_module
 from postroom.feeds.syndication import FH_NS, XSL_NAME
 from support import make_post, read
@@ -206,8 +206,8 @@ def test_a_refused_post_keeps_its_place_and_is_reported(feed_site):
     assert titles == [f"Post number {n}" for n in range(12, 0, -1) if n != 2]
 
 
-def test_with_a_memo_full_pages_are_not_rendered_again(feed_site, monkeypatch):
-    """A long-running service (PageMemo) renders only the growing page for a new post."""
+def test_full_pages_are_not_rendered_again(feed_site, monkeypatch):
+    """A new post renders only the growing page; a touched page is made again."""
     rendered = []
     real = history_module._documents
     monkeypatch.setattr(
@@ -215,16 +215,15 @@ def test_with_a_memo_full_pages_are_not_rendered_again(feed_site, monkeypatch):
         "_documents",
         lambda site, page, n, last: rendered.append(n) or real(site, page, n, last),
     )
-    memo = PageMemo()
-    build(feed_site, posts(23), memo=memo, page_size=PAGE)  # 20 archived: 5 full + 1
+    build(feed_site, posts(23), page_size=PAGE)  # 20 archived: 5 full + 1
     assert rendered == [1, 2, 3, 4, 5, 6]
     rendered.clear()
-    build(feed_site, posts(24), memo=memo, page_size=PAGE)
+    build(feed_site, posts(24), page_size=PAGE)
     assert rendered == [6]
     (feed_site.public_dir / "archive/rss-2.xml").write_bytes(b"touched")
     rendered.clear()
-    report = build(feed_site, posts(24), memo=memo, page_size=PAGE)
-    assert rendered == [2, 6] and report.written == ("archive/rss-2.xml",)
+    report = build(feed_site, posts(24), page_size=PAGE)
+    assert rendered == [2] and report.written == ("archive/rss-2.xml",)
     assert walk(feed_site, "rss")[0] == [f"Post number {n}" for n in range(24, 0, -1)]
 
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import feedparser
-from postroom.feeds.writer import clear_stale_temps
+from postroom.feeds.writer import clear_stale_temps, read_manifest
 from postroom.store import Store
 from postroom.store.schema import outbox
 from service_support import Service, postroom, postroom_env
@@ -46,7 +46,7 @@ def files_under(public: Path) -> set[str]:
 
 
 def manifest(public: Path) -> set[str]:
-    return set(json.loads((public / MANIFEST).read_text(encoding="utf-8")))
+    return read_manifest(public)
 
 
 def assert_feeds_and_pages_valid(public: Path, post_ids: list[str]) -> None:

@@ -1,14 +1,18 @@
 """Pages written by feeds.build(): parsed as HTML and checked for what a reader and a feed
 reader's autodiscovery need."""
 
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import postroom.feeds as feeds_module
+import postroom.feeds.pages as pages_module
 import pytest
 from lxml import etree
 from postroom.core.model import Attribution, DateSource
-from postroom.feeds import PageMemo, build
+from postroom.feeds import build
 from postroom.feeds.credit import credit_html
+from postroom.feeds.writer import MANIFEST
 from support import T0, make_post, read
 
 BASE = "https://notes.example.org/"
@@ -159,24 +163,50 @@ def test_pages_are_written_before_the_feeds_and_lists_that_link_to_them(feed_sit
         assert (root / linking).stat().st_mtime_ns >= page_written, linking
 
 
-def test_a_page_memo_skips_unchanged_posts_and_notices_edits_and_tampering(feed_site):
-    memo = PageMemo()
+def test_a_build_renders_only_pages_whose_post_or_site_changed_or_file_was_touched(
+    feed_site, monkeypatch
+):
+    rendered = []
+    real = pages_module.render_post_page
+
+    def counting(site, post):
+        rendered.append(post.id)
+        return real(site, post)
+
+    monkeypatch.setattr(feeds_module, "render_post_page", counting)
     posts = [make_post(1), make_post(2)]
-    build(feed_site, posts, memo=memo)
+    build(feed_site, posts)
+    assert sorted(rendered) == ["post-1", "post-2"]
     root = feed_site.public_dir
-    one, two = root / "posts/post-1/index.html", root / "posts/post-2/index.html"
-    assert memo.fresh(one, feed_site, posts[0]) and memo.fresh(two, feed_site, posts[1])
+    two = root / "posts/post-2/index.html"
+
+    rendered.clear()
+    report = build(feed_site, posts)  # nothing changed: nothing rendered, nothing written
+    assert rendered == [] and report.written == ()
 
     edited = replace(posts[1], title="A new title")
-    assert not memo.fresh(two, feed_site, edited)  # the post changed
-    assert not memo.fresh(one, replace(feed_site, root=feed_site.root / "x"), posts[0])
-    two.write_text("defaced")
-    assert not memo.fresh(two, feed_site, posts[1])  # someone touched the file
-
-    report = build(feed_site, [posts[0], edited], memo=memo)
-    assert "posts/post-2/index.html" in report.written
-    assert "posts/post-1/index.html" not in report.written
+    rendered.clear()
+    report = build(feed_site, [posts[0], edited])
+    assert rendered == ["post-2"] and "posts/post-2/index.html" in report.written
     assert "A new title" in two.read_text()
-    with_memo = {p: p.read_bytes() for p in root.rglob("*.html")}
-    build(feed_site, [posts[0], edited])  # without a memo: every page rendered afresh
-    assert {p: p.read_bytes() for p in root.rglob("*.html")} == with_memo
+
+    two.write_text("defaced")  # someone touched the file: made again
+    rendered.clear()
+    build(feed_site, [posts[0], edited])
+    assert rendered == ["post-2"] and "A new title" in two.read_text()
+
+    config = feed_site.config
+    retitled = replace(
+        feed_site, config=replace(config, site=replace(config.site, title="Another title"))
+    )
+    rendered.clear()
+    build(retitled, [posts[0], edited])  # the site changed: every page
+    assert sorted(rendered) == ["post-1", "post-2"]
+
+    def outputs():  # the manifest holds each file's mtime: the rest must be identical
+        return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != MANIFEST}
+
+    incremental = outputs()
+    shutil.rmtree(root)
+    build(retitled, [posts[0], edited])  # a clean build writes the same bytes
+    assert outputs() == incremental

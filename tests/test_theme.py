@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from postroom.content.intake import scan
-from postroom.feeds import PageMemo
 from postroom.scheduler import main
 from postroom.service.jobs import publish
 from postroom.store import Store
@@ -28,17 +27,16 @@ OWN_POST = """{% extends "base.html" %}
 
 
 class Built:
-    """A site built as the service builds it: one store, one page memo across builds."""
+    """A site built as the service builds it: one store across builds."""
 
     def __init__(self, root: Path) -> None:
         self.site = make_site(root, POSTS)
         self.store = Store(self.site.store_url)
-        self.memo = PageMemo()
         scan(self.site, self.store)
         [self.post] = self.store.posts()
 
     def page(self) -> str:
-        publish(self.site, self.store, datetime.now(UTC), self.memo)
+        publish(self.site, self.store, datetime.now(UTC))
         path = self.site.public_dir / "posts" / self.post.id / "index.html"
         return path.read_text(encoding="utf-8")
 

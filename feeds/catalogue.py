@@ -1,0 +1,84 @@
+"""Where a build reads posts from: every post's head, and whole posts by id.
+
+`store.Store` is one (the service's); `PostList` is one over posts in memory (tests,
+benches, anything that has its posts already). A build holds every head and only
+the whole posts it is rendering, so its memory does not grow with the site's text.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from postroom.core.model import Post, PostHead
+from postroom.feeds.keys import digest
+
+
+@runtime_checkable
+class Catalogue(Protocol):
+    def heads(self) -> Sequence[PostHead]:
+        """Every published post without its text, in any order."""
+        ...
+
+    def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
+        """The published posts among `ids`, whole, in the order of `ids`."""
+        ...
+
+
+def head_of(post: Post) -> PostHead:
+    """A post in memory as a head; its fingerprint hashes all of it."""
+    return PostHead(
+        id=post.id,
+        title=post.title,
+        date=post.date,
+        date_source=post.date_source,
+        picked_up=post.picked_up,
+        updated=post.updated,
+        attribution=post.attribution,
+        tags=post.tags,
+        files=post.files,
+        republish=post.republish,
+        fingerprint=digest(repr(post)),
+    )
+
+
+class PostList:
+    """A catalogue of posts in memory. Two posts with one id: the last one given wins,
+    as a store holds one post per id."""
+
+    def __init__(self, posts: Iterable[Post]) -> None:
+        self._posts = {post.id: post for post in posts}
+
+    def heads(self) -> list[PostHead]:
+        return [head_of(post) for post in self._posts.values()]
+
+    def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
+        return [self._posts[i] for i in ids if i in self._posts]
+
+
+class Loader:
+    """Whole posts for one build, read in batches and kept a while: a post is in its
+    tags' and its source's windows and on the index, so it is read once, not four
+    times; at most `keep` are held, the least recently asked for dropped first."""
+
+    def __init__(self, catalogue: Catalogue, clean, keep: int = 2000) -> None:
+        self._catalogue = catalogue
+        self._clean = clean  # each post as read: made safe to write (feeds.safety)
+        self._keep = keep
+        self._held: OrderedDict[str, Post] = OrderedDict()
+
+    def get(self, ids: Sequence[str]) -> list[Post]:
+        """The posts of `ids` that exist, in that order."""
+        missing = [i for i in ids if i not in self._held]
+        if missing:
+            for post in self._catalogue.posts_by_id(missing):
+                self._held[post.id] = self._clean(post)
+        found = []
+        for i in ids:
+            if (post := self._held.get(i)) is not None:
+                self._held.move_to_end(i)
+                found.append(post)
+        while len(self._held) > max(self._keep, len(ids)):
+            self._held.popitem(last=False)
+        return found

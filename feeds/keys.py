@@ -1,0 +1,87 @@
+"""What each output of a build is made from, as a short key: an output whose key is the
+one its file was written with (`writer.OutputWriter.fresh`) is not rendered again.
+
+A key hashes everything the output's bytes can depend on:
+- the code: the source of the packages that render (core, feeds) and their templates,
+  and the versions of the libraries that write the bytes (feedgen, lxml, Jinja2,
+  MarkupSafe), so an upgrade renders everything once;
+- the site: its whole config and the contents of its page templates
+  (`templates/pages/`), so a change to either renders everything that uses them;
+- the posts the output shows: each one's id and content fingerprint (the store's:
+  everything intake read from its files), with its pick-up and update times where a
+  feed shows them.
+
+Keys are made per build from the posts' heads alone, so deciding what to render
+costs a hash per output, not a render. Wider than needed on purpose: a config key
+no page reads (a mail setting) renders every page once, which is slow but right;
+a key that missed an input would leave a stale page, which is fast but wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from postroom.core.config import Site
+from postroom.core.model import Post, PostHead
+from postroom.feeds.theme import theme_folder
+
+#: packages whose code shapes what a build writes
+_RENDERING = ("core", "feeds")
+_LIBRARIES = ("feedgen", "lxml", "Jinja2", "MarkupSafe")
+
+
+def digest(*parts: object) -> str:
+    """A short stable hash of `parts` (their str, separated): 24 hex characters."""
+    text = "\x1f".join(map(str, parts))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+@cache
+def code_key() -> str:
+    """The rendering code and its libraries, read once per process."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.blake2b(digest_size=12)
+    for package in _RENDERING:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".html", ".xsl", ".txt", ".css"}:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for name in _LIBRARIES:
+        h.update(f"{name}={metadata.version(name)}".encode())
+    return h.hexdigest()
+
+
+def _overrides(folder: Path) -> str:
+    """The names and contents of a site's template overrides (none: "")."""
+    if not folder.is_dir():
+        return ""
+    h = hashlib.blake2b(digest_size=12)
+    for path in sorted(folder.rglob("*")):
+        h.update(str(path.relative_to(folder)).encode() + b"\0")
+        try:
+            if path.is_file():
+                h.update(path.read_bytes())
+        except OSError as exc:  # unreadable: its error is what the theme will say
+            h.update(repr(exc).encode())
+    return h.hexdigest()
+
+
+def site_key(site: Site) -> str:
+    """The code, the site's config and its page templates: the base of every key."""
+    return digest(code_key(), site.root, repr(site.config), _overrides(theme_folder(site, "pages")))
+
+
+def post_key(post: Post | PostHead) -> str:
+    """A post as a feed or list shows it: its content and its pick-up and update times."""
+    moments = f"{post.picked_up.isoformat()}:{post.updated.isoformat()}"
+    return f"{post.id}:{fingerprint_of(post)}:{moments}"
+
+
+def fingerprint_of(post: Post | PostHead) -> str:
+    """The store's fingerprint of a head; for a whole `Post` given in memory (tests,
+    benches), a hash of everything in it."""
+    if isinstance(post, PostHead):
+        return post.fingerprint
+    return digest(repr(post))
