@@ -15,7 +15,7 @@ from datetime import datetime
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, Problem, newest_first
-from postroom.feeds import showing, syndication
+from postroom.feeds import keys, showing, syndication
 from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
 from postroom.feeds.history import ARCHIVE_PAGE_SIZE, write_history
@@ -49,6 +49,7 @@ def _forget() -> None:
     holds no post's text between builds."""
     showing.forget()
     syndication.forget()
+    keys.forget()
 
 
 #: whole posts read for post pages at a time: a batch's text is all a build holds of them

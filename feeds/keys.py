@@ -74,9 +74,24 @@ def site_key(site: Site) -> str:
 
 
 def post_key(post: Post | PostHead) -> str:
-    """A post as a feed or list shows it: its content and its pick-up and update times."""
+    """A post as a feed or list shows it: its content and its pick-up and update times.
+    Made once per post object while it lives (`forget` drops them): a head is asked for
+    by its page of posts/, its topics' pages, windows and archive page."""
+    made = _post_keys.get(id(post))
+    if made is not None and made[0] is post:
+        return made[1]
     moments = f"{post.picked_up.isoformat()}:{post.updated.isoformat()}"
-    return f"{post.id}:{fingerprint_of(post)}:{moments}"
+    key = f"{post.id}:{fingerprint_of(post)}:{moments}"
+    _post_keys[id(post)] = (post, key)
+    return key
+
+
+_post_keys: dict[int, tuple[object, str]] = {}
+
+
+def forget() -> None:
+    """Drop the keys made for the last build's posts."""
+    _post_keys.clear()
 
 
 def fingerprint_of(post: Post | PostHead) -> str:

@@ -27,14 +27,25 @@ def first_file(post: Post | PostHead) -> str:
 
 
 def _texts(value: Any, into: list[str]) -> None:
+    """Every string in a dataclass: its fields, the items of its tuples, and the same of
+    the dataclasses it holds (a post's attribution and image)."""
+    for item in vars(value).values():
+        if isinstance(item, str):
+            into.append(item)
+        elif isinstance(item, tuple):
+            into.extend(i for i in item if isinstance(i, str))
+            for i in item:
+                if not isinstance(i, str):
+                    _texts_of(i, into)
+        elif item is not None:
+            _texts_of(item, into)
+
+
+def _texts_of(value: Any, into: list[str]) -> None:
     if isinstance(value, str):
         into.append(value)
-    elif isinstance(value, tuple):
-        for item in value:
-            _texts(item, into)
     elif hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        for item in vars(value).values():
-            _texts(item, into)
+        _texts(value, into)
 
 
 def xml_safe(value: Post | PostHead) -> Any:
@@ -42,7 +53,7 @@ def xml_safe(value: Post | PostHead) -> Any:
     too) is found so with one scan of its joined text and comes back as itself."""
     texts: list[str] = []
     _texts(value, texts)
-    if not has_illegal("\x00".join(texts)):
+    if not has_illegal("\n".join(texts)):
         return value
     return _xml_safe(value)
 

@@ -42,7 +42,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TextIO
 
 from postroom.core.process import holder_gone, this_process
@@ -156,8 +156,7 @@ _libc_syncfs = _find_syncfs()
 
 def _is_inside(name: str) -> bool:
     """A manifest line names a file under the root, never the root's parent or itself."""
-    parts = PurePosixPath(name).parts
-    return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts
+    return bool(name) and not name.startswith("/") and ".." not in name.split("/")
 
 
 #: a manifest entry: the key a file was made from, and its size and mtime once written
@@ -187,6 +186,14 @@ def _entries(listed: object) -> dict[str, Entry | None]:
         ok = ok and isinstance(entry[0], str) and all(type(n) is int for n in entry[1:])
         found[name] = (entry[0], entry[1], entry[2]) if ok else None
     return found
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def read_manifest(root: Path) -> set[str]:
@@ -221,11 +228,13 @@ class OutputWriter:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
+        self._manifest_stat = _stat(root / MANIFEST)
         manifest = _load_manifest(root)
         self._before = _entries(manifest)
         self._listed = set(self._before)
@@ -269,7 +278,7 @@ class OutputWriter:
         if entry is None or entry[0] != key:
             return False
         try:
-            st = os.stat(self.root / name)
+            st = os.stat(f"{self._root}/{name}")  # str, not Path: asked of every output
         except OSError:
             return False
         return (st.st_size, st.st_mtime_ns) == entry[1:]
@@ -311,7 +320,9 @@ class OutputWriter:
         record this build's files; the manifest goes after the sync (it never names a
         file as made that a power cut could take back) and before the journal, so a
         crash between only means stale files are looked for again next time."""
-        recorded = self._listed | read_manifest(self.root) | self._journaled
+        recorded = self._listed | self._journaled
+        if _stat(self.root / MANIFEST) != self._manifest_stat:  # another build finished
+            recorded |= read_manifest(self.root)
         removed = sorted(recorded - set(self._made) - {MANIFEST})
         for name in removed:
             path = self.root / name
