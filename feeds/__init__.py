@@ -17,10 +17,12 @@ from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, Problem, newest_first
 from postroom.feeds import keys, showing, syndication
 from postroom.feeds.archive import ArchivedIssue, render_archive
+from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
 from postroom.feeds.history import ARCHIVE_PAGE_SIZE, write_history
 from postroom.feeds.keys import digest, post_key, site_key
 from postroom.feeds.pages import (
+    by_date,
     post_page_name,
     render_feeds_index,
     render_post_page,
@@ -32,7 +34,7 @@ from postroom.feeds.selection import Vetting, feed_sets, topics
 from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, FeedSet, stylesheet
 from postroom.feeds.writer import OutputWriter
 
-__all__ = ["ArchivedIssue", "BuildReport", "Catalogue", "PostList", "build"]
+__all__ = ["ArchivedIssue", "BuildCache", "BuildReport", "Catalogue", "PostList", "build"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,12 @@ class BuildReport:
     outputs: tuple[str, ...] = ()  # every file this build made, sorted (as in the manifest)
 
 
-def _forget() -> None:
+def _forget(keep: Sequence[PostHead] = ()) -> None:
     """What the stages keep for one build's posts: dropped, so a long-running service
-    holds no post's text between builds."""
+    holds no post's text between builds (the keys of heads it keeps, `keep`, stay)."""
     showing.forget()
     syndication.forget()
-    keys.forget()
+    keys.forget(keep)
 
 
 #: whole posts read for post pages at a time: a batch's text is all a build holds of them
@@ -63,6 +65,7 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     since: datetime = EPOCH,
     page_size: int = ARCHIVE_PAGE_SIZE,
+    cache: BuildCache | None = None,
 ) -> BuildReport:
     """Write every feed and page of the published posts of `posts` (a `Catalogue` such as
     the store, or posts in memory, any order) and the archive of `issues` (every digest
@@ -80,27 +83,33 @@ def build(
     build: the `updated` of a feed with nothing in it yet (a feed reader and the W3C
     validator call 1970 "implausible"), kept by the caller so that rebuilds stay
     byte-identical. `page_size` (posts per archive page of the site's feeds, see
-    `feeds.history`) is for tests.
+    `feeds.history`) is for tests. `cache`: what this process kept of its last build of
+    this site (a service keeps one): only heads that changed are read again.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
     feeds that link to them, so no link ever points at a page not yet written."""
-    _forget()  # the last build's, should it have ended early
     catalogue = posts if isinstance(posts, Catalogue) else PostList(posts)
-    heads, problems = admit(catalogue.heads())
+    if cache is None:
+        _forget()  # the last build's, should it have ended early
+        heads, problems = admit(catalogue.heads())
+    else:
+        heads, problems = cache.heads(catalogue)
+        _forget(keep=heads)
     base = site_key(site)
-    out = OutputWriter(site.public_dir)
+    out = OutputWriter(site.public_dir, cache.manifest if cache else None)
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     _write_post_pages(site, heads, base, out, catalogue, progress)
     ordered = sorted(heads, key=newest_first, reverse=True)
-    found = topics(ordered)
+    dated = by_date(ordered)
+    found = topics(ordered, dated)
     sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
     out.put(XSL_NAME, stylesheet())  # before the feeds that name it
     archive, refused = render_archive(site, issues, since)
     for name, data in archive:
         out.put(name, data)
     write_topics(site, found, base, out)
-    write_lists(site, ordered, sets[0].posts, found, base, out, loader)
+    write_lists(site, ordered, dated, sets[0].posts, found, base, out, loader)
     # the site feed's archive pages (RFC 5005) before the feeds that link to them
     sets[0] = write_history(site, sets[0], ordered, vetting, out, base, loader, page_size)
     for feed in sets:
@@ -108,7 +117,9 @@ def build(
     out.put(*render_feeds_index(site, found))
     out.remember("verdicts", vetting.verdicts())
     removed = out.finish()
-    _forget()
+    if cache is not None:
+        cache.manifest = out.manifest
+    _forget(keep=heads if cache is not None else ())
     return BuildReport(
         written=tuple(out.written),
         unchanged=out.unchanged,

@@ -17,8 +17,12 @@ from postroom.feeds.keys import digest
 
 @runtime_checkable
 class Catalogue(Protocol):
-    def heads(self) -> Sequence[PostHead]:
-        """Every published post without its text, in any order."""
+    def heads(self, ids: Iterable[str] | None = None) -> Sequence[PostHead]:
+        """Every published post (or those among `ids`) without its text, in any order."""
+        ...
+
+    def versions(self) -> dict[str, str]:
+        """Each published post's id and a string that changes whenever its head does."""
         ...
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
@@ -50,8 +54,13 @@ class PostList:
     def __init__(self, posts: Iterable[Post]) -> None:
         self._posts = {post.id: post for post in posts}
 
-    def heads(self) -> list[PostHead]:
-        return [head_of(post) for post in self._posts.values()]
+    def heads(self, ids: Iterable[str] | None = None) -> list[PostHead]:
+        if ids is None:
+            return [head_of(post) for post in self._posts.values()]
+        return [head_of(self._posts[i]) for i in ids if i in self._posts]
+
+    def versions(self) -> dict[str, str]:
+        return {post.id: head_of(post).fingerprint for post in self._posts.values()}
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
         return [self._posts[i] for i in ids if i in self._posts]

@@ -20,6 +20,7 @@ a key that missed an input would leave a stale page, which is fast but wrong.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -89,9 +90,12 @@ def post_key(post: Post | PostHead) -> str:
 _post_keys: dict[int, tuple[object, str]] = {}
 
 
-def forget() -> None:
-    """Drop the keys made for the last build's posts."""
+def forget(keep: Iterable[object] = ()) -> None:
+    """Drop the keys made for the last build's posts, but those of `keep` (the heads a
+    `cache.BuildCache` holds for the next build)."""
+    kept = {id(post): _post_keys[id(post)] for post in keep if id(post) in _post_keys}
     _post_keys.clear()
+    _post_keys.update(kept)
 
 
 def fingerprint_of(post: Post | PostHead) -> str:

@@ -75,6 +75,7 @@ def by_date(posts: Sequence[PostHead]) -> list[PostHead]:
 def write_lists(
     site: Site,
     ordered: Sequence[PostHead],
+    dated: Sequence[PostHead],
     newest: Sequence[PostHead],
     found: Sequence[Topic],
     base: str,
@@ -83,9 +84,9 @@ def write_lists(
 ) -> None:
     """The pages that list posts, each rendered only when its key changed: the index
     shows `newest` (the site feed's window, read whole for their teasers) and the
-    most-used of the topics `found`; posts/ lists every post of `ordered` by its own
-    date, newest first. The index's subscribe form offers the topics `feeds.offered`
-    does, as the web app that takes the form does."""
+    most-used of the topics `found`; posts/ lists every post by its own date, newest
+    first (`dated`, `by_date` of `ordered`). The index's subscribe form offers the
+    topics `feeds.offered` does, as the web app that takes the form does."""
     offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
     on_index = _on_index(found)
     summary = [(t.folder, t.name, len(t.posts)) for t in (*on_index["tags"], *on_index["sources"])]
@@ -96,7 +97,7 @@ def write_lists(
         posts = loader.get([post.id for post in newest])
         page = render_page("index.html", site, posts=posts, offer=offer, **on_index)
         out.put("index.html", page, key)
-    listed = by_date(ordered)
+    listed = dated
     key = digest(base, "posts", *map(post_key, listed))
     if out.fresh("posts/index.html", key):
         out.keep("posts/index.html")
@@ -165,7 +166,7 @@ def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWrite
     each rendered only when its key changed; then topics/, every tag and source by name."""
     title = _site_title(site)
     for topic in found:
-        posts = by_date(topic.posts)
+        posts = topic.dated or by_date(topic.posts)
         pages = max(1, -(-len(posts) // TOPIC_PAGE_SIZE))
         feeds = feed_links(site, topic.folder)
         for number in range(1, pages + 1):

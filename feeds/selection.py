@@ -114,7 +114,8 @@ class Topic:
     kind: TopicKind
     folder: str  # "tags/<slug>/" or "sources/<slug>/"
     name: str  # the first spelling in sorted order of the names sharing the folder
-    posts: tuple[PostHead, ...]  # every post, each once, in the order given
+    posts: tuple[PostHead, ...]  # every post, each once, newest pick-up first
+    dated: tuple[PostHead, ...] = ()  # the same, newest by their own date first (pages)
 
     def feed_title(self, site_title: str) -> str:
         if self.kind is TopicKind.TAG:
@@ -130,8 +131,17 @@ def topic_folder(kind: TopicKind, name: str) -> str | None:
     return f"{kind.value}/{name_slug(name_)}/" if name_ else None
 
 
-def topics(posts: Sequence[PostHead]) -> list[Topic]:
-    """Every tag and source of `posts`, sorted by folder.
+@lru_cache(maxsize=8192)
+def _named(kind: TopicKind, name: str) -> tuple[str, str] | None:
+    """(folder, the name on one line) of a tag or source, or None (`topic_folder`)."""
+    folder = topic_folder(kind, name)
+    return (folder, one_line(name)) if folder else None
+
+
+def topics(ordered: Sequence[PostHead], dated: Sequence[PostHead] = ()) -> list[Topic]:
+    """Every tag and source of `ordered` (newest pick-up first), sorted by folder, each
+    with its posts in that order and, as `dated`, in the order of `dated` (the same
+    posts newest by their own date first: `pages.by_date`), if given.
 
     Names that differ only in case or punctuation share a slug and so a folder;
     a post is in it once, and the folder is named by the first spelling in
@@ -140,19 +150,26 @@ def topics(posts: Sequence[PostHead]) -> list[Topic]:
     names: dict[str, str] = {}
     kinds: dict[str, TopicKind] = {}
     members: dict[str, list[PostHead]] = defaultdict(list)
-    for post in posts:
+    folders_of: dict[str, tuple[str, ...]] = {}
+    for post in ordered:
         named = [(TopicKind.TAG, tag) for tag in post.tags]
         named.append((TopicKind.SOURCE, post.attribution.source or ""))
         found: dict[str, str] = {}
-        for kind, name in named:
-            if folder := topic_folder(kind, name):
-                found[folder] = min(one_line(name), found.get(folder, one_line(name)))
+        for kind, raw in named:
+            if pair := _named(kind, raw):
+                folder, name = pair
+                found[folder] = min(name, found.get(folder, name))
                 kinds[folder] = kind
         for folder, name in found.items():
             members[folder].append(post)
             names[folder] = min(name, names.get(folder, name))
+        folders_of[post.id] = tuple(found)
+    by_date: dict[str, list[PostHead]] = defaultdict(list)
+    for post in dated:
+        for folder in folders_of.get(post.id, ()):
+            by_date[folder].append(post)
     return [
-        Topic(kinds[folder], folder, names[folder], tuple(members[folder]))
+        Topic(kinds[folder], folder, names[folder], tuple(members[folder]), tuple(by_date[folder]))
         for folder in sorted(members)
     ]
 

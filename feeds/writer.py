@@ -42,6 +42,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -163,6 +164,17 @@ def _is_inside(name: str) -> bool:
 Entry = tuple[str, int, int]
 
 
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as a build wrote it, kept by a process that builds again (a service):
+    while the file is as written (`stat`), the next build takes it from here instead of
+    parsing a file of 100,000 lines."""
+
+    stat: tuple[int, int, int] | None
+    entries: dict[str, Entry | None]
+    remembered: dict
+
+
 def _load_manifest(root: Path) -> dict:
     try:
         return json.loads((root / MANIFEST).read_text(encoding="utf-8"))
@@ -226,7 +238,8 @@ class OutputWriter:
     """Puts files under one folder and removes those a previous build wrote but this one
     did not; remembers what each was made from (`fresh`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, known: Manifest | None = None) -> None:
+        """`known`: the manifest this process's last build of `root` wrote (`manifest`)."""
         self.root = root
         self._root = str(root)
         self.written: list[str] = []
@@ -235,14 +248,18 @@ class OutputWriter:
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
         self._manifest_stat = _stat(root / MANIFEST)
-        manifest = _load_manifest(root)
-        self._before = _entries(manifest)
-        self._listed = set(self._before)
+        if known is not None and known.stat is not None and known.stat == self._manifest_stat:
+            self._before, self.remembered = known.entries, known.remembered
+        else:
+            manifest = _load_manifest(root)
+            self._before = _entries(manifest)
+            found = manifest.get("remembered") if isinstance(manifest, dict) else None
+            self.remembered = found if isinstance(found, dict) else {}
         #: what the last build asked to remember with its files (`remember`)
-        self.remembered: dict = manifest.get("remembered", {}) if isinstance(manifest, dict) else {}
-        if not isinstance(self.remembered, dict):
-            self.remembered = {}
+        self._listed = set(self._before)
         self._remember: dict = {}
+        #: the manifest this build wrote, once it has finished
+        self.manifest: Manifest | None = None
         self._journal: TextIO | None = None
         self._journaled: set[str] = set()
         # what killed builds (and an earlier build of this process that failed) wrote
@@ -336,14 +353,18 @@ class OutputWriter:
                     break
         if self.written or removed:
             sync_filesystem(self.root)
-        # one file a line: a manifest of 100,000 files is read and diffed like a list
-        files = ",\n".join(
-            f"{json.dumps(name, ensure_ascii=False)}: {json.dumps(list(entry) if entry else None)}"
-            for name, entry in sorted(self._made.items())
-        )
-        remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
-        listing = f'{{"files": {{\n{files}\n}},\n"remembered": {remembered}}}\n'
-        write_if_changed(self.root / MANIFEST, listing.encode(), self.scratch)
+        path = self.root / MANIFEST
+        if self._made != self._before or self._remember != self.remembered or removed:
+            # one file a line: a manifest of 100,000 files is read and diffed like a list
+            files = ",\n".join(
+                f"{json.dumps(name, ensure_ascii=False)}: "
+                + json.dumps(list(entry) if entry else None)
+                for name, entry in sorted(self._made.items())
+            )
+            remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
+            listing = f'{{"files": {{\n{files}\n}},\n"remembered": {remembered}}}\n'
+            write_if_changed(path, listing.encode(), self.scratch)
+        self.manifest = Manifest(_stat(path), self._made, self._remember)
         if self._journal is not None:
             self._journal.close()
             self._journal = None

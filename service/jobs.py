@@ -48,7 +48,7 @@ from postroom.emails.proof import (
 )
 from postroom.emails.sending import outstanding, send_unfinished
 from postroom.emails.transports import Rejected, Unreachable, transport_for
-from postroom.feeds import BuildReport, build
+from postroom.feeds import BuildCache, BuildReport, build
 from postroom.feeds.writer import MANIFEST, missing_outputs
 from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
@@ -82,10 +82,13 @@ _CHECK_SLICE = 500  # outputs looked at a scan beyond the key files: 10,000 ever
 PURGE_EVERY = 3600.0  # seconds between looks for expired sign-ups: a link lives for days
 
 
-def publish(site: Site, store: Store, now: datetime) -> BuildReport:
+def publish(
+    site: Site, store: Store, now: datetime, cache: BuildCache | None = None
+) -> BuildReport:
     """Write public/: feeds and pages of every published post, and the archive of every
     digest issue, then release the issues for sending (their pages now exist); recorded
-    for `postroom status`. Incremental (`feeds.build`): only what changed is rendered."""
+    for `postroom status`. Incremental (`feeds.build`): only what changed is rendered;
+    with a `cache` (the service's), only what changed is read."""
     made = all_issues(store)
     posts = store.posts_by_id(post_id for issue in made for post_id in issue.post_ids)
     # a page follows the republishing rules as they are now: made again from the posts
@@ -93,7 +96,7 @@ def publish(site: Site, store: Store, now: datetime) -> BuildReport:
     issues = archived_issues(site, made, posts)
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
         since = first(store, "first_build", now)  # stable: rebuilds stay byte-identical
-        built = build(site, store, issues, progress, since)
+        built = build(site, store, issues, progress, since, cache=cache)
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,
@@ -248,6 +251,7 @@ class Jobs:
         self.secret, self.send = secret, send
         self.stop = stop or threading.Event()
         self.quiet = quiet
+        self._built = BuildCache()  # what the last build read: the next reads what changed
         self._build_lock = threading.Lock()
         # public/ may lag the store: set by every change saved (and at start), cleared only
         # by a build that succeeded, so a failed build is retried by the next job run
@@ -348,7 +352,7 @@ class Jobs:
             started = time.monotonic()
             self._stale = False  # a change saved from now on makes it stale again
             try:
-                built = publish(self.site, self.store, self.clock())
+                built = publish(self.site, self.store, self.clock(), self._built)
             except BaseException:
                 self._stale = True
                 raise
