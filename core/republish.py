@@ -98,6 +98,10 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
 def _room(text: str) -> int | None:
     """Where `text` passes EXCERPT_CHARS (characters of unspaced scripts weighing more),
     or None."""
+    if text.isascii():  # every character weighs 1: the common case, without the loop
+        return EXCERPT_CHARS if len(text) > EXCERPT_CHARS else None
+    if len(text) * _WIDE <= EXCERPT_CHARS:  # even at the heaviest weight it fits
+        return None
     used = 0.0
     for i, char in enumerate(text):
         used += _weight(char)

@@ -53,7 +53,7 @@ def _link(url: str | None, source: str | None) -> Markup:
 
 def showing(site: Site, post: Post) -> Showing:
     made = _views.get(post.id)
-    if made is None or made[0] is not site or made[1] is not post:
+    if made is None or made[0] is not site or (made[1] is not post and made[1] != post):
         made = (site, post, _parts(site, post))
         _views[post.id] = made
     rule, shown, teaser, link = made[2]
@@ -79,9 +79,9 @@ def _parts(site: Site, post: Post) -> tuple[Republish, Markup, str, Markup]:
 
 # A build asks for each post's view many times (its page, every feed set and archive page
 # holding it, each format's content and summary): it is worked out once per post and
-# build, kept by post id for this very site and post object (nothing stale is ever
-# given), the whole body never copied into it; `forget()`, at each build's start and end,
-# lets a long-running service drop it all.
+# build, kept by post id for this very site and an equal post (the page's copy and the
+# feeds' are read apart; nothing stale is ever given), the whole body never copied into
+# it; `forget()`, at each build's start and end, lets a long-running service drop it all.
 _views: dict[str, tuple[Site, Post, tuple[Republish, Markup, str, Markup]]] = {}
 
 

@@ -114,7 +114,7 @@ def feed_content(site: Site, post: Post) -> str:
     its source's, an archive page), each in three formats. Kept by post id for this very
     site and post object, so nothing stale is ever served; `forget()` drops it all."""
     made = _contents.get(post.id)
-    if made is not None and made[0] is site and made[1] is post:
+    if made is not None and made[0] is site and (made[1] is post or made[1] == post):
         return made[2]
     content = absolute_html(_entry_html(site, post), post_url(site, post))
     _contents[post.id] = (site, post, content)

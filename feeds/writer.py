@@ -36,10 +36,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import itertools
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,6 +62,22 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}~{this_process()}~"
 
 
+_temps = itertools.count()
+
+
+def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new file in `folder` named `prefix` + a number + `.tmp`, open for writing: what
+    mkstemp does, without its random names (a tenth of a cold build's time went there).
+    The process is in the prefix, so a number is unique but for a leftover of an earlier
+    process of the same id, which O_EXCL skips."""
+    while True:
+        tmp = f"{folder}/{prefix}{next(_temps)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
 def write_atomic(
     path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
 ) -> None:
@@ -71,14 +87,14 @@ def write_atomic(
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = scratch or path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path), suffix=".tmp")
+    fd, tmp = _temp_file(folder, _temp_prefix(path))
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the web server must read it
+            os.fchmod(out.fileno(), 0o644)  # whatever the umask: the web server reads it
         try:
             os.replace(tmp, path)
         except OSError as exc:
