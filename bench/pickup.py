@@ -93,15 +93,17 @@ class ServiceLog:
             except ValueError:
                 continue
 
-    def wait_for(self, name: str, timeout: float) -> dict | None:
-        """The next event called `name`, others dropped on the way; None on timeout."""
+    def wait_for(self, name: str, timeout: float, done_only: bool = False) -> dict | None:
+        """The next event called `name`, others dropped on the way; None on timeout.
+        done_only: only a build's closing line (the one with its duration), not the
+        progress lines a long build logs every few seconds under the same name."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
                 ev = self.events.get(timeout=left)
             except queue.Empty:
                 return None
-            if ev.get("event") == name:
+            if ev.get("event") == name and (not done_only or _build_seconds(ev) is not None):
                 return ev
         return None
 
@@ -208,7 +210,7 @@ def read_log(log: ServiceLog, probe: Probe, timeout: float) -> None:
             probe.scanned = _wall(ev) - probe.closed_wall
             probe.logged_id = new[0]
         elif ev.get("event") == "build" and probe.scanned is not None:
-            probe.build = _build_seconds(ev)
+            probe.build = _build_seconds(ev)  # None for a progress line: read on
 
 
 def serve(
@@ -225,7 +227,7 @@ def serve(
     log = ServiceLog(proc)
     run = Run(size, "poll-only" if poll_only else "inotify", cold, None)
     try:
-        first = log.wait_for("build", timeout=max(300, 5 * timeout))
+        first = log.wait_for("build", timeout=max(300, 5 * timeout), done_only=True)
         if first is None:
             print(f"  no first build from the service; its log:\n{chr(10).join(log.lines)}")
             return run

@@ -3,6 +3,7 @@
     python bench/scale.py [--sizes 1000,10000,100000] [--quick] [--json]
                           [--skip-hugo] [--skip-pelican] [--skip-pickup] [--skip-sending]
                           [--skip-startup] [--others-max 10000] [--pickup-sizes 10000,100000]
+                          [--probes 3] [--inproc-repeats 2] [--hugo-rss full|builtin]
 
 Why: the issue's goals are ratios (cold build <= 2x Hugo, sending >= 0.7x a bare
 smtplib loop) and absolute times (one new post published in <= 0.3 s at 10,000
@@ -435,7 +436,7 @@ def pickup_lines(done: dict[int, tuple[Any, str | None]]) -> list[str]:
 
             first = f"{r['first_build_s']:.2f}" if r["first_build_s"] is not None else "-"
             lines.append(
-                f"{r['size']:>7}  feed med/max {mm(f)} s, page {mm(p)} s, build {mm(b)} s;"
+                f"{size:>7}  feed med/max {mm(f)} s, page {mm(p)} s, build {mm(b)} s;"
                 f" {len(r['probes'])} probes; service's first build {first} s;"
                 f" exit {r['exit_code']}"
             )
@@ -493,6 +494,12 @@ def main() -> int:
     p.add_argument("--pickup-sizes", type=_sizes, help="default: sizes >= 10000 (else the largest)")
     p.add_argument("--probes", type=int, default=3, help="new posts per pick-up run")
     p.add_argument("--inproc-repeats", type=int, default=2, help="in-process no-change/new pairs")
+    p.add_argument(
+        "--hugo-rss",
+        choices=("full", "builtin"),
+        default="full",
+        help="Hugo's feeds: the full post (as postroom's) or its built-in template's summary",
+    )
     p.add_argument("--skip-hugo", action="store_true")
     p.add_argument("--skip-pelican", action="store_true")
     p.add_argument("--skip-inproc", action="store_true")
@@ -540,7 +547,7 @@ def main() -> int:
         generate(work / "postroom", size, markdown_only=True)
         content = work / "postroom" / "content"
         if "hugo" in tools:
-            hugo.write_site(content, work / "hugo")
+            hugo.write_site(content, work / "hugo", opts.hugo_rss)
         if "pelican" in tools:
             write_pelican_site(content, work / "pelican", "generator")
         generated = time.perf_counter() - began
