@@ -44,13 +44,16 @@ Sending: bench/deliver.py --peer --json (postroom's worker and a bare smtplib
 loop to the same smtp-sink); start-up: bench/startup.py --json, when present.
 A part that fails or is missing says "not measured: <why>".
 
-Takes: --quick (1,000 posts, all three tools, pick-up at 1,000, a small sending
-run) about 2 minutes. The full run was estimated at 20-25 minutes on this
-2-core machine with postroom's non-incremental build of 2026-12 (100,000 posts:
-generation ~35 s, postroom cold ~3 min, warm/new ~40 s each, in-process ~3 min,
-pick-up ~3 min; 10,000: ~4 min with Pelican's ~80 s; sending a few minutes);
-less as postroom becomes incremental. Needs ~2 GB of RAM at 100,000 posts today
-and a few GB of disk (sites are removed as each size ends unless --keep).
+Takes (2 cores, postroom's non-incremental build of 2026-12): --quick about 2
+minutes; 1,000 + 10,000 posts with all three tools, pick-up at both, measured
+at 21 minutes with the machine's load at 5-9 (mean 6.5: everything ran 3-4x
+slower than on a quiet machine; ~8 minutes quiet). 100,000 posts, not yet run
+here, adds by the issue's quiet-machine figures ~11 minutes (generation ~35 s,
+cold ~3 min, warm and new ~40 s each, in-process ~3.5 min, pick-up ~3 min):
+a full run ~20-25 minutes quiet, an hour at that load; much less once
+postroom's builds are incremental. Sending adds what bench/deliver.py --peer
+takes. Needs ~2 GB of RAM at 100,000 posts today and a few GB of disk (each
+size's sites are removed when it ends unless --keep).
 Prints numbers, asserts nothing.
 """
 
