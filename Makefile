@@ -39,11 +39,13 @@ eval: $(STAMP)
 mailcheck: $(STAMP)
 	$(BIN)/python bench/mailcheck.py
 
-# side-by-side runs (about 1.5 hours on 2 cores): builds next to Pelican (its own
-# venv, .venv-pelican), delivery to Postfix's smtp-sink on SQLite and PostgreSQL
+# issue 19's numbers side by side in one run (bench/scale.py's docstring says how long):
+# builds cold/warm/one new post next to Hugo (Debian's, apt-get installed when missing)
+# and Pelican (its own venv, .venv-pelican) at 1,000 and 10,000 posts, postroom alone at
+# 100,000; pick-up latency; sending vs a bare smtplib loop (Postfix's smtp-sink); load.
+# bench/build.py and bench/deliver.py still run alone for their wider tables.
 bench-scale: $(STAMP)
-	$(BIN)/python bench/build.py
-	$(BIN)/python bench/deliver.py
+	$(BIN)/python bench/scale.py
 
 # following feeds (under a minute): 200 RSS feeds served on 127.0.0.1 polled cold, all
 # 304 and with 10 changed, next to a bare httpx + feedparser loop against the same server

@@ -81,9 +81,46 @@ def _paragraphs(rng: random.Random) -> list[str]:
     return [" ".join(_sentence(rng, rng.randint(8, 20)) for _ in range(4)) for _ in range(6)]
 
 
-def generate(root: Path, count: int, seed: int = 7) -> None:
+def _fast_paragraphs(rng: random.Random) -> list[str]:
+    """_paragraphs' shape (6 paragraphs of 4 sentences of 8-20 words) with one
+    rng.choices per sentence: about 5x faster, for 100,000-post sites."""
+    return [
+        " ".join(
+            " ".join(rng.choices(WORDS, k=rng.randint(8, 20))).capitalize() + "." for _ in range(4)
+        )
+        for _ in range(6)
+    ]
+
+
+def markdown_post(i: int, day: datetime, title: str, body: list[str], source: str, tag: str) -> str:
+    """One generated post as Markdown with the front matter postroom reads."""
+    return (
+        f'---\ntitle: "{title}"\ndate: {day:%Y-%m-%d}\nauthor: Writer {i % 97}\n'
+        f"source: {source}\ntags: [{tag}]\n---\n" + "\n\n".join(body) + "\n"
+    )
+
+
+def generate(root: Path, count: int, seed: int = 7, markdown_only: bool = False) -> None:
+    """`count` posts under root/content/<year>/<month>/. By default half Markdown, half
+    raw captures (the date reader's real path). markdown_only: every post Markdown with
+    front matter (title, date, author, source, tags), the form Hugo and Pelican can read
+    too, so one set of posts serves all three tools; its bodies come from a faster
+    generator of the same shape, and folders are made once each."""
     rng = random.Random(seed)
     start = datetime(2010, 1, 1)
+    if markdown_only:
+        made: set[Path] = set()
+        for i in range(count):
+            day = start + timedelta(days=rng.randint(0, 5000))
+            title = f"{_sentence(rng, rng.randint(3, 8))[:-1]} {i}"
+            folder = root / "content" / f"{day.year}" / f"{day.month:02d}"
+            if folder not in made:
+                folder.mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            body = _fast_paragraphs(rng)
+            text = markdown_post(i, day, title, body, rng.choice(SOURCES), rng.choice(WORDS))
+            (folder / f"post-{i}.md").write_text(text, encoding="utf-8")
+        return
     for i in range(count):
         day = start + timedelta(days=rng.randint(0, 5000))
         title = f"{_sentence(rng, rng.randint(3, 8))[:-1]} {i}"
@@ -91,13 +128,8 @@ def generate(root: Path, count: int, seed: int = 7) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         body = _paragraphs(rng)
         if i % 2:
-            (folder / f"post-{i}.md").write_text(
-                f'---\ntitle: "{title}"\ndate: {day:%Y-%m-%d}\nauthor: Writer {i % 97}\n'
-                f"source: {rng.choice(SOURCES)}\ntags: [{rng.choice(WORDS)}]\n---\n"
-                + "\n\n".join(body)
-                + "\n",
-                encoding="utf-8",
-            )
+            text = markdown_post(i, day, title, body, rng.choice(SOURCES), rng.choice(WORDS))
+            (folder / f"post-{i}.md").write_text(text, encoding="utf-8")
         else:
             date_line = f"{day:%A}, {day.day} {MONTHS[day.month - 1]} {day.year}"
             (folder / f"capture-{i}.txt").write_text(
