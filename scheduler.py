@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import logging
 import os
 import signal
 import sys
@@ -40,8 +39,6 @@ from zoneinfo import ZoneInfo
 from postroom import __version__
 from postroom.core.clock import Clock, ClockError, clock_from_env
 from postroom.core.config import ConfigError, Site, init_site, open_site
-from postroom.emails.tokens import TokenError, secret_from_env
-from postroom.service import logs
 from postroom.service.command import Context, Exit, say
 
 if TYPE_CHECKING:
@@ -96,7 +93,11 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service.daemon import Service  # lazy: see the imports
+    import logging  # lazy: see the imports
+
+    from postroom.emails.tokens import TokenError, secret_from_env
+    from postroom.service import logs
+    from postroom.service.daemon import Service
     from postroom.service.jobs import Jobs, warn_before_first_publish
 
     logs.configure(args.log_format)
@@ -140,7 +141,9 @@ def _send_once(ctx: Context, jobs: Jobs, secret: bytes | None, no_secret: str) -
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     """A sender only: drains every released issue with the others, until SIGTERM."""
-    from postroom.service.worker import Worker  # lazy: see the imports
+    from postroom.emails.tokens import TokenError, secret_from_env  # lazy: see the imports
+    from postroom.service import logs
+    from postroom.service.worker import Worker
 
     logs.configure(args.log_format)
     try:
@@ -155,6 +158,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM.
     Timeouts, the connection limit and whose X-Forwarded-For counts: web.server."""
     import uvicorn  # lazy: see the imports
+    from postroom.emails.tokens import TokenError, secret_from_env
     from postroom.emails.transports import transport_for
     from postroom.web.app import create_app
     from postroom.web.server import Listen, preview_url, proxy_network, server_config
@@ -190,7 +194,8 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service import subscribers  # lazy: see the imports
+    from postroom.emails.tokens import TokenError  # lazy: see the imports
+    from postroom.service import subscribers
     from postroom.store.subscribers import AddressError
 
     try:
@@ -222,7 +227,8 @@ def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service import digest  # lazy: see the imports
+    from postroom.emails.tokens import TokenError  # lazy: see the imports
+    from postroom.service import digest
 
     try:
         if args.action == "preview":
@@ -498,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and how to see where
         if os.environ.get("POSTROOM_TRACEBACK"):
             raise
-        say(f"unexpected error: {logs.first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
+        from postroom.service.logs import first_line  # lazy: see the imports
+
+        say(f"unexpected error: {first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
         return Exit.FAILED
 
 
@@ -547,6 +555,8 @@ def _reexec() -> int:
     so postroom.toml is read again by everything. If exec fails, a stop systemd restarts.
     SIGHUP stays blocked across the exec (the mask survives it) until the new Service has
     its handler: a second reload meanwhile would otherwise kill the process outright."""
+    import logging  # lazy: see the imports
+
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
