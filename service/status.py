@@ -3,6 +3,11 @@
 
 Scripts and monitoring read these: every key, and the form of every value, is a
 contract. A new key may be added; none is renamed or dropped.
+
+`status` and `digest status` are shaped here from what store.peek reads, either way it
+reads it: through the Store, or (the command line's `status` on SQLite) through a
+read-only sqlite3 connection, so that `status` loads neither SQLAlchemy nor the
+service's modules (tests/test_startup.py). Keep this module's imports light.
 """
 
 from __future__ import annotations
