@@ -4,8 +4,9 @@ next to a bare `python -c pass` (the interpreter's own start) in the same run.
     python bench/startup.py [--runs 10] [--site DIR]
 
 Each command is run `--runs` times, the commands interleaved round by round so that a
-change in the machine's load falls on all of them alike; the median and the best are
-printed, with the ratio of each median to the bare interpreter's. `status` runs on two
+change in the machine's load falls on all of them alike; printed: the median and best
+wall time, the median's ratio to the bare interpreter's, and the median CPU time (user
++ system), which a busy machine sways less than the wall time. `status` runs on two
 SQLite sites made here: an empty one (`postroom init`, then one `status` to make its
 store) and the bundled example after `run --once --no-send` (posts, a problem, a build);
 `--site DIR` adds one of yours. Goal (issue 19): `--help` and `status` under 0.3 s.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,14 +33,19 @@ GOAL = 0.3  # seconds, wall
 POSTROOM = Path(sys.executable).parent / "postroom"
 
 
-def wall(command: list[str], env: dict[str, str]) -> float:
-    """Seconds from spawn to exit; a command that fails is a broken bench, not a number."""
+def wall(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from spawn to exit, and the CPU seconds (user + system) the command used:
+    less swayed by the machine's load than the wall time. A command that fails is a
+    broken bench, not a number."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {done.stderr.decode().strip()}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def sites(work: Path, env: dict[str, str]) -> dict[str, Path]:
@@ -79,17 +86,21 @@ def main() -> int:
             wall(command, env)
         load_before = os.getloadavg()
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, command in commands.items():
-                times[name].append(wall(command, env))
+                took, cpu = wall(command, env)
+                times[name].append(took)
+                cpus[name].append(cpu)
         load_after = os.getloadavg()
     bare = statistics.median(times["python -c pass"])
-    print(f"start-up, wall seconds over {args.runs} interleaved runs (goal: < {GOAL} s)")
-    print(f"{'command':34} {'median':>8} {'best':>8} {'x python':>9}")
+    print(f"start-up, seconds over {args.runs} interleaved runs (goal: wall < {GOAL} s)")
+    print(f"{'command':30} {'wall median':>11} {'best':>6} {'x python':>8} {'cpu median':>10}")
     for name, taken in times.items():
         median = statistics.median(taken)
         mark = "" if name == "python -c pass" else ("  ok" if median < GOAL else "  over")
-        print(f"{name:34} {median:8.3f} {min(taken):8.3f} {median / bare:9.1f}{mark}")
+        cpu = statistics.median(cpus[name])
+        print(f"{name:30} {median:11.3f} {min(taken):6.3f} {median / bare:8.1f} {cpu:10.3f}{mark}")
     loads = " ".join(f"{x:.2f}" for x in load_before), " ".join(f"{x:.2f}" for x in load_after)
     print(f"machine: nproc {os.cpu_count()}, loadavg before {loads[0]}, after {loads[1]}")
     return 0
