@@ -62,11 +62,12 @@ def sites(work: Path, env: dict[str, str]) -> dict[str, Path]:
     return {"empty": empty, "example": example}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run and print; `argv` as the command line's (bench-scale may call this with [])."""
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--runs", type=int, default=10)
     options.add_argument("--site", type=Path, help="also time `status` on this site")
-    args = options.parse_args()
+    args = options.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTROOM_")}
     # as a user runs it: bytecode cached (pip compiles a wheel's at install; a checkout's
     # is written by its first run, here the warm-up), not every module compiled each run
