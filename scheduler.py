@@ -24,31 +24,33 @@ into an exit code and at most one line on stderr. The verbs' work is in service/
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from postroom import __version__
-from postroom.core.clock import ClockError, clock_from_env
-from postroom.core.config import ConfigError, init_site, open_site
-from postroom.emails.tokens import TokenError, secret_from_env
-from postroom.service import logs
+from postroom.core.clock import Clock, ClockError, clock_from_env
+from postroom.core.config import ConfigError, Site, init_site, open_site
 from postroom.service.command import Context, Exit, say
-from postroom.store import Store, StoreError, database_trouble
 
 if TYPE_CHECKING:
     from postroom.service.jobs import Jobs
 
-# A verb's own modules are imported in its cmd_ function, not above, so that `postroom
-# --help`, `--version` and a mistyped option do not wait for what only the verbs need
-# (the renderers, APScheduler, watchdog, the web server): 0.9 s of CPU instead of 2.4 s.
-# Everything else in the package imports at the top.
+# A verb's own modules are imported in its cmd_ function, not above, and so is the store
+# (SQLAlchemy: 0.3 s to import), so that `postroom --help`, `--version`, a mistyped
+# option and `status` on a SQLite site (read without SQLAlchemy: `_peeked_status`) do not
+# wait for what only the verbs need (the renderers, APScheduler, watchdog, the web
+# server, SQLAlchemy): tests/test_startup.py checks which stacks each of them loads, and
+# bench/startup.py times them. Only light modules (the standard library, core, the
+# command's own small ones) import at the top.
 
 
 class Reload(Exception):
@@ -70,6 +72,11 @@ class DatabaseTrouble(Exception):
     """The store could not be opened or used: a corrupt file, a server away."""
 
 
+class Refused(Exception):
+    """The store is one this postroom must not use (a newer schema): store.StoreError,
+    raised again here so that `main` need not import the store to catch it."""
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     site = init_site(Path(args.dir))
     print(
@@ -86,7 +93,11 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service.daemon import Service  # lazy: see the imports
+    import logging  # lazy: see the imports
+
+    from postroom.emails.tokens import TokenError, secret_from_env
+    from postroom.service import logs
+    from postroom.service.daemon import Service
     from postroom.service.jobs import Jobs, warn_before_first_publish
 
     logs.configure(args.log_format)
@@ -130,7 +141,9 @@ def _send_once(ctx: Context, jobs: Jobs, secret: bytes | None, no_secret: str) -
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     """A sender only: drains every released issue with the others, until SIGTERM."""
-    from postroom.service.worker import Worker  # lazy: see the imports
+    from postroom.emails.tokens import TokenError, secret_from_env  # lazy: see the imports
+    from postroom.service import logs
+    from postroom.service.worker import Worker
 
     logs.configure(args.log_format)
     try:
@@ -145,6 +158,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     """public/ and the subscribe, confirm and unsubscribe pages, until Ctrl-C or SIGTERM.
     Timeouts, the connection limit and whose X-Forwarded-For counts: web.server."""
     import uvicorn  # lazy: see the imports
+    from postroom.emails.tokens import TokenError, secret_from_env
     from postroom.emails.transports import transport_for
     from postroom.web.app import create_app
     from postroom.web.server import Listen, preview_url, proxy_network, server_config
@@ -180,7 +194,8 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service import subscribers  # lazy: see the imports
+    from postroom.emails.tokens import TokenError  # lazy: see the imports
+    from postroom.service import subscribers
     from postroom.store.subscribers import AddressError
 
     try:
@@ -212,7 +227,8 @@ def cmd_subscribers(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(ctx: Context, args: argparse.Namespace) -> int:
-    from postroom.service import digest  # lazy: see the imports
+    from postroom.emails.tokens import TokenError  # lazy: see the imports
+    from postroom.service import digest
 
     try:
         if args.action == "preview":
@@ -250,15 +266,64 @@ def cmd_bounces(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
+    """`status` through the Store: PostgreSQL, or a SQLite store the peek left to it (not
+    made yet, an older or newer schema, unreadable), which is made, migrated or refused
+    here as by every other verb. The usual way on SQLite is `_peeked_status`."""
     from postroom.service.status import status_json  # lazy: see the imports
 
-    info = status_json(ctx.site, ctx.store, ctx.clock())
+    return print_status(status_json(ctx.site, ctx.store, ctx.clock()), ctx.site.config.tz, args)
+
+
+def _peeked_status(site: Site, clock: Clock, args: argparse.Namespace) -> int | None:
+    """`status` on a SQLite store at this postroom's schema: read through a read-only
+    sqlite3 connection (store.peek), without SQLAlchemy or the service's modules, and
+    with the same output. None when the store is not one the peek reads, or a read
+    failed: `cmd_status` then does it through the Store, as it always has (and says why
+    in its words, when it cannot either)."""
+    peek = peek_module()
+    reader = peek.open_peek(site.store_url)
+    if reader is None:
+        return None
+    from postroom.service.status import status_of  # lazy: see the imports
+
+    try:
+        with reader:
+            info = status_of(site, reader, clock())
+    except peek.PeekFailed:
+        return None
+    return print_status(info, site.config.tz, args)
+
+
+def peek_module() -> ModuleType:
+    """store.peek, loaded without running store/__init__.py, which imports SQLAlchemy:
+    store.peek itself imports only the standard library and core. It is registered
+    under its own name, so a later `import postroom.store.peek` (once the store package
+    is loaded, by a fall back to the Store) finds this very module."""
+    name = "postroom.store.peek"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "postroom.store" in sys.modules:  # the package is loaded already: the usual way
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "store" / "peek.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def print_status(info: dict, tz: ZoneInfo, args: argparse.Namespace) -> int:
+    """`status` as JSON (`--json`: a contract, service.status) or as lines for a person."""
     if args.json:
         json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return Exit.OK
     scanned, built, issue = info["last_scan"], info["last_build"], info["last_issue"]
-    local = datetime.fromisoformat(info["next_digest"]).astimezone(ctx.site.config.tz)
+    local = datetime.fromisoformat(info["next_digest"]).astimezone(tz)
     print(f"service:     {info['scheduler'] or 'not running'}")  # the JSON key is a contract
     print(
         f"last scan:   {scanned['at']}: {scanned['files']} files, {scanned['new']} new,"
@@ -427,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _drop_stdout()
         return Exit.BROKEN_PIPE
-    except (ConfigError, StoreError, ClockError) as exc:
+    except (ConfigError, Refused, ClockError) as exc:
         say(str(exc))
         return Exit.USAGE
     except DatabaseTrouble as exc:
@@ -439,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and how to see where
         if os.environ.get("POSTROOM_TRACEBACK"):
             raise
-        say(f"unexpected error: {logs.first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
+        from postroom.service.logs import first_line  # lazy: see the imports
+
+        say(f"unexpected error: {first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
         return Exit.FAILED
 
 
@@ -449,8 +516,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.verb == "init":
         return cmd_init(args)
     site = open_site(Path(args.site))
+    if args.verb == "status" and (code := _peeked_status(site, clock, args)) is not None:
+        return code
+    from postroom.store import Store, StoreError, database_trouble  # lazy: see the imports
+
     try:
         store = Store(site.store_url)
+    except StoreError as exc:
+        raise Refused(str(exc)) from None
     except Exception as exc:
         if why := database_trouble(site.store_url, exc):
             raise DatabaseTrouble(why) from None
@@ -482,6 +555,8 @@ def _reexec() -> int:
     so postroom.toml is read again by everything. If exec fails, a stop systemd restarts.
     SIGHUP stays blocked across the exec (the mask survives it) until the new Service has
     its handler: a second reload meanwhile would otherwise kill the process outright."""
+    import logging  # lazy: see the imports
+
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

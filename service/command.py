@@ -7,10 +7,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from postroom.core.clock import Clock
 from postroom.core.config import Site
-from postroom.store import Store
+
+if TYPE_CHECKING:  # the store imports SQLAlchemy, which `--help` and `status` do without
+    from postroom.store import Store
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,355 @@
+"""Start-up: what `postroom --help` and `postroom status` load, and that `status` read
+without SQLAlchemy (store.peek) says exactly what the Store's way says.
+
+Behaviour, not timing (bench/startup.py times them): each command runs in a new
+interpreter that lists the modules it ended with, and none of the heavy stacks may be
+among them. Every test is on a SQLite store, the one the peek reads (marked `once`: a
+PostgreSQL store goes the Store's way, which the status tests of the other modules run
+on both passes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from migration_support import make_older
+from postroom import scheduler
+from postroom.core.clock import OFFSET_ENV
+from postroom.core.config import DATABASE_URL_ENV, Site
+from postroom.core.process import this_process
+from postroom.emails.tokens import SECRET_ENV
+from postroom.service.daemon import Service
+from postroom.service.status import (
+    SERVICE_LEASE,
+    WEBSUB_ACTIVITY,
+    issue_status_json,
+    issues_json,
+    status_json,
+    status_of,
+)
+from postroom.service.websub import ACTIVITY
+from postroom.store import Store
+from postroom.store.peek import SCHEMA_VERSION as PEEK_SCHEMA_VERSION
+from postroom.store.peek import SqlitePeek, open_peek, sqlite_path
+from postroom.store.schema import (
+    SCHEMA_VERSION,
+    bounce_pauses,
+    bounce_reports,
+    digest_issues,
+    digest_slots,
+    fetched_articles,
+    leases,
+    outbox,
+    posts,
+)
+from service_support import SECRET, offset_to, postroom_env
+from sqlalchemy import insert, select, update
+from support import make_site, write
+
+pytestmark = pytest.mark.once
+
+# What only some verbs need: none of it for `--help`, `--version` or `status` on SQLite.
+HEAVY = (
+    "sqlalchemy", "psycopg", "jinja2", "trafilatura", "premailer", "starlette", "uvicorn",
+    "httpx", "dateparser", "feedgen", "feedparser", "lxml", "apscheduler", "watchdog",
+    "rich", "postroom.store", "postroom.content", "postroom.feeds", "postroom.web",
+    "postroom.service.daemon", "postroom.service.jobs", "postroom.service.websub",
+)  # fmt: skip
+
+# runs the command line as the console script does, then lists every module loaded
+LISTING = """
+import json, sys
+from postroom.scheduler import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+with open(sys.argv[1], "w") as listing:
+    json.dump(sorted(sys.modules), listing)
+sys.exit(code)
+"""
+
+NOWHERE = "http://127.0.0.1:9"  # a private address: refused at once, nothing leaves
+CONFIG = f"""[site]
+base_url = "https://notes.example.org/"
+timezone = "Europe/London"
+websub_hub = "{NOWHERE}/hub"
+
+[[follow]]
+url = "{NOWHERE}/feed.xml"
+name = "Nowhere"
+
+[[follow]]
+url = "{NOWHERE}/other.xml"
+"""
+POSTS = {
+    "one.md": "---\ntitle: One\ndate: 2026-11-02\n---\nThe first.\n",
+    "two.md": "---\ntitle: Café – naïve\ndate: 2026-11-03\n---\nThe second, ünïcode.\n",
+    "undated.md": "---\ntitle: No date here\n---\nDated when picked up.\n",
+    "a/undated.md": "---\ntitle: Nor here\n---\nDated when picked up too.\n",
+    "gone.md": "---\ntitle: Gone\ndate: 2026-11-04\n---\nWithdrawn (below).\n",
+    "inbox/links.txt": f"{NOWHERE}/later\n",
+}
+
+
+def command(site: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """`postroom --site SITE ARGS` in a new interpreter, on the site's SQLite store (or
+    `env`'s): its stdout and the modules it loaded. It must succeed."""
+    listing = site.parent / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", LISTING, str(listing), "--site", str(site), *args],
+        env={**postroom_env(), DATABASE_URL_ENV: "", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = json.loads(listing.read_text())
+    listing.unlink()
+    return done.stdout, modules
+
+
+def refused(site: Path) -> subprocess.CompletedProcess:
+    """`postroom --site SITE status`, as the console script runs it, expected to fail."""
+    done = subprocess.run(
+        [sys.executable, "-m", "postroom.scheduler", "--site", str(site), "status"],
+        env={**postroom_env(), DATABASE_URL_ENV: ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    return done
+
+
+def heavy(modules: list[str]) -> list[str]:
+    """The heavy modules among `modules` (store.peek is the store's light one)."""
+    found = [m for m in modules if any(m == h or m.startswith(f"{h}.") for h in HEAVY)]
+    return [m for m in found if m != "postroom.store.peek"]
+
+
+@contextmanager
+def kept_logging() -> Iterator[None]:
+    """`run` replaces the root logger's handlers: put them back for pytest's."""
+    root, ours = logging.getLogger(), logging.getLogger("postroom")
+    handlers, root_level, our_level = root.handlers[:], root.level, ours.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+        ours.setLevel(our_level)
+
+
+@pytest.fixture(scope="module")
+def full_site(tmp_path_factory) -> Site:
+    """A site with everything `status` shows: posts (one withdrawn), problems, a link that
+    fails, followed feeds (one with entries seen), a WebSub hub owed, an issue whose rows
+    are in every state with bounces and a pause, an issue held for its slot, and a live
+    service."""
+    root = tmp_path_factory.mktemp("full") / "site"
+    site = make_site(root, POSTS, config=CONFIG)
+    write(root / "list.csv", "ann@example.org\nbob@example.org\ncat@example.org\n"
+          "dan@example.org\neve@example.org\nfay@example.org\n")  # fmt: skip
+    at = ["--site", str(root)]
+    with pytest.MonkeyPatch.context() as env, kept_logging():
+        env.delenv(DATABASE_URL_ENV, raising=False)
+        env.delenv(OFFSET_ENV, raising=False)
+        env.setenv(SECRET_ENV, SECRET)
+        assert scheduler.main([*at, "subscribers", "import", str(root / "list.csv")]) == 0
+        assert scheduler.main([*at, "run", "--once", "--no-send"]) == 0
+        env.setenv(OFFSET_ENV, str(offset_to(site, timedelta(minutes=5))))
+        assert scheduler.main([*at, "run", "--once", "--no-send"]) == 0  # issue 1, queued
+    store = Store(site.store_url)
+    try:
+        with store.engine.begin() as conn:
+            rows = conn.execute(select(outbox.c.subscriber_id).order_by("subscriber_id")).all()
+            states = ["sent", "sent", "deferred", "failed", "skipped", "sending"]
+            assert len(rows) == len(states)
+            for (who,), state in zip(rows, states, strict=True):
+                later = "2030-01-02T03:04:05+00:00" if state == "deferred" else ""
+                mark = update(outbox).where(outbox.c.subscriber_id == who)
+                conn.execute(mark.values(state=state, not_before=later))
+            conn.execute(update(posts).where(posts.c.title == "Gone").values(withdrawn=True))
+            day, feed = "2026-12-01T00:00:00+00:00", f"{NOWHERE}/feed.xml"
+            reports = [
+                {"report_key": key, "issue": 1, "subscriber_id": who, "kind": kind}
+                for key, who, kind in (("r1", 1, "hard"), ("r2", 2, "soft"), ("r3", 2, "complaint"))
+            ]
+            conn.execute(insert(bounce_reports).values(received_at=day), reports)
+            conn.execute(insert(bounce_pauses).values(issue=1, reason="too many", paused_at=day))
+            held = {"number": 2, "subject": "Held – café", "html": "<p>x</p>", "text": "x"}
+            conn.execute(
+                insert(digest_issues).values(cutoff=day, created_at=day, proof_stage="held"), held
+            )
+            slot = {"slot": "2030-01-07T07:00:00+00:00", "outcome": "held", "issue": 2}
+            conn.execute(insert(digest_slots).values(decided_at=day), slot)
+            seen = [{"key": f"k{n}", "entry_id": e} for n, e in enumerate(("a", "b", "a", ""))]
+            conn.execute(insert(fetched_articles).values(feed=feed, seen_at=day), seen)
+            live = {"holder": this_process(), "expires": "2099-01-01T00:00:00+00:00"}
+            conn.execute(insert(leases).values(name=Service.LEASE), live)
+    finally:
+        store.close()
+    return site
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("check", "--help")])
+def test_help_loads_no_heavy_stack(tmp_path, args):
+    out, modules = command(tmp_path / "nowhere", *args)  # no site: none is opened
+    assert "postroom" in out
+    assert heavy(modules) == []
+
+
+@pytest.mark.parametrize("args", [("status",), ("status", "--json")])
+def test_status_on_sqlite_loads_no_heavy_stack_and_says_what_the_store_says(full_site, args):
+    peeked, modules = command(full_site.root, *args)
+    assert heavy(modules) == []
+    assert "postroom.store.peek" in modules and "sqlite3" in modules
+    # the same command made to go the Store's way: a URL the peek leaves to SQLAlchemy
+    url = f"sqlite:///{full_site.root / 'postroom.db'}?timeout=10"
+    stored, modules = command(full_site.root, *args, env={DATABASE_URL_ENV: url})
+    assert "sqlalchemy" in modules and "postroom.store" in modules
+    assert peeked == stored
+    if args[-1] == "--json":  # the site shows all it was given
+        info = json.loads(peeked)
+        assert info["posts"] == 4 and info["scheduler"] == this_process()
+        assert info["last_issue"]["issue"] == 1 and info["last_issue"]["sent"] == 2
+        assert info["last_issue"]["paused"] == "too many"
+        files = ["a/undated.md", "undated.md", "inbox/links.txt"]
+        assert [p["file"] for p in info["problems"]] == files
+        assert [f["entries_seen"] for f in info["follows"]] == [2, 0]
+        assert info["follows"][0]["last_error"] and info["websub"]["owed"] > 0
+    else:
+        assert "last issue:  1 (" in peeked and "problems:    3" in peeked
+
+
+def test_the_peek_reads_what_the_store_functions_read(full_site):
+    """In one process at one moment: every field, and `digest status --json` too (its held
+    issue and the slot it awaits, which `status` leaves out)."""
+    now = datetime.now(UTC)
+    store = Store(full_site.store_url)
+    peek = open_peek(full_site.store_url)
+    assert isinstance(peek, SqlitePeek)
+    try:
+        with peek:
+            assert status_of(full_site, peek, now) == status_json(full_site, store, now)
+            waiting = issues_json(peek)
+            assert waiting == issue_status_json(store)
+    finally:
+        store.close()
+    assert [(i["issue"], i["state"], i["slot"]) for i in waiting] == [
+        (1, "issued", None),
+        (2, "held", "2030-01-07T07:00:00+00:00"),
+    ]
+    assert (waiting[0]["queued"], waiting[0]["deferred"], waiting[0]["failed"]) == (1, 1, 1)
+    assert (waiting[0]["bounced"], waiting[0]["soft_bounced"], waiting[0]["complained"]) == (
+        1,
+        1,
+        1,
+    )
+    assert waiting[0]["next_retry"] == "2030-01-02T03:04:05+00:00"
+
+
+def test_the_peek_cannot_write_and_status_changes_no_byte_of_the_store(full_site):
+    database = full_site.root / "postroom.db"
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
+    command(full_site.root, "status")
+    command(full_site.root, "status", "--json")
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+    wal = full_site.root / "postroom.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # nothing waits to be written back
+    peek = open_peek(full_site.store_url)
+    assert peek is not None
+    with peek, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        peek.conn.execute("DELETE FROM posts")
+
+
+def test_a_store_not_made_yet_is_made_by_status_as_before(tmp_path):
+    site = make_site(tmp_path)
+    assert open_peek(site.store_url) is None  # no file: the Store's to make
+    out, modules = command(site.root, "status", "--json")
+    assert "sqlalchemy" in modules
+    assert json.loads(out)["posts"] == 0
+    assert version_of(site) == SCHEMA_VERSION
+    again, modules = command(site.root, "status", "--json")  # made: the peek reads it now
+    assert heavy(modules) == [] and again == out
+
+
+def test_an_older_store_is_migrated_by_status_as_before(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        make_older(conn, 9)
+    store.close()
+    before = (tmp_path / "postroom.db").read_bytes()
+    assert open_peek(site.store_url) is None
+    assert (tmp_path / "postroom.db").read_bytes() == before  # declining wrote nothing
+    out, modules = command(site.root, "status")
+    assert "sqlalchemy" in modules and "posts:       0" in out
+    assert version_of(site) == SCHEMA_VERSION
+
+
+def test_a_newer_store_is_refused_as_before(tmp_path):
+    site = make_site(tmp_path)
+    Store(site.store_url).close()
+    with sqlite3.connect(tmp_path / "postroom.db") as conn:
+        conn.execute(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+    done = refused(tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"postroom: the database has schema {SCHEMA_VERSION + 1}, newer than this postroom"
+        f" ({SCHEMA_VERSION}): upgrade postroom\n"
+    )
+
+
+def test_a_read_the_peek_cannot_do_is_left_to_the_store(tmp_path):
+    """A table gone from a store at this version: the peek's read fails, and the Store's
+    way says so in its words (exit 1), as status always has."""
+    site = make_site(tmp_path)
+    Store(site.store_url).close()
+    with sqlite3.connect(tmp_path / "postroom.db") as conn:
+        conn.execute("DROP TABLE activity")
+    done = refused(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("postroom: the database sqlite:///")
+    assert "no such table: activity" in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "url, path",
+    [
+        ("sqlite:////srv/site/postroom.db", "/srv/site/postroom.db"),
+        ("sqlite:///relative.db", "relative.db"),
+        ("sqlite+pysqlite:////srv/a b/p.db", "/srv/a b/p.db"),
+        ("sqlite://", None),  # in memory: this process's own
+        ("sqlite:///:memory:", None),
+        ("sqlite:////srv/p.db?timeout=5", None),  # options are SQLAlchemy's to read
+        ("sqlite:////srv/p%20q.db", None),
+        ("postgresql://u:p@db/postroom", None),
+        ("sqlite+aiosqlite:////srv/p.db", None),
+    ],
+)
+def test_the_peek_reads_plain_sqlite_file_urls_only(url, path):
+    assert sqlite_path(url) == (Path(path) if path else None)
+
+
+def test_the_names_kept_twice_agree():
+    """Kept twice so that `status` imports neither SQLAlchemy nor the service."""
+    assert PEEK_SCHEMA_VERSION == SCHEMA_VERSION
+    assert SERVICE_LEASE == Service.LEASE
+    assert WEBSUB_ACTIVITY == ACTIVITY
+
+
+def version_of(site: Site) -> int:
+    with closing(sqlite3.connect(site.root / "postroom.db")) as conn:
+        return conn.execute("SELECT version FROM schema_version").fetchone()[0]
