@@ -1,0 +1,119 @@
+"""Incremental builds: what decides that an output is left alone (its key, its file as
+written), what a service's `BuildCache` reads again, and that none of it changes a byte."""
+
+import os
+import shutil
+from dataclasses import replace
+
+from postroom.feeds import BuildCache, PostList, build
+from postroom.feeds.writer import MANIFEST, OutputWriter
+from support import make_post
+
+
+class CountingList(PostList):
+    """A catalogue that says which heads and whole posts a build asked it for."""
+
+    def __init__(self, posts):
+        super().__init__(posts)
+        self.heads_asked: list[list[str] | None] = []
+        self.posts_asked: list[str] = []
+
+    def heads(self, ids=None):
+        self.heads_asked.append(None if ids is None else sorted(ids))
+        return super().heads(ids)
+
+    def posts_by_id(self, ids):
+        ids = list(ids)
+        self.posts_asked += ids
+        return super().posts_by_id(ids)
+
+
+def outputs(site):
+    root = site.public_dir
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def test_fresh_is_the_same_key_and_the_file_as_written(tmp_path):
+    out = OutputWriter(tmp_path)
+    out.put("a.html", b"one", "key-1")
+    out.put("b.html", b"two")  # no key: never fresh
+    out.finish()
+    again = OutputWriter(tmp_path)
+    assert again.fresh("a.html", "key-1")
+    assert not again.fresh("a.html", "key-2")
+    assert not again.fresh("b.html", "")
+    (tmp_path / "a.html").write_bytes(b"ONE")  # same size, new mtime
+    assert not OutputWriter(tmp_path).fresh("a.html", "key-1")
+    (tmp_path / "a.html").unlink()
+    assert not OutputWriter(tmp_path).fresh("a.html", "key-1")
+
+
+def test_a_build_that_changed_nothing_leaves_the_manifest_alone(feed_site):
+    posts = [make_post(n) for n in range(1, 6)]
+    build(feed_site, posts)
+    manifest = feed_site.public_dir / MANIFEST
+    before = manifest.stat().st_mtime_ns
+    report = build(feed_site, posts)
+    assert report.written == () and report.removed == ()
+    assert manifest.stat().st_mtime_ns == before
+
+
+def test_a_cache_reads_again_only_the_heads_that_changed(feed_site):
+    posts = [make_post(n) for n in range(1, 9)]
+    cache = BuildCache()
+    first = CountingList(posts)
+    build(feed_site, first, cache=cache)
+    assert first.heads_asked == [sorted(p.id for p in posts)]  # all new to the cache
+
+    edited = replace(posts[0], title="Retitled", updated=posts[0].updated)
+    second = CountingList([edited, *posts[1:]])
+    report = build(feed_site, second, cache=cache)
+    assert second.heads_asked == [["post-1"]]
+    assert "posts/post-1/index.html" in report.written
+    # its page, and the lists and feeds it is in: never a page of an unchanged post
+    assert not [
+        name for name in report.written if name.startswith("posts/post-") and "post-1/" not in name
+    ]
+
+    with_cache = outputs(feed_site)
+    shutil.rmtree(feed_site.public_dir)
+    build(feed_site, [edited, *posts[1:]])  # a clean build, no cache: the same bytes
+    assert outputs(feed_site) == with_cache
+
+
+def test_a_cache_still_reports_a_refused_post_at_every_build(feed_site):
+    bad = make_post(3, id="not a folder name/..")
+    posts = [make_post(1), make_post(2), bad]
+    cache = BuildCache()
+    for _ in range(2):
+        report = build(feed_site, posts, cache=cache)
+        assert [p.file for p in report.problems if "not published" in p.reason] == ["p3.txt"]
+
+
+def test_a_cache_rereads_a_manifest_another_build_wrote(feed_site):
+    posts = [make_post(n) for n in range(1, 4)]
+    cache = BuildCache()
+    build(feed_site, posts, cache=cache)
+    build(feed_site, posts[:2])  # another process: post 3 withdrawn, its page removed
+    assert not (feed_site.public_dir / "posts/post-3").exists()
+    report = build(feed_site, posts, cache=cache)  # must not trust what it kept
+    assert "posts/post-3/index.html" in report.written
+    assert (feed_site.public_dir / "posts/post-3/index.html").is_file()
+
+
+def test_power_cut_leftovers_are_made_again(feed_site):
+    """A file a power cut left empty (renamed before its data reached the disk) does not
+    match its manifest entry, so the next build writes it again."""
+    posts = [make_post(n) for n in range(1, 4)]
+    build(feed_site, posts)
+    page = feed_site.public_dir / "posts/post-2/index.html"
+    stat = page.stat()
+    page.write_bytes(b"")
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old mtime
+    report = build(feed_site, posts)
+    assert report.written == ("posts/post-2/index.html",)
+    assert b"Post number 2" in page.read_bytes()
