@@ -97,12 +97,54 @@ def write_lists(
         posts = loader.get([post.id for post in newest])
         page = render_page("index.html", site, posts=posts, offer=offer, **on_index)
         out.put("index.html", page, key)
-    listed = dated
-    key = digest(base, "posts", *map(post_key, listed))
+    _write_post_lists(site, dated, base, out)
+
+
+#: posts posts/ itself lists, the newest by their own date; every post is on its year's page
+POSTS_ON_LIST = 50
+
+
+@dataclass(frozen=True)
+class Year:
+    """A year of posts by their own date, as posts/ links to it."""
+
+    year: int
+    count: int
+    url: str
+
+
+def year_page(year: int) -> str:
+    """posts/<year>.html: a file, never a folder, so no post's id (a folder of posts/)
+    can ever be the same name."""
+    return f"posts/{year}.html"
+
+
+def _write_post_lists(site: Site, dated: Sequence[PostHead], base: str, out: OutputWriter) -> None:
+    """posts/: the newest POSTS_ON_LIST posts by their own date and every year, linked to
+    its page listing that year's posts. By year, not numbered pages: a new post changes
+    posts/ and its year's page, and no other list of every post is made again (a
+    numbered page 2 would shift with every post; one list of 100,000 posts is a 15 MB
+    page that takes a second to make)."""
+    by_year: dict[int, list[PostHead]] = {}
+    for post in dated:
+        by_year.setdefault(post.date.year, []).append(post)
+    years = [Year(y, len(p), site.base_url + year_page(y)) for y, p in by_year.items()]
+    key = digest(base, "posts", len(dated), repr(years), *map(post_key, dated[:POSTS_ON_LIST]))
     if out.fresh("posts/index.html", key):
         out.keep("posts/index.html")
     else:
-        out.put("posts/index.html", render_page("posts.html", site, posts=listed), key)
+        values = {"posts": dated[:POSTS_ON_LIST], "years": years, "count": len(dated)}
+        out.put("posts/index.html", render_page("posts.html", site, **values), key)
+    for i, year in enumerate(years):  # a year's page: its posts and its neighbours
+        newer, older = years[i - 1] if i else None, years[i + 1] if i + 1 < len(years) else None
+        posts = by_year[year.year]
+        name = year_page(year.year)
+        key = digest(base, "year", year, newer, older, *map(post_key, posts))
+        if out.fresh(name, key):
+            out.keep(name)
+            continue
+        values = {"posts": posts, "year": year, "newer": newer, "older": older}
+        out.put(name, render_page("year.html", site, **values), key)
 
 
 #: posts on one page of a tag or source: 50 titles with their credit lines load quickly

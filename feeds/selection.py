@@ -151,9 +151,10 @@ def topics(ordered: Sequence[PostHead], dated: Sequence[PostHead] = ()) -> list[
     kinds: dict[str, TopicKind] = {}
     members: dict[str, list[PostHead]] = defaultdict(list)
     folders_of: dict[str, tuple[str, ...]] = {}
+    tag, source = TopicKind.TAG, TopicKind.SOURCE  # an enum member is slow to look up
     for post in ordered:
-        named = [(TopicKind.TAG, tag) for tag in post.tags]
-        named.append((TopicKind.SOURCE, post.attribution.source or ""))
+        named = [(tag, name) for name in post.tags]
+        named.append((source, post.attribution.source or ""))
         found: dict[str, str] = {}
         for kind, raw in named:
             if pair := _named(kind, raw):

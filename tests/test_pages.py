@@ -110,6 +110,7 @@ def test_a_page_keeps_its_path_when_the_title_changes(feed_site):
     assert "posts/post-1/index.html" in report.written and report.removed == ()
     assert page(feed_site, "posts/post-1/index.html").findtext(".//h1") == "A better title"
     assert sorted(p.name for p in (feed_site.public_dir / "posts").iterdir()) == [
+        "2016.html",  # the year's page: a file, never a post's folder
         "index.html",
         "post-1",
     ]
@@ -210,3 +211,28 @@ def test_a_build_renders_only_pages_whose_post_or_site_changed_or_file_was_touch
     shutil.rmtree(root)
     build(retitled, [posts[0], edited])  # a clean build writes the same bytes
     assert outputs() == incremental
+
+
+def test_posts_lists_the_newest_fifty_and_every_year_and_a_new_post_changes_only_its_year(
+    feed_site,
+):
+    # 60 posts over three years (their own dates), picked up in another order
+    posts = [
+        make_post(n, date=datetime(2014 + n % 3, 1 + n % 12, 1 + n % 28, tzinfo=UTC))
+        for n in range(1, 61)
+    ]
+    build(feed_site, posts)
+    listing = page(feed_site, "posts/index.html")
+    dated = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)
+    assert [a.text for a in listing.findall(".//ol/li/a")] == [p.title for p in dated[:50]]
+    years = [(a.text, a.get("href")) for a in listing.findall(".//ul[@class='inline years']/li/a")]
+    assert years == [(str(y), f"{BASE}posts/{y}.html") for y in (2016, 2015, 2014)]
+    of_2015 = page(feed_site, "posts/2015.html")
+    assert [a.text for a in of_2015.findall(".//ol/li/a")] == [
+        p.title for p in dated if p.date.year == 2015
+    ]
+    assert of_2015.find(".//nav/a[@rel='prev']").get("href") == f"{BASE}posts/2016.html"
+
+    report = build(feed_site, [*posts, make_post(61, date=datetime(2015, 3, 1, tzinfo=UTC))])
+    lists = {name for name in report.written if name.startswith("posts/") and "post-" not in name}
+    assert lists == {"posts/index.html", "posts/2015.html"}
