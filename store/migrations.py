@@ -87,6 +87,14 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ),
         ("outbox", "ALTER TABLE outbox ADD COLUMN edition INTEGER NOT NULL DEFAULT 0"),
     ),
+    # 12: what a build reads of every post, from indexes (Store.versions)
+    12: (
+        (
+            "posts",
+            "CREATE INDEX posts_versions ON posts (withdrawn, id, fingerprint, picked_up, updated)",
+        ),
+        ("versions", "CREATE INDEX versions_files ON versions (post_id, path)"),
+    ),
 }
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL

@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 11  # store.migrations takes an older database here
+SCHEMA_VERSION = 12  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -46,6 +46,9 @@ posts = Table(
     Column("comment", Text, nullable=False, default="", server_default=""),
     Column("image", Text),  # JSON of core.model.LeadImage; NULL: none
     Column("republish", String(10)),  # core.model.Republish; NULL: the source's or site's
+    # what a build asks of every post (Store.versions), read from the index alone: a
+    # row with its text spans pages, and a scan of them all reads every body
+    Index("posts_versions", "withdrawn", "id", "fingerprint", "picked_up", "updated"),
 )
 
 # Which file holds which post, and what that file says of it (a JSON ParsedPost).
@@ -57,6 +60,7 @@ versions = Table(
     Column("post_id", String(200), nullable=False, index=True),
     Column("key", String(600), nullable=False),
     Column("data", Text, nullable=False),
+    Index("versions_files", "post_id", "path"),  # each post's files, without the data
 )
 
 # People who receive the digest. `address` is normalised (email-validator), so one

@@ -35,6 +35,10 @@ UNDO: dict[int, tuple[str, ...]] = {
         "DROP TABLE store_values",
         "DROP TABLE digest_editions",
     ),
+    12: (  # what a build reads of every post, from indexes
+        "DROP INDEX posts_versions",
+        "DROP INDEX versions_files",
+    ),
 }
 
 

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from migration_support import undo_after
+from migration_support import make_older, undo_after
 from postroom.content.intake import scan
 from postroom.store import Store, StoreError
 from postroom.store.digests import all_issues
@@ -224,7 +224,7 @@ def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 11
+        assert version(migrated) == SCHEMA_VERSION == 12
         assert {"image", "republish"} <= columns(migrated, "posts")
         (post,) = migrated.posts()
         assert (post.title, post.image, post.republish) == ("Kept", None, None)
@@ -269,7 +269,7 @@ def test_a_version_10_database_keeps_its_subscribers_served_up_to_the_last_issue
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 11
+        assert version(migrated) == SCHEMA_VERSION == 12
         assert {"consent_log", "store_values", "digest_editions"} <= set(
             inspect(migrated.engine).get_table_names()
         )
@@ -368,3 +368,17 @@ def test_the_scheduler_role_is_an_advisory_lock_freed_when_its_session_ends(pg_u
     finally:
         one.close()
         two.close()
+
+
+def test_a_version_11_database_gets_the_indexes_a_build_reads_from(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        make_older(conn, 11)
+    store.close()
+    migrated = Store(site.store_url)
+    with migrated.engine.connect() as conn:
+        assert version(migrated) == SCHEMA_VERSION
+        names = {i["name"] for t in ("posts", "versions") for i in inspect(conn).get_indexes(t)}
+    assert {"posts_versions", "versions_files"} <= names
+    migrated.close()
