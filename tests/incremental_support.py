@@ -106,7 +106,7 @@ class SiteConfig:
     language: str = "en-GB"
     republish: str = "excerpt"
     websub_hub: str = ""
-    window: int = 3
+    window: int = 2
     max_content_kb: int = 100
     curator: str = "The curator"
     topics: tuple[str, ...] = ()  # digest.topics: the index's subscribe form offers them
@@ -214,6 +214,11 @@ class SiteUnderTest:
         found = scan(self.site, self.store, self.now)
         self.last = publish(self.site, self.store, self.now, self.memo)
         return found, self.last
+
+    def scan_only(self, minutes: int = 60) -> ScanReport:
+        """A scan whose changes are built later (with the next build's)."""
+        self.now += timedelta(minutes=minutes)
+        return scan(self.site, self.store, self.now)
 
     def built_outputs(self) -> tuple[str, ...]:
         return self.last.outputs if self.last else ()
