@@ -33,6 +33,7 @@ from types import FunctionType
 
 from postroom.content.intake import ScanReport, scan
 from postroom.core.config import CONFIG_NAME, DATABASE_URL_ENV, open_site
+from postroom.emails.issues import SlotDecision, decide_slot
 from postroom.feeds import BuildReport, PageMemo
 from postroom.feeds.theme import THEMES
 from postroom.feeds.writer import MANIFEST, read_manifest
@@ -107,7 +108,7 @@ class SiteConfig:
     republish: str = "excerpt"
     websub_hub: str = ""
     window: int = 2
-    max_content_kb: int = 100
+    max_content_kb: int = 1  # the long body is cut in feeds, and reported
     curator: str = "The curator"
     topics: tuple[str, ...] = ()  # digest.topics: the index's subscribe form offers them
     sources: tuple[tuple[str, str], ...] = ()  # [sources."Name"] republish = ...
@@ -219,6 +220,15 @@ class SiteUnderTest:
         """A scan whose changes are built later (with the next build's)."""
         self.now += timedelta(minutes=minutes)
         return scan(self.site, self.store, self.now)
+
+    def digest_slot(self) -> SlotDecision:
+        """The next digest slot (Monday 07:00, the default) passes and the service's
+        digest job decides it: the first one a site sees is only recorded; after that,
+        an issue of the posts picked up since, whose page and feed entry the next
+        build writes under digests/ (and makes again when a post's rule narrows)."""
+        days = (7 - self.now.weekday()) % 7 or 7
+        self.now = (self.now + timedelta(days=days)).replace(hour=8, minute=0, second=0)
+        return decide_slot(self.site, self.store, self.now)
 
     def built_outputs(self) -> tuple[str, ...]:
         return self.last.outputs if self.last else ()

@@ -5,7 +5,8 @@ A Hypothesis state machine plays the curator and the service on one site: posts 
 (alone or several in one scan), edited (title, date, tags, source, body, comment,
 republish rule, made a draft, broken), renamed, deleted; page templates overridden and
 removed; postroom.toml changed (a reload: a new process, the same public/ and database);
-the service restarted; public/ damaged by hand. After every step the service's path
+the service restarted; a digest slot passed (an issue made, its page under digests/);
+public/ damaged by hand. After every step the service's path
 runs (`content.intake.scan`, then `service.jobs.publish` with the one `PageMemo` it
 keeps) and `incremental_support.SiteUnderTest.check` builds the same store into a fresh
 folder and compares the two trees.
@@ -91,7 +92,7 @@ config_changes = st.one_of(
     st.tuples(st.just("language"), st.sampled_from(("en-GB", "en-US"))),
     st.tuples(st.just("republish"), st.sampled_from(("excerpt", "full", "link"))),
     st.tuples(st.just("websub_hub"), st.sampled_from(("", "https://hub.example.net/"))),
-    st.tuples(st.just("max_content_kb"), st.sampled_from((100, 1))),
+    st.tuples(st.just("max_content_kb"), st.sampled_from((1, 100))),
     st.tuples(st.just("curator"), st.sampled_from(("The curator", "A. Curator"))),
     st.tuples(st.just("topics"), st.sampled_from(((), ("policy",), ("Leadership", "policy")))),
     st.tuples(
@@ -149,7 +150,7 @@ class IncrementalBuilds(RuleBasedStateMachine):
 
     # --- the curator's changes ---
 
-    @initialize(posts=st.lists(post_files, max_size=6))
+    @initialize(posts=st.lists(post_files, min_size=1, max_size=6))
     def start(self, posts: list[PostFile]) -> None:
         """A site with a history: each post picked up by a scan of its own, then built
         (the window of 2 full from the third post, a full archive page from the fifth)."""
@@ -226,9 +227,15 @@ class IncrementalBuilds(RuleBasedStateMachine):
         self.site.restart()
         self.settle(nothing_changed=True)
 
-    @rule(minutes=st.sampled_from((0, 1, 60 * 24 * 8)))
-    def nothing(self, minutes: int) -> None:
-        """A build with nothing new, at once or a week later: not one file rewritten."""
+    @rule(when=st.sampled_from(("at once", "a minute later", "a week later", "digest slot")))
+    def time_passes(self, when: str) -> None:
+        """A build with nothing new, at once or later: not one file rewritten. Or the
+        week's digest slot passes: its issue made, and its page and entry built."""
+        if when == "digest slot":
+            self.site.digest_slot()
+            self.settle(minutes=1)
+            return
+        minutes = {"at once": 0, "a minute later": 1, "a week later": 60 * 24 * 7}[when]
         self.settle(minutes, nothing_changed=True)
 
     @precondition(lambda self: self.files)
@@ -355,3 +362,23 @@ def test_one_post_in_two_files_shows_the_other_once_one_goes(service, tmp_path):
     settle(service, tmp_path)
     assert "phones stayed open" in page.read_text(encoding="utf-8")
     assert not (service.site.public_dir / "tags" / "policy").exists()
+
+
+def test_an_issue_page_follows_a_narrowed_rule_and_a_quiet_week_writes_nothing(service, tmp_path):
+    """An issue's page under digests/ is made from the posts as they are now: a source's
+    rule narrowed to `link` after the issue was sent changes the page (not the email)."""
+    service.write_post("cc.md", PostFile("Review", DATES[0], source="Community Care"))
+    settle(service, tmp_path)
+    service.digest_slot()  # the first slot a site sees: recorded, no issue
+    service.write_post("own.md", PostFile("Snow", DATES[1], source="Community Care"))
+    settle(service, tmp_path, minutes=1)
+    assert service.digest_slot().issue is not None
+    settle(service, tmp_path, minutes=1)
+    issue = service.site.public_dir / "digests" / "1" / "index.html"
+    before = issue.read_bytes()
+    rule = (("community care", "link"),)
+    service.set_config(replace(service.config, sources=rule))
+    settle(service, tmp_path)
+    assert issue.read_bytes() != before
+    _, built = settle(service, tmp_path, minutes=60 * 24 * 7)
+    assert built.written == ()
