@@ -382,3 +382,17 @@ def test_an_issue_page_follows_a_narrowed_rule_and_a_quiet_week_writes_nothing(s
     assert issue.read_bytes() != before
     _, built = settle(service, tmp_path, minutes=60 * 24 * 7)
     assert built.written == ()
+
+
+def test_outputs_deleted_or_changed_by_hand_are_made_again(service, tmp_path):
+    """The memo and the manifest say what this process wrote; a file someone else
+    removed or changed since is not what they say, and is written again."""
+    for n in range(3):
+        service.write_post(f"p{n}.md", PostFile(f"Review {n}", DATES[n], tags=("policy",)))
+    _, built = settle(service, tmp_path)
+    page = next(n for n in built.outputs if n.startswith("posts/2016"))
+    (service.site.public_dir / page).unlink()
+    (service.site.public_dir / "tags" / "policy" / "atom.xml").write_bytes(b"by hand\n")
+    (service.site.public_dir / "archive" / "atom-1.xml").write_bytes(b"by hand\n")
+    _, built = settle(service, tmp_path)
+    assert sorted(built.written) == sorted([page, "tags/policy/atom.xml", "archive/atom-1.xml"])
