@@ -1,11 +1,11 @@
 """A site built the way the service builds it, beside a clean build of the same store.
 
-The service keeps one Store and one PageMemo for as long as it runs and builds public/
+The service keeps one Store and one BuildCache for as long as it runs and builds public/
 after every scan (`service.jobs.Jobs.refresh`); a config change is a reload, which is a
-new process (a new memo, the same public/ and database). Whatever it skips because it
+new process (a new cache, the same public/ and database). Whatever it skips because it
 believes an output is up to date must give the very bytes a build from nothing gives.
 So after every change, `SiteUnderTest.check` builds the same store into a fresh folder
-with a fresh memo and compares the two trees file by file.
+with a fresh cache and compares the two trees file by file.
 
 What may differ, and only that: the build manifest's bookkeeping (`.postroom-manifest.json`
 keeps each file's size and mtime, which cannot match between two folders), so of the
@@ -34,7 +34,7 @@ from types import FunctionType
 from postroom.content.intake import ScanReport, scan
 from postroom.core.config import CONFIG_NAME, DATABASE_URL_ENV, open_site
 from postroom.emails.issues import SlotDecision, decide_slot
-from postroom.feeds import BuildReport, PageMemo
+from postroom.feeds import BuildCache, BuildReport
 from postroom.feeds.theme import THEMES
 from postroom.feeds.writer import MANIFEST, read_manifest
 from postroom.service.jobs import publish
@@ -158,7 +158,7 @@ def override(name: str, variant: int) -> str:
 
 @dataclass
 class SiteUnderTest:
-    """One site, its store and its page memo, held as the service holds them across
+    """One site, its store and its build cache, held as the service holds them across
     builds, and a clean build of the same store beside it at every check."""
 
     root: Path
@@ -172,7 +172,7 @@ class SiteUnderTest:
         (self.root / CONFIG_NAME).write_text(self.config.text(), encoding="utf-8")
         self.site = open_site(self.root)
         self.store = Store(self.site.store_url)
-        self.memo = PageMemo()
+        self.cache = BuildCache()
 
     # the curator's side
 
@@ -195,7 +195,7 @@ class SiteUnderTest:
 
     def set_config(self, config: SiteConfig) -> None:
         """A new postroom.toml, taken up as the service takes it: a reload is a new
-        process with the same public/ and database (a new memo, a new Site)."""
+        process with the same public/ and database (a new cache, a new Site)."""
         self.config = config
         (self.root / CONFIG_NAME).write_text(config.text(), encoding="utf-8")
         self.restart()
@@ -205,7 +205,7 @@ class SiteUnderTest:
         self.store.close()
         self.site = open_site(self.root)
         self.store = Store(self.site.store_url)
-        self.memo = PageMemo()
+        self.cache = BuildCache()
 
     # the service's side
 
@@ -213,7 +213,7 @@ class SiteUnderTest:
         """What the service does once a change is seen: scan, then publish."""
         self.now += timedelta(minutes=minutes)
         found = scan(self.site, self.store, self.now)
-        self.last = publish(self.site, self.store, self.now, self.memo)
+        self.last = publish(self.site, self.store, self.now, self.cache)
         return found, self.last
 
     def scan_only(self, minutes: int = 60) -> ScanReport:
@@ -235,7 +235,7 @@ class SiteUnderTest:
 
     def clean_build(self, folder: Path) -> tuple[Path, BuildReport]:
         """The same store built from nothing in `folder`: a copy of the site's config,
-        templates and content, a fresh memo, no public/ yet. (The store is the same
+        templates and content, a fresh cache, no public/ yet. (The store is the same
         object: on SQLite the URL names the site's file, on PostgreSQL the test's
         database, and `publish` only writes the build's own activity rows to it.)"""
         if folder.exists():
@@ -246,7 +246,7 @@ class SiteUnderTest:
             if (self.root / part).is_dir():
                 shutil.copytree(self.root / part, folder / part, symlinks=True)
         clean = open_site(folder)
-        return clean.public_dir, publish(clean, self.store, self.now, PageMemo())
+        return clean.public_dir, publish(clean, self.store, self.now, BuildCache())
 
     def check(self, built: BuildReport, scratch: Path) -> None:
         """The incremental public/ is the clean build's, byte for byte; the build's own

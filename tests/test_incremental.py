@@ -7,7 +7,7 @@ republish rule, made a draft, broken), renamed, deleted; page templates overridd
 removed; postroom.toml changed (a reload: a new process, the same public/ and database);
 the service restarted; a digest slot passed (an issue made, its page under digests/);
 public/ damaged by hand. After every step the service's path
-runs (`content.intake.scan`, then `service.jobs.publish` with the one `PageMemo` it
+runs (`content.intake.scan`, then `service.jobs.publish` with the one `BuildCache` it
 keeps) and `incremental_support.SiteUnderTest.check` builds the same store into a fresh
 folder and compares the two trees.
 
@@ -385,7 +385,7 @@ def test_an_issue_page_follows_a_narrowed_rule_and_a_quiet_week_writes_nothing(s
 
 
 def test_outputs_deleted_or_changed_by_hand_are_made_again(service, tmp_path):
-    """The memo and the manifest say what this process wrote; a file someone else
+    """The cache and the manifest say what this process wrote; a file someone else
     removed or changed since is not what they say, and is written again."""
     for n in range(3):
         service.write_post(f"p{n}.md", PostFile(f"Review {n}", DATES[n], tags=("policy",)))
