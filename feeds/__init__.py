@@ -20,7 +20,7 @@ from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
 from postroom.feeds.history import ARCHIVE_PAGE_SIZE, write_history
-from postroom.feeds.keys import digest, post_key, site_key
+from postroom.feeds.keys import digest, page_key, post_key, site_key
 from postroom.feeds.pages import (
     by_date,
     post_page_name,
@@ -141,7 +141,7 @@ def _write_post_pages(
     rendered are read `_PAGE_BATCH` at a time."""
     stale: dict[str, str] = {}  # id -> key
     for head in heads:
-        key = digest(base, "post", head.id, head.fingerprint)
+        key = page_key(base, head)
         if out.fresh(post_page_name(head), key):
             out.keep(post_page_name(head))
         else:

@@ -30,7 +30,7 @@ class _Admitted:
 class BuildCache:
     """One site's, in one process; never shared between sites."""
 
-    versions: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, tuple] = field(default_factory=dict)
     _heads: dict[str, _Admitted] = field(default_factory=dict)
     manifest: Manifest | None = None
 

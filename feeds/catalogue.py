@@ -21,8 +21,8 @@ class Catalogue(Protocol):
         """Every published post (or those among `ids`) without its text, in any order."""
         ...
 
-    def versions(self) -> dict[str, str]:
-        """Each published post's id and a string that changes whenever its head does."""
+    def versions(self) -> dict[str, tuple]:
+        """Each published post's id and a tuple that changes whenever its head does."""
         ...
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
@@ -59,8 +59,8 @@ class PostList:
             return [head_of(post) for post in self._posts.values()]
         return [head_of(self._posts[i]) for i in ids if i in self._posts]
 
-    def versions(self) -> dict[str, str]:
-        return {post.id: head_of(post).fingerprint for post in self._posts.values()}
+    def versions(self) -> dict[str, tuple]:
+        return {post.id: (head_of(post).fingerprint,) for post in self._posts.values()}
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
         return [self._posts[i] for i in ids if i in self._posts]

@@ -90,12 +90,27 @@ def post_key(post: Post | PostHead) -> str:
 _post_keys: dict[int, tuple[object, str]] = {}
 
 
+def page_key(base: str, head: PostHead) -> str:
+    """A post's page: the site (`base`) and the post's content; made once per head and
+    site, as `post_key` is."""
+    made = _page_keys.get(id(head))
+    if made is not None and made[0] is head and made[1] == base:
+        return made[2]
+    key = digest(base, "post", head.id, head.fingerprint)
+    _page_keys[id(head)] = (head, base, key)
+    return key
+
+
+_page_keys: dict[int, tuple[object, str, str]] = {}
+
+
 def forget(keep: Iterable[object] = ()) -> None:
     """Drop the keys made for the last build's posts, but those of `keep` (the heads a
     `cache.BuildCache` holds for the next build)."""
-    kept = {id(post): _post_keys[id(post)] for post in keep if id(post) in _post_keys}
-    _post_keys.clear()
-    _post_keys.update(kept)
+    for memo in (_post_keys, _page_keys):
+        kept = {id(post): memo[id(post)] for post in keep if id(post) in memo}
+        memo.clear()
+        memo.update(kept)
 
 
 def fingerprint_of(post: Post | PostHead) -> str:

@@ -309,8 +309,8 @@ class Store:
             )
         return heads
 
-    def versions(self) -> dict[str, str]:
-        """Each published post's id and a string that changes whenever its head does (its
+    def versions(self) -> dict[str, tuple]:
+        """Each published post's id and a tuple that changes whenever its head does (its
         fingerprint, pick-up and update times, and its files: how many, the first and
         the last by path), from two indexes (schema 12), never the posts' text: a
         process that keeps heads between builds reads again only those that changed."""
@@ -322,12 +322,9 @@ class Store:
         ).group_by(versions.c.post_id)
         narrow = select(posts.c.id, posts.c.fingerprint, posts.c.picked_up, posts.c.updated)
         with self.engine.connect() as conn:
-            where = {row[0]: f"{row[1]}|{row[2]}|{row[3]}" for row in conn.execute(files).all()}
+            where = {row[0]: tuple(row[1:]) for row in conn.execute(files).all()}
             rows = conn.execute(narrow.where(posts.c.withdrawn.is_(False))).all()
-        return {
-            id_: f"{fingerprint}|{picked_up}|{updated}|{where.get(id_, '')}"
-            for id_, fingerprint, picked_up, updated in rows
-        }
+        return {row[0]: (*row[1:], where.get(row[0])) for row in rows}
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
         """The published posts among `ids`, whole, in the order of `ids` (one query per
