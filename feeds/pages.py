@@ -100,56 +100,81 @@ def write_lists(
     _write_post_lists(site, dated, base, out)
 
 
-#: posts posts/ itself lists, the newest by their own date; every post is on its year's page
-POSTS_ON_LIST = 50
+#: posts a list's first page shows, the newest by their own date (posts/, each topic's
+#: page); every post is on its year's page
+ON_FIRST_PAGE = 50
 
 
 @dataclass(frozen=True)
 class Year:
-    """A year of posts by their own date, as posts/ links to it."""
+    """A year of a list's posts by their own date, as the list's first page links to it."""
 
     year: int
     count: int
     url: str
 
 
-def year_page(year: int) -> str:
-    """posts/<year>.html: a file, never a folder, so no post's id (a folder of posts/)
-    can ever be the same name."""
-    return f"posts/{year}.html"
+@dataclass(frozen=True)
+class YearPage:
+    """One year's page of a list: its posts and the years beside it."""
+
+    name: str  # path under public/
+    year: Year
+    posts: Sequence[PostHead]
+    newer: Year | None
+    older: Year | None
+
+
+def by_year(
+    site: Site, folder: str, dated: Sequence[PostHead]
+) -> tuple[list[Year], list[YearPage]]:
+    """The years of `dated` (newest first by their own date, as `by_date` gives them) and
+    a page for each, `<folder><year>.html`: a file, never a folder, so no post's id (a
+    folder of posts/) and no feed of a topic's folder can be the same name.
+
+    Why years, not numbered pages: a new post changes a list's first page and its own
+    year's page and no other (a numbered page 2 would shift with every post; a single
+    list of 100,000 posts is a 15 MB page that takes a second to make). None while the
+    first page shows every post: a page of each year would only repeat it."""
+    if len(dated) <= ON_FIRST_PAGE:
+        return [], []
+    grouped: dict[int, list[PostHead]] = {}
+    for post in dated:
+        grouped.setdefault(post.date.year, []).append(post)
+    years = [Year(y, len(p), f"{site.base_url}{folder}{y}.html") for y, p in grouped.items()]
+    pages = [
+        YearPage(
+            f"{folder}{year.year}.html",
+            year,
+            grouped[year.year],
+            years[i - 1] if i else None,
+            years[i + 1] if i + 1 < len(years) else None,
+        )
+        for i, year in enumerate(years)
+    ]
+    return years, pages
 
 
 def _write_post_lists(site: Site, dated: Sequence[PostHead], base: str, out: OutputWriter) -> None:
-    """posts/: the newest POSTS_ON_LIST posts by their own date and every year, linked to
-    its page listing that year's posts. By year, not numbered pages: a new post changes
-    posts/ and its year's page, and no other list of every post is made again (a
-    numbered page 2 would shift with every post; one list of 100,000 posts is a 15 MB
-    page that takes a second to make)."""
-    by_year: dict[int, list[PostHead]] = {}
-    for post in dated:
-        by_year.setdefault(post.date.year, []).append(post)
-    years = [Year(y, len(p), site.base_url + year_page(y)) for y, p in by_year.items()]
-    key = digest(base, "posts", len(dated), repr(years), *map(post_key, dated[:POSTS_ON_LIST]))
+    """posts/: the newest ON_FIRST_PAGE posts by their own date and every year, linked to
+    its page (`by_year`)."""
+    years, pages = by_year(site, "posts/", dated)
+    newest = dated[:ON_FIRST_PAGE]
+    key = digest(base, "posts", len(dated), repr(years), *map(post_key, newest))
     if out.fresh("posts/index.html", key):
         out.keep("posts/index.html")
     else:
-        values = {"posts": dated[:POSTS_ON_LIST], "years": years, "count": len(dated)}
+        values = {"posts": newest, "years": years, "count": len(dated)}
         out.put("posts/index.html", render_page("posts.html", site, **values), key)
-    for i, year in enumerate(years):  # a year's page: its posts and its neighbours
-        newer, older = years[i - 1] if i else None, years[i + 1] if i + 1 < len(years) else None
-        posts = by_year[year.year]
-        name = year_page(year.year)
-        key = digest(base, "year", year, newer, older, *map(post_key, posts))
-        if out.fresh(name, key):
-            out.keep(name)
+    for page in pages:
+        key = digest(base, "year", page.year, page.newer, page.older, *map(post_key, page.posts))
+        if out.fresh(page.name, key):
+            out.keep(page.name)
             continue
-        values = {"posts": posts, "year": year, "newer": newer, "older": older}
-        out.put(name, render_page("year.html", site, **values), key)
+        values = {"posts": page.posts, "year": page.year, "newer": page.newer, "older": page.older}
+        out.put(page.name, render_page("year.html", site, **values), key)
 
 
-#: posts on one page of a tag or source: 50 titles with their credit lines load quickly
-#: on a phone, and even a topic of 1,000 posts has 20 pages, not 200
-TOPIC_PAGE_SIZE = 50
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
 #: tags; listing them all would push the index's purpose, the newest posts, off the
 #: screen, so the index names the few a reader most likely wants and links to
@@ -185,11 +210,6 @@ def topic_url(site: Site, kind: TopicKind, name: str) -> str:
     return site.base_url + folder if folder else ""
 
 
-def _page_path(folder: str, number: int) -> str:
-    """Page 1 is the topic's folder itself, the address its feeds sit beside."""
-    return folder if number == 1 else f"{folder}page/{number}/"
-
-
 def _site_title(site: Site) -> str:
     return one_line(site.config.site.title) or site.base_url
 
@@ -204,36 +224,37 @@ def _on_index(found: Sequence[Topic]) -> dict[str, object]:
 
 
 def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWriter) -> None:
-    """Each topic's pages, TOPIC_PAGE_SIZE posts a page, newest first by their own date,
-    each rendered only when its key changed; then topics/, every tag and source by name."""
+    """Each topic's page (its folder, beside its feeds): the newest ON_FIRST_PAGE of its
+    posts by their own date and its years, each linked to the year's page (`by_year`);
+    every page rendered only when its key changed. Then topics/, every tag and source by
+    name."""
     title = _site_title(site)
     for topic in found:
         posts = topic.dated or by_date(topic.posts)
-        pages = max(1, -(-len(posts) // TOPIC_PAGE_SIZE))
-        feeds = feed_links(site, topic.folder)
-        for number in range(1, pages + 1):
-            name = _page_path(topic.folder, number) + "index.html"
-            shown = posts[(number - 1) * TOPIC_PAGE_SIZE : number * TOPIC_PAGE_SIZE]
-            key = digest(base, "topic", topic.folder, topic.name, number, pages, len(posts))
-            key = digest(key, *map(post_key, shown))
-            if out.fresh(name, key):
-                out.keep(name)
+        years, pages = by_year(site, topic.folder, posts)
+        common = {
+            "topic": topic,
+            "tag": topic.kind is TopicKind.TAG,
+            "feeds": feed_links(site, topic.folder),
+            "feed_title": topic.feed_title(title),
+        }
+        head = digest(base, "topic", topic.folder, topic.name)  # a year's page: not the count
+        newest = posts[:ON_FIRST_PAGE]
+        name = topic.folder + "index.html"
+        key = digest(head, len(posts), repr(years), *map(post_key, newest))
+        if out.fresh(name, key):
+            out.keep(name)
+        else:
+            values = {"posts": newest, "years": years, "count": len(posts)}
+            out.put(name, render_page("topic.html", site, **values, **common), key)
+        for year in pages:
+            key = digest(head, year.year, year.newer, year.older, *map(post_key, year.posts))
+            if out.fresh(year.name, key):
+                out.keep(year.name)
                 continue
-            page = render_page(
-                "topic.html",
-                site,
-                topic=topic,
-                tag=topic.kind is TopicKind.TAG,
-                posts=shown,
-                count=len(posts),
-                number=number,
-                pages=pages,
-                newer=number > 1 and site.base_url + _page_path(topic.folder, number - 1),
-                older=number < pages and site.base_url + _page_path(topic.folder, number + 1),
-                feeds=feeds,
-                feed_title=topic.feed_title(title),
-            )
-            out.put(name, page, key)
+            shown = {"posts": year.posts, "year": year.year, "newer": year.newer}
+            page = render_page("topic.html", site, older=year.older, **shown, **common)
+            out.put(year.name, page, key)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
     out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 

@@ -110,7 +110,6 @@ def test_a_page_keeps_its_path_when_the_title_changes(feed_site):
     assert "posts/post-1/index.html" in report.written and report.removed == ()
     assert page(feed_site, "posts/post-1/index.html").findtext(".//h1") == "A better title"
     assert sorted(p.name for p in (feed_site.public_dir / "posts").iterdir()) == [
-        "2016.html",  # the year's page: a file, never a post's folder
         "index.html",
         "post-1",
     ]

@@ -17,7 +17,7 @@ from lxml import etree
 from playwright.sync_api import expect
 from postroom.core.model import Attribution
 from postroom.feeds import build
-from postroom.feeds.pages import ON_INDEX, TOPIC_PAGE_SIZE
+from postroom.feeds.pages import ON_FIRST_PAGE, ON_INDEX
 from support import make_post, read
 from web_support import screenshot_width, serving
 
@@ -99,28 +99,35 @@ def nav(site, name):
     return [(a.get("rel"), a.get("href")) for a in page(site, name).iterfind(".//nav/a")]
 
 
-def test_pages_hold_page_size_posts_and_a_removed_page_goes_on_the_next_build(feed_site):
-    posts = [make_post(2 * n + 1) for n in range(TOPIC_PAGE_SIZE + 1)]  # all odd: tagged policy
-    build(feed_site, posts[:TOPIC_PAGE_SIZE])  # exactly one page's worth
-    assert len(listed(feed_site, "tags/policy/index.html")) == TOPIC_PAGE_SIZE
-    assert not (feed_site.public_dir / "tags/policy/page").exists()
-    assert nav(feed_site, "tags/policy/index.html") == []
-    build(feed_site, posts)  # one more: a second page of one post
-    first, second = "tags/policy/index.html", "tags/policy/page/2/index.html"
-    assert len(listed(feed_site, first)) == TOPIC_PAGE_SIZE
-    assert len(listed(feed_site, second)) == 1
-    assert nav(feed_site, first) == [("next", f"{BASE}tags/policy/page/2/")]
-    assert nav(feed_site, second) == [("prev", f"{BASE}tags/policy/")]
-    assert not (feed_site.public_dir / "tags/policy/page/3").exists()
-    everything = listed(feed_site, first) + listed(feed_site, second)
-    titles = [p.title for p in sorted(posts, key=lambda p: (p.date, p.id), reverse=True)]
-    assert everything == titles
+def test_a_topic_page_shows_the_newest_and_its_years_and_a_year_goes_with_its_posts(feed_site):
+    # 55 policy posts over two years (their own dates): more than the first page holds
+    posts = [
+        make_post(2 * n + 1, date=datetime(2015 + n % 2, 1 + n % 12, 1 + n % 28, tzinfo=UTC))
+        for n in range(ON_FIRST_PAGE + 5)
+    ]
+    build(feed_site, posts)
+    first = "tags/policy/index.html"
+    dated = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)
+    assert listed(feed_site, first) == [p.title for p in dated[:ON_FIRST_PAGE]]
+    years = page(feed_site, first).iterfind(".//ul[@class='inline years']/li/a")
+    assert [(a.text, a.get("href")) for a in years] == [
+        ("2016", f"{BASE}tags/policy/2016.html"),
+        ("2015", f"{BASE}tags/policy/2015.html"),
+    ]
+    of_2015 = "tags/policy/2015.html"
+    assert listed(feed_site, of_2015) == [p.title for p in dated if p.date.year == 2015]
+    assert nav(feed_site, of_2015) == [("prev", f"{BASE}tags/policy/2016.html")]
     assert (
-        page(feed_site, second).findtext("head/title") == "Tagged policy · page 2 · Practice Notes"
+        page(feed_site, of_2015).findtext("head/title") == "Tagged policy · 2015 · Practice Notes"
     )
-    report = build(feed_site, posts[:TOPIC_PAGE_SIZE])
-    assert second in report.removed
-    assert not (feed_site.public_dir / "tags/policy/page/2/index.html").exists()
+
+    added = make_post(201, date=datetime(2016, 5, 5, tzinfo=UTC))
+    report = build(feed_site, [*posts, added])  # a post of 2016: 2015's page is left alone
+    assert "tags/policy/2016.html" in report.written and of_2015 not in report.written
+
+    report = build(feed_site, [p for p in posts if p.date.year == 2016] + [added])
+    assert of_2015 in report.removed
+    assert not (feed_site.public_dir / of_2015).exists()
 
 
 def test_a_topic_page_autodiscovers_its_own_feeds_first_then_the_sites(feed_site):
