@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
@@ -41,7 +41,7 @@ from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.core.signals import post_published, send
 from postroom.core.slug import slugify
-from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
+from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version, plain
 from postroom.store.leases import exclusive
 
 #: content/_digest/ holds the curator's words for the next digest issue (content.intro):
@@ -215,32 +215,62 @@ def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
 
 
 def _fingerprint(post: Post) -> str:
-    data = asdict(replace(post, picked_up=None, updated=None, files=()))
+    data = plain(replace(post, picked_up=None, updated=None, files=()))
     for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
         if not data[added]:  # must not make every post without them "updated"
             del data[added]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
+_BATCH = 500  # files whose rows are handed to the store at once (memory stays flat)
+
+
 class _Reconciler:
-    """Works out what one scan's readings change, then hands the store one batch."""
+    """Works out what one scan's readings change, and hands the store its batches.
+
+    A post the store has never seen (every post of a cold start) is settled by its
+    first version: files are read in path order and, all read at the same moment, the
+    first version wins and gives the key (see `commit`); so its row is written with
+    the batch and its text is not kept. Only posts the store knew wait for `commit`,
+    which weighs their versions old and new."""
 
     def __init__(
-        self, session: IntakeSession, known: dict[str, FileRecord], tz: tzinfo, now: datetime
+        self,
+        session: IntakeSession,
+        known: dict[str, FileRecord],
+        tz: tzinfo,
+        now: datetime,
+        keep_published: bool = True,
     ) -> None:
         self.session, self.known, self.tz, self.now = session, known, tz, now
         self.by_key = {state.key: post_id for post_id, state in session.posts.items()}
         self.taken = set(session.posts)
         self.files: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]] = {}
-        self.versions: dict[str, list[Version]] = {}  # path -> what it holds now
+        self.versions: dict[str, list[Version]] = {}  # path -> what it holds now, unsaved
+        self.fresh: dict[str, list[Version]] = {}  # known post -> its versions read now
+        self.reread: set[str] = set()  # paths read with their posts this scan
         self.forgotten: list[str] = []
         self.touched: set[str] = set()
+        self.settled: dict[str, dict[str, None]] = {}  # new post -> its files, in order
+        self.writes: list[PostWrite] = []  # new posts' rows, unsaved
+        self.keep_published = keep_published  # someone listens to post_published
         self.published: list[Post] = []  # new posts, in id order, once committed
 
     def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
         self.files[path] = (record, reading.problems, path in self.known)
         if not reading.failed:  # a broken edit keeps the last good version published
             self._file_holds(path, reading.posts)
+        if len(self.files) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.session.save_files(self.files)
+        self.session.save_versions(self.versions)
+        self.session.save_posts(self.writes)
+        self.files, self.versions, self.writes = {}, {}, []
+
+    def _is_new(self, post_id: str) -> bool:
+        return post_id not in self.session.posts and post_id not in self.session.paths_of
 
     def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
         old = self.session.slots.get(path, {})
@@ -260,8 +290,29 @@ class _Reconciler:
             self.by_key[key] = post_id
             claimed.add(post_id)
             held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
+        rows = {}  # new posts' rows, made before anything is kept: one may raise
+        for version in held:
+            new = self._is_new(version.post_id)
+            if new and version.post_id not in self.settled and version.post_id not in rows:
+                rows[version.post_id] = self._settle(version)
         self.versions[path] = held
-        self.touched |= claimed | {post_id for post_id, _ in old.values()}
+        self.reread.add(path)
+        for version in held:
+            if not self._is_new(version.post_id):
+                self.fresh.setdefault(version.post_id, []).append(version)
+            else:  # the first version settled it; a later copy only adds its file
+                self.settled.setdefault(version.post_id, {})[path] = None
+        for write in rows.values():
+            self.writes.append(write)
+            if self.keep_published:
+                self.published.append(write.post)
+        self.touched |= {post_id for post_id in claimed if not self._is_new(post_id)}
+        self.touched |= {post_id for post_id, _ in old.values()}
+
+    def _settle(self, version: Version) -> PostWrite:
+        """A new post's row, from its first version (what `commit` would choose)."""
+        post = self._publishable(version.post_id, [version], self.now)
+        return PostWrite(post, version.key, _fingerprint(post), exists=False)
 
     def file_deleted(self, path: str) -> None:
         self.forgotten.append(path)
@@ -274,19 +325,15 @@ class _Reconciler:
         return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
 
     def commit(self) -> tuple[list[str], list[str], list[str]]:
-        """Recompute every touched post from its versions and write the batch.
+        """Recompute every touched post from its versions and write the last batch.
 
         Returns the (new, updated, withdrawn) post ids."""
-        new, updated, withdrawn = [], [], []
-        writes = []
-        fresh: dict[str, list[Version]] = {}
-        for held in self.versions.values():
-            for version in held:
-                fresh.setdefault(version.post_id, []).append(version)
-        reread = set(self.versions) | set(self.forgotten)  # once: per post it was O(files²)
+        new, updated, withdrawn = list(self.settled), [], []
+        writes = self.writes
+        reread = self.reread | set(self.forgotten)  # once: per post it was O(files²)
         for post_id in sorted(self.touched):
             state = self.session.posts.get(post_id)
-            in_order = self._versions_of(post_id, fresh.get(post_id, []), reread)
+            in_order = self._versions_of(post_id, self.fresh.get(post_id, []), reread)
             if not in_order:
                 if state and not state.withdrawn:
                     withdrawn.append(post_id)
@@ -301,7 +348,16 @@ class _Reconciler:
             if state is None:
                 self.published.append(post)
         self.session.write(self.files, self.forgotten, self.versions, writes, withdrawn)
-        return new, updated, withdrawn
+        self.published = sorted(
+            (
+                replace(post, files=tuple(self.settled[post.id]))
+                if post.id in self.settled
+                else post
+                for post in self.published
+            ),
+            key=lambda post: post.id,
+        )
+        return sorted(new), updated, withdrawn
 
     def _publishable(self, post_id: str, in_order: list[Version], picked_up: datetime) -> Post:
         # The file changed most recently is the curator's latest word; ties go to path order
@@ -534,7 +590,8 @@ def _scan(
     published: list[Post] = []
     if stale or gone:
         with store.intake() as session:
-            reconciler = _Reconciler(session, known, config.tz, now)
+            listening = bool(post_published.receivers)
+            reconciler = _Reconciler(session, known, config.tz, now, listening)
             jobs = [
                 (
                     site.content_dir,
