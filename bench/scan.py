@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
 SITE_TOML = '[site]\nbase_url = "https://bench.example/"\n'
 HUGO_CONFIG = (
@@ -82,6 +83,9 @@ def _child(site_root: str, result: str, profile: str | None, serial: bool) -> in
                 "new": len(report.new),
                 "problems": len(report.problems),
                 "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "main_cpu": (lambda u: u.ru_utime + u.ru_stime)(
+                    resource.getrusage(resource.RUSAGE_SELF)
+                ),
             }
         )
     )
@@ -110,6 +114,7 @@ class TreeWatch(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.peaks: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system), last seen
         self.tree_kb = 0
         self.done = threading.Event()
 
@@ -148,6 +153,11 @@ class TreeWatch(threading.Thread):
             for pid in self._children():
                 hwm, rss = self._status(pid)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+                except (OSError, IndexError, ValueError):
+                    pass
                 total += rss
             self.tree_kb = max(self.tree_kb, total)
             self.done.wait(self.every)
@@ -175,6 +185,8 @@ def measure(cmd: list[str], cwd: Path) -> dict:
         "self_mb": watch.peaks.get(proc.pid, 0) / 1024,
         "worker_mb": max(others, default=0) / 1024,
         "tree_mb": watch.tree_kb / 1024,
+        "worker_cpu": sum(cpu for pid, cpu in watch.cpu.items() if pid != proc.pid),
+        "self_cpu": watch.cpu.get(proc.pid, 0.0),
     }
 
 
@@ -203,6 +215,15 @@ def make_hugo(root: Path, site: Path) -> None:
     shutil.copytree(site / "content", root / "content" / "posts")
 
 
+def scan_once(py: str, site: Path, result: Path, opts: argparse.Namespace) -> tuple[dict, dict]:
+    """One cold scan of `site` in a fresh process of `py`: (its measure, its own report)."""
+    cmd = [py, __file__, "--child", str(site), str(result)]
+    cmd += ["--serial"] if opts.serial else []
+    cmd += ["--profile", opts.profile] if opts.profile else []
+    got = measure(cmd, ROOT)
+    return got, json.loads(result.read_text())
+
+
 def main() -> int:
     args = argparse.ArgumentParser()
     args.add_argument("--sizes", default="1000,10000")
@@ -212,6 +233,9 @@ def main() -> int:
     args.add_argument("--profile", help="cProfile the scanning process into this file")
     args.add_argument("--serial", action="store_true", help="parse in the scanning process")
     args.add_argument("--keep", help="generate into (and keep) this folder")
+    args.add_argument(
+        "--against", help="also scan with this Python's postroom (another checkout's venv)"
+    )
     args.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args.add_argument("--floor", help=argparse.SUPPRESS)
     opts = args.parse_args()
@@ -236,17 +260,19 @@ def main() -> int:
                     db.unlink()
                 result = site / "result.json"
                 load = _load()
-                cmd = [py, __file__, "--child", str(site), str(result)]
-                cmd += ["--serial"] if opts.serial else []
-                cmd += ["--profile", opts.profile] if opts.profile else []
-                got = measure(cmd, ROOT)
-                detail = json.loads(result.read_text())
+                got, detail = scan_once(py, site, result, opts)
+                if opts.against:
+                    for db in site.glob("postroom.db*"):
+                        db.unlink()
+                    other, other_detail = scan_once(opts.against, site, result, opts)
                 floor = measure([py, __file__, "--floor", str(site)], ROOT)
                 line = (
                     f"{size:>7} {opts.kind} run {run + 1}: scan {got['seconds']:6.2f} s "
                     f"(in-scan {detail['scan_s']:.2f}, imports {detail['import_s']:.2f}) "
                     f"rss main {detail['main_mb']:.0f} MB worker {got['worker_mb']:.0f} MB "
-                    f"tree {got['tree_mb']:.0f} MB | floor {floor['seconds']:.2f} s "
+                    f"tree {got['tree_mb']:.0f} MB cpu main {detail['main_cpu']:.1f} s "
+                    f"workers {got['worker_cpu']:.1f} s | floor {floor['seconds']:.2f} s "
+                    f"(cpu {floor['self_cpu']:.1f} s) "
                     f"ratio {got['seconds'] / floor['seconds']:.2f}"
                 )
                 if opts.hugo and opts.kind == "markdown":
@@ -254,6 +280,14 @@ def main() -> int:
                     h = measure(["hugo", "--quiet"], hugo)
                     line += f" | hugo {h['seconds']:.2f} s ({h['self_mb']:.0f} MB)"
                     line += f" ratio {got['seconds'] / h['seconds']:.2f}"
+                if opts.against:
+                    line += (
+                        f" | against {other['seconds']:.2f} s (in-scan {other_detail['scan_s']:.2f}"
+                        f" main {other_detail['main_mb']:.0f} MB worker {other['worker_mb']:.0f} MB"
+                        f" cpu main {other_detail['main_cpu']:.1f} s workers"
+                        f" {other['worker_cpu']:.1f} s"
+                        f") ratio {got['seconds'] / other['seconds']:.2f}"
+                    )
                 print(f"{line} | new {detail['new']} problems {detail['problems']} | load {load}")
     finally:
         if not opts.keep:

@@ -10,6 +10,7 @@ matching on identity first, then on position in the file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -18,25 +19,28 @@ import re
 import signal
 import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
 
+from postroom.content.examine import REFUSED as _REFUSED
+from postroom.content.examine import Job as _Job
+from postroom.content.examine import examine as _examine
+from postroom.content.examine import examine_chunk as _examine_chunk
+from postroom.content.examine import failed as _failed
 from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
     SIDECAR_SUFFIX,
     Reader,
     Reading,
-    read_file,
     reader_for,
-    sidecar_path,
 )
-from postroom.content.safe_read import Unreadable, read_regular
-from postroom.core.config import Config, ConfigError, Site
+from postroom.core.config import ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.core.signals import post_published, send
@@ -382,22 +386,6 @@ class _Reconciler:
         )
 
 
-_Job = tuple[Path, str, str | None, Config, Reader | None]
-_SIDECAR_BYTES = 65_536
-
-
-_REFUSED = "!"  # marks the digest of an entry that could not be read, not of its bytes
-
-
-def _failed(path: str, reason: str, known_sha: str | None) -> tuple[str, str, Reading | None]:
-    """An entry that gave no posts: its problem, under a digest of the reason, so the
-    same trouble looked at again (every scan: see `_refused`) is no news."""
-    digest = _REFUSED + hashlib.sha256(reason.encode()).hexdigest()[1:]  # 64, as a sha256
-    if digest == known_sha:
-        return path, digest, None
-    return path, digest, Reading((), (Problem(path, reason, Severity.ERROR),))
-
-
 def _refused(record: FileRecord) -> bool:
     """An entry refused last time is looked at again at every scan, whatever its stat
     says: what mends it (a chmod, a larger content.max_file_kb, a link's target
@@ -406,52 +394,38 @@ def _refused(record: FileRecord) -> bool:
     return record.sha256.startswith(_REFUSED)
 
 
-def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
-    """Hash a file and parse it if its bytes changed: (path, sha256, reading or None).
-
-    Every failure, whatever it is, comes back as a reading with a problem naming the
-    file: one file must never stop the scan of the others."""
-    content_dir, path, known_sha, config, reader = job
-    try:
-        limit = config.content.max_file_kb * 1024
-        data = read_regular(content_dir, path, limit, "content.max_file_kb")
-        side = str(sidecar_path(Path(path)))
-        try:
-            sidecar = read_regular(content_dir, side, _SIDECAR_BYTES, "a sidecar's")
-        except FileNotFoundError:
-            sidecar = None
-        except (Unreadable, OSError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}", known_sha)
-    except FileNotFoundError:
-        return None
-    except Unreadable as exc:
-        return _failed(path, str(exc), known_sha)
-    except OSError as exc:  # permission denied, an I/O error: reported, retried when it changes
-        return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})", known_sha)
-    except Exception as exc:  # a bug of ours: this file is reported, the scan goes on
-        why = one_line(f"could not be read ({type(exc).__name__}: {exc})")
-        return _failed(path, why, known_sha)
-    digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
-    if digest == known_sha:
-        return path, digest, None
-    return path, digest, read_file(path, data, sidecar, config, reader)
+_CHUNK = 32  # files a worker is sent at once: few round trips, little in flight
+_AHEAD = 4  # chunks sent per worker before the first comes back
 
 
 def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
-    """Examine files in order; a big batch (a cold start) is spread over every core."""
+    """Examine files in order; a big batch (a cold start) is spread over every core.
+
+    At most `_AHEAD` chunks per worker are out at a time (`Executor.map` would send
+    them all and hold every result not yet taken: a cold start's 100,000 posts in the
+    parent, when it writes slower than the workers read)."""
     cores = os.cpu_count() or 1
     if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
         yield from map(_examine, jobs)
         return
     # forkserver: forking a process that runs scheduler threads is not safe
-    _start_forkserver_deaf_to_ctrl_c()
     context = multiprocessing.get_context("forkserver")
+    # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
+    context.set_forkserver_preload(["__main__", _examine_chunk.__module__])
+    _start_forkserver_deaf_to_ctrl_c()
     pool = ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_worker_start)
+    chunks = (jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
+    out: deque[Future] = deque()
     try:
-        with _ctrl_c_held():  # map() starts the workers: none may be half-started
-            results = pool.map(_examine, jobs, chunksize=32)
-        yield from results
+        for chunk in itertools.islice(chunks, _AHEAD * cores):
+            with _ctrl_c_held():  # a submit may start a worker: none may be half-started
+                out.append(pool.submit(_examine_chunk, chunk))
+        while out:
+            results = out.popleft().result()
+            if (chunk := next(chunks, None)) is not None:
+                with _ctrl_c_held():
+                    out.append(pool.submit(_examine_chunk, chunk))
+            yield from results
     except BaseException:
         _stop_now(pool)
         raise
