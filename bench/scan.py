@@ -23,6 +23,7 @@ sees only that process). Prints numbers, asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -110,7 +111,7 @@ class TreeWatch(threading.Thread):
     """Polls /proc for a process and its descendants: each one's VmHWM (its peak RSS,
     kept by the kernel) and the largest sum of their VmRSS seen at one moment."""
 
-    def __init__(self, pid: int, every: float = 0.02) -> None:
+    def __init__(self, pid: int, every: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.peaks: dict[int, int] = {}
@@ -118,21 +119,21 @@ class TreeWatch(threading.Thread):
         self.tree_kb = 0
         self.done = threading.Event()
 
-    def _children(self) -> dict[int, int]:
-        parents: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-        tree, grew = {self.pid}, True
-        while grew:
-            more = {p for p, parent in parents.items() if parent in tree} - tree
-            grew = bool(more)
-            tree |= more
-        return {p: 0 for p in tree}
+    def _tree(self) -> set[int]:
+        """The process and its descendants, from each thread's children list."""
+        tree, todo = set(), [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for thread in threads:
+                with contextlib.suppress(OSError):
+                    kids = Path(f"/proc/{pid}/task/{thread}/children").read_text()
+                    todo += map(int, kids.split())
+        return tree
 
     @staticmethod
     def _status(pid: int) -> tuple[int, int]:
@@ -150,7 +151,7 @@ class TreeWatch(threading.Thread):
     def run(self) -> None:
         while not self.done.is_set():
             total = 0
-            for pid in self._children():
+            for pid in self._tree():
                 hwm, rss = self._status(pid)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
                 try:

@@ -98,7 +98,7 @@ class PostWrite:
     exists: bool
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's fields; None: not one
 
 
 def plain(value: Any) -> Any:
@@ -106,13 +106,15 @@ def plain(value: Any) -> Any:
     scalars): the same JSON, a fifth of the time (asdict deep-copies every leaf, a
     tenth of a cold scan's main process). Tuples become lists, as JSON writes them."""
     kind = type(value)
-    names = _FIELDS.get(kind)
+    try:
+        names = _FIELDS[kind]
+    except KeyError:
+        dataclass_ = is_dataclass(kind)
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind)) if dataclass_ else None
     if names is None:
-        if not is_dataclass(value) or isinstance(value, type):
-            if kind is tuple or kind is list:
-                return [plain(item) for item in value]
-            return value
-        names = _FIELDS[kind] = tuple(f.name for f in fields(value))
+        if kind is tuple or kind is list:
+            return [plain(item) for item in value]
+        return value
     return {name: plain(getattr(value, name)) for name in names}
 
 
