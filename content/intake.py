@@ -255,7 +255,8 @@ class _Reconciler:
         self.reread: set[str] = set()  # paths read with their posts this scan
         self.forgotten: list[str] = []
         self.touched: set[str] = set()
-        self.settled: dict[str, dict[str, None]] = {}  # new post -> its files, in order
+        self.settled: set[str] = set()  # new posts, written with their first version
+        self.files_of: dict[str, dict[str, None]] = {}  # their files, for post_published
         self.writes: list[PostWrite] = []  # new posts' rows, unsaved
         self.keep_published = keep_published  # someone listens to post_published
         self.published: list[Post] = []  # new posts, in id order, once committed
@@ -305,7 +306,9 @@ class _Reconciler:
             if not self._is_new(version.post_id):
                 self.fresh.setdefault(version.post_id, []).append(version)
             else:  # the first version settled it; a later copy only adds its file
-                self.settled.setdefault(version.post_id, {})[path] = None
+                self.settled.add(version.post_id)
+                if self.keep_published:
+                    self.files_of.setdefault(version.post_id, {})[path] = None
         for write in rows.values():
             self.writes.append(write)
             if self.keep_published:
@@ -354,8 +357,8 @@ class _Reconciler:
         self.session.write(self.files, self.forgotten, self.versions, writes, withdrawn)
         self.published = sorted(
             (
-                replace(post, files=tuple(self.settled[post.id]))
-                if post.id in self.settled
+                replace(post, files=tuple(self.files_of[post.id]))
+                if post.id in self.files_of
                 else post
                 for post in self.published
             ),
