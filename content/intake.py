@@ -10,6 +10,7 @@ matching on identity first, then on position in the file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -18,30 +19,33 @@ import re
 import signal
 import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from multiprocessing import forkserver
 from pathlib import Path
 
+from postroom.content.examine import REFUSED as _REFUSED
+from postroom.content.examine import Job as _Job
+from postroom.content.examine import examine as _examine
+from postroom.content.examine import examine_chunk as _examine_chunk
+from postroom.content.examine import failed as _failed
 from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
     SIDECAR_SUFFIX,
     Reader,
     Reading,
-    read_file,
     reader_for,
-    sidecar_path,
 )
-from postroom.content.safe_read import Unreadable, read_regular
-from postroom.core.config import Config, ConfigError, Site
+from postroom.core.config import ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.core.signals import post_published, send
 from postroom.core.slug import slugify
-from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
+from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version, plain
 from postroom.store.leases import exclusive
 
 #: content/_digest/ holds the curator's words for the next digest issue (content.intro):
@@ -215,32 +219,63 @@ def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
 
 
 def _fingerprint(post: Post) -> str:
-    data = asdict(replace(post, picked_up=None, updated=None, files=()))
+    data = plain(replace(post, picked_up=None, updated=None, files=()))
     for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
         if not data[added]:  # must not make every post without them "updated"
             del data[added]
     return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
+_BATCH = 500  # files whose rows are handed to the store at once (memory stays flat)
+
+
 class _Reconciler:
-    """Works out what one scan's readings change, then hands the store one batch."""
+    """Works out what one scan's readings change, and hands the store its batches.
+
+    A post the store has never seen (every post of a cold start) is settled by its
+    first version: files are read in path order and, all read at the same moment, the
+    first version wins and gives the key (see `commit`); so its row is written with
+    the batch and its text is not kept. Only posts the store knew wait for `commit`,
+    which weighs their versions old and new."""
 
     def __init__(
-        self, session: IntakeSession, known: dict[str, FileRecord], tz: tzinfo, now: datetime
+        self,
+        session: IntakeSession,
+        known: dict[str, FileRecord],
+        tz: tzinfo,
+        now: datetime,
+        keep_published: bool = True,
     ) -> None:
         self.session, self.known, self.tz, self.now = session, known, tz, now
         self.by_key = {state.key: post_id for post_id, state in session.posts.items()}
         self.taken = set(session.posts)
         self.files: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]] = {}
-        self.versions: dict[str, list[Version]] = {}  # path -> what it holds now
+        self.versions: dict[str, list[Version]] = {}  # path -> what it holds now, unsaved
+        self.fresh: dict[str, list[Version]] = {}  # known post -> its versions read now
+        self.reread: set[str] = set()  # paths read with their posts this scan
         self.forgotten: list[str] = []
         self.touched: set[str] = set()
+        self.settled: set[str] = set()  # new posts, written with their first version
+        self.files_of: dict[str, dict[str, None]] = {}  # their files, for post_published
+        self.writes: list[PostWrite] = []  # new posts' rows, unsaved
+        self.keep_published = keep_published  # someone listens to post_published
         self.published: list[Post] = []  # new posts, in id order, once committed
 
     def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
         self.files[path] = (record, reading.problems, path in self.known)
         if not reading.failed:  # a broken edit keeps the last good version published
             self._file_holds(path, reading.posts)
+        if len(self.files) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.session.save_files(self.files)
+        self.session.save_versions(self.versions)
+        self.session.save_posts(self.writes)
+        self.files, self.versions, self.writes = {}, {}, []
+
+    def _is_new(self, post_id: str) -> bool:
+        return post_id not in self.session.posts and post_id not in self.session.paths_of
 
     def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
         old = self.session.slots.get(path, {})
@@ -260,8 +295,31 @@ class _Reconciler:
             self.by_key[key] = post_id
             claimed.add(post_id)
             held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
+        rows = {}  # new posts' rows, made before anything is kept: one may raise
+        for version in held:
+            new = self._is_new(version.post_id)
+            if new and version.post_id not in self.settled and version.post_id not in rows:
+                rows[version.post_id] = self._settle(version)
         self.versions[path] = held
-        self.touched |= claimed | {post_id for post_id, _ in old.values()}
+        self.reread.add(path)
+        for version in held:
+            if not self._is_new(version.post_id):
+                self.fresh.setdefault(version.post_id, []).append(version)
+            else:  # the first version settled it; a later copy only adds its file
+                self.settled.add(version.post_id)
+                if self.keep_published:
+                    self.files_of.setdefault(version.post_id, {})[path] = None
+        for write in rows.values():
+            self.writes.append(write)
+            if self.keep_published:
+                self.published.append(write.post)
+        self.touched |= {post_id for post_id in claimed if not self._is_new(post_id)}
+        self.touched |= {post_id for post_id, _ in old.values()}
+
+    def _settle(self, version: Version) -> PostWrite:
+        """A new post's row, from its first version (what `commit` would choose)."""
+        post = self._publishable(version.post_id, [version], self.now)
+        return PostWrite(post, version.key, _fingerprint(post), exists=False)
 
     def file_deleted(self, path: str) -> None:
         self.forgotten.append(path)
@@ -274,19 +332,15 @@ class _Reconciler:
         return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
 
     def commit(self) -> tuple[list[str], list[str], list[str]]:
-        """Recompute every touched post from its versions and write the batch.
+        """Recompute every touched post from its versions and write the last batch.
 
         Returns the (new, updated, withdrawn) post ids."""
-        new, updated, withdrawn = [], [], []
-        writes = []
-        fresh: dict[str, list[Version]] = {}
-        for held in self.versions.values():
-            for version in held:
-                fresh.setdefault(version.post_id, []).append(version)
-        reread = set(self.versions) | set(self.forgotten)  # once: per post it was O(files²)
+        new, updated, withdrawn = list(self.settled), [], []
+        writes = self.writes
+        reread = self.reread | set(self.forgotten)  # once: per post it was O(files²)
         for post_id in sorted(self.touched):
             state = self.session.posts.get(post_id)
-            in_order = self._versions_of(post_id, fresh.get(post_id, []), reread)
+            in_order = self._versions_of(post_id, self.fresh.get(post_id, []), reread)
             if not in_order:
                 if state and not state.withdrawn:
                     withdrawn.append(post_id)
@@ -301,7 +355,16 @@ class _Reconciler:
             if state is None:
                 self.published.append(post)
         self.session.write(self.files, self.forgotten, self.versions, writes, withdrawn)
-        return new, updated, withdrawn
+        self.published = sorted(
+            (
+                replace(post, files=tuple(self.files_of[post.id]))
+                if post.id in self.files_of
+                else post
+                for post in self.published
+            ),
+            key=lambda post: post.id,
+        )
+        return sorted(new), updated, withdrawn
 
     def _publishable(self, post_id: str, in_order: list[Version], picked_up: datetime) -> Post:
         # The file changed most recently is the curator's latest word; ties go to path order
@@ -326,22 +389,6 @@ class _Reconciler:
         )
 
 
-_Job = tuple[Path, str, str | None, Config, Reader | None]
-_SIDECAR_BYTES = 65_536
-
-
-_REFUSED = "!"  # marks the digest of an entry that could not be read, not of its bytes
-
-
-def _failed(path: str, reason: str, known_sha: str | None) -> tuple[str, str, Reading | None]:
-    """An entry that gave no posts: its problem, under a digest of the reason, so the
-    same trouble looked at again (every scan: see `_refused`) is no news."""
-    digest = _REFUSED + hashlib.sha256(reason.encode()).hexdigest()[1:]  # 64, as a sha256
-    if digest == known_sha:
-        return path, digest, None
-    return path, digest, Reading((), (Problem(path, reason, Severity.ERROR),))
-
-
 def _refused(record: FileRecord) -> bool:
     """An entry refused last time is looked at again at every scan, whatever its stat
     says: what mends it (a chmod, a larger content.max_file_kb, a link's target
@@ -350,52 +397,38 @@ def _refused(record: FileRecord) -> bool:
     return record.sha256.startswith(_REFUSED)
 
 
-def _examine(job: _Job) -> tuple[str, str, Reading | None] | None:
-    """Hash a file and parse it if its bytes changed: (path, sha256, reading or None).
-
-    Every failure, whatever it is, comes back as a reading with a problem naming the
-    file: one file must never stop the scan of the others."""
-    content_dir, path, known_sha, config, reader = job
-    try:
-        limit = config.content.max_file_kb * 1024
-        data = read_regular(content_dir, path, limit, "content.max_file_kb")
-        side = str(sidecar_path(Path(path)))
-        try:
-            sidecar = read_regular(content_dir, side, _SIDECAR_BYTES, "a sidecar's")
-        except FileNotFoundError:
-            sidecar = None
-        except (Unreadable, OSError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return _failed(path, f"its sidecar {SIDECAR_SUFFIX}: {why}", known_sha)
-    except FileNotFoundError:
-        return None
-    except Unreadable as exc:
-        return _failed(path, str(exc), known_sha)
-    except OSError as exc:  # permission denied, an I/O error: reported, retried when it changes
-        return _failed(path, f"cannot be read ({exc.strerror or type(exc).__name__})", known_sha)
-    except Exception as exc:  # a bug of ours: this file is reported, the scan goes on
-        why = one_line(f"could not be read ({type(exc).__name__}: {exc})")
-        return _failed(path, why, known_sha)
-    digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
-    if digest == known_sha:
-        return path, digest, None
-    return path, digest, read_file(path, data, sidecar, config, reader)
+_CHUNK = 32  # files a worker is sent at once: few round trips, little in flight
+_AHEAD = 4  # chunks sent per worker before the first comes back
 
 
 def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
-    """Examine files in order; a big batch (a cold start) is spread over every core."""
+    """Examine files in order; a big batch (a cold start) is spread over every core.
+
+    At most `_AHEAD` chunks per worker are out at a time (`Executor.map` would send
+    them all and hold every result not yet taken: a cold start's 100,000 posts in the
+    parent, when it writes slower than the workers read)."""
     cores = os.cpu_count() or 1
     if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
         yield from map(_examine, jobs)
         return
     # forkserver: forking a process that runs scheduler threads is not safe
-    _start_forkserver_deaf_to_ctrl_c()
     context = multiprocessing.get_context("forkserver")
+    # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
+    context.set_forkserver_preload(["__main__", _examine_chunk.__module__])
+    _start_forkserver_deaf_to_ctrl_c()
     pool = ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_worker_start)
+    chunks = (jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
+    out: deque[Future] = deque()
     try:
-        with _ctrl_c_held():  # map() starts the workers: none may be half-started
-            results = pool.map(_examine, jobs, chunksize=32)
-        yield from results
+        for chunk in itertools.islice(chunks, _AHEAD * cores):
+            with _ctrl_c_held():  # a submit may start a worker: none may be half-started
+                out.append(pool.submit(_examine_chunk, chunk))
+        while out:
+            results = out.popleft().result()
+            if (chunk := next(chunks, None)) is not None:
+                with _ctrl_c_held():
+                    out.append(pool.submit(_examine_chunk, chunk))
+            yield from results
     except BaseException:
         _stop_now(pool)
         raise
@@ -534,7 +567,8 @@ def _scan(
     published: list[Post] = []
     if stale or gone:
         with store.intake() as session:
-            reconciler = _Reconciler(session, known, config.tz, now)
+            listening = bool(post_published.receivers)
+            reconciler = _Reconciler(session, known, config.tz, now, listening)
             jobs = [
                 (
                     site.content_dir,

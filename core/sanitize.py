@@ -136,3 +136,21 @@ def summarize(text: str, limit: int = 300) -> str:
 def html_to_text(fragment: str) -> str:
     """Plain text of sanitized HTML, for summaries."""
     return html.unescape(nh3.clean(_BLOCK_END.sub(" ", fragment), tags=set()))
+
+
+def html_summary(fragment: str, limit: int = 300) -> str:
+    """`summarize(html_to_text(fragment), limit)`, reading only the head of a long
+    fragment (a post's summary is made of its first 300 characters; turning a 5 KB body
+    to text and folding all of it was a tenth of a cold scan's parse time).
+
+    The same result, not an approximation: the head is cut just before a tag, so the
+    text it gives is the start of the whole's text (the HTML parser streams: what comes
+    later does not move what came before, except text in a table, which is moved out in
+    front of it; a head holding a table is not used). Only when the head's folded text
+    is longer than `limit` does it decide the summary; else the whole is read."""
+    cut = fragment.find("<", 4 * limit)
+    if cut > 0 and "<table" not in (head := fragment[:cut]).lower():
+        text = one_line(html_to_text(head))
+        if len(text) > limit:
+            return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return summarize(html_to_text(fragment), limit)
