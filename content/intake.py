@@ -90,6 +90,8 @@ class Listing:
 
 def _name_problem(name: str) -> str | None:
     """Why a file's name cannot be published or shown as it is, or None."""
+    if name.isascii() and name.isprintable():  # nearly every name: no loop over it
+        return None
     if any("\udc80" <= c <= "\udcff" for c in name):  # bytes that are no UTF-8
         return "the file name is not valid UTF-8: rename it"
     if any(unicodedata.category(c) == "Cc" for c in name):  # a newline forges output lines

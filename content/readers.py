@@ -10,6 +10,7 @@ bad file never stops a scan.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -124,9 +125,9 @@ def unregister_reader(*extensions: str) -> None:
 def reader_for(name: str) -> Reader | None:
     """The reader of a file in content/, or None when it is not a post file (a sidecar,
     an image, a file of a format nobody registered)."""
-    if name.endswith(SIDECAR_SUFFIX) or is_link_file(Path(name).name):
+    if name.endswith(SIDECAR_SUFFIX) or is_link_file(os.path.basename(name)):
         return None  # links files: lists of links to fetch (content.linkfiles)
-    return READERS.get(Path(name).suffix.lower())
+    return READERS.get(os.path.splitext(name)[1].lower())  # not Path: asked of every file
 
 
 def sidecar_path(path: Path) -> Path:
