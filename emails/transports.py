@@ -34,7 +34,7 @@ from postroom.core.config import (
     register_transport_section,
     unregister_transport_section,
 )
-from postroom.emails.message import Envelope, spellings
+from postroom.emails.message import Envelope, smtp_wire, spellings
 from postroom.feeds.writer import write_atomic
 
 
@@ -177,10 +177,12 @@ class SmtpConnection:
         try:
             self._step(self.smtp.mail(envelope.sender, options), "mail", (250,))
             self._step(self.smtp.rcpt(envelope.recipient), "rcpt", (250, 251))
-            try:
-                return self._step(self.smtp.data(envelope.data), "data", (250,))
-            except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
-                self._refused(exc.smtp_code, exc.smtp_error, "data")
+            # smtplib's data(), with the message already dot-stuffed and ended (the
+            # issue's pieces once for all its readers: emails.message)
+            self.smtp.putcmd("data")
+            self._step(self.smtp.getreply(), "data", (354,))  # DATA itself refused
+            self.smtp.send(envelope.wire or smtp_wire(envelope.data))
+            return self._step(self.smtp.getreply(), "data", (250,))
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise Unreachable(str(exc) or type(exc).__name__) from None
 
