@@ -58,6 +58,8 @@ _END_OF_DATA = b".\r\n"
 # msg-id is). tests/test_mail_wire.py holds it to `_folded` over many values.
 _DOT_ATOM = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
 _PLAIN_ADDRESS = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+#: an address every tool writes as it is (smtplib's quoteaddr too: emails.transports)
+PLAIN_ADDRESS = re.compile(_PLAIN_ADDRESS)
 _PLAIN_VALUE = re.compile(
     rf"{_PLAIN_ADDRESS}|<{_PLAIN_ADDRESS}>|[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_PLAIN_ADDRESS}>"
 )
