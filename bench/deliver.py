@@ -2,13 +2,15 @@
 
     python bench/deliver.py [--recipients 100000] [--quick] [--json]
                             [--stores sqlite,postgresql] [--combos 1x1,1x2,1x4,4x2,4x1,4x4]
+    python bench/deliver.py --peer [--recipients 20000] [--stores sqlite] [--json]
 
 Why: a digest to a big list is the one job whose cost grows with the list. This
 says how long 100,000 recipients take, what adding SMTP connections or worker
 processes buys on each store, what one message costs in CPU, and whether a
 worker's memory stays flat as the list grows.
 
-What, per run, all through the real CLI in subprocesses: a fresh site (7 posts,
+What, per run, all through the real CLI in subprocesses: a fresh site (20 posts of
+600-1,100 words, a 34.6 KB digest,
 transport smtp to a local `smtp-sink`, `[mail] connections = C`) on SQLite or on
 a fresh database of a throwaway PostgreSQL server (fsync on: the defaults);
 `subscribers import`; `run --once` (records the slot before the site began);
@@ -26,6 +28,13 @@ ledger has nothing left to send, then SIGTERM.
               --quick, its dump's recipients) with the recipients
 The 2-core machine runs postroom, the database and the sink together: a
 process-count scaling result is bounded by that. Prints numbers, asserts nothing.
+
+--peer: one store, 1 worker x 1 connection, and in the same run, right before and
+right after it, a bare smtplib loop to the same sink (one connection, the message
+postroom renders for its first reader, a To of each recipient's own, `sendmail` per
+recipient): how near the wire speed one worker sends. postroom's rate counts from its
+"N messages to send" log line (`ratio_from_spawn` counts its start-up too). With
+--json, a top-level object whose "peer" key `make bench-scale` reads.
 """
 
 from __future__ import annotations
