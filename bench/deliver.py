@@ -2,13 +2,15 @@
 
     python bench/deliver.py [--recipients 100000] [--quick] [--json]
                             [--stores sqlite,postgresql] [--combos 1x1,1x2,1x4,4x2,4x1,4x4]
+    python bench/deliver.py --peer [--recipients 20000] [--stores sqlite] [--json]
 
 Why: a digest to a big list is the one job whose cost grows with the list. This
 says how long 100,000 recipients take, what adding SMTP connections or worker
 processes buys on each store, what one message costs in CPU, and whether a
 worker's memory stays flat as the list grows.
 
-What, per run, all through the real CLI in subprocesses: a fresh site (7 posts,
+What, per run, all through the real CLI in subprocesses: a fresh site (20 posts of
+600-1,100 words, a 34.6 KB digest,
 transport smtp to a local `smtp-sink`, `[mail] connections = C`) on SQLite or on
 a fresh database of a throwaway PostgreSQL server (fsync on: the defaults);
 `subscribers import`; `run --once` (records the slot before the site began);
@@ -26,6 +28,13 @@ ledger has nothing left to send, then SIGTERM.
               --quick, its dump's recipients) with the recipients
 The 2-core machine runs postroom, the database and the sink together: a
 process-count scaling result is bounded by that. Prints numbers, asserts nothing.
+
+--peer: one store, 1 worker x 1 connection, and in the same run, right before and
+right after it, a bare smtplib loop to the same sink (one connection, the message
+postroom renders for its first reader, a To of each recipient's own, `sendmail` per
+recipient): how near the wire speed one worker sends. postroom's rate counts from its
+"N messages to send" log line (`ratio_from_spawn` counts its start-up too). With
+--json, a top-level object whose "peer" key `make bench-scale` reads.
 """
 
 from __future__ import annotations
@@ -34,10 +43,12 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import re
 import resource
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -62,6 +73,7 @@ POLL_SECONDS = 0.5
 WAITING = "('pending', 'sending', 'deferred')"
 FULL_COMBOS = "1x1,1x2,1x4,4x2,4x1,4x4"
 QUICK_COMBOS = "1x1,1x4,4x2"
+POSTS = 20
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ class Result:
     duplicates: int | None = None  # exact in --quick (dump), else a lower bound
     missing: int | None = None
     resent_rows: int = 0  # ledger rows with attempts > 1
+    sending_s: float = 0.0  # from the worker's "N messages to send" line to the last sent
+    peer: Peer | None = None  # --peer: the bare smtplib loop, before and after
     error: str = ""
 
     @property
@@ -96,8 +110,30 @@ class Result:
         return self.sent / self.deliver_s if self.deliver_s else 0.0
 
     @property
+    def sending_rate(self) -> float:
+        """Messages a second once the worker is up (its start-up, imports and first
+        queries, left out: a fixed cost, not a per-message one)."""
+        return self.sent / self.sending_s if self.sending_s else 0.0
+
+    @property
     def cpu_ms_per_msg(self) -> float:
         return 1000 * self.worker_cpu_s / self.sent if self.sent else 0.0
+
+
+@dataclass
+class Peer:
+    """The bare smtplib loop (one connection, `sendmail` per recipient, the same bytes
+    with a To header of each one's own), timed right before and right after postroom."""
+
+    recipients: int
+    message_bytes: int
+    before_s: float = 0.0
+    after_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        total = self.before_s + self.after_s
+        return 2 * self.recipients / total if total else 0.0
 
 
 @dataclass
@@ -148,15 +184,43 @@ def run_cli(site: Path, env: dict[str, str], *args: str) -> tuple[float, Reaped,
 # --- the site ---------------------------------------------------------------------------
 
 
+_VOCABULARY = (
+    "practice supervision council report social care workers families court review"
+    " evidence children staff budget policy guidance inspection training local team"
+    " service manager findings week research caseload support housing health parents"
+    " assessment safeguarding funding minister survey response recommendations change"
+    " the a of and to in that for on with as was were is are by from this which their"
+)
+_WORDS = _VOCABULARY.split()
+
+
+def post_body(n: int) -> str:
+    """A real-length post (600-1,100 words in paragraphs, a link, a quote), the same
+    for the same n: what a curator's long read looks like, not three lines."""
+    rng = random.Random(n)
+    paragraphs = []
+    for p in range(rng.randint(7, 12)):
+        sentences = []
+        for _ in range(rng.randint(4, 7)):
+            words = [rng.choice(_WORDS) for _ in range(rng.randint(9, 22))]
+            sentences.append(" ".join(words).capitalize() + ".")
+        text_ = " ".join(sentences)
+        if p == 2:
+            text_ += f" See [the full report](https://example.org/reports/{n}-{p})."
+        if p == 4:
+            text_ = "> " + text_
+        paragraphs.append(text_)
+    return "\n\n".join(paragraphs)
+
+
 def make_site(root: Path, spec: Spec, port: int) -> Path:
     content = root / "content"
     content.mkdir(parents=True)
     today = datetime.now(TZ).date()
-    for n in range(1, 8):
-        day = today - timedelta(days=n)
-        body = f"Body paragraph of post {n}: a few sentences worth reading, with a source. " * 3
-        text_ = f"---\ntitle: Post {n}\ndate: {day.isoformat()}\n---\n{body}\n"
-        (content / f"post-{n}.md").write_text(text_, encoding="utf-8")
+    for n in range(1, POSTS + 1):
+        day = today - timedelta(days=1 + n % 6)
+        text_ = f"---\ntitle: Post {n} on the week in practice\ndate: {day.isoformat()}\n---\n"
+        (content / f"post-{n}.md").write_text(text_ + post_body(n) + "\n", encoding="utf-8")
     (root / "postroom.toml").write_text(
         "[site]\n"
         'base_url = "https://notes.example.org/"\n'
@@ -362,15 +426,36 @@ def deliver(
     if last:  # the ledger's own clock, less the offset: when the last row was settled
         finished = datetime.fromisoformat(last).timestamp() - offset
         result.deliver_s = finished - started
+        if (began := sending_began(site)) is not None:
+            result.sending_s = finished - began
     else:
         result.deliver_s = polled
 
 
+def sending_began(logs: Path) -> float | None:
+    """When the first worker logged "issue N: M messages to send" (its JSON log's ts)."""
+    stamps = []
+    for path in logs.glob("worker-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and "messages to send" in str(record.get("message")):
+                    stamps.append(datetime.fromisoformat(record["ts"]).timestamp())
+                    break
+    return min(stamps) if stamps else None
+
+
 def check_sink(result: Result, sink: Sink) -> None:
+    """What the sink got from postroom (the peer's messages, if any, taken out)."""
     result.sink_messages = sink.messages()
+    peer = result.peer
+    if peer is not None and result.sink_messages is not None:
+        done = (peer.before_s > 0) + (peer.after_s > 0)
+        result.sink_messages = max(0, result.sink_messages - done * peer.recipients)
     n = result.spec.recipients
     counted = sink.recipients()
     if counted is not None:
+        counted = Counter({a: c for a, c in counted.items() if a.startswith("reader")})
         expected = {f"reader{i:06d}@example.org" for i in range(1, n + 1)}
         result.duplicates = sum(c - 1 for c in counted.values())
         result.missing = len(expected - counted.keys())
@@ -379,7 +464,9 @@ def check_sink(result: Result, sink: Sink) -> None:
         result.missing = max(0, n - result.sink_messages)
 
 
-def one_run(spec: Spec, index: int, scratch: Path, pg: Postgres | None, dump: bool) -> Result:
+def one_run(
+    spec: Spec, index: int, scratch: Path, pg: Postgres | None, dump: bool, peer: bool = False
+) -> Result:
     result = Result(spec)
     folder = scratch / f"run-{index:02d}"
     site = folder / "site"
@@ -402,9 +489,18 @@ def one_run(spec: Spec, index: int, scratch: Path, pg: Postgres | None, dump: bo
         result.make_s, _, made = run_cli(site, env, "run", "--once", "--no-send")
         if "issue 1 made" not in made:
             raise RuntimeError(f"no issue made:\n{made}")
-        engine = ledger_engine(env.get("POSTROOM_DATABASE_URL") or f"sqlite:///{site}/postroom.db")
+        store_url = env.get("POSTROOM_DATABASE_URL") or f"sqlite:///{site}/postroom.db"
+        engine = ledger_engine(store_url)
+        if peer:
+            sender, data = rendered_message(site, store_url)
+            result.peer = Peer(spec.recipients, len(data))
+            log(f"  peer: {len(data) / 1024:.1f} KB a message, bare smtplib loop before")
+            result.peer.before_s = bare_loop(sink.port, sender, data, spec.recipients)
         db_before = pg.children_cpu_s() if pg else 0.0
         deliver(result, site, env, engine, sink, offset)
+        if result.peer is not None:
+            log("  peer: bare smtplib loop after")
+            result.peer.after_s = bare_loop(sink.port, sender, data, spec.recipients)
         engine.dispose()  # its backend is reaped too before the server's CPU is read
         if pg is not None:
             time.sleep(0.2)
@@ -420,6 +516,53 @@ def one_run(spec: Spec, index: int, scratch: Path, pg: Postgres | None, dump: bo
         if pg is not None:
             pg.drop(database)
     return result
+
+
+# --- the peer: a bare smtplib loop --------------------------------------------------------
+
+
+def peer_address(i: int) -> str:
+    return f"peer{i:06d}@example.org"  # told apart from postroom's readers in the sink
+
+
+def rendered_message(site: Path, store_url: str) -> tuple[str, bytes]:
+    """(sender, message) as postroom's worker sends it to the first reader, its To
+    header taken out: the bytes the bare loop sends everyone, with a To of their own."""
+    from postroom.core.config import open_site
+    from postroom.emails.message import IssueMessage, Recipient, dkim_signer
+    from postroom.store import Store
+    from postroom.store.digests import issue_by_number
+
+    here = open_site(site)
+    store = Store(store_url)
+    try:
+        issue = issue_by_number(store, 1)
+        if issue is None:
+            raise RuntimeError("no issue 1 to render for the peer")
+        message = IssueMessage(here, issue, SECRET.encode(), dkim_signer(here))
+        envelope = message.for_recipient(Recipient(1, "reader000001@example.org"))
+    finally:
+        store.engine.dispose()
+    to_header = re.compile(rb"^To: [^\r]*\r\n(?:[ \t][^\r]*\r\n)*", re.MULTILINE)
+    data, found = to_header.subn(b"", envelope.data, count=1)
+    if found != 1:
+        raise RuntimeError("the rendered message has no To header")
+    return envelope.sender, data
+
+
+def bare_loop(port: int, sender: str, data: bytes, recipients: int) -> float:
+    """Seconds for one smtplib connection to send `data` to `recipients` peer addresses,
+    `sendmail` per recipient (what a hand-written sender does): the wire speed of this
+    machine and this sink, for postroom's rate to be read against."""
+    started = time.perf_counter()
+    smtp = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    for i in range(1, recipients + 1):
+        address = peer_address(i)
+        refused = smtp.sendmail(sender, [address], b"To: <" + address.encode() + b">\r\n" + data)
+        if refused:
+            raise RuntimeError(f"the sink refused {refused}")
+    smtp.quit()
+    return time.perf_counter() - started
 
 
 # --- the matrix and the table -----------------------------------------------------------------
@@ -496,8 +639,53 @@ def table(results: list[Result]) -> str:
 
 
 def machine() -> str:
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"machine: nproc {os.cpu_count()}, loadavg {load}, python {sys.version.split()[0]}"
+    return f"machine: nproc {os.cpu_count()}, loadavg {load()}, python {sys.version.split()[0]}"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def peer_json(r: Result) -> dict:
+    """The `peer` object `make bench-scale` reads: postroom's one worker (one connection)
+    against the bare smtplib loop, the same message to the same sink in the same run.
+    postroom's rate counts from its "messages to send" line (start-up left out; with it,
+    `ratio_from_spawn`); the bare loop's is the mean of its runs before and after."""
+    bare = r.peer.rate if r.peer else 0.0
+    return {
+        "store": r.spec.store,
+        "postroom_msgs_per_s": round(r.sending_rate, 1),
+        "bare_msgs_per_s": round(bare, 1),
+        "ratio": round(r.sending_rate / bare, 3) if bare else None,
+        "postroom_msgs_per_s_from_spawn": round(r.rate, 1),
+        "ratio_from_spawn": round(r.rate / bare, 3) if bare else None,
+        "bare_before_msgs_per_s": round(r.peer.recipients / r.peer.before_s, 1)
+        if r.peer and r.peer.before_s
+        else None,
+        "bare_after_msgs_per_s": round(r.peer.recipients / r.peer.after_s, 1)
+        if r.peer and r.peer.after_s
+        else None,
+        "postroom_cpu_ms_per_msg": round(r.cpu_ms_per_msg, 3),
+        "recipients": r.spec.recipients,
+        "message_kb": round(r.peer.message_bytes / 1024, 1) if r.peer else None,
+        "sent": r.sent,
+        "duplicates": r.duplicates,
+        "missing": r.missing,
+        "error": r.error,
+        "load": load(),
+    }
+
+
+def peer_line(r: Result) -> str:
+    p = peer_json(r)
+    return (
+        f"peer ({p['store']}, {p['recipients']:,} recipients, {p['message_kb']} KB):"
+        f" postroom 1 worker x 1 connection {p['postroom_msgs_per_s']} msg/s"
+        f" ({p['postroom_msgs_per_s_from_spawn']} from spawn), bare smtplib loop"
+        f" {p['bare_msgs_per_s']} msg/s (before {p['bare_before_msgs_per_s']},"
+        f" after {p['bare_after_msgs_per_s']}); ratio {p['ratio']}"
+        f" ({p['ratio_from_spawn']} from spawn); load {p['load']}"
+    )
 
 
 @contextlib.contextmanager
@@ -512,16 +700,22 @@ def postgres_if(needed: bool) -> Iterator[Postgres | None]:
 
 def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--recipients", type=int, default=100_000)
+    p.add_argument("--recipients", type=int, help="default 100,000 (--quick 5,000, --peer 20,000)")
     p.add_argument("--small", type=int, help="the memory check's smaller list (N/10)")
     p.add_argument("--quick", action="store_true", help="5,000 recipients, fewer combos, dumps")
-    p.add_argument("--stores", default="sqlite,postgresql")
+    p.add_argument("--stores", help="default sqlite,postgresql (--peer: sqlite)")
     p.add_argument("--combos", help=f"WORKERSxCONNECTIONS,... (default {FULL_COMBOS})")
     p.add_argument("--json", action="store_true", help="the results as JSON too")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="only one worker, one connection, against a bare smtplib loop in the same run",
+    )
     args = p.parse_args()
-    if args.quick:
-        args.recipients = 5_000 if args.recipients == 100_000 else args.recipients
+    default = 20_000 if args.peer else 5_000 if args.quick else 100_000
+    args.recipients = args.recipients or default
+    args.stores = args.stores or ("sqlite" if args.peer else "sqlite,postgresql")
     args.combos = args.combos or (QUICK_COMBOS if args.quick else FULL_COMBOS)
     args.small = args.small or max(1, args.recipients // 10)
     return args
@@ -533,7 +727,10 @@ def main() -> int:
         log(f"{SMTP_SINK} is missing: it comes with Postfix (apt-get install postfix)")
         return 2
     stores = [s.strip() for s in args.stores.split(",")]
-    runs = plan(args.recipients, args.small, stores, parse_combos(args.combos))
+    if args.peer:
+        runs = [Spec(args.recipients, store, 1, 1) for store in stores]
+    else:
+        runs = plan(args.recipients, args.small, stores, parse_combos(args.combos))
     scratch = Path(tempfile.mkdtemp(prefix="postroom-deliverbench-"))
     scratch.chmod(0o755)  # smtp-sink writes its dump as "nobody"
     log(f"{len(runs)} runs in {scratch}; {machine()}")
@@ -544,20 +741,30 @@ def main() -> int:
             for i, spec in enumerate(runs):
                 log(f"run {i + 1}/{len(runs)}: {spec}")
                 server = pg if spec.store == "postgresql" else None
-                results.append(one_run(spec, i, scratch, server, dump=args.quick))
+                results.append(one_run(spec, i, scratch, server, args.quick, args.peer))
                 log("  " + " | ".join(row(results[-1])))
+                if args.peer:
+                    log("  " + peer_line(results[-1]))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(table(results))
+    for r in results:
+        if args.peer:
+            print(peer_line(r))
     print(machine())
     print(
         f"total {time.monotonic() - began:.0f} s; the bench's own CPU (polling, setup)"
         f" {own.ru_utime + own.ru_stime:.1f} s"
     )
-    if args.json:
-        print(json.dumps([{**asdict(r), "rate": r.rate} for r in results], indent=2))
+    runs_json = [{**asdict(r), "rate": r.rate, "sending_rate": r.sending_rate} for r in results]
+    if args.json and args.peer:
+        by_store = {r.spec.store: peer_json(r) for r in results}
+        first = by_store.get("sqlite") or next(iter(by_store.values()))
+        print(json.dumps({"peer": first, "peer_by_store": by_store, "runs": runs_json}, indent=2))
+    elif args.json:
+        print(json.dumps(runs_json, indent=2))
     return 1 if any(r.error for r in results) else 0
 
 

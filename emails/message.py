@@ -5,8 +5,16 @@ personal placeholders (ADDRESS, UNSUBSCRIBE_URL, PREFERENCES_URL). Each piece en
 break, so a recipient's value goes on lines of its own and every line stays
 under 78 octets, whatever the value: the splice can never break the encoding,
 and the message is 7-bit clean (no 8BITMIME needed). The per-recipient headers
-(To, Message-ID, List-Unsubscribe) are folded by the `email` package, which
-refuses CR/LF in a value; subjects and names were made one line before.
+(To, Message-ID, List-Unsubscribe) are written as the `email` package folds them
+(which refuses CR/LF in a value; subjects and names were made one line before): a
+plain one (a dot-atom address, a display name of plain words, a msg-id) that fits a
+line is written directly, the byte-same text; anything else goes through it.
+
+For SMTP the message is also made as DATA carries it (`Envelope.wire`): lines that
+begin with "." doubled (RFC 5321 4.5.2), then CRLF.CRLF. Every piece, common or
+personal, starts at a line's start and ends with CRLF, so each is dot-stuffed on its
+own: the issue's pieces once, a recipient's few short ones per message. smtplib would
+search all 35 KB with a regex for every recipient.
 
 Internationalised addresses: an IDN domain goes out as its A-labels (punycode) in
 the To header and the envelope, so `q7@exämple.org` needs nothing of the server;
@@ -43,6 +51,19 @@ _SLOT = re.compile(
 )
 _LONE_LF = re.compile(rb"(?<!\r)\n")
 _SOFT_BREAK = b"=\r\n"
+_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's own (_quote_periods)
+_END_OF_DATA = b".\r\n"
+# A header value the email package writes back as it is, when it fits one line: an
+# address as a dot-atom (with a display name of plain words, or in angle brackets, as a
+# msg-id is). tests/test_mail_wire.py holds it to `_folded` over many values.
+_DOT_ATOM = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+_PLAIN_ADDRESS = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+#: an address every tool writes as it is (smtplib's quoteaddr too: emails.transports)
+PLAIN_ADDRESS = re.compile(_PLAIN_ADDRESS)
+_PLAIN_VALUE = re.compile(
+    rf"{_PLAIN_ADDRESS}|<{_PLAIN_ADDRESS}>|[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_PLAIN_ADDRESS}>"
+)
+_MAX_LINE = 78  # policy.SMTP's max_line_length
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,9 @@ class Envelope:
     message_id: str
     data: bytes
     kind: str = "digest"  # or "confirm": a double opt-in message, no ledger row behind it
+    # `data` as SMTP's DATA carries it (see `smtp_wire`), made from pieces stuffed once
+    # per issue; empty when not made (the transport makes it from `data`)
+    wire: bytes = b""
 
     @property
     def needs_smtputf8(self) -> bool:
@@ -135,6 +159,29 @@ def _folded(name: str, value: str, utf8: bool) -> bytes:
     return rules.header_factory(name, value).fold(policy=rules).encode()
 
 
+def _header(name: str, value: str, utf8: bool) -> bytes:
+    """`_folded`'s bytes; a plain value that fits a line written directly (the email
+    package's parse and fold were a fifth of a message's CPU, for the same text)."""
+    if len(name) + 2 + len(value) <= _MAX_LINE and _PLAIN_VALUE.fullmatch(value):
+        return f"{name}: {value}\r\n".encode()
+    return _folded(name, value, utf8)
+
+
+def _stuffed(piece: bytes) -> bytes:
+    """A piece that starts at a line's start, its lines beginning with "." doubled."""
+    if piece.startswith(b".") or b"\n." in piece:
+        return _LEADING_DOT.sub(b"..", piece)
+    return piece
+
+
+def smtp_wire(data: bytes) -> bytes:
+    """A message as SMTP's DATA carries it, byte for byte what smtplib's `data()` sends:
+    lines beginning with "." doubled, a CRLF added if the last line has none, then
+    ".\r\n" (RFC 5321 4.5.2)."""
+    stuffed = _LEADING_DOT.sub(b"..", data)
+    return stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + _END_OF_DATA
+
+
 class IssueMessage:
     """Everything common to one issue's messages, encoded once."""
 
@@ -160,6 +207,9 @@ class IssueMessage:
             *_part("text/html", _pieces(issue.html), boundary),
             b"\r\n--" + boundary + b"--\r\n",
         ]
+        # the same, dot-stuffed once for every recipient (each piece starts a line)
+        self._head_wire = _stuffed(self._head)
+        self._body_wire = [p if isinstance(p, str) else _stuffed(p) for p in self._body]
 
     @property
     def one_click(self) -> bool:
@@ -227,26 +277,37 @@ class IssueMessage:
         mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + token)}"
         personal = b"".join(
             (
-                _folded("To", box.header, utf8),
-                _folded("Message-ID", message_id, utf8),
+                _header("To", box.header, utf8),
+                _header("Message-ID", message_id, utf8),
                 # URLs must stay whole (no encoded words): one per line, folded between them
                 f"List-Unsubscribe: <{url}>,\r\n <{mailto}>\r\n".encode(),
             )
         )
+        spliced = {slot: _qp(value) + _SOFT_BREAK for slot, value in values.items()}
         body = b"".join(
-            piece if isinstance(piece, bytes) else _qp(values[piece]) + _SOFT_BREAK
-            for piece in self._body
+            piece if isinstance(piece, bytes) else spliced[piece] for piece in self._body
         )
         data = personal + self._head + body
-        if self.sign:
-            data = self.sign(data) + data
+        signature = self.sign(data) if self.sign else b""
+        # the same pieces as DATA carries them: the common ones stuffed in __init__
+        stuffed = {slot: _stuffed(piece) for slot, piece in spliced.items()}
+        wire = b"".join(
+            (
+                _stuffed(signature),
+                _stuffed(personal),
+                self._head_wire,
+                *(p if isinstance(p, bytes) else stuffed[p] for p in self._body_wire),
+                _END_OF_DATA,  # the body's last piece ends with CRLF
+            )
+        )
         return Envelope(
             self.issue.number,
             recipient.subscriber_id,
             self.sender,
             box.envelope,
             message_id,
-            data,
+            signature + data,
+            wire=wire,
         )
 
 
