@@ -64,6 +64,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.debian import ensure  # noqa: E402
+
 VENV_BIN = ROOT / ".venv" / "bin"
 POSTROOM = str(VENV_BIN / "postroom")
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -258,6 +261,7 @@ class Sink:
         self.port = free_port()
         self.counts = folder / "sink.counts"
         self.dump = folder / "sink-dump" / "all" if dump else None
+        ensure(SMTP_SINK, "postfix")  # Postfix's smtp-sink: installed on first use as root
         as_root = os.geteuid() == 0  # smtp-sink must then be told a user to become
         args = [SMTP_SINK, "-c", *(["-u", "nobody"] if as_root else [])]
         if self.dump is not None:

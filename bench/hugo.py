@@ -26,6 +26,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bench.debian import Missing, ensure
+
 HUGO = "hugo"
 
 CONFIG = """\
@@ -146,24 +148,12 @@ RSS_FULL = """\
 """
 
 
-class HugoMissing(RuntimeError):
-    """Hugo is not installed and could not be."""
+HugoMissing = Missing
 
 
 def ensure_hugo() -> str:
     """Hugo's version line; installs Debian's hugo with apt-get (as root) when missing."""
-    if shutil.which(HUGO) is None:
-        if os.geteuid() != 0:
-            raise HugoMissing("hugo is not installed and this is not root: apt-get install hugo")
-        done = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "hugo"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0 or shutil.which(HUGO) is None:
-            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise HugoMissing(f"apt-get install hugo failed ({done.returncode}): {why}")
+    ensure(HUGO, "hugo")
     out = subprocess.run([HUGO, "version"], capture_output=True, text=True, check=False)
     return out.stdout.strip() or out.stderr.strip()
 
