@@ -24,7 +24,6 @@ into an exit code and at most one line on stderr. The verbs' work is in service/
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import signal
@@ -32,7 +31,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -280,7 +278,8 @@ def _peeked_status(site: Site, clock: Clock, args: argparse.Namespace) -> int | 
     with the same output. None when the store is not one the peek reads, or a read
     failed: `cmd_status` then does it through the Store, as it always has (and says why
     in its words, when it cannot either)."""
-    peek = peek_module()
+    from postroom.store import peek  # the standard library's sqlite3 only: see store/
+
     reader = peek.open_peek(site.store_url)
     if reader is None:
         return None
@@ -292,28 +291,6 @@ def _peeked_status(site: Site, clock: Clock, args: argparse.Namespace) -> int | 
     except peek.PeekFailed:
         return None
     return print_status(info, site.config.tz, args)
-
-
-def peek_module() -> ModuleType:
-    """store.peek, loaded without running store/__init__.py, which imports SQLAlchemy:
-    store.peek itself imports only the standard library and core. It is registered
-    under its own name, so a later `import postroom.store.peek` (once the store package
-    is loaded, by a fall back to the Store) finds this very module."""
-    name = "postroom.store.peek"
-    if name in sys.modules:
-        return sys.modules[name]
-    if "postroom.store" in sys.modules:  # the package is loaded already: the usual way
-        return importlib.import_module(name)
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "store" / "peek.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
 
 
 def print_status(info: dict, tz: ZoneInfo, args: argparse.Namespace) -> int:

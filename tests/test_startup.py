@@ -62,7 +62,7 @@ pytestmark = pytest.mark.once
 HEAVY = (
     "sqlalchemy", "psycopg", "jinja2", "trafilatura", "premailer", "starlette", "uvicorn",
     "httpx", "dateparser", "feedgen", "feedparser", "lxml", "apscheduler", "watchdog",
-    "rich", "postroom.store", "postroom.content", "postroom.feeds", "postroom.web",
+    "rich", "postroom.store.database", "postroom.content", "postroom.feeds", "postroom.web",
     "postroom.service.daemon", "postroom.service.jobs", "postroom.service.websub",
 )  # fmt: skip
 
@@ -218,7 +218,7 @@ def test_status_on_sqlite_loads_no_heavy_stack_and_says_what_the_store_says(full
     # the same command made to go the Store's way: a URL the peek leaves to SQLAlchemy
     url = f"sqlite:///{full_site.root / 'postroom.db'}?timeout=10"
     stored, modules = command(full_site.root, *args, env={DATABASE_URL_ENV: url})
-    assert "sqlalchemy" in modules and "postroom.store" in modules
+    assert "sqlalchemy" in modules and "postroom.store.database" in modules
     assert peeked == stored
     if args[-1] == "--json":  # the site shows all it was given
         info = json.loads(peeked)

@@ -1,0 +1,593 @@
+"""The Store: the state postroom keeps between runs, behind a small typed API.
+
+SQLAlchemy Core over any URL: a SQLite file by default. Intake writes through
+an `IntakeSession` (one transaction per scan, so a crash leaves the last good
+state); feeds, pages and `check` read `Post`s and `Problem`s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from postroom.core.model import (
+    Attribution,
+    DateSource,
+    LeadImage,
+    ParsedPost,
+    Post,
+    PostHead,
+    Problem,
+    Republish,
+    Severity,
+)
+from postroom.store.migrations import NewerSchema, is_current, migrate
+from postroom.store.schema import files, posts, versions
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+
+def database_trouble(url: str, exc: BaseException) -> str | None:
+    """'the database <url, no password>: <the driver's reason>', in one line, when `exc`
+    is the database's (a corrupt file, a server away); None for any other error. Here,
+    so that no layer above the store needs to know SQLAlchemy's exceptions."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "(a URL SQLAlchemy cannot read)"
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(reason).strip().splitlines()
+    return f"the database {where}: {text[0] if text else type(reason).__name__}"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (a newer schema, say); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    signature: str
+    sha256: str
+    first_seen: str
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class Version:
+    """What one file says of one post."""
+
+    path: str
+    slot: int
+    post_id: str
+    key: str
+    changed_at: str  # when that file last changed: the newest version wins
+    post: ParsedPost
+
+
+@dataclass(frozen=True)
+class PostState:
+    key: str
+    picked_up: str
+    fingerprint: str
+    withdrawn: bool
+
+
+@dataclass(frozen=True)
+class PostWrite:
+    post: Post
+    key: str
+    fingerprint: str
+    exists: bool
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's fields; None: not one
+
+
+def plain(value: Any) -> Any:
+    """`dataclasses.asdict` for what JSON is made of here (dataclasses, tuples, lists,
+    scalars): the same JSON, a fifth of the time (asdict deep-copies every leaf, a
+    tenth of a cold scan's main process). Tuples become lists, as JSON writes them."""
+    kind = type(value)
+    try:
+        names = _FIELDS[kind]
+    except KeyError:
+        dataclass_ = is_dataclass(kind)
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind)) if dataclass_ else None
+    if names is None:
+        if kind is tuple or kind is list:
+            return [plain(item) for item in value]
+        return value
+    return {name: plain(getattr(value, name)) for name in names}
+
+
+def encode_parsed(post: ParsedPost) -> str:
+    data = plain(post)
+    data["date"] = post.date.isoformat() if post.date else None
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def decode_parsed(text: str) -> ParsedPost:
+    data = json.loads(text)
+    return ParsedPost(
+        title=data["title"],
+        date=datetime.fromisoformat(data["date"]) if data["date"] else None,
+        date_source=DateSource(data["date_source"]) if data["date_source"] else None,
+        body_html=data["body_html"],
+        summary=data["summary"],
+        attribution=Attribution(**data["attribution"]),
+        tags=tuple(data["tags"]),
+        id_hint=data["id_hint"],
+        comment=data.get("comment", ""),  # none in versions kept before comments
+        image=_image(data.get("image")),
+        republish=Republish(data["republish"]) if data.get("republish") else None,
+    )
+
+
+def _image(data: dict | None) -> LeadImage | None:
+    return LeadImage(**data) if data else None
+
+
+def _image_json(image: LeadImage | None) -> str | None:
+    return json.dumps(asdict(image), ensure_ascii=False, sort_keys=True) if image else None
+
+
+def _problems_json(problems: Iterable[Problem]) -> str:
+    return json.dumps([[p.reason, p.severity.value] for p in problems], ensure_ascii=False)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers (a `check`, the web server) run beside a scan.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def engine_url(url: str) -> str:
+    """`postgresql://` (libpq's spelling, as PostgreSQL's own tools print it) means
+    psycopg 3 here, not SQLAlchemy's default psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        url = engine_url(url)
+        # pre-ping: a PostgreSQL restart must not fail the next job with a dead connection
+        self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            with self.engine.connect() as conn:
+                current = is_current(conn)
+            if not current:
+                with self.immediate() as conn:
+                    migrate(conn)
+        except NewerSchema as exc:
+            self.engine.dispose()
+            raise StoreError(str(exc)) from None
+
+    @contextmanager
+    def immediate(self, secure_delete: bool = False) -> Iterator[Connection]:
+        """One write transaction holding SQLite's write lock from its first statement
+        (BEGIN IMMEDIATE), so what it reads cannot change before it writes; a plain
+        transaction on PostgreSQL. `secure_delete`: SQLite zeroes the pages and cells the
+        transaction frees (an erase: deleted text must not stay in the file).
+
+        The migration runs in one: SQLite's driver would run each CREATE outside a
+        transaction, so two processes starting on a new file raced ("table already
+        exists"); PostgreSQL's DDL is transactional (and migrate() takes an advisory
+        lock)."""
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if secure_delete:
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+            finally:
+                if secure_delete:
+                    conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def files(self) -> dict[str, FileRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    files.c.path,
+                    files.c.signature,
+                    files.c.sha256,
+                    files.c.first_seen,
+                    files.c.changed_at,
+                )
+            ).all()
+        return {row.path: FileRecord(*row[1:]) for row in rows}
+
+    def problems(self) -> list[Problem]:
+        """What is wrong with the files as last read, in path order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(files.c.path, files.c.problems)
+                .where(files.c.problems != "[]")
+                .order_by(files.c.path)
+            ).all()
+        return [
+            Problem(row.path, reason, Severity(severity))
+            for row in rows
+            for reason, severity in json.loads(row.problems)
+        ]
+
+    def count_posts(self) -> int:
+        """How many posts are published (cheaper than len(posts()))."""
+        with self.engine.connect() as conn:
+            found = select(func.count()).select_from(posts).where(posts.c.withdrawn.is_(False))
+            return conn.execute(found).scalar() or 0
+
+    def places(self) -> dict[str, tuple[str, int]]:
+        """Where each post stands: its first file and its position in it, for listing a
+        page's posts in the order the page gives them."""
+        found: dict[str, tuple[str, int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(versions.c.post_id, versions.c.path, versions.c.slot).order_by(
+                    versions.c.path, versions.c.slot
+                )
+            )
+            for post_id, path, slot in rows:
+                found.setdefault(post_id, (path, slot))
+        return found
+
+    def posts(self) -> list[Post]:
+        """Every published post, newest pick-up first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(posts)
+                .where(posts.c.withdrawn.is_(False))
+                .order_by(posts.c.picked_up.desc(), posts.c.id)
+            ).all()
+            where = _files_of(conn)
+        return [_post(row, where[row.id]) for row in rows]
+
+    def heads(self, ids: Iterable[str] | None = None) -> list[PostHead]:
+        """Every published post (or those among `ids`) without its text (`PostHead`),
+        newest pick-up first: what a build reads of every post, in a fraction of the
+        memory and time of `posts()`."""
+        columns = [posts.c[name] for name in _HEAD_COLUMNS]
+        query = select(*columns).where(posts.c.withdrawn.is_(False))
+        rows = []
+        with self.engine.connect() as conn:
+            if ids is None:
+                rows = conn.execute(query.order_by(posts.c.picked_up.desc(), posts.c.id)).all()
+                where = _files_of(conn)
+            else:
+                where = defaultdict(tuple)
+                for chunk in _chunks(list(dict.fromkeys(ids))):
+                    rows += conn.execute(query.where(posts.c.id.in_(chunk))).all()
+                    where.update(_files_of(conn, chunk))
+        moments: dict[str, datetime] = {}  # many posts share a pick-up time: one object each
+        tag_lists: dict[str, tuple[str, ...]] = {}  # and many the same tags
+
+        def moment(text: str) -> datetime:
+            if (found := moments.get(text)) is None:
+                found = moments[text] = datetime.fromisoformat(text)
+            return found
+
+        def tagged(text: str) -> tuple[str, ...]:
+            if (found := tag_lists.get(text)) is None:
+                found = tag_lists[text] = tuple(json.loads(text))
+            return found
+
+        sources = {s.value: s for s in DateSource}
+        heads = []
+        for row in rows:
+            (id_, title, date, source, picked_up, updated, tags, fingerprint, republish) = row[:9]
+            heads.append(
+                PostHead(
+                    id_,
+                    title,
+                    moment(date),
+                    sources[source],
+                    moment(picked_up),
+                    moment(updated),
+                    Attribution(*row[9:]),
+                    tagged(tags),
+                    where[id_],
+                    Republish(republish) if republish else None,
+                    fingerprint,
+                )
+            )
+        return heads
+
+    def versions(self) -> dict[str, tuple]:
+        """Each published post's id and a tuple that changes whenever its head does (its
+        fingerprint, pick-up and update times, and its files: how many, the first and
+        the last by path), from two indexes (schema 12), never the posts' text: a
+        process that keeps heads between builds reads again only those that changed."""
+        files = select(
+            versions.c.post_id,
+            func.count(),
+            func.min(versions.c.path),
+            func.max(versions.c.path),
+        ).group_by(versions.c.post_id)
+        narrow = select(posts.c.id, posts.c.fingerprint, posts.c.picked_up, posts.c.updated)
+        with self.engine.connect() as conn:
+            where = {row[0]: tuple(row[1:]) for row in conn.execute(files).all()}
+            rows = conn.execute(narrow.where(posts.c.withdrawn.is_(False))).all()
+        return {row[0]: (*row[1:], where.get(row[0])) for row in rows}
+
+    def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
+        """The published posts among `ids`, whole, in the order of `ids` (one query per
+        500): a build loads the text of the posts it renders, not of every post."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Post] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                rows = conn.execute(
+                    select(posts).where(posts.c.id.in_(chunk), posts.c.withdrawn.is_(False))
+                ).all()
+                where = _files_of(conn, chunk)
+                found.update((row.id, _post(row, where[row.id])) for row in rows)
+        return [found[i] for i in wanted if i in found]
+
+    @contextmanager
+    def intake(self) -> Iterator[IntakeSession]:
+        """One transaction: a scan is saved whole or not at all."""
+        with self.engine.begin() as conn:
+            yield IntakeSession(conn)
+
+
+class IntakeSession:
+    """A scan's view of the store: the index is read once, the changes written in batches."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.posts = {
+            row.id: PostState(row.key, row.picked_up, row.fingerprint, row.withdrawn)
+            for row in conn.execute(
+                select(
+                    posts.c.id,
+                    posts.c.key,
+                    posts.c.picked_up,
+                    posts.c.fingerprint,
+                    posts.c.withdrawn,
+                )
+            )
+        }
+        self.slots: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
+        self.paths_of: dict[str, set[str]] = defaultdict(set)
+        for row in conn.execute(
+            select(versions.c.path, versions.c.slot, versions.c.post_id, versions.c.key)
+        ):
+            self.slots[row.path][row.slot] = (row.post_id, row.key)
+            self.paths_of[row.post_id].add(row.path)
+
+    def touch_file(self, path: str, signature: str) -> None:
+        """A file whose stat moved but whose bytes did not."""
+        self.conn.execute(update(files).where(files.c.path == path).values(signature=signature))
+
+    def stored_versions(self, post_id: str, paths: set[str]) -> list[Version]:
+        """The versions of a post held by `paths`, read from the database."""
+        rows = self.conn.execute(
+            select(versions, files.c.changed_at)
+            .join(files, files.c.path == versions.c.path)
+            .where(versions.c.post_id == post_id, versions.c.path.in_(sorted(paths)))
+        )
+        return [
+            Version(
+                row.path, row.slot, row.post_id, row.key, row.changed_at, decode_parsed(row.data)
+            )
+            for row in rows
+        ]
+
+    def write(
+        self,
+        file_records: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]],
+        forgotten: list[str],
+        new_versions: dict[str, list[Version]],
+        post_writes: list[PostWrite],
+        withdrawn: list[str],
+    ) -> None:
+        """Everything a scan changed, in as few statements as the database allows.
+
+        A big scan hands its files, versions and new posts over in batches as it reads
+        (`save_files`, `save_versions`, `save_posts`: a cold start's 100,000 posts are
+        never all in memory), then the rest here; all in the scan's one transaction."""
+        self.save_files(file_records)
+        for chunk in _chunks(forgotten):
+            self.conn.execute(delete(versions).where(versions.c.path.in_(chunk)))
+        for chunk in _chunks(forgotten):
+            self.conn.execute(delete(files).where(files.c.path.in_(chunk)))
+        self.save_versions(new_versions)
+        self.save_posts(post_writes)
+        for chunk in _chunks(withdrawn):
+            self.conn.execute(update(posts).where(posts.c.id.in_(chunk)).values(withdrawn=True))
+
+    def save_files(
+        self, file_records: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]]
+    ) -> None:
+        """Files read this scan: path -> (record, problems, whether the store knew it)."""
+        _save_rows(
+            self.conn,
+            files,
+            "path",
+            [
+                (
+                    {
+                        "path": path,
+                        "signature": record.signature,
+                        "sha256": record.sha256,
+                        "first_seen": record.first_seen,
+                        "changed_at": record.changed_at,
+                        "problems": _problems_json(problems),
+                    },
+                    known,
+                )
+                for path, (record, problems, known) in file_records.items()
+            ],
+        )
+
+    def save_versions(self, new_versions: dict[str, list[Version]]) -> None:
+        """What files read this scan hold now (path -> versions, none for a draft): they
+        replace what those files held."""
+        replaced = sorted(p for p in new_versions if p in self.slots)
+        for chunk in _chunks(replaced):
+            self.conn.execute(delete(versions).where(versions.c.path.in_(chunk)))
+        rows = [
+            {
+                "path": v.path,
+                "slot": v.slot,
+                "post_id": v.post_id,
+                "key": v.key,
+                "data": encode_parsed(v.post),
+            }
+            for vs in new_versions.values()
+            for v in vs
+        ]
+        if rows:
+            self.conn.execute(insert(versions), rows)
+
+    def save_posts(self, post_writes: list[PostWrite]) -> None:
+        """New posts inserted, known ones updated."""
+        _save_rows(
+            self.conn,
+            posts,
+            "id",
+            [(_post_row(w) | {"id": w.post.id}, w.exists) for w in post_writes],
+        )
+
+
+def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, bool]]) -> None:
+    """Insert the new rows and update the known ones (matched on `key`), one batch each."""
+    fresh = [row for row, known in rows if not known]
+    if fresh:
+        conn.execute(insert(table), fresh)
+    known = [{f"b_{k}" if k == key else k: v for k, v in row.items()} for row, old in rows if old]
+    if known:
+        columns = {k: bindparam(k) for k in known[0] if k != f"b_{key}"}
+        conn.execute(
+            update(table).where(table.c[key] == bindparam(f"b_{key}")).values(columns), known
+        )
+
+
+#: what `Store.heads` reads: none of a post's text, most of its bytes; the last five
+#: are `Attribution`'s fields in order
+_HEAD_COLUMNS = (
+    "id",
+    "title",
+    "date",
+    "date_source",
+    "picked_up",
+    "updated",
+    "tags",
+    "fingerprint",
+    "republish",
+    "source",
+    "author",
+    "author_role",
+    "source_url",
+    "credit",
+)
+
+
+def _files_of(conn: Connection, ids: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Every file each post (of `ids`, else all) was found in, by path."""
+    query = select(versions.c.post_id, versions.c.path).order_by(versions.c.path)
+    if ids is not None:
+        query = query.where(versions.c.post_id.in_(ids))
+    where: dict[str, list[str]] = defaultdict(list)
+    for post_id, path in conn.execute(query).all():
+        where[post_id].append(path)
+    return defaultdict(
+        tuple, {k: tuple(v) if len(v) == 1 else tuple(dict.fromkeys(v)) for k, v in where.items()}
+    )
+
+
+def _attribution(row) -> Attribution:
+    return Attribution(
+        source=row.source,
+        author=row.author,
+        author_role=row.author_role,
+        url=row.source_url,
+        credit=row.credit,
+    )
+
+
+def _post(row, files: tuple[str, ...]) -> Post:
+    return Post(
+        id=row.id,
+        title=row.title,
+        date=datetime.fromisoformat(row.date),
+        date_source=DateSource(row.date_source),
+        picked_up=datetime.fromisoformat(row.picked_up),
+        updated=datetime.fromisoformat(row.updated),
+        body_html=row.body_html,
+        summary=row.summary,
+        attribution=_attribution(row),
+        tags=tuple(json.loads(row.tags)),
+        files=files,
+        comment=row.comment,
+        image=_image(json.loads(row.image)) if row.image else None,
+        republish=Republish(row.republish) if row.republish else None,
+    )
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _post_row(write: PostWrite) -> dict:
+    post, a = write.post, write.post.attribution
+    return {
+        "key": write.key,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "date_source": post.date_source.value,
+        "picked_up": post.picked_up.isoformat(timespec="microseconds"),
+        "updated": post.updated.isoformat(timespec="microseconds"),
+        "withdrawn": False,
+        "fingerprint": write.fingerprint,
+        "body_html": post.body_html,
+        "summary": post.summary,
+        "tags": json.dumps(list(post.tags), ensure_ascii=False),
+        "author": a.author,
+        "author_role": a.author_role,
+        "source": a.source,
+        "source_url": a.url,
+        "credit": a.credit,
+        "comment": post.comment,
+        "image": _image_json(post.image),
+        "republish": post.republish.value if post.republish else None,
+    }
