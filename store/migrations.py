@@ -87,13 +87,15 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ),
         ("outbox", "ALTER TABLE outbox ADD COLUMN edition INTEGER NOT NULL DEFAULT 0"),
     ),
-    # 12: what a build reads of every post, from indexes (Store.versions)
+    # 12: what a build and a scan read of every post, from indexes (Store.versions,
+    # IntakeSession)
     12: (
         (
             "posts",
-            "CREATE INDEX posts_versions ON posts (withdrawn, id, fingerprint, picked_up, updated)",
+            "CREATE INDEX posts_versions"
+            " ON posts (withdrawn, id, fingerprint, picked_up, updated, key)",
         ),
-        ("versions", "CREATE INDEX versions_files ON versions (post_id, path)"),
+        ("versions", "CREATE INDEX versions_files ON versions (post_id, path, slot, key)"),
     ),
 }
 

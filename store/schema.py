@@ -46,9 +46,10 @@ posts = Table(
     Column("comment", Text, nullable=False, default="", server_default=""),
     Column("image", Text),  # JSON of core.model.LeadImage; NULL: none
     Column("republish", String(10)),  # core.model.Republish; NULL: the source's or site's
-    # what a build asks of every post (Store.versions), read from the index alone: a
-    # row with its text spans pages, and a scan of them all reads every body
-    Index("posts_versions", "withdrawn", "id", "fingerprint", "picked_up", "updated"),
+    # what a build (Store.versions) and a scan (IntakeSession) ask of every post, read
+    # from the index alone: a row with its text spans pages, and a scan of the table
+    # reads every body
+    Index("posts_versions", "withdrawn", "id", "fingerprint", "picked_up", "updated", "key"),
 )
 
 # Which file holds which post, and what that file says of it (a JSON ParsedPost).
@@ -60,7 +61,8 @@ versions = Table(
     Column("post_id", String(200), nullable=False, index=True),
     Column("key", String(600), nullable=False),
     Column("data", Text, nullable=False),
-    Index("versions_files", "post_id", "path"),  # each post's files, without the data
+    # each post's files and what a scan asks of them, without the data
+    Index("versions_files", "post_id", "path", "slot", "key"),
 )
 
 # People who receive the digest. `address` is normalised (email-validator), so one
