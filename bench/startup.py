@@ -17,6 +17,7 @@ commands timed). Prints numbers, asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--runs", type=int, default=10)
     options.add_argument("--site", type=Path, help="also time `status` on this site")
+    options.add_argument("--json", action="store_true", help="medians as JSON (bench-scale)")
     args = options.parse_args(argv)
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTROOM_")}
     # as a user runs it: bytecode cached (pip compiles a wheel's at install; a checkout's
@@ -95,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
                 cpus[name].append(cpu)
         load_after = os.getloadavg()
     bare = statistics.median(times["python -c pass"])
+    if args.json:
+        medians = {
+            name: {"wall_s": statistics.median(t), "cpu_s": statistics.median(cpus[name])}
+            for name, t in times.items()
+        }
+        json.dump({"medians": medians, "runs": args.runs}, sys.stdout, indent=1)
+        print()
+        return 0
     print(f"start-up, seconds over {args.runs} interleaved runs (goal: wall < {GOAL} s)")
     print(f"{'command':30} {'wall median':>11} {'best':>6} {'x python':>8} {'cpu median':>10}")
     for name, taken in times.items():

@@ -80,7 +80,7 @@ class ReadError(ValueError):
     """A file that cannot be published; the message says why, for `check`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per post: 100,000 of them in a build
 class Attribution:
     """Who wrote a post and where it first appeared."""
 
@@ -151,7 +151,7 @@ class Post:
         return one_line(html_to_text(self.body_html))[:BODY_START_CHARS]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # every post's, in a build: no __dict__ each
 class PostHead:
     """A published post without its text: what lists, feed windows and a build's change
     keys need. A site of 100,000 posts fits in memory as heads; its bodies do not, so

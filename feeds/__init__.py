@@ -139,24 +139,30 @@ def _write_post_pages(
 ) -> None:
     """Each post's page, rendered only when the post or the site changed; the posts
     rendered are read `_PAGE_BATCH` at a time."""
-    stale: dict[str, str] = {}  # id -> key
+    stale: dict[str, tuple[PostHead, str]] = {}  # id -> (head, key)
     for head in heads:
         key = page_key(base, head)
         if out.fresh(post_page_name(head), key):
             out.keep(post_page_name(head))
         else:
-            stale[head.id] = key
+            stale[head.id] = (head, key)
     done = len(heads) - len(stale)
     if progress is not None and done:
         progress(done, len(heads))
     ids = list(stale)
     for start in range(0, len(ids), _PAGE_BATCH):
+        showing.forget()  # the last batch's views hold their posts: a batch is all we hold
         for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
+            head, key = stale[post.id]
+            # changed since its head was read (a scan ran between): written, but under no
+            # key, so the next build makes it again from what its head says then
+            same = (post.updated, post.picked_up) == (head.updated, head.picked_up)
             post = xml_safe(post)
-            out.put(post_page_name(post), render_post_page(site, post), stale[post.id])
+            out.put(post_page_name(post), render_post_page(site, post), key if same else None)
             done += 1
             if progress is not None:
                 progress(done, len(heads))
+    showing.forget()
 
 
 def _write_feeds(site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader) -> None:

@@ -38,16 +38,17 @@ class BuildCache:
         """`admit` of every head in `catalogue`, reading and checking only those whose
         version changed since the last build."""
         versions = catalogue.versions()
-        changed = [i for i, version in versions.items() if self.versions.get(i) != version]
+        changed = {i for i, version in versions.items() if self.versions.get(i) != version}
         read = {head.id: head for head in catalogue.heads(changed)} if changed else {}
         kept: dict[str, _Admitted] = {}
         fresh: list[PostHead] = []
         for post_id in versions:
             if (head := read.get(post_id)) is not None:
                 fresh.append(head)
-            elif post_id not in read and (known := self._heads.get(post_id)) is not None:
+            elif post_id not in changed and (known := self._heads.get(post_id)) is not None:
                 kept[post_id] = known
-            # else: gone between the two reads (a scan ran); the next build sees it
+            # else: changed and gone before its head was read (a scan ran): left out, as
+            # the store has it now
         for head in fresh:
             admitted, problems = admit([head])
             kept[head.id] = _Admitted(head, admitted[0] if admitted else None, *problems[:1])

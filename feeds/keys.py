@@ -20,6 +20,8 @@ a key that missed an input would leave a stale page, which is fast but wrong.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from functools import cache
 from importlib import metadata
@@ -27,11 +29,11 @@ from pathlib import Path
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead
-from postroom.feeds.theme import theme_folder
+from postroom.feeds.theme import MAX_TEMPLATE_BYTES, theme_folder
 
 #: packages whose code shapes what a build writes
 _RENDERING = ("core", "feeds")
-_LIBRARIES = ("feedgen", "lxml", "Jinja2", "MarkupSafe")
+_LIBRARIES = ("feedgen", "lxml", "Jinja2", "MarkupSafe", "nh3")
 
 
 def digest(*parts: object) -> str:
@@ -55,15 +57,22 @@ def code_key() -> str:
 
 
 def _overrides(folder: Path) -> str:
-    """The names and contents of a site's template overrides (none: "")."""
+    """The names and contents of a site's template overrides (none: ""). Only what the
+    theme would read is read: a link is hashed by where it points, a file over
+    MAX_TEMPLATE_BYTES by its size and mtime (the theme refuses both)."""
     if not folder.is_dir():
         return ""
     h = hashlib.blake2b(digest_size=12)
     for path in sorted(folder.rglob("*")):
         h.update(str(path.relative_to(folder)).encode() + b"\0")
         try:
-            if path.is_file():
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                h.update(b"link:" + os.readlink(path).encode("utf-8", "surrogateescape"))
+            elif stat.S_ISREG(st.st_mode) and st.st_size <= MAX_TEMPLATE_BYTES:
                 h.update(path.read_bytes())
+            else:
+                h.update(f"{st.st_mode}:{st.st_size}:{st.st_mtime_ns}".encode())
         except OSError as exc:  # unreadable: its error is what the theme will say
             h.update(repr(exc).encode())
     return h.hexdigest()
@@ -71,7 +80,10 @@ def _overrides(folder: Path) -> str:
 
 def site_key(site: Site) -> str:
     """The code, the site's config and its page templates: the base of every key."""
-    return digest(code_key(), site.root, repr(site.config), _overrides(theme_folder(site, "pages")))
+    overrides = _overrides(theme_folder(site, "pages"))
+    # the root resolved: `--site .` and `--site /srv/site` are one site, not two that
+    # would each render everything the other built
+    return digest(code_key(), site.root.resolve(), repr(site.config), overrides)
 
 
 def post_key(post: Post | PostHead) -> str:

@@ -90,14 +90,18 @@ def write_lists(
     offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
     on_index = _on_index(found)
     summary = [(t.folder, t.name, len(t.posts)) for t in (*on_index["tags"], *on_index["sources"])]
-    key = digest(base, "index", repr(offer), summary, len(found), *map(post_key, newest))
-    if out.fresh("index.html", key):
-        out.keep("index.html")
-    else:
-        posts = loader.get([post.id for post in newest])
-        page = render_page("index.html", site, posts=posts, offer=offer, **on_index)
-        out.put("index.html", page, key)
-    _write_post_lists(site, dated, base, out)
+    out.make(
+        "index.html",
+        digest(base, "index", repr(offer), summary, len(found), *map(post_key, newest)),
+        lambda: render_page(
+            "index.html",
+            site,
+            posts=loader.get([post.id for post in newest]),
+            offer=offer,
+            **on_index,
+        ),
+    )
+    _write_dated(site, out, digest(base, "posts"), "posts/", dated, ("posts.html", "year.html"), {})
 
 
 #: posts a list's first page shows, the newest by their own date (posts/, each topic's
@@ -155,24 +159,43 @@ def by_year(
     return years, pages
 
 
-def _write_post_lists(site: Site, dated: Sequence[PostHead], base: str, out: OutputWriter) -> None:
-    """posts/: the newest ON_FIRST_PAGE posts by their own date and every year, linked to
-    its page (`by_year`)."""
-    years, pages = by_year(site, "posts/", dated)
+def _write_dated(
+    site: Site,
+    out: OutputWriter,
+    head: str,
+    folder: str,
+    dated: Sequence[PostHead],
+    templates: tuple[str, str],
+    values: dict[str, object],
+) -> None:
+    """A list of posts by their own date (`dated`): `<folder>index.html`, the newest
+    ON_FIRST_PAGE and the years, with template `templates[0]`, and each year's page
+    (`by_year`) with `templates[1]`; `values` go to both, `head` keys both (the site and
+    what the list is). A year's page does not show the list's count: a post added to
+    another year leaves it alone."""
+    years, pages = by_year(site, folder, dated)
     newest = dated[:ON_FIRST_PAGE]
-    key = digest(base, "posts", len(dated), repr(years), *map(post_key, newest))
-    if out.fresh("posts/index.html", key):
-        out.keep("posts/index.html")
-    else:
-        values = {"posts": newest, "years": years, "count": len(dated)}
-        out.put("posts/index.html", render_page("posts.html", site, **values), key)
+    out.make(
+        folder + "index.html",
+        digest(head, len(dated), repr(years), *map(post_key, newest)),
+        lambda: render_page(
+            templates[0], site, posts=newest, years=years, count=len(dated), **values
+        ),
+    )
     for page in pages:
-        key = digest(base, "year", page.year, page.newer, page.older, *map(post_key, page.posts))
-        if out.fresh(page.name, key):
-            out.keep(page.name)
-            continue
-        values = {"posts": page.posts, "year": page.year, "newer": page.newer, "older": page.older}
-        out.put(page.name, render_page("year.html", site, **values), key)
+        out.make(
+            page.name,
+            digest(head, page.year, page.newer, page.older, *map(post_key, page.posts)),
+            lambda page=page: render_page(
+                templates[1],
+                site,
+                posts=page.posts,
+                year=page.year,
+                newer=page.newer,
+                older=page.older,
+                **values,
+            ),
+        )
 
 
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
@@ -230,31 +253,15 @@ def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWrite
     name."""
     title = _site_title(site)
     for topic in found:
-        posts = topic.dated or by_date(topic.posts)
-        years, pages = by_year(site, topic.folder, posts)
-        common = {
+        values = {
             "topic": topic,
             "tag": topic.kind is TopicKind.TAG,
             "feeds": feed_links(site, topic.folder),
             "feed_title": topic.feed_title(title),
         }
-        head = digest(base, "topic", topic.folder, topic.name)  # a year's page: not the count
-        newest = posts[:ON_FIRST_PAGE]
-        name = topic.folder + "index.html"
-        key = digest(head, len(posts), repr(years), *map(post_key, newest))
-        if out.fresh(name, key):
-            out.keep(name)
-        else:
-            values = {"posts": newest, "years": years, "count": len(posts)}
-            out.put(name, render_page("topic.html", site, **values, **common), key)
-        for year in pages:
-            key = digest(head, year.year, year.newer, year.older, *map(post_key, year.posts))
-            if out.fresh(year.name, key):
-                out.keep(year.name)
-                continue
-            shown = {"posts": year.posts, "year": year.year, "newer": year.newer}
-            page = render_page("topic.html", site, older=year.older, **shown, **common)
-            out.put(year.name, page, key)
+        head = digest(base, "topic", topic.folder, topic.name)
+        posts = topic.dated or by_date(topic.posts)
+        _write_dated(site, out, head, topic.folder, posts, ("topic.html", "topic.html"), values)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
     out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 

@@ -29,7 +29,8 @@ def first_file(post: Post | PostHead) -> str:
 def _texts(value: Any, into: list[str]) -> None:
     """Every string in a dataclass: its fields, the items of its tuples, and the same of
     the dataclasses it holds (a post's attribution and image)."""
-    for item in vars(value).values():
+    for name in value.__dataclass_fields__:  # not vars(): heads have __slots__
+        item = getattr(value, name)
         if isinstance(item, str):
             into.append(item)
         elif isinstance(item, tuple):

@@ -44,27 +44,34 @@ class Vetting:
 
     def __call__(self, post: Post | PostHead) -> bool:
         if post.id not in self._verdicts:
-            key = digest(self._base, post_key(post))
-            verdict = self._remembered.get(post.id)
-            if not (isinstance(verdict, list) and len(verdict) == 3 and verdict[0] == key):
+            verdict = self._known(post)
+            if verdict is None:
                 whole = [post] if isinstance(post, Post) else self._loader.get([post.id])
+                key = digest(self._base, post_key(post))
                 # a post gone between reading heads and posts (a scan ran): left out
                 # silently, as the next build leaves it out for good
                 verdict = [key, *self._try(whole[0])] if whole else [key, _REFUSED, ""]
-            self._verdicts[post.id] = verdict
-            if verdict[2]:
-                self._report(post, verdict[2])
+            self._take(post, verdict)
         return self._verdicts[post.id][1] != _REFUSED
+
+    def _known(self, post: Post | PostHead) -> list[str] | None:
+        """The last build's verdict on `post` as it is now, or None (none, another post
+        then, or not a verdict: a manifest edited by hand is a reason to try again)."""
+        verdict = self._remembered.get(post.id)
+        valid = isinstance(verdict, list) and len(verdict) == 3
+        valid = valid and all(isinstance(part, str) for part in verdict)
+        if valid and verdict[0] == digest(self._base, post_key(post)):
+            return verdict
+        return None
+
+    def _take(self, post: Post | PostHead, verdict: list[str]) -> None:
+        self._verdicts[post.id] = verdict
+        if verdict[2]:
+            self._report(post, verdict[2])
 
     def read_ahead(self, heads: Sequence[PostHead]) -> None:
         """Read in one go the posts among `heads` that will need trying."""
-        unknown = []
-        for head in heads:
-            verdict = self._remembered.get(head.id)
-            if head.id not in self._verdicts and not (
-                isinstance(verdict, list) and verdict[0] == digest(self._base, post_key(head))
-            ):
-                unknown.append(head.id)
+        unknown = [h.id for h in heads if h.id not in self._verdicts and self._known(h) is None]
         if unknown:
             self._loader.get(unknown)
 
@@ -72,13 +79,8 @@ class Vetting:
         """Say again the problems the last build found in `posts` (those it tried) and
         remember them: their archive page, where they were tried, is not made again."""
         for post in posts:
-            verdict = self._remembered.get(post.id)
-            if post.id in self._verdicts or not isinstance(verdict, list):
-                continue
-            if verdict[0] == digest(self._base, post_key(post)):
-                self._verdicts[post.id] = verdict
-                if verdict[2]:
-                    self._report(post, verdict[2])
+            if post.id not in self._verdicts and (verdict := self._known(post)) is not None:
+                self._take(post, verdict)
 
     def verdicts(self) -> dict[str, list[str]]:
         """This build's verdicts, to remember with it."""

@@ -23,7 +23,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from jinja2 import BaseLoader, Environment, PackageLoader, TemplateError, TemplateSyntaxError
+from jinja2 import BaseLoader, Environment, PackageLoader, TemplateSyntaxError
 from jinja2.loaders import split_template_path
 from postroom.core.config import Site
 
@@ -63,14 +63,15 @@ def render(
     environment: Callable[[Path | None], Environment], folder: Path, name: str, values: dict
 ) -> str:
     """Template `name` rendered with the overrides in `folder`; if an override fails while
-    rendering (a `{% include %}` of what is not there, a filter that does not exist), it is
-    logged and the packaged templates alone render it. `environment(None)` is those."""
+    rendering (a `{% include %}` of what is not there, a filter that does not exist, a
+    helper given what it cannot take: `shown(post)` on a list's post, which has no text),
+    it is logged and the packaged templates alone render it. `environment(None)` is those."""
     try:
         return environment(folder).get_template(name).render(values)
-    except TemplateError as exc:
+    except Exception as exc:
         if not fingerprint(folder):
             raise  # a fault of the packaged templates: a bug, not the curator's
-        reason = f"{type(exc).__name__}: {exc.message}"
+        reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
         _LOG.warning(
             "templates in %s: %s rendering %s; the packaged ones are used",
             folder,

@@ -41,7 +41,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -80,10 +80,12 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
 
 def write_atomic(
     path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
-) -> None:
+) -> os.stat_result:
     """Temp file, fsync, rename: the old or the new file, never a mix. The temp file is
     made in `scratch` (a folder on the same filesystem) if given, else beside `path`.
-    Not `durable`: no fsync, for a caller that syncs everything it wrote at once."""
+    Not `durable`: no fsync, for a caller that syncs everything it wrote at once.
+    Returns the file's stat as written, taken before the rename: what another process
+    renames over it a moment later is not taken for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = scratch or path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,16 +97,18 @@ def write_atomic(
             if durable:
                 os.fsync(out.fileno())
             os.fchmod(out.fileno(), 0o644)  # whatever the umask: the web server reads it
+            written = os.fstat(out.fileno())
         try:
             os.replace(tmp, path)
         except OSError as exc:
             if exc.errno != errno.EXDEV or scratch is None:
                 raise
             Path(tmp).unlink()
-            write_atomic(path, data, None, durable)  # another filesystem: beside the target
+            return write_atomic(path, data, None, durable)  # another filesystem: beside it
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return written
 
 
 def _temp_is_stale(entry: os.DirEntry) -> bool:
@@ -141,22 +145,35 @@ def write_if_changed(
     path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
 ) -> bool:
     """Write `data` unless the file already holds exactly it; says whether it wrote."""
+    return _write_if_changed(path, data, scratch, durable)[0]
+
+
+def _write_if_changed(
+    path: Path, data: bytes, scratch: Path | None, durable: bool
+) -> tuple[bool, os.stat_result]:
+    """(whether it wrote, the stat of the file holding `data`)."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        st = path.stat()
+        if st.st_size == len(data) and path.read_bytes() == data:
+            return False, st
     except (FileNotFoundError, NotADirectoryError):
         pass
-    write_atomic(path, data, scratch, durable)
-    return True
+    return True, write_atomic(path, data, scratch, durable)
 
 
 def sync_filesystem(folder: Path) -> None:
     """Everything written to `folder`'s filesystem reaches the disk: `syncfs(2)` where
-    the C library has it (one filesystem), else `sync()` (all of them)."""
+    the C library has it (one filesystem), else `sync()` (all of them, and no error to
+    hear). A write the disk refused (EIO, ENOSPC at writeback) raises: the build fails
+    before its manifest vouches for files that may not be there."""
+    if _libc_syncfs is None:
+        os.sync()
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        if _libc_syncfs is None or _libc_syncfs(fd) != 0:
-            os.sync()
+        if _libc_syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"syncfs of {folder}: {os.strerror(code)}")
     finally:
         os.close(fd)
 
@@ -173,7 +190,8 @@ _libc_syncfs = _find_syncfs()
 
 def _is_inside(name: str) -> bool:
     """A manifest line names a file under the root, never the root's parent or itself."""
-    return bool(name) and not name.startswith("/") and ".." not in name.split("/")
+    parts = name.split("/")
+    return not name.startswith("/") and not any(p in ("", ".", "..") for p in parts)
 
 
 #: a manifest entry: the key a file was made from, and its size and mtime once written
@@ -321,16 +339,19 @@ class OutputWriter:
         data was made from (`feeds.keys`), if the caller will ask `fresh` next time."""
         if name not in self._listed:
             self._record([name])
-        path = self.root / name
-        if write_if_changed(path, data, self.scratch, durable=False):
+        wrote, st = _write_if_changed(self.root / name, data, self.scratch, durable=False)
+        if wrote:
             self.written.append(name)
         else:
             self.unchanged += 1
-        if key is None:
-            self._made[name] = None
+        self._made[name] = None if key is None else (key, st.st_size, st.st_mtime_ns)
+
+    def make(self, name: str, key: str, render: Callable[[], bytes]) -> None:
+        """`name` kept if it is `fresh` for `key`, else rendered (`render()`) and put."""
+        if self.fresh(name, key):
+            self.keep(name)
         else:
-            st = path.stat()
-            self._made[name] = (key, st.st_size, st.st_mtime_ns)
+            self.put(name, render(), key)
 
     def keep(self, name: str) -> None:
         """`name` is an output of this build, known to be up to date (`fresh`): left as

@@ -331,10 +331,11 @@ class Store:
         return heads
 
     def versions(self) -> dict[str, tuple]:
-        """Each published post's id and a tuple that changes whenever its head does (its
-        fingerprint, pick-up and update times, and its files: how many, the first and
-        the last by path), from two indexes (schema 12), never the posts' text: a
-        process that keeps heads between builds reads again only those that changed."""
+        """Each published post's id and a tuple that changes whenever what a build shows
+        of its head does (its fingerprint, pick-up and update times, and its files: how
+        many, the first by path, which problems name, and the last), from two indexes
+        (schema 12), never the posts' text: a process that keeps heads between builds
+        reads again only those that changed."""
         files = select(
             versions.c.post_id,
             func.count(),
