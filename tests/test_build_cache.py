@@ -1,10 +1,12 @@
 """Incremental builds: what decides that an output is left alone (its key, its file as
 written), what a service's `BuildCache` reads again, and that none of it changes a byte."""
 
+import json
 import os
 import shutil
 from dataclasses import replace
 
+import pytest
 from postroom.feeds import BuildCache, PostList, build
 from postroom.feeds.writer import MANIFEST, OutputWriter
 from support import make_post
@@ -117,3 +119,49 @@ def test_power_cut_leftovers_are_made_again(feed_site):
     report = build(feed_site, posts)
     assert report.written == ("posts/post-2/index.html",)
     assert b"Post number 2" in page.read_bytes()
+
+
+def test_a_sync_the_disk_refused_fails_the_build_before_its_manifest(feed_site, monkeypatch):
+    """syncfs(2) reporting EIO (a write that never reached the disk) is not papered over
+    by a sync() that reports nothing: the manifest must not vouch for those files."""
+    import postroom.feeds.writer as writer
+
+    posts = [make_post(1)]
+    build(feed_site, posts)
+    before = (feed_site.public_dir / MANIFEST).read_bytes()
+    monkeypatch.setattr(writer, "_libc_syncfs", lambda fd: -1)
+    monkeypatch.setattr(writer.ctypes, "get_errno", lambda: 5)  # EIO
+    with pytest.raises(OSError, match="syncfs"):
+        build(feed_site, [make_post(1, title="Changed")])
+    assert (feed_site.public_dir / MANIFEST).read_bytes() == before
+
+
+def test_a_hand_edited_manifest_makes_files_again_and_never_breaks_a_build(feed_site):
+    posts = [make_post(n) for n in range(1, 5)]
+    build(feed_site, posts)
+    manifest = feed_site.public_dir / MANIFEST
+    listing = json.loads(manifest.read_text())
+    listing["files"]["."] = ["k", 1, 1]  # names the folder itself: never to be removed
+    listing["files"]["./"] = None
+    listing["remembered"]["verdicts"] = {p.id: [] for p in posts} | {"post-1": [1, 2, 3]}
+    manifest.write_text(json.dumps(listing))
+    report = build(feed_site, posts)
+    assert report.removed == () and feed_site.public_dir.is_dir()
+    assert outputs(feed_site)  # built, and the verdicts made again
+    assert json.loads(manifest.read_text())["remembered"]["verdicts"]["post-1"][1] == "ok"
+
+
+def test_a_list_override_that_asks_a_post_for_its_text_falls_back_to_the_packaged_one(
+    feed_site,
+):
+    """Lists are made from heads (no body, summary or comment): an override written for
+    whole posts raises in Python, not in Jinja, and must not stop the build."""
+    override = feed_site.root / "templates" / "pages" / "posts.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        '{% extends "base.html" %}{% block main %}'
+        "{% for post in posts %}{{ shown(post).teaser }}{% endfor %}{% endblock %}"
+    )
+    report = build(feed_site, [make_post(1), make_post(2)])
+    assert "posts/index.html" in report.written
+    assert b"Post number 2" in (feed_site.public_dir / "posts/index.html").read_bytes()

@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import postroom.feeds.pages as pages
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -60,7 +61,19 @@ from incremental_support import (
 
 PAGE_SIZE = 2  # posts per archive page of the site's feed (sites have 100)
 MAX_FILES = 10  # content files at once: builds stay a fraction of a second
-TEMPLATES = ("post.html", "base.html", "index.html", "topic.html", "topics.html", "feeds.html")
+TEMPLATES = (
+    "post.html",
+    "base.html",
+    "index.html",
+    "topic.html",
+    "topics.html",
+    "feeds.html",
+    "posts.html",
+    "year.html",
+)
+#: posts a list's first page shows (feeds.pages.ON_FIRST_PAGE, 50): small, so posts/ and
+#: the topic pages are cut into year pages within a few posts
+FIRST_PAGE = 3
 FOLDERS = ("", "news/", "archive/2016/")
 EXAMPLES_ENV = "POSTROOM_INCREMENTAL_EXAMPLES"
 # a failing sequence is shrunk for at most this long (Hypothesis's own limit is five
@@ -108,6 +121,7 @@ def small_pages(monkeypatch):
         "no archive page size found to shrink: incremental_support.small_archive_pages"
         " must follow how feeds.history is told its page size"
     )
+    monkeypatch.setattr(pages, "ON_FIRST_PAGE", FIRST_PAGE)
 
 
 class IncrementalBuilds(RuleBasedStateMachine):
