@@ -38,6 +38,7 @@ from dataclasses import replace
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, newest_first
+from postroom.feeds import showing, syndication
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.keys import digest, post_key
 from postroom.feeds.selection import Vetting
@@ -150,4 +151,8 @@ def write_history(
         posts = loader.get([post.id for post in page])
         for name, data in _render(site, shell, posts, number, last, vetting).items():
             out.put(name, data, key)
+        # each post is on one page: what its entry cost to make is dropped with the page
+        # (kept, a cold build of 100,000 posts held every one's text to the end)
+        showing.forget()
+        syndication.forget()
     return replace(feed, archives=len(pages))
