@@ -321,7 +321,7 @@ class Store:
                     sources[source],
                     moment(picked_up),
                     moment(updated),
-                    Attribution(*row[9:]),
+                    _attribution(row),
                     tagged(tags),
                     where[id_],
                     Republish(republish) if republish else None,
@@ -502,8 +502,7 @@ def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, 
         )
 
 
-#: what `Store.heads` reads: none of a post's text, most of its bytes; the last five
-#: are `Attribution`'s fields in order
+#: what `Store.heads` reads: none of a post's text, most of its bytes
 _HEAD_COLUMNS = (
     "id",
     "title",
