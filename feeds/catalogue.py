@@ -8,7 +8,7 @@ the whole posts it is rendering, so its memory does not grow with the site's tex
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from postroom.core.model import Post, PostHead
@@ -71,7 +71,9 @@ class Loader:
     tags' and its source's windows and on the index, so it is read once, not four
     times; at most `keep` are held, the least recently asked for dropped first."""
 
-    def __init__(self, catalogue: Catalogue, clean, keep: int = 2000) -> None:
+    def __init__(
+        self, catalogue: Catalogue, clean: Callable[[Post], Post], keep: int = 2000
+    ) -> None:
         self._catalogue = catalogue
         self._clean = clean  # each post as read: made safe to write (feeds.safety)
         self._keep = keep
