@@ -144,6 +144,8 @@ def scanned(tmp_path, name, batch, monkeypatch, steps=()):
         store.close()
 
 
+# two sites in one test: on the PostgreSQL pass they would share the test's one database
+@pytest.mark.once
 def test_new_posts_written_in_small_batches_are_what_one_batch_gave(tmp_path, monkeypatch):
     one = scanned(tmp_path, "one", 10**9, monkeypatch)
     small = scanned(tmp_path, "small", 2, monkeypatch)
@@ -154,6 +156,7 @@ def test_new_posts_written_in_small_batches_are_what_one_batch_gave(tmp_path, mo
     assert "Draft" not in posts and len(small[0][0][0]) == len(posts)
 
 
+@pytest.mark.once  # two sites, as above
 def test_rescans_after_batched_cold_start_match_too(tmp_path, monkeypatch):
     def edit(content):
         (content / "n/03.md").write_text(post("Post 3 renamed", 4))
