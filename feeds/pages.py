@@ -101,7 +101,7 @@ def write_lists(
             **on_index,
         ),
     )
-    _write_dated(site, out, digest(base, "posts"), "posts/", dated, ("posts.html", "year.html"), {})
+    _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {})
 
 
 #: posts a list's first page shows, the newest by their own date (posts/, each topic's
@@ -165,12 +165,12 @@ def _write_dated(
     head: str,
     folder: str,
     dated: Sequence[PostHead],
-    templates: tuple[str, str],
+    template: str,
     values: dict[str, object],
 ) -> None:
     """A list of posts by their own date (`dated`): `<folder>index.html`, the newest
-    ON_FIRST_PAGE and the years, with template `templates[0]`, and each year's page
-    (`by_year`) with `templates[1]`; `values` go to both, `head` keys both (the site and
+    ON_FIRST_PAGE and the years, and each year's page (`by_year`, given `year`), both
+    with `template`; `values` go to both, `head` keys both (the site and
     what the list is). A year's page does not show the list's count: a post added to
     another year leaves it alone."""
     years, pages = by_year(site, folder, dated)
@@ -178,16 +178,14 @@ def _write_dated(
     out.make(
         folder + "index.html",
         digest(head, len(dated), repr(years), *map(post_key, newest)),
-        lambda: render_page(
-            templates[0], site, posts=newest, years=years, count=len(dated), **values
-        ),
+        lambda: render_page(template, site, posts=newest, years=years, count=len(dated), **values),
     )
     for page in pages:
         out.make(
             page.name,
             digest(head, page.year, page.newer, page.older, *map(post_key, page.posts)),
             lambda page=page: render_page(
-                templates[1],
+                template,
                 site,
                 posts=page.posts,
                 year=page.year,
@@ -261,7 +259,7 @@ def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWrite
         }
         head = digest(base, "topic", topic.folder, topic.name)
         posts = topic.dated or by_date(topic.posts)
-        _write_dated(site, out, head, topic.folder, posts, ("topic.html", "topic.html"), values)
+        _write_dated(site, out, head, topic.folder, posts, "topic.html", values)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
     out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 

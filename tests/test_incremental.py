@@ -69,7 +69,6 @@ TEMPLATES = (
     "topics.html",
     "feeds.html",
     "posts.html",
-    "year.html",
 )
 #: posts a list's first page shows (feeds.pages.ON_FIRST_PAGE, 50): small, so posts/ and
 #: the topic pages are cut into year pages within a few posts
