@@ -7,6 +7,8 @@ names only what changed. Both saw the same files with the same stat signatures, 
 same `now`, so every row must be equal, byte for byte."""
 
 import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,3 +213,91 @@ def test_a_delta_scan_leaves_holds_outside_its_scope_alone(pair):
     write(pair.content / "other.md", md("Rho"))
     report = scan(pair.site, pair.delta, T0, quiet, scope=ScanScope(frozenset({"other.md"})))
     assert report.waiting == ("other.md",) and quiet.held() == {"young.md", "other.md"}
+
+
+# --- service/watch.py: which paths the watcher hands over (real inotify) ---
+
+
+class Poked:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self) -> None:
+        self.event.set()
+
+
+def settle(watcher, poked, want, timeout: float = 5.0):
+    """Changes taken until `want(changes)` holds (events come on watchdog's thread)."""
+    from postroom.service.watch import Changes
+
+    seen = Changes()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        poked.event.wait(0.1)
+        poked.event.clear()
+        got = watcher.take()
+        seen = Changes(seen.files | got.files, seen.folders | got.folders, got.everything)
+        if want(seen):
+            return seen
+    return seen
+
+
+@pytest.fixture
+def watching(tmp_path):
+    from postroom.service.watch import ContentWatcher
+
+    folder = tmp_path / "content"
+    write(folder / "a.md", md("Alpha"))
+    write(folder / "old" / "e.md", md("Epsilon"))
+    poked = Poked()
+    watcher = ContentWatcher(folder, poked)
+    watcher.start()
+    try:
+        yield folder, watcher, poked
+    finally:
+        watcher.stop()
+
+
+def test_the_watcher_hands_over_the_paths_that_changed(watching):
+    folder, watcher, poked = watching
+    assert watcher.healthy() and not watcher.take()
+    write(folder / "new.md", md("Eta"))
+    os.rename(folder / "a.md", folder / "b.md")
+    write(folder / ".x.md.swp", b"swap")  # never content
+    seen = settle(watcher, poked, lambda c: {"new.md", "a.md", "b.md"} <= c.files)
+    assert seen.files == {"new.md", "a.md", "b.md"} and not seen.everything
+    assert not watcher.take()  # taken: forgotten
+    os.rename(folder / "old", folder / "moved")
+    seen = settle(watcher, poked, lambda c: {"old", "moved"} <= c.folders)
+    assert {"old", "moved"} <= seen.folders and not seen.everything
+
+
+def test_an_overflow_or_a_dead_watcher_means_walk_everything(watching):
+    import logging
+
+    _, watcher, poked = watching
+    logging.getLogger("watchdog.observers.inotify_c").warning(
+        "Inotify queue overflowed; filesystem events were lost"  # what watchdog logs
+    )
+    assert poked.event.is_set() and watcher.take().everything
+    assert not watcher.take().everything
+    watcher.stop()
+    assert not watcher.healthy() and watcher.take().everything
+
+
+def test_a_new_post_found_by_the_watchers_paths_alone(pair):
+    """End to end: real events -> the watcher's paths -> a delta scan equal to a walk."""
+    from postroom.service.watch import ContentWatcher
+
+    poked = Poked()
+    watcher = ContentWatcher(pair.content, poked)
+    watcher.start()
+    try:
+        write(pair.content / "fresh" / "g.md", md("Theta"))
+        os.rename(pair.content / "old", pair.content / "moved")
+        (pair.content / "b.md").unlink()
+        seen = settle(watcher, poked, lambda c: {"fresh", "old", "moved"} <= c.folders | c.files)
+    finally:
+        watcher.stop()
+    full, delta = pair.step(files=seen.files, folders=seen.folders)
+    assert len(full.new) == 1 and len(full.withdrawn) == 1 and not delta.walked
