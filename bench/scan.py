@@ -1,7 +1,7 @@
 """Cold scan speed and memory: `content.intake.scan` of N posts into an empty store.
 
     python bench/scan.py [--sizes 1000,10000] [--kind markdown|mixed] [--repeat 1]
-                         [--hugo] [--profile FILE] [--serial] [--keep DIR]
+                         [--hugo] [--profile FILE] [--serial] [--keep DIR] [--delta]
 
 Why: a cold build (empty store, no public/) is scan + publish; issue 19 wants the
 whole of it within 2x Hugo's on the same Markdown posts. This measures the scan
@@ -17,7 +17,9 @@ its parse workers (forkserver children: VmHWM read from /proc while they run,
 they are not our children to wait for); `tree` the largest sum of the tree's
 resident sizes seen at once. --kind mixed writes bench/ingest.py's half Markdown,
 half raw captures. --serial parses in the scanning process (for --profile: cProfile
-sees only that process). Prints numbers, asserts nothing.
+sees only that process). --delta then times, in one process, one new post scanned
+by a full walk and by a delta scan of its path (the service's path on a file event),
+alternated, and a scan with nothing new of each. Prints numbers, asserts nothing.
 """
 
 from __future__ import annotations
@@ -90,6 +92,43 @@ def _child(site_root: str, result: str, profile: str | None, serial: bool) -> in
             }
         )
     )
+    return 0
+
+
+def _delta_child(site_root: str, repeat: int) -> int:
+    """One new post in a folder already scanned: a full walk's scan of it against a delta
+    scan of its path alone (what the service runs on a file event), in this process,
+    alternated so both see the same load; then a scan with nothing new of each kind."""
+    from datetime import UTC, datetime
+
+    from postroom.content.intake import ScanScope, scan
+    from postroom.core.config import open_site
+    from postroom.store import Store
+
+    site = open_site(Path(site_root))
+    store = Store(site.store_url)
+    scan(site, store)  # whatever the cold run left undone
+    folder = site.content_dir / "delta-bench"
+    folder.mkdir(exist_ok=True)
+    times: dict[str, list[float]] = {"full": [], "delta": [], "full idle": [], "delta idle": []}
+    for n in range(repeat):
+        for kind in ("full", "delta"):
+            name = f"{kind}-{n}-{time.time_ns()}.md"
+            (folder / name).write_text(
+                f"---\ntitle: Delta bench {name}\ndate: 2026-12-01\n---\nOne new post.\n"
+            )
+            scope = ScanScope(frozenset({f"delta-bench/{name}"})) if kind == "delta" else None
+            began = time.perf_counter()
+            report = scan(site, store, datetime.now(UTC), scope=scope)
+            times[kind].append(time.perf_counter() - began)
+            assert len(report.new) == 1, report
+            began = time.perf_counter()
+            scan(site, store, datetime.now(UTC), scope=ScanScope() if scope else None)
+            times[f"{kind} idle"].append(time.perf_counter() - began)
+    store.close()
+    files = sum(len(names) for _f, _d, names in os.walk(site.content_dir))
+    line = ", ".join(f"{k} {min(v):.3f}/{sorted(v)[len(v) // 2]:.3f} s" for k, v in times.items())
+    print(f"{files} files, one new post, min/median of {repeat}: {line} | load {_load()}")
     return 0
 
 
@@ -238,13 +277,21 @@ def main() -> int:
     args.add_argument(
         "--against", help="also scan with this Python's postroom (another checkout's venv)"
     )
+    args.add_argument(
+        "--delta",
+        action="store_true",
+        help="after the cold scan, time one new post: full walk vs delta scan (in-process)",
+    )
     args.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args.add_argument("--floor", help=argparse.SUPPRESS)
+    args.add_argument("--delta-child", help=argparse.SUPPRESS)
     opts = args.parse_args()
     if opts.child:
         return _child(opts.child[0], opts.child[1], opts.profile, opts.serial)
     if opts.floor:
         return _floor_child(opts.floor)
+    if opts.delta_child:
+        return _delta_child(opts.delta_child, 5)
     work = Path(opts.keep) if opts.keep else Path(tempfile.mkdtemp(prefix="scanbench-"))
     py = sys.executable
     try:
@@ -293,6 +340,9 @@ def main() -> int:
                         f") ratio {got['seconds'] / other['seconds']:.2f}"
                     )
                 print(f"{line} | new {detail['new']} problems {detail['problems']} | load {load}")
+                if opts.delta:
+                    sys.stdout.flush()
+                    subprocess.run([py, __file__, "--delta-child", str(site)], check=True)
     finally:
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -17,6 +17,7 @@ import os
 import pickle
 import re
 import signal
+import stat
 import threading
 import unicodedata
 from collections import deque
@@ -71,6 +72,11 @@ class ScanReport:
     withdrawn: tuple[str, ...]
     problems: tuple[Problem, ...]  # every current problem, not only this scan's
     waiting: tuple[str, ...] = ()  # paths changed or gone too recently to act on yet
+    # entries the walk could not look into (unlisted folders, refused names): what the
+    # store knows under them is kept. While there are any, a delta scan cannot tell the
+    # whole count or problems: the service walks everything instead (`ScanScope`)
+    unlisted: tuple[str, ...] = ()
+    walked: bool = True  # the whole folder was walked (False: a delta scan of a scope)
 
     @property
     def changed(self) -> bool:
@@ -126,13 +132,14 @@ def _signature(path: str) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def list_content(root: Path) -> Listing:
+def list_content(root: Path, under: str = "") -> Listing:
     """Every post file under `root` with its stat signature (and its sidecar's).
 
     Entries are listed whatever they are (a FIFO, a link out of the folder, a loop):
     `_examine` decides what may be read and reports the rest by name. Links to folders
     are not followed. A folder that cannot be listed is reported, and the files known
-    under it are left as they were, not withdrawn."""
+    under it are left as they were, not withdrawn. `under`: only that folder (relative
+    to `root`, which paths stay relative to) is walked: a delta scan's."""
     found: dict[str, str] = {}
     unlisted: list[str] = []
     problems: list[Problem] = []
@@ -145,7 +152,8 @@ def list_content(root: Path) -> Listing:
         shown = shown_name(where) or "."
         problems.append(Problem(shown, f"folder cannot be listed ({why}); its posts are kept"))
 
-    for folder, dirs, names in os.walk(root, onerror=refused):
+    top = os.path.join(root, under) if under else root
+    for folder, dirs, names in os.walk(top, onerror=refused):
         prefix = folder[skip:].replace(os.sep, "/")
         prefix += "/" if prefix else ""
         kept = []
@@ -176,7 +184,12 @@ def list_content(root: Path) -> Listing:
             if side := signatures.get(os.path.splitext(name)[0] + SIDECAR_SUFFIX):
                 signature += f"+{side}"
             found[prefix + name] = signature
-    return Listing(found, tuple(unlisted), tuple(problems))
+    return Listing(found, tuple(sorted(unlisted)), tuple(sorted(problems, key=_problem_order)))
+
+
+def _problem_order(problem: Problem) -> tuple[str, str]:
+    """Walk problems by name, not in the order the file system lists a folder."""
+    return problem.file, problem.reason
 
 
 def _is_content(name: str) -> bool:
@@ -201,7 +214,20 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: set[str]) -> str:
+class _Taken:
+    """The post ids in use: the store's (withdrawn ones too) and those made this scan."""
+
+    def __init__(self, session: IntakeSession) -> None:
+        self.session, self.made = session, set[str]()
+
+    def __contains__(self, post_id: str) -> bool:
+        return post_id in self.made or self.session.post(post_id) is not None
+
+    def add(self, post_id: str) -> None:
+        self.made.add(post_id)
+
+
+def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: _Taken) -> str:
     """A new post's id, made from the content alone so that a rebuild from content/
     (the database lost) gives every post the id, page URL and feed entry it had: the
     date and title; for a post with no date, its file's name and its title (the day
@@ -249,8 +275,9 @@ class _Reconciler:
         keep_published: bool = True,
     ) -> None:
         self.session, self.known, self.tz, self.now = session, known, tz, now
-        self.by_key = {state.key: post_id for post_id, state in session.posts.items()}
-        self.taken = set(session.posts)
+        # identity key -> post id, as this scan changed them (None: let go); else the store's
+        self.by_key: dict[str, str | None] = {}
+        self.taken = _Taken(session)
         self.files: dict[str, tuple[FileRecord, tuple[Problem, ...], bool]] = {}
         self.versions: dict[str, list[Version]] = {}  # path -> what it holds now, unsaved
         self.fresh: dict[str, list[Version]] = {}  # known post -> its versions read now
@@ -277,21 +304,27 @@ class _Reconciler:
         self.files, self.versions, self.writes = {}, {}, []
 
     def _is_new(self, post_id: str) -> bool:
-        return post_id not in self.session.posts and post_id not in self.session.paths_of
+        return self.session.post(post_id) is None and not self.session.paths_of(post_id)
+
+    def _owner(self, key: str) -> str | None:
+        """The post that has this identity key now."""
+        if key in self.by_key:
+            return self.by_key[key]
+        return self.session.post_for_key(key)
 
     def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
-        old = self.session.slots.get(path, {})
+        old = self.session.slots(path)
         old_by_key = {key: post_id for post_id, key in old.values()}
         claimed: set[str] = set()
         held = []
         for slot, post in enumerate(posts):
             key = identity_key(post, self.tz)
-            post_id = old_by_key.get(key) or self.by_key.get(key)
+            post_id = old_by_key.get(key) or self._owner(key)
             if post_id is None and slot in old and old[slot][0] not in claimed:
                 # same place in the same file, new title or date: an edit, not a new post
                 post_id = old[slot][0]
-                if self.by_key.get(old[slot][1]) == post_id:
-                    del self.by_key[old[slot][1]]
+                if self._owner(old[slot][1]) == post_id:
+                    self.by_key[old[slot][1]] = None
             if post_id is None:
                 post_id = _new_id(post, path, self.tz, self.taken)
             self.by_key[key] = post_id
@@ -325,11 +358,11 @@ class _Reconciler:
 
     def file_deleted(self, path: str) -> None:
         self.forgotten.append(path)
-        self.touched |= {post_id for post_id, _ in self.session.slots.get(path, {}).values()}
+        self.touched |= {post_id for post_id, _ in self.session.slots(path).values()}
 
     def _versions_of(self, post_id: str, fresh: list[Version], reread: set[str]) -> list[Version]:
         """Its versions in the files read now, and in files not read (or deleted) this time."""
-        unread = self.session.paths_of.get(post_id, set()) - reread
+        unread = self.session.paths_of(post_id) - reread
         stored = self.session.stored_versions(post_id, unread) if unread else []
         return sorted(fresh + stored, key=lambda v: (v.path, v.slot))
 
@@ -341,7 +374,7 @@ class _Reconciler:
         writes = self.writes
         reread = self.reread | set(self.forgotten)  # once: per post it was O(files²)
         for post_id in sorted(self.touched):
-            state = self.session.posts.get(post_id)
+            state = self.session.post(post_id)
             in_order = self._versions_of(post_id, self.fresh.get(post_id, []), reread)
             if not in_order:
                 if state and not state.withdrawn:
@@ -498,6 +531,136 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         worker.join(timeout=2)
 
 
+@dataclass(frozen=True)
+class ScanScope:
+    """What a delta scan looks at: the files named (paths relative to the content folder,
+    from file events) and the folders to walk (made, moved or removed). Everything else
+    is taken to be as the store has it, so a scope is only as good as the events it came
+    from: the service keeps a full walk as the safety net, and hands a delta scan only
+    after a full walk that left nothing unlisted (`ScanReport.unlisted`), with every
+    path the quiet period still holds added (`QuietPeriod.held`).
+
+    A path out of sight of the walk (in a dot folder, a temp name, not a post file) is
+    not found, as the walk would not find it; one the delta cannot judge as the walk
+    would (a name refused, a folder that cannot be listed or stat'ed) makes the scan
+    walk everything."""
+
+    files: frozenset[str] = frozenset()
+    folders: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.folders)
+
+
+class _WalkEverything(Exception):
+    """A delta scan met what only a full walk judges rightly."""
+
+
+def _visible(parts: list[str], last_is_file: bool) -> bool:
+    """Whether the walk would reach these path parts (no dot folder, not content/_digest/,
+    no temp name); refused names make the scan walk everything."""
+    for n, part in enumerate(parts):
+        if part in ("", ".", ".."):
+            raise _WalkEverything
+        if _name_problem(part):
+            raise _WalkEverything
+        if last_is_file and n == len(parts) - 1:
+            return not is_temp_name(part)
+        if part.startswith(".") or (n == 0 and part == INTRO_FOLDER):
+            return False
+    return True
+
+
+def _real_folder(root: str, folder: str) -> bool:
+    """Whether the walk goes into `folder` (and its parents): real folders all the way,
+    no link to a folder (not followed). Raises _WalkEverything when it cannot tell."""
+    here = root
+    for part in folder.split("/") if folder else ():
+        here = os.path.join(here, part)
+        try:
+            st = os.lstat(here)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            raise _WalkEverything from None
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+    return True
+
+
+def _entry_signature(root: str, path: str) -> str | None:
+    """A post file's signature as the walk would list it (with its sidecar's), or None
+    when the walk would not list it as a post file."""
+    parent, name = os.path.split(path)
+    if not _visible(path.split("/"), True) or not _is_content(name):
+        return None
+    if not _real_folder(root, parent):
+        return None
+    full = os.path.join(root, path)
+    try:
+        os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        raise _WalkEverything from None
+    if os.path.isdir(full):  # a folder (or a link to one): not a file to the walk
+        return None
+    signature = _signature(full)
+    if signature is None:
+        return None
+    side = os.path.join(root, os.path.splitext(path)[0] + SIDECAR_SUFFIX)
+    exists = os.path.lexists(side) and not os.path.isdir(side)
+    if exists and (side_signature := _signature(side)) is not None:
+        signature += f"+{side_signature}"
+    return signature
+
+
+def _sidecar_owners(root: str, sidecar: str) -> list[str]:
+    """The files beside a sidecar with its stem (`a.md` for `a.meta.toml`; any case of
+    any extension, as `reader_for` reads them): one listing of its folder."""
+    parent, name = os.path.split(sidecar)
+    stem = name[: -len(SIDECAR_SUFFIX)]
+    try:
+        names = os.listdir(os.path.join(root, parent))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError:
+        raise _WalkEverything from None
+    prefix = parent + "/" if parent else ""
+    return [prefix + n for n in names if os.path.splitext(n)[0] == stem and n != name]
+
+
+def _scoped(root: Path, scope: ScanScope) -> tuple[dict[str, str], set[str], list[str]]:
+    """What the walk would find within `scope`: (post files and their signatures, the
+    files to look up in the store, the folders whose known files are all in question).
+    Raises _WalkEverything when the scope holds what only a full walk judges rightly."""
+    base = str(root)
+    found: dict[str, str] = {}
+    paths: set[str] = set()
+    folders: list[str] = []
+    for path in sorted(scope.files):
+        if path.endswith(SIDECAR_SUFFIX):  # its post file's signature carries it
+            paths.update(_sidecar_owners(base, path))
+            continue
+        paths.add(path)
+        full = os.path.join(base, path)
+        if os.path.isdir(full) and not os.path.islink(full):  # a file event's path is a
+            folders.append(path)  # folder now: walked, as the walk would
+    folders += sorted(scope.folders)
+    for folder in sorted(set(folders)):
+        paths.add(folder)  # a file where the folder is now, or was
+        if not _visible(folder.split("/"), False) or not _real_folder(base, folder):
+            continue  # gone, hidden or a link: nothing under it is found
+        listing = list_content(root, folder)
+        if listing.unlisted:
+            raise _WalkEverything
+        found.update(listing.files)
+    for path in paths:
+        if (signature := _entry_signature(base, path)) is not None:
+            found[path] = signature
+    return found, paths, sorted(set(folders))
+
+
 WAITING = "another scan of this site is running; waiting for it"
 
 
@@ -512,8 +675,13 @@ def scan(
     quiet: QuietPeriod | None = None,
     on_wait: Callable[[], None] = _wait_quietly,
     progress: Callable[[int, int], None] | None = None,
+    scope: ScanScope | None = None,
 ) -> ScanReport:
     """Bring the store up to date with the content folder.
+
+    With a `scope` (the service, from file events), only what it names is looked at:
+    the same store rows and report as a full scan, for the same change, in time that
+    grows with the change, not the folder (see ScanScope for what it relies on).
 
     With `quiet` (the service), files still being written and files gone only
     for an instant are left for a later scan; without it, everything is read now.
@@ -526,7 +694,7 @@ def scan(
     if not site.content_dir.is_dir():  # a missing folder must not read as "every post deleted"
         raise ConfigError(f"{site.content_dir}: the content folder is missing")
     with exclusive(store, "scan", on_wait):
-        report, published = _scan(site, store, now, quiet, progress)
+        report, published = _scan(site, store, now, quiet, progress, scope)
     for post in published:
         send(post_published, site, post=post)
     return report
@@ -538,12 +706,26 @@ def _scan(
     now: datetime,
     quiet: QuietPeriod | None,
     progress: Callable[[int, int], None] | None,
+    scope: ScanScope | None = None,
 ) -> tuple[ScanReport, list[Post]]:
     """The scan's report, and the posts it made public for the first time."""
     config = site.config
-    listing = list_content(site.content_dir)
-    found = listing.files
-    known = store.files()
+    delta = None
+    if scope is not None:
+        try:
+            delta = _scoped(site.content_dir, scope)
+        except _WalkEverything:
+            delta = None
+    if delta is None:
+        listing = list_content(site.content_dir)
+        found = listing.files
+        known = store.files()
+        total = len(found)
+    else:
+        found, paths, folders = delta
+        listing = Listing(found, (), ())
+        known = store.files(paths, folders)
+        total = store.count_files() - len(known) + len(found)
     stale = {
         path: sig
         for path, sig in found.items()
@@ -559,7 +741,13 @@ def _scan(
         waiting = [p for p in sorted(stale) if not quiet.ready(p, stale[p])]
         waiting += [p for p in gone if not quiet.gone(p)]
         held = set(waiting)
-        quiet.forget_except(held)
+        if delta is None:
+            quiet.forget_except(held)
+        else:  # what is held outside the scope stays held
+            paths, folders = delta[1], delta[2]
+            inside = tuple(folders)
+            outside = {p for p in quiet.held() if p not in paths and not _kept_by(p, inside)}
+            quiet.forget_except(held | outside)
         stale = {p: sig for p, sig in stale.items() if p not in held}
         gone = [p for p in gone if p not in held]
     parsed = 0
@@ -568,7 +756,7 @@ def _scan(
     withdrawn: list[str] = []
     published: list[Post] = []
     if stale or gone:
-        with store.intake() as session:
+        with store.intake(lazy=delta is not None) as session:
             listening = bool(post_published.receivers)
             reconciler = _Reconciler(session, known, config.tz, now, listening)
             jobs = [
@@ -605,11 +793,13 @@ def _scan(
             new, updated, withdrawn = reconciler.commit()
         published = reconciler.published  # committed: the intake block has ended
     return ScanReport(
-        files=len(found),
+        files=total,
         parsed=parsed,
         new=tuple(new),
         updated=tuple(updated),
         withdrawn=tuple(withdrawn),
         problems=tuple(store.problems()) + listing.problems,
         waiting=tuple(waiting),
+        unlisted=listing.unlisted,
+        walked=delta is None,
     ), published

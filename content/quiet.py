@@ -60,6 +60,11 @@ class QuietPeriod:
         self._later(self.quiet - (now - since))
         return False
 
+    def held(self) -> set[str]:
+        """The paths held back now (changed, or missing, too recently): a delta scan must
+        look at them again, by path, though no new event names them."""
+        return set(self._seen) | set(self._missing)
+
     def forget_except(self, paths: Iterable[str]) -> None:
         """Drop what is held for paths no longer in question (read, or back as they were)."""
         keep = set(paths)

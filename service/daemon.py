@@ -20,6 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from postroom.content.intake import ScanScope
 from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import ConfigError, open_site
@@ -29,7 +30,7 @@ from postroom.service.command import Context, Exit
 from postroom.service.jobs import Jobs
 from postroom.service.logs import Guard, event, first_line
 from postroom.service.wakeup import SignalWakeup
-from postroom.service.watch import ContentWatcher
+from postroom.service.watch import Changes, ContentWatcher
 from postroom.store.leases import role_lease
 
 
@@ -80,6 +81,8 @@ class Service:
         self._dirty = threading.Event()  # something changed in the folder since the last scan
         self._lock = threading.Lock()
         self._scanning = False
+        self._watcher: ContentWatcher | None = None  # None: polling only
+        self._walked_at: float | None = None  # when the last full walk began (monotonic)
         self.guard = Guard()  # a failing job is logged once per distinct error
         self.timetable = self._timetable()
 
@@ -104,7 +107,7 @@ class Service:
         self.timetable.start()
         watcher = None
         try:
-            watcher = self._watch()
+            watcher = self._watcher = self._watch()
             code = self._hold_lease()
         except Exception as exc:  # whatever ends the loop, the jobs stop and the lease goes
             event("service", f"failed: {first_line(exc)}", logging.ERROR)
@@ -245,7 +248,11 @@ class Service:
         except OSError as exc:
             event("service", f"no file events ({exc}): polling every {poll} s", logging.WARNING)
             return None
-        event("service", f"watching the content folder, and polling every {poll} s")
+        event(
+            "service",
+            f"watching the content folder; a full walk every {poll} s at most, and at most"
+            f" {self.WALK_SHARE:.0%} of the time",
+        )
         return watcher
 
     def _poke(self) -> None:
@@ -273,7 +280,7 @@ class Service:
         try:
             for _ in range(20):
                 self._dirty.clear()
-                self.jobs.scan()
+                self._scan_once()
                 wait = self.quiet.next_look()
                 if self.stop.is_set() or (wait is None and not self._dirty.is_set()):
                     return
@@ -283,6 +290,35 @@ class Service:
                 self._scanning = False
             if self._dirty.is_set() and not self.stop.is_set():  # an event after the last look
                 self._wake_scan(0.1)  # once this run has returned
+
+    def _scan_once(self) -> None:
+        """What the watcher saw change, and what the quiet period still holds, scanned by
+        path at once (a delta scan); then the full walk, the safety net for a lost event,
+        when it is due. With --poll-only, no inotify, a watcher that died or a queue that
+        overflowed, the full walk every poll_seconds, as it always was."""
+        watcher = self._watcher
+        changes = watcher.take() if watcher is not None else Changes(everything=True)
+        held = self.quiet.held()
+        if not changes.everything and (changes or held):
+            began = time.monotonic()
+            report = self.jobs.scan(ScanScope(changes.files | held, changes.folders))
+            if report.walked:  # the delta could not judge it: that was a full walk
+                self._walked_at = began
+                return
+        if changes.everything or self._walk_due():
+            self._walked_at = time.monotonic()
+            self.jobs.scan()
+
+    WALK_SHARE = 0.1  # at most this share of the time in full walks, with a healthy watcher
+
+    def _walk_due(self) -> bool:
+        """A full walk is due poll_seconds after the last began, or later: not before it
+        would have taken WALK_SHARE of the time (100,000 files take seconds to stat)."""
+        if self._walked_at is None:
+            return True
+        took = self.jobs.walk_seconds or 0.0
+        gap = max(self.site.config.service.poll_seconds, took / self.WALK_SHARE)
+        return time.monotonic() - self._walked_at >= gap
 
     def _shut_down(self, code: int, deadline: float) -> int:
         """Let running jobs finish (a sender finishes or releases its message) until the

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from postroom.content.intake import WAITING, ScanReport, scan
+from postroom.content.intake import WAITING, ScanReport, ScanScope, scan
 from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import Clock
 from postroom.core.config import Site, local_base_url_warning
@@ -269,14 +269,34 @@ class Jobs:
         self._list_problems: set[Problem] = set()
         self._websub: Pinger | None = None  # made at the first build, with a hub
         self._purged_at: float | None = None  # when the purge last looked (monotonic)
+        # a delta scan is trusted only after a full walk that left nothing unlisted
+        self._delta_ok = False
+        self.walk_seconds: float | None = None  # how long the last full walk's scan took
 
-    def scan(self) -> ScanReport:
-        """Pick up what changed in the folder; rebuild when a post did (or on a first pass)."""
+    def scan(self, scope: ScanScope | None = None) -> ScanReport:
+        """Pick up what changed in the folder; rebuild when a post did (or on a first pass).
+
+        `scope` (the service's, from file events): look at what it names only, once a
+        full walk has found nothing it could not look into; else everything is walked.
+        What costs as much as the site (the look at public/'s files) goes with a full
+        walk only."""
         now = self.clock()
+        if not self._delta_ok:
+            scope = None
+        began = time.monotonic()
         with Reporter("scan", "files", lambda line: event("scan", line)) as progress:
             report = scan(
-                self.site, self.store, now, self.quiet, on_wait=_wait_said, progress=progress
+                self.site,
+                self.store,
+                now,
+                self.quiet,
+                on_wait=_wait_said,
+                progress=progress,
+                scope=scope,
             )
+        if report.walked:
+            self.walk_seconds = time.monotonic() - began
+            self._delta_ok = not report.unlisted
         counts = {
             "files": report.files,
             "parsed": report.parsed,
@@ -317,7 +337,8 @@ class Jobs:
             )
         self._waiting, self._first_scan = report.waiting, False
         self._problems = self._note_problems(report.problems, self._problems)
-        self._check_outputs()
+        if report.walked:
+            self._check_outputs()
         self.refresh()
         return report
 

@@ -222,18 +222,33 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def files(self) -> dict[str, FileRecord]:
+    def files(
+        self, paths: Iterable[str] | None = None, under: Iterable[str] = ()
+    ) -> dict[str, FileRecord]:
+        """The file rows: every one; or, for a delta scan, those of `paths` and those lying
+        under the folders `under` (by the primary key, never a read of every row)."""
+        columns = select(
+            files.c.path, files.c.signature, files.c.sha256, files.c.first_seen, files.c.changed_at
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    files.c.path,
-                    files.c.signature,
-                    files.c.sha256,
-                    files.c.first_seen,
-                    files.c.changed_at,
-                )
-            ).all()
+            if paths is None:
+                rows = conn.execute(columns).all()
+            else:
+                rows = []
+                for chunk in _chunks(sorted(set(paths))):
+                    rows += conn.execute(columns.where(files.c.path.in_(chunk))).all()
+                for folder in under:
+                    rows += [
+                        row
+                        for row in conn.execute(columns.where(_under(conn, folder))).all()
+                        if row.path.startswith(folder + "/")  # LIKE may match case-blind
+                    ]
         return {row.path: FileRecord(*row[1:]) for row in rows}
+
+    def count_files(self) -> int:
+        """How many files the store knows (a delta scan's report counts from it)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(files)).scalar() or 0
 
     def problems(self) -> list[Problem]:
         """What is wrong with the files as last read, in path order."""
@@ -363,19 +378,33 @@ class Store:
         return [found[i] for i in wanted if i in found]
 
     @contextmanager
-    def intake(self) -> Iterator[IntakeSession]:
-        """One transaction: a scan is saved whole or not at all."""
+    def intake(self, lazy: bool = False) -> Iterator[IntakeSession]:
+        """One transaction: a scan is saved whole or not at all. `lazy`: the session asks
+        for what it needs by id, key or path (a delta scan of a few files) instead of
+        reading every post's state and every version's place first (a full scan)."""
         with self.engine.begin() as conn:
-            yield IntakeSession(conn)
+            yield IntakeSession(conn, lazy)
 
 
 class IntakeSession:
-    """A scan's view of the store: the index is read once, the changes written in batches."""
+    """A scan's view of the store, as it was when the scan began; the changes written
+    in batches.
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.posts = {
-            row.id: PostState(row.key, row.picked_up, row.fingerprint, row.withdrawn)
+    A full scan reads the whole index at once (one query each: faster than 100,000
+    small ones). A delta scan (`lazy`) asks for each post, key and path it meets, by
+    index, and keeps the answer: the batches it writes meanwhile must not change what
+    it was told (a post settled in the first batch is still new to the second)."""
+
+    def __init__(self, conn: Connection, lazy: bool = False) -> None:
+        self.conn, self.lazy = conn, lazy
+        self._posts: dict[str, PostState | None] = {}
+        self._keys: dict[str, str | None] = {}  # identity key -> post id
+        self._slots: dict[str, dict[int, tuple[str, str]]] = {}
+        self._paths_of: dict[str, set[str]] = {}
+        if lazy:
+            return
+        self._posts.update(
+            (row.id, PostState(row.key, row.picked_up, row.fingerprint, row.withdrawn))
             for row in conn.execute(
                 select(
                     posts.c.id,
@@ -385,14 +414,56 @@ class IntakeSession:
                     posts.c.withdrawn,
                 )
             )
-        }
-        self.slots: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
-        self.paths_of: dict[str, set[str]] = defaultdict(set)
+        )
+        self._keys.update((state.key, post_id) for post_id, state in self._posts.items())
+        slots: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
+        paths_of: dict[str, set[str]] = defaultdict(set)
         for row in conn.execute(
             select(versions.c.path, versions.c.slot, versions.c.post_id, versions.c.key)
         ):
-            self.slots[row.path][row.slot] = (row.post_id, row.key)
-            self.paths_of[row.post_id].add(row.path)
+            slots[row.path][row.slot] = (row.post_id, row.key)
+            paths_of[row.post_id].add(row.path)
+        self._slots, self._paths_of = dict(slots), dict(paths_of)
+
+    def post(self, post_id: str) -> PostState | None:
+        """The post's state as the scan found it; None for an id not in the store."""
+        if post_id in self._posts or not self.lazy:
+            return self._posts.get(post_id)
+        row = self.conn.execute(
+            select(posts.c.key, posts.c.picked_up, posts.c.fingerprint, posts.c.withdrawn).where(
+                posts.c.id == post_id
+            )
+        ).first()
+        found = self._posts[post_id] = PostState(*row) if row else None
+        return found
+
+    def post_for_key(self, key: str) -> str | None:
+        """The id of the post (withdrawn ones too) with this identity key, or None."""
+        if key in self._keys or not self.lazy:
+            return self._keys.get(key)
+        found = self.conn.execute(select(posts.c.id).where(posts.c.key == key)).scalar()
+        self._keys[key] = found
+        return found
+
+    def slots(self, path: str) -> dict[int, tuple[str, str]]:
+        """What the file held: slot -> (post id, identity key); empty for a new file."""
+        if path in self._slots or not self.lazy:
+            return self._slots.get(path, {})
+        rows = self.conn.execute(
+            select(versions.c.slot, versions.c.post_id, versions.c.key).where(
+                versions.c.path == path
+            )
+        )
+        found = self._slots[path] = {row.slot: (row.post_id, row.key) for row in rows}
+        return found
+
+    def paths_of(self, post_id: str) -> set[str]:
+        """The files the post was found in."""
+        if post_id in self._paths_of or not self.lazy:
+            return self._paths_of.get(post_id, set())
+        rows = self.conn.execute(select(versions.c.path).where(versions.c.post_id == post_id))
+        found = self._paths_of[post_id] = {row.path for row in rows}
+        return found
 
     def touch_file(self, path: str, signature: str) -> None:
         """A file whose stat moved but whose bytes did not."""
@@ -462,7 +533,7 @@ class IntakeSession:
     def save_versions(self, new_versions: dict[str, list[Version]]) -> None:
         """What files read this scan hold now (path -> versions, none for a draft): they
         replace what those files held."""
-        replaced = sorted(p for p in new_versions if p in self.slots)
+        replaced = sorted(p for p in new_versions if self.slots(p))
         for chunk in _chunks(replaced):
             self.conn.execute(delete(versions).where(versions.c.path.in_(chunk)))
         rows = [
@@ -532,6 +603,15 @@ def _files_of(conn: Connection, ids: list[str] | None = None) -> dict[str, tuple
     return defaultdict(
         tuple, {k: tuple(v) if len(v) == 1 else tuple(dict.fromkeys(v)) for k, v in where.items()}
     )
+
+
+def _under(conn: Connection, folder: str):
+    """`files.path` lies under `folder`: on SQLite a range of the primary key (BINARY
+    order is byte order: "a/" <= path < "a0" is exactly the paths starting "a/"); on
+    other databases, whose collation may not be byte order, a LIKE."""
+    if conn.dialect.name == "sqlite":
+        return (files.c.path >= folder + "/") & (files.c.path < folder + "0")
+    return files.c.path.startswith(folder + "/", autoescape=True)
 
 
 def _attribution(row) -> Attribution:
