@@ -57,8 +57,8 @@ def post(n: int, title: str | None = None, words: int = 60) -> str:
     )
 
 
-def scanned_site(root: Path, count: int, extra: dict[str, str] | None = None):
-    files = {f"p{n:03d}.md": post(n) for n in range(count)} | (extra or {})
+def scanned_site(root: Path, count: int, words: int = 60):
+    files = {f"p{n:03d}.md": post(n, words=words) for n in range(count)}
     site = make_site(root, files, config=CONFIG)
     store = Store(site.store_url)
     scan(site, store)
@@ -176,7 +176,7 @@ BUILD_ONLY = """
 import sys
 from postroom.feeds import parallel
 parallel.POST_PAGES_FROM = 1
-parallel._PAGES_PER_TASK = 2
+parallel._PAGES_PER_TASK = 10**6  # one long task: a worker left running would show
 from postroom.scheduler import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -184,7 +184,7 @@ sys.exit(main(sys.argv[1:]))
 
 def _tree(pgid: int) -> list[str]:
     """Live processes of a process group (zombies are dead)."""
-    ps = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True)
+    ps = subprocess.run(["ps", "-ww", "-eo", "pgid=,stat=,args="], capture_output=True, text=True)
     return [
         line
         for line in ps.stdout.splitlines()
@@ -206,7 +206,7 @@ def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_no_process(
 ):
     """The scan is done and a config change makes every page stale: the run's only
     workers are the build's, interrupted while they render."""
-    site, store = scanned_site(tmp_path / "site", 600)
+    site, store = scanned_site(tmp_path / "site", 600, words=400)  # seconds to render
     store.close()
     write(site.root / "postroom.toml", CONFIG.replace("Notes", "Other notes"))
     process = subprocess.Popen(
@@ -223,6 +223,7 @@ def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_no_process(
     while len(_tree(process.pid)) < 4:
         assert process.poll() is None and time.monotonic() < deadline, "no workers started"
         time.sleep(0.02)
+    assert "postroom.feeds.parallel" in " ".join(_tree(process.pid))  # the build's forkserver
     interrupted = time.monotonic()
     (os.killpg if to == "group" else os.kill)(process.pid, signum)
     _, err = process.communicate(timeout=30)
@@ -230,7 +231,8 @@ def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_no_process(
     assert process.returncode == code, (process.returncode, err)
     assert said in err and "Traceback" not in err, err
     assert took < 2, took
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 1  # a worker left to finish its task would be seconds
     while _tree(process.pid):
         assert time.monotonic() < deadline, _tree(process.pid)
         time.sleep(0.05)
+    assert not (site.public_dir / MANIFEST).exists()  # stopped mid-build: not recorded
