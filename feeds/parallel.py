@@ -36,6 +36,7 @@ from postroom.feeds.syndication import FeedSet
 from postroom.store import Store
 
 _LOG = logging.getLogger("postroom.build")
+pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
 
 #: stale post pages from which workers render them (fewer: a worker's start costs more)
 POST_PAGES_FROM = 1000
