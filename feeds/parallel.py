@@ -33,7 +33,6 @@ from postroom.feeds.catalogue import Catalogue
 from postroom.feeds.pages import post_page_name, render_post_page
 from postroom.feeds.safety import xml_safe
 from postroom.feeds.syndication import FeedSet
-from postroom.store import Store
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
@@ -126,6 +125,8 @@ def _render_archive(site: Site, catalogue: Catalogue, page: ArchivePage) -> dict
 def _worker_url(catalogue: Catalogue) -> str | None:
     """The URL a worker opens to read what `catalogue` holds, or None: posts in memory,
     or an in-memory SQLite database (each connection its own, empty)."""
+    from postroom.store import Store  # not at import: `import postroom.feeds` stays light
+
     if not isinstance(catalogue, Store):
         return None
     url = catalogue.engine.url
@@ -175,6 +176,8 @@ _worker: dict[str, Any] = {}  # the site and the store this worker renders from
 
 
 def _open(site: Site, url: str) -> None:
+    from postroom.store import Store
+
     _worker["site"] = site
     _worker["store"] = Store(url)
 
