@@ -15,7 +15,7 @@ from datetime import datetime
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, Problem, newest_first
-from postroom.feeds import keys, showing, syndication
+from postroom.feeds import keys, parallel, showing, syndication
 from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
@@ -150,6 +150,15 @@ def _write_post_pages(
     if progress is not None and done:
         progress(done, len(heads))
     ids = list(stale)
+    if (rendered := parallel.post_pages(site, catalogue, ids)) is not None:  # on every core
+        for post_id, name, data, stamps in rendered:
+            head, key = stale[post_id]
+            same = stamps == (head.updated, head.picked_up)  # as below
+            out.put(name, data, key if same else None)
+            done += 1
+            if progress is not None:
+                progress(done, len(heads))
+        return
     for start in range(0, len(ids), _PAGE_BATCH):
         showing.forget()  # the last batch's views hold their posts: a batch is all we hold
         for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):

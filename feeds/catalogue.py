@@ -79,6 +79,11 @@ class Loader:
         self._keep = keep
         self._held: OrderedDict[str, Post] = OrderedDict()
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """Where the posts are read from (worker processes read it themselves)."""
+        return self._catalogue
+
     def get(self, ids: Sequence[str]) -> list[Post]:
         """The posts of `ids` that exist, in that order."""
         missing = [i for i in ids if i not in self._held]

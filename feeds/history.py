@@ -38,7 +38,7 @@ from dataclasses import replace
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, newest_first
-from postroom.feeds import showing, syndication
+from postroom.feeds import parallel, showing, syndication
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.keys import digest, post_key
 from postroom.feeds.selection import Vetting
@@ -137,19 +137,27 @@ def write_history(
     # the `updated` of an empty newest page: the newest change among archived posts
     since = max((post.updated for post in places), default=feed.since)
     shell = replace(feed, posts=(), since=since, archives=0)
+    plan = []  # (number, page, last, key, names, fresh), each page's
     for number, page in enumerate(pages, 1):
         last = number == len(pages)
         empty = "" if page else since.isoformat()  # the `updated` of an empty page
         key = digest(base, "archive", feed.folder, feed.title, number, last, empty)
         key = digest(key, *map(post_key, page))
         names = [page_name(feed, stem, number) for stem in MEDIA_TYPES]
-        if all(out.fresh(name, key) for name in names):
+        plan.append((number, page, last, key, names, all(out.fresh(n, key) for n in names)))
+    stale = [(shell, n, last, tuple(p.id for p in page)) for n, page, last, *_, f in plan if not f]
+    made = parallel.archive_pages(site, loader.catalogue, stale)  # None: too few for workers
+    for number, page, last, key, names, fresh in plan:
+        if fresh:
             vetting.recall(page)
             for name in names:
                 out.keep(name)
             continue
-        posts = loader.get([post.id for post in page])
-        for name, data in _render(site, shell, posts, number, last, vetting).items():
+        files = next(made) if made is not None else None
+        if files is None:  # rendered here (by a worker, all but a page feedgen refuses)
+            posts = loader.get([post.id for post in page])
+            files = _render(site, shell, posts, number, last, vetting)
+        for name, data in files.items():
             out.put(name, data, key)
         # each post is on one page: what its entry cost to make is dropped with the page
         # (kept, a cold build of 100,000 posts held every one's text to the end)

@@ -1,0 +1,238 @@
+"""A big build renders its post pages and archive pages in worker processes
+(feeds/parallel.py, core/pool.py): the files, their order, the manifest and the
+problems are those of a build in one process, byte for byte; a worker killed
+mid-build loses nothing; Ctrl-C and SIGTERM leave no process behind.
+
+The thresholds are lowered so that a site of a few dozen posts uses the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from incremental_support import compare_trees, small_archive_pages
+from postroom.content.intake import scan
+from postroom.core import pool
+from postroom.core.model import newest_first
+from postroom.feeds import build, parallel
+from postroom.feeds.writer import MANIFEST
+from postroom.store import PostWrite, Store
+from service_support import as_at_a_terminal, postroom_env
+from support import make_site, write
+
+CONFIG = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Notes"\n[feed]\nwindow = 5\n'
+POST = """---
+title: {title}
+date: 2016-{month:02d}-{day:02d}
+source: {source}
+source_url: https://www.example.org/{n}
+tags: [{tags}]
+---
+{body}
+"""
+SOURCES = ("Community Care", "Social Times", "The Guardian")
+
+
+def post(n: int, title: str | None = None, words: int = 60) -> str:
+    body = " ".join(f"Word{n}x{i}" for i in range(words)) + "\n\nA *second* paragraph."
+    return POST.format(
+        title=title or f"Post number {n}",
+        month=n % 12 + 1,
+        day=n % 28 + 1,
+        source=SOURCES[n % 3],
+        n=n,
+        tags=", ".join(["policy"] if n % 2 else ["practice", "law"]),
+        body=body,
+    )
+
+
+def scanned_site(root: Path, count: int, words: int = 60):
+    files = {f"p{n:03d}.md": post(n, words=words) for n in range(count)}
+    site = make_site(root, files, config=CONFIG)
+    store = Store(site.store_url)
+    scan(site, store)
+    return site, store
+
+
+def manifest(site) -> dict:
+    """The manifest's names with their keys (sizes and mtimes cannot match), and what
+    it remembers."""
+    data = json.loads((site.public_dir / MANIFEST).read_text(encoding="utf-8"))
+    return {
+        "files": {name: entry and entry[0] for name, entry in data["files"].items()},
+        "remembered": data["remembered"],
+    }
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """Every pool a build starts (the real `core.pool.start`, counted)."""
+    started = []
+    real = pool.start
+
+    def counted(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(pool, "start", counted)
+    return started
+
+
+def workers_from(monkeypatch, pages: int = 1, archives: int = 1) -> None:
+    monkeypatch.setattr(parallel, "POST_PAGES_FROM", pages)
+    monkeypatch.setattr(parallel, "ARCHIVE_PAGES_FROM", archives)
+
+
+def both_ways(site, store, monkeypatch, tmp_path, progress=None):
+    """A build in one process, then the same from nothing with workers: both reports,
+    the first tree kept in tmp_path/alone."""
+    workers_from(monkeypatch, 10**9, 10**9)
+    alone = build(site, store)
+    shutil.copytree(site.public_dir, tmp_path / "alone")
+    first = manifest(site)
+    shutil.rmtree(site.public_dir)
+    workers_from(monkeypatch, 1, 1)
+    spread = build(site, store, progress=progress)
+    assert manifest(site) == first
+    return alone, spread
+
+
+def test_workers_write_the_same_bytes_in_the_same_order(tmp_path, monkeypatch, pools):
+    assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
+    site, store = scanned_site(tmp_path / "site", 60)
+    alone, spread = both_ways(site, store, monkeypatch, tmp_path)
+    assert len(pools) == 2  # post pages, then archive pages
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written  # the same files in the same order
+    assert spread.problems == alone.problems and spread.removed == alone.removed
+    assert sum(name.startswith("archive/") for name in spread.written) == 2 * 14
+    assert sum(name.startswith("posts/") for name in spread.written) >= 60
+    # and again with nothing changed: nothing is rendered, no worker started
+    assert build(site, store).written == ()
+    assert len(pools) == 2
+
+
+def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, pools):
+    """A worker hands back an archive page it cannot render whole; the parent renders it
+    with the build's vetting: the same problem, the same page as in one process."""
+    assert small_archive_pages(monkeypatch, 4)
+    site, store = scanned_site(tmp_path / "site", 40)
+    # the oldest post, on archive page 1 and in no window; intake would not make such a
+    # title from a file, but a store can hold one
+    [oldest] = store.posts_by_id([min(store.heads(), key=newest_first).id])
+    with store.intake() as session:
+        blank = replace(oldest, title="\x00 \x0b ")  # nothing left of it: feedgen raises
+        session.save_posts([PostWrite(blank, "blank", "blank", exists=True)])
+    alone, spread = both_ways(site, store, monkeypatch, tmp_path)
+    assert len(pools) == 2
+    [refused] = [p for p in alone.problems if "left out of the feeds" in p.reason]
+    assert refused.file == oldest.files[0]
+    assert b"Post number" in (site.public_dir / "archive/atom-1.xml").read_bytes()
+    assert spread.problems == alone.problems
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+
+
+def test_a_worker_killed_mid_build_loses_nothing(tmp_path, monkeypatch, pools, caplog):
+    site, store = scanned_site(tmp_path / "site", 120)
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 5)  # many tasks: most come after the kill
+    killed = []
+
+    def kill_a_worker(done, total):
+        if not killed and (workers := multiprocessing.active_children()):
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+
+    with caplog.at_level(logging.WARNING, logger="postroom.build"):
+        alone, spread = both_ways(site, store, monkeypatch, tmp_path, progress=kill_a_worker)
+    assert killed and pools
+    assert "a render worker failed" in caplog.text and "rendered in this process" in caplog.text
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written
+    assert not multiprocessing.active_children()
+
+
+def test_posts_in_memory_and_small_builds_use_no_worker(tmp_path, monkeypatch, pools):
+    site, store = scanned_site(tmp_path / "site", 30)  # 5 archive pages (of 100)
+    build(site, store)  # under the thresholds
+    assert not pools
+    workers_from(monkeypatch)
+    shutil.rmtree(site.public_dir)
+    build(site, store.posts())  # posts in memory: a worker could not read them
+    assert not pools
+
+
+BUILD_ONLY = """
+import sys
+from postroom.feeds import parallel
+parallel.POST_PAGES_FROM = 1
+parallel._PAGES_PER_TASK = 10**6  # one long task: a worker left running would show
+from postroom.scheduler import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _tree(pgid: int) -> list[str]:
+    """Live processes of a process group (zombies are dead)."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pgid=,stat=,args="], capture_output=True, text=True)
+    return [
+        line
+        for line in ps.stdout.splitlines()
+        if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
+    ]
+
+
+@pytest.mark.once
+@pytest.mark.parametrize(
+    ("to", "signum", "code", "said"),
+    [
+        ("group", signal.SIGINT, 130, "interrupted"),  # Ctrl-C at a terminal
+        ("parent", signal.SIGINT, 130, "interrupted"),
+        ("parent", signal.SIGTERM, 143, "stopped by SIGTERM"),
+    ],
+)
+def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_no_process(
+    tmp_path, to, signum, code, said
+):
+    """The scan is done and a config change makes every page stale: the run's only
+    workers are the build's, interrupted while they render."""
+    site, store = scanned_site(tmp_path / "site", 600, words=400)  # seconds to render
+    store.close()
+    write(site.root / "postroom.toml", CONFIG.replace("Notes", "Other notes"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", BUILD_ONLY, "--site", str(site.root), "run", "--once", "--no-send"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=postroom_env(),
+        preexec_fn=as_at_a_terminal,
+    )
+    # the workers are up: the command, the resource tracker, the forkserver and a worker
+    deadline = time.monotonic() + 60
+    while len(_tree(process.pid)) < 4:
+        assert process.poll() is None and time.monotonic() < deadline, "no workers started"
+        time.sleep(0.02)
+    assert "postroom.feeds.parallel" in " ".join(_tree(process.pid))  # the build's forkserver
+    interrupted = time.monotonic()
+    (os.killpg if to == "group" else os.kill)(process.pid, signum)
+    _, err = process.communicate(timeout=30)
+    took = time.monotonic() - interrupted
+    assert process.returncode == code, (process.returncode, err)
+    assert said in err and "Traceback" not in err, err
+    assert took < 2, took
+    deadline = time.monotonic() + 1  # a worker left to finish its task would be seconds
+    while _tree(process.pid):
+        assert time.monotonic() < deadline, _tree(process.pid)
+        time.sleep(0.05)
+    assert not (site.public_dir / MANIFEST).exists()  # stopped mid-build: not recorded
