@@ -10,23 +10,15 @@ matching on identity first, then on position in the file.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import multiprocessing
 import os
 import pickle
 import re
-import signal
 import stat
-import threading
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
-from multiprocessing import forkserver
 from pathlib import Path
 
 from postroom.content.examine import REFUSED as _REFUSED
@@ -41,6 +33,7 @@ from postroom.content.readers import (
     Reading,
     reader_for,
 )
+from postroom.core import pool
 from postroom.core.config import ConfigError, Site
 from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
@@ -442,32 +435,15 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
     At most `_AHEAD` chunks per worker are out at a time (`Executor.map` would send
     them all and hold every result not yet taken: a cold start's 100,000 posts in the
     parent, when it writes slower than the workers read)."""
-    cores = os.cpu_count() or 1
+    cores = pool.cores()
     if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
         yield from map(_examine, jobs)
         return
-    # forkserver: forking a process that runs scheduler threads is not safe
-    context = multiprocessing.get_context("forkserver")
     # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
-    context.set_forkserver_preload(["__main__", _examine_chunk.__module__])
-    _start_forkserver_deaf_to_ctrl_c()
-    pool = ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_worker_start)
+    workers = pool.start(cores, preload=[_examine_chunk.__module__])
     chunks = (jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
-    out: deque[Future] = deque()
-    try:
-        for chunk in itertools.islice(chunks, _AHEAD * cores):
-            with _ctrl_c_held():  # a submit may start a worker: none may be half-started
-                out.append(pool.submit(_examine_chunk, chunk))
-        while out:
-            results = out.popleft().result()
-            if (chunk := next(chunks, None)) is not None:
-                with _ctrl_c_held():
-                    out.append(pool.submit(_examine_chunk, chunk))
-            yield from results
-    except BaseException:
-        _stop_now(pool)
-        raise
-    pool.shutdown()
+    for results in pool.in_order(workers, _examine_chunk, chunks, _AHEAD * cores):
+        yield from results
 
 
 def _travel(readers: set[Reader | None]) -> bool:
@@ -478,57 +454,6 @@ def _travel(readers: set[Reader | None]) -> bool:
     except (pickle.PicklingError, AttributeError, TypeError):
         return False
     return True
-
-
-def _start_forkserver_deaf_to_ctrl_c() -> None:
-    """Ctrl-C reaches every process in the terminal's group. Started with SIGINT ignored,
-    the forkserver (a fresh interpreter, once per process) and every worker it forks
-    inherit that from their first instruction, so a worker still importing cannot die
-    with a KeyboardInterrupt traceback: the parent alone answers, and stops them. Only
-    the main thread may change a signal; elsewhere (the service's scan thread) the
-    workers' initializer does the same a moment later."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Hold back SIGINT, SIGTERM and SIGHUP for a moment: a KeyboardInterrupt (or the
-    Stopped a SIGTERM raises) landing while the pool starts a worker leaves that worker
-    outside the pool's list, where `_stop_now` cannot find it, still reading its start-up
-    state from a parent that is gone (a traceback, a stray process: seen for SIGTERM in
-    CI). Delivered, and raised, the moment the block ends; the mask is as it was after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # all three stop a command alike
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _worker_start() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _start_forkserver_deaf_to_ctrl_c
-
-
-def _stop_now(pool: ProcessPoolExecutor) -> None:
-    """End a pool at once, on Ctrl-C or any error: `shutdown(wait=True)` would first
-    parse every file still queued (a cold start's minute), and a worker left running
-    would outlive the command. Work done so far is lost; nothing was committed yet.
-    The workers are taken before `shutdown`, which forgets them."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        worker.join(timeout=2)
 
 
 @dataclass(frozen=True)
