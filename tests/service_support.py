@@ -17,7 +17,7 @@ from pathlib import Path
 from postroom.core.config import Site
 from postroom.core.schedule import next_slot
 from smtp_sink import SmtpSink
-from support import make_site, write
+from support import live_processes, make_site, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "service-test-secret-long-enough"
@@ -200,3 +200,38 @@ def wait_until(condition: Callable[[], bool], timeout: float, why: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, why
         time.sleep(0.02)
+
+
+def stop_while_workers_run(
+    cmd: list[str], to: str, signum: int, *, marker: str = "", gone_within: float = 5
+) -> tuple[int, str]:
+    """Start `cmd` (a postroom command that starts a pool) as if at a terminal, wait for
+    its workers (the command, the resource tracker, the forkserver and a worker: `marker`
+    in one of their command lines), send `signum` to the process group ("group": Ctrl-C
+    at a terminal) or the command alone, and return its exit code and stderr once every
+    process of the group has gone. Asserts it answered within 2 s and left nothing
+    running `gone_within` seconds later."""
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=postroom_env(),
+        preexec_fn=as_at_a_terminal,
+    )
+    deadline = time.monotonic() + 60
+    while len(live_processes(process.pid)) < 4:
+        assert process.poll() is None and time.monotonic() < deadline, "no workers started"
+        time.sleep(0.02)
+    assert marker in " ".join(live_processes(process.pid))
+    interrupted = time.monotonic()
+    (os.killpg if to == "group" else os.kill)(process.pid, signum)
+    _, err = process.communicate(timeout=30)
+    took = time.monotonic() - interrupted
+    assert took < 2, took
+    deadline = time.monotonic() + gone_within
+    while live_processes(process.pid):
+        assert time.monotonic() < deadline, live_processes(process.pid)
+        time.sleep(0.05)
+    return process.returncode, err

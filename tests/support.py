@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import signal
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,22 @@ def self_signed(folder: Path, common_name: str, alt_name: str) -> tuple[Path, Pa
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+def live_processes(pgid: int) -> list[str]:
+    """The live processes of a process group, one `ps` line each (zombies are dead: the
+    sandbox's init may not reap them): what a stopped command left running."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pgid=,stat=,args="], capture_output=True, text=True)
+    return [
+        line
+        for line in ps.stdout.splitlines()
+        if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
+    ]
+
+
+#: how a command is stopped: (to whom, signal, exit code, what it says)
+STOPS = [
+    ("group", signal.SIGINT, 130, "interrupted"),  # Ctrl-C at a terminal
+    ("parent", signal.SIGINT, 130, "interrupted"),
+    ("parent", signal.SIGTERM, 143, "stopped by SIGTERM"),  # timeout(1), cron, CI
+]

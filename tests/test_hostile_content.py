@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import feedparser
@@ -25,8 +23,13 @@ from lxml import etree
 from postroom.content.intake import scan
 from postroom.store import Store
 from postroom.store.leases import exclusive
-from service_support import Service, as_at_a_terminal, postroom, postroom_env
-from support import make_site, write
+from service_support import (
+    Service,
+    postroom,
+    postroom_env,
+    stop_while_workers_run,
+)
+from support import STOPS, make_site, write
 
 SITE = '[site]\nbase_url = "https://notes.example.org/"\n[feed]\nwindow = 500\n'
 STORE_FILES = ("postroom.db", "postroom.db-wal", "postroom.db-shm", "postroom.db-scan.lock")
@@ -357,26 +360,8 @@ def test_an_undated_capture_keeps_its_id_when_the_database_is_rebuilt(tmp_path):
     assert ids[0] == ids[1] and len(ids[0]) == 1, ids
 
 
-def _tree(pgid: int) -> list[str]:
-    """Live processes of a process group (zombies are dead: the sandbox's init may not
-    reap them)."""
-    ps = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True)
-    return [
-        line
-        for line in ps.stdout.splitlines()
-        if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
-    ]
-
-
 @pytest.mark.once
-@pytest.mark.parametrize(
-    ("to", "signum", "code", "said"),
-    [
-        ("group", signal.SIGINT, 130, "interrupted"),  # Ctrl-C at a terminal
-        ("parent", signal.SIGINT, 130, "interrupted"),
-        ("parent", signal.SIGTERM, 143, "stopped by SIGTERM"),  # timeout(1), cron, CI
-    ],
-)
+@pytest.mark.parametrize(("to", "signum", "code", "said"), STOPS)
 def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to, signum, code, said):
     """A cold run parses on every core; Ctrl-C (SIGINT to the terminal's process group,
     or to the command alone) used to be ignored for 45 s and leave four processes."""
@@ -384,31 +369,9 @@ def test_ctrl_c_stops_a_cold_run_at_once_and_leaves_no_process(tmp_path, to, sig
     body = "Words of a long enough post body. " * 30
     for n in range(4000):
         write(root / f"content/p{n:04d}.md", hostile_site.markdown(f"Post {n}", "2024-01-01", body))
-    process = subprocess.Popen(
-        cli(root, "run", "--once", "--no-send"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=postroom_env(),
-        preexec_fn=as_at_a_terminal,
-    )
-    # the workers are up: the command, the resource tracker, the forkserver and a worker
-    deadline = time.monotonic() + 60
-    while len(_tree(process.pid)) < 4:
-        assert process.poll() is None and time.monotonic() < deadline, "no workers started"
-        time.sleep(0.05)
-    interrupted = time.monotonic()
-    (os.killpg if to == "group" else os.kill)(process.pid, signum)
-    _, err = process.communicate(timeout=30)
-    took = time.monotonic() - interrupted
-    assert process.returncode == code, (process.returncode, err)
+    returncode, err = stop_while_workers_run(cli(root, "run", "--once", "--no-send"), to, signum)
+    assert returncode == code, (returncode, err)
     assert said in err and "Traceback" not in err, err
-    assert took < 2, took
-    deadline = time.monotonic() + 5
-    while _tree(process.pid):
-        assert time.monotonic() < deadline, _tree(process.pid)
-        time.sleep(0.05)
     again = postroom(root, "status", "--json")  # what was committed is intact
     assert again.returncode == 0, again.stderr
 
