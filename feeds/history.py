@@ -41,6 +41,7 @@ from postroom.core.model import Post, PostHead, newest_first
 from postroom.feeds import showing, syndication
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.keys import digest, post_key
+from postroom.feeds.pages import Carry
 from postroom.feeds.selection import Vetting
 from postroom.feeds.syndication import (
     MEDIA_TYPES,
@@ -126,12 +127,15 @@ def write_history(
     base: str,
     loader: Loader,
     page_size: int = ARCHIVE_PAGE_SIZE,
+    carry: Carry | None = None,
 ) -> FeedSet:
     """Write the archive pages of `feed` (the window over `ordered`, every post the build
     admitted, newest pick-up first) and return the feed with their count, for its
     `prev-archive` link. A page whose posts, place and neighbours are as when it was
     written is kept (`writer.OutputWriter.fresh`): a new post changes the newest page
-    only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`."""
+    only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`.
+    `carry` (a service's cache): a page whose posts, place and neighbours are those the
+    last build made it of is carried over without its key worked out or its file looked at."""
     places = archived(ordered[::-1], feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts
@@ -140,9 +144,17 @@ def write_history(
     for number, page in enumerate(pages, 1):
         last = number == len(pages)
         empty = "" if page else since.isoformat()  # the `updated` of an empty page
+        what = f"{feed.folder}archive:{number}"
+        made_of = (last, empty, page)
+        if carry is not None and (carried := carry.carried(what, made_of)) is not None:
+            vetting.carry(page)
+            out.keep_many(carried)
+            continue
         key = digest(base, "archive", feed.folder, feed.title, number, last, empty)
         key = digest(key, *map(post_key, page))
         names = [page_name(feed, stem, number) for stem in MEDIA_TYPES]
+        if carry is not None:
+            carry.made(what, made_of, names)
         if all(out.fresh(name, key) for name in names):
             vetting.recall(page)
             for name in names:

@@ -8,10 +8,11 @@ A site's templates/pages/ overrides any of them (feeds.theme).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
@@ -20,12 +21,21 @@ from postroom.core.sanitize import one_line
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.credit import credit_html, day
 from postroom.feeds.keys import digest, post_key
-from postroom.feeds.offered import offered
+from postroom.feeds.offered import Tagged, offered, offered_counted
 from postroom.feeds.selection import Topic, TopicKind, topic_folder
 from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import FORMATS, post_url
 from postroom.feeds.theme import ThemeLoader, render, theme_folder
 from postroom.feeds.writer import OutputWriter
+
+
+class Carry(Protocol):
+    """What a build kept of its last (a service's `cache.BuildCache`): the outputs of a
+    thing (a list, a topic) carried as they are while it is what it was."""
+
+    def carried(self, what: str, made_of: object) -> tuple[str, ...] | None: ...
+
+    def made(self, what: str, made_of: object, names: Sequence[str]) -> None: ...
 
 
 @cache
@@ -81,13 +91,20 @@ def write_lists(
     base: str,
     out: OutputWriter,
     loader: Loader,
+    counted: Iterable[tuple[Tagged, int]] | None = None,
+    carry: Carry | None = None,
 ) -> None:
     """The pages that list posts, each rendered only when its key changed: the index
     shows `newest` (the site feed's window, read whole for their teasers) and the
     most-used of the topics `found`; posts/ lists every post by its own date, newest
     first (`dated`, `by_date` of `ordered`). The index's subscribe form offers the
-    topics `feeds.offered` does, as the web app that takes the form does."""
-    offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
+    topics `feeds.offered` does, as the web app that takes the form does (`counted`:
+    each distinct (tags, source) of `ordered` and how many posts have it, if known).
+    `carry`: posts/ carried as it is while `dated` is what it was (a service's cache)."""
+    if counted is not None:
+        offer = offered_counted(site, counted)
+    else:
+        offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
     on_index = _on_index(found)
     summary = [(t.folder, t.name, len(t.posts)) for t in (*on_index["tags"], *on_index["sources"])]
     out.make(
@@ -101,7 +118,12 @@ def write_lists(
             **on_index,
         ),
     )
-    _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {})
+    if carry is not None and (names := carry.carried("posts/", dated)) is not None:
+        out.keep_many(names)
+        return
+    names = _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {})
+    if carry is not None:
+        carry.made("posts/", dated, names)
 
 
 #: posts a list's first page shows, the newest by their own date (posts/, each topic's
@@ -167,12 +189,12 @@ def _write_dated(
     dated: Sequence[PostHead],
     template: str,
     values: dict[str, object],
-) -> None:
+) -> list[str]:
     """A list of posts by their own date (`dated`): `<folder>index.html`, the newest
     ON_FIRST_PAGE and the years, and each year's page (`by_year`, given `year`), both
     with `template`; `values` go to both, `head` keys both (the site and
     what the list is). A year's page does not show the list's count: a post added to
-    another year leaves it alone."""
+    another year leaves it alone. Returns the names of its pages."""
     years, pages = by_year(site, folder, dated)
     newest = dated[:ON_FIRST_PAGE]
     out.make(
@@ -194,6 +216,7 @@ def _write_dated(
                 **values,
             ),
         )
+    return [folder + "index.html", *(page.name for page in pages)]
 
 
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
@@ -244,13 +267,19 @@ def _on_index(found: Sequence[Topic]) -> dict[str, object]:
     return {"tags": tags[:ON_INDEX], "sources": sources[:ON_INDEX], "all_topics": len(found)}
 
 
-def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWriter) -> None:
+def write_topics(
+    site: Site, found: Sequence[Topic], base: str, out: OutputWriter, carry: Carry | None = None
+) -> None:
     """Each topic's page (its folder, beside its feeds): the newest ON_FIRST_PAGE of its
     posts by their own date and its years, each linked to the year's page (`by_year`);
-    every page rendered only when its key changed. Then topics/, every tag and source by
+    every page rendered only when its key changed (`carry`: a topic's pages carried as
+    they are while the topic is what it was). Then topics/, every tag and source by
     name."""
     title = _site_title(site)
     for topic in found:
+        if carry is not None and (names := carry.carried(topic.folder, topic)) is not None:
+            out.keep_many(names)
+            continue
         values = {
             "topic": topic,
             "tag": topic.kind is TopicKind.TAG,
@@ -259,7 +288,9 @@ def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWrite
         }
         head = digest(base, "topic", topic.folder, topic.name)
         posts = topic.dated or by_date(topic.posts)
-        _write_dated(site, out, head, topic.folder, posts, "topic.html", values)
+        names = _write_dated(site, out, head, topic.folder, posts, "topic.html", values)
+        if carry is not None:
+            carry.made(topic.folder, topic, names)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
     out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 

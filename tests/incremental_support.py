@@ -209,6 +209,12 @@ class SiteUnderTest:
 
     # the service's side
 
+    def damage_seen(self) -> None:
+        """The service's look at public/ found files changed or removed by hand: its next
+        build looks at every output (a build with a cache otherwise carries the outputs
+        of unchanged posts over without looking at their files)."""
+        self.cache.recheck()
+
     def scan_and_build(self, minutes: int = 60) -> tuple[ScanReport, BuildReport]:
         """What the service does once a change is seen: scan, then publish."""
         self.now += timedelta(minutes=minutes)
