@@ -87,9 +87,9 @@ class Vetting:
         (`cache.BuildCache.carried`): what it remembered of them is theirs, unchecked."""
         remembered, verdicts = self._remembered, self._verdicts
         for post in posts:
-            if post.id not in verdicts and (verdict := remembered.get(post.id)) is not None:
-                if isinstance(verdict, list) and len(verdict) == 3:
-                    self._take(post, verdict)
+            verdict = remembered.get(post.id) if post.id not in verdicts else None
+            if isinstance(verdict, list) and len(verdict) == 3:
+                self._take(post, verdict)
 
     def verdicts(self) -> dict[str, list[str]]:
         """This build's verdicts, to remember with it."""

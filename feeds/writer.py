@@ -416,12 +416,14 @@ class OutputWriter:
             gone = [name for name in known.names if name not in self._made]
             for name in gone:
                 del lines[name]
-            if gone or len(lines) != len(known.names):
-                names = sorted(lines)  # timsort: a sorted list and a few more, not n log n
-            else:
-                names = known.names
-        if known is not None and known.remembered_text is not None and (
-            self._remember == known.remembered
+            # sorted again only when names came or went: the known ones come first, in
+            # order, so that is a merge of a few names into a sorted list (timsort)
+            same = not gone and len(lines) == len(known.names)
+            names = known.names if same else sorted(lines)
+        if (
+            known is not None
+            and known.remembered_text is not None
+            and (self._remember == known.remembered)
         ):
             remembered = known.remembered_text
         else:
