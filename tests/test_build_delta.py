@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from incremental_support import DATES, PostFile, SiteUnderTest
+from incremental_support import DATES, PostFile, SiteUnderTest, own_database
 from migration_support import make_older
 from postroom.content.intake import scan
 from postroom.core.config import open_site
@@ -158,11 +158,12 @@ def test_change_numbers_follow_every_write_of_a_post(tmp_path):
         assert store.changes_since(later)[2] == {a.id}
     finally:
         store.close()
-    other = Store(make_site(tmp_path / "other").store_url)
-    try:
-        assert other.changes_since(None)[0] != epoch  # numbers of one database only
-    finally:
-        other.close()
+    with own_database():  # on PostgreSQL, a database of its own (not the test's)
+        other = Store(make_site(tmp_path / "other").store_url)
+        try:
+            assert other.changes_since(None)[0] != epoch  # numbers of one database only
+        finally:
+            other.close()
 
 
 def test_a_schema_12_database_gets_change_numbers(tmp_path):
