@@ -135,7 +135,7 @@ def build(
     removed = out.finish()
     if cache is not None:
         cache.manifest = out.manifest
-        cache.built(base)
+        cache.built(base, carry.trusted)
         _forget(cached=True)
     else:
         _forget()

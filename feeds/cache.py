@@ -12,7 +12,8 @@ last build read, one indexed query; from any other catalogue, every post's versi
 (`keys.site_key`: code, config, templates) carries over every output none of whose
 posts changed, without working out its key or looking at its file (`carried`); the
 service's look at public/ for files removed by hand calls `recheck`, and the next build
-looks at every file again, as a build without a cache always does.
+looks at every file again, as a build without a cache always does; so does a build
+`RECHECK_SECONDS` after the last that did (a file edited by hand is mended within it).
 
 Nothing here is needed for correctness: a build without a cache reads everything, and
 writes the same bytes.
@@ -20,6 +21,7 @@ writes the same bytes.
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +33,11 @@ from postroom.feeds.catalogue import Catalogue, ChangeLog
 from postroom.feeds.safety import admit
 from postroom.feeds.selection import Topic, TopicKind, topic_names
 from postroom.feeds.writer import Manifest
+
+#: a build with a cache looks at every output's file at least this often: a page edited
+#: by hand is made again within the hour even when the service did not see it (the
+#: service's look at public/ finds files removed, not files changed, and asks `recheck`)
+RECHECK_SECONDS = 3600.0
 
 
 @dataclass
@@ -45,26 +52,21 @@ def _dated_key(head: PostHead) -> tuple[datetime, str]:
 
 
 class _Sorted:
-    """Heads in ascending order of `key` (unique per head: it ends with the id), with
-    their keys beside them for `bisect`: a change costs a search and a move, not a sort."""
+    """Heads in ascending order of `key` (unique per head: it ends with the id), found by
+    `bisect` on the key of each head it passes (no list of keys kept beside them: at
+    100,000 posts in several topics each, those were tens of MB): a change costs a
+    search and a move, not a sort."""
 
     def __init__(self, key: Callable[[PostHead], tuple], heads: Iterable[PostHead] = ()) -> None:
         self.key = key
-        pairs = sorted(((key(h), h) for h in heads), key=lambda pair: pair[0])
-        self.keys = [k for k, _ in pairs]
-        self.heads = [h for _, h in pairs]
+        self.heads = sorted(heads, key=key)
 
     def add(self, head: PostHead) -> None:
-        key = self.key(head)
-        at = bisect_left(self.keys, key)
-        self.keys.insert(at, key)
-        self.heads.insert(at, head)
+        insort(self.heads, head, key=self.key)
 
     def remove(self, head: PostHead) -> None:
-        key = self.key(head)
-        at = bisect_left(self.keys, key)
-        if at < len(self.keys) and self.keys[at] == key and self.heads[at] is head:
-            del self.keys[at]
+        at = bisect_left(self.heads, self.key(head), key=self.key)
+        if at < len(self.heads) and self.heads[at] is head:
             del self.heads[at]
 
     def descending(self) -> list[PostHead]:
@@ -187,6 +189,8 @@ class BuildCache:
     _next: dict[str, tuple[object, tuple[str, ...]]] = field(default_factory=dict)
     #: the next build looks at every output's file (`recheck`)
     full_check: bool = True
+    #: when a build last looked at every output's file (`time.monotonic`)
+    checked_at: float = 0.0
     #: what the last `heads` found changed: ids (None: everything, a first read), and
     #: the heads they replaced (their keys are dropped: `keys.drop`)
     changed: frozenset[str] | None = None
@@ -210,8 +214,10 @@ class BuildCache:
 
     def trusts(self, base: str) -> bool:
         """Whether outputs may be carried this build: the last one was of the same site
-        key, read heads as changes (not all afresh), and no one asked for a `recheck`."""
-        return not self.full_check and base == self.base and self.changed is not None
+        key, read heads as changes (not all afresh), no one asked for a `recheck`, and
+        the last look at every file is less than `RECHECK_SECONDS` old."""
+        due = time.monotonic() - self.checked_at >= RECHECK_SECONDS
+        return not (self.full_check or due) and base == self.base and self.changed is not None
 
     def carried(self, what: str, made_of: object) -> tuple[str, ...] | None:
         """The outputs of `what` (a topic's pages, an archive page...) as the last build
@@ -233,8 +239,11 @@ class BuildCache:
         self._next = {}
         self.full_check = True  # until this build has finished: one that fails is not trusted
 
-    def built(self, base: str) -> None:
-        """The build that used this cache finished: what it made can be carried next."""
+    def built(self, base: str, trusted: bool) -> None:
+        """The build that used this cache finished (having carried outputs over or, not
+        `trusted`, looked at every file): what it made can be carried next."""
+        if not trusted:
+            self.checked_at = time.monotonic()
         self.outputs, self._next = self._next, {}
         self.base = base
         self.full_check = False

@@ -185,3 +185,20 @@ def test_a_schema_12_database_gets_change_numbers(tmp_path):
         assert len(store.changes_since(0)[2]) == 1
     finally:
         store.close()
+
+
+def test_a_page_edited_by_hand_is_mended_by_the_hourly_look(service, tmp_path):
+    """The service sees files removed, not files changed: a build with a cache still
+    looks at every file once `RECHECK_SECONDS` have passed since the last that did."""
+    from postroom.feeds.cache import RECHECK_SECONDS
+
+    for n in range(3):
+        service.write_post(f"p{n}.md", PostFile(f"Duty {n}", DATES[n]))
+    settle(service, tmp_path)
+    page = service.site.public_dir / "posts/2016-06-23-duty-0/index.html"
+    page.write_bytes(b"by hand\n")
+    _, built = service.scan_and_build()
+    assert built.written == ()  # carried over: not looked at
+    service.cache.checked_at -= RECHECK_SECONDS
+    _, built = settle(service, tmp_path)
+    assert built.written == ("posts/2016-06-23-duty-0/index.html",)
