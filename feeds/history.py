@@ -52,6 +52,8 @@ from postroom.feeds.syndication import (
 )
 from postroom.feeds.writer import OutputWriter
 
+#: what a build remembers (`writer.OutputWriter.remember`): the archive pages it vetted
+_VETTED = "vetted_archive_pages"
 #: posts (places) per archive page: a reader's walk back through 10,000 posts is 100
 #: fetches, each page a few hundred KB at most (feed.max_content_kb caps each entry)
 ARCHIVE_PAGE_SIZE = 100
@@ -86,17 +88,17 @@ def paged(places: Sequence[PostHead], page_size: int) -> list[Sequence[PostHead]
 
 def _render(
     site: Site, feed: FeedSet, page: Sequence[Post], number: int, last: bool, vetting: Vetting
-) -> dict[str, bytes]:
+) -> tuple[dict[str, bytes], bool]:
     """Archive page `number` of `feed` in each format, by path under public/. Rendering a
     page costs less than vetting each of its posts, so its posts are vetted only when
     the page will not render (a post feedgen refuses)."""
     since = max((post.updated for post in page), default=feed.since)
     entries = list(reversed(page))  # newest first, as in the feed
     try:
-        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+        return _documents(site, replace(feed, posts=entries, since=since), number, last), False
     except (ValueError, TypeError):
         entries = [post for post in entries if vetting(post)]
-        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+        return _documents(site, replace(feed, posts=entries, since=since), number, last), True
 
 
 def _documents(site: Site, page: FeedSet, number: int, last: bool) -> dict[str, bytes]:
@@ -141,13 +143,21 @@ def write_history(
     # the `updated` of an empty newest page: the newest change among archived posts
     since = max((post.updated for post in places), default=feed.since)
     shell = replace(feed, posts=(), since=since, archives=0)
+    # pages whose posts were tried one by one (a post feedgen refused): their problems
+    # are said again while they are kept; on any other page no post was tried, as in a
+    # clean build, whatever a feed's window found of it before
+    listed = out.remembered.get(_VETTED)
+    vetted_before = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
+    vetted: list[str] = []
     for number, page in enumerate(pages, 1):
         last = number == len(pages)
         empty = "" if page else since.isoformat()  # the `updated` of an empty page
         what = f"{feed.folder}archive:{number}"
         made_of = (last, empty, page)
         if carry is not None and (carried := carry.carried(what, made_of)) is not None:
-            vetting.carry(page)
+            if carried[0] in vetted_before:
+                vetting.carry(page)
+                vetted.append(carried[0])
             out.keep_many(carried)
             continue
         key = digest(base, "archive", feed.folder, feed.title, number, last, empty)
@@ -156,15 +166,21 @@ def write_history(
         if carry is not None:
             carry.made(what, made_of, names)
         if all(out.fresh(name, key) for name in names):
-            vetting.recall(page)
+            if names[0] in vetted_before:
+                vetting.recall(page)
+                vetted.append(names[0])
             for name in names:
                 out.keep(name)
             continue
         posts = loader.get([post.id for post in page])
-        for name, data in _render(site, shell, posts, number, last, vetting).items():
+        files, tried = _render(site, shell, posts, number, last, vetting)
+        for name, data in files.items():
             out.put(name, data, key)
+        if tried:
+            vetted.append(names[0])
         # each post is on one page: what its entry cost to make is dropped with the page
         # (kept, a cold build of 100,000 posts held every one's text to the end)
         showing.forget()
         syndication.forget()
+    out.remember(_VETTED, vetted)
     return replace(feed, archives=len(pages))

@@ -202,3 +202,23 @@ def test_a_page_edited_by_hand_is_mended_by_the_hourly_look(service, tmp_path):
     service.cache.checked_at -= RECHECK_SECONDS
     _, built = settle(service, tmp_path)
     assert built.written == ("posts/2016-06-23-duty-0/index.html",)
+
+
+def test_a_kept_archive_page_says_no_problem_a_clean_build_does_not(service, tmp_path, monkeypatch):
+    """A long post cut short in feeds is reported while a feed's window holds it. Once
+    none does, a clean build renders its archive page without trying its posts one by
+    one, so says nothing of it; a kept (unchanged) page must say nothing either, whatever
+    the last build's window found. (Found by the wide property test.)"""
+    from incremental_support import LONG_BODY, small_archive_pages
+
+    small_archive_pages(monkeypatch, 2)
+    service.write_post("l.md", PostFile("Review", DATES[0], tags=("policy",), body=LONG_BODY))
+    for name in ("x", "y", "z"):  # window 2: the long post archived, on a full first page
+        service.scan_only()
+        service.write_post(f"{name}.md", PostFile(f"Snow {name}", DATES[1]))
+    _, built = settle(service, tmp_path)
+    assert [p.file for p in built.problems] == ["l.md"]  # in the window of policy
+    for name in ("p", "q"):  # out of that window too; its archive page unchanged
+        service.write_post(f"{name}.md", PostFile(f"Duty {name}", DATES[2], tags=("policy",)))
+    _, built = settle(service, tmp_path)
+    assert "archive/atom-1.xml" not in built.written and built.problems == ()
