@@ -288,6 +288,7 @@ class OutputWriter:
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
+        self._put: list[str] = []  # those `put` (not kept as the manifest has them)
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
         self._manifest_stat = _stat(root / MANIFEST)
@@ -359,6 +360,7 @@ class OutputWriter:
         else:
             self.unchanged += 1
         self._made[name] = None if key is None else (key, st.st_size, st.st_mtime_ns)
+        self._put.append(name)
 
     def make(self, name: str, key: str, render: Callable[[], bytes]) -> None:
         """`name` kept if it is `fresh` for `key`, else rendered (`render()`) and put."""
@@ -410,10 +412,15 @@ class OutputWriter:
         else:
             lines = dict(known.lines)
             before = self._before
-            for name, entry in self._made.items():
+            # what `keep` carried has its entry from the manifest; only what was `put`
+            # may differ (a dict of 100,000 lines is not gone through in Python)
+            for name in self._put:
+                entry = self._made[name]
                 if name not in lines or before.get(name) != entry:
                     lines[name] = _line(name, entry)
-            gone = [name for name in known.names if name not in self._made]
+            for name in self._made.keys() - lines.keys():  # none, but for safety
+                lines[name] = _line(name, self._made[name])
+            gone = lines.keys() - self._made.keys()
             for name in gone:
                 del lines[name]
             # sorted again only when names came or went: the known ones come first, in
@@ -439,7 +446,7 @@ class OutputWriter:
         recorded = self._listed | self._journaled
         if _stat(self.root / MANIFEST) != self._manifest_stat:  # another build finished
             recorded |= read_manifest(self.root)
-        removed = sorted(recorded - set(self._made) - {MANIFEST})
+        removed = sorted(recorded - self._made.keys() - {MANIFEST})
         for name in removed:
             path = self.root / name
             path.unlink(missing_ok=True)
@@ -455,7 +462,7 @@ class OutputWriter:
         path = self.root / MANIFEST
         if self._made != self._before or self._remember != self.remembered or removed:
             lines, names, remembered = self._listing()
-            files = ",\n".join([lines[name] for name in names])
+            files = ",\n".join(map(lines.__getitem__, names))
             listing = f'{{"files": {{\n{files}\n}},\n"remembered": {remembered}}}\n'
             write_if_changed(path, listing.encode(), self.scratch)
             self.manifest = Manifest(
