@@ -155,6 +155,7 @@ class _Carrying:
     def __init__(self, cache: BuildCache | None, trusted: bool) -> None:
         self.cache, self.trusted = cache, trusted
         self.pages = self if cache is not None else None
+        self.memo = cache.memo if cache is not None else {}
 
     def carried(self, what: str, made_of: object) -> tuple[str, ...] | None:
         if not self.trusted or self.cache is None:

@@ -187,6 +187,8 @@ class BuildCache:
     base: str | None = None
     outputs: dict[str, tuple[object, tuple[str, ...]]] = field(default_factory=dict)
     _next: dict[str, tuple[object, tuple[str, ...]]] = field(default_factory=dict)
+    #: the key of the posts each year's page showed last (`pages._shown`), by page name
+    memo: dict[str, tuple[Sequence[PostHead], str]] = field(default_factory=dict)
     #: the next build looks at every output's file (`recheck`)
     full_check: bool = True
     #: when a build last looked at every output's file (`time.monotonic`)

@@ -37,6 +37,9 @@ class Carry(Protocol):
 
     def made(self, what: str, made_of: object, names: Sequence[str]) -> None: ...
 
+    #: the key of the posts each year's page showed last (`_shown`), by page name
+    memo: dict[str, tuple[Sequence[PostHead], str]]
+
 
 @cache
 def _environment(themes: Path | None) -> Environment:
@@ -121,7 +124,7 @@ def write_lists(
     if carry is not None and (names := carry.carried("posts/", dated)) is not None:
         out.keep_many(names)
         return
-    names = _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {})
+    names = _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {}, carry)
     if carry is not None:
         carry.made("posts/", dated, names)
 
@@ -189,6 +192,7 @@ def _write_dated(
     dated: Sequence[PostHead],
     template: str,
     values: dict[str, object],
+    carry: Carry | None = None,
 ) -> list[str]:
     """A list of posts by their own date (`dated`): `<folder>index.html`, the newest
     ON_FIRST_PAGE and the years, and each year's page (`by_year`, given `year`), both
@@ -205,7 +209,7 @@ def _write_dated(
     for page in pages:
         out.make(
             page.name,
-            digest(head, page.year, page.newer, page.older, *map(post_key, page.posts)),
+            digest(head, page.year, page.newer, page.older, _shown(page.name, page.posts, carry)),
             lambda page=page: render_page(
                 template,
                 site,
@@ -217,6 +221,18 @@ def _write_dated(
             ),
         )
     return [folder + "index.html", *(page.name for page in pages)]
+
+
+def _shown(name: str, posts: Sequence[PostHead], carry: Carry | None) -> str:
+    """The key of the posts a year's page shows: worked out again (a hash of thousands of
+    posts' keys on a big site) only when they are not the very heads the last build's
+    page `name` showed (`carry.memo`, a service's cache)."""
+    if carry is not None and (known := carry.memo.get(name)) is not None and known[0] == posts:
+        return known[1]
+    key = digest(*map(post_key, posts))
+    if carry is not None:
+        carry.memo[name] = (posts, key)
+    return key
 
 
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
@@ -288,7 +304,7 @@ def write_topics(
         }
         head = digest(base, "topic", topic.folder, topic.name)
         posts = topic.dated or by_date(topic.posts)
-        names = _write_dated(site, out, head, topic.folder, posts, "topic.html", values)
+        names = _write_dated(site, out, head, topic.folder, posts, "topic.html", values, carry)
         if carry is not None:
             carry.made(topic.folder, topic, names)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
