@@ -193,10 +193,8 @@ class BuildCache:
     full_check: bool = True
     #: when a build last looked at every output's file (`time.monotonic`)
     checked_at: float = 0.0
-    #: what the last `heads` found changed: ids (None: everything, a first read), and
-    #: the heads they replaced (their keys are dropped: `keys.drop`)
+    #: what the last `heads` found changed: ids (None: everything, a first read)
     changed: frozenset[str] | None = None
-    replaced: list[PostHead] = field(default_factory=list)
     #: ids whose page was written under no key (changed while read): made next build
     redo: set[str] = field(default_factory=set)
     #: each post page's manifest entry as the last build left it, by page name
@@ -289,7 +287,6 @@ class BuildCache:
         self._ids = _Sorted(_id_key, admitted)
         self.orders = Orders(admitted)
         self.outputs, self.pages = {}, {}
-        self.replaced = []
         self.changed = None
 
     def _update(self, catalogue: Catalogue, touched: set[str]) -> None:
@@ -297,7 +294,6 @@ class BuildCache:
         gone; the orders follow."""
         read = {head.id: head for head in catalogue.heads(sorted(touched))} if touched else {}
         assert self.orders is not None
-        self.replaced = []
         for post_id in touched:
             old = self._heads.pop(post_id, None)
             head = read.get(post_id)
@@ -308,7 +304,6 @@ class BuildCache:
             after = new.admitted if new is not None else None
             if before is not None:
                 self._ids.remove(before)
-                self.replaced.append(before)
             if after is not None:
                 self._ids.add(after)
             self.orders.change(before, after)

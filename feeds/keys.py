@@ -125,16 +125,6 @@ def forget(keep: Iterable[object] = ()) -> None:
         memo.update(kept)
 
 
-def drop(heads: Iterable[object]) -> None:
-    """Drop the keys made for `heads` (those a `cache.BuildCache` replaced): the rest stay,
-    made once while their heads live."""
-    for memo in (_post_keys, _page_keys):
-        for head in heads:
-            made = memo.get(id(head))
-            if made is not None and made[0] is head:
-                del memo[id(head)]
-
-
 def fingerprint_of(post: Post | PostHead) -> str:
     """The store's fingerprint of a head; for a whole `Post` given in memory (tests,
     benches), a hash of everything in it."""
