@@ -144,14 +144,24 @@ class Year:
 
 
 @dataclass(frozen=True)
+class YearLink:
+    """A year as the page of the year beside it links to it: no count, so a post added
+    to one year changes that year's page and the list's first page, not its neighbours'
+    (on a site of 100,000 posts, last year's page is thousands of posts to render)."""
+
+    year: int
+    url: str
+
+
+@dataclass(frozen=True)
 class YearPage:
     """One year's page of a list: its posts and the years beside it."""
 
     name: str  # path under public/
     year: Year
     posts: Sequence[PostHead]
-    newer: Year | None
-    older: Year | None
+    newer: YearLink | None
+    older: YearLink | None
 
 
 def by_year(
@@ -171,13 +181,14 @@ def by_year(
     for post in dated:
         grouped.setdefault(post.date.year, []).append(post)
     years = [Year(y, len(p), f"{site.base_url}{folder}{y}.html") for y, p in grouped.items()]
+    links = [YearLink(year.year, year.url) for year in years]
     pages = [
         YearPage(
             f"{folder}{year.year}.html",
             year,
             grouped[year.year],
-            years[i - 1] if i else None,
-            years[i + 1] if i + 1 < len(years) else None,
+            links[i - 1] if i else None,
+            links[i + 1] if i + 1 < len(years) else None,
         )
         for i, year in enumerate(years)
     ]

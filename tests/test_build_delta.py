@@ -222,3 +222,20 @@ def test_a_kept_archive_page_says_no_problem_a_clean_build_does_not(service, tmp
         service.write_post(f"{name}.md", PostFile(f"Duty {name}", DATES[2], tags=("policy",)))
     _, built = settle(service, tmp_path)
     assert "archive/atom-1.xml" not in built.written and built.problems == ()
+
+
+def test_a_post_in_one_year_leaves_the_next_years_page_unrendered(service, tmp_path, monkeypatch):
+    """A year's page links to the years beside it by year, not by count: on a big site
+    last year's page is thousands of posts, not to be made again for each new one."""
+    import postroom.feeds.pages as pages
+
+    monkeypatch.setattr(pages, "ON_FIRST_PAGE", 2)
+    for n in range(4):
+        service.write_post(f"p{n}.md", PostFile(f"Duty {n}", DATES[n % 3]))
+    settle(service, tmp_path)
+    made: list[str] = []
+    put = OutputWriter.put
+    monkeypatch.setattr(OutputWriter, "put", lambda w, n, *a: made.append(n) or put(w, n, *a))
+    service.write_post("new.md", PostFile("Snow", DATES[2]))  # 2018; 2016 is beside it
+    settle(service, tmp_path)
+    assert "posts/2018.html" in made and "posts/2016.html" not in made
