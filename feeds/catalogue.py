@@ -30,6 +30,19 @@ class Catalogue(Protocol):
         ...
 
 
+@runtime_checkable
+class ChangeLog(Protocol):
+    """A catalogue that numbers its changes (`store.Store`: `store.changes`), so a process
+    that keeps heads asks for what changed, not for every post's version."""
+
+    def changes_since(self, seq: int | None) -> tuple[str, int, frozenset[str] | None]:
+        """(an epoch, the newest change number, the ids of posts changed after `seq`,
+        published or not); `seq` None: the number alone, taken before reading heads."""
+        ...
+
+    def heads(self, ids: Iterable[str] | None = None) -> Sequence[PostHead]: ...
+
+
 def head_of(post: Post) -> PostHead:
     """A post in memory as a head; its fingerprint hashes all of it."""
     return PostHead(

@@ -41,6 +41,7 @@ from postroom.core.model import Post, PostHead, newest_first
 from postroom.feeds import parallel, showing, syndication
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.keys import digest, post_key
+from postroom.feeds.pages import Carry
 from postroom.feeds.selection import Vetting
 from postroom.feeds.syndication import (
     MEDIA_TYPES,
@@ -51,6 +52,8 @@ from postroom.feeds.syndication import (
 )
 from postroom.feeds.writer import OutputWriter
 
+#: what a build remembers (`writer.OutputWriter.remember`): the archive pages it vetted
+_VETTED = "vetted_archive_pages"
 #: posts (places) per archive page: a reader's walk back through 10,000 posts is 100
 #: fetches, each page a few hundred KB at most (feed.max_content_kb caps each entry)
 ARCHIVE_PAGE_SIZE = 100
@@ -85,17 +88,17 @@ def paged(places: Sequence[PostHead], page_size: int) -> list[Sequence[PostHead]
 
 def _render(
     site: Site, feed: FeedSet, page: Sequence[Post], number: int, last: bool, vetting: Vetting
-) -> dict[str, bytes]:
+) -> tuple[dict[str, bytes], bool]:
     """Archive page `number` of `feed` in each format, by path under public/. Rendering a
     page costs less than vetting each of its posts, so its posts are vetted only when
     the page will not render (a post feedgen refuses)."""
     since = max((post.updated for post in page), default=feed.since)
     entries = list(reversed(page))  # newest first, as in the feed
     try:
-        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+        return _documents(site, replace(feed, posts=entries, since=since), number, last), False
     except (ValueError, TypeError):
         entries = [post for post in entries if vetting(post)]
-        return _documents(site, replace(feed, posts=entries, since=since), number, last)
+        return _documents(site, replace(feed, posts=entries, since=since), number, last), True
 
 
 def _documents(site: Site, page: FeedSet, number: int, last: bool) -> dict[str, bytes]:
@@ -126,41 +129,67 @@ def write_history(
     base: str,
     loader: Loader,
     page_size: int = ARCHIVE_PAGE_SIZE,
+    carry: Carry | None = None,
 ) -> FeedSet:
     """Write the archive pages of `feed` (the window over `ordered`, every post the build
     admitted, newest pick-up first) and return the feed with their count, for its
     `prev-archive` link. A page whose posts, place and neighbours are as when it was
     written is kept (`writer.OutputWriter.fresh`): a new post changes the newest page
-    only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`."""
+    only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`.
+    `carry` (a service's cache): a page whose posts, place and neighbours are those the
+    last build made it of is carried over without its key worked out or its file looked at."""
     places = archived(ordered[::-1], feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts
     since = max((post.updated for post in places), default=feed.since)
     shell = replace(feed, posts=(), since=since, archives=0)
-    plan = []  # (number, page, last, key, names, fresh), each page's
+    # pages whose posts were tried one by one (a post feedgen refused): their problems
+    # are said again while they are kept; on any other page no post was tried, as in a
+    # clean build, whatever a feed's window found of it before
+    listed = out.remembered.get(_VETTED)
+    vetted_before = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
+    vetted: list[str] = []
+    plan: list[tuple] = []  # (number, page, last, key, names, kept): each page's, in order
     for number, page in enumerate(pages, 1):
         last = number == len(pages)
         empty = "" if page else since.isoformat()  # the `updated` of an empty page
+        what = f"{feed.folder}archive:{number}"
+        made_of = (last, empty, page)
+        if carry is not None and (carried := carry.carried(what, made_of)) is not None:
+            plan.append((number, page, last, None, carried, True))  # no key worked out
+            continue
         key = digest(base, "archive", feed.folder, feed.title, number, last, empty)
         key = digest(key, *map(post_key, page))
         names = [page_name(feed, stem, number) for stem in MEDIA_TYPES]
+        if carry is not None:
+            carry.made(what, made_of, names)
         plan.append((number, page, last, key, names, all(out.fresh(n, key) for n in names)))
-    stale = [(shell, n, last, tuple(p.id for p in page)) for n, page, last, *_, f in plan if not f]
+    stale = [(shell, n, last, tuple(p.id for p in page)) for n, page, last, *_, k in plan if not k]
     made = parallel.archive_pages(site, loader.catalogue, stale)  # None: too few for workers
-    for number, page, last, key, names, fresh in plan:
-        if fresh:
-            vetting.recall(page)
-            for name in names:
-                out.keep(name)
+    for number, page, last, key, names, kept in plan:
+        if kept:  # carried over (names only), or fresh
+            if names[0] in vetted_before:
+                (vetting.carry if key is None else vetting.recall)(page)
+                vetted.append(names[0])
+            if key is None:
+                out.keep_many(names)
+            else:
+                for name in names:
+                    out.keep(name)
             continue
-        files = next(made) if made is not None else None
-        if files is None:  # rendered here (by a worker, all but a page feedgen refuses)
+        files, tried = None, False
+        if made is not None:
+            files = next(made)  # None: a page feedgen refuses, rendered here
+        if files is None:
             posts = loader.get([post.id for post in page])
-            files = _render(site, shell, posts, number, last, vetting)
+            files, tried = _render(site, shell, posts, number, last, vetting)
         for name, data in files.items():
             out.put(name, data, key)
+        if tried:
+            vetted.append(names[0])
         # each post is on one page: what its entry cost to make is dropped with the page
         # (kept, a cold build of 100,000 posts held every one's text to the end)
         showing.forget()
         syndication.forget()
+    out.remember(_VETTED, vetted)
     return replace(feed, archives=len(pages))

@@ -75,9 +75,19 @@ def offered(site: Site, tagged: Iterable[Tagged], chosen: Selection = NOTHING) -
     name; sources: the OFFERED most used by name; then, in both, anything chosen that is
     not among them. A name is the first spelling in sorted order of those sharing a key,
     as topic pages name theirs, so the offer does not depend on the posts' order."""
+    return offered_counted(site, [(post, 1) for post in tagged], chosen)
+
+
+def offered_counted(
+    site: Site, tagged: Iterable[tuple[Tagged, int]], chosen: Selection = NOTHING
+) -> Offered:
+    """`offered`, given each distinct (tags, source) once with how many posts have it (a
+    build's `cache.Orders` keeps those counts, so it does not go through every post)."""
     posts = list(tagged)
-    topic_names, topic_counts = _count((tags for tags, _ in posts), _topic_key)
-    source_names, source_counts = _count(([s] if s else [] for _, s in posts), _source_key)
+    topic_names, topic_counts = _count(((tags, n) for (tags, _), n in posts), _topic_key)
+    source_names, source_counts = _count(
+        (([s] if s else [], n) for (_, s), n in posts), _source_key
+    )
     if site.config.digest.topics:
         named: dict[str, str] = {}
         for name in site.config.digest.topics[:MOST_CHOICES]:
@@ -94,20 +104,22 @@ def offered(site: Site, tagged: Iterable[Tagged], chosen: Selection = NOTHING) -
 
 
 def _count(
-    named: Iterable[Iterable[str]], key_of: Callable[[str], str]
+    named: Iterable[tuple[Iterable[str], int]], key_of: Callable[[str], str]
 ) -> tuple[dict[str, str], Counter[str]]:
-    """(key -> name, key -> how many posts have it): a post counts once per key, however
-    many of its tags share it. Each distinct spelling is worked out once."""
+    """(key -> name, key -> how many posts have it), given each post's names (or each
+    distinct list of names) with how many posts have them: a post counts once per key,
+    however many of its tags share it. Each distinct spelling is worked out once."""
     keys_of: dict[str, str] = {}  # spelling -> key ("" for none)
     counts: Counter[str] = Counter()
-    for names_of_post in named:
+    for names_of_post, weight in named:
         keys = set()
         for name in names_of_post:
             key = keys_of.get(name)
             if key is None:
                 key = keys_of[name] = key_of(name)
             keys.add(key)
-        counts.update(keys)
+        for key in keys:
+            counts[key] += weight
     del counts[""]
     names: dict[str, str] = {}
     for name, key in keys_of.items():

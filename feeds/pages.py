@@ -8,10 +8,11 @@ A site's templates/pages/ overrides any of them (feeds.theme).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 from jinja2 import Environment, select_autoescape
 from postroom.core.config import Site
@@ -20,12 +21,24 @@ from postroom.core.sanitize import one_line
 from postroom.feeds.catalogue import Loader
 from postroom.feeds.credit import credit_html, day
 from postroom.feeds.keys import digest, post_key
-from postroom.feeds.offered import offered
+from postroom.feeds.offered import Tagged, offered, offered_counted
 from postroom.feeds.selection import Topic, TopicKind, topic_folder
 from postroom.feeds.showing import canonical_url, showing
 from postroom.feeds.syndication import FORMATS, post_url
 from postroom.feeds.theme import ThemeLoader, render, theme_folder
 from postroom.feeds.writer import OutputWriter
+
+
+class Carry(Protocol):
+    """What a build kept of its last (a service's `cache.BuildCache`): the outputs of a
+    thing (a list, a topic) carried as they are while it is what it was."""
+
+    def carried(self, what: str, made_of: object) -> tuple[str, ...] | None: ...
+
+    def made(self, what: str, made_of: object, names: Sequence[str]) -> None: ...
+
+    #: the key of the posts each year's page showed last (`_shown`), by page name
+    memo: dict[str, tuple[Sequence[PostHead], str]]
 
 
 @cache
@@ -81,13 +94,20 @@ def write_lists(
     base: str,
     out: OutputWriter,
     loader: Loader,
+    counted: Iterable[tuple[Tagged, int]] | None = None,
+    carry: Carry | None = None,
 ) -> None:
     """The pages that list posts, each rendered only when its key changed: the index
     shows `newest` (the site feed's window, read whole for their teasers) and the
     most-used of the topics `found`; posts/ lists every post by its own date, newest
     first (`dated`, `by_date` of `ordered`). The index's subscribe form offers the
-    topics `feeds.offered` does, as the web app that takes the form does."""
-    offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
+    topics `feeds.offered` does, as the web app that takes the form does (`counted`:
+    each distinct (tags, source) of `ordered` and how many posts have it, if known).
+    `carry`: posts/ carried as it is while `dated` is what it was (a service's cache)."""
+    if counted is not None:
+        offer = offered_counted(site, counted)
+    else:
+        offer = offered(site, ((post.tags, post.attribution.source) for post in ordered))
     on_index = _on_index(found)
     summary = [(t.folder, t.name, len(t.posts)) for t in (*on_index["tags"], *on_index["sources"])]
     out.make(
@@ -101,7 +121,12 @@ def write_lists(
             **on_index,
         ),
     )
-    _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {})
+    if carry is not None and (names := carry.carried("posts/", dated)) is not None:
+        out.keep_many(names)
+        return
+    names = _write_dated(site, out, digest(base, "posts"), "posts/", dated, "posts.html", {}, carry)
+    if carry is not None:
+        carry.made("posts/", dated, names)
 
 
 #: posts a list's first page shows, the newest by their own date (posts/, each topic's
@@ -119,14 +144,24 @@ class Year:
 
 
 @dataclass(frozen=True)
+class YearLink:
+    """A year as the page of the year beside it links to it: no count, so a post added
+    to one year changes that year's page and the list's first page, not its neighbours'
+    (on a site of 100,000 posts, last year's page is thousands of posts to render)."""
+
+    year: int
+    url: str
+
+
+@dataclass(frozen=True)
 class YearPage:
     """One year's page of a list: its posts and the years beside it."""
 
     name: str  # path under public/
     year: Year
     posts: Sequence[PostHead]
-    newer: Year | None
-    older: Year | None
+    newer: YearLink | None
+    older: YearLink | None
 
 
 def by_year(
@@ -146,13 +181,14 @@ def by_year(
     for post in dated:
         grouped.setdefault(post.date.year, []).append(post)
     years = [Year(y, len(p), f"{site.base_url}{folder}{y}.html") for y, p in grouped.items()]
+    links = [YearLink(year.year, year.url) for year in years]
     pages = [
         YearPage(
             f"{folder}{year.year}.html",
             year,
             grouped[year.year],
-            years[i - 1] if i else None,
-            years[i + 1] if i + 1 < len(years) else None,
+            links[i - 1] if i else None,
+            links[i + 1] if i + 1 < len(years) else None,
         )
         for i, year in enumerate(years)
     ]
@@ -167,12 +203,13 @@ def _write_dated(
     dated: Sequence[PostHead],
     template: str,
     values: dict[str, object],
-) -> None:
+    carry: Carry | None = None,
+) -> list[str]:
     """A list of posts by their own date (`dated`): `<folder>index.html`, the newest
     ON_FIRST_PAGE and the years, and each year's page (`by_year`, given `year`), both
     with `template`; `values` go to both, `head` keys both (the site and
     what the list is). A year's page does not show the list's count: a post added to
-    another year leaves it alone."""
+    another year leaves it alone. Returns the names of its pages."""
     years, pages = by_year(site, folder, dated)
     newest = dated[:ON_FIRST_PAGE]
     out.make(
@@ -183,7 +220,7 @@ def _write_dated(
     for page in pages:
         out.make(
             page.name,
-            digest(head, page.year, page.newer, page.older, *map(post_key, page.posts)),
+            digest(head, page.year, page.newer, page.older, _shown(page.name, page.posts, carry)),
             lambda page=page: render_page(
                 template,
                 site,
@@ -194,6 +231,19 @@ def _write_dated(
                 **values,
             ),
         )
+    return [folder + "index.html", *(page.name for page in pages)]
+
+
+def _shown(name: str, posts: Sequence[PostHead], carry: Carry | None) -> str:
+    """The key of the posts a year's page shows: worked out again (a hash of thousands of
+    posts' keys on a big site) only when they are not the very heads the last build's
+    page `name` showed (`carry.memo`, a service's cache)."""
+    if carry is not None and (known := carry.memo.get(name)) is not None and known[0] == posts:
+        return known[1]
+    key = digest(*map(post_key, posts))
+    if carry is not None:
+        carry.memo[name] = (posts, key)
+    return key
 
 
 #: tags (and sources) the index names, most posts first. A site grows to hundreds of
@@ -244,13 +294,19 @@ def _on_index(found: Sequence[Topic]) -> dict[str, object]:
     return {"tags": tags[:ON_INDEX], "sources": sources[:ON_INDEX], "all_topics": len(found)}
 
 
-def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWriter) -> None:
+def write_topics(
+    site: Site, found: Sequence[Topic], base: str, out: OutputWriter, carry: Carry | None = None
+) -> None:
     """Each topic's page (its folder, beside its feeds): the newest ON_FIRST_PAGE of its
     posts by their own date and its years, each linked to the year's page (`by_year`);
-    every page rendered only when its key changed. Then topics/, every tag and source by
+    every page rendered only when its key changed (`carry`: a topic's pages carried as
+    they are while the topic is what it was). Then topics/, every tag and source by
     name."""
     title = _site_title(site)
     for topic in found:
+        if carry is not None and (names := carry.carried(topic.folder, topic)) is not None:
+            out.keep_many(names)
+            continue
         values = {
             "topic": topic,
             "tag": topic.kind is TopicKind.TAG,
@@ -259,7 +315,9 @@ def write_topics(site: Site, found: Sequence[Topic], base: str, out: OutputWrite
         }
         head = digest(base, "topic", topic.folder, topic.name)
         posts = topic.dated or by_date(topic.posts)
-        _write_dated(site, out, head, topic.folder, posts, "topic.html", values)
+        names = _write_dated(site, out, head, topic.folder, posts, "topic.html", values, carry)
+        if carry is not None:
+            carry.made(topic.folder, topic, names)
     by_name = sorted(found, key=lambda t: (t.name.casefold(), t.folder))
     out.put("topics/index.html", render_page("topics.html", site, **_kinds(by_name)))
 

@@ -116,7 +116,7 @@ def _render_archive(site: Site, catalogue: Catalogue, page: ArchivePage) -> dict
     shell, number, last, ids = page
     posts = [xml_safe(post) for post in catalogue.posts_by_id(ids)]
     try:
-        return _render(site, shell, posts, number, last, _no_vetting)  # type: ignore[arg-type]
+        return _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
     except _NeedsVetting:
         return None
     finally:  # each post is on one page: what its entry cost to make goes with it

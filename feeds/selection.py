@@ -82,6 +82,15 @@ class Vetting:
             if post.id not in self._verdicts and (verdict := self._known(post)) is not None:
                 self._take(post, verdict)
 
+    def carry(self, posts: Sequence[Post | PostHead]) -> None:
+        """`recall` of posts whose archive page the last build made of these very heads
+        (`cache.BuildCache.carried`): what it remembered of them is theirs, unchecked."""
+        remembered, verdicts = self._remembered, self._verdicts
+        for post in posts:
+            verdict = remembered.get(post.id) if post.id not in verdicts else None
+            if isinstance(verdict, list) and len(verdict) == 3:
+                self._take(post, verdict)
+
     def verdicts(self) -> dict[str, list[str]]:
         """This build's verdicts, to remember with it."""
         return dict(sorted(self._verdicts.items()))
@@ -140,6 +149,21 @@ def _named(kind: TopicKind, name: str) -> tuple[str, str] | None:
     return (folder, one_line(name)) if folder else None
 
 
+def topic_names(post: PostHead) -> tuple[tuple[str, str, TopicKind], ...]:
+    """(folder, name, kind) of each topic `post` is in, once per folder: its tags' and its
+    source's, named by the first of its spellings in sorted order."""
+    found: dict[str, tuple[str, TopicKind]] = {}
+    tag, source = TopicKind.TAG, TopicKind.SOURCE  # an enum member is slow to look up
+    named = [(tag, name) for name in post.tags]
+    named.append((source, post.attribution.source or ""))
+    for kind, raw in named:
+        if pair := _named(kind, raw):
+            folder, name = pair
+            known = found.get(folder)
+            found[folder] = (min(name, known[0]) if known else name, kind)
+    return tuple((folder, name, kind) for folder, (name, kind) in found.items())
+
+
 def topics(ordered: Sequence[PostHead], dated: Sequence[PostHead] = ()) -> list[Topic]:
     """Every tag and source of `ordered` (newest pick-up first), sorted by folder, each
     with its posts in that order and, as `dated`, in the order of `dated` (the same
@@ -148,25 +172,19 @@ def topics(ordered: Sequence[PostHead], dated: Sequence[PostHead] = ()) -> list[
     Names that differ only in case or punctuation share a slug and so a folder;
     a post is in it once, and the folder is named by the first spelling in
     sorted order, so the name does not depend on the order posts come in.
+    (`cache.Orders` keeps the same, changed a post at a time.)
     """
     names: dict[str, str] = {}
     kinds: dict[str, TopicKind] = {}
     members: dict[str, list[PostHead]] = defaultdict(list)
     folders_of: dict[str, tuple[str, ...]] = {}
-    tag, source = TopicKind.TAG, TopicKind.SOURCE  # an enum member is slow to look up
     for post in ordered:
-        named = [(tag, name) for name in post.tags]
-        named.append((source, post.attribution.source or ""))
-        found: dict[str, str] = {}
-        for kind, raw in named:
-            if pair := _named(kind, raw):
-                folder, name = pair
-                found[folder] = min(name, found.get(folder, name))
-                kinds[folder] = kind
-        for folder, name in found.items():
+        found = topic_names(post)
+        for folder, name, kind in found:
+            kinds[folder] = kind
             members[folder].append(post)
             names[folder] = min(name, names.get(folder, name))
-        folders_of[post.id] = tuple(found)
+        folders_of[post.id] = tuple(folder for folder, _, _ in found)
     by_date: dict[str, list[PostHead]] = defaultdict(list)
     for post in dated:
         for folder in folders_of.get(post.id, ()):

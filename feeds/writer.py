@@ -42,7 +42,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -188,6 +188,11 @@ def _find_syncfs():
 _libc_syncfs = _find_syncfs()
 
 
+def _line(name: str, entry: Entry | None) -> str:
+    """A file's line in the manifest."""
+    return f"{json.dumps(name, ensure_ascii=False)}: " + json.dumps(list(entry) if entry else None)
+
+
 def _is_inside(name: str) -> bool:
     """A manifest line names a file under the root, never the root's parent or itself."""
     parts = name.split("/")
@@ -207,6 +212,10 @@ class Manifest:
     stat: tuple[int, int, int] | None
     entries: dict[str, Entry | None]
     remembered: dict
+    #: as written: each file's line by name, the names in order, the remembered part
+    lines: dict[str, str] | None = None
+    names: list[str] | None = None
+    remembered_text: str | None = None
 
 
 def _load_manifest(root: Path) -> dict:
@@ -279,10 +288,16 @@ class OutputWriter:
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
+        self._put: list[str] = []  # those `put` (not kept as the manifest has them)
         scratches = root.parent / f".{root.name}.scratch"
         self.scratch = scratches / this_process()
         self._manifest_stat = _stat(root / MANIFEST)
-        if known is not None and known.stat is not None and known.stat == self._manifest_stat:
+        #: whether the manifest is the one `known` says (this process's last build's)
+        self.trusted = (
+            known is not None and known.stat is not None and known.stat == self._manifest_stat
+        )
+        self._known = known if self.trusted else None
+        if known is not None and self.trusted:
             self._before, self.remembered = known.entries, known.remembered
         else:
             manifest = _load_manifest(root)
@@ -345,6 +360,7 @@ class OutputWriter:
         else:
             self.unchanged += 1
         self._made[name] = None if key is None else (key, st.st_size, st.st_mtime_ns)
+        self._put.append(name)
 
     def make(self, name: str, key: str, render: Callable[[], bytes]) -> None:
         """`name` kept if it is `fresh` for `key`, else rendered (`render()`) and put."""
@@ -359,6 +375,23 @@ class OutputWriter:
         self._made[name] = self._before.get(name)
         self.unchanged += 1
 
+    def keep_many(self, names: Iterable[str]) -> None:
+        """`keep` of each of `names`."""
+        before = self._before
+        for name in names:
+            self._made[name] = before.get(name)
+            self.unchanged += 1
+
+    def keep_entries(self, entries: dict[str, Entry | None]) -> None:
+        """`keep` of each of `entries`' names, whose entries in the manifest (`trusted`)
+        the caller kept as they are: one dict update for a site's unchanged pages."""
+        self._made.update(entries)
+        self.unchanged += len(entries)
+
+    def entry(self, name: str) -> Entry | None:
+        """What this build recorded of `name` (None: not made, or under no key)."""
+        return self._made.get(name)
+
     def remember(self, name: str, value: object) -> None:
         """Keep `value` (JSON) with this build's manifest, as `remembered[name]` next time."""
         self._remember[name] = value
@@ -367,6 +400,42 @@ class OutputWriter:
     def produced(self) -> tuple[str, ...]:
         """Every output of this build so far, sorted."""
         return tuple(sorted(self._made))
+
+    def _listing(self) -> tuple[dict[str, str], list[str], str]:
+        """The manifest's lines (one file a line: a manifest of 100,000 files is read and
+        diffed like a list), their order and the remembered part, made again only where
+        they differ from the manifest this process last wrote (`Manifest.lines`)."""
+        known = self._known
+        if known is None or known.lines is None or known.names is None:
+            lines = {name: _line(name, entry) for name, entry in self._made.items()}
+            names = sorted(lines)
+        else:
+            lines = dict(known.lines)
+            before = self._before
+            # what `keep` carried has its entry from the manifest; only what was `put`
+            # may differ (a dict of 100,000 lines is not gone through in Python)
+            for name in self._put:
+                entry = self._made[name]
+                if name not in lines or before.get(name) != entry:
+                    lines[name] = _line(name, entry)
+            for name in self._made.keys() - lines.keys():  # none, but for safety
+                lines[name] = _line(name, self._made[name])
+            gone = lines.keys() - self._made.keys()
+            for name in gone:
+                del lines[name]
+            # sorted again only when names came or went: the known ones come first, in
+            # order, so that is a merge of a few names into a sorted list (timsort)
+            same = not gone and len(lines) == len(known.names)
+            names = known.names if same else sorted(lines)
+        if (
+            known is not None
+            and known.remembered_text is not None
+            and (self._remember == known.remembered)
+        ):
+            remembered = known.remembered_text
+        else:
+            remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
+        return lines, names, remembered
 
     def finish(self) -> list[str]:
         """Delete stale outputs (only files a build wrote: the last manifest's, and those
@@ -377,7 +446,7 @@ class OutputWriter:
         recorded = self._listed | self._journaled
         if _stat(self.root / MANIFEST) != self._manifest_stat:  # another build finished
             recorded |= read_manifest(self.root)
-        removed = sorted(recorded - set(self._made) - {MANIFEST})
+        removed = sorted(recorded - self._made.keys() - {MANIFEST})
         for name in removed:
             path = self.root / name
             path.unlink(missing_ok=True)
@@ -392,16 +461,17 @@ class OutputWriter:
             sync_filesystem(self.root)
         path = self.root / MANIFEST
         if self._made != self._before or self._remember != self.remembered or removed:
-            # one file a line: a manifest of 100,000 files is read and diffed like a list
-            files = ",\n".join(
-                f"{json.dumps(name, ensure_ascii=False)}: "
-                + json.dumps(list(entry) if entry else None)
-                for name, entry in sorted(self._made.items())
-            )
-            remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
+            lines, names, remembered = self._listing()
+            files = ",\n".join(map(lines.__getitem__, names))
             listing = f'{{"files": {{\n{files}\n}},\n"remembered": {remembered}}}\n'
             write_if_changed(path, listing.encode(), self.scratch)
-        self.manifest = Manifest(_stat(path), self._made, self._remember)
+            self.manifest = Manifest(
+                _stat(path), self._made, self._remember, lines, names, remembered
+            )
+        elif self._known is not None:
+            self.manifest = replace(self._known, stat=_stat(path))
+        else:
+            self.manifest = Manifest(_stat(path), self._made, self._remember)
         if self._journal is not None:
             self._journal.close()
             self._journal = None

@@ -352,6 +352,7 @@ class Jobs:
             if not gone:
                 return
             self._stale = True
+            self._built.recheck()  # the cache would carry a gone page over, unlooked at
         what = (
             "is gone"
             if not self.site.public_dir.is_dir()

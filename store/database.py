@@ -26,6 +26,7 @@ from postroom.core.model import (
     Republish,
     Severity,
 )
+from postroom.store import changes
 from postroom.store.migrations import NewerSchema, is_current, migrate
 from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
@@ -362,6 +363,22 @@ class Store:
             where = {row[0]: tuple(row[1:]) for row in conn.execute(files).all()}
             rows = conn.execute(narrow.where(posts.c.withdrawn.is_(False))).all()
         return {row[0]: (*row[1:], where.get(row[0])) for row in rows}
+
+    def changes_since(self, seq: int | None) -> tuple[str, int, frozenset[str] | None]:
+        """(the database's epoch, its newest change number, the ids of posts whose row or
+        versions changed after `seq`: published, withdrawn or gone from files alike);
+        `seq` None: the number alone (ids None), taken before the caller reads every
+        head, so anything written after is after the number. One indexed query
+        (`store.changes`), however many posts there are."""
+        with self.engine.connect() as conn:
+            epoch = changes.epoch(conn)
+            if seq is None:
+                newest = conn.execute(select(func.max(posts.c.changed))).scalar()
+                return epoch, newest or 0, None
+            rows = conn.execute(
+                select(posts.c.id, posts.c.changed).where(posts.c.changed > seq)
+            ).all()
+        return epoch, max((row[1] for row in rows), default=seq), frozenset(r[0] for r in rows)
 
     def posts_by_id(self, ids: Iterable[str]) -> list[Post]:
         """The published posts among `ids`, whole, in the order of `ids` (one query per

@@ -11,6 +11,7 @@ and its workers) migrate one after another.
 
 from __future__ import annotations
 
+from postroom.store import changes
 from postroom.store.schema import SCHEMA_VERSION, metadata, schema_version
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
@@ -97,7 +98,15 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ),
         ("versions", "CREATE INDEX versions_files ON versions (post_id, path, slot, key)"),
     ),
+    # 13: each post's change number (store.changes), set by triggers made after these
+    # steps (`changes.install`): rows from before are all 0, read whole by the first build
+    13: (
+        ("posts", "ALTER TABLE posts ADD COLUMN changed INTEGER NOT NULL DEFAULT 0"),
+        ("posts", "CREATE INDEX posts_changed ON posts (changed)"),
+    ),
 }
+#: the version that made the change triggers (`store.changes`)
+_CHANGES = 13
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL
 
@@ -122,6 +131,7 @@ def migrate(conn: Connection) -> int:
     new = schema_version.name not in had
     metadata.create_all(conn)
     if new:
+        changes.install(conn)
         conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
         return 0
     found = conn.execute(select(schema_version.c.version)).scalar() or 0
@@ -134,6 +144,8 @@ def migrate(conn: Connection) -> int:
         for table, statement in STEPS.get(version, ()):
             if table in had:
                 conn.execute(text(statement))
+    if found < _CHANGES:
+        changes.install(conn)
     if found < SCHEMA_VERSION:
         conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
     return found

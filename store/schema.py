@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 12  # store.migrations takes an older database here
+SCHEMA_VERSION = 13  # store.migrations takes an older database here
 
 metadata = MetaData()
 
@@ -46,10 +46,15 @@ posts = Table(
     Column("comment", Text, nullable=False, default="", server_default=""),
     Column("image", Text),  # JSON of core.model.LeadImage; NULL: none
     Column("republish", String(10)),  # core.model.Republish; NULL: the source's or site's
+    # the store's change number of the last write to this row or to its versions (set by
+    # triggers: `store.changes`), so a process that keeps heads between builds asks for
+    # what changed since, not for every post (`Store.changes_since`)
+    Column("changed", Integer, nullable=False, default=0, server_default="0"),
     # what a build (Store.versions) and a scan (IntakeSession) ask of every post, read
     # from the index alone: a row with its text spans pages, and a scan of the table
     # reads every body
     Index("posts_versions", "withdrawn", "id", "fingerprint", "picked_up", "updated", "key"),
+    Index("posts_changed", "changed"),
 )
 
 # Which file holds which post, and what that file says of it (a JSON ParsedPost).

@@ -24,6 +24,7 @@ import inspect
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,8 +34,12 @@ from types import FunctionType
 
 from postroom.content.intake import ScanReport, scan
 from postroom.core.config import CONFIG_NAME, DATABASE_URL_ENV, open_site
+from postroom.core.model import newest_first
 from postroom.emails.issues import SlotDecision, decide_slot
 from postroom.feeds import BuildCache, BuildReport
+from postroom.feeds.pages import by_date
+from postroom.feeds.safety import admit
+from postroom.feeds.selection import topics
 from postroom.feeds.theme import THEMES
 from postroom.feeds.writer import MANIFEST, read_manifest
 from postroom.service.jobs import publish
@@ -209,6 +214,12 @@ class SiteUnderTest:
 
     # the service's side
 
+    def damage_seen(self) -> None:
+        """The service's look at public/ found files changed or removed by hand: its next
+        build looks at every output (a build with a cache otherwise carries the outputs
+        of unchanged posts over without looking at their files)."""
+        self.cache.recheck()
+
     def scan_and_build(self, minutes: int = 60) -> tuple[ScanReport, BuildReport]:
         """What the service does once a change is seen: scan, then publish."""
         self.now += timedelta(minutes=minutes)
@@ -263,6 +274,7 @@ class SiteUnderTest:
             "the manifest does not list what is in public/: "
             f"{sorted(read_manifest(public) ^ there)[:5]}"
         )
+        self.check_cache()
         clean_public, clean = self.clean_build(scratch)
         difference = compare_trees(public, clean_public)
         assert difference is None, difference
@@ -270,6 +282,27 @@ class SiteUnderTest:
             "the build's problems differ from a clean build's:\n"
             f"  incremental: {problems(built)}\n  clean:       {problems(clean)}"
         )
+
+    def check_cache(self) -> None:
+        """The cache read its heads as changes counted from the store's numbers, and what
+        it keeps (orders, topics) is what the store's heads give when worked out whole."""
+        assert self.cache.seq == self.store.changes_since(None)[1], "not at the store's number"
+        heads, _ = admit(self.store.heads())
+        ordered = sorted(heads, key=newest_first, reverse=True)
+        orders = self.cache.orders
+        assert orders is not None
+        assert [h.id for h in orders.newest.descending()] == [h.id for h in ordered]
+        assert [h.id for h in orders.dated.descending()] == [h.id for h in by_date(ordered)]
+
+        def shown(found):
+            return [
+                (t.kind, t.folder, t.name, [p.id for p in t.posts], [p.id for p in t.dated])
+                for t in found
+            ]
+
+        assert shown(orders.topics()) == shown(topics(ordered, by_date(ordered)))
+        tagged = Counter((h.tags, h.attribution.source) for h in heads)
+        assert orders.tagged == tagged
 
     def close(self) -> None:
         self.store.close()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-#: what each version added that a test undoes to stand for a database made before it
-UNDO: dict[int, tuple[str, ...]] = {
+#: what each version added that a test undoes to stand for a database made before it (by
+#: dialect where the two differ: "sqlite" or "postgresql", the suite's pass)
+UNDO: dict[int, tuple[str, ...] | dict[str, tuple[str, ...]]] = {
     7: (  # the curator's voice: a comment per post, an intro per issue
         "ALTER TABLE posts DROP COLUMN comment",
         "ALTER TABLE digest_issues DROP COLUMN intro_html",
@@ -39,7 +40,36 @@ UNDO: dict[int, tuple[str, ...]] = {
         "DROP INDEX posts_versions",
         "DROP INDEX versions_files",
     ),
+    13: {  # each post's change number and the triggers that set it (its epoch row stays)
+        "sqlite": (
+            "DROP TRIGGER posts_changed_insert",
+            "DROP TRIGGER posts_changed_update",
+            "DROP TRIGGER versions_changed_insert",
+            "DROP TRIGGER versions_changed_delete",
+            "DROP TRIGGER versions_changed_update",
+            "DROP INDEX posts_changed",
+            "ALTER TABLE posts DROP COLUMN changed",
+        ),
+        "postgresql": (
+            "DROP TRIGGER posts_changed ON posts",
+            "DROP TRIGGER versions_changed ON versions",
+            "DROP FUNCTION post_changed()",
+            "DROP FUNCTION version_changed()",
+            "DROP SEQUENCE post_changes",
+            "DROP INDEX posts_changed",
+            "ALTER TABLE posts DROP COLUMN changed",
+        ),
+    },
 }
+
+
+def _statements(step: int) -> tuple[str, ...]:
+    undo = UNDO[step]
+    if isinstance(undo, dict):
+        from pg_support import on_postgresql
+
+        return undo["postgresql" if on_postgresql() else "sqlite"]
+    return undo
 
 
 def undo_after(version: int, dropped: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -49,7 +79,7 @@ def undo_after(version: int, dropped: tuple[str, ...] = ()) -> tuple[str, ...]:
         statement
         for step in sorted(UNDO)
         if step > version
-        for statement in UNDO[step]
+        for statement in _statements(step)
         if not any(f" {table} " in f"{statement} " for table in dropped)
     )
 

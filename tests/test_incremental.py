@@ -262,7 +262,8 @@ class IncrementalBuilds(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, 1000), remove=st.booleans())
     def damage_public(self, index: int, remove: bool) -> None:
-        """An output deleted or overwritten by hand is made again by the next build."""
+        """An output deleted or overwritten by hand is made again by the next build, once
+        the service has looked at public/ (`SiteUnderTest.damage_seen`)."""
         outputs = sorted(self.site.built_outputs())
         if not outputs:
             return
@@ -271,6 +272,7 @@ class IncrementalBuilds(RuleBasedStateMachine):
             path.unlink()
         else:
             path.write_bytes(b"changed by hand\n")
+        self.site.damage_seen()
         self.settle()
 
 
@@ -399,7 +401,9 @@ def test_an_issue_page_follows_a_narrowed_rule_and_a_quiet_week_writes_nothing(s
 
 def test_outputs_deleted_or_changed_by_hand_are_made_again(service, tmp_path):
     """The cache and the manifest say what this process wrote; a file someone else
-    removed or changed since is not what they say, and is written again."""
+    removed or changed since is not what they say, and is written again once the
+    service has seen it (`damage_seen`: until then the cache carries the pages of
+    unchanged posts over without a look)."""
     for n in range(3):
         service.write_post(f"p{n}.md", PostFile(f"Review {n}", DATES[n], tags=("policy",)))
     _, built = settle(service, tmp_path)
@@ -408,6 +412,7 @@ def test_outputs_deleted_or_changed_by_hand_are_made_again(service, tmp_path):
     (service.site.public_dir / changed).write_bytes(b"by hand\n")
     (service.site.public_dir / "tags" / "policy" / "atom.xml").write_bytes(b"by hand\n")
     (service.site.public_dir / "archive" / "atom-1.xml").write_bytes(b"by hand\n")
+    service.damage_seen()
     _, built = settle(service, tmp_path)
     hand = [gone, changed, "tags/policy/atom.xml", "archive/atom-1.xml"]
     assert sorted(built.written) == sorted(hand)

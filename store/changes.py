@@ -1,0 +1,95 @@
+"""The store's change numbers: every write of a post's row, or of a file's version of it,
+gives the post a new, higher number (`posts.changed`), so a process that keeps what it
+read (a service's `feeds.BuildCache`) asks for what changed since its last number instead
+of reading every post.
+
+Set by triggers in the database, not by the code that writes: a write by any process,
+any code path (a scan, a withdrawal, a rename that only moves a post's file, a test's
+UPDATE by hand) is numbered, and nothing that writes can forget to. Withdrawn posts keep
+their row (`withdrawn`), so a withdrawal is a change like any other.
+
+Numbers are in commit order, so a reader that has seen number N has seen every change
+numbered below it: on SQLite one writer at a time holds the database, and each number
+is one more than the highest committed; on PostgreSQL the trigger takes a transaction
+advisory lock before `nextval`, so a second writer waits for the first's commit before
+it numbers anything (two scans are serialized anyway, by the scan lock).
+
+Each database has an `epoch` (a random token made with it): numbers of one database say
+nothing of another's (a database made again from content/ starts at 1).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from postroom.store.schema import store_values
+from sqlalchemy import Connection, insert, select
+
+#: store_values' row holding the database's epoch
+EPOCH_NAME = "changes_epoch"
+#: PostgreSQL's transaction advisory lock that orders writers' numbers ("postrooo")
+_PG_LOCK = 0x706F7374726F6F6F
+
+#: the next number on SQLite: one more than any committed (the index makes MAX a lookup)
+_NEXT = "(SELECT MAX(changed) FROM posts) + 1"
+
+SQLITE_TRIGGERS: dict[str, str] = {
+    "posts_changed_insert": (
+        "CREATE TRIGGER posts_changed_insert AFTER INSERT ON posts BEGIN"
+        f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.id; END"
+    ),
+    # not when the statement set `changed` itself (the version triggers below)
+    "posts_changed_update": (
+        "CREATE TRIGGER posts_changed_update AFTER UPDATE ON posts"
+        f" WHEN NEW.changed = OLD.changed BEGIN"
+        f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.id; END"
+    ),
+    "versions_changed_insert": (
+        "CREATE TRIGGER versions_changed_insert AFTER INSERT ON versions BEGIN"
+        f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.post_id; END"
+    ),
+    "versions_changed_delete": (
+        "CREATE TRIGGER versions_changed_delete AFTER DELETE ON versions BEGIN"
+        f" UPDATE posts SET changed = {_NEXT} WHERE id = OLD.post_id; END"
+    ),
+    "versions_changed_update": (
+        "CREATE TRIGGER versions_changed_update AFTER UPDATE ON versions BEGIN"
+        f" UPDATE posts SET changed = {_NEXT} WHERE id IN (OLD.post_id, NEW.post_id); END"
+    ),
+}
+
+POSTGRESQL_DDL: tuple[str, ...] = (
+    "CREATE SEQUENCE IF NOT EXISTS post_changes",
+    "CREATE OR REPLACE FUNCTION post_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    f" BEGIN PERFORM pg_advisory_xact_lock({_PG_LOCK});"
+    " NEW.changed := nextval('post_changes'); RETURN NEW; END $$",
+    "CREATE TRIGGER posts_changed BEFORE INSERT OR UPDATE ON posts"
+    " FOR EACH ROW EXECUTE FUNCTION post_changed()",
+    "CREATE OR REPLACE FUNCTION version_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " IF TG_OP <> 'INSERT' THEN UPDATE posts SET changed = 0 WHERE id = OLD.post_id; END IF;"
+    " IF TG_OP <> 'DELETE' THEN UPDATE posts SET changed = 0 WHERE id = NEW.post_id; END IF;"
+    " RETURN NULL; END $$",
+    "CREATE TRIGGER versions_changed AFTER INSERT OR UPDATE OR DELETE ON versions"
+    " FOR EACH ROW EXECUTE FUNCTION version_changed()",
+)
+
+
+def install(conn: Connection) -> None:
+    """The triggers and the epoch, on a database whose posts and versions tables exist
+    (a new one, or one migrated to schema 13)."""
+    if conn.dialect.name == "postgresql":
+        for statement in POSTGRESQL_DDL:
+            conn.exec_driver_sql(statement)
+    else:
+        for statement in SQLITE_TRIGGERS.values():
+            conn.exec_driver_sql(statement)
+    found = select(store_values.c.value).where(store_values.c.name == EPOCH_NAME)
+    if conn.execute(found).scalar() is None:
+        conn.execute(insert(store_values).values(name=EPOCH_NAME, value=uuid.uuid4().hex))
+
+
+def epoch(conn: Connection) -> str:
+    """The database's epoch ("" on one that has none: never the same as a kept one's)."""
+    found = select(store_values.c.value).where(store_values.c.name == EPOCH_NAME)
+    return conn.execute(found).scalar() or ""
