@@ -93,8 +93,9 @@ def post_key(post: Post | PostHead) -> str:
     made = _post_keys.get(id(post))
     if made is not None and made[0] is post:
         return made[1]
-    moments = f"{post.picked_up.isoformat()}:{post.updated.isoformat()}"
-    key = f"{post.id}:{fingerprint_of(post)}:{moments}"
+    # a digest, not the parts joined: ~240 bytes a post, held for every post of a build
+    moments = post.picked_up.isoformat(), post.updated.isoformat()
+    key = digest(post.id, fingerprint_of(post), *moments)
     _post_keys[id(post)] = (post, key)
     return key
 
