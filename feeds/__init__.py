@@ -97,8 +97,9 @@ def build(
         ordered = sorted(heads, key=newest_first, reverse=True)
         dated = by_date(ordered)
         found = topics(ordered, dated)
-        counted = None
+        counted, steady = None, False
     else:
+        steady = cache.begin(base)  # before the heads: a build failing anywhere after is seen
         heads, problems = cache.heads(catalogue)
         _forget()
         assert cache.orders is not None
@@ -107,9 +108,9 @@ def build(
         found = cache.orders.topics()
         counted = list(cache.orders.tagged.items())
     out = OutputWriter(site.public_dir, cache.manifest if cache else None)
-    carry = _Carrying(cache, cache is not None and out.trusted and cache.trusts(base))
-    if cache is not None:
-        cache.begin()
+    # `changed` None: the heads were all read (a first build, another database)
+    trusted = cache is not None and steady and out.trusted and cache.changed is not None
+    carry = _Carrying(cache, trusted)
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     _write_post_pages(site, heads, base, out, catalogue, progress, carry)

@@ -212,13 +212,6 @@ class BuildCache:
         entry = self._heads.get(post_id)
         return entry.admitted if entry is not None else None
 
-    def trusts(self, base: str) -> bool:
-        """Whether outputs may be carried this build: the last one was of the same site
-        key, read heads as changes (not all afresh), no one asked for a `recheck`, and
-        the last look at every file is less than `RECHECK_SECONDS` old."""
-        due = time.monotonic() - self.checked_at >= RECHECK_SECONDS
-        return not (self.full_check or due) and base == self.base and self.changed is not None
-
     def carried(self, what: str, made_of: object) -> tuple[str, ...] | None:
         """The outputs of `what` (a topic's pages, an archive page...) as the last build
         made them, if it made them of `made_of` (the same object, or an equal one: a
@@ -233,11 +226,22 @@ class BuildCache:
         """`what` was made of `made_of` this build, as the files `names`."""
         self._next[what] = (made_of, tuple(names))
 
-    def begin(self) -> None:
-        """A build starts: what it carries or makes is all the next may carry (an output
-        the last build made and this one does not is gone from public/)."""
+    def begin(self, base: str) -> bool:
+        """A build starts: whether it may carry outputs over (the last build finished, of
+        the same site key, no one asked for a `recheck`, and the last look at every file
+        is less than `RECHECK_SECONDS` old). When not, the build reads every head again
+        too (`heads`), not only the changes: after a build that failed part way (the
+        changes it took are spent), and at least hourly, which also bounds what a store
+        put back from a backup past the cache's number could hide. Until this build
+        has finished, the cache is not trusted: what it carries or makes is all the next
+        may carry (an output the last build made and this one does not is gone)."""
+        due = time.monotonic() - self.checked_at >= RECHECK_SECONDS
+        steady = not (self.full_check or due) and base == self.base and self.orders is not None
+        if not steady:
+            self.orders = None  # `heads` reads everything
         self._next = {}
-        self.full_check = True  # until this build has finished: one that fails is not trusted
+        self.full_check = True
+        return steady
 
     def built(self, base: str, trusted: bool) -> None:
         """The build that used this cache finished (having carried outputs over or, not

@@ -367,14 +367,16 @@ class Store:
     def changes_since(self, seq: int | None) -> tuple[str, int, frozenset[str] | None]:
         """(the database's epoch, its newest change number, the ids of posts whose row or
         versions changed after `seq`: published, withdrawn or gone from files alike);
-        `seq` None: the number alone (ids None), taken before the caller reads every
-        head, so anything written after is after the number. One indexed query
-        (`store.changes`), however many posts there are."""
+        `seq` None, or above the newest number: the number alone (ids None), taken
+        before the caller reads every head, so anything written after is after the
+        number. Two indexed lookups (`store.changes`), however many posts there are."""
         with self.engine.connect() as conn:
             epoch = changes.epoch(conn)
-            if seq is None:
-                newest = conn.execute(select(func.max(posts.c.changed))).scalar()
-                return epoch, newest or 0, None
+            newest = conn.execute(select(func.max(posts.c.changed))).scalar() or 0
+            # below `seq`: the database went back (put back from a backup): ids None,
+            # as for a first read, so the caller reads everything
+            if seq is None or newest < seq:
+                return epoch, newest, None
             rows = conn.execute(
                 select(posts.c.id, posts.c.changed).where(posts.c.changed > seq)
             ).all()

@@ -241,3 +241,53 @@ def test_a_post_in_one_year_leaves_the_next_years_page_unrendered(service, tmp_p
     listed = sorted(n for n in made if n.startswith("posts/"))
     service.check(built, tmp_path / "clean")  # (a clean build puts them all)
     assert "posts/2018.html" in listed and "posts/2016.html" not in listed, listed
+
+
+def _copy_database(source: str, target: str) -> None:
+    """SQLite's online backup (what `.backup` and `.restore` use)."""
+    import sqlite3
+
+    a, b = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.once  # SQLite's backup API: the SQLite pass
+def test_a_database_put_back_from_a_backup_is_read_again_whole(service, tmp_path):
+    """Put back, the database has its old epoch and numbers below the cache's: the
+    cache must not take them for ones it has seen (it kept the edit the backup lacks)."""
+    database = service.site.store_url.removeprefix("sqlite:///")
+    service.write_post("a.md", PostFile("Review", DATES[0]))
+    service.write_post("b.md", PostFile("Snow", DATES[1]))
+    settle(service, tmp_path)
+    _copy_database(database, str(tmp_path / "backup.db"))  # the nightly backup
+    service.write_post("a.md", PostFile("Review", DATES[0], body="Edited after the backup."))
+    settle(service, tmp_path)
+    _copy_database(str(tmp_path / "backup.db"), database)  # put back, with content/ as it was
+    service.write_post("a.md", PostFile("Review", DATES[0]))
+    _, built = settle(service, tmp_path)
+    assert service.cache.changed is None  # every head read again
+    assert "posts/2016-06-23-review/index.html" in built.written
+
+
+def test_a_build_that_failed_after_reading_the_changes_leaves_nothing_carried(service, tmp_path):
+    """The changes a failed build took are spent: the next build must not carry over
+    the pages of the posts it read (a new post's page would be missing, linked from
+    every list)."""
+    service.write_post("a.md", PostFile("Review", DATES[0]))
+    settle(service, tmp_path)
+    settle(service, tmp_path)
+    public = service.site.public_dir
+    stray = public.parent / f".{public.name}.scratch"  # the build's scratch folder: a file
+    stray.write_text("in the way")
+    service.write_post("a.md", PostFile("Review", DATES[0], body="Edited."))
+    service.write_post("c.md", PostFile("Duty", DATES[2]))
+    with pytest.raises(OSError):
+        service.scan_and_build()
+    stray.unlink()
+    _, built = settle(service, tmp_path)
+    assert (public / "posts/2018-03-05-duty/index.html").is_file()
+    assert "posts/2016-06-23-review/index.html" in built.written
