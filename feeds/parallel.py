@@ -18,8 +18,12 @@ was not yet done itself. Ctrl-C and SIGTERM stop the workers at once (`core.pool
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
+import os
+import pickle
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 from postroom.core import pool
 from postroom.core.config import Site
 from postroom.core.model import Post
+from postroom.core.process import this_process
 from postroom.core.sanitize import one_line
 from postroom.feeds import showing, syndication
 from postroom.feeds.catalogue import Catalogue
@@ -147,17 +152,23 @@ def _spread(
     """`task(item)` for each of `tasks`, in order, in worker processes that each open
     the store at `url`. Should the pool fail (a worker raises or is killed), the
     failure is logged and the tasks not yet given back are done here (`here`)."""
+    # beside public/, in the build's own scratch folder (`writer.OutputWriter`): removed
+    # with it should this process die
+    public = site.public_dir
+    folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
+    folder.mkdir(parents=True, exist_ok=True)
     workers = pool.start(
         min(pool.cores(), len(tasks)),
         preload=[__name__],
         initializer=_open,
         initargs=(site, url),
     )
-    results = pool.in_order(workers, task, tasks, _AHEAD * pool.cores())
+    sent = functools.partial(_to_file, task, str(folder))
+    results = pool.in_order(workers, sent, enumerate(tasks), _AHEAD * pool.cores())
     done = 0
     try:
-        for result in results:
-            yield result
+        for path in results:
+            yield _from_file(path)
             done += 1
     except Exception as exc:  # the pool is stopped (`in_order`); not Ctrl-C nor SIGTERM
         why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
@@ -170,9 +181,30 @@ def _spread(
             yield here(item)
     finally:
         results.close()  # stops the workers if the caller stopped early
+        shutil.rmtree(folder, ignore_errors=True)  # results not taken (a failed pool's)
+
+
+def _from_file(path: str) -> Any:
+    with open(path, "rb") as file:
+        result = pickle.load(file)
+    os.unlink(path)
+    return result
 
 
 # --- in each worker process ---
+
+
+def _to_file(task: Callable[[T], R], folder: str, numbered: tuple[int, T]) -> str:
+    """`task`'s result, written to a file whose name goes back instead of the bytes: a
+    worker killed while it sends a result of a few hundred KB leaves half a message in
+    the pool's pipe, and the pool's reader waits for the rest for ever (CPython's
+    ProcessPoolExecutor); a name is one write of a few bytes, whole or not at all."""
+    number, item = numbered
+    path = os.path.join(folder, f"{os.getpid()}-{number}.pickle")
+    with open(path, "wb") as file:
+        pickle.dump(task(item), file, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
 
 _worker: dict[str, Any] = {}  # the site and the store this worker renders from
 
