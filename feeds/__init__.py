@@ -49,7 +49,7 @@ class BuildReport:
 def _forget() -> None:
     """What the stages keep for one build's posts: dropped, so a long-running service
     holds no post's text between builds, nor the keys of its heads (a build with a cache
-    works out the keys only of what changed: at 100,000 posts, kept, they were ~45 MB)."""
+    works out the keys only of what changed: at 100,000 posts, kept, they would be ~45 MB)."""
     showing.forget()
     syndication.forget()
     keys.forget()

@@ -54,7 +54,7 @@ def _dated_key(head: PostHead) -> tuple[datetime, str]:
 class _Sorted:
     """Heads in ascending order of `key` (unique per head: it ends with the id), found by
     `bisect` on the key of each head it passes (no list of keys kept beside them: at
-    100,000 posts in several topics each, those were tens of MB): a change costs a
+    100,000 posts in several topics each, those would be tens of MB): a change costs a
     search and a move, not a sort."""
 
     def __init__(self, key: Callable[[PostHead], tuple], heads: Iterable[PostHead] = ()) -> None:
