@@ -243,6 +243,7 @@ def _become(request: dict, fds: list[int]) -> None:
     os.chdir(request["cwd"])
     sys.path[0] = os.getcwd()  # as -m puts it
     sys.argv = ["-m", *request["argv"]]  # run_module sets argv[0] to the module's file
+    sys.modules.pop(request["module"], None)  # -m finds it not yet imported, as here
     runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
 
 
