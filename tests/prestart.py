@@ -11,11 +11,12 @@ is: its own pid (signals, SIGKILL, /proc), its own stdin/stdout/stderr (pipes ma
 the test, as Popen's), the test's environment and working folder, `sys.argv` and
 `__main__` as `-m` sets them, and the interpreter's normal exit (atexit, threads
 joined, stdio flushed), so exit codes and tracebacks are what `-m` gives. What differs:
-its parent is the zygote (its exit status is relayed to the test), and it shares the
-zygote's hash seed. A command whose environment changes what Python does at start-up
-(PYTHON*, the locale) is run with a real exec instead, and so is every command when
-POSTROOM_TEST_EXEC=1. Tests about start-up itself, peak memory or process trees use
-subprocess directly and are not touched.
+its parent is the zygote (its exit status is relayed to the test), and it shares its
+zygote's hash seed (there are two, taken in turn, each with a seed of its own). A
+command whose environment changes what Python does at start-up (PYTHON*, the locale)
+is run with a real exec instead, and so is every command when POSTROOM_TEST_EXEC=1.
+Tests about start-up itself, peak memory or process trees use subprocess directly
+and are not touched.
 """
 
 from __future__ import annotations
@@ -152,20 +153,27 @@ class _Zygote:
         os.rmdir(self.folder)
 
 
-_zygote: _Zygote | None = None
+# Two zygotes, taken in turn: each has its own hash seed, so two commands in a row (a
+# build and its rebuild, compared byte for byte) run under different seeds, as two
+# exec'd commands do, and an order that depends on string hashing still shows.
+_zygotes: list[_Zygote] = []
+_turn = 0
 _lock = threading.Lock()
 
 
 def popen(args: list[str], env: dict[str, str], stdin=None):
     """`subprocess.Popen(args, env=env, stdin=stdin, stdout=PIPE, stderr=PIPE, text=True)`
-    for `[sys.executable, "-m", MODULE, ...]`, forked from the zygote when it can be."""
-    global _zygote
+    for `[sys.executable, "-m", MODULE, ...]`, forked from a zygote when it can be."""
+    global _turn
     forkable = args[:2] == [sys.executable, "-m"] and os.environ.get(EXEC_ENV) != "1"
-    with _lock:
-        if forkable and _zygote is None:
-            _zygote = _Zygote()
-    if forkable and _startup_env(env) == _startup_env(_zygote.env):
-        return Forked(_zygote, args, env, stdin)
+    if forkable:
+        with _lock:
+            if not _zygotes:
+                _zygotes.extend(_Zygote() for _ in range(2))
+            zygote = _zygotes[_turn % 2]
+            _turn += 1
+        if _startup_env(env) == _startup_env(zygote.env):
+            return Forked(zygote, args, env, stdin)
     return subprocess.Popen(
         args, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
