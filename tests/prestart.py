@@ -8,9 +8,10 @@ postroom once and done nothing else: no thread, no database, no logging set up.
 
 Each command is still a process of its own, as a real `python -m postroom.scheduler`
 is: its own pid (signals, SIGKILL, /proc), its own stdin/stdout/stderr (pipes made by
-the test, as Popen's), the test's environment and working folder, `sys.argv` and
-`__main__` as `-m` sets them, and the interpreter's normal exit (atexit, threads
-joined, stdio flushed), so exit codes and tracebacks are what `-m` gives. What differs:
+the test, as Popen's), the test's environment and working folder, `sys.argv`,
+`sys.orig_argv` (SIGHUP re-execs from it) and `__main__` as `-m` sets them, and the
+interpreter's normal exit (atexit, threads joined, stdio flushed), so exit codes and
+tracebacks are what `-m` gives. What differs:
 its parent is the zygote (its exit status is relayed to the test), and it shares its
 zygote's hash seed (there are two, taken in turn, each with a seed of its own). A
 command whose environment changes what Python does at start-up (PYTHON*, the locale)
@@ -49,19 +50,23 @@ class Forked:
     def __init__(self, zygote: _Zygote, args: list[str], env: dict[str, str], stdin) -> None:
         self.args = args
         self.returncode: int | None = None
+        argv = [os.fspath(a) for a in args[3:]]  # as Popen takes paths
+        request = json.dumps({"module": args[2], "argv": argv, "env": env, "cwd": os.getcwd()})
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDONLY) if stdin == subprocess.DEVNULL else None
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._conn.connect(zygote.path)
-            request = {"module": args[2], "argv": args[3:], "env": env, "cwd": os.getcwd()}
             fds = [0 if devnull is None else devnull, out_w, err_w]
-            socket.send_fds(self._conn, [json.dumps(request).encode()], fds)
+            socket.send_fds(self._conn, [request.encode()], fds)
             reply = self._conn.recv(64)
             if not reply:
                 raise RuntimeError(f"the test zygote did not start {args}")
             self.pid = int(reply)
+        except BaseException:
+            self._conn.close()
+            raise
         finally:
             for fd in (out_w, err_w, devnull):
                 if fd is not None:
@@ -206,8 +211,16 @@ def _serve(path: str) -> tuple[dict, list[int]] | None:
                     return None
             elif key.fileobj is listener:
                 conn, _ = listener.accept()
-                message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                conn.settimeout(10)  # a test that connected and then failed never blocks it
+                try:
+                    message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                except OSError:
+                    conn.close()
+                    continue
+                conn.settimeout(None)
                 if len(fds) != 3 or threading.active_count() != 1:
+                    for fd in fds:
+                        os.close(fd)
                     conn.close()  # never fork a process with threads
                     continue
                 pid = os.fork()
@@ -251,6 +264,7 @@ def _become(request: dict, fds: list[int]) -> None:
     os.chdir(request["cwd"])
     sys.path[0] = os.getcwd()  # as -m puts it
     sys.argv = ["-m", *request["argv"]]  # run_module sets argv[0] to the module's file
+    sys.orig_argv = [sys.executable, "-m", request["module"], *request["argv"]]  # a re-exec's
     sys.modules.pop(request["module"], None)  # -m finds it not yet imported, as here
     runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
 
