@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import prestart
 from postroom.core.config import Site
 from postroom.core.schedule import next_slot
 from smtp_sink import SmtpSink
@@ -43,13 +44,8 @@ def postroom(
 ) -> subprocess.CompletedProcess:
     """One CLI command, run to completion."""
     command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args]
-    return subprocess.run(
-        command,
-        env={**postroom_env(clock_offset), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # forked from a prestarted Python, as subprocess.run would run it (tests/prestart.py)
+    return prestart.run(command, env={**postroom_env(clock_offset), **(env or {})}, timeout=120)
 
 
 class Service:
@@ -67,13 +63,8 @@ class Service:
     ) -> None:
         command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), verb]
         command += ["--log-format", "json", *args]
-        self.process = subprocess.Popen(
-            command,
-            env={**postroom_env(clock_offset), **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # a process of its own, forked from a prestarted Python (tests/prestart.py)
+        self.process = prestart.popen(command, env={**postroom_env(clock_offset), **(env or {})})
         self.events: list[dict] = []
         self.stray: list[str] = []  # stdout lines that are not JSON: there must be none
         self._changed = threading.Condition()

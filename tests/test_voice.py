@@ -6,6 +6,7 @@ real `postroom` command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 import lxml.html
+import prestart
 import pytest
 from lxml import etree
 from migration_support import make_older
@@ -46,13 +48,8 @@ def store(site):
 
 
 def postroom(site, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), *args]
+    return prestart.run(command, env=dict(os.environ) if env is None else env, timeout=120)
 
 
 def test_the_lead_story_is_the_newest_of_posts_picked_up_together(site, store):
