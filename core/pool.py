@@ -12,6 +12,10 @@ What every such pool must get right, kept here once:
 - a signal landing while a worker starts must not leave it outside the pool's list
   (`ctrl_c_held`);
 - on any error or interrupt the pool ends at once, no worker left running (`stop_now`);
+- a worker ends when the process that started the pool is gone, however it went (a
+  SIGKILL, an OOM kill, the service abandoning a job at its stop deadline): the
+  forkserver hands workers no tie to that process, so without this they would wait for
+  work for ever, holding the store and the command's stdout (`_watch_parent`);
 - few tasks in flight, results taken in order (`in_order`): memory stays flat however
   many tasks there are, when the parent is slower than the workers.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import select
 import signal
 import threading
 from collections import deque
@@ -74,14 +79,50 @@ def start(
         max_workers=workers,
         mp_context=context,
         initializer=_started,
-        initargs=(initializer, initargs),
+        initargs=(os.getpid(), initializer, initargs),
     )
 
 
-def _started(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _started(
+    parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
+) -> None:
     worker_start()
+    _watch_parent(parent)
     if initializer is not None:
         initializer(*initargs)
+
+
+def _watch_parent(pid: int) -> None:
+    """End this worker the moment process `pid` (the pool's owner) ends. A worker's
+    parent is the forkserver, which outlives the owner while any worker holds its pipe:
+    so neither notices. A pidfd turns readable when its process ends (Linux 5.3);
+    elsewhere, a look each second."""
+    try:
+        watched = os.pidfd_open(pid)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except (AttributeError, OSError):
+        watched = None
+
+    def watch() -> None:
+        if watched is not None:
+            select.select([watched], [], [])
+        else:
+            while _alive(pid):
+                threading.Event().wait(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pool-owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists
+        return True
+    return True
 
 
 def in_order(

@@ -199,3 +199,20 @@ def test_ctrl_c_stops_a_parallel_build_at_once_and_leaves_no_process(
     assert returncode == code, (returncode, err)
     assert said in err and "Traceback" not in err, err
     assert not (site.public_dir / MANIFEST).exists()  # stopped mid-build: not recorded
+
+
+@pytest.mark.once
+def test_workers_end_with_a_build_killed_outright(tmp_path):
+    """SIGKILL (an OOM kill; the service abandoning a job at its stop deadline) gives the
+    build no chance to stop its pool: the workers must see it gone by themselves, or they
+    wait for work for ever, holding the store and the command's stdout (a pipe reader
+    such as `postroom run | tee` would hang)."""
+    site, store = scanned_site(tmp_path / "site", 600, words=400)
+    store.close()
+    write(site.root / "postroom.toml", CONFIG.replace("Notes", "Other notes"))
+    cmd = [sys.executable, "-c", BUILD_ONLY, "--site", str(site.root), "run", "--once", "--no-send"]
+    returncode, _ = stop_while_workers_run(
+        cmd, "parent", signal.SIGKILL, marker="postroom.feeds.parallel", gone_within=2
+    )
+    assert returncode == -signal.SIGKILL
+    assert not (site.public_dir / MANIFEST).exists()
