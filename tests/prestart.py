@@ -191,6 +191,14 @@ def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
     return subprocess.CompletedProcess(args, process.returncode, out, err)
 
 
+def postroom(*args: object, env: dict[str, str] | None = None, timeout: float = 120):
+    """`postroom ARGS...` (the console script runs `postroom.scheduler:main`, as `-m` does)
+    to completion, in the test's environment unless `env`: a CompletedProcess. The
+    installed script itself is run by tests/test_wheel.py and test_cli's first test."""
+    command = [sys.executable, "-m", "postroom.scheduler", *map(str, args)]
+    return run(command, env=dict(os.environ) if env is None else env, timeout=timeout)
+
+
 # --- the zygote itself: `python tests/prestart.py SOCKET CWD` ---
 
 
