@@ -47,34 +47,64 @@ def _startup_env(env: dict[str, str]) -> dict[str, str]:
 class Forked:
     """A command forked by the zygote, with the part of Popen's interface tests use."""
 
-    def __init__(self, zygote: _Zygote, args: list[str], env: dict[str, str], stdin) -> None:
+    def __init__(
+        self,
+        zygote: _Zygote,
+        args: list[str],
+        env: dict[str, str],
+        stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) -> None:
         self.args = args
         self.returncode: int | None = None
         argv = [os.fspath(a) for a in args[3:]]  # as Popen takes paths
         request = json.dumps({"module": args[2], "argv": argv, "env": env, "cwd": os.getcwd()})
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        devnull = os.open(os.devnull, os.O_RDONLY) if stdin == subprocess.DEVNULL else None
+        # as Popen's: PIPE (read here, as text), DEVNULL, an fd; stderr also STDOUT
+        ours: list[int] = []  # fds opened here for the child, closed once it has them
+
+        def child_end(how, writing: bool) -> tuple[int, int | None]:
+            """(the fd the child gets, the read end kept here or None)"""
+            if how == subprocess.PIPE:
+                read, write = os.pipe()
+                ours.append(write if writing else read)
+                return (write, read) if writing else (read, write)
+            if how == subprocess.DEVNULL:
+                ours.append(os.open(os.devnull, os.O_WRONLY if writing else os.O_RDONLY))
+                return ours[-1], None
+            if how is None:
+                return (1 if writing else 0), None
+            return (how if isinstance(how, int) else how.fileno()), None
+
+        if stdin not in (None, subprocess.DEVNULL):
+            raise ValueError("a forked command's stdin is the test's or DEVNULL")
+        child_in, _ = child_end(stdin, writing=False)
+        child_out, out_r = child_end(stdout, writing=True)
+        if stderr == subprocess.STDOUT:
+            child_err, err_r = child_out, None
+        else:
+            child_err, err_r = child_end(stderr, writing=True)
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._conn.connect(zygote.path)
-            fds = [0 if devnull is None else devnull, out_w, err_w]
-            socket.send_fds(self._conn, [request.encode()], fds)
+            socket.send_fds(self._conn, [request.encode()], [child_in, child_out, child_err])
             reply = self._conn.recv(64)
             if not reply:
                 raise RuntimeError(f"the test zygote did not start {args}")
             self.pid = int(reply)
         except BaseException:
             self._conn.close()
-            raise
-        finally:
-            for fd in (out_w, err_w, devnull):
+            for fd in (out_r, err_r):
                 if fd is not None:
                     os.close(fd)
+            raise
+        finally:
+            for fd in ours:
+                os.close(fd)
         self.stdin = None
         # text, as Popen(text=True) reads; closed by communicate or at exit, as Popen's
-        self.stdout = open(out_r, encoding=None)  # noqa: SIM115
-        self.stderr = open(err_r, encoding=None)  # noqa: SIM115
+        self.stdout = None if out_r is None else open(out_r, encoding=None)  # noqa: SIM115
+        self.stderr = None if err_r is None else open(err_r, encoding=None)  # noqa: SIM115
 
     def _settle(self, timeout: float | None) -> bool:
         if self.returncode is not None:
@@ -112,13 +142,13 @@ class Forked:
         self.send_signal(9)
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
-        said: dict[str, str] = {}
-
         def drain(name: str) -> None:
             with getattr(self, name) as stream:
                 said[name] = stream.read()
 
-        readers = [threading.Thread(target=drain, args=(n,)) for n in ("stdout", "stderr")]
+        said = {n: None for n in ("stdout", "stderr") if getattr(self, n) is None}
+        names = [n for n in ("stdout", "stderr") if getattr(self, n) is not None]
+        readers = [threading.Thread(target=drain, args=(n,)) for n in names]
         for reader in readers:
             reader.start()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -166,9 +196,17 @@ _turn = 0
 _lock = threading.Lock()
 
 
-def popen(args: list[str], env: dict[str, str], stdin=None):
-    """`subprocess.Popen(args, env=env, stdin=stdin, stdout=PIPE, stderr=PIPE, text=True)`
-    for `[sys.executable, "-m", MODULE, ...]`, forked from a zygote when it can be."""
+def popen(
+    args: list[str],
+    env: dict[str, str],
+    stdin=None,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+):
+    """`subprocess.Popen(args, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
+    text=True)` for `[sys.executable, "-m", MODULE, ...]`, forked from a zygote when it
+    can be (stdin: None or DEVNULL; stdout and stderr: PIPE, DEVNULL or a file, and
+    stderr STDOUT, as Popen's)."""
     global _turn
     forkable = args[:2] == [sys.executable, "-m"] and os.environ.get(EXEC_ENV) != "1"
     if forkable:
@@ -178,10 +216,8 @@ def popen(args: list[str], env: dict[str, str], stdin=None):
             zygote = _zygotes[_turn % 2]
             _turn += 1
         if _startup_env(env) == _startup_env(zygote.env):
-            return Forked(zygote, args, env, stdin)
-    return subprocess.Popen(
-        args, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+            return Forked(zygote, args, env, stdin, stdout, stderr)
+    return subprocess.Popen(args, env=env, stdin=stdin, stdout=stdout, stderr=stderr, text=True)
 
 
 def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
@@ -189,6 +225,14 @@ def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
     process = popen(args, env)
     out, err = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def postroom(*args: object, env: dict[str, str] | None = None, timeout: float = 120):
+    """`postroom ARGS...` (the console script runs `postroom.scheduler:main`, as `-m` does)
+    to completion, in the test's environment unless `env`: a CompletedProcess. The
+    installed script itself is run by tests/test_wheel.py and test_cli's first test."""
+    command = [sys.executable, "-m", "postroom.scheduler", *map(str, args)]
+    return run(command, env=dict(os.environ) if env is None else env, timeout=timeout)
 
 
 # --- the zygote itself: `python tests/prestart.py SOCKET CWD` ---

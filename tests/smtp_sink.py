@@ -13,9 +13,12 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -30,6 +33,12 @@ class Received:
     @property
     def message(self) -> EmailMessage:
         return email.message_from_bytes(self.data, policy=email.policy.default)
+
+    @property
+    def headers(self) -> EmailMessage:
+        """The message's headers, parsed as `message` parses them, without its body (a
+        quarter of the time of a whole digest's)."""
+        return BytesHeaderParser(policy=email.policy.default).parsebytes(self.data)
 
 
 @dataclass
@@ -48,7 +57,9 @@ class _Handler:
         self.deferred: set[str] = set()
         self.asked: Counter[str] = Counter()
         self.datas = 0
-        self.lock = threading.Lock()
+        self.copies: Counter[str] = Counter()  # messages accepted per recipient, as they come
+        # held by the handler while it records; notified at each message it accepts
+        self.lock = threading.Condition()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
@@ -73,6 +84,8 @@ class _Handler:
             for rcpt in envelope.rcpt_tos:
                 options = tuple(envelope.mail_options)
                 self.received.append(Received(rcpt, envelope.original_content, options))
+                self.copies[rcpt] += 1
+            self.lock.notify_all()
             return f"250 2.0.0 queued as {len(self.received)}"
 
 
@@ -104,7 +117,28 @@ class SmtpSink:
             return list(self.handler.received)
 
     def counts(self) -> Counter[str]:
-        return Counter(r.recipient for r in self.received)
+        with self.handler.lock:
+            return Counter(self.handler.copies)
+
+    @property
+    def sent(self) -> int:
+        """Messages accepted so far, one per recipient (as len(received), without a copy)."""
+        return len(self.handler.received)
+
+    @property
+    def reached(self) -> int:
+        """Recipients with at least one message (as len(counts()), without a copy)."""
+        return len(self.handler.copies)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, why: str) -> None:
+        """Block until `condition` (of `sent`, `reached`, ...) holds, checking it each
+        time a message is accepted rather than polling; fail with `why` after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self.handler.lock:
+            while not condition():
+                left = deadline - time.monotonic()
+                assert left > 0, why
+                self.handler.lock.wait(left)
 
     def asked(self) -> Counter[str]:
         """RCPTs per address, accepted or refused: one per try."""

@@ -10,7 +10,6 @@ import logging
 import mailbox
 import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote
 
+import prestart
 import pytest
 from dovecot_support import PASSWORD, Dovecot
 from postroom.emails.bounces import Found, read_report
@@ -501,7 +501,7 @@ def test_a_pipe_or_a_link_in_the_maildir_is_passed_over(tmp_path, capsys):
         (new / "a-link").symlink_to(outside)
         command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root), "bounces"]
         env = {**os.environ, "POSTROOM_SECRET": SECRET}
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+        done = prestart.run(command, env=env, timeout=60)  # forked: tests/prestart.py
     assert done.returncode == 0, done.stderr
     assert "1 hard bounces" in done.stdout
     assert (new / "a-pipe").exists() and (new / "a-link").is_symlink()  # left as they were

@@ -1,4 +1,4 @@
-"""The postroom command as a user runs it, in a subprocess."""
+"""The postroom command as a user runs it, in a process of its own."""
 
 import json
 import subprocess
@@ -6,25 +6,34 @@ import sys
 from pathlib import Path
 
 import feedparser
+import prestart
 from postroom import __version__
 from support import ARCHIVE, NEWS_PAGE, make_site, write
 
 POSTROOM = Path(sys.executable).with_name("postroom")
 
 
-def postroom(*args, check=False):
-    return subprocess.run([POSTROOM, *map(str, args)], capture_output=True, text=True, check=check)
+def postroom(*args, check=False, installed=False):
+    """The command in a process of its own: forked from a prestarted Python running what
+    the installed script runs (tests/prestart.py), or with `installed`, that script."""
+    if installed:
+        command = [POSTROOM, *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True, check=check)
+    done = prestart.postroom(*args)
+    if check:
+        done.check_returncode()
+    return done
 
 
 def test_init_then_run_once_writes_feeds_and_says_what_it_did(tmp_path):
     site_dir = tmp_path / "site"
-    postroom("init", site_dir, check=True)
+    postroom("init", site_dir, check=True, installed=True)
     write(site_dir / "content/archive.txt", ARCHIVE)
-    out = postroom("--site", site_dir, "run", "--once", check=True).stdout
+    out = postroom("--site", site_dir, "run", "--once", check=True, installed=True).stdout
     assert "2 posts: 2 new, 0 updated" in out and "files written" in out
     atom = feedparser.parse((site_dir / "public/atom.xml").read_bytes())
     assert not atom.bozo and len(atom.entries) == 2
-    again = postroom("--site", site_dir, "run", "--once", check=True).stdout
+    again = postroom("--site", site_dir, "run", "--once", check=True, installed=True).stdout
     assert "0 new, 0 updated" in again and "0 files written" in again
 
 

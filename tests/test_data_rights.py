@@ -10,10 +10,10 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import prestart
 import pytest
 from postroom.content.intake import scan
 from postroom.core.clock import clock_from_env
@@ -38,7 +38,6 @@ from postroom.store.welcomes import claim_welcome
 from sqlalchemy import inspect, select, update
 from support import make_site, write
 
-POSTROOM = Path(sys.executable).with_name("postroom")
 SECRET = "test-secret-that-is-long-enough"
 SITE = (
     '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Practice Notes"\n'
@@ -56,9 +55,9 @@ def secret(monkeypatch):
 
 
 def cli(site, *args: str) -> subprocess.CompletedProcess:
-    """The command as a user runs it, in its own process."""
-    command = [POSTROOM, "--site", site.root, "subscribers", *args]
-    return subprocess.run(command, capture_output=True, text=True)
+    """The command as a user runs it, in its own process (forked from a prestarted Python,
+    tests/prestart.py)."""
+    return prestart.postroom("--site", site.root, "subscribers", *args)
 
 
 def run(site, capsys, *args: str) -> tuple[int, str, str]:

@@ -88,6 +88,7 @@ def mime_parts(site, issue, address: str = LONG_ADDRESS) -> dict[str, tuple[byte
 # --- defect 2: the HTML budget ------------------------------------------------------
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_a_twenty_post_full_text_issue_stays_under_gmails_clipping(tmp_path):
     site = make_site(tmp_path, config=FULL)
     posts = [long_post(n) for n in range(1, 21)]
@@ -175,6 +176,7 @@ def test_the_service_logs_what_the_budget_cut_from_an_issue_it_makes(tmp_path, c
     assert line.startswith("digest: issue 1: ") and "to excerpts" in line
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 @pytest.mark.parametrize(
     ("value", "why"),
     [("15", "at least 16"), ("96", "at most 95"), ('"90"', "")],
@@ -184,6 +186,7 @@ def test_max_html_kb_is_checked(tmp_path, value, why):
         make_site(tmp_path, config=BASE + f"[digest]\nmax_html_kb = {value}\n")
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_an_issue_of_hundreds_of_posts_keeps_its_footer_and_counts_the_rest(tmp_path):
     site = make_site(tmp_path, config=BASE + "[digest]\nmax_posts = 5\nmax_html_kb = 16\n")
     posts = [make_post(n, title=f"Post number {n} " + "with a long title " * 4) for n in range(400)]
@@ -200,6 +203,7 @@ def test_an_issue_of_hundreds_of_posts_keeps_its_footer_and_counts_the_rest(tmp_
 # --- defect 3: the same content in both parts ---------------------------------------
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_full_text_goes_in_the_text_part_too(tmp_path):
     site = make_site(tmp_path, config=FULL)
     post = make_post(
@@ -223,6 +227,7 @@ def test_full_text_goes_in_the_text_part_too(tmp_path):
     assert all("://" in x or LONG_ADDRESS in x for x in long_lines), long_lines
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_excerpts_are_what_both_parts_show_without_full_text(tmp_path):
     site = make_site(tmp_path, config=BASE)
     rendered = render_digest(site, 1, [long_post(1)])
@@ -238,6 +243,7 @@ URLS = [None, "https://www.communitycare.co.uk/a?b=1&c=2"]
 DATES = [DateSource.PICKED_UP, DateSource.TEXT]
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 @pytest.mark.parametrize(
     ("author", "source", "url", "dated"), list(itertools.product(AUTHORS, SOURCES, URLS, DATES))
 )
@@ -285,6 +291,7 @@ def test_every_combination_of_credit_parts_reads_as_a_sentence(
 # --- defect 13: plain-text conventions -------------------------------------------------
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_plain_text_signature_alignment_spacing_and_a_plain_unsubscribe_line(tmp_path):
     site = make_site(tmp_path, config=BASE)
     rendered = render_digest(site, 1, [make_post(n) for n in range(1, 13)])
@@ -312,6 +319,7 @@ def test_plain_text_signature_alignment_spacing_and_a_plain_unsubscribe_line(tmp
 # --- defect 10: Outlook --------------------------------------------------------------
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_outlook_gets_a_centred_600px_wrapper_and_the_client_metas(tmp_path):
     rendered = render_digest(make_site(tmp_path, config=BASE), 1, [make_post(1)])
     html = rendered.html
@@ -363,6 +371,7 @@ def filled(html: str) -> str:
     return html.replace(ADDRESS, LONG_ADDRESS).replace(UNSUBSCRIBE_URL, url)
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 def test_the_design_reads_as_a_newsletter(tmp_path):
     site = make_site(
         tmp_path,
@@ -427,6 +436,7 @@ def showcase_html(tmp_path_factory) -> str:
     return filled(render_digest(make_site(root, config=config), 4, showcase_posts()).html)
 
 
+@pytest.mark.once  # rendered in memory: no store is read or written
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("styles", ["with-style", "style-stripped"])
 def test_every_layout_fits_and_every_text_is_readable(

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import feedparser
+import prestart
 from postroom.feeds.writer import clear_stale_temps, read_manifest
 from postroom.store import Store
 from postroom.store.schema import outbox
@@ -80,7 +81,7 @@ def test_a_build_killed_mid_write_leaves_no_page_online_once_its_posts_are_withd
     pages = [public / "posts" / numbered(n)[1] / "index.html" for n in range(BATCH)]
 
     command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site.root)]
-    runner = subprocess.Popen(
+    runner = prestart.popen(  # forked from a prestarted Python: its own process
         [*command, "run", "--once", "--no-send"],
         env=postroom_env(),
         stdout=subprocess.DEVNULL,
@@ -223,9 +224,8 @@ def test_a_killed_smtp_sender_is_reported_with_no_more_resent_than_were_in_fligh
 
 def postroom_process(site: Path, *args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "postroom.scheduler", "--site", str(site), *args]
-    return subprocess.Popen(
-        command, env=postroom_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    # forked from a prestarted Python (tests/prestart.py): a process of its own
+    return prestart.popen(command, env=postroom_env(), stderr=subprocess.DEVNULL)
 
 
 # --- 13. public/ deleted under a running service ---

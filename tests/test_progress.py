@@ -11,6 +11,7 @@ import sys
 import time
 
 import hostile_site
+import prestart
 import pytest
 from postroom.service.progress import LINE_EVERY, QUIET_SECONDS, Reporter
 from service_support import postroom_env
@@ -51,11 +52,11 @@ def test_a_cold_check_on_a_terminal_draws_a_bar(tmp_path):
     for n in range(4000):
         write(root / f"content/p{n:04d}.md", hostile_site.markdown(f"Post {n}", "2024-01-01", body))
     leader, follower = pty.openpty()
-    process = subprocess.Popen(
+    process = prestart.popen(  # forked from a prestarted Python (tests/prestart.py)
         [sys.executable, "-m", "postroom.scheduler", "--site", str(root), "check"],
+        env={**postroom_env(), "COLUMNS": "100", "TERM": "xterm"},
         stdout=subprocess.DEVNULL,
         stderr=follower,
-        env={**postroom_env(), "COLUMNS": "100", "TERM": "xterm"},
     )
     os.close(follower)
     seen = b""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import prestart
 from playwright.sync_api import expect
 from postroom.content.intake import scan
 from postroom.core.config import Config, Site, open_site
@@ -53,12 +54,8 @@ def serve(root: Path, port: int) -> Iterator[tuple[str, str]]:
     printed, everything it printed before it)."""
     env = os.environ | {"POSTROOM_SECRET": SECRET.decode()}
     command = [sys.executable, "-m", "postroom.scheduler", "--site", str(root), "serve"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = prestart.popen(  # forked from a prestarted Python (tests/prestart.py)
+        [*command, "--port", str(port)], env=env, stderr=subprocess.STDOUT
     )
     try:
         said = []

@@ -1,16 +1,12 @@
 """The subscriber list on a real SQLite file, and its CLI."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+import prestart
 import pytest
 from postroom.store import Store
 from postroom.store.subscribers import AddressError, Status, SubscriberList, normalize_address
 from support import make_site
-
-POSTROOM = Path(sys.executable).with_name("postroom")
 
 
 @pytest.fixture
@@ -70,9 +66,7 @@ def test_subscribers_cli(tmp_path):
     site = make_site(tmp_path)
 
     def run(*args):
-        return subprocess.run(
-            [POSTROOM, "--site", site.root, "subscribers", *args], capture_output=True, text=True
-        )
+        return prestart.postroom("--site", site.root, "subscribers", *args)  # its own process
 
     assert run("add", "Jane@Example.org", "--name", "Jane").returncode == 0
     bad = run("add", "nope")

@@ -3,10 +3,8 @@ no address) and those of the old format, still good for their lifetime."""
 
 import base64
 import os
-import subprocess
-import sys
-from pathlib import Path
 
+import prestart
 import pytest
 from postroom.emails.tokens import Purpose, TokenError, make_token, read_token, secret_from_env
 from postroom.store import Store
@@ -14,7 +12,6 @@ from postroom.store.subscribers import Status, SubscriberList
 from support import legacy_token, make_site
 
 SECRET = b"a-test-secret-that-is-long-enough"
-POSTROOM = Path(sys.executable).with_name("postroom")
 LIST = {7: "jane@example.org", 8: "other@example.org", 300_000: "many@example.org"}
 # Minted by c6e6512's emails.tokens.make_token(SECRET, purpose, "jane@example.org", 1764000000)
 OLD_UNSUBSCRIBE = (
@@ -124,11 +121,9 @@ def test_cli_unsubscribe_with_a_new_or_an_old_token(tmp_path):
     env = {**os.environ, "POSTROOM_SECRET": SECRET.decode()}
 
     def unsubscribe(token):
-        return subprocess.run(
-            [POSTROOM, "--site", site.root, "subscribers", "unsubscribe", "--token", token],
-            capture_output=True,
-            text=True,
-            env=env,
+        # its own process, forked from a prestarted Python (tests/prestart.py)
+        return prestart.postroom(
+            "--site", site.root, "subscribers", "unsubscribe", "--token", token, env=env
         )
 
     jane = book.find("jane@example.org")
