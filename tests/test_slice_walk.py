@@ -1,0 +1,229 @@
+"""The safety-net walk in slices (service.slices) against one full walk: after a whole
+cycle, the same store rows and the same report, whatever changed without an event.
+
+One content folder, two SQLite stores, as in tests/test_delta_scan.py: each step changes
+the folder, then the "full" store is scanned by one walk of everything and the "sliced"
+store by a cycle of slices (each top-level folder its own slice) ending in the delta
+scan of what the slices found differs."""
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from postroom.content.intake import scan
+from postroom.service import slices
+from postroom.service.slices import SliceWalk, Walk
+from postroom.store import Store
+from postroom.store.layout import top_level
+from sqlalchemy import select
+from support import make_site, write
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def md(title: str, day: str = "2021-07-23", body: str = "Text.") -> str:
+    return f"---\ntitle: {title}\ndate: {day}\nauthor: Sam\n---\n{body}\n"
+
+
+def rows(store: Store) -> dict[str, list[tuple]]:
+    from postroom.store.schema import files, posts, versions
+
+    with store.engine.connect() as conn:
+        return {
+            table.name: sorted(tuple(row) for row in conn.execute(select(table)).all())
+            for table in (files, posts, versions)
+        }
+
+
+def fields(report) -> dict:
+    found = dict(report.__dict__)
+    del found["walked"]
+    return found
+
+
+class Pair:
+    def __init__(self, root: Path) -> None:
+        self.site = make_site(
+            root,
+            {
+                "a.md": md("Alpha"),
+                "2019/01/b.md": md("Beta"),
+                "2019/02/c.md": md("Gamma"),
+                "2020/d.md": md("Delta"),
+                "2020/deep/e.md": md("Epsilon"),
+                "2021/f.md": md("Zeta"),
+                "zz/g.md": md("Eta"),
+            },
+        )
+        self.content = self.site.content_dir
+        self.full = Store(f"sqlite:///{root / 'full.db'}")
+        self.sliced = Store(f"sqlite:///{root / 'sliced.db'}")
+        self.walk = SliceWalk(self.site, self.sliced, slice_files=1)
+        self.now = T0
+        assert len(scan(self.site, self.full, self.now).new) == 7
+        scan(self.site, self.sliced, self.now)
+        assert rows(self.full) == rows(self.sliced)
+
+    def close(self) -> None:
+        self.full.close()
+        self.sliced.close()
+
+    def cycle(self, between=None):
+        """One cycle of slices on the sliced store (`between(n)` after slice n), then its
+        scan; the outcome and the scan's report (None when nothing differed)."""
+        self.now += timedelta(minutes=5)
+        n = 0
+        while not (outcome := self.walk.step()).done:
+            n += 1
+            if between:
+                between(n)
+        if outcome.walk is Walk.SCOPE:
+            return outcome, scan(self.site, self.sliced, self.now, scope=outcome.scope)
+        if outcome.walk is Walk.FULL:
+            return outcome, scan(self.site, self.sliced, self.now)
+        return outcome, None
+
+    def step(self, between=None):
+        """A cycle against a full walk at the same moment: the same rows and report."""
+        outcome, sliced = self.cycle(between)
+        full = scan(self.site, self.full, self.now)
+        assert rows(self.full) == rows(self.sliced)
+        if sliced is None:
+            assert not full.changed and not full.parsed and not full.problems
+        else:
+            assert fields(full) == fields(sliced)
+        return outcome, full, sliced
+
+
+@pytest.fixture
+def pair(tmp_path):
+    made = Pair(tmp_path)
+    yield made
+    made.close()
+
+
+def test_nothing_changed_means_no_scan_at_all(pair):
+    outcome, _, sliced = pair.step()
+    assert outcome.walk is Walk.NOTHING and sliced is None
+
+
+def test_new_edited_and_deleted_files_in_many_folders_and_the_root(pair):
+    write(pair.content / "2019" / "01" / "new.md", md("Theta"))
+    write(pair.content / "2020" / "d.md", md("Delta", body="Edited."))
+    (pair.content / "2021" / "f.md").unlink()
+    write(pair.content / "root.md", md("Iota"))
+    (pair.content / "a.md").unlink()
+    write(pair.content / "fresh" / "h.md", md("Kappa"))
+    outcome, full, sliced = pair.step()
+    assert outcome.walk is Walk.SCOPE and not sliced.walked
+    assert (len(full.new), len(full.updated), len(full.withdrawn)) == (3, 1, 2)
+
+
+def test_a_file_moved_between_two_slices_is_a_rename_either_way(pair):
+    os.rename(pair.content / "zz" / "g.md", pair.content / "2019" / "g.md")  # late -> early
+    os.rename(pair.content / "2019" / "02" / "c.md", pair.content / "zz" / "c.md")  # early -> late
+    _, full, _ = pair.step()
+    assert not full.changed and full.parsed == 2  # the same posts, their files moved
+
+
+def test_gone_folders_and_root_files_are_found_from_what_the_store_knows(pair):
+    for path in (pair.content / "2020").rglob("*.md"):
+        path.unlink()
+    for folder in sorted((pair.content / "2020").rglob("*"), reverse=True):
+        folder.rmdir()
+    (pair.content / "2020").rmdir()
+    os.rename(pair.content / "zz", pair.content / ".hidden")  # out of the walk's sight
+    os.rename(pair.content / "2021", pair.content / "elsewhere")
+    os.symlink(pair.content / "elsewhere", pair.content / "2021")  # a link: not walked
+    _, full, _ = pair.step()
+    assert len(full.withdrawn) == 3 and full.parsed == 1  # elsewhere/f.md: the same post
+
+
+def test_a_sidecar_beside_a_root_file_changes_its_post(pair):
+    write(pair.content / "a.meta.toml", 'author = "Someone Else"\n')
+    _, full, _ = pair.step()
+    assert len(full.updated) == 1
+
+
+def test_a_refused_file_is_looked_at_every_cycle_and_mended_alike(pair, tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_text(md("Outside"))
+    os.symlink(outside, pair.content / "2019" / "link.md")
+    _, full, _ = pair.step()
+    assert any(p.file == "2019/link.md" for p in full.problems)
+    outcome, _, _ = pair.step()  # refused as before: asked again, nothing new
+    assert "2019/link.md" in outcome.scope.files
+    (pair.content / "2019" / "link.md").unlink()
+    write(pair.content / "2019" / "link.md", md("Lambda"))
+    _, full, _ = pair.step()
+    assert len(full.new) == 1 and not full.problems
+
+
+def test_what_only_a_full_walk_judges_ends_the_cycle_in_one(pair, monkeypatch):
+    write(pair.content / os.fsdecode(b"bad\xff") / "x.md", md("Mu"))  # a refused folder name
+    outcome, full, sliced = pair.step()
+    assert outcome.walk is Walk.FULL and sliced.walked and full.unlisted
+    (pair.content / os.fsdecode(b"bad\xff") / "x.md").unlink()
+    (pair.content / os.fsdecode(b"bad\xff")).rmdir()
+    monkeypatch.setattr(slices, "ROOT_FILES_MAX", 2)  # a flat folder of loose files
+    for n in range(3):
+        write(pair.content / f"loose-{n}.md", md(f"Loose {n}"))
+    outcome, full, _ = pair.step()
+    assert outcome.walk is Walk.FULL and len(full.new) == 3
+
+
+def test_a_change_during_a_cycle_is_found_by_it_or_by_the_next(pair):
+    """Ahead of the slices: found by this cycle. Behind them: by the next, as a walk
+    finds a change in a folder it has passed only the next time."""
+
+    def change(n: int) -> None:
+        if n == 1:  # the first slice (2019) is looked at; zz/ is not yet
+            write(pair.content / "zz" / "ahead.md", md("Nu"))
+            write(pair.content / "2019" / "behind.md", md("Xi"))
+
+    outcome, sliced = pair.cycle(change)
+    assert sliced is not None and len(sliced.new) == 1
+    assert "zz/ahead.md" in outcome.scope.files
+    _, sliced = pair.cycle()  # the next: level with a full walk (at another moment)
+    assert len(sliced.new) == 1
+    full = scan(pair.site, pair.full, pair.now)
+    assert len(full.new) == 2 and full.files == sliced.files
+    files = {name: [row[:2] for row in found] for name, found in rows(pair.full).items()}
+    assert files == {name: [row[:2] for row in found] for name, found in rows(pair.sliced).items()}
+
+
+def test_slices_are_grouped_by_last_cycles_counts(pair):
+    walk = SliceWalk(pair.site, pair.sliced, slice_files=3)
+
+    def slices() -> int:
+        n = 1
+        while not walk.step().done:
+            n += 1
+        return n
+
+    assert slices() == 4  # not counted yet: 2019, 2020, 2021 and zz each alone
+    assert slices() == 3  # 2019 (2 files), 2020 + 2021 (2 + 1), zz (1)
+
+
+def test_the_store_names_its_top_level_entries(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    try:
+        for path in [
+            "b.txt~",
+            "a.md",
+            "a-b/x.md",
+            "a/x.md",
+            "a/y/z.md",
+            "a0/x.md",
+            "ab/x.md",
+            "z.md",
+        ]:
+            write(site.content_dir / path, md(path))
+        scan(site, store, T0)
+        top = top_level(store)
+        assert top.files == {"a.md", "z.md"}  # a backup file is no post: no row
+        assert top.folders == {"a-b", "a", "a0", "ab"}
+    finally:
+        store.close()
