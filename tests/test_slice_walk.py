@@ -227,3 +227,48 @@ def test_the_store_names_its_top_level_entries(tmp_path):
         assert top.folders == {"a-b", "a", "a0", "ab"}
     finally:
         store.close()
+
+
+# --- the service: a change no event told of is found by the slices ---
+
+SITE = (
+    '[site]\nbase_url = "https://notes.example.org/"\n'
+    "[service]\npoll_seconds = 1\nquiet_seconds = 1\n"
+)
+
+
+def test_the_service_finds_an_edit_no_event_told_of(tmp_path):
+    """An edit made through a hard link outside the content folder raises no inotify
+    event in it (the kernel tells the watches of the path written through): only the
+    walk can find it, and with a healthy watcher the walk is done in slices."""
+    from service_support import Service
+
+    site = make_site(tmp_path / "site", config=SITE)
+    write(site.content_dir / "2019" / "a.md", md("Alpha"))
+    write(site.content_dir / "2020" / "b.md", md("Beta"))
+    link = tmp_path / "b-link.md"
+    os.link(site.content_dir / "2020" / "b.md", link)
+    with Service(site.root) as service:
+        service.wait_for(lambda e: e["event"] == "build")
+        said = [e["message"] for e in service.where("service")]
+        assert any("a walk of it in slices" in m for m in said), said
+        with open(link, "r+", encoding="utf-8") as out:  # in place: the same inode
+            out.seek(0)
+            out.write(md("Beta", body="Edited where no watch sees it."))
+            out.truncate()
+        beta = "2021-07-23-beta"
+        updated = service.wait_for(
+            lambda e: e["event"] == "scan" and beta in e.get("ids", {}).get("updated", []), 20
+        )[0]
+        at = next(n for n, e in enumerate(service.events) if e is updated)
+        service.wait_for(
+            lambda e: (
+                e["event"] == "build"
+                and "files written" in e["message"]
+                and next(n for n, x in enumerate(service.events) if x is e) > at
+            ),
+            10,
+        )
+        code, _ = service.terminate()
+    assert code == 0
+    assert "Edited where no watch sees it." in (site.public_dir / "feed.json").read_text()
