@@ -87,6 +87,7 @@ class Service:
         self._slice_took = 0.0  # and how long it took
         self._cycle_at = 0.0  # when the last cycle of slices began
         self._held_since: float | None = None  # a due slice put off for a held file
+        self._revive_said = ""  # why the watcher could not be started again, said once
         self.guard = Guard()  # a failing job is logged once per distinct error
         self.timetable = self._timetable()
 
@@ -302,11 +303,18 @@ class Service:
         of everything. With --poll-only, no inotify, a watcher that died or a queue that
         overflowed, a full walk every poll_seconds, as it always was."""
         watcher = self._watcher
+        if watcher is not None and self._revive(watcher):
+            event("service", "the content folder is back: watching it again")
         changes = watcher.take() if watcher is not None else Changes(everything=True)
         held = self.quiet.held()
         if not changes.everything and (changes or held):
             began = time.monotonic()
-            report = self.jobs.scan(ScanScope(changes.files | held, changes.folders))
+            try:
+                report = self.jobs.scan(ScanScope(changes.files | held, changes.folders))
+            except BaseException:
+                if watcher is not None:  # looked at again by the next scan, by path
+                    watcher.put_back(changes)
+                raise
             if report.walked:  # the delta could not judge it: that was a full walk
                 self._walked_at = began
                 return
@@ -319,6 +327,18 @@ class Service:
                 self._cycle_at = began
             self.jobs.walk_slice()
             self._slice_took = time.monotonic() - began
+
+    def _revive(self, watcher: ContentWatcher) -> bool:
+        """A watcher whose folder went and came back (`git clone` over it, a restore) is
+        started again, not left dead with a full walk at every scan until a restart."""
+        try:
+            return watcher.revive()
+        except OSError as exc:  # inotify limits: walks go on, and the next scan tries again
+            said = f"watching the content folder again failed: {exc}"
+            if said != self._revive_said:  # once, not at every scan
+                event("service", said, logging.WARNING)
+            self._revive_said = said
+            return False
 
     WALK_SHARE = 0.1  # at most this share of the time in the walk, with a healthy watcher
     HOLD_MAX = 10.0  # seconds a due slice waits for held files (one written for ever)

@@ -7,6 +7,9 @@ store by a cycle of slices (each top-level folder its own slice) ending in the d
 scan of what the slices found differs."""
 
 import os
+import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -272,3 +275,83 @@ def test_the_service_finds_an_edit_no_event_told_of(tmp_path):
         code, _ = service.terminate()
     assert code == 0
     assert "Edited where no watch sees it." in (site.public_dir / "feed.json").read_text()
+
+
+# --- the scan job in process (service.daemon.Service._scan_once), with a real watcher ---
+
+QUIET_NONE = '[site]\nbase_url = "https://notes.example.org/"\n[service]\nquiet_seconds = 0\n'
+
+
+class InProcess:
+    """A Service not started (no timers, no lease): its scan job run by hand, fed by a
+    real inotify watcher of the content folder."""
+
+    def __init__(self, root: Path) -> None:
+        from postroom.service.command import Context
+        from postroom.service.daemon import Service
+        from postroom.service.watch import ContentWatcher
+
+        self.site = make_site(root, {"2019/a.md": md("Alpha")}, config=QUIET_NONE)
+        self.store = Store(self.site.store_url)
+        self.service = Service(
+            Context(self.site, self.store, lambda: datetime.now(UTC)), None, poll_only=False
+        )
+        self.poked = threading.Event()
+        self.watcher = ContentWatcher(self.site.content_dir, self.poked.set)
+        self.watcher.start()
+        self.service._watcher = self.watcher
+        self.service._scan_once()  # the first: a walk of everything
+        self.service._slice_took = 1e9  # no slice of the walk due: only events find posts
+
+    def write_seen(self, name: str, title: str) -> None:
+        """A new post, once the watcher has seen it."""
+        self.poked.clear()
+        write(self.site.content_dir / name, md(title))
+        assert self.poked.wait(5), "no event"
+
+    def titles(self) -> set[str]:
+        return {post.title for post in self.store.posts()}
+
+    def close(self) -> None:
+        self.watcher.stop()
+        self.store.close()
+
+
+@pytest.fixture
+def in_process(tmp_path):
+    made = InProcess(tmp_path / "site")
+    yield made
+    made.close()
+
+
+def test_paths_taken_for_a_scan_that_failed_are_scanned_by_the_next(in_process, monkeypatch):
+    from postroom.service import jobs
+
+    in_process.write_seen("2019/new.md", "Beta")
+    real = jobs.scan
+
+    def failing(*args, **kwargs):
+        raise OSError("the disk went away for a moment")
+
+    monkeypatch.setattr(jobs, "scan", failing)
+    with pytest.raises(OSError):
+        in_process.service._scan_once()
+    monkeypatch.setattr(jobs, "scan", real)
+    in_process.service._scan_once()
+    assert in_process.titles() == {"Alpha", "Beta"}
+
+
+def test_a_watcher_whose_folder_came_back_is_started_again(in_process):
+    content = in_process.site.content_dir
+    shutil.rmtree(content)
+    deadline = time.monotonic() + 10
+    while in_process.watcher.healthy() and time.monotonic() < deadline:
+        in_process.poked.wait(0.1)  # its events come first; then its thread ends
+    assert not in_process.watcher.healthy()
+    content.mkdir()
+    write(content / "2019" / "a.md", md("Alpha"))
+    in_process.service._scan_once()  # started again: what happened meanwhile, walked
+    assert in_process.watcher.healthy()
+    in_process.write_seen("2020/b.md", "Beta")
+    in_process.service._scan_once()  # by its event: a delta scan
+    assert in_process.titles() == {"Alpha", "Beta"}
