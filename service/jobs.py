@@ -272,7 +272,6 @@ class Jobs:
         self._purged_at: float | None = None  # when the purge last looked (monotonic)
         # a delta scan is trusted only after a full walk that left nothing unlisted
         self._delta_ok = False
-        self.walk_seconds: float | None = None  # how long the last full walk's scan took
         self.slices = SliceWalk(ctx.site, ctx.store)  # the safety-net walk, a slice a time
 
     def scan(self, scope: ScanScope | None = None) -> ScanReport:
@@ -285,7 +284,6 @@ class Jobs:
         now = self.clock()
         if not self._delta_ok:
             scope = None
-        began = time.monotonic()
         with Reporter("scan", "files", lambda line: event("scan", line)) as progress:
             report = scan(
                 self.site,
@@ -297,7 +295,6 @@ class Jobs:
                 scope=scope,
             )
         if report.walked:
-            self.walk_seconds = time.monotonic() - began
             self._delta_ok = not report.unlisted
             self.slices.abandon()  # everything was just looked at
         counts = {

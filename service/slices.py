@@ -25,6 +25,7 @@ walk of everything, as before slices.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -35,8 +36,10 @@ from postroom.core.config import Site
 from postroom.store import FileRecord, Store
 from postroom.store.layout import top_level
 
-#: files a slice looks at, by the counts of the last cycle: ~0.2 s at 100,000 posts
+#: files a group of folders holds, by the counts of the last cycle: ~0.2 s to look at
 SLICE_FILES = 5_000
+#: a step looks at groups until it has taken this long (a folder's files are one group)
+SLICE_SECONDS = 0.1
 #: loose files in the content folder itself past which slices give way to a full walk
 #: (each is named in the final scan: cheap for dozens, not for a flat folder of 100,000)
 ROOT_FILES_MAX = 2_000
@@ -70,8 +73,15 @@ def _plain(name: str) -> bool:
 class SliceWalk:
     """One walk of the content folder, done a slice at a time across many scan runs."""
 
-    def __init__(self, site: Site, store: Store, slice_files: int = SLICE_FILES) -> None:
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        slice_files: int = SLICE_FILES,
+        slice_seconds: float = SLICE_SECONDS,
+    ) -> None:
         self.site, self.store, self.slice_files = site, store, slice_files
+        self.slice_seconds = slice_seconds
         self._groups: list[tuple[str, ...]] = []  # the cycle's folders still to look at
         self._kept: set[str] = set()  # paths that differ from the store, so far
         self._full = False
@@ -83,9 +93,11 @@ class SliceWalk:
         the cycle found."""
         if not self.cycling:
             self._begin()
-        listed = 0
-        if self._groups and not self._full:
-            listed = self._look(self._groups.pop(0))
+        listed, began = 0, time.monotonic()
+        while self._groups and not self._full:
+            listed += self._look(self._groups.pop(0))
+            if time.monotonic() - began >= self.slice_seconds:
+                break  # else small groups (uncounted yet, or a tiny site) go on
         if self._groups and not self._full:
             return Outcome(done=False, files=listed)
         return self._finish(listed)

@@ -62,7 +62,7 @@ class Pair:
         self.content = self.site.content_dir
         self.full = Store(f"sqlite:///{root / 'full.db'}")
         self.sliced = Store(f"sqlite:///{root / 'sliced.db'}")
-        self.walk = SliceWalk(self.site, self.sliced, slice_files=1)
+        self.walk = SliceWalk(self.site, self.sliced, slice_files=1, slice_seconds=0)
         self.now = T0
         assert len(scan(self.site, self.full, self.now).new) == 7
         scan(self.site, self.sliced, self.now)
@@ -197,7 +197,7 @@ def test_a_change_during_a_cycle_is_found_by_it_or_by_the_next(pair):
 
 
 def test_slices_are_grouped_by_last_cycles_counts(pair):
-    walk = SliceWalk(pair.site, pair.sliced, slice_files=3)
+    walk = SliceWalk(pair.site, pair.sliced, slice_files=3, slice_seconds=0)
 
     def slices() -> int:
         n = 1
@@ -207,6 +207,8 @@ def test_slices_are_grouped_by_last_cycles_counts(pair):
 
     assert slices() == 4  # not counted yet: 2019, 2020, 2021 and zz each alone
     assert slices() == 3  # 2019 (2 files), 2020 + 2021 (2 + 1), zz (1)
+    walk.slice_seconds = 60
+    assert slices() == 1  # groups looked at until a step has taken its time
 
 
 def test_the_store_names_its_top_level_entries(tmp_path):
