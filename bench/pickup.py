@@ -164,8 +164,10 @@ def write_post(site: Path, n: int, tag: str) -> Probe:
 
     tz = open_site(site).config.tz
     today = datetime.now(tz).date().isoformat()
-    title = f"Pickup probe {tag} {n} {time.time_ns() % 10**9}"
-    path = site / "content" / "pickup" / f"probe-{tag}-{n}.md"
+    stamp = time.time_ns() % 10**9
+    title = f"Pickup probe {tag} {n} {stamp}"
+    # a name of its own: a second run on the same --site writes new posts, not edits
+    path = site / "content" / "pickup" / f"probe-{tag}-{n}-{stamp}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     body = (
         f'---\ntitle: "{title}"\ndate: {today}\nauthor: Bench Writer\n'
