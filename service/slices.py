@@ -36,12 +36,13 @@ from postroom.core.config import Site
 from postroom.store import FileRecord, Store
 from postroom.store.layout import top_level
 
-#: files a group of folders holds, by the counts of the last cycle: ~0.2 s to look at
-SLICE_FILES = 5_000
+#: files a slice looks at, by the counts of the last cycle: ~0.1-0.2 s (a folder with
+#: more is looked at as its own files, then each subfolder, from the next cycle on)
+SLICE_FILES = 3_000
 #: a step looks at groups until it has taken this long (a folder's files are one group)
 SLICE_SECONDS = 0.1
-#: loose files in the content folder itself past which slices give way to a full walk
-#: (each is named in the final scan: cheap for dozens, not for a flat folder of 100,000)
+#: files right in one folder past which slices give way to a full walk (a flat folder
+#: of 100,000 files cannot be cut by subfolder)
 ROOT_FILES_MAX = 2_000
 
 
@@ -82,87 +83,87 @@ class SliceWalk:
     ) -> None:
         self.site, self.store, self.slice_files = site, store, slice_files
         self.slice_seconds = slice_seconds
-        self._groups: list[tuple[str, ...]] = []  # the cycle's folders still to look at
+        self._queue: list[str] = []  # the cycle's folders still to look at
         self._kept: set[str] = set()  # paths that differ from the store, so far
         self._full = False
-        self._counts: dict[str, int] = {}  # files under each top folder, last looked
+        self._counts: dict[str, int] = {}  # files under a folder, when last looked at
+        self._split: set[str] = set()  # too big for a slice: its own files, then each subfolder
         self.cycling = False
 
     def step(self) -> Outcome:
-        """Look at the next slice (the first starts a cycle); once none is left, what
-        the cycle found."""
-        if not self.cycling:
-            self._begin()
+        """Look at the next slice (the first starts a cycle, with the content folder's
+        own files); once none is left, what the cycle found."""
         listed, began = 0, time.monotonic()
-        while self._groups and not self._full:
-            listed += self._look(self._groups.pop(0))
+        if not self.cycling:
+            self.abandon()
+            self.cycling, self._full = True, False
+            self._queue = self._own("")
+        while self._queue and not self._full:
+            folder = self._queue.pop(0)
+            if folder in self._split:
+                self._queue[:0] = self._own(folder)
+                continue
+            group, size = [folder], self._counts.get(folder, self.slice_files)
+            while self._queue and self._queue[0] not in self._split:
+                more = self._counts.get(self._queue[0], self.slice_files)
+                if size + more > self.slice_files:
+                    break
+                group.append(self._queue.pop(0))
+                size += more
+            listed += self._look(tuple(group))
             if time.monotonic() - began >= self.slice_seconds:
                 break  # else small groups (uncounted yet, or a tiny site) go on
-        if self._groups and not self._full:
+        if self._queue and not self._full:
             return Outcome(done=False, files=listed)
         return self._finish(listed)
 
     def abandon(self) -> None:
         """Forget the cycle under way (a full walk has just looked at everything)."""
         self.cycling = False
-        self._groups, self._kept = [], set()
+        self._queue, self._kept = [], set()
 
-    def _begin(self) -> None:
-        self.abandon()
-        self.cycling, self._full = True, False
+    def _own(self, folder: str) -> list[str]:
+        """Keep the files right in `folder` ("": the content folder) that differ from the
+        store's rows; its subfolders, on the disk or in the store, to look at next."""
         root = self.site.content_dir
-        folders: set[str] = set()
+        prefix = folder + "/" if folder else ""
+        here = root / folder if folder else root
+        children: set[str] = set()
         signatures: dict[str, str] = {}
         try:
-            with os.scandir(root) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if not _plain(name):
-                        self._full = True  # refused or odd: the walk's to report
-                        return
-                    if entry.is_dir(follow_symlinks=False):
-                        if not name.startswith(".") and name != INTRO_FOLDER:
-                            folders.add(name)
-                    elif not is_temp_name(name):
-                        signatures[name] = _signature(entry.path)
+            if not folder or (os.path.isdir(here) and not os.path.islink(here)):
+                with os.scandir(here) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if not _plain(name):
+                            self._full = True  # refused or odd: the walk's to report
+                            return []
+                        if not entry.is_dir():
+                            if not is_temp_name(name):
+                                signatures[name] = _signature(entry.path)
+                        elif _walked_into(entry, folder):
+                            children.add(prefix + name)
         except OSError:
             self._full = True  # cannot be listed: the walk's to report
-            return
-        known = top_level(self.store)
+            return []
+        known = top_level(self.store, folder)
         if len(signatures) + len(known.files) > ROOT_FILES_MAX:
-            self._full = True
-            return
+            self._full = True  # a flat folder: one slice would be the whole walk
+            return []
         if not all(map(_plain, known.folders)):
             self._full = True
-            return
+            return []
         found = {}
         for name, signature in signatures.items():
             if reader_for(name) is None:
                 continue
             side = signatures.get(os.path.splitext(name)[0] + SIDECAR_SUFFIX)
-            found[name] = signature + (f"+{side}" if side else "")
+            found[prefix + name] = signature + (f"+{side}" if side else "")
         self._compare(found, self.store.files(known.files | set(found)))
         # a folder the store knows but the disk has no more (or not as a folder): its
         # rows are all gone (its slice says so); a file may be there by its name now
-        self._kept.update(known.folders - folders)
-        self._groups = self._grouped(sorted(folders | known.folders))
-
-    def _grouped(self, folders: list[str]) -> list[tuple[str, ...]]:
-        """Neighbouring folders together, up to about `slice_files` files by the last
-        count (a folder not counted yet is taken as large: alone)."""
-        groups: list[tuple[str, ...]] = []
-        group: list[str] = []
-        size = 0
-        for folder in folders:
-            count = self._counts.get(folder, self.slice_files)
-            if group and size + count > self.slice_files:
-                groups.append(tuple(group))
-                group, size = [], 0
-            group.append(folder)
-            size += count
-        if group:
-            groups.append(tuple(group))
-        return groups
+        self._kept.update(known.folders - children)
+        return sorted(children | known.folders)
 
     def _look(self, group: tuple[str, ...]) -> int:
         """Keep the paths under `group` that differ from the store's rows."""
@@ -177,6 +178,8 @@ class SliceWalk:
                 self._full = True
                 return len(listing.files)
             self._counts[folder] = len(listing.files)
+            if len(listing.files) > self.slice_files:
+                self._split.add(folder)  # from the next cycle on
             found.update(listing.files)
         self._compare(found, self.store.files((), group))
         return len(found)
@@ -198,6 +201,14 @@ class SliceWalk:
         if not named:
             return Outcome(done=True, files=listed)
         return Outcome(done=True, walk=Walk.SCOPE, scope=ScanScope(named), files=listed)
+
+
+def _walked_into(entry: os.DirEntry[str], folder: str) -> bool:
+    """Whether the walk goes into this folder: not a link, a dot folder or the root's
+    _digest/ (the next issue's intro)."""
+    if entry.is_symlink() or entry.name.startswith("."):
+        return False
+    return bool(folder) or entry.name != INTRO_FOLDER
 
 
 def _signature(path: str) -> str:

@@ -22,47 +22,54 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TopLevel:
-    """Paths relative to the content folder: files with no folder, and first folders."""
+    """Paths relative to the content folder: the files right in a folder, and its
+    subfolders that hold any."""
 
     files: frozenset[str]
     folders: frozenset[str]
 
 
-def top_level(store: Store) -> TopLevel:
-    """The root files and top-level folders the store holds rows for."""
+def top_level(store: Store, under: str = "") -> TopLevel:
+    """The files and subfolders right in `under` ("": the content folder) that the store
+    holds rows for (at any depth, for a subfolder)."""
+    prefix = under + "/" if under else ""
     with store.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
-            return _skipping(conn)
-        return _distinct(conn)
+            return _skipping(conn, prefix)
+        return _distinct(conn, prefix)
 
 
-def _skipping(conn: Connection) -> TopLevel:
+def _skipping(conn: Connection, prefix: str) -> TopLevel:
     """SQLite's BINARY order is byte order: every path under "a/" lies in ["a/", "a0")
     ("0" follows "/"), so after the first of them the next lookup starts at "a0"."""
     found_files: set[str] = set()
     folders: set[str] = set()
-    after = files.c.path >= ""
+    after = files.c.path >= prefix
     while True:
         row = conn.execute(
             select(files.c.path).where(after).order_by(files.c.path).limit(1)
         ).first()
-        if row is None:
+        if row is None or not row.path.startswith(prefix):
             return TopLevel(frozenset(found_files), frozenset(folders))
-        head, slash, _ = row.path.partition("/")
+        head, slash, _ = row.path[len(prefix) :].partition("/")
         if slash:
-            folders.add(head)
-            after = files.c.path >= head + "0"
+            folders.add(prefix + head)
+            after = files.c.path >= prefix + head + "0"
         else:
-            found_files.add(head)
-            after = files.c.path > head
+            found_files.add(row.path)
+            after = files.c.path > row.path
 
 
-def _distinct(conn: Connection) -> TopLevel:
+def _distinct(conn: Connection, prefix: str) -> TopLevel:
     """Elsewhere (a collation need not be byte order): one pass over the paths, in SQL."""
-    slash = func.strpos(files.c.path, "/")
-    top = case((slash > 0, func.substr(files.c.path, 1, slash)), else_=files.c.path)
-    heads = conn.execute(select(distinct(top))).scalars().all()
+    rest = func.substr(files.c.path, len(prefix) + 1)
+    slash = func.strpos(rest, "/")
+    top = case((slash > 0, func.substr(rest, 1, slash)), else_=rest)
+    query = select(distinct(top))
+    if prefix:
+        query = query.where(files.c.path.startswith(prefix, autoescape=True))
+    heads = [h for h in conn.execute(query).scalars().all() if h]
     return TopLevel(
-        frozenset(h for h in heads if not h.endswith("/")),
-        frozenset(h[:-1] for h in heads if h.endswith("/")),
+        frozenset(prefix + h for h in heads if not h.endswith("/")),
+        frozenset(prefix + h[:-1] for h in heads if h.endswith("/")),
     )

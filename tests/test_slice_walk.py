@@ -18,7 +18,7 @@ from postroom.content.intake import scan
 from postroom.service import slices
 from postroom.service.slices import SliceWalk, Walk
 from postroom.store import Store
-from postroom.store.layout import top_level
+from postroom.store.layout import TopLevel, top_level
 from sqlalchemy import select
 from support import make_site, write
 
@@ -67,6 +67,10 @@ class Pair:
         assert len(scan(self.site, self.full, self.now).new) == 7
         scan(self.site, self.sliced, self.now)
         assert rows(self.full) == rows(self.sliced)
+        # a first cycle counts the files: from the next on, a folder of more than one
+        # file is looked at as its own files, then each subfolder (2019, 2020)
+        assert self.cycle()[0].walk is Walk.NOTHING
+        assert self.walk._split == {"2019", "2020"}
 
     def close(self) -> None:
         self.full.close()
@@ -141,6 +145,20 @@ def test_gone_folders_and_root_files_are_found_from_what_the_store_knows(pair):
     os.symlink(pair.content / "elsewhere", pair.content / "2021")  # a link: not walked
     _, full, _ = pair.step()
     assert len(full.withdrawn) == 3 and full.parsed == 1  # elsewhere/f.md: the same post
+
+
+def test_a_split_folder_gone_made_a_link_or_grown_is_seen_as_the_walk_sees_it(pair):
+    write(pair.content / "2019" / "own.md", md("Own"))  # right in a split folder
+    write(pair.content / "2019" / "03" / "new.md", md("March"))  # a new subfolder
+    os.rename(pair.content / "2020", pair.content / "moved")
+    os.symlink(pair.content / "moved", pair.content / "2020")  # a link: not walked into
+    _, full, _ = pair.step()
+    assert len(full.new) == 2 and full.parsed == 4  # 2 new, 2 moved into moved/
+    (pair.content / "2020").unlink()
+    for path in (pair.content / "2019").rglob("*.md"):
+        path.unlink()
+    _, full, _ = pair.step()
+    assert len(full.withdrawn) == 4
 
 
 def test_a_sidecar_beside_a_root_file_changes_its_post(pair):
@@ -230,6 +248,9 @@ def test_the_store_names_its_top_level_entries(tmp_path):
         top = top_level(store)
         assert top.files == {"a.md", "z.md"}  # a backup file is no post: no row
         assert top.folders == {"a-b", "a", "a0", "ab"}
+        assert top_level(store, "a") == TopLevel(frozenset({"a/x.md"}), frozenset({"a/y"}))
+        assert top_level(store, "a/y") == TopLevel(frozenset({"a/y/z.md"}), frozenset())
+        assert top_level(store, "nothing") == TopLevel(frozenset(), frozenset())
     finally:
         store.close()
 
