@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postroom.store.schema import files
-from sqlalchemy import Connection, case, distinct, func, select
+from sqlalchemy import Connection, case, func, select
 
 if TYPE_CHECKING:
     from postroom.store.database import Store
@@ -65,7 +65,7 @@ def _distinct(conn: Connection, prefix: str) -> TopLevel:
     rest = func.substr(files.c.path, len(prefix) + 1)
     slash = func.strpos(rest, "/")
     top = case((slash > 0, func.substr(rest, 1, slash)), else_=rest)
-    query = select(distinct(top))
+    query = select(top).distinct()
     if prefix:
         query = query.where(files.c.path.startswith(prefix, autoescape=True))
     heads = [h for h in conn.execute(query).scalars().all() if h]
