@@ -354,12 +354,11 @@ class Service:
         poll = self.site.config.service.poll_seconds
         if not self.jobs.slices.cycling and now - self._cycle_at < poll:
             return False
-        if self.quiet.held():
-            self._held_since = self._held_since or now
-            if now - self._held_since < self.HOLD_MAX:
-                return False
-        self._held_since = None
-        return True
+        if not self.quiet.held():
+            self._held_since = None
+            return True
+        self._held_since = self._held_since or now
+        return now - self._held_since >= self.HOLD_MAX
 
     def _shut_down(self, code: int, deadline: float) -> int:
         """Let running jobs finish (a sender finishes or releases its message) until the
