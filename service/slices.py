@@ -41,9 +41,10 @@ from postroom.store.layout import top_level
 SLICE_FILES = 3_000
 #: a step looks at groups until it has taken this long (a folder's files are one group)
 SLICE_SECONDS = 0.1
-#: files right in one folder past which slices give way to a full walk (a flat folder
-#: of 100,000 files cannot be cut by subfolder)
-ROOT_FILES_MAX = 2_000
+#: files right in one folder past which it is not cut by subfolder but looked at whole,
+#: and, for the content folder itself, slices give way to a full walk (a flat folder of
+#: 100,000 files cannot be cut by subfolder; each of its files would be named)
+OWN_FILES_MAX = 2_000
 
 
 class Walk(Enum):
@@ -88,6 +89,7 @@ class SliceWalk:
         self._full = False
         self._counts: dict[str, int] = {}  # files under a folder, when last looked at
         self._split: set[str] = set()  # too big for a slice: its own files, then each subfolder
+        self._flat: set[str] = set()  # too big, but its own files are most of it: whole
         self.cycling = False
 
     def step(self) -> Outcome:
@@ -147,9 +149,13 @@ class SliceWalk:
             self._full = True  # cannot be listed: the walk's to report
             return []
         known = top_level(self.store, folder)
-        if len(signatures) + len(known.files) > ROOT_FILES_MAX:
-            self._full = True  # a flat folder: one slice would be the whole walk
-            return []
+        if len(signatures) + len(known.files) > OWN_FILES_MAX:
+            if not folder:
+                self._full = True  # a flat content folder: one slice is the whole walk
+                return []
+            self._split.discard(folder)  # a flat folder: looked at whole, as before
+            self._flat.add(folder)
+            return [folder]
         if not all(map(_plain, known.folders)):
             self._full = True
             return []
@@ -178,7 +184,7 @@ class SliceWalk:
                 self._full = True
                 return len(listing.files)
             self._counts[folder] = len(listing.files)
-            if len(listing.files) > self.slice_files:
+            if len(listing.files) > self.slice_files and folder not in self._flat:
                 self._split.add(folder)  # from the next cycle on
             found.update(listing.files)
         self._compare(found, self.store.files((), group))

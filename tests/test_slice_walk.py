@@ -161,6 +161,17 @@ def test_a_split_folder_gone_made_a_link_or_grown_is_seen_as_the_walk_sees_it(pa
     assert len(full.withdrawn) == 4
 
 
+def test_a_split_folder_of_many_files_of_its_own_is_looked_at_whole(pair, monkeypatch):
+    monkeypatch.setattr(slices, "OWN_FILES_MAX", 2)
+    for n in range(3):
+        write(pair.content / "2019" / f"own-{n}.md", md(f"Own {n}"))
+    _, full, _ = pair.step()
+    assert len(full.new) == 3 and "2019" in pair.walk._flat and "2019" not in pair.walk._split
+    (pair.content / "2019" / "own-0.md").unlink()
+    _, full, _ = pair.step()
+    assert len(full.withdrawn) == 1 and "2019" not in pair.walk._split
+
+
 def test_a_sidecar_beside_a_root_file_changes_its_post(pair):
     write(pair.content / "a.meta.toml", 'author = "Someone Else"\n')
     _, full, _ = pair.step()
@@ -187,7 +198,7 @@ def test_what_only_a_full_walk_judges_ends_the_cycle_in_one(pair, monkeypatch):
     assert outcome.walk is Walk.FULL and sliced.walked and full.unlisted
     (pair.content / os.fsdecode(b"bad\xff") / "x.md").unlink()
     (pair.content / os.fsdecode(b"bad\xff")).rmdir()
-    monkeypatch.setattr(slices, "ROOT_FILES_MAX", 2)  # a flat folder of loose files
+    monkeypatch.setattr(slices, "OWN_FILES_MAX", 2)  # a flat folder of loose files
     for n in range(3):
         write(pair.content / f"loose-{n}.md", md(f"Loose {n}"))
     outcome, full, _ = pair.step()
