@@ -1,17 +1,19 @@
-"""The service's safety-net walk, in slices: one group of top-level folders at a time,
-with the scans of file events run between them, so a new post never waits for a walk
-of the whole folder (seconds at 100,000 posts).
+"""The service's safety-net walk, in slices: a few folders at a time, with the scans of
+file events run between them, so a new post never waits for a walk of the whole folder
+(seconds at 100,000 posts).
 
 A slice lists its folders as the walk would (`content.intake.list_content`) and reads
 the store's rows under them (a range of the primary key), without the scan lock, and
 keeps the paths that differ: new, changed, gone, or refused last time. Nothing is
-written yet. When the last slice is done, every path kept, with every file right in the
-content folder, is handed to one delta scan (`ScanScope`). So the store hears of the
-cycle's changes all at once, as from one full walk:
+written yet. The first slice of a cycle is the content folder's own files; a folder
+with more files than a slice is looked at, from the next cycle on, as its own files
+and then each subfolder. When the last slice is done, every path kept is handed to one
+delta scan (`ScanScope`). So the store hears of the cycle's changes all at once, as
+from one full walk:
 - a file moved between two slices' folders is one rename, not a withdrawal and a new
   post a few seconds apart;
-- a root file or top-level folder gone from the disk is still found, because the store
-  names it (`store.layout.top_level`); the root's own files are the first slice;
+- a file or folder gone from the disk is still found, because the store names it
+  (`store.layout.top_level`: a folder's files and subfolders, as the store has them);
 - whatever changed before the cycle began is found by its end, as a full walk finds
   what changed before it began. A change during the cycle, in a folder already looked
   at, waits for the next cycle, as it would for the next walk (and its event usually
@@ -43,7 +45,7 @@ SLICE_FILES = 3_000
 SLICE_SECONDS = 0.1
 #: files right in one folder past which it is not cut by subfolder but looked at whole,
 #: and, for the content folder itself, slices give way to a full walk (a flat folder of
-#: 100,000 files cannot be cut by subfolder; each of its files would be named)
+#: 100,000 files cannot be cut by subfolder: its one slice would be the whole walk)
 OWN_FILES_MAX = 2_000
 
 
