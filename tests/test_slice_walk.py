@@ -395,3 +395,23 @@ def test_a_watcher_whose_folder_came_back_is_started_again(in_process):
     in_process.write_seen("2020/b.md", "Beta")
     in_process.service._scan_once()  # by its event: a delta scan
     assert in_process.titles() == {"Alpha", "Beta"}
+
+
+def test_no_slice_runs_while_a_new_post_is_held_for_its_quiet_period(in_process):
+    """The slice would delay the post's reading by its own length; it waits instead,
+    but not for ever (a file written without end holds the quiet period for ever)."""
+    from postroom.content.quiet import QuietPeriod
+
+    service = in_process.service
+    service.quiet = service.jobs.quiet = QuietPeriod(60.0)
+    in_process.write_seen("2019/young.md", "Young")
+    service._scan_once()
+    assert service.quiet.held() == {"2019/young.md"}
+    service._slice_took = 0.0
+    service._cycle_at = 0.0
+    assert not service._slice_due()
+    service.HOLD_MAX = 0.0
+    assert service._slice_due()
+    service.quiet.forget_except(())
+    service.HOLD_MAX = 60.0
+    assert service._slice_due()
