@@ -83,6 +83,11 @@ class Service:
         self._scanning = False
         self._watcher: ContentWatcher | None = None  # None: polling only
         self._walked_at: float | None = None  # when the last full walk began (monotonic)
+        self._sliced_at = 0.0  # when the last slice of the walk began (monotonic)
+        self._slice_took = 0.0  # and how long it took
+        self._cycle_at = 0.0  # when the last cycle of slices began
+        self._held_since: float | None = None  # a due slice put off for a held file
+        self._revive_said = ""  # why the watcher could not be started again, said once
         self.guard = Guard()  # a failing job is logged once per distinct error
         self.timetable = self._timetable()
 
@@ -250,8 +255,8 @@ class Service:
             return None
         event(
             "service",
-            f"watching the content folder; a full walk every {poll} s at most, and at most"
-            f" {self.WALK_SHARE:.0%} of the time",
+            f"watching the content folder; a walk of it in slices, a cycle every {poll} s"
+            f" at most, and at most {self.WALK_SHARE:.0%} of the time",
         )
         return watcher
 
@@ -293,32 +298,67 @@ class Service:
 
     def _scan_once(self) -> None:
         """What the watcher saw change, and what the quiet period still holds, scanned by
-        path at once (a delta scan); then the full walk, the safety net for a lost event,
-        when it is due. With --poll-only, no inotify, a watcher that died or a queue that
-        overflowed, the full walk every poll_seconds, as it always was."""
+        path at once (a delta scan); then, when one is due, a slice of the safety net's
+        walk (service.slices), so an event waits for one slice at most, never for a walk
+        of everything. With --poll-only, no inotify, a watcher that died or a queue that
+        overflowed, a full walk every poll_seconds, as it always was."""
         watcher = self._watcher
+        if watcher is not None and self._revive(watcher):
+            event("service", "the content folder is back: watching it again")
         changes = watcher.take() if watcher is not None else Changes(everything=True)
         held = self.quiet.held()
         if not changes.everything and (changes or held):
             began = time.monotonic()
-            report = self.jobs.scan(ScanScope(changes.files | held, changes.folders))
+            try:
+                report = self.jobs.scan(ScanScope(changes.files | held, changes.folders))
+            except BaseException:
+                if watcher is not None:  # looked at again by the next scan, by path
+                    watcher.put_back(changes)
+                raise
             if report.walked:  # the delta could not judge it: that was a full walk
                 self._walked_at = began
                 return
-        if changes.everything or self._walk_due():
+        if changes.everything or self._walked_at is None:
             self._walked_at = time.monotonic()
             self.jobs.scan()
+        elif self._slice_due():
+            began = self._sliced_at = time.monotonic()
+            if not self.jobs.slices.cycling:
+                self._cycle_at = began
+            self.jobs.walk_slice()
+            self._slice_took = time.monotonic() - began
 
-    WALK_SHARE = 0.1  # at most this share of the time in full walks, with a healthy watcher
+    def _revive(self, watcher: ContentWatcher) -> bool:
+        """A watcher whose folder went and came back (`git clone` over it, a restore) is
+        started again, not left dead with a full walk at every scan until a restart."""
+        try:
+            return watcher.revive()
+        except OSError as exc:  # inotify limits: walks go on, and the next scan tries again
+            said = f"watching the content folder again failed: {exc}"
+            if said != self._revive_said:  # once, not at every scan
+                event("service", said, logging.WARNING)
+            self._revive_said = said
+            return False
 
-    def _walk_due(self) -> bool:
-        """A full walk is due poll_seconds after the last began, or later: not before it
-        would have taken WALK_SHARE of the time (100,000 files take seconds to stat)."""
-        if self._walked_at is None:
+    WALK_SHARE = 0.1  # at most this share of the time in the walk, with a healthy watcher
+    HOLD_MAX = 10.0  # seconds a due slice waits for held files (one written for ever)
+
+    def _slice_due(self) -> bool:
+        """The next slice is due once the last would have taken WALK_SHARE of the time,
+        and a new cycle no sooner than poll_seconds after the last began. Not while the
+        quiet period holds a file (a new post, read within the second): the slice would
+        delay it, unless it has waited HOLD_MAX already."""
+        now = time.monotonic()
+        if now - self._sliced_at < self._slice_took / self.WALK_SHARE:
+            return False
+        poll = self.site.config.service.poll_seconds
+        if not self.jobs.slices.cycling and now - self._cycle_at < poll:
+            return False
+        if not self.quiet.held():
+            self._held_since = None
             return True
-        took = self.jobs.walk_seconds or 0.0
-        gap = max(self.site.config.service.poll_seconds, took / self.WALK_SHARE)
-        return time.monotonic() - self._walked_at >= gap
+        self._held_since = self._held_since or now
+        return now - self._held_since >= self.HOLD_MAX
 
     def _shut_down(self, code: int, deadline: float) -> int:
         """Let running jobs finish (a sender finishes or releases its message) until the

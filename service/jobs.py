@@ -58,6 +58,7 @@ from postroom.service.listed import fetch_links
 from postroom.service.logs import event, first_line
 from postroom.service.progress import Reporter
 from postroom.service.purge import purge_unconfirmed_signups
+from postroom.service.slices import SliceWalk, Walk
 from postroom.service.websub import ONCE_SECONDS, Pinger, changed_feeds
 from postroom.store import Store
 from postroom.store.activity import first, last, record
@@ -271,7 +272,7 @@ class Jobs:
         self._purged_at: float | None = None  # when the purge last looked (monotonic)
         # a delta scan is trusted only after a full walk that left nothing unlisted
         self._delta_ok = False
-        self.walk_seconds: float | None = None  # how long the last full walk's scan took
+        self.slices = SliceWalk(ctx.site, ctx.store)  # the safety-net walk, a slice a time
 
     def scan(self, scope: ScanScope | None = None) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass).
@@ -283,7 +284,6 @@ class Jobs:
         now = self.clock()
         if not self._delta_ok:
             scope = None
-        began = time.monotonic()
         with Reporter("scan", "files", lambda line: event("scan", line)) as progress:
             report = scan(
                 self.site,
@@ -295,8 +295,8 @@ class Jobs:
                 scope=scope,
             )
         if report.walked:
-            self.walk_seconds = time.monotonic() - began
             self._delta_ok = not report.unlisted
+            self.slices.abandon()  # everything was just looked at
         counts = {
             "files": report.files,
             "parsed": report.parsed,
@@ -341,6 +341,26 @@ class Jobs:
             self._check_outputs()
         self.refresh()
         return report
+
+    def walk_slice(self) -> bool:
+        """One slice of the safety-net walk (service.slices): a few thousand files looked
+        at, nothing written; True once a cycle ended, when what all its slices found
+        differs is scanned at once (and public/'s files are checked, as after a walk).
+        Before a delta scan can be trusted, the walk of everything instead."""
+        if not self._delta_ok:
+            self.scan()
+            return True
+        outcome = self.slices.step()
+        if not outcome.done:
+            return False
+        if outcome.walk is Walk.FULL:
+            self.scan()
+            return True
+        if outcome.walk is Walk.SCOPE and self.scan(outcome.scope).walked:
+            return True  # the delta could not judge it: that was a walk, checks and all
+        self._check_outputs()
+        self.refresh()
+        return True
 
     def _check_outputs(self) -> None:
         """Files the last build wrote that have gone since make public/ stale, with a log

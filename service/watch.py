@@ -65,6 +65,13 @@ class _Collect(FileSystemEventHandler):
             self._everything = True
         self.poke()
 
+    def put_back(self, taken: Changes) -> None:
+        """What a take handed over, kept again (its scan failed): the next take has it."""
+        with self._lock:
+            self._files |= taken.files
+            self._folders |= taken.folders
+            self._everything |= taken.everything
+
     def _relative(self, raw: bytes | str) -> str | None:
         """The path relative to the folder; "" for the folder itself; None when outside."""
         path = os.path.abspath(os.fsdecode(raw))
@@ -119,6 +126,7 @@ class ContentWatcher:
         self.folder, self._handler = folder, _Collect(folder, poke)
         self._overflow = _Overflow(self._handler)
         self._observer: Observer | None = None
+        self._stopped = False  # by stop(): never started again
 
     def start(self) -> None:
         """Raises OSError when the platform watcher cannot start (inotify limits, say)."""
@@ -140,6 +148,22 @@ class ContentWatcher:
             return Changes(everything=True)
         return self._handler.take()
 
+    def put_back(self, taken: Changes) -> None:
+        """A take whose scan failed: its paths are handed over again by the next take,
+        not left for the safety net's walk (a cycle of slices, tens of seconds)."""
+        self._handler.put_back(taken)
+
+    def revive(self) -> bool:
+        """A watcher that died because its folder went (removed, moved away) is started
+        again once the folder is back; True if it was. What changed meanwhile went
+        unseen, so the next take says everything."""
+        if self._stopped or self.healthy() or not self.folder.is_dir():
+            return False
+        self._halt()
+        self.start()
+        self._handler.everything()
+        return True
+
     def healthy(self) -> bool:
         """Whether events are still coming: started, and its threads alive (an emitter
         dies with its folder, or on an error of its own)."""
@@ -152,6 +176,10 @@ class ContentWatcher:
         return all(emitter.is_alive() for emitter in list(emitters))
 
     def stop(self) -> None:
+        self._stopped = True
+        self._halt()
+
+    def _halt(self) -> None:
         logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow)
         if self._observer is not None:
             self._observer.stop()
