@@ -339,8 +339,22 @@ class Jobs:
         self._problems = self._note_problems(report.problems, self._problems)
         if report.walked:
             self._check_outputs()
+        self._note_stored_elsewhere()
         self.refresh()
         return report
+
+    def _note_stored_elsewhere(self) -> None:
+        """Stale if the store changed since the last build by another hand: a `check`
+        (which scans and builds nothing) or a `run --once` stopped between its scan and
+        its build stores a post, and the service's own scan then finds its file known and
+        changes nothing, so the post would wait for some unrelated change. The store's
+        change numbers say so in two indexed lookups. A database put back (its number
+        went back) or another database counts as changed."""
+        if self._stale or self._built.seq is None:
+            return
+        epoch, _, ids = self.store.changes_since(self._built.seq)
+        if ids is None or ids or epoch != self._built.epoch:
+            self._stale = True
 
     def walk_slice(self) -> bool:
         """One slice of the safety-net walk (service.slices): a few thousand files looked
@@ -359,6 +373,7 @@ class Jobs:
         if outcome.walk is Walk.SCOPE and self.scan(outcome.scope).walked:
             return True  # the delta could not judge it: that was a walk, checks and all
         self._check_outputs()
+        self._note_stored_elsewhere()
         self.refresh()
         return True
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from postroom import scheduler
-from postroom.content.intake import is_temp_name, scan
+from postroom.content.intake import ScanScope, is_temp_name, scan
 from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import ClockError, clock_from_env
 from postroom.core.process import this_process
@@ -509,6 +509,29 @@ def test_apschedulers_skipped_run_warning_is_left_out():
         library.warning("Run time of job %s was missed", "scan")
     [line] = out.getvalue().splitlines()
     assert line.endswith("WARNING apscheduler.scheduler: Run time of job scan was missed")
+
+
+def test_a_post_another_command_stored_is_published_by_the_service(site, store):
+    """The service holds a new file for its quiet period; `check` (a scan without the
+    quiet period, and no build) stores its post meanwhile. The service's next look finds
+    the file known, nothing changed by its own scan: it must still build the post."""
+    clocks = RealClocks()
+    quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
+    jobs = Jobs(Context(site, store, lambda: T0), None, quiet=quiet)
+    write(site.content_dir / "one.md", MD)
+    clocks.advance(QUIET)
+    jobs.scan()
+    jobs.refresh()  # the first build
+    pages = site.public_dir / "posts"
+    assert len(list(pages.glob("*/index.html"))) == 1
+    clocks.write(site.content_dir / "two.md", MD.replace("Hubs", "Second"))
+    assert jobs.scan(ScanScope(frozenset({"two.md"}))).waiting == ("two.md",)
+    scan(site, store, T0)  # `postroom check`, beside the service
+    assert store.count_posts() == 2
+    clocks.advance(QUIET)
+    report = jobs.scan(ScanScope(frozenset(quiet.held())))
+    assert not report.changed  # its own scan found nothing new...
+    assert len(list(pages.glob("*/index.html"))) == 2  # ...and it built the post anyway
 
 
 # --- service/jobs.py: the digest job's log ---
