@@ -64,9 +64,24 @@ def record(
     conn: Connection, keys: list[str], event: Event, at: str, detail: dict[str, object]
 ) -> None:
     """One event for each address key, in the caller's transaction."""
-    if keys:
-        text = json.dumps(detail, sort_keys=True, ensure_ascii=False)
-        rows = [{"address_key": k, "at": at, "event": event.value, "detail": text} for k in keys]
+    record_each(conn, dict.fromkeys(keys, detail), event, at)
+
+
+def record_each(
+    conn: Connection, details: dict[str, dict[str, object]], event: Event, at: str
+) -> None:
+    """One event for each address key, each with its own detail, in one statement of
+    the caller's transaction (an import of 20,000 is not 20,000 round trips)."""
+    if details:
+        rows = [
+            {
+                "address_key": key,
+                "at": at,
+                "event": event.value,
+                "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False),
+            }
+            for key, detail in details.items()
+        ]
         conn.execute(insert(consent_log), rows)
 
 

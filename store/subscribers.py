@@ -20,7 +20,7 @@ from postroom.core.model import Cadence
 from postroom.core.sanitize import bom_encoding, one_line
 from postroom.core.selection import Selection
 from postroom.store import Store
-from postroom.store.consent import Consent, Event, How, record
+from postroom.store.consent import Consent, Event, How, record, record_each
 from postroom.store.holds import suppressed_among
 from postroom.store.schema import digest_issues, subscribers
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
@@ -288,11 +288,15 @@ class SubscriberList:
             ]
             if fresh:
                 conn.execute(insert(subscribers), fresh)
-                for row in fresh:
-                    detail = {**consent.detail(), "status": status.value}
-                    detail |= _choice_detail(Selection.from_stored(row["topics"], row["sources"]),
-                                             row["cadence"])  # fmt: skip
-                    record(conn, [str(row["address_key"])], Event.SUBSCRIBED, stamp, detail)
+                given = {**consent.detail(), "status": status.value}
+                details = {
+                    str(row["address_key"]): given
+                    | _choice_detail(
+                        Selection.from_stored(row["topics"], row["sources"]), row["cadence"]
+                    )
+                    for row in fresh
+                }
+                record_each(conn, details, Event.SUBSCRIBED, stamp)
             for r in found if rejoin else ():
                 if r.status in (Status.PENDING.value, Status.UNSUBSCRIBED.value):
                     choice = chunk[r.address_key][2]

@@ -56,6 +56,33 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(book, tmp_path):
     assert {s.address for s in book.all()} == {"a@example.org", "c@example.org"}
 
 
+def test_an_import_records_consent_in_a_statement_a_chunk(book, tmp_path):
+    """20,000 addresses are a few statements, not 20,000 round trips; each still gets its
+    own consent entry with its own choice."""
+    from postroom.store.consent import entries
+    from sqlalchemy import event
+
+    csv_file = tmp_path / "list.csv"
+    rows = [f"r{n}@example.org,R {n},{'a' if n % 2 else 'b'}" for n in range(2500)]
+    csv_file.write_text("email,name,topics\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    inserts: list[str] = []
+
+    def seen(conn, cursor, statement, *_):
+        if statement.startswith("INSERT INTO consent_log"):
+            inserts.append(statement)
+
+    event.listen(book.engine, "before_cursor_execute", seen)
+    try:
+        assert book.import_csv(csv_file).added == 2500
+    finally:
+        event.remove(book.engine, "before_cursor_execute", seen)
+    assert len(inserts) == 3  # a thousand rows a transaction
+    with book.engine.connect() as conn:
+        [odd] = entries(conn, "r7@example.org")
+        [even] = entries(conn, "r8@example.org")
+    assert odd.detail["topics"] != even.detail["topics"]
+
+
 def test_remove(book):
     book.add("a@example.org")
     assert book.remove("A@example.org") and not book.remove("a@example.org")
