@@ -40,6 +40,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -239,7 +240,8 @@ def _entries(listed: object) -> dict[str, Entry | None]:
             continue
         ok = isinstance(entry, list) and len(entry) == 3
         ok = ok and isinstance(entry[0], str) and all(type(n) is int for n in entry[1:])
-        found[name] = (entry[0], entry[1], entry[2]) if ok else None
+        # interned: the names a build makes (`pages.post_page_name`) are the same strings
+        found[sys.intern(name)] = (entry[0], entry[1], entry[2]) if ok else None
     return found
 
 
