@@ -9,6 +9,7 @@ rest is written. The same posts and config always give the same bytes.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -54,6 +55,24 @@ def _forget() -> None:
     syndication.forget()
     keys.forget()
 
+
+def give_back() -> None:
+    """Return the memory a build of the whole site freed to the system (glibc's
+    `malloc_trim`): without it, a service keeps its first build's peak for its whole
+    life (463 MB at 100,000 posts against ~300 MB in use). Nothing where there is no
+    glibc; a few milliseconds where there is."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
 
 #: whole posts read for post pages at a time: a batch's text is all a build holds of them
 _PAGE_BATCH = 500
@@ -114,6 +133,7 @@ def build(
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     _write_post_pages(site, heads, base, out, catalogue, progress, carry)
+    keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
     sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
     out.put(XSL_NAME, stylesheet())  # before the feeds that name it
     archive, refused = render_archive(site, issues, since)
@@ -129,18 +149,22 @@ def build(
         _write_feeds(site, feed, base, out, loader)
     out.put(*render_feeds_index(site, found))
     out.remember("verdicts", vetting.verdicts())
+    _forget()  # before the manifest is made: every post's key (~20 MB at 100,000) is spent
     removed = out.finish()
     if cache is not None:
         cache.manifest = out.manifest
         cache.built(base, carry.trusted)
-    _forget()
-    return BuildReport(
+    report = BuildReport(
         written=tuple(out.written),
         unchanged=out.unchanged,
         removed=tuple(removed),
         problems=(*problems, *vetting.problems, *refused),
         outputs=out.produced,
     )
+    if cache is None or cache.changed is None:  # every head read: a build of the whole site
+        del heads, ordered, dated, found, sets, loader, vetting, out, carry
+        give_back()
+    return report
 
 
 class _Carrying:
@@ -191,18 +215,21 @@ def _write_post_pages(
                 else:
                     stale[head.id] = (head, key)
     else:
+        kept: list[str] = []  # names made once: the manifest's and the cache's are one string
         for head in heads:
             key = page_key(base, head)
-            if out.fresh(post_page_name(head), key):
-                out.keep(post_page_name(head))
+            name = post_page_name(head)
+            if out.fresh(name, key):
+                out.keep(name)
+                kept.append(name)
             else:
                 stale[head.id] = (head, key)
         if cache is not None:
             cache.pages = {}
-            for head in heads:
-                name = post_page_name(head)
-                if head.id not in stale and (entry := out.entry(name)) is not None:
+            for name in kept:
+                if (entry := out.entry(name)) is not None:
                     cache.pages[name] = entry
+        del kept
     done = len(heads) - len(stale)
     if progress is not None and done:
         progress(done, len(heads))

@@ -40,7 +40,7 @@ from postroom.feeds.writer import Manifest
 RECHECK_SECONDS = 3600.0
 
 
-@dataclass
+@dataclass(slots=True)  # one per post: no __dict__ each
 class _Admitted:
     head: PostHead  # as read
     admitted: PostHead | None  # as made safe, or None: refused
@@ -97,6 +97,9 @@ class Orders:
         self.tagged: Counter[tuple[tuple[str, ...], str | None]] = Counter()
         self._topics: dict[str, Topic] = {}
         self._sorted_folders: list[str] = []
+        #: `topic_names` by (tags, source): what it depends on. One tuple for the many
+        #: posts that share them, not one each (~17 MB at 100,000 posts)
+        self._named: dict[tuple[tuple[str, ...], str | None], tuple] = {}
         for head in heads:
             self._enter(head, bulk=True)
         for folder in self._folders.values():  # sorted once, not per post
@@ -106,7 +109,9 @@ class Orders:
         self.dirty: set[str] = set(self._folders)  # topics to make again
 
     def _enter(self, head: PostHead, bulk: bool = False) -> None:
-        named = topic_names(head)
+        by = (head.tags, head.attribution.source)
+        if (named := self._named.get(by)) is None:
+            named = self._named[by] = topic_names(head)
         self._of[head.id] = named
         self.tagged[(head.tags, head.attribution.source)] += 1
         for folder, name, kind in named:

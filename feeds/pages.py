@@ -8,6 +8,7 @@ A site's templates/pages/ overrides any of them (feeds.theme).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -71,8 +72,11 @@ def render_page(name: str, site: Site, **values: object) -> bytes:
     return render(_environment, theme_folder(site, "pages"), name, values).encode()
 
 
-def post_page_name(post: Post) -> str:
-    return f"posts/{post.id}/index.html"
+def post_page_name(post: Post | PostHead) -> str:
+    """Interned: a build names every post's page in its manifest, its cache and the
+    manifest it read (`writer`, which interns those too); one string, not three copies
+    (~9 MB each at 100,000 posts)."""
+    return sys.intern(f"posts/{post.id}/index.html")
 
 
 def render_post_page(site: Site, post: Post) -> bytes:
