@@ -42,8 +42,9 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -79,8 +80,13 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
             continue
 
 
+#: what a file is made of: its bytes, or a function giving them in pieces, called again
+#: if the file must be written twice (a big file never held whole: the manifest)
+Content = bytes | Callable[[], Iterable[bytes]]
+
+
 def write_atomic(
-    path: Path, data: bytes, scratch: Path | None = None, durable: bool = True
+    path: Path, data: Content, scratch: Path | None = None, durable: bool = True
 ) -> os.stat_result:
     """Temp file, fsync, rename: the old or the new file, never a mix. The temp file is
     made in `scratch` (a folder on the same filesystem) if given, else beside `path`.
@@ -93,7 +99,10 @@ def write_atomic(
     fd, tmp = _temp_file(folder, _temp_prefix(path))
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            if callable(data):
+                out.writelines(data())
+            else:
+                out.write(data)
             out.flush()
             if durable:
                 os.fsync(out.fileno())
@@ -257,6 +266,15 @@ def read_manifest(root: Path) -> set[str]:
     """The files the last finished build wrote under `root` (none if there is no manifest,
     or it is broken); only names inside the root."""
     return set(_entries(_load_manifest(root)))
+
+
+def _manifest_text(lines: dict[str, str], names: list[str], remembered: str) -> Iterator[bytes]:
+    """The manifest's bytes, a thousand files' lines at a time."""
+    yield b'{"files": {\n'
+    for start in range(0, len(names), 1000):
+        chunk = ",\n".join(lines[name] for name in names[start : start + 1000])
+        yield ((",\n" if start else "") + chunk).encode()
+    yield f'\n}},\n"remembered": {remembered}}}\n'.encode()
 
 
 def _read_journal(path: Path) -> set[str]:
@@ -464,18 +482,9 @@ class OutputWriter:
         path = self.root / MANIFEST
         if self._made != self._before or self._remember != self.remembered or removed:
             lines, names, remembered = self._listing()
-            # one join into one string, encoded: at 100,000 files each copy is ~12 MB,
-            # and a build's peak of memory is here
-            parts = ['{"files": {\n']
-            for name in names:
-                parts += (lines[name], ",\n")
-            if names:
-                parts.pop()  # no comma after the last
-            parts.append(f'\n}},\n"remembered": {remembered}}}\n')
-            data = "".join(parts).encode()
-            del parts
-            write_if_changed(path, data, self.scratch)
-            del data
+            # written in pieces, never whole: at 100,000 files the text is ~12 MB, its
+            # bytes as much again, and a cold build's peak of memory is here
+            write_atomic(path, partial(_manifest_text, lines, names, remembered), self.scratch)
             self.manifest = Manifest(
                 _stat(path), self._made, self._remember, lines, names, remembered
             )

@@ -105,3 +105,20 @@ def test_a_killed_builds_temp_files_are_never_among_the_outputs_and_are_cleared(
     assert files_under(public) == [MANIFEST, "atom.xml", "posts/a/index.html"]
     assert not killed.exists()  # its process is gone
     assert alive.is_dir() and not out.scratch.exists()
+
+
+@pytest.mark.nostore
+@pytest.mark.parametrize("count", [0, 1, 2, 1000, 1001, 2500])
+def test_the_manifest_written_in_pieces_is_the_manifest_written_whole(count):
+    """The manifest is never held whole in memory (its text and bytes, ~24 MB at 100,000
+    files, were a cold build's peak): its pieces must join into what one join made."""
+    from postroom.feeds.writer import _manifest_text
+
+    names = [f"posts/{n:05}/index.html" for n in range(count)]
+    lines = {name: json.dumps(name) + ': {"sha256": "' + "0" * 8 + '"}' for name in names}
+    remembered = '{"a": 1}'
+    whole = '{"files": {\n' + ",\n".join(lines[n] for n in names)
+    whole += '\n},\n"remembered": ' + remembered + "}\n"
+    made = b"".join(_manifest_text(lines, names, remembered))
+    assert made == whole.encode()
+    assert list(json.loads(made)["files"]) == names
