@@ -268,11 +268,13 @@ def read_manifest(root: Path) -> set[str]:
     return set(_entries(_load_manifest(root)))
 
 
-def _manifest_text(lines: dict[str, str], names: list[str], remembered: str) -> Iterator[bytes]:
+def _manifest_text(
+    line: Callable[[str], str], names: list[str], remembered: str
+) -> Iterator[bytes]:
     """The manifest's bytes, a thousand files' lines at a time."""
     yield b'{"files": {\n'
     for start in range(0, len(names), 1000):
-        chunk = ",\n".join(lines[name] for name in names[start : start + 1000])
+        chunk = ",\n".join(map(line, names[start : start + 1000]))
         yield ((",\n" if start else "") + chunk).encode()
     yield f'\n}},\n"remembered": {remembered}}}\n'.encode()
 
@@ -421,41 +423,50 @@ class OutputWriter:
         """Every output of this build so far, sorted."""
         return tuple(sorted(self._made))
 
-    def _listing(self) -> tuple[dict[str, str], list[str], str]:
+    def _listing(self) -> tuple[dict[str, str] | None, list[str], str]:
         """The manifest's lines (one file a line: a manifest of 100,000 files is read and
         diffed like a list), their order and the remembered part, made again only where
-        they differ from the manifest this process last wrote (`Manifest.lines`)."""
+        they differ from the manifest this process last wrote (`Manifest.lines`).
+        Lines None, for a build with no manifest kept in memory (a command; a service's
+        first build): each line is made as it is written and none is kept, since a cold
+        build's peak of memory is at its manifest. A process that builds again (a
+        service) makes them all at its next build that writes, and keeps them."""
         known = self._known
-        if known is None or known.lines is None or known.names is None:
+        if known is None:
+            return None, sorted(self._made), self._remembered_text(known)
+        if known.lines is None or known.names is None:
             lines = {name: _line(name, entry) for name, entry in self._made.items()}
-            names = sorted(lines)
-        else:
-            lines = dict(known.lines)
-            before = self._before
-            # what `keep` carried has its entry from the manifest; only what was `put`
-            # may differ (a dict of 100,000 lines is not gone through in Python)
-            for name in self._put:
-                entry = self._made[name]
-                if name not in lines or before.get(name) != entry:
-                    lines[name] = _line(name, entry)
-            for name in self._made.keys() - lines.keys():  # none, but for safety
-                lines[name] = _line(name, self._made[name])
-            gone = lines.keys() - self._made.keys()
-            for name in gone:
-                del lines[name]
-            # sorted again only when names came or went: the known ones come first, in
-            # order, so that is a merge of a few names into a sorted list (timsort)
-            same = not gone and len(lines) == len(known.names)
-            names = known.names if same else sorted(lines)
+            return lines, sorted(lines), self._remembered_text(known)
+        lines = dict(known.lines)
+        before = self._before
+        # what `keep` carried has its entry from the manifest; only what was `put`
+        # may differ (a dict of 100,000 lines is not gone through in Python)
+        for name in self._put:
+            entry = self._made[name]
+            if name not in lines or before.get(name) != entry:
+                lines[name] = _line(name, entry)
+        for name in self._made.keys() - lines.keys():  # none, but for safety
+            lines[name] = _line(name, self._made[name])
+        gone = lines.keys() - self._made.keys()
+        for name in gone:
+            del lines[name]
+        # sorted again only when names came or went: the known ones come first, in
+        # order, so that is a merge of a few names into a sorted list (timsort)
+        same = not gone and len(lines) == len(known.names)
+        names = known.names if same else sorted(lines)
+        return lines, names, self._remembered_text(known)
+
+    def _remembered_text(self, known: Manifest | None) -> str:
         if (
             known is not None
             and known.remembered_text is not None
             and (self._remember == known.remembered)
         ):
-            remembered = known.remembered_text
-        else:
-            remembered = json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
-        return lines, names, remembered
+            return known.remembered_text
+        return json.dumps(self._remember, ensure_ascii=False, sort_keys=True)
+
+    def _line_of(self, name: str) -> str:
+        return _line(name, self._made[name])
 
     def finish(self) -> list[str]:
         """Delete stale outputs (only files a build wrote: the last manifest's, and those
@@ -484,9 +495,15 @@ class OutputWriter:
             lines, names, remembered = self._listing()
             # written in pieces, never whole: at 100,000 files the text is ~12 MB, its
             # bytes as much again, and a cold build's peak of memory is here
-            write_atomic(path, partial(_manifest_text, lines, names, remembered), self.scratch)
+            line = lines.__getitem__ if lines is not None else self._line_of
+            write_atomic(path, partial(_manifest_text, line, names, remembered), self.scratch)
             self.manifest = Manifest(
-                _stat(path), self._made, self._remember, lines, names, remembered
+                _stat(path),
+                self._made,
+                self._remember,
+                lines,
+                names if lines is not None else None,
+                remembered,
             )
         elif self._known is not None:
             self.manifest = replace(self._known, stat=_stat(path))

@@ -119,6 +119,6 @@ def test_the_manifest_written_in_pieces_is_the_manifest_written_whole(count):
     remembered = '{"a": 1}'
     whole = '{"files": {\n' + ",\n".join(lines[n] for n in names)
     whole += '\n},\n"remembered": ' + remembered + "}\n"
-    made = b"".join(_manifest_text(lines, names, remembered))
+    made = b"".join(_manifest_text(lines.__getitem__, names, remembered))
     assert made == whole.encode()
     assert list(json.loads(made)["files"]) == names
