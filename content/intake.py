@@ -112,7 +112,7 @@ def shown_name(name: str) -> str:
     )
 
 
-def _signature(path: str) -> str | None:
+def stat_signature(path: str) -> str | None:
     """'size:mtime_ns' of what a path leads to (a link's target); of the entry itself
     when that cannot be followed (a loop, a link to nothing); None once it is gone."""
     try:
@@ -169,7 +169,7 @@ def list_content(root: Path, under: str = "") -> Listing:
                 continue
             if why:
                 continue
-            if (signature := _signature(os.path.join(folder, name))) is not None:
+            if (signature := stat_signature(os.path.join(folder, name))) is not None:
                 signatures[name] = signature  # None: deleted while we walked
         for name, signature in signatures.items():
             if not _is_content(name):
@@ -417,7 +417,7 @@ class _Reconciler:
         )
 
 
-def _refused(record: FileRecord) -> bool:
+def was_refused(record: FileRecord) -> bool:
     """An entry refused last time is looked at again at every scan, whatever its stat
     says: what mends it (a chmod, a larger content.max_file_kb, a link's target
     created) need not change its size or mtime. It is cheap: nothing is read that is
@@ -530,12 +530,12 @@ def _entry_signature(root: str, path: str) -> str | None:
         raise _WalkEverything from None
     if os.path.isdir(full):  # a folder (or a link to one): not a file to the walk
         return None
-    signature = _signature(full)
+    signature = stat_signature(full)
     if signature is None:
         return None
     side = os.path.join(root, os.path.splitext(path)[0] + SIDECAR_SUFFIX)
     exists = os.path.lexists(side) and not os.path.isdir(side)
-    if exists and (side_signature := _signature(side)) is not None:
+    if exists and (side_signature := stat_signature(side)) is not None:
         signature += f"+{side_signature}"
     return signature
 
@@ -654,7 +654,7 @@ def _scan(
     stale = {
         path: sig
         for path, sig in found.items()
-        if path not in known or known[path].signature != sig or _refused(known[path])
+        if path not in known or known[path].signature != sig or was_refused(known[path])
     }
     gone = sorted(p for p in set(known) - set(found) if not _kept_by(p, listing.unlisted))
     for path in [p for p in stale if p in known and known[p].signature == stale[p]]:

@@ -31,8 +31,14 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
-from postroom.content.examine import REFUSED
-from postroom.content.intake import INTRO_FOLDER, ScanScope, is_temp_name, list_content
+from postroom.content.intake import (
+    INTRO_FOLDER,
+    ScanScope,
+    is_temp_name,
+    list_content,
+    stat_signature,
+    was_refused,
+)
 from postroom.content.readers import SIDECAR_SUFFIX, reader_for
 from postroom.core.config import Site
 from postroom.store import FileRecord, Store
@@ -144,7 +150,7 @@ class SliceWalk:
                             return []
                         if not entry.is_dir():
                             if not is_temp_name(name):
-                                signatures[name] = _signature(entry.path)
+                                signatures[name] = stat_signature(entry.path) or "gone"
                         elif _walked_into(entry, folder):
                             children.add(prefix + name)
         except OSError:
@@ -196,7 +202,7 @@ class SliceWalk:
         """Keep what the walk would find differs: new, changed, refused before, gone."""
         for path, signature in found.items():
             record = known.get(path)
-            if record is None or record.signature != signature or _refused(record):
+            if record is None or record.signature != signature or was_refused(record):
                 self._kept.add(path)
         self._kept.update(set(known) - set(found))
 
@@ -217,22 +223,3 @@ def _walked_into(entry: os.DirEntry[str], folder: str) -> bool:
     if entry.is_symlink() or entry.name.startswith("."):
         return False
     return bool(folder) or entry.name != INTRO_FOLDER
-
-
-def _signature(path: str) -> str:
-    """'size:mtime_ns' as the walk signs an entry: of what a link leads to, else of the
-    link itself. One that differs from the walk's only costs a look by the final scan."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return "gone"
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def _refused(record: FileRecord) -> bool:
-    """Refused last time: looked at again at every walk, whatever its stat says (what
-    mends it, a chmod or a larger limit, need not change the stat)."""
-    return record.sha256.startswith(REFUSED)
