@@ -8,11 +8,13 @@ all of them (`content.intake._examine_all`), so a worker starts parsing at once.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from postroom.content.readers import SIDECAR_SUFFIX, Reader, Reading, read_file, sidecar_path
 from postroom.content.safe_read import Unreadable, read_regular
 from postroom.core.config import Config
+from postroom.core.excerpts import excerpt
 from postroom.core.model import Problem, Severity
 from postroom.core.sanitize import one_line
 
@@ -61,7 +63,24 @@ def examine(job: Job) -> tuple[str, str, Reading | None] | None:
     digest = hashlib.sha256(data + b"\0" + (sidecar or b"")).hexdigest()
     if digest == known_sha:
         return path, digest, None
-    return path, digest, read_file(path, data, sidecar, config, reader)
+    return path, digest, with_excerpts(read_file(path, data, sidecar, config, reader))
+
+
+def with_excerpts(reading: Reading) -> Reading:
+    """Each post with its excerpt worked out, here in the worker, once per version: the
+    store keeps it, and every page, feed and archive document that shows the post reads
+    it instead of turning the body into text again (`core.excerpts`)."""
+    if not reading.posts:
+        return reading
+    posts = tuple(replace(post, excerpt=_excerpt(post.body_html)) for post in reading.posts)
+    return replace(reading, posts=posts)
+
+
+def _excerpt(body_html: str) -> str | None:
+    try:
+        return excerpt(body_html)
+    except Exception:  # a bug of ours: the build works it out (and meets it) as it did before
+        return None
 
 
 def examine_chunk(jobs: list[Job]) -> list[tuple[str, str, Reading | None] | None]:

@@ -7,10 +7,12 @@ Readers produce `ParsedPost`s (what one file says); the store turns them into
 from __future__ import annotations
 
 import reprlib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
+from postroom.core import excerpts
 from postroom.core.sanitize import html_to_text, one_line
 
 BODY_START_CHARS = 200
@@ -121,6 +123,9 @@ class ParsedPost:
     comment: str = ""  # the curator's words on it (sanitized HTML): front matter or sidecar
     image: LeadImage | None = None
     republish: Republish | None = None  # the post's own choice (front matter or sidecar)
+    # `core.excerpts.excerpt(body_html)`, worked out by the scan's worker (content.examine)
+    # and kept with the version; None: not worked out (a reader's post, an older version)
+    excerpt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,21 @@ class Post:
     comment: str = ""
     image: LeadImage | None = None
     republish: Republish | None = None  # None: the source's or the site's (core.republish)
+    # the excerpt the scan worked out and the store kept, when there is one (`excerpt`).
+    # Not a field: a post's equality, repr and the store's fingerprint of it (made of its
+    # fields) are what they were before excerpts were kept, so no post reads as changed
+    known_excerpt: InitVar[str | None] = None
+
+    def __post_init__(self, known_excerpt: str | None) -> None:
+        if known_excerpt is not None:
+            self.__dict__["excerpt"] = known_excerpt  # what `excerpt` would work out
+
+    @cached_property
+    def excerpt(self) -> str:
+        """`core.excerpts.excerpt(body_html)`: the kept one, else worked out on first use
+        and kept on this object (a post read from an older store, or made by
+        `dataclasses.replace`, which may have changed the body)."""
+        return excerpts.excerpt(self.body_html)
 
     @property
     def body_start(self) -> str:

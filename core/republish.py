@@ -7,12 +7,12 @@ of its source, then the site's default for other people's posts.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 
 from postroom.core.config import Config, source_key
+from postroom.core.excerpts import EXCERPT_CHARS, EXCERPT_WORDS, excerpt  # noqa: F401 (callers)
 from postroom.core.model import Post, Republish, brief
-from postroom.core.sanitize import html_to_text, one_line
+from postroom.core.sanitize import one_line
 
 
 def read_republish(value: object, where: str) -> tuple[Republish, str | None]:
@@ -57,63 +57,3 @@ def republish_of(config: Config, post: Post) -> Republish:
     if table is not None and table.republish is not None:
         return table.republish
     return config.site.republish
-
-
-EXCERPT_WORDS = 80
-#: and never longer than this many characters, a wide (CJK) one counting as 3.5 and one of
-#: the other scripts written without spaces (Thai, Lao, Khmer, Myanmar) as 1.75: such a
-#: text is one "word" however long, and 200 wide characters, or 400 Thai, say about what
-#: 80 English words do
-EXCERPT_CHARS = 700
-_WIDE = 3.5
-_UNSPACED = 1.75
-_UNSPACED_SCRIPTS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF))  # Thai, Lao; …
-_EXCERPT_START = 2048  # characters of HTML read first: ~80 words of prose with its tags
-
-
-def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
-    """The first `words` words of a post's text as one line of plain text, ending "…"
-    when there is more: what an `excerpt` post shows of the source's words. Words, not
-    characters: a reader judges a quotation by its length in words.
-
-    Only as much of the body is read as the words need (a longer start when markup is
-    dense): every page, feed and digest asks, and a whole long article costs a
-    millisecond to turn into text where its first few KB cost a tenth of that."""
-    size = _EXCERPT_START
-    while True:
-        text = one_line(html_to_text(body_html[:size]))
-        found = text.split(" ")
-        if len(found) > words or len(text) > EXCERPT_CHARS or size >= len(body_html):
-            break  # more words or characters than shown (the last may be cut), or all read
-        size *= 4
-    shown = " ".join(found[:words])
-    if (cut := _room(shown)) is not None:
-        head = shown[:cut]
-        shown = head.rsplit(" ", 1)[0] if " " in head[cut // 2 :] else head
-    elif len(found) <= words:
-        return shown
-    return shown.rstrip(" ,;:.、。") + "…"
-
-
-def _room(text: str) -> int | None:
-    """Where `text` passes EXCERPT_CHARS (characters of unspaced scripts weighing more),
-    or None."""
-    if text.isascii():  # every character weighs 1: the common case, without the loop
-        return EXCERPT_CHARS if len(text) > EXCERPT_CHARS else None
-    if len(text) * _WIDE <= EXCERPT_CHARS:  # even at the heaviest weight it fits
-        return None
-    used = 0.0
-    for i, char in enumerate(text):
-        used += _weight(char)
-        if used > EXCERPT_CHARS:
-            return i
-    return None
-
-
-def _weight(char: str) -> float:
-    if char.isascii():
-        return 1
-    if unicodedata.east_asian_width(char) in "WF":
-        return _WIDE
-    point = ord(char)
-    return _UNSPACED if any(low <= point <= high for low, high in _UNSPACED_SCRIPTS) else 1

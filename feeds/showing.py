@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 from postroom.core.config import Site
 from postroom.core.model import LeadImage, Post, Republish
-from postroom.core.republish import excerpt, is_own, republish_of
+from postroom.core.republish import is_own, republish_of
 from postroom.core.sanitize import html_to_text, one_line, summarize
 
 
@@ -69,7 +69,7 @@ def _parts(site: Site, post: Post) -> tuple[Republish, Markup, str, Markup]:
     if rule is Republish.FULL:
         return rule, link, summarize(post.summary), link
     if rule is Republish.EXCERPT:
-        words = excerpt(post.body_html)
+        words = post.excerpt  # worked out once, at scan (core.excerpts), kept by the store
         shown = Markup(f"<p>{escape(words)}</p>\n{link}" if words else link)
         # its teaser from the excerpt itself, never the standfirst (post.summary): a
         # reader would see the standfirst and 80 words more of the source's text

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from postroom.core.excerpts import EXCERPT_STAMP
 from postroom.core.model import (
     Attribution,
     DateSource,
@@ -30,9 +31,11 @@ from postroom.store import changes
 from postroom.store.migrations import NewerSchema, is_current, migrate
 from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
+    JSON,
     Connection,
     Table,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
@@ -123,6 +126,10 @@ def plain(value: Any) -> Any:
 def encode_parsed(post: ParsedPost) -> str:
     data = plain(post)
     data["date"] = post.date.isoformat() if post.date else None
+    if post.excerpt is None:
+        del data["excerpt"]
+    else:  # what made it, compared on read (`_kept_excerpt`): another rule's is not used
+        data["excerpt_stamp"] = EXCERPT_STAMP
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
@@ -140,6 +147,8 @@ def decode_parsed(text: str) -> ParsedPost:
         comment=data.get("comment", ""),  # none in versions kept before comments
         image=_image(data.get("image")),
         republish=Republish(data["republish"]) if data.get("republish") else None,
+        # none in versions kept before excerpts, or made by another rule (`core.excerpts`)
+        excerpt=data.get("excerpt") if data.get("excerpt_stamp") == EXCERPT_STAMP else None,
     )
 
 
@@ -289,7 +298,7 @@ class Store:
         """Every published post, newest pick-up first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(posts)
+                select(posts, _kept_excerpt(conn))
                 .where(posts.c.withdrawn.is_(False))
                 .order_by(posts.c.picked_up.desc(), posts.c.id)
             ).all()
@@ -405,7 +414,9 @@ class Store:
         with self.engine.connect() as conn:
             for chunk in _chunks(wanted):
                 rows = conn.execute(
-                    select(posts).where(posts.c.id.in_(chunk), posts.c.withdrawn.is_(False))
+                    select(posts, _kept_excerpt(conn)).where(
+                        posts.c.id.in_(chunk), posts.c.withdrawn.is_(False)
+                    )
                 ).all()
                 where = _files_of(conn, chunk)
                 found.update((row.id, _post(row, where[row.id])) for row in rows)
@@ -658,6 +669,37 @@ def _attribution(row) -> Attribution:
     )
 
 
+def _kept_excerpt(conn: Connection):
+    """The post's excerpt as the scan kept it in a version's JSON (`encode_parsed`), as a
+    column `kept_excerpt`: from a version whose body is the post's own (a post found in
+    two files may have two) and made by today's rule (`EXCERPT_STAMP`); NULL for none
+    (versions kept before excerpts were), and the `Post` works it out when asked.
+
+    Read from the JSON by the database, not by us: a build reads the excerpt of every
+    post it renders, and the versions' text is not carried out of the database for it.
+    No column of its own: none is needed, so no schema change and no migration."""
+    if conn.dialect.name == "sqlite":
+
+        def item(key: str):
+            return func.json_extract(versions.c.data, f"$.{key}")
+    else:
+
+        def item(key: str):
+            return cast(versions.c.data, JSON)[key].as_string()
+
+    return (
+        select(item("excerpt"))
+        .where(
+            versions.c.post_id == posts.c.id,
+            item("excerpt_stamp") == EXCERPT_STAMP,
+            item("body_html") == posts.c.body_html,
+        )
+        .limit(1)
+        .scalar_subquery()
+        .label("kept_excerpt")
+    )
+
+
 def _post(row, files: tuple[str, ...]) -> Post:
     return Post(
         id=row.id,
@@ -674,6 +716,7 @@ def _post(row, files: tuple[str, ...]) -> Post:
         comment=row.comment,
         image=_image(json.loads(row.image)) if row.image else None,
         republish=Republish(row.republish) if row.republish else None,
+        known_excerpt=row.kept_excerpt,
     )
 
 
