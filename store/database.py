@@ -297,8 +297,10 @@ class Store:
     def posts(self) -> list[Post]:
         """Every published post, newest pick-up first."""
         with self.engine.connect() as conn:
+            # without the kept excerpts (`posts_by_id` reads them): a caller of every post
+            # (the digest, `check`) shows a few at most, whose excerpt the Post works out
             rows = conn.execute(
-                select(posts, _kept_excerpt(conn))
+                select(posts)
                 .where(posts.c.withdrawn.is_(False))
                 .order_by(posts.c.picked_up.desc(), posts.c.id)
             ).all()
@@ -419,7 +421,7 @@ class Store:
                     )
                 ).all()
                 where = _files_of(conn, chunk)
-                found.update((row.id, _post(row, where[row.id])) for row in rows)
+                found.update((row.id, _post(row, where[row.id], row.kept_excerpt)) for row in rows)
         return [found[i] for i in wanted if i in found]
 
     @contextmanager
@@ -700,7 +702,7 @@ def _kept_excerpt(conn: Connection):
     )
 
 
-def _post(row, files: tuple[str, ...]) -> Post:
+def _post(row, files: tuple[str, ...], kept_excerpt: str | None = None) -> Post:
     return Post(
         id=row.id,
         title=row.title,
@@ -716,7 +718,7 @@ def _post(row, files: tuple[str, ...]) -> Post:
         comment=row.comment,
         image=_image(json.loads(row.image)) if row.image else None,
         republish=Republish(row.republish) if row.republish else None,
-        known_excerpt=row.kept_excerpt,
+        known_excerpt=kept_excerpt,
     )
 
 

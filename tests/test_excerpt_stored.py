@@ -88,9 +88,10 @@ def whole_build(site, aside: Path) -> dict[str, bytes]:
 
 
 def read_posts(site) -> list[Post]:
+    """Every post as a build reads it (`posts_by_id`: with the excerpt kept)."""
     store = Store(site.store_url)
     try:
-        return store.posts() + store.posts_by_id(["budget-pressures"])
+        return store.posts_by_id(sorted(p.id for p in store.posts()))
     finally:
         store.close()
 
@@ -104,8 +105,14 @@ def test_the_scan_keeps_each_versions_excerpt_with_what_made_it(site):
 
 def test_pages_and_feeds_show_the_kept_excerpt(site, tmp_path):
     restore(site, lambda path, data: data.update(excerpt=f"Kept for {path}"))
+    assert len(read_posts(site)) == 3
     for post in read_posts(site):
         assert post.excerpt == f"Kept for {post.files[0]}"
+    store = Store(site.store_url)
+    try:  # every post at once (the digest's read) leaves the excerpts out: shown are few
+        assert all(post.excerpt == excerpt(post.body_html) for post in store.posts())
+    finally:
+        store.close()
     out = whole_build(site, tmp_path / "public")
     for name in (
         "atom.xml",
