@@ -17,7 +17,7 @@ from postroom.core.excerpts import EXCERPT_STAMP, excerpt
 from postroom.core.model import Post
 from postroom.feeds import build
 from postroom.store import Store
-from postroom.store.schema import versions
+from postroom.store.schema import files, versions
 from sqlalchemy import select, update
 from support import make_post, make_site, write
 
@@ -136,6 +136,21 @@ def test_a_store_kept_before_excerpts_builds_the_same_bytes(site, tmp_path):
         p.id: excerpt(p.body_html) for p in read_posts(site)
     }
     assert whole_build(site, tmp_path / "before") == now
+
+
+def test_reading_an_older_stores_files_again_updates_no_post(site):
+    # an upgraded store, every file read again (as when its bytes are not trusted): each
+    # version now keeps its excerpt, and no post is new or updated (fingerprints equal)
+    restore(site, lambda _path, data: (data.pop("excerpt"), data.pop("excerpt_stamp")))
+    store = Store(site.store_url)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(update(files).values(signature="", sha256="0" * 64))
+        report = scan(site, store)
+    finally:
+        store.close()
+    assert report.parsed == 3 and report.new == () and report.updated == ()
+    assert all(data["excerpt_stamp"] == EXCERPT_STAMP for data in stored(site).values())
 
 
 def test_an_excerpt_made_by_another_rule_is_never_shown(site, tmp_path):
