@@ -240,6 +240,10 @@ def _write_post_pages(
         a scan ran between), it is written under no key, so the next build makes it again
         from what its head says then."""
         out.put(name, data, stale[post_id][1] if same else None)
+        counted(post_id, name, same)
+
+    def counted(post_id: str, name: str, same: bool) -> None:
+        """A page put (`written`) or taken from a worker: kept in the cache, counted."""
         if cache is not None:
             if same:
                 cache.pages[name] = out.entry(name)
@@ -250,10 +254,16 @@ def _write_post_pages(
         if progress is not None:
             progress(done, len(heads))
 
-    if (rendered := parallel.post_pages(site, catalogue, ids)) is not None:  # on every core
-        for post_id, name, data, stamps in rendered:
-            head = stale[post_id][0]
-            written(post_id, name, data, stamps == (head.updated, head.picked_up))
+    def names(ids: Sequence[str]) -> list[str]:
+        return [post_page_name(stale[post_id][0]) for post_id in ids]
+
+    # on every core, each worker writing the pages it renders; the parent keeps the record
+    if (pages := parallel.write_post_pages(site, catalogue, ids, out, names)) is not None:
+        for page in pages:
+            head, key = stale[page.post_id]
+            same = page.stamps == (head.updated, head.picked_up)
+            out.took(page.name, page.wrote, page.size, page.mtime_ns, key if same else None)
+            counted(page.post_id, page.name, same)
     else:
         for start in range(0, len(ids), _PAGE_BATCH):
             showing.forget()  # the last batch's views hold their posts: a batch is all we hold

@@ -5,15 +5,21 @@ every archive page of the site's feeds: at 10,000 posts that is most of its time
 one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
-out), gets bytes back in order, and stays the only writer of public/ (`OutputWriter`:
-its manifest, journal and order), so the files, their order and the manifest are
-those of a build in one process, byte for byte.
+out). Archive pages come back as bytes, in order, and the parent writes them. Post
+pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
+the parent was what the build waited for) are written by the worker that renders
+them, as the parent would (`writer.put_file`: bytes compared, temp file in the
+build's scratch, renamed into place, no fsync); the parent keeps the only record
+(`OutputWriter`: it journals a task's pages before sending it, and takes each page's
+size and mtime back, in order, for its manifest). So the files, the order of the
+report and the manifest are those of a build in one process, byte for byte.
 
 Only a catalogue a worker can open itself is spread (`store.Store` on a file or a
 server, not posts in memory nor an in-memory database); a small build is not (a
 worker's start costs more than a few hundred pages). A worker that fails (a bug, a
 process killed) loses nothing: the failure is logged and the parent renders what
-was not yet done itself. Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
+was not yet done itself (a page a killed worker had written is on the journal, and
+counts as written). Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import logging
 import os
 import pickle
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from postroom.core import pool
@@ -38,6 +46,7 @@ from postroom.feeds.catalogue import Catalogue
 from postroom.feeds.pages import post_page_name, render_post_page
 from postroom.feeds.safety import xml_safe
 from postroom.feeds.syndication import FeedSet
+from postroom.feeds.writer import OutputWriter, put_file
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
@@ -57,20 +66,53 @@ _AHEAD = 3
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: a rendered post page: (post id, name under public/, bytes, (updated, picked_up) of
-#: the post as rendered, for the parent to compare with its head)
-PostPage = tuple[str, str, bytes, tuple[datetime | None, datetime | None]]
+
+@dataclass(frozen=True, slots=True)
+class WrittenPage:
+    """A post page a worker rendered and wrote (`writer.put_file`), as the parent's
+    manifest needs it: the page's bytes stay in the worker."""
+
+    post_id: str
+    name: str  # under public/
+    wrote: bool  # False: the file held these bytes already and was left alone
+    size: int
+    mtime_ns: int
+    #: (updated, picked_up) of the post as rendered, for the parent to compare with its head
+    stamps: tuple[datetime | None, datetime | None]
 
 
-def post_pages(site: Site, catalogue: Catalogue, ids: Sequence[str]) -> Iterator[PostPage] | None:
-    """The pages of the posts `ids` (those still published), in that order, rendered by
-    workers; None when too few for workers to pay (the caller renders them itself)."""
+def write_post_pages(
+    site: Site,
+    catalogue: Catalogue,
+    ids: Sequence[str],
+    out: OutputWriter,
+    names: Callable[[Sequence[str]], Iterable[str]],
+) -> Iterator[WrittenPage] | None:
+    """The pages of the posts `ids` (those still published), rendered and written by
+    workers, reported in the order of `ids`; None when too few for workers to pay (the
+    caller renders and writes them itself). `names(ids)`: the pages of those posts,
+    put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
+    a page exists only once the journal names it, whoever is killed when."""
     url = _worker_url(catalogue)
     if url is None or len(ids) < POST_PAGES_FROM or pool.cores() < 2:
         return None
     tasks = [tuple(ids[i : i + _PAGES_PER_TASK]) for i in range(0, len(ids), _PAGES_PER_TASK)]
-    here = lambda ids: _render_posts(site, catalogue, ids)  # noqa: E731
-    return _each(_spread(site, url, _post_pages_task, tasks, here))
+    public, scratch = str(out.root), str(out.scratch)
+    # a page re-done here after the pool failed, whose bytes are already right, was
+    # written by a worker before it failed if its mtime is this build's (a second back:
+    # a coarse clock, a filesystem keeping seconds)
+    since = out.began_ns - 1_000_000_000
+
+    def here(ids: tuple[str, ...]) -> list[WrittenPage]:
+        out.record(names(ids))  # a task never sent is not on record yet
+        pages = _write_posts(site, catalogue, ids, public, scratch)
+        return [replace(p, wrote=p.wrote or p.mtime_ns >= since) for p in pages]
+
+    def before(ids: tuple[str, ...]) -> None:
+        out.record(names(ids))
+
+    writes = (public, scratch)
+    return _each(_spread(site, url, _post_pages_task, tasks, here, writes, before))
 
 
 def _each(batches: Iterator[list[R]]) -> Iterator[R]:
@@ -78,14 +120,19 @@ def _each(batches: Iterator[list[R]]) -> Iterator[R]:
     yield from itertools.chain.from_iterable(batches)
 
 
-def _render_posts(site: Site, catalogue: Catalogue, ids: Sequence[str]) -> list[PostPage]:
-    """What `feeds._write_post_pages` renders for `ids`, as it does."""
+def _write_posts(
+    site: Site, catalogue: Catalogue, ids: Sequence[str], public: str, scratch: str
+) -> list[WrittenPage]:
+    """What `feeds._write_post_pages` renders and puts for `ids`, as it does."""
     showing.forget()  # the last task's views hold their posts
     pages = []
+    root, temps = Path(public), Path(scratch)
     for post in catalogue.posts_by_id(ids):
         stamps = (post.updated, post.picked_up)
         post = xml_safe(post)
-        pages.append((post.id, post_page_name(post), render_post_page(site, post), stamps))
+        name = post_page_name(post)
+        wrote, st = put_file(root, name, render_post_page(site, post), temps)
+        pages.append(WrittenPage(post.id, name, wrote, st.st_size, st.st_mtime_ns, stamps))
     showing.forget()
     return pages
 
@@ -148,23 +195,34 @@ def _spread(
     task: Callable[[T], R],
     tasks: list[T],
     here: Callable[[T], R],
+    writes: tuple[str, str] | None = None,
+    before: Callable[[T], object] | None = None,
 ) -> Iterator[R]:
     """`task(item)` for each of `tasks`, in order, in worker processes that each open
-    the store at `url`. Should the pool fail (a worker raises or is killed), the
-    failure is logged and the tasks not yet given back are done here (`here`)."""
+    the store at `url` (and know `writes`: public/ and the build's scratch folder, for
+    tasks that write); `before(item)` just before an item is sent. Should the pool
+    fail (a worker raises or is killed), the failure is logged and the tasks not yet
+    given back are done here (`here`)."""
     # beside public/, in the build's own scratch folder (`writer.OutputWriter`): removed
     # with it should this process die
     public = site.public_dir
     folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
     folder.mkdir(parents=True, exist_ok=True)
+
+    def numbered() -> Iterator[tuple[int, T]]:  # taken by the pool as it sends each
+        for number, item in enumerate(tasks):
+            if before is not None:
+                before(item)
+            yield number, item
+
     workers = pool.start(
         min(pool.cores(), len(tasks)),
         preload=[__name__],
         initializer=_open,
-        initargs=(site, url),
+        initargs=(site, url, writes),
     )
     sent = functools.partial(_to_file, task, str(folder))
-    results = pool.in_order(workers, sent, enumerate(tasks), _AHEAD * pool.cores())
+    results = pool.in_order(workers, sent, numbered(), _AHEAD * pool.cores())
     done = 0
     try:
         for path in results:
@@ -209,15 +267,17 @@ def _to_file(task: Callable[[T], R], folder: str, numbered: tuple[int, T]) -> st
 _worker: dict[str, Any] = {}  # the site and the store this worker renders from
 
 
-def _open(site: Site, url: str) -> None:
+def _open(site: Site, url: str, writes: tuple[str, str] | None) -> None:
     from postroom.store import Store
 
     _worker["site"] = site
     _worker["store"] = Store(url)
+    _worker["writes"] = writes
 
 
-def _post_pages_task(ids: tuple[str, ...]) -> list[PostPage]:
-    return _render_posts(_worker["site"], _worker["store"], ids)
+def _post_pages_task(ids: tuple[str, ...]) -> list[WrittenPage]:
+    public, scratch = _worker["writes"]
+    return _write_posts(_worker["site"], _worker["store"], ids, public, scratch)
 
 
 def _archive_task(page: ArchivePage) -> dict[str, bytes] | None:

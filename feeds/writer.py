@@ -85,6 +85,33 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
 Content = bytes | Callable[[], Iterable[bytes]]
 
 
+#: folders this process made or found (`_made_folder`): a cold build writes 10,000 pages
+#: into 10,000 folders, and two `mkdir` calls a file were a tenth of the parent's time
+_folders: set[str] = set()
+
+
+def _made_folder(folder: str) -> None:
+    """`folder` and its parents exist, made once a process: a folder already made is
+    taken as there. One removed since (a build's scratch, an emptied page's folder) is
+    made again by the caller's retry (`_forget_folder`)."""
+    if folder in _folders:
+        return
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        if not os.path.isdir(folder):  # a file in the way: as Path.mkdir(exist_ok) says
+            raise
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    _folders.add(folder)
+
+
+def _forget_folder(folder: str) -> None:
+    """A folder taken as made was not there (removed since): made again."""
+    _folders.discard(folder)
+    _made_folder(folder)
+
+
 def write_atomic(
     path: Path, data: Content, scratch: Path | None = None, durable: bool = True
 ) -> os.stat_result:
@@ -93,10 +120,16 @@ def write_atomic(
     Not `durable`: no fsync, for a caller that syncs everything it wrote at once.
     Returns the file's stat as written, taken before the rename: what another process
     renames over it a moment later is not taken for it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = scratch or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_file(folder, _temp_prefix(path))
+    target = os.fspath(path.parent)
+    _made_folder(target)
+    folder = os.fspath(scratch) if scratch is not None else target
+    _made_folder(folder)
+    prefix = _temp_prefix(path)
+    try:
+        fd, tmp = _temp_file(folder, prefix)
+    except FileNotFoundError:  # the folder was removed since this process made it
+        _forget_folder(folder)
+        fd, tmp = _temp_file(folder, prefix)
     try:
         with os.fdopen(fd, "wb") as out:
             if callable(data):
@@ -109,7 +142,7 @@ def write_atomic(
             os.fchmod(out.fileno(), 0o644)  # whatever the umask: the web server reads it
             written = os.fstat(out.fileno())
         try:
-            os.replace(tmp, path)
+            _replace(tmp, path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV or scratch is None:
                 raise
@@ -119,6 +152,18 @@ def write_atomic(
         Path(tmp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _replace(tmp: str, path: Path, target: str) -> None:
+    """Rename `tmp` to `path`; its folder `target` made again if it went since (a build
+    removing the last page of a folder, another build's stale outputs)."""
+    try:
+        os.replace(tmp, path)
+    except FileNotFoundError:
+        if not os.path.exists(tmp):
+            raise
+        _forget_folder(target)
+        os.replace(tmp, path)
 
 
 def _temp_is_stale(entry: os.DirEntry) -> bool:
@@ -169,6 +214,16 @@ def _write_if_changed(
     except (FileNotFoundError, NotADirectoryError):
         pass
     return True, write_atomic(path, data, scratch, durable)
+
+
+def put_file(root: Path, name: str, data: bytes, scratch: Path) -> tuple[bool, os.stat_result]:
+    """What `OutputWriter.put` does to the file `name` under `root`, for another process
+    writing for that writer's build (its workers): the bytes compared, written only if
+    they differ, temp file in the writer's `scratch`, no fsync (the build syncs once).
+    The name must be on the writer's record first (`OutputWriter.record`), and the
+    result handed back to it (`OutputWriter.took`) for its manifest. (whether it wrote,
+    the stat of the file holding `data`)."""
+    return _write_if_changed(root / name, data, scratch, durable=False)
 
 
 def sync_filesystem(folder: Path) -> None:
@@ -307,6 +362,8 @@ class OutputWriter:
         """`known`: the manifest this process's last build of `root` wrote (`manifest`)."""
         self.root = root
         self._root = str(root)
+        #: when this build began (a file with an mtime since may be its own)
+        self.began_ns = time.time_ns()
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
@@ -382,6 +439,24 @@ class OutputWriter:
         else:
             self.unchanged += 1
         self._made[name] = None if key is None else (key, st.st_size, st.st_mtime_ns)
+        self._put.append(name)
+
+    def record(self, names: Iterable[str]) -> None:
+        """`names` are about to be written for this build by other processes (`put_file`):
+        on record (the journal, flushed) before any of them can exist, so a kill of any
+        process at any moment leaves no file that no build knows of."""
+        self._record(set(names) - self._listed)
+
+    def took(self, name: str, wrote: bool, size: int, mtime_ns: int, key: str | None) -> None:
+        """`name`, `record`ed, was written by another process (`put_file`: `wrote` says
+        whether its bytes were new) and is now `size` bytes at `mtime_ns`: an output of
+        this build, as `put` would have it."""
+        assert name in self._listed or name in self._journaled, name
+        if wrote:
+            self.written.append(name)
+        else:
+            self.unchanged += 1
+        self._made[name] = None if key is None else (key, size, mtime_ns)
         self._put.append(name)
 
     def make(self, name: str, key: str, render: Callable[[], bytes]) -> None:
