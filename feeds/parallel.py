@@ -25,16 +25,16 @@ counts as written). Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import os
 import pickle
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from postroom.core import pool
 from postroom.core.config import Site
@@ -87,10 +87,11 @@ def write_post_pages(
     ids: Sequence[str],
     out: OutputWriter,
     names: Callable[[Sequence[str]], Iterable[str]],
-) -> Iterator[WrittenPage] | None:
+) -> Sent[tuple[str, ...], list[WrittenPage]] | None:
     """The pages of the posts `ids` (those still published), rendered and written by
-    workers, reported in the order of `ids`; None when too few for workers to pay (the
-    caller renders and writes them itself). `names(ids)`: the pages of those posts,
+    workers, every task sent now and each task's pages reported in the order of `ids`
+    as the caller takes them; None when too few for workers to pay (the caller renders
+    and writes them itself). `names(ids)`: the pages of those posts,
     put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
     a page exists only once the journal names it, whoever is killed when."""
     url = _worker_url(catalogue)
@@ -111,13 +112,91 @@ def write_post_pages(
     def before(ids: tuple[str, ...]) -> None:
         out.record(names(ids))
 
-    writes = (public, scratch)
-    return _each(_spread(site, url, _post_pages_task, tasks, here, writes, before))
+    return Sent(site, url, _post_pages_task, tasks, here, (public, scratch), before)
 
 
-def _each(batches: Iterator[list[R]]) -> Iterator[R]:
-    """The items of `batches` in turn; closed, it closes `batches` (stops its workers)."""
-    yield from itertools.chain.from_iterable(batches)
+class Sent(Generic[T, R]):
+    """`task(item)` for each of `tasks`, all sent to worker processes at once, their
+    results taken back in order when the caller iterates: the workers go on while the
+    caller does other work. For tasks whose results are small (a post page's size and
+    mtime, its bytes written by the worker): every result not yet taken waits in a file
+    of the build's scratch folder. Should the pool fail (a worker raises or is killed),
+    the failure is logged and the tasks not yet taken are done here (`here`). `close`
+    (an error, Ctrl-C; taking every result closes it) stops the workers at once."""
+
+    def __init__(
+        self,
+        site: Site,
+        url: str,
+        task: Callable[[T], R],
+        tasks: list[T],
+        here: Callable[[T], R],
+        writes: tuple[str, str] | None,
+        before: Callable[[T], object],
+    ) -> None:
+        """`before(item)` just before an item is sent."""
+        self._tasks, self._here = tasks, here
+        self._folder = _rendered(site)
+        self._closed = False
+        self._workers = pool.start(
+            min(pool.cores(), len(tasks)),
+            preload=[__name__],
+            initializer=_open,
+            initargs=(site, url, writes),
+        )
+        sent = functools.partial(_to_file, task, str(self._folder))
+        self._futures: list[Future] = []
+        self._refused: Exception | None = None  # a pool broken while tasks were sent
+        try:
+            for number, item in enumerate(tasks):
+                before(item)
+                with pool.ctrl_c_held():  # a submit may start a worker
+                    self._futures.append(self._workers.submit(sent, (number, item)))
+        except Exception as exc:  # a worker killed already: the rest are done here
+            self._refused = exc
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[R]:
+        done = 0
+        try:
+            for future in self._futures:
+                yield _from_file(future.result())
+                done += 1
+            if self._refused is not None:
+                raise self._refused
+        except Exception as exc:  # not Ctrl-C nor SIGTERM
+            pool.stop_now(self._workers)
+            why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+            _LOG.warning(
+                "a render worker failed (%s); the %d tasks left are rendered in this process",
+                why,
+                len(self._tasks) - done,
+            )
+            for item in self._tasks[done:]:
+                yield self._here(item)
+        except BaseException:  # Ctrl-C, SIGTERM, the caller stopping early
+            self.close()
+            raise
+        else:
+            self._workers.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            pool.stop_now(self._workers)
+            shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
+
+
+def _rendered(site: Site) -> Path:
+    """Where workers leave their results: beside public/, in the build's own scratch
+    folder (`writer.OutputWriter`), removed with it should this process die."""
+    public = site.public_dir
+    folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _write_posts(
@@ -195,34 +274,20 @@ def _spread(
     task: Callable[[T], R],
     tasks: list[T],
     here: Callable[[T], R],
-    writes: tuple[str, str] | None = None,
-    before: Callable[[T], object] | None = None,
 ) -> Iterator[R]:
     """`task(item)` for each of `tasks`, in order, in worker processes that each open
-    the store at `url` (and know `writes`: public/ and the build's scratch folder, for
-    tasks that write); `before(item)` just before an item is sent. Should the pool
-    fail (a worker raises or is killed), the failure is logged and the tasks not yet
-    given back are done here (`here`)."""
-    # beside public/, in the build's own scratch folder (`writer.OutputWriter`): removed
-    # with it should this process die
-    public = site.public_dir
-    folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def numbered() -> Iterator[tuple[int, T]]:  # taken by the pool as it sends each
-        for number, item in enumerate(tasks):
-            if before is not None:
-                before(item)
-            yield number, item
-
+    the store at `url`, a few tasks ahead of the caller (for results of some size: an
+    archive page's bytes). Should the pool fail (a worker raises or is killed), the
+    failure is logged and the tasks not yet given back are done here (`here`)."""
+    folder = _rendered(site)
     workers = pool.start(
         min(pool.cores(), len(tasks)),
         preload=[__name__],
         initializer=_open,
-        initargs=(site, url, writes),
+        initargs=(site, url, None),
     )
     sent = functools.partial(_to_file, task, str(folder))
-    results = pool.in_order(workers, sent, numbered(), _AHEAD * pool.cores())
+    results = pool.in_order(workers, sent, enumerate(tasks), _AHEAD * pool.cores())
     done = 0
     try:
         for path in results:

@@ -54,6 +54,9 @@ from postroom.core.process import holder_gone, this_process
 MANIFEST = ".postroom-manifest.json"
 #: in a build's scratch folder: the names it is about to write that no manifest lists
 JOURNAL = "intended.jsonl"
+#: bytes `OutputWriter.hold` keeps at most: the topic and list pages of 10,000 posts are
+#: ~15 MB; at 100,000 posts the post pages are waited for once this much is rendered
+HELD_MOST = 32 * 1024 * 1024
 #: a temp file named before temp files carried their process: stale once this old
 _UNNAMED_TEMP_AGE = 3600.0
 
@@ -364,6 +367,9 @@ class OutputWriter:
         self._root = str(root)
         #: when this build began (a file with an mtime since may be its own)
         self.began_ns = time.time_ns()
+        self._until: Callable[[], object] | None = None  # `hold`
+        self._held: list[tuple[str, bytes, str | None]] = []
+        self._held_bytes = self._most = 0
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
@@ -428,9 +434,35 @@ class OutputWriter:
             return False
         return (st.st_size, st.st_mtime_ns) == entry[1:]
 
+    def hold(self, until: Callable[[], object], most: int = HELD_MOST) -> None:
+        """From now until `release`, `put` keeps what it is given instead of writing it:
+        a build renders the pages that link to its post pages while its workers still
+        write those, and writes them after (`release` calls `until()` first: the post
+        pages all written), so no link points at a page not yet there, and the files
+        come in the order they would without holding. At most `most` bytes are held:
+        past that they are released there and then."""
+        self._until, self._held_bytes = until, 0
+        self._most = most
+
+    def release(self) -> None:
+        """`until()`, then write what `hold` kept, in order; `put` writes again."""
+        until, self._until = self._until, None
+        if until is None:
+            return
+        until()
+        held, self._held = self._held, []
+        for name, data, key in held:
+            self.put(name, data, key)
+
     def put(self, name: str, data: bytes, key: str | None = None) -> None:
         """`name` is a path relative to the root, with '/' separators; `key` what the
         data was made from (`feeds.keys`), if the caller will ask `fresh` next time."""
+        if self._until is not None:  # held (`hold`)
+            self._held.append((name, data, key))
+            self._held_bytes += len(data)
+            if self._held_bytes > self._most:
+                self.release()
+            return
         if name not in self._listed:
             self._record([name])
         wrote, st = _write_if_changed(self.root / name, data, self.scratch, durable=False)
@@ -549,6 +581,7 @@ class OutputWriter:
         record this build's files; the manifest goes after the sync (it never names a
         file as made that a power cut could take back) and before the journal, so a
         crash between only means stale files are looked for again next time."""
+        self.release()  # a caller that held puts and did not release them: in order
         recorded = self._listed | self._journaled
         if _stat(self.root / MANIFEST) != self._manifest_stat:  # another build finished
             recorded |= read_manifest(self.root)
