@@ -9,7 +9,8 @@ the next build clears the scratch of processes that are gone.
 Every file postroom writes in public/ is on record before it exists: in the
 manifest of the last build that finished, or in the journal of the build that
 is writing it (one name a line, in its scratch folder, flushed before the file
-is written). A build takes over the journals of builds that were killed, so a
+is written, or before the build's workers are sent the pages they write: `record`,
+`put_file`, `took`). A build takes over the journals of builds that were killed, so a
 page written by a killed build is removed like any stale output once its post
 is gone. Files postroom never wrote (a curator's robots.txt, notes beside a
 page) are on no record and never removed.

@@ -161,3 +161,38 @@ def test_a_folder_made_once_is_made_again_when_it_is_gone(tmp_path):
     write_atomic(tmp_path / "out/a/b/two.html", b"two", scratch, durable=False)
     assert (tmp_path / "out/a/b/two.html").read_bytes() == b"two"
     assert not list(scratch.iterdir())  # its temp file renamed away
+
+
+def test_what_links_to_post_pages_is_written_once_they_are_all_there(tmp_path, monkeypatch):
+    """The parent renders lists and topics while the workers write the post pages, and
+    holds them: each file it writes finds every post page written already."""
+    site, store = scanned_site(tmp_path / "site", 30)
+    monkeypatch.setattr(parallel, "POST_PAGES_FROM", 1)
+    expected = {f"posts/{head.id}/index.html" for head in store.heads()}
+    missing_when: dict[str, int] = {}
+    real_put = OutputWriter.put
+
+    def put(self, name, data, key=None):
+        if self._until is None:  # written now, not held
+            missing_when[name] = sum(not (self.root / n).exists() for n in expected)
+        return real_put(self, name, data, key)
+
+    monkeypatch.setattr(OutputWriter, "put", put)
+    report = build(site, store)
+    assert post_pages(report.written) == expected
+    assert "topics/index.html" in missing_when and "index.html" in missing_when
+    assert not {name: n for name, n in missing_when.items() if n}
+
+
+def test_held_files_are_written_in_order_after_what_they_wait_for(tmp_path):
+    out = OutputWriter(tmp_path / "public")
+    waited: list[str] = []
+    out.hold(lambda: waited.append("done"), most=10)
+    out.put("a.html", b"12345")
+    assert not (tmp_path / "public/a.html").exists() and not waited
+    out.put("b.html", b"123456")  # 11 bytes held: past the most, released here
+    assert waited == ["done"] and out.written == ["a.html", "b.html"]
+    out.put("c.html", b"c")  # no longer held
+    assert (tmp_path / "public/c.html").read_bytes() == b"c"
+    out.finish()
+    assert read_manifest(tmp_path / "public") == {"a.html", "b.html", "c.html"}
