@@ -65,7 +65,18 @@ _UNNAMED_TEMP_AGE = 3600.0
 def _temp_prefix(path: Path) -> str:
     """`.<name>~<host:pid>~`: mkstemp adds random letters and `.tmp`. Host names hold no
     `~`, so the process is found again from the right whatever the file's name."""
-    return f".{path.name}~{this_process()}~"
+    return f".{path.name}~{_this_process()}~"
+
+
+_me: tuple[int, str] = (0, "")
+
+
+def _this_process() -> str:
+    """`this_process()`, asked of the system once a process, not once a file."""
+    global _me
+    if _me[0] != os.getpid():  # the first call, or a forked child's
+        _me = (os.getpid(), this_process())
+    return _me[1]
 
 
 _temps = itertools.count()
@@ -135,16 +146,19 @@ def write_atomic(
         _forget_folder(folder)
         fd, tmp = _temp_file(folder, prefix)
     try:
-        with os.fdopen(fd, "wb") as out:
-            if callable(data):
+        if callable(data):
+            with os.fdopen(fd, "wb") as out:
                 out.writelines(data())
-            else:
-                out.write(data)
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-            os.fchmod(out.fileno(), 0o644)  # whatever the umask: the web server reads it
-            written = os.fstat(out.fileno())
+                out.flush()
+                written = _done(out.fileno(), durable)
+        else:  # one page: written as it is, no buffered file object made for it
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                written = _done(fd, durable)
+            finally:
+                os.close(fd)
         try:
             _replace(tmp, path, target)
         except OSError as exc:
@@ -156,6 +170,14 @@ def write_atomic(
         Path(tmp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _done(fd: int, durable: bool) -> os.stat_result:
+    """A temp file written: synced if `durable`, readable by all, its stat."""
+    if durable:
+        os.fsync(fd)
+    os.fchmod(fd, 0o644)  # whatever the umask: the web server reads it
+    return os.fstat(fd)
 
 
 def _replace(tmp: str, path: Path, target: str) -> None:
