@@ -59,8 +59,9 @@ POST_PAGES_FROM = 2000
 ARCHIVE_PAGES_FROM = 20
 #: post pages a worker is sent at once: one query for their posts, a few hundred KB back
 _PAGES_PER_TASK = 40
-#: tasks out per worker before the first comes back: enough to keep it busy while the
-#: parent writes, few enough that what is in flight stays small whatever the site
+#: archive pages out per worker before the first comes back: enough to keep it busy
+#: while the parent writes, few enough that what is in flight stays small whatever the
+#: site (post pages are all sent at once: what comes back of each is a few numbers)
 _AHEAD = 3
 
 T = TypeVar("T")

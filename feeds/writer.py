@@ -467,6 +467,11 @@ class OutputWriter:
         self._until, self._held_bytes = until, 0
         self._most = most
 
+    @property
+    def holding(self) -> bool:
+        """Whether `put` keeps what it is given for now (`hold`)."""
+        return self._until is not None
+
     def release(self) -> None:
         """`until()`, then write what `hold` kept, in order; `put` writes again."""
         until, self._until = self._until, None

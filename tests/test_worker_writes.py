@@ -173,7 +173,7 @@ def test_what_links_to_post_pages_is_written_once_they_are_all_there(tmp_path, m
     real_put = OutputWriter.put
 
     def put(self, name, data, key=None):
-        if self._until is None:  # written now, not held
+        if not self.holding:  # written now, not held
             missing_when[name] = sum(not (self.root / n).exists() for n in expected)
         return real_put(self, name, data, key)
 
