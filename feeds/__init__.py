@@ -132,15 +132,25 @@ def build(
     carry = _Carrying(cache, trusted)
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
-    _write_post_pages(site, heads, base, out, catalogue, progress, carry)
-    keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
-    sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
-    out.put(XSL_NAME, stylesheet())  # before the feeds that name it
-    archive, refused = render_archive(site, issues, since)
-    for name, data in archive:
-        out.put(name, data)
-    write_topics(site, found, base, out, carry.pages)
-    write_lists(site, ordered, dated, sets[0].posts, found, base, out, loader, counted, carry.pages)
+    workers = _write_post_pages(site, heads, base, out, catalogue, progress, carry)
+    try:
+        keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
+        if workers is not None:  # they write post pages while this process renders more
+            out.hold(workers.finish)
+        sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
+        out.put(XSL_NAME, stylesheet())  # before the feeds that name it
+        archive, refused = render_archive(site, issues, since)
+        for name, data in archive:
+            out.put(name, data)
+        write_topics(site, found, base, out, carry.pages)
+        write_lists(
+            site, ordered, dated, sets[0].posts, found, base, out, loader, counted, carry.pages
+        )
+        out.release()  # the post pages all written, then what links to them
+    except BaseException:
+        if workers is not None:
+            workers.close()  # stopped at once: an error, Ctrl-C, SIGTERM
+        raise
     # the site feed's archive pages (RFC 5005) before the feeds that link to them
     sets[0] = write_history(
         site, sets[0], ordered, vetting, out, base, loader, page_size, carry.pages
@@ -194,10 +204,12 @@ def _write_post_pages(
     catalogue: Catalogue,
     progress: Callable[[int, int], None] | None,
     carry: _Carrying,
-) -> None:
+) -> _Working | None:
     """Each post's page, rendered only when the post or the site changed; the posts
     rendered are read `_PAGE_BATCH` at a time. With a cache that `trusts` this build,
-    the pages of posts that did not change are carried over without a look."""
+    the pages of posts that did not change are carried over without a look. When
+    workers render and write them (`parallel.write_post_pages`), returns at once with
+    their work going on: the caller `finish`es it before writing what links to them."""
     cache = carry.cache
     stale: dict[str, tuple[PostHead, str]] = {}  # id -> (head, key)
     if carry.trusted and cache is not None and cache.changed is not None:
@@ -240,6 +252,10 @@ def _write_post_pages(
         a scan ran between), it is written under no key, so the next build makes it again
         from what its head says then."""
         out.put(name, data, stale[post_id][1] if same else None)
+        counted(post_id, name, same)
+
+    def counted(post_id: str, name: str, same: bool) -> None:
+        """A page put (`written`) or taken from a worker: kept in the cache, counted."""
         if cache is not None:
             if same:
                 cache.pages[name] = out.entry(name)
@@ -250,21 +266,46 @@ def _write_post_pages(
         if progress is not None:
             progress(done, len(heads))
 
-    if (rendered := parallel.post_pages(site, catalogue, ids)) is not None:  # on every core
-        for post_id, name, data, stamps in rendered:
-            head = stale[post_id][0]
-            written(post_id, name, data, stamps == (head.updated, head.picked_up))
-    else:
-        for start in range(0, len(ids), _PAGE_BATCH):
-            showing.forget()  # the last batch's views hold their posts: a batch is all we hold
-            for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
-                head = stale[post.id][0]
-                same = (post.updated, post.picked_up) == (head.updated, head.picked_up)
-                post = xml_safe(post)
-                written(post.id, post_page_name(post), render_post_page(site, post), same)
-    if cache is not None:  # gone between heads and posts: looked at again next build
-        cache.redo.update(i for i in stale if out.entry(f"posts/{i}/index.html") is None)
-    showing.forget()
+    def names(ids: Sequence[str]) -> list[str]:
+        return [post_page_name(stale[post_id][0]) for post_id in ids]
+
+    def gone() -> None:
+        if cache is not None:  # gone between heads and posts: looked at again next build
+            cache.redo.update(i for i in stale if out.entry(f"posts/{i}/index.html") is None)
+        showing.forget()
+
+    # on every core, each worker writing the pages it renders; the parent keeps the record
+    if (sent := parallel.write_post_pages(site, catalogue, ids, out, names)) is not None:
+
+        def taken() -> None:
+            for pages in sent:
+                for page in pages:
+                    head, key = stale[page.post_id]
+                    same = page.stamps == (head.updated, head.picked_up)
+                    put = out.took
+                    put(page.name, page.wrote, page.size, page.mtime_ns, key if same else None)
+                    counted(page.post_id, page.name, same)
+            gone()
+
+        return _Working(taken, sent.close)
+    for start in range(0, len(ids), _PAGE_BATCH):
+        showing.forget()  # the last batch's views hold their posts: a batch is all we hold
+        for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
+            head = stale[post.id][0]
+            same = (post.updated, post.picked_up) == (head.updated, head.picked_up)
+            post = xml_safe(post)
+            written(post.id, post_page_name(post), render_post_page(site, post), same)
+    gone()
+    return None
+
+
+@dataclass(frozen=True)
+class _Working:
+    """Post pages that workers are writing: `finish` waits for them and records them
+    (`OutputWriter.took`), `close` stops the workers."""
+
+    finish: Callable[[], None]
+    close: Callable[[], None]
 
 
 def _write_feeds(site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader) -> None:

@@ -5,28 +5,36 @@ every archive page of the site's feeds: at 10,000 posts that is most of its time
 one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
-out), gets bytes back in order, and stays the only writer of public/ (`OutputWriter`:
-its manifest, journal and order), so the files, their order and the manifest are
-those of a build in one process, byte for byte.
+out). Archive pages come back as bytes, in order, and the parent writes them. Post
+pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
+the parent was what the build waited for) are written by the worker that renders
+them, as the parent would (`writer.put_file`: bytes compared, temp file in the
+build's scratch, renamed into place, no fsync); the parent keeps the only record
+(`OutputWriter`: it journals a task's pages before sending it, and takes each page's
+size and mtime back, in order, for its manifest). So the files, the order of the
+report and the manifest are those of a build in one process, byte for byte.
 
 Only a catalogue a worker can open itself is spread (`store.Store` on a file or a
 server, not posts in memory nor an in-memory database); a small build is not (a
 worker's start costs more than a few hundred pages). A worker that fails (a bug, a
 process killed) loses nothing: the failure is logged and the parent renders what
-was not yet done itself. Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
+was not yet done itself (a page a killed worker had written is on the journal, and
+counts as written). Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import os
 import pickle
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from postroom.core import pool
 from postroom.core.config import Site
@@ -38,6 +46,7 @@ from postroom.feeds.catalogue import Catalogue
 from postroom.feeds.pages import post_page_name, render_post_page
 from postroom.feeds.safety import xml_safe
 from postroom.feeds.syndication import FeedSet
+from postroom.feeds.writer import OutputWriter, put_file
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
@@ -50,42 +59,160 @@ POST_PAGES_FROM = 2000
 ARCHIVE_PAGES_FROM = 20
 #: post pages a worker is sent at once: one query for their posts, a few hundred KB back
 _PAGES_PER_TASK = 40
-#: tasks out per worker before the first comes back: enough to keep it busy while the
-#: parent writes, few enough that what is in flight stays small whatever the site
+#: archive pages out per worker before the first comes back: enough to keep it busy
+#: while the parent writes, few enough that what is in flight stays small whatever the
+#: site (post pages are all sent at once: what comes back of each is a few numbers)
 _AHEAD = 3
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: a rendered post page: (post id, name under public/, bytes, (updated, picked_up) of
-#: the post as rendered, for the parent to compare with its head)
-PostPage = tuple[str, str, bytes, tuple[datetime | None, datetime | None]]
+
+@dataclass(frozen=True, slots=True)
+class WrittenPage:
+    """A post page a worker rendered and wrote (`writer.put_file`), as the parent's
+    manifest needs it: the page's bytes stay in the worker."""
+
+    post_id: str
+    name: str  # under public/
+    wrote: bool  # False: the file held these bytes already and was left alone
+    size: int
+    mtime_ns: int
+    #: (updated, picked_up) of the post as rendered, for the parent to compare with its head
+    stamps: tuple[datetime | None, datetime | None]
 
 
-def post_pages(site: Site, catalogue: Catalogue, ids: Sequence[str]) -> Iterator[PostPage] | None:
-    """The pages of the posts `ids` (those still published), in that order, rendered by
-    workers; None when too few for workers to pay (the caller renders them itself)."""
+def write_post_pages(
+    site: Site,
+    catalogue: Catalogue,
+    ids: Sequence[str],
+    out: OutputWriter,
+    names: Callable[[Sequence[str]], Iterable[str]],
+) -> Sent[tuple[str, ...], list[WrittenPage]] | None:
+    """The pages of the posts `ids` (those still published), rendered and written by
+    workers, every task sent now and each task's pages reported in the order of `ids`
+    as the caller takes them; None when too few for workers to pay (the caller renders
+    and writes them itself). `names(ids)`: the pages of those posts,
+    put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
+    a page exists only once the journal names it, whoever is killed when."""
     url = _worker_url(catalogue)
     if url is None or len(ids) < POST_PAGES_FROM or pool.cores() < 2:
         return None
     tasks = [tuple(ids[i : i + _PAGES_PER_TASK]) for i in range(0, len(ids), _PAGES_PER_TASK)]
-    here = lambda ids: _render_posts(site, catalogue, ids)  # noqa: E731
-    return _each(_spread(site, url, _post_pages_task, tasks, here))
+    public, scratch = str(out.root), str(out.scratch)
+    # a page re-done here after the pool failed, whose bytes are already right, was
+    # written by a worker before it failed if its mtime is this build's (a second back:
+    # a coarse clock, a filesystem keeping seconds)
+    since = out.began_ns - 1_000_000_000
+
+    def here(ids: tuple[str, ...]) -> list[WrittenPage]:
+        out.record(names(ids))  # a task never sent is not on record yet
+        pages = _write_posts(site, catalogue, ids, public, scratch)
+        return [replace(p, wrote=p.wrote or p.mtime_ns >= since) for p in pages]
+
+    def before(ids: tuple[str, ...]) -> None:
+        out.record(names(ids))
+
+    return Sent(site, url, _post_pages_task, tasks, here, (public, scratch), before)
 
 
-def _each(batches: Iterator[list[R]]) -> Iterator[R]:
-    """The items of `batches` in turn; closed, it closes `batches` (stops its workers)."""
-    yield from itertools.chain.from_iterable(batches)
+class Sent(Generic[T, R]):
+    """`task(item)` for each of `tasks`, all sent to worker processes at once, their
+    results taken back in order when the caller iterates: the workers go on while the
+    caller does other work. For tasks whose results are small (a post page's size and
+    mtime, its bytes written by the worker): every result not yet taken waits in a file
+    of the build's scratch folder. Should the pool fail (a worker raises or is killed),
+    the failure is logged and the tasks not yet taken are done here (`here`). `close`
+    (an error, Ctrl-C; taking every result closes it) stops the workers at once."""
+
+    def __init__(
+        self,
+        site: Site,
+        url: str,
+        task: Callable[[T], R],
+        tasks: list[T],
+        here: Callable[[T], R],
+        writes: tuple[str, str] | None,
+        before: Callable[[T], object],
+    ) -> None:
+        """`before(item)` just before an item is sent."""
+        self._tasks, self._here = tasks, here
+        self._folder = _rendered(site)
+        self._closed = False
+        self._workers = pool.start(
+            min(pool.cores(), len(tasks)),
+            preload=[__name__],
+            initializer=_open,
+            initargs=(site, url, writes),
+        )
+        sent = functools.partial(_to_file, task, str(self._folder))
+        self._futures: list[Future] = []
+        self._refused: Exception | None = None  # a pool broken while tasks were sent
+        try:
+            for number, item in enumerate(tasks):
+                before(item)
+                with pool.ctrl_c_held():  # a submit may start a worker
+                    self._futures.append(self._workers.submit(sent, (number, item)))
+        except Exception as exc:  # a worker killed already: the rest are done here
+            self._refused = exc
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[R]:
+        done = 0
+        try:
+            for future in self._futures:
+                yield _from_file(future.result())
+                done += 1
+            if self._refused is not None:
+                raise self._refused
+        except Exception as exc:  # not Ctrl-C nor SIGTERM
+            pool.stop_now(self._workers)
+            why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+            _LOG.warning(
+                "a render worker failed (%s); the %d tasks left are rendered in this process",
+                why,
+                len(self._tasks) - done,
+            )
+            for item in self._tasks[done:]:
+                yield self._here(item)
+        except BaseException:  # Ctrl-C, SIGTERM, the caller stopping early
+            self.close()
+            raise
+        else:
+            self._workers.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            pool.stop_now(self._workers)
+            shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
 
 
-def _render_posts(site: Site, catalogue: Catalogue, ids: Sequence[str]) -> list[PostPage]:
-    """What `feeds._write_post_pages` renders for `ids`, as it does."""
+def _rendered(site: Site) -> Path:
+    """Where workers leave their results: beside public/, in the build's own scratch
+    folder (`writer.OutputWriter`), removed with it should this process die."""
+    public = site.public_dir
+    folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_posts(
+    site: Site, catalogue: Catalogue, ids: Sequence[str], public: str, scratch: str
+) -> list[WrittenPage]:
+    """What `feeds._write_post_pages` renders and puts for `ids`, as it does."""
     showing.forget()  # the last task's views hold their posts
     pages = []
+    root, temps = Path(public), Path(scratch)
     for post in catalogue.posts_by_id(ids):
         stamps = (post.updated, post.picked_up)
         post = xml_safe(post)
-        pages.append((post.id, post_page_name(post), render_post_page(site, post), stamps))
+        name = post_page_name(post)
+        wrote, st = put_file(root, name, render_post_page(site, post), temps)
+        pages.append(WrittenPage(post.id, name, wrote, st.st_size, st.st_mtime_ns, stamps))
     showing.forget()
     return pages
 
@@ -150,18 +277,15 @@ def _spread(
     here: Callable[[T], R],
 ) -> Iterator[R]:
     """`task(item)` for each of `tasks`, in order, in worker processes that each open
-    the store at `url`. Should the pool fail (a worker raises or is killed), the
+    the store at `url`, a few tasks ahead of the caller (for results of some size: an
+    archive page's bytes). Should the pool fail (a worker raises or is killed), the
     failure is logged and the tasks not yet given back are done here (`here`)."""
-    # beside public/, in the build's own scratch folder (`writer.OutputWriter`): removed
-    # with it should this process die
-    public = site.public_dir
-    folder = public.parent / f".{public.name}.scratch" / this_process() / "rendered"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _rendered(site)
     workers = pool.start(
         min(pool.cores(), len(tasks)),
         preload=[__name__],
         initializer=_open,
-        initargs=(site, url),
+        initargs=(site, url, None),
     )
     sent = functools.partial(_to_file, task, str(folder))
     results = pool.in_order(workers, sent, enumerate(tasks), _AHEAD * pool.cores())
@@ -209,15 +333,17 @@ def _to_file(task: Callable[[T], R], folder: str, numbered: tuple[int, T]) -> st
 _worker: dict[str, Any] = {}  # the site and the store this worker renders from
 
 
-def _open(site: Site, url: str) -> None:
+def _open(site: Site, url: str, writes: tuple[str, str] | None) -> None:
     from postroom.store import Store
 
     _worker["site"] = site
     _worker["store"] = Store(url)
+    _worker["writes"] = writes
 
 
-def _post_pages_task(ids: tuple[str, ...]) -> list[PostPage]:
-    return _render_posts(_worker["site"], _worker["store"], ids)
+def _post_pages_task(ids: tuple[str, ...]) -> list[WrittenPage]:
+    public, scratch = _worker["writes"]
+    return _write_posts(_worker["site"], _worker["store"], ids, public, scratch)
 
 
 def _archive_task(page: ArchivePage) -> dict[str, bytes] | None:

@@ -9,7 +9,8 @@ the next build clears the scratch of processes that are gone.
 Every file postroom writes in public/ is on record before it exists: in the
 manifest of the last build that finished, or in the journal of the build that
 is writing it (one name a line, in its scratch folder, flushed before the file
-is written). A build takes over the journals of builds that were killed, so a
+is written, or before the build's workers are sent the pages they write: `record`,
+`put_file`, `took`). A build takes over the journals of builds that were killed, so a
 page written by a killed build is removed like any stale output once its post
 is gone. Files postroom never wrote (a curator's robots.txt, notes beside a
 page) are on no record and never removed.
@@ -54,6 +55,9 @@ from postroom.core.process import holder_gone, this_process
 MANIFEST = ".postroom-manifest.json"
 #: in a build's scratch folder: the names it is about to write that no manifest lists
 JOURNAL = "intended.jsonl"
+#: bytes `OutputWriter.hold` keeps at most: the topic and list pages of 10,000 posts are
+#: ~15 MB; at 100,000 posts the post pages are waited for once this much is rendered
+HELD_MOST = 32 * 1024 * 1024
 #: a temp file named before temp files carried their process: stale once this old
 _UNNAMED_TEMP_AGE = 3600.0
 
@@ -61,7 +65,18 @@ _UNNAMED_TEMP_AGE = 3600.0
 def _temp_prefix(path: Path) -> str:
     """`.<name>~<host:pid>~`: mkstemp adds random letters and `.tmp`. Host names hold no
     `~`, so the process is found again from the right whatever the file's name."""
-    return f".{path.name}~{this_process()}~"
+    return f".{path.name}~{_this_process()}~"
+
+
+_me: tuple[int, str] = (0, "")
+
+
+def _this_process() -> str:
+    """`this_process()`, asked of the system once a process, not once a file."""
+    global _me
+    if _me[0] != os.getpid():  # the first call, or a forked child's
+        _me = (os.getpid(), this_process())
+    return _me[1]
 
 
 _temps = itertools.count()
@@ -85,6 +100,33 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
 Content = bytes | Callable[[], Iterable[bytes]]
 
 
+#: folders this process made or found (`_made_folder`): a cold build writes 10,000 pages
+#: into 10,000 folders, and two `mkdir` calls a file were a tenth of the parent's time
+_folders: set[str] = set()
+
+
+def _made_folder(folder: str) -> None:
+    """`folder` and its parents exist, made once a process: a folder already made is
+    taken as there. One removed since (a build's scratch, an emptied page's folder) is
+    made again by the caller's retry (`_forget_folder`)."""
+    if folder in _folders:
+        return
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        if not os.path.isdir(folder):  # a file in the way: as Path.mkdir(exist_ok) says
+            raise
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    _folders.add(folder)
+
+
+def _forget_folder(folder: str) -> None:
+    """A folder taken as made was not there (removed since): made again."""
+    _folders.discard(folder)
+    _made_folder(folder)
+
+
 def write_atomic(
     path: Path, data: Content, scratch: Path | None = None, durable: bool = True
 ) -> os.stat_result:
@@ -93,23 +135,32 @@ def write_atomic(
     Not `durable`: no fsync, for a caller that syncs everything it wrote at once.
     Returns the file's stat as written, taken before the rename: what another process
     renames over it a moment later is not taken for it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = scratch or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_file(folder, _temp_prefix(path))
+    target = os.fspath(path.parent)
+    _made_folder(target)
+    folder = os.fspath(scratch) if scratch is not None else target
+    _made_folder(folder)
+    prefix = _temp_prefix(path)
     try:
-        with os.fdopen(fd, "wb") as out:
-            if callable(data):
+        fd, tmp = _temp_file(folder, prefix)
+    except FileNotFoundError:  # the folder was removed since this process made it
+        _forget_folder(folder)
+        fd, tmp = _temp_file(folder, prefix)
+    try:
+        if callable(data):
+            with os.fdopen(fd, "wb") as out:
                 out.writelines(data())
-            else:
-                out.write(data)
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-            os.fchmod(out.fileno(), 0o644)  # whatever the umask: the web server reads it
-            written = os.fstat(out.fileno())
+                out.flush()
+                written = _done(out.fileno(), durable)
+        else:  # one page: written as it is, no buffered file object made for it
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                written = _done(fd, durable)
+            finally:
+                os.close(fd)
         try:
-            os.replace(tmp, path)
+            _replace(tmp, path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV or scratch is None:
                 raise
@@ -119,6 +170,26 @@ def write_atomic(
         Path(tmp).unlink(missing_ok=True)
         raise
     return written
+
+
+def _done(fd: int, durable: bool) -> os.stat_result:
+    """A temp file written: synced if `durable`, readable by all, its stat."""
+    if durable:
+        os.fsync(fd)
+    os.fchmod(fd, 0o644)  # whatever the umask: the web server reads it
+    return os.fstat(fd)
+
+
+def _replace(tmp: str, path: Path, target: str) -> None:
+    """Rename `tmp` to `path`; its folder `target` made again if it went since (a build
+    removing the last page of a folder, another build's stale outputs)."""
+    try:
+        os.replace(tmp, path)
+    except FileNotFoundError:
+        if not os.path.exists(tmp):
+            raise
+        _forget_folder(target)
+        os.replace(tmp, path)
 
 
 def _temp_is_stale(entry: os.DirEntry) -> bool:
@@ -169,6 +240,16 @@ def _write_if_changed(
     except (FileNotFoundError, NotADirectoryError):
         pass
     return True, write_atomic(path, data, scratch, durable)
+
+
+def put_file(root: Path, name: str, data: bytes, scratch: Path) -> tuple[bool, os.stat_result]:
+    """What `OutputWriter.put` does to the file `name` under `root`, for another process
+    writing for that writer's build (its workers): the bytes compared, written only if
+    they differ, temp file in the writer's `scratch`, no fsync (the build syncs once).
+    The name must be on the writer's record first (`OutputWriter.record`), and the
+    result handed back to it (`OutputWriter.took`) for its manifest. (whether it wrote,
+    the stat of the file holding `data`)."""
+    return _write_if_changed(root / name, data, scratch, durable=False)
 
 
 def sync_filesystem(folder: Path) -> None:
@@ -307,6 +388,11 @@ class OutputWriter:
         """`known`: the manifest this process's last build of `root` wrote (`manifest`)."""
         self.root = root
         self._root = str(root)
+        #: when this build began (a file with an mtime since may be its own)
+        self.began_ns = time.time_ns()
+        self._until: Callable[[], object] | None = None  # `hold`
+        self._held: list[tuple[str, bytes, str | None]] = []
+        self._held_bytes = self._most = 0
         self.written: list[str] = []
         self.unchanged = 0
         self._made: dict[str, Entry | None] = {}  # this build's outputs
@@ -371,9 +457,40 @@ class OutputWriter:
             return False
         return (st.st_size, st.st_mtime_ns) == entry[1:]
 
+    def hold(self, until: Callable[[], object], most: int = HELD_MOST) -> None:
+        """From now until `release`, `put` keeps what it is given instead of writing it:
+        a build renders the pages that link to its post pages while its workers still
+        write those, and writes them after (`release` calls `until()` first: the post
+        pages all written), so no link points at a page not yet there, and the files
+        come in the order they would without holding. At most `most` bytes are held:
+        past that they are released there and then."""
+        self._until, self._held_bytes = until, 0
+        self._most = most
+
+    @property
+    def holding(self) -> bool:
+        """Whether `put` keeps what it is given for now (`hold`)."""
+        return self._until is not None
+
+    def release(self) -> None:
+        """`until()`, then write what `hold` kept, in order; `put` writes again."""
+        until, self._until = self._until, None
+        if until is None:
+            return
+        until()
+        held, self._held = self._held, []
+        for name, data, key in held:
+            self.put(name, data, key)
+
     def put(self, name: str, data: bytes, key: str | None = None) -> None:
         """`name` is a path relative to the root, with '/' separators; `key` what the
         data was made from (`feeds.keys`), if the caller will ask `fresh` next time."""
+        if self._until is not None:  # held (`hold`)
+            self._held.append((name, data, key))
+            self._held_bytes += len(data)
+            if self._held_bytes > self._most:
+                self.release()
+            return
         if name not in self._listed:
             self._record([name])
         wrote, st = _write_if_changed(self.root / name, data, self.scratch, durable=False)
@@ -382,6 +499,24 @@ class OutputWriter:
         else:
             self.unchanged += 1
         self._made[name] = None if key is None else (key, st.st_size, st.st_mtime_ns)
+        self._put.append(name)
+
+    def record(self, names: Iterable[str]) -> None:
+        """`names` are about to be written for this build by other processes (`put_file`):
+        on record (the journal, flushed) before any of them can exist, so a kill of any
+        process at any moment leaves no file that no build knows of."""
+        self._record(set(names) - self._listed)
+
+    def took(self, name: str, wrote: bool, size: int, mtime_ns: int, key: str | None) -> None:
+        """`name`, `record`ed, was written by another process (`put_file`: `wrote` says
+        whether its bytes were new) and is now `size` bytes at `mtime_ns`: an output of
+        this build, as `put` would have it."""
+        assert name in self._listed or name in self._journaled, name
+        if wrote:
+            self.written.append(name)
+        else:
+            self.unchanged += 1
+        self._made[name] = None if key is None else (key, size, mtime_ns)
         self._put.append(name)
 
     def make(self, name: str, key: str, render: Callable[[], bytes]) -> None:
@@ -474,6 +609,7 @@ class OutputWriter:
         record this build's files; the manifest goes after the sync (it never names a
         file as made that a power cut could take back) and before the journal, so a
         crash between only means stale files are looked for again next time."""
+        self.release()  # a caller that held puts and did not release them: in order
         recorded = self._listed | self._journaled
         if _stat(self.root / MANIFEST) != self._manifest_stat:  # another build finished
             recorded |= read_manifest(self.root)

@@ -24,7 +24,7 @@ from postroom.content.intake import scan
 from postroom.core import pool
 from postroom.core.model import newest_first
 from postroom.feeds import build, parallel
-from postroom.feeds.writer import MANIFEST
+from postroom.feeds.writer import MANIFEST, OutputWriter
 from postroom.store import PostWrite, Store
 from service_support import stop_while_workers_run
 from support import STOPS, make_site, write
@@ -143,17 +143,25 @@ def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, p
 
 
 def test_a_worker_killed_mid_build_loses_nothing(tmp_path, monkeypatch, pools, caplog):
+    """Killed as the post pages' tasks are sent (all at once, the workers started by the
+    first): what it and the others had written and the tasks not done are all as a
+    build in one process makes them."""
     site, store = scanned_site(tmp_path / "site", 120)
     monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 5)  # many tasks: most come after the kill
     killed = []
+    recorded = []  # tasks sent so far
+    real_record = OutputWriter.record
 
-    def kill_a_worker(done, total):
-        if not killed and (workers := multiprocessing.active_children()):
+    def record(self, names):
+        real_record(self, names)
+        recorded.append(names)
+        if len(recorded) == 3 and (workers := multiprocessing.active_children()):
             os.kill(workers[0].pid, signal.SIGKILL)
             killed.append(workers[0].pid)
 
+    monkeypatch.setattr(OutputWriter, "record", record)
     with caplog.at_level(logging.WARNING, logger="postroom.build"):
-        alone, spread = both_ways(site, store, monkeypatch, tmp_path, progress=kill_a_worker)
+        alone, spread = both_ways(site, store, monkeypatch, tmp_path)
     assert killed and pools
     assert "a render worker failed" in caplog.text and "rendered in this process" in caplog.text
     assert compare_trees(site.public_dir, tmp_path / "alone") is None

@@ -1,0 +1,198 @@
+"""A big build's workers write the post pages they render (feeds/parallel.py): the
+parent journals a task's pages before sending it and takes back each page's size and
+mtime for the manifest. So a page a worker wrote is on the manifest as written, a page
+whose bytes are right is left alone, and a kill of every process mid-batch leaves no
+page that the journal does not name, which the next build then removes like any other
+stale output. Also: `write_atomic` makes a folder once a process, and again if it went.
+
+Real worker processes (`core.pool`), a real store, real SIGKILL; thresholds lowered so
+that a few dozen posts use the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from postroom.content.intake import scan
+from postroom.feeds import build, parallel
+from postroom.feeds.writer import JOURNAL, MANIFEST, OutputWriter, read_manifest, write_atomic
+from postroom.store import Store
+from service_support import postroom_env
+from support import make_site
+
+CONFIG = '[site]\nbase_url = "https://notes.example.org/"\ntitle = "Notes"\n'
+
+
+def post(n: int) -> str:
+    body = " ".join(f"Word{n}x{i}" for i in range(80))
+    return f"---\ntitle: Post {n}\ndate: 2016-{n % 12 + 1:02d}-{n % 28 + 1:02d}\n---\n{body}\n"
+
+
+def scanned_site(root: Path, count: int):
+    site = make_site(root, {f"p{n:03d}.md": post(n) for n in range(count)}, config=CONFIG)
+    store = Store(site.store_url)
+    scan(site, store)
+    return site, store
+
+
+def files_under(public: Path) -> set[str]:
+    return {p.relative_to(public).as_posix() for p in public.rglob("*") if p.is_file()}
+
+
+def post_pages(names) -> set[str]:
+    """The posts' own pages (posts/<id>/index.html) of `names`, not the list of them."""
+    return {n for n in names if n.startswith("posts/") and n.count("/") == 2}
+
+
+def entries(public: Path) -> dict[str, list]:
+    return json.loads((public / MANIFEST).read_text(encoding="utf-8"))["files"]
+
+
+def test_a_page_a_worker_wrote_is_in_the_manifest_with_its_size_and_mtime(tmp_path, monkeypatch):
+    site, store = scanned_site(tmp_path / "site", 30)
+    monkeypatch.setattr(parallel, "POST_PAGES_FROM", 1)
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 4)
+    put_here: list[str] = []  # what the parent itself wrote
+    real_put = OutputWriter.put
+
+    def put(self, name, data, key=None):
+        put_here.append(name)
+        return real_put(self, name, data, key)
+
+    monkeypatch.setattr(OutputWriter, "put", put)
+    report = build(site, store)
+    pages = sorted(post_pages(report.written))
+    assert len(pages) == 30
+    assert not post_pages(put_here)  # all written by workers
+    listed = entries(site.public_dir)
+    for name in pages:
+        st = os.stat(site.public_dir / name)
+        key, size, mtime_ns = listed[name]
+        assert key and (size, mtime_ns) == (st.st_size, st.st_mtime_ns), name
+        assert (st.st_mode & 0o777) == 0o644
+    assert files_under(site.public_dir) - {MANIFEST} == set(listed)
+    assert not (site.root / f".{site.public_dir.name}.scratch").exists()  # temps gone
+
+    # the manifest lost: every page is stale, rendered again by the workers, found
+    # the same and left alone (same inode, same mtime), and on the manifest again
+    before = {n: os.stat(site.public_dir / n) for n in pages}
+    (site.public_dir / MANIFEST).unlink()
+    again = build(site, store)
+    assert not post_pages(again.written)
+    listed = entries(site.public_dir)
+    for name, st in before.items():
+        now = os.stat(site.public_dir / name)
+        assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), name
+        assert listed[name][1:] == [now.st_size, now.st_mtime_ns]
+
+
+# In the build's workers: the third page a worker writes is written, then every
+# process of the build (the parent, the forkserver, the workers) is SIGKILLed at once.
+KILLER = """
+import os, signal
+from postroom.feeds import parallel
+real, seen = parallel.put_file, [0]
+def put_file(*args):
+    result = real(*args)
+    seen[0] += 1
+    if seen[0] == 3:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    return result
+parallel.put_file = put_file
+"""
+
+BUILD = """
+import sys
+from postroom.core import pool
+from postroom.feeds import parallel
+parallel.POST_PAGES_FROM = 1
+parallel._PAGES_PER_TASK = 5
+pool.preload_in_workers("killer")
+from postroom.scheduler import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_build_killed_mid_batch_leaves_only_journaled_pages_and_the_next_removes_them(
+    tmp_path,
+):
+    site, store = scanned_site(tmp_path / "site", 40)
+    store.close()
+    (tmp_path / "killer.py").write_text(KILLER, encoding="utf-8")
+    env = {**postroom_env(), "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    cmd = [sys.executable, "-c", BUILD, "--site", str(site.root), "run", "--once", "--no-send"]
+    killed = subprocess.run(cmd, env=env, capture_output=True, start_new_session=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+
+    public = site.public_dir
+    online = files_under(public)
+    pages = post_pages(online)
+    assert len(pages) >= 3 and not (public / MANIFEST).exists()
+    [scratch] = (site.root / f".{public.name}.scratch").iterdir()  # the killed build's
+    journaled = {json.loads(line) for line in (scratch / JOURNAL).read_text().splitlines()}
+    assert online <= journaled  # every page online is on record: nothing unrecorded
+    assert not [n for n in online if n.endswith(".tmp")]
+
+    # every post withdrawn but one: the next build takes the journal over and removes
+    # the pages the killed build wrote
+    for n in range(1, 40):
+        (site.content_dir / f"p{n:03d}.md").unlink()
+    store = Store(site.store_url)
+    scan(site, store)
+    build(site, store)
+    online = files_under(public)
+    [kept] = [head.id for head in store.heads()]
+    assert post_pages(online) == {f"posts/{kept}/index.html"}
+    assert online - {MANIFEST} == read_manifest(public)
+    assert not (site.root / f".{public.name}.scratch").exists()
+
+
+def test_a_folder_made_once_is_made_again_when_it_is_gone(tmp_path):
+    scratch = tmp_path / "scratch" / "me"
+    write_atomic(tmp_path / "out/a/b/one.html", b"one", scratch, durable=False)
+    shutil.rmtree(tmp_path / "out/a")  # a build removed the folder it emptied
+    shutil.rmtree(tmp_path / "scratch")  # a build's scratch, removed as it finished
+    write_atomic(tmp_path / "out/a/b/two.html", b"two", scratch, durable=False)
+    assert (tmp_path / "out/a/b/two.html").read_bytes() == b"two"
+    assert not list(scratch.iterdir())  # its temp file renamed away
+
+
+def test_what_links_to_post_pages_is_written_once_they_are_all_there(tmp_path, monkeypatch):
+    """The parent renders lists and topics while the workers write the post pages, and
+    holds them: each file it writes finds every post page written already."""
+    site, store = scanned_site(tmp_path / "site", 30)
+    monkeypatch.setattr(parallel, "POST_PAGES_FROM", 1)
+    expected = {f"posts/{head.id}/index.html" for head in store.heads()}
+    missing_when: dict[str, int] = {}
+    real_put = OutputWriter.put
+
+    def put(self, name, data, key=None):
+        if not self.holding:  # written now, not held
+            missing_when[name] = sum(not (self.root / n).exists() for n in expected)
+        return real_put(self, name, data, key)
+
+    monkeypatch.setattr(OutputWriter, "put", put)
+    report = build(site, store)
+    assert post_pages(report.written) == expected
+    assert "topics/index.html" in missing_when and "index.html" in missing_when
+    assert not {name: n for name, n in missing_when.items() if n}
+
+
+def test_held_files_are_written_in_order_after_what_they_wait_for(tmp_path):
+    out = OutputWriter(tmp_path / "public")
+    waited: list[str] = []
+    out.hold(lambda: waited.append("done"), most=10)
+    out.put("a.html", b"12345")
+    assert not (tmp_path / "public/a.html").exists() and not waited
+    out.put("b.html", b"123456")  # 11 bytes held: past the most, released here
+    assert waited == ["done"] and out.written == ["a.html", "b.html"]
+    out.put("c.html", b"c")  # no longer held
+    assert (tmp_path / "public/c.html").read_bytes() == b"c"
+    out.finish()
+    assert read_manifest(tmp_path / "public") == {"a.html", "b.html", "c.html"}
