@@ -297,31 +297,45 @@ _DELIMITER_NEIGHBOUR = re.compile(r"(?=[*_~][^\x00-\x7f]|[^\x00-\x7f][*_~])")
 # what Python's str.strip() takes as whitespace and the port does not: markdown-it-py
 # strips it off a paragraph's, a heading's or a table cell's ends, the port keeps it
 _ODD_SPACE = "[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_ODD_SPACE_AT_EDGE = re.compile(
-    rf"(?:^|[#>|*+.)\-])[ \t]*{_ODD_SPACE}|{_ODD_SPACE}[ \t]*(?:$|[|#])", re.MULTILINE
-)
 _ODD_SPACE_ANYWHERE = re.compile(_ODD_SPACE)
 # a line with a pipe over a delimiter row without one: a one-column table to markdown-it
 # 14, a setext heading to the port
-_PIPE_OVER_DASHES = re.compile(r"\|[^\n]*\n[ \t>]*:?-+:?[ \t]*(?:\n|$)")
+_PIPE_OVER_DASHES = re.compile(r"^[^\n|]*+\|[^\n]*+\n[ \t>]*+:?-++:?[ \t]*+$", re.MULTILINE)
 # a delimiter row with a colon and no pipe: a one-column table to the port only
-_LONE_ALIGNMENT = re.compile(r"^[ \t>]*(?::-+:?|-+:)[ \t]*$", re.MULTILINE)
+_LONE_ALIGNMENT = re.compile(r"^[ \t>]*+(?::-++:?|-++:)[ \t]*+$", re.MULTILINE)
 # a quote's line, then one that ends the quote for markdown-it-py (a list item, a table
 # row) but continues its paragraph lazily for the port
 _AFTER_QUOTE = re.compile(
-    r"^[ \t]*>[^\n]*\n[ \t]*(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)|[^\n]*\|)", re.MULTILINE
+    r"^[ \t]*+>[^\n]*+\n[ \t]*+(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)|[^\n|]*+\|)", re.MULTILINE
 )
 # an image's text holding an entity, an escape or raw HTML: markdown-it-py keeps them
 # in the alt text, the port drops them
-_IMAGE_TEXT = re.compile(r"!\[(?:[^\][]|\[[^\]]*\])*?(?:[\\<]|&#?[A-Za-z0-9]{1,32};)")
+_IMAGE_TEXT = re.compile(r"!\[(?>[^\][&\\<]++|\[[^\][]*+\]|&(?!#?[A-Za-z0-9]{1,32};))*+[&\\<]")
+# the port has no nesting limit; markdown-it-py stops at 20 levels (the "commonmark"
+# preset's maxNesting) and leaves out what lies deeper. A line opening many containers,
+# or a list item indented three tab stops, is taken for one that may go that deep.
+_DEEP = re.compile(
+    r"^[ \t]*+(?:(?:>|(?:[*+-]|\d{1,9}[.)])(?=[ \t]))[ \t]*+){6}"
+    r"|^(?: {4}| {0,3}\t){3,}+[ \t]*+(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)",
+    re.MULTILINE,
+)
+# where the port takes time in the square of the count (a 5 KB post has a few dozen):
+# 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
+_MOST_DEFINITIONS = 200
+_MOST_DELIMITERS = 2000
 _BANGS_LOOKED_AT = 64  # each look at a `<!` may read to the end of the text
-_AUTOLINK_PERCENT = re.compile(r"<[^<>\s]*%[^<>\s]*>")
+_AUTOLINK_PERCENT = re.compile(r"<[^<>\s%]*+%[^<>\s]*+>")
 
 
 def _python_only(text: str) -> bool:
     """Whether `text` holds something the Rust port reads unlike markdown-it-py (see
-    `Markdown`). Each look is a substring test or one regex scan in C, so a post that
-    needs none (most) pays little."""
+    `Markdown`), or that takes it time in the square of its length. Each look is a
+    substring test or one regex scan in C, so a post that needs none (most) pays little."""
+    delimiters = text.count("*") + text.count("_") + text.count("~")
+    if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
+        return True
+    if _DEEP.search(text):
+        return True
     if "<!" in text:
         if re.search("<![a-z]", text) or text.count("<!") > _BANGS_LOOKED_AT:
             return True  # 0.31's lowercase declarations (blocks too); a flood of `<!`
@@ -335,7 +349,7 @@ def _python_only(text: str) -> bool:
         return True
     if "]:" in text and ("\\\n" in text or "&" in text or _ODD_SPACE_ANYWHERE.search(text)):
         return True  # labels are matched with Python's idea of whitespace and case too
-    if _ODD_SPACE_AT_EDGE.search(text):
+    if any(_at_an_edge(text, found.start()) for found in _ODD_SPACE_ANYWHERE.finditer(text)):
         return True
     if "|" in text and _PIPE_OVER_DASHES.search(text):
         return True
@@ -346,6 +360,20 @@ def _python_only(text: str) -> bool:
     if "![" in text and _IMAGE_TEXT.search(text):
         return True
     return any(_flanks_differ(text, found.start()) for found in _DELIMITER_NEIGHBOUR.finditer(text))
+
+
+def _at_an_edge(text: str, at: int) -> bool:
+    """Whether the odd space at `at` ends a line, a cell or a heading's text, or begins
+    one (after a list, quote or heading marker): where markdown-it-py strips it."""
+    before = at
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    if before == 0 or text[before - 1] in "\n#>|*+.)-":
+        return True
+    after = at + 1
+    while after < len(text) and text[after] in " \t":
+        after += 1
+    return after == len(text) or text[after] in "\n|#"
 
 
 def _flanks_differ(text: str, at: int) -> bool:
