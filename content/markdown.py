@@ -323,6 +323,7 @@ _DEEP = re.compile(
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
 _MOST_DEFINITIONS = 200
 _MOST_DELIMITERS = 2000
+_BACKTICKS = re.compile("`+")
 _BANGS_LOOKED_AT = 64  # each look at a `<!` may read to the end of the text
 _AUTOLINK_PERCENT = re.compile(r"<[^<>\s%]*+%[^<>\s]*+>")
 
@@ -336,6 +337,8 @@ def _python_only(text: str) -> bool:
         return True
     if _DEEP.search(text):
         return True
+    if "`" in text and "[" in text and _unpaired_backticks(text):
+        return True  # in a link's text it panics the port (caught, but it writes to stderr)
     if "<!" in text:
         if re.search("<![a-z]", text) or text.count("<!") > _BANGS_LOOKED_AT:
             return True  # 0.31's lowercase declarations (blocks too); a flood of `<!`
@@ -360,6 +363,17 @@ def _python_only(text: str) -> bool:
     if "![" in text and _IMAGE_TEXT.search(text):
         return True
     return any(_flanks_differ(text, found.start()) for found in _DELIMITER_NEIGHBOUR.finditer(text))
+
+
+def _unpaired_backticks(text: str) -> bool:
+    """Whether some length of backtick run comes an odd number of times: then a run is
+    left without its closing one (an escaped backtick can hide one: the panic that
+    follows is caught all the same)."""
+    counts: dict[int, int] = {}
+    for run in _BACKTICKS.finditer(text):
+        length = run.end() - run.start()
+        counts[length] = counts.get(length, 0) + 1
+    return any(count % 2 for count in counts.values())
 
 
 def _at_an_edge(text: str, at: int) -> bool:
