@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -208,3 +209,32 @@ def test_the_title_from_the_first_heading_is_the_one_it_was():
 def test_comment_html_is_the_reference_rendering_sanitized():
     text = "A *note* with <script>x</script> and a [link](https://e.org/?a=1&b=2)."
     assert comment_html(text) == clean_html(REFERENCE.render(text))
+
+
+def one_line_before(text: str) -> str:
+    """core.sanitize.one_line as it was: a regex substitution and a strip."""
+    from postroom.core.sanitize import _BIDI_CONTROLS, strip_illegal
+
+    return re.sub(r"\s+", " ", _BIDI_CONTROLS.sub("", strip_illegal(text)[0])).strip()
+
+
+def test_one_line_folds_every_code_point_as_it_did():
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    spaces = [c for c in every if c.isspace() or re.fullmatch(r"\s", c)]
+    assert [c for c in spaces if not (c.isspace() and re.fullmatch(r"\s", c))] == []
+    assert len(spaces) > 20
+    for char in spaces:
+        for text in (char, f"a{char}b", f"{char}{char}x {char}", f" \t{char}\u00a0y\n"):
+            assert one_line(text) == one_line_before(text), repr(text)
+    for start in range(0, len(every), 4096):  # the rest, a block of code points at a time
+        text = "".join(f"a{c}b{c}{c} \u00a0" for c in every[start : start + 4096])
+        assert one_line(text) == one_line_before(text), start
+
+
+def test_one_line_reads_the_corpora_as_it_did():
+    rng = random.Random(7)
+    texts = shared_texts() + bench_bodies(40) + [random_markdown(rng) for _ in range(2000)]
+    texts += [text for key, cases in INPUTS.items() if key != "about" for text in cases]
+    for text in texts:
+        for line in [text, *text.splitlines()]:
+            assert one_line(line) == one_line_before(line), repr(line)
