@@ -198,7 +198,10 @@ class Markdown:
         front_matter never has one) as markdown-it-py writes it: where that line ends a
         raw HTML block, markdown-it-py passes it on without a newline, the port with
         one, and clean_html then moves the newline inside an element left open."""
-        inner = html[: _CLOSERS_AT_END.search(html).start()]  # what lists and quotes hold
+        end = len(html)  # what lists and quotes hold ends where their closing tags begin
+        while closer := next((c for c in _CLOSERS if html.endswith(c, 0, end)), None):
+            end -= len(closer)
+        inner = html[:end]
         last = _CONTAINER_MARKS.sub("", text[text.rfind("\n") + 1 :], count=1)
         if not inner or inner.endswith(_BLOCK_ENDS):
             if inner.endswith("\n</code></pre>\n") and _FENCE.search(text):
@@ -279,7 +282,7 @@ def _first_heading(node: Any, quoted: bool) -> tuple[Any, bool] | None:
 
 
 _EMPTY_QUOTE = "<blockquote>\n</blockquote>"
-_CLOSERS_AT_END = re.compile(r"(?:</(?:li|ul|ol|blockquote)>\n)*\Z")
+_CLOSERS = ("</li>\n", "</ul>\n", "</ol>\n", "</blockquote>\n")
 _BLOCK_ENDS = ("</p>\n", "</h1>\n", "</h2>\n", "</h3>\n", "</h4>\n", "</h5>\n", "</h6>\n")
 _BLOCK_ENDS += ("</table>\n", "</code></pre>\n", "<hr />\n")
 _CONTAINER_MARKS = re.compile(r"^(?:[ \t]*(?:>|[*+-](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*")
@@ -292,8 +295,6 @@ _BANG_NEW = re.compile(
 _BANG_OLD = re.compile(
     r"<!---->|<!--(?:-?[^>-])(?:-?[^-])*-->|<![A-Z]+\s+[^>]*>|<!\[CDATA\[[\s\S]*?\]\]>"
 )
-# zero width, so that `*£*` gives both of its runs
-_DELIMITER_NEIGHBOUR = re.compile(r"(?=[*_~][^\x00-\x7f]|[^\x00-\x7f][*_~])")
 # what Python's str.strip() takes as whitespace and the port does not: markdown-it-py
 # strips it off a paragraph's, a heading's or a table cell's ends, the port keeps it
 _ODD_SPACE = "[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
@@ -321,6 +322,17 @@ _DEEP = re.compile(
 )
 # where the port takes time in the square of the count (a 5 KB post has a few dozen):
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
+# the four above in one scan, from each line's start
+_LINE_SHAPES = re.compile(
+    "\n(?:"
+    + "|".join(
+        alternative.removeprefix("^")
+        for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
+        for alternative in shape.pattern.split("|^")
+    )
+    + ")",
+    re.MULTILINE,
+)
 _MOST_DEFINITIONS = 200
 _MOST_DELIMITERS = 2000
 _BACKTICKS = re.compile("`+")
@@ -335,7 +347,7 @@ def _python_only(text: str) -> bool:
     delimiters = text.count("*") + text.count("_") + text.count("~")
     if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
         return True
-    if _DEEP.search(text):
+    if _LINE_SHAPES.search("\n" + text):  # a newline first: a literal the scan jumps to
         return True
     if "`" in text and "[" in text and _unpaired_backticks(text):
         return True  # in a link's text it panics the port (caught, but it writes to stderr)
@@ -352,17 +364,32 @@ def _python_only(text: str) -> bool:
         return True
     if "]:" in text and ("\\\n" in text or "&" in text or _ODD_SPACE_ANYWHERE.search(text)):
         return True  # labels are matched with Python's idea of whitespace and case too
-    if any(_at_an_edge(text, found.start()) for found in _ODD_SPACE_ANYWHERE.finditer(text)):
-        return True
-    if "|" in text and _PIPE_OVER_DASHES.search(text):
-        return True
-    if ":" in text and _LONE_ALIGNMENT.search(text):
-        return True
-    if ">" in text and _AFTER_QUOTE.search(text):
+    if not text.isascii() and any(
+        _at_an_edge(text, found.start()) for found in _ODD_SPACE_ANYWHERE.finditer(text)
+    ):
         return True
     if "![" in text and _IMAGE_TEXT.search(text):
         return True
-    return any(_flanks_differ(text, found.start()) for found in _DELIMITER_NEIGHBOUR.finditer(text))
+    return not text.isascii() and _delimiters_differ(text)
+
+
+def _delimiters_differ(text: str) -> bool:
+    """Whether a run of `*`, `_` or `~` beside a character beyond ASCII can open or
+    close emphasis for one reader and not the other (CommonMark's flanking rules, with
+    each reader's idea of punctuation and whitespace). A loop over the runs: there are
+    at most _MOST_DELIMITERS, and a regex looking at every character was slower."""
+    for mark in "*_~":
+        start = text.find(mark)
+        while start >= 0:
+            end = start + 1
+            while end < len(text) and text[end] == mark:
+                end += 1
+            before = text[start - 1] if start else "\n"
+            after = text[end] if end < len(text) else "\n"
+            if (before > "\x7f" or after > "\x7f") and _flanks_differ(mark, before, after):
+                return True
+            start = text.find(mark, end)
+    return False
 
 
 def _unpaired_backticks(text: str) -> bool:
@@ -390,24 +417,12 @@ def _at_an_edge(text: str, at: int) -> bool:
     return after == len(text) or text[after] in "\n|#"
 
 
-def _flanks_differ(text: str, at: int) -> bool:
-    """Whether the run of `*`, `_` or `~` at or next to `at` can open or close emphasis
-    for one reader and not the other (CommonMark's flanking rules, with each reader's
-    idea of punctuation and whitespace for the characters on either side)."""
-    if text[at] not in "*_~":
-        at += 1
-    start = end = at
-    while start > 0 and text[start - 1] == text[at]:
-        start -= 1
-    while end < len(text) and text[end] == text[at]:
-        end += 1
-    before = text[start - 1] if start else "\n"
-    after = text[end] if end < len(text) else "\n"
+def _flanks_differ(mark: str, before: str, after: str) -> bool:
+    """Whether a run of `mark` between `before` and `after` can open or close for one
+    reader and not the other."""
     if before in _UNSURE or after in _UNSURE:
         return True
-    return _flanking(text[at], before, after, _kind_new) != _flanking(
-        text[at], before, after, _kind_old
-    )
+    return _flanking(mark, before, after, _kind_new) != _flanking(mark, before, after, _kind_old)
 
 
 def _flanking(mark: str, before: str, after: str, kind: Any) -> tuple[bool, bool]:
