@@ -140,22 +140,30 @@ class Markdown:
     """CommonMark with tables and strikethrough, raw HTML allowed (clean_html sanitizes
     it after), no typographer: markdown-it-py's output, rendered by its Rust port.
 
-    markdown-it-pyrs (markdown-it.rs) renders 8x faster than markdown-it-py, which was
-    two thirds of a cold scan's CPU. It follows an older CommonMark (0.30, markdown-it
-    13) than markdown-it-py 4 (0.31.2, markdown-it 14), so where the two were found to
-    part (the spec's examples, markdown-it's fixtures, fuzzing; tests/test_markdown_rs.py)
-    the input goes to markdown-it-py instead, found by a cheap look at the text:
+    markdown-it-pyrs (markdown-it.rs) renders 5-15x faster than markdown-it-py, which
+    was two thirds of a cold scan's CPU. It follows an older CommonMark (0.30, markdown-it
+    13) than markdown-it-py 4 (0.31.2, markdown-it 14) and has quirks of its own, so
+    where the two were found to part (the spec's examples, markdown-it's fixtures,
+    fuzzing: tests/test_markdown_rs.py) the input goes to markdown-it-py, found by a
+    cheap look at the text (`_python_only`):
     - `<!`: HTML comments and declarations (0.31 takes `<!-->`, `--` inside a comment,
       lowercase `<!doctype>`), wherever the two rules read a `<!` differently;
-    - `*`, `_` or `~` beside a character that is neither letter, mark, number nor
-      punctuation in Python's Unicode data (0.31 counts symbols such as `£` as
-      punctuation for emphasis; the Rust port's spaces are not Python's either);
-    - a `%` in an autolink (markdown-it-py shows it decoded, `<http://x/caf%C3%A9>` as café);
-    - a link reference definition where a backslash ends a line (the port ends the
-      definition early and shows the rest of its title as a paragraph);
-    - a lone surrogate (the port takes UTF-8 only) and a panic of the port.
-    An empty blockquote is the one difference mended in place: the port writes a
-    newline inside it."""
+    - `*`, `_` or `~` beside a character the two class differently for emphasis (0.31
+      counts symbols such as `£` as punctuation; some spaces are spaces to one only);
+    - a space beyond ASCII (NBSP, U+3000) at the start or end of a line, a cell or a
+      heading (markdown-it-py strips it with str.strip(), the port keeps it);
+    - a `%` in an autolink (markdown-it-py shows it decoded, `<http://x/caf%C3%A9>` as
+      café); an entity, an escape or raw HTML in an image's text (the port drops them);
+    - a quote's line followed by a list item or a table row (lazy continuation to the
+      port), a one-column table with no pipe in its delimiter row;
+    - link reference definitions with a line-ending backslash, an entity or an odd space;
+    - a backtick left unpaired where a `[` is (it panics the port inside a link's text);
+    - nesting a line deep in lists or quotes (markdown-it-py stops at 20 levels, the port
+      has no limit), and more than 2,000 emphasis marks or 200 definitions (where the
+      port's time grows with the square of the count);
+    - a lone surrogate (the port takes UTF-8 only) and any panic of the port.
+    Mended in place instead: an empty blockquote (the port writes a newline inside it)
+    and a last line without a newline that ends raw HTML (`_mend_last_line`)."""
 
     def __init__(self) -> None:
         self._rust = RustMarkdownIt("commonmark").enable_many(["table", "strikethrough"])
@@ -363,7 +371,7 @@ def _python_only(text: str) -> bool:
     if "%" in text and "<" in text and _AUTOLINK_PERCENT.search(text):
         return True
     if "]:" in text and ("\\\n" in text or "&" in text or _ODD_SPACE_ANYWHERE.search(text)):
-        return True  # labels are matched with Python's idea of whitespace and case too
+        return True  # markdown-it-py strips a decoded NBSP off the URL, folds labels its way
     if not text.isascii() and any(
         _at_an_edge(text, found.start()) for found in _ODD_SPACE_ANYWHERE.finditer(text)
     ):
