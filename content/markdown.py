@@ -310,12 +310,18 @@ _ODD_SPACE_ANYWHERE = re.compile(_ODD_SPACE)
 # a line with a pipe over a delimiter row without one: a one-column table to markdown-it
 # 14, a setext heading to the port
 _PIPE_OVER_DASHES = re.compile(r"^[^\n|]*+\|[^\n]*+\n[ \t>]*+:?-++:?[ \t]*+$", re.MULTILINE)
-# a delimiter row with a colon and no pipe: a one-column table to the port only
-_LONE_ALIGNMENT = re.compile(r"^[ \t>]*+(?::-++:?|-++:)[ \t]*+$", re.MULTILINE)
-# a quote's line, then one that ends the quote for markdown-it-py (a list item, a table
-# row) but continues its paragraph lazily for the port
+# a delimiter row with a colon and no pipe, or a pipe under a line without one: a
+# one-column table to the port only
+_LONE_ALIGNMENT = re.compile(
+    r"^[ \t>]*+(?::-++:?|-++:)[ \t]*+$|^[^\n|]*+\n[ \t>]*+(?=[: \t-]*+\|)[|: \t-]*?-[|: \t-]*+$",
+    re.MULTILINE,
+)
+# a quote's line, then (after lines its paragraph takes in lazily) one that ends the
+# quote for markdown-it-py (a list item, a table row) but continues it for the port
 _AFTER_QUOTE = re.compile(
-    r"^[ \t]*+>[^\n]*+\n[ \t]*+(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)|[^\n|]*+\|)", re.MULTILINE
+    r"^[ \t]*+>[^\n]*+\n(?:[ \t]*+[^\s>][^\n]*+\n)*?"  # and its lazy lines
+    r"[ \t]*+(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)|[^\n|]*+\|)",
+    re.MULTILINE,
 )
 # an image's text holding an entity, an escape or raw HTML: markdown-it-py keeps them
 # in the alt text, the port drops them
@@ -356,6 +362,8 @@ def _python_only(text: str) -> bool:
     if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
         return True
     if _LINE_SHAPES.search("\n" + text):  # a newline first: a literal the scan jumps to
+        return True
+    if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
         return True
     if "`" in text and "[" in text and _unpaired_backticks(text):
         return True  # in a link's text it panics the port (caught, but it writes to stderr)

@@ -238,3 +238,29 @@ def test_one_line_reads_the_corpora_as_it_did():
     for text in texts:
         for line in [text, *text.splitlines()]:
             assert one_line(line) == one_line_before(line), repr(line)
+
+
+# one input of each class where the port alone was found to part from markdown-it-py
+PARTED = [
+    "*$*alpha.\n\n*£*bravo.\n\n*€*charlie.\n",  # symbols are punctuation in 0.31
+    "foo <!-- this is a --\ncomment - with hyphens -->\n",  # 0.31's comments
+    "<!doctype html>\n",  # 0.31's lowercase declarations
+    "<http://example.com/\u03b1%CE%B2>\n",  # the autolink's text decoded
+    '[foo]: /url "\nhello\n\\\nworld\n"\n\n[foo]\n',  # a definition's backslash line end
+    "[x]: /u*&nbsp;\n\n[x]",  # a decoded NBSP stripped off a definition's URL
+    "a\u00a0\n\n# b\u3000",  # odd spaces at the ends of a paragraph and a heading
+    "![Tom &amp; Jerry \\* <b>](u)",  # what the image's alt text keeps
+    "> a\n2) b\n",  # a list item after a quote
+    ">)***\né*\n1. \n\n5",  # ... after its lazy lines
+    "x\n:--\n\ny\n|-",  # one-column tables
+    '&nbsp;~~~~>\t-€&nbsp;&amp;£*** "t"~~(::-<!--~~~\n__',  # tilde runs
+    ">\n",  # an empty quote (mended in place)
+    "<div>\nx",  # raw HTML ends the text (mended in place)
+    "- a\n\n  ```\n  code",  # an unclosed fence ends the text
+    "[`",  # a panic of the port
+]
+
+
+@pytest.mark.parametrize("text", PARTED)
+def test_each_class_that_parted_renders_alike(text):
+    assert differences([text]) == []
