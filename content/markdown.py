@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from datetime import tzinfo
 from typing import Any
 
 import frontmatter
 import yaml
-from markdown_it import MarkdownIt
+from markdown_it_pyrs import MarkdownIt as RustMarkdownIt
 from postroom.content.dates import parse_date
 from postroom.core.model import (
     Attribution,
@@ -133,7 +134,349 @@ def _fast_load(fm: str) -> Any:
 
 # a media type of the image top-level type (RFC 6838's name characters), no parameters
 _IMAGE_TYPE = re.compile(r"image/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-_markdown = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
+
+
+class Markdown:
+    """CommonMark with tables and strikethrough, raw HTML allowed (clean_html sanitizes
+    it after), no typographer: markdown-it-py's output, rendered by its Rust port.
+
+    markdown-it-pyrs (markdown-it.rs) renders 5-15x faster than markdown-it-py, which
+    was two thirds of a cold scan's CPU. It follows an older CommonMark (0.30, markdown-it
+    13) than markdown-it-py 4 (0.31.2, markdown-it 14) and has quirks of its own, so
+    where the two were found to part (the spec's examples, markdown-it's fixtures,
+    fuzzing: tests/test_markdown_rs.py) the input goes to markdown-it-py, found by a
+    cheap look at the text (`_python_only`):
+    - `<!`: HTML comments and declarations (0.31 takes `<!-->`, `--` inside a comment,
+      lowercase `<!doctype>`), wherever the two rules read a `<!` differently;
+    - `*`, `_` or `~` beside a character the two class differently for emphasis (0.31
+      counts symbols such as `£` as punctuation; some spaces are spaces to one only);
+    - a space beyond ASCII (NBSP, U+3000) at the start or end of a line, a cell or a
+      heading (markdown-it-py strips it with str.strip(), the port keeps it);
+    - a `%` in an autolink (markdown-it-py shows it decoded, `<http://x/caf%C3%A9>` as
+      café); an entity, an escape or raw HTML in an image's text (the port drops them);
+    - a quote's line followed by a list item or a table row (lazy continuation to the
+      port), a one-column table with no pipe in its delimiter row;
+    - link reference definitions with a line-ending backslash, an entity or an odd space;
+    - a backtick left unpaired where a `[` is (it panics the port inside a link's text);
+    - nesting a line deep in lists or quotes (markdown-it-py stops at 20 levels, the port
+      has no limit), and more than 2,000 emphasis marks or 200 definitions (where the
+      port's time grows with the square of the count);
+    - a lone surrogate (the port takes UTF-8 only) and any panic of the port.
+    Mended in place instead: an empty blockquote (the port writes a newline inside it)
+    and a last line without a newline that ends raw HTML (`_mend_last_line`)."""
+
+    def __init__(self) -> None:
+        self._rust = RustMarkdownIt("commonmark").enable_many(["table", "strikethrough"])
+        self._python: Any = None  # markdown-it-py, made the first time an input needs it
+
+    def python(self) -> Any:
+        """markdown-it-py with the same options, imported on first need (it takes a
+        tenth of a second to import, and few inputs need it)."""
+        if self._python is None:
+            from markdown_it import MarkdownIt
+
+            self._python = MarkdownIt("commonmark", {"typographer": False}).enable(
+                ["table", "strikethrough"]
+            )
+        return self._python
+
+    def render(self, text: str) -> str:
+        """The HTML of `text`: markdown-it-py's, the same once through clean_html."""
+        text = _normal(text)
+        if _python_only(text):
+            return self.python().render(text)
+        try:
+            html = self._rust.render(text)
+        except UnicodeEncodeError:  # a lone surrogate: UTF-8 cannot carry it
+            return self.python().render(text)
+        except BaseException as exc:  # a Rust panic is a BaseException (pyo3's)
+            if type(exc).__name__ != "PanicException":
+                raise
+            return self.python().render(text)
+        if _EMPTY_QUOTE in html:
+            if "blockquote" in text.lower():  # raw HTML may have written it
+                return self.python().render(text)
+            html = html.replace(_EMPTY_QUOTE, "<blockquote></blockquote>")
+        if not text.endswith("\n") and html.endswith("\n"):
+            return self._mend_last_line(text, html)
+        return html
+
+    def _mend_last_line(self, text: str, html: str) -> str:
+        """The port's HTML of a text whose last line has no newline (a body from
+        front_matter never has one) as markdown-it-py writes it: where that line ends a
+        raw HTML block, markdown-it-py passes it on without a newline, the port with
+        one, and clean_html then moves the newline inside an element left open."""
+        end = len(html)  # what lists and quotes hold ends where their closing tags begin
+        while closer := next((c for c in _CLOSERS if html.endswith(c, 0, end)), None):
+            end -= len(closer)
+        inner = html[:end]
+        last = _CONTAINER_MARKS.sub("", text[text.rfind("\n") + 1 :], count=1)
+        if not inner or inner.endswith(_BLOCK_ENDS):
+            if inner.endswith("\n</code></pre>\n") and _FENCE.search(text):
+                return self.python().render(text)  # if the last line is a fence's own
+            return html
+        if last.strip() and inner.endswith(last + "\n"):
+            return inner[:-1] + html[len(inner) :]
+        return self.python().render(text)
+
+    def heading(self, text: str) -> str | None:
+        """The source text of the first heading (markdown-it-py's `inline.content` of
+        the first `heading_open`, but for whitespace: a title goes through one_line),
+        or None if there is none.
+
+        The port's syntax tree gives the heading's source span (in UTF-8 bytes), not
+        its inline text; that is read off the span by markdown-it's own rules: an ATX
+        heading's line without its `#` markers, a setext heading's lines without the
+        underline. A setext heading of several lines inside a blockquote (its `>`
+        markers lie between the lines) goes to markdown-it-py, as do the inputs
+        `render` sends there."""
+        text = _normal(text)
+        if _python_only(text):
+            return self._python_heading(text)
+        try:
+            found = _first_heading(self._rust.tree(text), False)
+        except UnicodeEncodeError:
+            return self._python_heading(text)
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            return self._python_heading(text)
+        if found is None:
+            return None
+        heading, quoted = found
+        start, end = heading.srcmap
+        span = text.encode()[start:end].decode()
+        if heading.name == "heading":
+            return _atx_content(span)
+        lines = span.split("\n")[:-1]  # the underline is the last
+        if quoted and len(lines) > 1:
+            return self._python_heading(text)
+        return "\n".join(lines).strip()
+
+    def _python_heading(self, text: str) -> str | None:
+        tokens = self.python().parse(text)
+        heading = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+        return None if heading is None else tokens[heading + 1].content
+
+
+def _normal(text: str) -> str:
+    """`text` with the two changes markdown-it-py makes before it reads (CR and CRLF to
+    LF, NUL to U+FFFD), so that both readers and the checks below see the same text."""
+    if "\r" in text:
+        text = _NEWLINES.sub("\n", text)
+    return text.replace("\0", "\ufffd") if "\0" in text else text
+
+
+def _atx_content(line: str) -> str:
+    """The inline text of an ATX heading's line, as markdown-it's heading rule cuts it:
+    the opening `#`s go, and a closing run of `#`s if a space or tab comes before it."""
+    rest = line.lstrip(" \t").lstrip("#").rstrip(" \t")
+    unclosed = rest.rstrip("#")
+    if unclosed and unclosed[-1] in " \t":
+        rest = unclosed
+    return rest.strip()
+
+
+def _first_heading(node: Any, quoted: bool) -> tuple[Any, bool] | None:
+    """The first heading in document order, and whether it is inside a blockquote."""
+    for child in node.children:
+        if child.name in ("heading", "lheading"):
+            return child, quoted
+        if child.children:
+            found = _first_heading(child, quoted or child.name == "blockquote")
+            if found is not None:
+                return found
+    return None
+
+
+_EMPTY_QUOTE = "<blockquote>\n</blockquote>"
+_CLOSERS = ("</li>\n", "</ul>\n", "</ol>\n", "</blockquote>\n")
+_BLOCK_ENDS = ("</p>\n", "</h1>\n", "</h2>\n", "</h3>\n", "</h4>\n", "</h5>\n", "</h6>\n")
+_BLOCK_ENDS += ("</table>\n", "</code></pre>\n", "<hr />\n")
+_CONTAINER_MARKS = re.compile(r"^(?:[ \t]*(?:>|[*+-](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*")
+_FENCE = re.compile(r"```|~~~")
+_NEWLINES = re.compile(r"\r\n?")
+# how markdown-it-py (CommonMark 0.31) and the Rust port (0.30) read an inline `<!`
+_BANG_NEW = re.compile(
+    r"<!---?>|<!--(?:[^-]|-[^-]|--[^>])*-->|<![A-Za-z][^>]*>|<!\[CDATA\[[\s\S]*?\]\]>"
+)
+_BANG_OLD = re.compile(
+    r"<!---->|<!--(?:-?[^>-])(?:-?[^-])*-->|<![A-Z]+\s+[^>]*>|<!\[CDATA\[[\s\S]*?\]\]>"
+)
+# what Python's str.strip() takes as whitespace and the port does not: markdown-it-py
+# strips it off a paragraph's, a heading's or a table cell's ends, the port keeps it
+_ODD_SPACE = "[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_ODD_SPACE_ANYWHERE = re.compile(_ODD_SPACE)
+# a line with a pipe over a delimiter row without one: a one-column table to markdown-it
+# 14, a setext heading to the port
+_PIPE_OVER_DASHES = re.compile(r"^[^\n|]*+\|[^\n]*+\n[ \t>]*+:?-++:?[ \t]*+$", re.MULTILINE)
+# a delimiter row with a colon and no pipe, or a pipe under a line without one: a
+# one-column table to the port only
+_LONE_ALIGNMENT = re.compile(
+    r"^[ \t>]*+(?::-++:?|-++:)[ \t]*+$|^[^\n|]*+\n[ \t>]*+(?=[: \t-]*+\|)[|: \t-]*?-[|: \t-]*+$",
+    re.MULTILINE,
+)
+# a quote's line, then (after lines its paragraph takes in lazily) one that ends the
+# quote for markdown-it-py (a list item, a table row) but continues it for the port
+_AFTER_QUOTE = re.compile(
+    r"^[ \t]*+>[^\n]*+\n(?:[ \t]*+[^\s>][^\n]*+\n)*?"  # and its lazy lines
+    r"[ \t]*+(?:(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)|[^\n|]*+\|)",
+    re.MULTILINE,
+)
+# an image's text holding an entity, an escape or raw HTML: markdown-it-py keeps them
+# in the alt text, the port drops them
+_IMAGE_TEXT = re.compile(r"!\[(?>[^\][&\\<]++|\[[^\][]*+\]|&(?!#?[A-Za-z0-9]{1,32};))*+[&\\<]")
+# the port has no nesting limit; markdown-it-py stops at 20 levels (the "commonmark"
+# preset's maxNesting) and leaves out what lies deeper. A line opening many containers,
+# or a list item indented three tab stops, is taken for one that may go that deep.
+_DEEP = re.compile(
+    r"^[ \t]*+(?:(?:>|(?:[*+-]|\d{1,9}[.)])(?=[ \t]))[ \t]*+){6}"
+    r"|^(?: {4}| {0,3}\t){3,}+[ \t]*+(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)",
+    re.MULTILINE,
+)
+# where the port takes time in the square of the count (a 5 KB post has a few dozen):
+# 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
+# the four above in one scan, from each line's start
+_LINE_SHAPES = re.compile(
+    "\n(?:"
+    + "|".join(
+        alternative.removeprefix("^")
+        for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
+        for alternative in shape.pattern.split("|^")
+    )
+    + ")",
+    re.MULTILINE,
+)
+_MOST_DEFINITIONS = 200
+_MOST_DELIMITERS = 2000
+_BACKTICKS = re.compile("`+")
+_BANGS_LOOKED_AT = 64  # each look at a `<!` may read to the end of the text
+_AUTOLINK_PERCENT = re.compile(r"<[^<>\s%]*+%[^<>\s]*+>")
+
+
+def _python_only(text: str) -> bool:
+    """Whether `text` holds something the Rust port reads unlike markdown-it-py (see
+    `Markdown`), or that takes it time in the square of its length. Each look is a
+    substring test or one regex scan in C, so a post that needs none (most) pays little."""
+    delimiters = text.count("*") + text.count("_") + text.count("~")
+    if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
+        return True
+    if _LINE_SHAPES.search("\n" + text):  # a newline first: a literal the scan jumps to
+        return True
+    if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
+        return True
+    if "`" in text and "[" in text and _unpaired_backticks(text):
+        return True  # in a link's text it panics the port (caught, but it writes to stderr)
+    if "<!" in text:
+        if re.search("<![a-z]", text) or text.count("<!") > _BANGS_LOOKED_AT:
+            return True  # 0.31's lowercase declarations (blocks too); a flood of `<!`
+        at = text.find("<!")
+        while at >= 0:
+            new, old = _BANG_NEW.match(text, at), _BANG_OLD.match(text, at)
+            if (new and new.end()) != (old and old.end()):
+                return True
+            at = text.find("<!", at + 2)
+    if "%" in text and "<" in text and _AUTOLINK_PERCENT.search(text):
+        return True
+    if "]:" in text and ("\\\n" in text or "&" in text or _ODD_SPACE_ANYWHERE.search(text)):
+        return True  # markdown-it-py strips a decoded NBSP off the URL, folds labels its way
+    if not text.isascii() and any(
+        _at_an_edge(text, found.start()) for found in _ODD_SPACE_ANYWHERE.finditer(text)
+    ):
+        return True
+    if "![" in text and _IMAGE_TEXT.search(text):
+        return True
+    return not text.isascii() and _delimiters_differ(text)
+
+
+def _delimiters_differ(text: str) -> bool:
+    """Whether a run of `*`, `_` or `~` beside a character beyond ASCII can open or
+    close emphasis for one reader and not the other (CommonMark's flanking rules, with
+    each reader's idea of punctuation and whitespace). A loop over the runs: there are
+    at most _MOST_DELIMITERS, and a regex looking at every character was slower."""
+    for mark in "*_~":
+        start = text.find(mark)
+        while start >= 0:
+            end = start + 1
+            while end < len(text) and text[end] == mark:
+                end += 1
+            before = text[start - 1] if start else "\n"
+            after = text[end] if end < len(text) else "\n"
+            if (before > "\x7f" or after > "\x7f") and _flanks_differ(mark, before, after):
+                return True
+            start = text.find(mark, end)
+    return False
+
+
+def _unpaired_backticks(text: str) -> bool:
+    """Whether some length of backtick run comes an odd number of times: then a run is
+    left without its closing one (an escaped backtick can hide one: the panic that
+    follows is caught all the same)."""
+    counts: dict[int, int] = {}
+    for run in _BACKTICKS.finditer(text):
+        length = run.end() - run.start()
+        counts[length] = counts.get(length, 0) + 1
+    return any(count % 2 for count in counts.values())
+
+
+def _at_an_edge(text: str, at: int) -> bool:
+    """Whether the odd space at `at` ends a line, a cell or a heading's text, or begins
+    one (after a list, quote or heading marker): where markdown-it-py strips it."""
+    before = at
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    if before == 0 or text[before - 1] in "\n#>|*+.)-":
+        return True
+    after = at + 1
+    while after < len(text) and text[after] in " \t":
+        after += 1
+    return after == len(text) or text[after] in "\n|#"
+
+
+def _flanks_differ(mark: str, before: str, after: str) -> bool:
+    """Whether a run of `mark` between `before` and `after` can open or close for one
+    reader and not the other."""
+    if before in _UNSURE or after in _UNSURE:
+        return True
+    return _flanking(mark, before, after, _kind_new) != _flanking(mark, before, after, _kind_old)
+
+
+def _flanking(mark: str, before: str, after: str, kind: Any) -> tuple[bool, bool]:
+    """(can open, can close) of a delimiter run between `before` and `after`."""
+    ahead, behind = kind(after), kind(before)
+    left = ahead != " " and (ahead != "." or behind in " .")
+    right = behind != " " and (behind != "." or ahead in " .")
+    if mark == "_":
+        return left and (not right or behind == "."), right and (not left or ahead == ".")
+    return left, right
+
+
+def _kind_new(char: str) -> str:
+    """markdown-it-py's: " " whitespace, "." punctuation (symbols too), "a" the rest."""
+    if char in _MD_SPACE:
+        return " "
+    if char in _ASCII_PUNCT or unicodedata.category(char)[0] in "PS":
+        return "."
+    return "a"
+
+
+def _kind_old(char: str) -> str:
+    """The port's (CommonMark 0.30): symbols beyond ASCII are not punctuation."""
+    if char in _MD_SPACE:
+        return " "
+    if char in _ASCII_PUNCT or unicodedata.category(char)[0] == "P":
+        return "."
+    return "a"
+
+
+_MD_SPACE = frozenset("\t\n\x0b\x0c\r \xa0\u1680\u202f\u205f\u3000") | frozenset(
+    map(chr, range(0x2000, 0x200B))
+)
+_UNSURE = frozenset("\x85\u2028\u2029\x1c\x1d\x1e\x1f")  # spaces to one reader only
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+_markdown = Markdown()
 
 
 def _date(value: Any, tz: tzinfo, day_first: bool) -> dt.datetime:
@@ -262,11 +605,10 @@ def read_markdown(
     html = clean_html(_markdown.render(body))
     title = _text(meta, "title")
     if title is None:
-        tokens = _markdown.parse(body)
-        heading = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+        heading = _markdown.heading(body)
         if heading is None:
             raise ReadError("no title: add 'title:' to the front matter")
-        title = one_line(tokens[heading + 1].content)
+        title = one_line(heading)
     republish = None
     if meta.get("republish") is not None:
         republish, trouble = read_republish(meta["republish"], "front matter")
