@@ -87,7 +87,7 @@ class Listing:
     problems: tuple[Problem, ...]  # unlisted folders, and names no file may carry
 
 
-def _name_problem(name: str) -> str | None:
+def name_problem(name: str) -> str | None:
     """Why a file's name cannot be published or shown as it is, or None."""
     if name.isascii() and name.isprintable():  # nearly every name: no loop over it
         return None
@@ -153,7 +153,7 @@ def list_content(root: Path, under: str = "") -> Listing:
         for d in dirs:
             if d.startswith(".") or (not prefix and d == INTRO_FOLDER):
                 continue  # dot folders; content/_digest/ holds the next issue's intro
-            if why := _name_problem(d):
+            if why := name_problem(d):
                 problems.append(Problem(shown_name(prefix + d) + "/", why, Severity.ERROR))
                 unlisted.append(prefix + d)  # not looked into: what it held stays
                 continue
@@ -163,7 +163,7 @@ def list_content(root: Path, under: str = "") -> Listing:
         for name in names:
             if is_temp_name(name):
                 continue
-            if (why := _name_problem(name)) and _is_content(name):
+            if (why := name_problem(name)) and _is_content(name):
                 problems.append(Problem(shown_name(prefix + name), why, Severity.ERROR))
                 unlisted.append(prefix + name)  # published before the name was refused: kept
                 continue
@@ -487,7 +487,7 @@ def _visible(parts: list[str], last_is_file: bool) -> bool:
     for n, part in enumerate(parts):
         if part in ("", ".", ".."):
             raise _WalkEverything
-        if _name_problem(part):
+        if name_problem(part):
             raise _WalkEverything
         if last_is_file and n == len(parts) - 1:
             return not is_temp_name(part)

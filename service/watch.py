@@ -127,6 +127,7 @@ class ContentWatcher:
         self._overflow = _Overflow(self._handler)
         self._observer: Observer | None = None
         self._stopped = False  # by stop(): never started again
+        self._identity: tuple[int, int] | None = None  # the folder watched (dev, inode)
 
     def start(self) -> None:
         """Raises OSError when the platform watcher cannot start (inotify limits, say)."""
@@ -140,6 +141,8 @@ class ContentWatcher:
             logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow)
             raise
         self._observer = observer
+        st = os.stat(self.folder)
+        self._identity = (st.st_dev, st.st_ino)
 
     def take(self) -> Changes:
         """What changed since the last take (then forgotten); everything when not watching."""
@@ -169,6 +172,12 @@ class ContentWatcher:
         dies with its folder, or on an error of its own)."""
         observer = self._observer
         if observer is None or not observer.is_alive():
+            return False
+        try:  # moved away and another made in its place: inotify follows the old one
+            st = os.stat(self.folder)
+        except OSError:
+            return False
+        if (st.st_dev, st.st_ino) != self._identity:
             return False
         emitters = getattr(observer, "emitters", None)  # watchdog < 7 named them so
         if emitters is None:

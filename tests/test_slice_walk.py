@@ -417,3 +417,69 @@ def test_no_slice_runs_while_a_new_post_is_held_for_its_quiet_period(in_process)
     service.quiet.forget_except(())
     service.HOLD_MAX = 60.0
     assert service._slice_due()
+
+
+def test_names_the_walk_takes_without_a_word_do_not_force_a_full_walk(tmp_path):
+    """A non-ASCII folder or file name is content like any other, and macOS's `Icon\\r`
+    is skipped by the walk without a report: neither may end every cycle in a full walk."""
+    site = make_site(
+        tmp_path, {"2020/a.md": md("Alpha"), "München/b.md": md("Beta"), "über.md": md("Gamma")}
+    )
+    (site.content_dir / "Icon\r").write_bytes(b"")
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    report = scan(site, store, T0)
+    assert len(report.new) == 3 and not report.problems
+    walk = SliceWalk(site, store)
+    outcomes = []
+    for _ in range(3):
+        while not (outcome := walk.step()).done:
+            pass
+        outcomes.append(outcome.walk)
+    assert outcomes == [Walk.NOTHING] * 3
+    store.close()
+
+
+def test_a_refused_name_still_ends_the_cycle_in_a_full_walk(tmp_path):
+    """Only the walk reports a refused name rightly: the slices hand it over."""
+    site = make_site(tmp_path, {"2020/a.md": md("Alpha")})
+    (site.content_dir / "bad\x07name.md").write_text(md("Beta"))
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    assert scan(site, store, T0).problems
+    walk = SliceWalk(site, store)
+    while not (outcome := walk.step()).done:
+        pass
+    assert outcome.walk is Walk.FULL
+    store.close()
+
+
+def test_a_flat_content_folder_goes_to_the_full_walk_before_asking_the_store(
+    tmp_path, monkeypatch
+):
+    """The store's count is a lookup per file (~24 s at 100,000 on SQLite); the disk's
+    count decides first that a flat folder is the full walk's."""
+    site = make_site(tmp_path, {f"p{i}.md": md(f"T{i}") for i in range(6)})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    scan(site, store, T0)
+    asked = []
+    monkeypatch.setattr(slices, "OWN_FILES_MAX", 5)
+    monkeypatch.setattr(slices, "top_level", lambda *a: asked.append(a) or top_level(*a))
+    walk = SliceWalk(site, store)
+    while not (outcome := walk.step()).done:
+        pass
+    assert outcome.walk is Walk.FULL and asked == []
+    store.close()
+
+
+def test_a_content_folder_moved_away_and_made_again_is_watched_again(in_process):
+    """`mv content content.old && mkdir content` (a deploy's swap): inotify follows the
+    old folder, so the watcher must not call itself healthy on it."""
+    content = in_process.site.content_dir
+    os.rename(content, content.parent / "content.old")
+    content.mkdir()
+    write(content / "2019" / "a.md", md("Alpha"))
+    assert not in_process.watcher.healthy()
+    in_process.service._scan_once()  # started again on the new folder: walked
+    assert in_process.watcher.healthy()
+    in_process.write_seen("2020/b.md", "Beta")
+    in_process.service._scan_once()
+    assert in_process.titles() == {"Alpha", "Beta"}
