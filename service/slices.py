@@ -34,9 +34,9 @@ from enum import Enum
 from postroom.content.intake import (
     INTRO_FOLDER,
     ScanScope,
-    name_problem,
     is_temp_name,
     list_content,
+    name_problem,
     stat_signature,
     was_refused,
 )
@@ -103,7 +103,16 @@ class SliceWalk:
 
     def step(self) -> Outcome:
         """Look at the next slice (the first starts a cycle, with the content folder's
-        own files); once none is left, what the cycle found."""
+        own files); once none is left, what the cycle found. A step that fails (the store
+        unreachable) ends the cycle: its folders were taken off the queue unlooked at, and
+        the next step starts again from the top rather than skip them."""
+        try:
+            return self._step()
+        except BaseException:
+            self.abandon()
+            raise
+
+    def _step(self) -> Outcome:
         listed, began = 0, time.monotonic()
         if not self.cycling:
             self.abandon()

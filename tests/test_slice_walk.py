@@ -452,9 +452,7 @@ def test_a_refused_name_still_ends_the_cycle_in_a_full_walk(tmp_path):
     store.close()
 
 
-def test_a_flat_content_folder_goes_to_the_full_walk_before_asking_the_store(
-    tmp_path, monkeypatch
-):
+def test_a_flat_content_folder_goes_to_the_full_walk_before_asking_the_store(tmp_path, monkeypatch):
     """The store's count is a lookup per file (~24 s at 100,000 on SQLite); the disk's
     count decides first that a flat folder is the full walk's."""
     site = make_site(tmp_path, {f"p{i}.md": md(f"T{i}") for i in range(6)})
@@ -483,3 +481,21 @@ def test_a_content_folder_moved_away_and_made_again_is_watched_again(in_process)
     in_process.write_seen("2020/b.md", "Beta")
     in_process.service._scan_once()
     assert in_process.titles() == {"Alpha", "Beta"}
+
+
+def test_a_step_that_fails_starts_the_cycle_again_rather_than_skip_its_folders(pair, monkeypatch):
+    write(pair.content / "2019" / "01" / "new.md", md("Theta"))
+    real, failed = slices.top_level, []
+
+    def once(*args):
+        if not failed:
+            failed.append(args)
+            raise OSError("the store went away for a moment")
+        return real(*args)
+
+    monkeypatch.setattr(slices, "top_level", once)
+    with pytest.raises(OSError):
+        while not pair.walk.step().done:
+            pass
+    outcome, full, _ = pair.step()
+    assert outcome.walk is Walk.SCOPE and full.new == ("2021-07-23-theta",)
