@@ -234,6 +234,10 @@ def measure(cmd: list[str], cwd: Path, log: Path, timeout: float) -> Run:
     result = log.with_suffix(".result.json")
     result.unlink(missing_ok=True)
     wrapper = [sys.executable, __file__, "_measure", str(result), str(log), str(cwd), "--", *cmd]
+    # every tool starts on a disk with nothing left to write back: the generator's posts
+    # (three copies of them for postroom, Hugo and Pelican) would else be flushed during
+    # whichever run comes first, postroom's cold one
+    os.sync()
     load_before = os.getloadavg()[0]
     proc = subprocess.Popen(wrapper, start_new_session=True)  # its own group, to kill whole
     try:

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from postroom.content.intake import scan
@@ -196,3 +197,36 @@ def test_held_files_are_written_in_order_after_what_they_wait_for(tmp_path):
     assert (tmp_path / "public/c.html").read_bytes() == b"c"
     out.finish()
     assert read_manifest(tmp_path / "public") == {"a.html", "b.html", "c.html"}
+
+
+def test_a_site_past_the_overlap_takes_its_pages_first_and_builds_the_same(tmp_path, monkeypatch):
+    """Past `_OVERLAP_MOST` pages (a memory bound: the pages' records are freed before
+    the rest is rendered) the build takes every page back first and holds nothing: the
+    same files as the overlapped build."""
+    import postroom.feeds as feeds
+
+    monkeypatch.setattr(parallel, "POST_PAGES_FROM", 1)
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 4)
+    made, held = {}, []
+    real_hold = OutputWriter.hold
+
+    def hold(self, *args, **kwargs):
+        held.append(self)
+        return real_hold(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutputWriter, "hold", hold)
+    for name, most in (("overlapped", 10**9), ("first", 0)):
+        monkeypatch.setattr(feeds, "_OVERLAP_MOST", most)
+        held.clear()
+        files = {f"p{n:03d}.md": post(n) for n in range(24)}
+        site = make_site(tmp_path / name, files, config=CONFIG)
+        store = Store(site.store_url)
+        scan(site, store, datetime(2026, 11, 2, 8, 0, tzinfo=UTC))  # the same pick-up time
+        report = build(site, store)
+        assert len(post_pages(report.written)) == 24
+        assert bool(held) is (name == "overlapped")
+        made[name] = {
+            n: (site.public_dir / n).read_bytes() for n in files_under(site.public_dir) - {MANIFEST}
+        }
+        store.close()
+    assert made["overlapped"] == made["first"]
