@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 import socket
 import threading
 import time
@@ -90,7 +91,25 @@ class _Handler:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range.
+    A port the kernel hands out (a bind to port 0) comes from that range, from which it
+    also takes the local port of every outgoing connection: between this call and the
+    server's bind, a client (the other CI pass's PostgreSQL or SMTP connections) took one
+    ("address already in use"). Below the range only another server can take it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low = int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    for _ in range(200 if low > 20_000 else 0):
+        port = random.randrange(10_000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # an odd range: whatever the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
