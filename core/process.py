@@ -10,9 +10,16 @@ from __future__ import annotations
 import os
 import socket
 
+_me: tuple[int, str] = (0, "")
+
 
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`host:pid`, asked of the system once a process (a build names every temp file it
+    makes by it), again in a forked child."""
+    global _me
+    if _me[0] != os.getpid():
+        _me = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}")
+    return _me[1]
 
 
 def holder_gone(holder: str) -> bool:

@@ -65,18 +65,7 @@ _UNNAMED_TEMP_AGE = 3600.0
 def _temp_prefix(path: Path) -> str:
     """`.<name>~<host:pid>~`: mkstemp adds random letters and `.tmp`. Host names hold no
     `~`, so the process is found again from the right whatever the file's name."""
-    return f".{path.name}~{_this_process()}~"
-
-
-_me: tuple[int, str] = (0, "")
-
-
-def _this_process() -> str:
-    """`this_process()`, asked of the system once a process, not once a file."""
-    global _me
-    if _me[0] != os.getpid():  # the first call, or a forked child's
-        _me = (os.getpid(), this_process())
-    return _me[1]
+    return f".{path.name}~{this_process()}~"
 
 
 _temps = itertools.count()
