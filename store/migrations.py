@@ -12,7 +12,7 @@ and its workers) migrate one after another.
 from __future__ import annotations
 
 from postroom.store import changes
-from postroom.store.schema import SCHEMA_VERSION, metadata, schema_version
+from postroom.store.schema import HAS_PROBLEMS, SCHEMA_VERSION, metadata, schema_version
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
 #: (table, statement) pairs that take a database from version N-1 to N (when N only
@@ -104,6 +104,8 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("posts", "ALTER TABLE posts ADD COLUMN changed INTEGER NOT NULL DEFAULT 0"),
         ("posts", "CREATE INDEX posts_changed ON posts (changed)"),
     ),
+    # 14: the files with problems, from a partial index (Store.problems, every scan)
+    14: (("files", f"CREATE INDEX files_problems ON files (path) WHERE {HAS_PROBLEMS}"),),
 }
 #: the version that made the change triggers (`store.changes`)
 _CHANGES = 13

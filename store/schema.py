@@ -1,13 +1,16 @@
 """Tables. Times are ISO 8601 text with an offset (UTC for our own clocks), which
 sorts correctly and reads the same on SQLite and PostgreSQL."""
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 
-SCHEMA_VERSION = 13  # store.migrations takes an older database here
+SCHEMA_VERSION = 14  # store.migrations takes an older database here
 
 metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+#: the condition of the files with problems, as the partial index holds it (new or migrated)
+HAS_PROBLEMS = "problems != '[]'"
 
 # Every content file seen; `signature` is size:mtime (plus the sidecar's), `sha256` the bytes.
 files = Table(
@@ -19,6 +22,14 @@ files = Table(
     Column("first_seen", String(40), nullable=False),
     Column("changed_at", String(40), nullable=False),
     Column("problems", Text, nullable=False, default="[]"),  # JSON [[reason, severity], ...]
+    # `Store.problems` runs in every scan (on a pick-up's path): a partial index of the few
+    # files with problems answers it without reading every row (63 ms at 100,000 files)
+    Index(
+        "files_problems",
+        "path",
+        sqlite_where=text(HAS_PROBLEMS),
+        postgresql_where=text(HAS_PROBLEMS),
+    ),
 )
 
 # A post as published: identity, times and the content of its chosen version.

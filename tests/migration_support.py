@@ -60,6 +60,7 @@ UNDO: dict[int, tuple[str, ...] | dict[str, tuple[str, ...]]] = {
             "ALTER TABLE posts DROP COLUMN changed",
         ),
     },
+    14: ("DROP INDEX files_problems",),  # the files with problems
 }
 
 

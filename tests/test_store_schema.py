@@ -224,7 +224,7 @@ def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 13
+        assert version(migrated) == SCHEMA_VERSION == 14
         assert {"image", "republish"} <= columns(migrated, "posts")
         (post,) = migrated.posts()
         assert (post.title, post.image, post.republish) == ("Kept", None, None)
@@ -269,7 +269,7 @@ def test_a_version_10_database_keeps_its_subscribers_served_up_to_the_last_issue
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 13
+        assert version(migrated) == SCHEMA_VERSION == 14
         assert {"consent_log", "store_values", "digest_editions"} <= set(
             inspect(migrated.engine).get_table_names()
         )
@@ -379,3 +379,40 @@ def test_a_version_11_database_gets_the_indexes_a_build_reads_from(tmp_path):
         names = {i["name"] for t in ("posts", "versions") for i in inspect(conn).get_indexes(t)}
     assert {"posts_versions", "versions_files"} <= names
     migrated.close()
+
+
+def test_a_version_13_database_gets_the_partial_index_of_files_with_problems(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    with store.engine.begin() as conn:
+        make_older(conn, 13)
+    store.close()
+    migrated = Store(site.store_url)
+    with migrated.engine.connect() as conn:
+        assert version(migrated) == SCHEMA_VERSION
+        assert "files_problems" in {i["name"] for i in inspect(conn).get_indexes("files")}
+    migrated.close()
+
+
+def test_the_problems_of_a_scan_are_read_from_the_partial_index(tmp_path):
+    """`Store.problems` runs in every scan: the statement it runs, with its parameters,
+    must be one the partial index answers, not a walk of every file's row."""
+    from sqlalchemy import event
+
+    site = make_site(tmp_path)
+    (site.content_dir / "bad.md").write_bytes(b"\xff\xfe\x00not text")
+    (site.content_dir / "good.md").write_text("---\ntitle: Good\ndate: 2024-05-01\n---\nBody.\n")
+    store = Store(site.store_url)
+    scan(site, store)
+    ran: list[tuple[str, object]] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: ran.append((a[2], a[3])))
+    assert {p.file for p in store.problems()} == {"bad.md"}
+    ((statement, parameters),) = [r for r in ran if "FROM files" in r[0]]
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            explain = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " ".join(str(row) for row in explain)
+            assert "files_problems" in plan, plan
+        else:
+            assert "files_problems" in {i["name"] for i in inspect(conn).get_indexes("files")}
+    store.close()
