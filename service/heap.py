@@ -46,6 +46,7 @@ class Heap:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._whole_at: float | None = None
+        self.resumed = threading.Event()  # set when a pause ran out before its block
 
     def settle(self, whole: bool) -> bool:
         """Collect what the last build left and freeze the rest; `whole`: the build read
@@ -68,7 +69,8 @@ class Heap:
             yield
             return
         gc.disable()
-        timer = threading.Timer(most, gc.enable)  # a long build gets it back
+        self.resumed.clear()
+        timer = threading.Timer(most, self._resume)  # a long build gets it back
         timer.daemon = True
         timer.start()
         try:
@@ -76,3 +78,7 @@ class Heap:
         finally:
             timer.cancel()
             gc.enable()
+
+    def _resume(self) -> None:
+        gc.enable()
+        self.resumed.set()
