@@ -32,7 +32,7 @@ class QuietPeriod:
         self.quiet, self._wall, self._monotonic = quiet, wall, monotonic
         self._seen: dict[str, tuple[str, float]] = {}  # held path -> (signature, seen since)
         self._missing: dict[str, float] = {}  # vanished path -> missing since
-        self._wait: float | None = None
+        self._due: float | None = None  # when something held may be ready (monotonic)
 
     def ready(self, path: str, signature: str) -> bool:
         """True when `path`, changed to `signature`, may be read now."""
@@ -73,10 +73,13 @@ class QuietPeriod:
                 del held[path]
 
     def next_look(self) -> float | None:
-        """Seconds until something held back may be ready, then resets; None if nothing is."""
-        wait, self._wait = self._wait, None
-        return wait
+        """Seconds from now until something held back may be ready, then resets; None if
+        nothing is. Counted from when it was held, not from this call: the scan that held
+        it goes on (at 100,000 posts, tens of ms of store reads) before its caller asks,
+        and a wait counted from then would look that much late."""
+        due, self._due = self._due, None
+        return None if due is None else max(due - self._monotonic(), 0.0)
 
     def _later(self, seconds: float) -> None:
-        seconds = max(seconds, 0.05)
-        self._wait = seconds if self._wait is None else min(self._wait, seconds)
+        due = self._monotonic() + max(seconds, 0.05)  # never sooner: no busy look
+        self._due = due if self._due is None else min(self._due, due)

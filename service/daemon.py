@@ -27,6 +27,7 @@ from postroom.core.config import ConfigError, open_site
 from postroom.core.schedule import WEEKDAYS, parse_schedule
 from postroom.emails.mailbox import configured
 from postroom.service.command import Context, Exit
+from postroom.service.heap import Heap
 from postroom.service.jobs import Jobs
 from postroom.service.logs import Guard, event, first_line
 from postroom.service.wakeup import SignalWakeup
@@ -77,7 +78,7 @@ class Service:
         self._hangup = threading.Event()  # a SIGHUP not yet answered
         self.lease = role_lease(ctx.store, self.LEASE)
         self.quiet = QuietPeriod(ctx.site.config.service.quiet_seconds)
-        self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, quiet=self.quiet)
+        self.jobs = Jobs(ctx, secret, send=send, stop=self.stop, quiet=self.quiet, heap=Heap())
         self._dirty = threading.Event()  # something changed in the folder since the last scan
         self._lock = threading.Lock()
         self._scanning = False

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
 from postroom.service.fetching import Fetcher
 from postroom.service.follow import Follower
+from postroom.service.heap import Heap
 from postroom.service.listed import fetch_links
 from postroom.service.logs import event, first_line
 from postroom.service.progress import Reporter
@@ -243,15 +245,18 @@ class Jobs:
         send: bool = True,
         stop: threading.Event | None = None,
         quiet: QuietPeriod | None = None,
+        heap: Heap | None = None,
     ) -> None:
         """`secret` None: nothing is sent (said once). `send=False`: the digest job makes
         and releases issues; `postroom worker` processes send them. `stop` is the
         service's: set, no new work starts. `quiet` holds a file back until it is quiet
-        (the service's; `run --once` reads every file at once)."""
+        (the service's; `run --once` reads every file at once). `heap` is settled after
+        each build (the service's: service.heap; a command that ends soon needs none)."""
         self.site, self.store, self.clock = ctx.site, ctx.store, ctx.clock
         self.secret, self.send = secret, send
         self.stop = stop or threading.Event()
         self.quiet = quiet
+        self._heap = heap
         self._built = BuildCache()  # what the last build read: the next reads what changed
         self._build_lock = threading.Lock()
         # public/ may lag the store: set by every change saved (and at start), cleared only
@@ -409,15 +414,19 @@ class Jobs:
             started = time.monotonic()
             self._stale = False  # a change saved from now on makes it stale again
             try:
-                built = publish(self.site, self.store, self.clock(), self._built)
+                with self._heap.paused() if self._heap is not None else nullcontext():
+                    built = publish(self.site, self.store, self.clock(), self._built)
             except BaseException:
                 self._stale = True
                 raise
             self._outputs.built(built.outputs)
+            took = time.monotonic() - started
+            if self._heap is not None:  # what the build keeps, out of the collector's way
+                self._heap.settle(whole=self._built.changed is None)
         event(
             "build",
             f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"
-            f" {len(built.removed)} removed ({time.monotonic() - started:.2f} s)",
+            f" {len(built.removed)} removed ({took:.2f} s)",
             written=len(built.written),
             unchanged=built.unchanged,
             removed=len(built.removed),

@@ -275,10 +275,17 @@ class Store:
         ]
 
     def count_posts(self) -> int:
-        """How many posts are published (cheaper than len(posts()))."""
+        """How many posts are published (cheaper than len(posts())): all rows less the
+        withdrawn ones. Two counts, because SQLite counts a whole table from its smallest
+        index, and the withdrawn few by the index that starts with `withdrawn`; counting
+        `withdrawn IS 0` walks that wide index's every entry (40 ms at 100,000 posts,
+        in every scan that finds a change, before its build). One statement: one read."""
+        every = select(func.count()).select_from(posts).scalar_subquery()
+        gone = (
+            select(func.count()).select_from(posts).where(posts.c.withdrawn.is_(True))
+        ).scalar_subquery()
         with self.engine.connect() as conn:
-            found = select(func.count()).select_from(posts).where(posts.c.withdrawn.is_(False))
-            return conn.execute(found).scalar() or 0
+            return conn.execute(select(every - gone)).scalar() or 0
 
     def places(self) -> dict[str, tuple[str, int]]:
         """Where each post stands: its first file and its position in it, for listing a

@@ -172,6 +172,17 @@ def test_next_look_is_the_shortest_wait_then_resets(quiet, clocks):
     assert quiet.next_look() == pytest.approx(1.5)
 
 
+def test_next_look_counts_from_when_the_file_was_held_not_from_the_asking(quiet, clocks):
+    # the scan that holds a file reads the store on after it (tens of ms at 100,000
+    # posts); the wait asked for then must end when the file is quiet, not that late
+    assert not quiet.ready("a.md", sig(10, W0_NS - secs(0.5)))  # 1.5 s to go
+    clocks.advance(0.4)
+    assert quiet.next_look() == pytest.approx(1.1)
+    assert not quiet.ready("b.md", sig(10, W0_NS + secs(0.4 - 1.97)))  # 0.05 s at least
+    clocks.advance(0.3)
+    assert quiet.next_look() == 0.0  # overdue: look now
+
+
 def test_the_sidecars_newer_mtime_counts(quiet, clocks):
     old, fresh = W0_NS - secs(3600), W0_NS - secs(0.5)
     assert not quiet.ready("a.txt", sig(10, old, (5, fresh)))
