@@ -47,8 +47,8 @@ from postroom.feeds.syndication import (
     MEDIA_TYPES,
     FeedSet,
     archive_name,
-    document,
-    finish,
+    document_tree,
+    finished,
 )
 from postroom.feeds.writer import OutputWriter
 
@@ -110,8 +110,8 @@ def _documents(site: Site, page: FeedSet, number: int, last: bool) -> dict[str, 
             links.append(("prev-archive", site.base_url + page_name(page, stem, number - 1)))
         if not last:
             links.append(("next-archive", site.base_url + page_name(page, stem, number + 1)))
-        data = document(site, page, stem, archive_name(stem, number))
-        files[name] = finish(data, name, links, archive=True)
+        root = document_tree(site, page, stem, archive_name(stem, number))
+        files[name] = finished(root, name, links, archive=True)
     return files
 
 
