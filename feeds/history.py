@@ -183,13 +183,15 @@ def write_history(
         if files is None:
             posts = loader.get([post.id for post in page])
             files, tried = _render(site, shell, posts, number, last, vetting)
+            # each post is on one page: what its entry cost to make is dropped with the
+            # page (kept, a cold build of 100,000 posts held every one's text to the
+            # end); the entries of the windows' posts, vetted before, are kept for
+            # their feeds (written next). A page a worker rendered left nothing here.
+            showing.forget()
+            syndication.forget(post.id for post in page)
         for name, data in files.items():
             out.put(name, data, key)
         if tried:
             vetted.append(names[0])
-        # each post is on one page: what its entry cost to make is dropped with the page
-        # (kept, a cold build of 100,000 posts held every one's text to the end)
-        showing.forget()
-        syndication.forget()
     out.remember(_VETTED, vetted)
     return replace(feed, archives=len(pages))

@@ -9,7 +9,7 @@ XML cannot carry, timezone-aware dates), as `feeds.build` does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -126,10 +126,17 @@ def feed_content(site: Site, post: Post) -> str:
 _contents: dict[str, tuple[Site, Post, str]] = {}
 
 
-def forget() -> None:
-    """Drop the entries' contents and feedgen entries made for the last build."""
-    _contents.clear()
-    _entries.clear()
+def forget(ids: Iterable[str] | None = None) -> None:
+    """Drop the entries' contents and feedgen entries made for the last build; with
+    `ids`, only those posts' (an archive page's, done with: the window posts' stay
+    for their feeds, made after the archive pages)."""
+    if ids is None:
+        _contents.clear()
+        _entries.clear()
+        return
+    for post_id in ids:
+        _contents.pop(post_id, None)
+        _entries.pop(post_id, None)
 
 
 def entry_summary(site: Site, post: Post) -> str:
