@@ -84,9 +84,10 @@ def tag_uri(site: Site, minted: datetime, specific: str) -> str:
     number starts again at 1 in a database rebuilt from content/, and issue 1 of next
     year must not take the id of the first issue ever sent."""
     day = f"{minted.astimezone(UTC):%Y-%m-%d}"
-    if "," in site.id_authority:
-        return f"tag:{site.id_authority}:{day}/{specific}"
-    return f"tag:{site.id_authority},{day}:{specific}"
+    authority = site.id_authority  # worked out from base_url on each call, on older sites
+    if "," in authority:
+        return f"tag:{authority}:{day}/{specific}"
+    return f"tag:{authority},{day}:{specific}"
 
 
 def entry_id(site: Site, post: Post) -> str:
@@ -94,8 +95,9 @@ def entry_id(site: Site, post: Post) -> str:
     site made by `init`, whose authority carries its day) a database rebuilt from
     content/ on another day, since post ids are made from content alone. Older sites mint
     from the pick-up day, as they always did."""
-    if "," in site.id_authority:
-        return f"tag:{site.id_authority}:{post.id}"
+    authority = site.id_authority
+    if "," in authority:
+        return f"tag:{authority}:{post.id}"
     return tag_uri(site, post.picked_up, post.id)
 
 
