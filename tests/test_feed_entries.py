@@ -1,8 +1,7 @@
 """Feed documents made cheaply, written as before: one feedgen entry per post and build
 shared by every document (`syndication._entry`), documents finished as trees and
-serialized once (`syndication.finished`), a post's text checked for characters XML
-cannot carry as bytes (`safety._has_illegal`). Each is held to the slower way it
-replaced: the same bytes, the same verdicts."""
+serialized once (`syndication.finished`). Each is held to the slower way it replaced:
+the same bytes."""
 
 from collections import Counter
 from dataclasses import replace
@@ -134,4 +133,3 @@ def test_each_post_is_made_an_entry_once_in_a_build(tmp_path, monkeypatch):
     assert set(filled) == {post.id for post in posts}
     assert all(count == 1 for post_id, count in filled.items() if post_id not in archived)
     assert max(filled.values()) <= 2
-
