@@ -47,8 +47,8 @@ from postroom.feeds.syndication import (
     MEDIA_TYPES,
     FeedSet,
     archive_name,
-    document,
-    finish,
+    document_tree,
+    finished,
 )
 from postroom.feeds.writer import OutputWriter
 
@@ -110,8 +110,8 @@ def _documents(site: Site, page: FeedSet, number: int, last: bool) -> dict[str, 
             links.append(("prev-archive", site.base_url + page_name(page, stem, number - 1)))
         if not last:
             links.append(("next-archive", site.base_url + page_name(page, stem, number + 1)))
-        data = document(site, page, stem, archive_name(stem, number))
-        files[name] = finish(data, name, links, archive=True)
+        root = document_tree(site, page, stem, archive_name(stem, number))
+        files[name] = finished(root, name, links, archive=True)
     return files
 
 
@@ -183,13 +183,15 @@ def write_history(
         if files is None:
             posts = loader.get([post.id for post in page])
             files, tried = _render(site, shell, posts, number, last, vetting)
+            # each post is on one page: what its entry cost to make is dropped with the
+            # page (kept, a cold build of 100,000 posts held every one's text to the
+            # end); the entries of the windows' posts, vetted before, are kept for
+            # their feeds (written next). A page a worker rendered left nothing here.
+            showing.forget()
+            syndication.forget(post.id for post in page)
         for name, data in files.items():
             out.put(name, data, key)
         if tried:
             vetted.append(names[0])
-        # each post is on one page: what its entry cost to make is dropped with the page
-        # (kept, a cold build of 100,000 posts held every one's text to the end)
-        showing.forget()
-        syndication.forget()
     out.remember(_VETTED, vetted)
     return replace(feed, archives=len(pages))

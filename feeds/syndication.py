@@ -9,7 +9,7 @@ XML cannot carry, timezone-aware dates), as `feeds.build` does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -18,6 +18,8 @@ from typing import Any
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
+from feedgen.ext.dc import DcEntryExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
@@ -82,9 +84,10 @@ def tag_uri(site: Site, minted: datetime, specific: str) -> str:
     number starts again at 1 in a database rebuilt from content/, and issue 1 of next
     year must not take the id of the first issue ever sent."""
     day = f"{minted.astimezone(UTC):%Y-%m-%d}"
-    if "," in site.id_authority:
-        return f"tag:{site.id_authority}:{day}/{specific}"
-    return f"tag:{site.id_authority},{day}:{specific}"
+    authority = site.id_authority  # worked out from base_url on each call, on older sites
+    if "," in authority:
+        return f"tag:{authority}:{day}/{specific}"
+    return f"tag:{authority},{day}:{specific}"
 
 
 def entry_id(site: Site, post: Post) -> str:
@@ -92,8 +95,9 @@ def entry_id(site: Site, post: Post) -> str:
     site made by `init`, whose authority carries its day) a database rebuilt from
     content/ on another day, since post ids are made from content alone. Older sites mint
     from the pick-up day, as they always did."""
-    if "," in site.id_authority:
-        return f"tag:{site.id_authority}:{post.id}"
+    authority = site.id_authority
+    if "," in authority:
+        return f"tag:{authority}:{post.id}"
     return tag_uri(site, post.picked_up, post.id)
 
 
@@ -124,9 +128,17 @@ def feed_content(site: Site, post: Post) -> str:
 _contents: dict[str, tuple[Site, Post, str]] = {}
 
 
-def forget() -> None:
-    """Drop the entries' contents made for the last build."""
-    _contents.clear()
+def forget(ids: Iterable[str] | None = None) -> None:
+    """Drop the entries' contents and feedgen entries made for the last build; with
+    `ids`, only those posts' (an archive page's, done with: the window posts' stay
+    for their feeds, made after the archive pages)."""
+    if ids is None:
+        _contents.clear()
+        _entries.clear()
+        return
+    for post_id in ids:
+        _contents.pop(post_id, None)
+        _entries.pop(post_id, None)
 
 
 def entry_summary(site: Site, post: Post) -> str:
@@ -232,8 +244,36 @@ def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGen
     fg.updated(_updated(feed))
     fg.lastBuildDate(_updated(feed))
     for post in feed.posts:
-        _fill_entry(fg.add_entry(order="append"), site, post)
+        fg.add_entry(_entry(site, post), order="append")
     return fg
+
+
+def _entry(site: Site, post: Post) -> FeedEntry:
+    """The post's feedgen entry, filled once per post and build and shared by every
+    document it is in: a window post is in its feed set's Atom and RSS, its tags' and
+    its source's, and was made once already when `selection.Vetting` tried it
+    (`check_entry`); an archived post is on one archive page in two formats. Filling
+    an entry (ids, sanitized one-line fields, content, summary, links) was over half of
+    rendering a feed document, and feedgen only reads an entry when it serializes it,
+    so one object serves all. Its extensions are those `_generator` loads, in its order
+    (dc for RSS only, then media): `add_entry` keeps an entry's own (it skips those
+    already loaded), so the entry writes the same XML as one the feed made itself.
+    Kept by post id for this very site and post object, as `feed_content`; an entry
+    that raises is not kept; `forget()` drops them all."""
+    made = _entries.get(post.id)
+    if made is not None and made[0] is site and (made[1] is post or made[1] == post):
+        return made[2]
+    fe = FeedEntry()
+    # as `_generator` loads them, by class: `load_extension` first tries to import a
+    # module feedgen does not have (feedgen.ext.dc_entry), a search of sys.path each time
+    fe.register_extension("dc", DcEntryExtension, atom=False)  # dc:creator for RSS only
+    fe.register_extension("media", MediaEntryExtension)
+    _fill_entry(fe, site, post)
+    _entries[post.id] = (site, post, fe)
+    return fe
+
+
+_entries: dict[str, tuple[Site, Post, FeedEntry]] = {}
 
 
 def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
@@ -268,28 +308,50 @@ def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
 def check_entry(site: Site, post: Post) -> None:
     """Raise what feedgen would raise on this post in any feed, at a tenth of the cost
     of rendering a feed: the entry alone, serialized both ways."""
-    fe = FeedEntry()
-    fe.load_extension("dc", atom=False)
-    fe.load_extension("media")
-    _fill_entry(fe, site, post)
+    fe = _entry(site, post)  # kept: the feeds that take the post use it as it is
     fe.atom_entry()
     fe.rss_entry()
 
 
 def atom_bytes(fg: FeedGenerator) -> bytes:
     """fg as Atom, with the entry link attributes feedgen 1.0.0 drops (python-feedgen#135)
-    put back.
+    put back (`_tree`)."""
+    return _serialized(_tree(fg, "atom"))
 
-    Without them a page link and a `via` link to the original would both be bare
+
+def _tree(fg: FeedGenerator, stem: str) -> etree._Element:
+    """fg as Atom or RSS (`stem`), as a tree `finished` completes and serializes once.
+
+    Atom is read back from feedgen's bytes: feedgen writes its namespace as a plain
+    `xmlns` attribute, so only a parse puts its elements in the Atom namespace. The
+    entry link attributes feedgen 1.0.0 drops (python-feedgen#135) are put back:
+    without them a page link and a `via` link to the original would both be bare
     links, i.e. two rel="alternate" links of one type, which RFC 4287 forbids.
-    """
-    root = etree.fromstring(fg.atom_str())
-    for element, entry in zip(root.iterfind(f"{ATOM}entry"), fg.entry(), strict=True):
-        for link, wanted in zip(element.iterfind(f"{ATOM}link"), entry.link(), strict=True):
-            for key in _LINK_ATTRIBUTES:
-                if value := wanted.get(key):
-                    link.set(key, value)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+    RSS is the tree feedgen builds and would serialize (`rss_str` is `_create_rss` and
+    a `tostring`; feedgen is pinned at 1.0.0 and tests hold the bytes to those of its
+    public call), which spares a serialization and a parse per document. What a parse
+    would change is changed here too: an element with empty text (an item whose
+    content is "") is read back as one with none, written `<x/>`, not `<x></x>`."""
+    if stem == "atom":
+        root = etree.fromstring(fg.atom_str())
+        for element, entry in zip(root.iterfind(f"{ATOM}entry"), fg.entry(), strict=True):
+            for link, wanted in zip(element.iterfind(f"{ATOM}link"), entry.link(), strict=True):
+                for key in _LINK_ATTRIBUTES:
+                    if value := wanted.get(key):
+                        link.set(key, value)
+        return root
+    root, _ = fg._create_rss()
+    for element in root.iter():
+        if element.text == "":
+            element.text = None
+    return root
+
+
+def _serialized(root: etree._Element) -> bytes:
+    return etree.tostring(
+        root.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
 
 
 def archive_name(stem: str, number: int) -> str:
@@ -317,7 +379,17 @@ def finish(
     instruction right after the XML declaration (browsers show the feed as a page; feed
     readers ignore it), the RFC 5005 `links` ((rel, href): atom:link in RSS too) after
     the document's own links, and `<fh:archive/>` on an archive page."""
-    root = etree.fromstring(data)
+    return finished(etree.fromstring(data), path, links, archive)
+
+
+def finished(
+    root: etree._Element, path: str, links: Sequence[tuple[str, str]] = (), archive: bool = False
+) -> bytes:
+    """`finish` of a document's tree (`document_tree`), which it changes: the same bytes
+    as `finish` of the document's bytes, with no parse. (Pretty-printed once at the
+    end, the tree comes out as the bytes `finish` wrote after copying the indentation
+    of the element it inserts after: lxml indents an element whose children carry no
+    text, and copies as is one whose children do.)"""
     head = root if root.tag == f"{ATOM}feed" else root.find("channel")
     assert head is not None, "finish() takes Atom or RSS 2.0"
     if links or archive:
@@ -338,9 +410,7 @@ def finish(
     root.addprevious(
         etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')
     )
-    return etree.tostring(
-        root.getroottree(), xml_declaration=True, encoding="UTF-8", pretty_print=True
-    )
+    return _serialized(root)
 
 
 def history_links(site: Site, feed: FeedSet, stem: str) -> list[tuple[str, str]]:
@@ -353,18 +423,22 @@ def history_links(site: Site, feed: FeedSet, stem: str) -> list[tuple[str, str]]
 def document(site: Site, feed: FeedSet, stem: str, name: str) -> bytes:
     """`feed` rendered as Atom or RSS (`stem`) with its self link at `name` under its
     folder: the bytes `finish` then completes."""
-    fg = _generator(site, feed, name, MEDIA_TYPES[stem])
-    return atom_bytes(fg) if stem == "atom" else fg.rss_str(pretty=True)
+    return _serialized(document_tree(site, feed, stem, name))
+
+
+def document_tree(site: Site, feed: FeedSet, stem: str, name: str) -> etree._Element:
+    """`document` as a tree, for `finished`."""
+    return _tree(_generator(site, feed, name, MEDIA_TYPES[stem]), stem)
 
 
 def atom(site: Site, feed: FeedSet) -> bytes:
-    data = document(site, feed, "atom", "atom.xml")
-    return finish(data, f"{feed.folder}atom.xml", history_links(site, feed, "atom"))
+    root = document_tree(site, feed, "atom", "atom.xml")
+    return finished(root, f"{feed.folder}atom.xml", history_links(site, feed, "atom"))
 
 
 def rss(site: Site, feed: FeedSet) -> bytes:
-    data = document(site, feed, "rss", "rss.xml")
-    return finish(data, f"{feed.folder}rss.xml", history_links(site, feed, "rss"))
+    root = document_tree(site, feed, "rss", "rss.xml")
+    return finished(root, f"{feed.folder}rss.xml", history_links(site, feed, "rss"))
 
 
 def _json_item(site: Site, post: Post) -> dict[str, Any]:
