@@ -420,14 +420,9 @@ def history_links(site: Site, feed: FeedSet, stem: str) -> list[tuple[str, str]]
     return [("prev-archive", f"{site.base_url}{feed.folder}{archive_name(stem, feed.archives)}")]
 
 
-def document(site: Site, feed: FeedSet, stem: str, name: str) -> bytes:
-    """`feed` rendered as Atom or RSS (`stem`) with its self link at `name` under its
-    folder: the bytes `finish` then completes."""
-    return _serialized(document_tree(site, feed, stem, name))
-
-
 def document_tree(site: Site, feed: FeedSet, stem: str, name: str) -> etree._Element:
-    """`document` as a tree, for `finished`."""
+    """`feed` rendered as Atom or RSS (`stem`) with its self link at `name` under its
+    folder: the tree `finished` then completes."""
     return _tree(_generator(site, feed, name, MEDIA_TYPES[stem]), stem)
 
 
