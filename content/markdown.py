@@ -114,6 +114,8 @@ def _fast_load(fm: str) -> Any:
     which then refuses it with its own words: the same value or the same error."""
     if not yaml.__with_libyaml__ or _ODD.search(fm) or ("?" in fm and _FLOW.search(fm)):
         return _SLOW
+    if sum(fm.count(mark) for mark in _NESTS) <= _FEW_NESTS:
+        return _composed_load(fm)
     try:
         depth = 0
         for event in yaml.parse(fm, Loader=yaml.CSafeLoader):
@@ -130,6 +132,47 @@ def _fast_load(fm: str) -> Any:
         return yaml.load(fm, Loader=yaml.CSafeLoader)
     except Exception:  # any trouble: the Python loader says what it is
         return _SLOW
+
+
+# Every mapping or list opens with one of these (a key's `:`, `-`, `?`, `[`, `{`): a text
+# with few of them cannot nest deep, and libyaml's composer may be let at it whole.
+_NESTS = ":-?[{"
+_FEW_NESTS = 256  # far from what could exhaust a C stack (libyaml's composer recurses)
+
+
+def _composed_load(fm: str) -> Any:
+    """`_fast_load` in one libyaml parse instead of two (the events, then the value):
+    the node tree is composed in C, checked for the same limits, then constructed.
+    An alias shows in the tree as a node met twice (the composer shares it); a node
+    under `_MAX_DEPTH` collections is one the event check found too deep."""
+    loader = yaml.CSafeLoader(fm)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if not _plain_tree(node):
+            return _SLOW
+        return loader.construct_document(node)
+    except Exception:  # any trouble: the Python loader says what it is
+        return _SLOW
+    finally:
+        loader.dispose()
+
+
+def _plain_tree(root: yaml.Node) -> bool:
+    """Whether no node of the tree is met twice or lies under `_MAX_DEPTH` collections."""
+    seen: set[int] = set()
+    todo = [(root, 0)]
+    while todo:
+        node, above = todo.pop()
+        if id(node) in seen or above >= _MAX_DEPTH:
+            return False
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            todo += [(part, above + 1) for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(item, above + 1) for item in node.value]
+    return True
 
 
 # a media type of the image top-level type (RFC 6838's name characters), no parameters
@@ -337,14 +380,18 @@ _DEEP = re.compile(
 # where the port takes time in the square of the count (a 5 KB post has a few dozen):
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
 # the four above in one scan, from each line's start
-_LINE_SHAPES = re.compile(
-    "\n(?:"
-    + "|".join(
-        alternative.removeprefix("^")
-        for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
-        for alternative in shape.pattern.split("|^")
-    )
-    + ")",
+_SHAPES = [
+    alternative.removeprefix("^")
+    for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
+    for alternative in shape.pattern.split("|^")
+]
+_LINE_SHAPES = re.compile("\n(?:" + "|".join(_SHAPES) + ")", re.MULTILINE)
+# the same without the two shapes that cannot match without a `|` in the text (each
+# reads every line to its end: four fifths of the scan's time), for a text without one
+_NEED_A_PIPE = (_PIPE_OVER_DASHES.pattern.removeprefix("^"), _LONE_ALIGNMENT.pattern.split("|^")[1])
+assert all(shape in _SHAPES for shape in _NEED_A_PIPE)
+_LINE_SHAPES_NO_PIPE = re.compile(
+    "\n(?:" + "|".join(shape for shape in _SHAPES if shape not in _NEED_A_PIPE) + ")",
     re.MULTILINE,
 )
 _MOST_DEFINITIONS = 200
@@ -361,7 +408,8 @@ def _python_only(text: str) -> bool:
     delimiters = text.count("*") + text.count("_") + text.count("~")
     if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
         return True
-    if _LINE_SHAPES.search("\n" + text):  # a newline first: a literal the scan jumps to
+    shapes = _LINE_SHAPES if "|" in text else _LINE_SHAPES_NO_PIPE
+    if shapes.search("\n" + text):  # a newline first: a literal the scan jumps to
         return True
     if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
         return True
