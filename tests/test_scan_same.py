@@ -306,3 +306,38 @@ def test_deep_or_aliased_front_matter_is_read_as_the_python_loader_reads_it(fm):
     from test_scan_stream import front_matter_loader, python_loader
 
     assert front_matter_loader(fm) == python_loader(fm)
+
+
+def test_the_sidecar_looked_for_is_the_one_looked_for_before():
+    from pathlib import Path
+
+    from postroom.content.examine import sidecar_name
+    from postroom.content.readers import sidecar_path
+
+    rng = random.Random(12)
+    names = ["a.md", "d/a.b.md", ".md", "d/.md", "a.", "a", "..md", "x/.", "./a.md", "a//b.md"]
+    names += ["a/./b.md", "a/", "/abs/x.md", "a/../b.md", "...", "é/ü.md", " .md", "a..md"]
+    names += ["".join(rng.choice("ab./é ") for _ in range(rng.randint(1, 9))) for _ in range(20000)]
+    for name in names:
+        before = outcome(lambda n: str(sidecar_path(Path(n))), name)
+        assert outcome(sidecar_name, name) == before, name
+
+
+def test_a_file_longer_than_its_stat_size_is_read_to_its_end_and_to_the_limit(tmp_path):
+    """The first read asks for the size fstat gave: a file that holds more (it grew; a
+    /proc file says 0) is read on, and refused past the limit, as before."""
+    from pathlib import Path
+
+    from postroom.content.safe_read import Unreadable, read_regular
+
+    proc = Path("/proc/self")
+    whole = (proc / "cmdline").read_bytes()
+    assert (proc / "cmdline").stat().st_size == 0 and len(whole) > 20
+    assert read_regular(proc, "cmdline", 1 << 20, "x") == whole
+    assert read_regular(proc, "cmdline", len(whole), "x") == whole
+    with pytest.raises(Unreadable, match="over the limit"):
+        read_regular(proc, "cmdline", len(whole) - 1, "x")
+    (tmp_path / "f").write_bytes(b"x" * 5000)
+    assert read_regular(tmp_path, "f", 5000, "x") == b"x" * 5000
+    with pytest.raises(Unreadable, match="5 KB, over the limit of 4 KB"):
+        read_regular(tmp_path, "f", 4096, "x")
