@@ -150,29 +150,55 @@ def _composed_load(fm: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if not _plain_tree(node):
+        plain = _plain_tree(node)
+        if plain is None:
             return _SLOW
-        return loader.construct_document(node)
+        return _constructed(loader, node) if plain else loader.construct_document(node)
     except Exception:  # any trouble: the Python loader says what it is
         return _SLOW
     finally:
         loader.dispose()
 
 
-def _plain_tree(root: yaml.Node) -> bool:
-    """Whether no node of the tree is met twice or lies under `_MAX_DEPTH` collections."""
+def _plain_tree(root: yaml.Node) -> bool | None:
+    """None if a node of the tree is met twice or lies under `_MAX_DEPTH` collections;
+    else whether `_constructed` may build it: its lists and mappings have their plain
+    tags, and every key is a scalar, none a merge (`<<`) or a value (`=`) key."""
     seen: set[int] = set()
     todo = [(root, 0)]
+    plain = True
     while todo:
         node, above = todo.pop()
         if id(node) in seen or above >= _MAX_DEPTH:
-            return False
+            return None
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            todo += [(part, above + 1) for pair in node.value for part in pair]
+            plain = plain and node.tag == _MAP
+            for key, value in node.value:
+                plain = plain and isinstance(key, yaml.ScalarNode) and key.tag not in _ODD_KEYS
+                todo += [(key, above + 1), (value, above + 1)]
         elif isinstance(node, yaml.SequenceNode):
+            plain = plain and node.tag == _SEQ
             todo += [(item, above + 1) for item in node.value]
-    return True
+    return plain
+
+
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "seq", "map"))
+_ODD_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+
+
+def _constructed(loader: yaml.CSafeLoader, node: yaml.Node) -> Any:
+    """What `loader.construct_document(node)` gives for a tree `_plain_tree` passed, built
+    without the constructor's generic machinery (its per-node dispatch, generators and
+    bookkeeping were two thirds of reading a post's front matter): a string is its
+    node's text, a list and a mapping are built in order (a repeated key's last value
+    wins, in its first place, as the constructor's dict does); every other scalar (a
+    date, a number, true, null) is the constructor's own."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_constructed(loader, item) for item in node.value]
+    return {_constructed(loader, key): _constructed(loader, value) for key, value in node.value}
 
 
 # a media type of the image top-level type (RFC 6838's name characters), no parameters

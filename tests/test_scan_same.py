@@ -341,3 +341,29 @@ def test_a_file_longer_than_its_stat_size_is_read_to_its_end_and_to_the_limit(tm
     assert read_regular(tmp_path, "f", 5000, "x") == b"x" * 5000
     with pytest.raises(Unreadable, match="5 KB, over the limit of 4 KB"):
         read_regular(tmp_path, "f", 4096, "x")
+
+
+def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch):
+    """One libyaml parse, the tree built by `_constructed`, against the two parses of
+    before (the events checked, then yaml.load), compared by repr: 1, 1.0 and True are
+    equal in Python, not in a post."""
+    from test_scan_stream import ODD_FRONT_MATTER, TOKENS
+
+    rng = random.Random(13)
+    keys = ["title", "date", "tags", "id", "a", "1", "? x", "<<", "=", "!!str k", "~"]
+    values = ["x", "2020-01-02", "2020-01-02 10:11:12+01:00", "1", "1.5", "yes", "~", "0x1F"]
+    values += ["[a, b]", "{a: 1}", "!!str 1", "!!binary aGk=", "!!set {a}", "!!omap [a: 1]"]
+    values += ['"q\\u00e9"', "'s'", "|\n  block", "[a, [b, {c: d}]]", "!!int '3'", "&a x"]
+    texts = list(ODD_FRONT_MATTER)
+    texts += ["".join(rng.choice(TOKENS) for _ in range(rng.randint(1, 14))) for _ in range(2500)]
+    for _ in range(2500):
+        pairs = rng.randint(1, 6)
+        texts.append("".join(f"{rng.choice(keys)}: {rng.choice(values)}\n" for _ in range(pairs)))
+        texts.append("- " + "\n- ".join(rng.choice(values) for _ in range(pairs)))
+    texts += [body.split("---")[1] for body in bench_bodies(5) if body.startswith("---")]
+    texts += ["title: T\ndate: 2024-01-02\nauthor: A\nsource: S\ntags: [x, y]\n"]
+    now = [repr(markdown._fast_load(fm)) for fm in texts]
+    fast = sum(markdown._fast_load(fm) is not markdown._SLOW for fm in texts)
+    monkeypatch.setattr(markdown, "_FEW_NESTS", -1)  # the way before, for every text
+    assert [repr(markdown._fast_load(fm)) for fm in texts] == now
+    assert fast > len(texts) / 3
