@@ -286,6 +286,8 @@ class Markdown:
             return html
         if last.strip() and inner.endswith(last + "\n"):
             return inner[:-1] + html[len(inner) :]
+        if last.strip() and inner.endswith(last) and html.startswith("</li>\n", len(inner)):
+            return html  # a tight list item's plain text: no raw HTML, no newline to move
         return self.python().render(text)
 
     def heading(self, text: str) -> str | None:

@@ -367,3 +367,29 @@ def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch)
     monkeypatch.setattr(markdown, "_FEW_NESTS", -1)  # the way before, for every text
     assert [repr(markdown._fast_load(fm)) for fm in texts] == now
     assert fast > len(texts) / 3
+
+
+def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(monkeypatch):
+    """A body from front matter ends without a newline; the port's HTML of one whose
+    last line is a tight list item's text is kept (markdown-it-py was asked before)."""
+    from test_markdown_rs import differences
+
+    rng = random.Random(14)
+    items = ["word", "*a*", "<b>", "<div>", "x &amp; y", "a\\", "a  ", "`c`", "<!-- c -->"]
+    items += ["[l](/u)", "café", "\u00a0", "1. x", "- y", "> q", "<http://a.b/>", "#", "***"]
+    texts = [random_markdown(rng).rstrip("\n") for _ in range(1500)]
+    for _ in range(1500):
+        lines = [rng.choice(["- ", "* ", "1. ", "  - ", "> - "]) + rng.choice(items) for _ in "ab"]
+        texts.append(rng.choice(["", "Para.\n\n"]) + "\n".join(lines) + rng.choice(["", " "]))
+    bench = [body.rstrip("\n") for body in bench_bodies(60)]
+    assert differences(texts + bench) == []
+    listed = [body for body in bench if body.rsplit("\n", 1)[-1].startswith("- ")]
+    assert listed
+    listed += ["Para.\n\n- a *b*\n- c d.", "1. x\n2. y z", "* a\n  * b c", "- a\n- b &amp; c"]
+
+    def asked(*args):
+        raise AssertionError("markdown-it-py asked")
+
+    monkeypatch.setattr(markdown._markdown, "python", asked)
+    for body in listed:
+        markdown._markdown.render(body)
