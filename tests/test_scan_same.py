@@ -149,6 +149,18 @@ HTML_PIECES = [
     '"',
     "'",
     "=",
+    *(f"<{t}>" for t in ("dd", "dt", "dl", "ruby", "rt", "rp", "h1", "h2", "blockquote")),
+    *(f"<{t}>" for t in ("details", "summary", "center", "nav", "q", "s", "sub", "u", "wbr")),
+    *(f"</{t}>" for t in ("dd", "dl", "ruby", "rt", "h1", "h2", "blockquote", "details", "q")),
+    "<area>",
+    "<map>",
+    "<col>",
+    "<colgroup>",
+    "<thead>",
+    "<th>",
+    "<nobr>",
+    "<font>",
+    "<form>",
 ]
 
 
