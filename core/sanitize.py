@@ -196,12 +196,11 @@ def _tags_stripped(fragment: str) -> str | None:
     (text in one is moved in front of it), a newline just after <pre> (dropped; and
     nh3 writes `<pre>\n\nx` as `<pre>\nx`), a carriage return (made a newline),
     characters XML cannot carry (NUL is dropped, a lone surrogate fails in nh3), a
-    byte-order mark first (dropped as the stream's), a
-    `<` of anything else (a comment, an upper-case or unknown tag, a head cut inside
-    a tag), any other `&`. tests/test_scan_same.py holds the two to one answer over
-    the corpora, fuzz and hostile input. A head cut inside a tag or a reference (as
-    `core.excerpts` cuts one) ends as html5ever ends it: the tag dropped, the start of
-    a reference read as html.unescape reads it."""
+    byte-order mark first (dropped as the stream's), a `<` of anything else (a comment,
+    an upper-case or unknown tag), any other `&`. A head cut inside a tag or a
+    reference (as `core.excerpts` cuts one) ends as html5ever ends it: the tag dropped,
+    the start of a reference read as html.unescape reads it. tests/test_scan_same.py
+    holds the two ways to one answer over the corpora, fuzz and hostile input."""
     if cut := _CUT_TAG.search(fragment):  # it is read the same without it
         fragment = fragment[: cut.start()]
     if "\r" in fragment or "<table" in fragment or fragment.startswith("\ufeff"):

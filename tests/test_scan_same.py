@@ -405,3 +405,22 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(mo
     monkeypatch.setattr(markdown._markdown, "python", asked)
     for body in listed:
         markdown._markdown.render(body)
+
+
+def test_the_sanitizers_made_once_answer_alike_from_other_threads():
+    """The service sanitizes in its threads: nh3's Cleaner, made at import, serves them."""
+    import threading
+
+    fragment = '<p>x<script>y</script><a href="h" onclick="z">l</a></p><table><td>c</table>b'
+    alone = (clean_html(fragment), html_to_text(fragment))
+    seen = []
+    threads = [
+        threading.Thread(target=lambda: seen.append((clean_html(fragment), html_to_text(fragment))))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [alone] * 4
+    assert alone == (clean_html_before(fragment), html_to_text_before(fragment))
