@@ -389,6 +389,9 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(mo
     rng = random.Random(14)
     items = ["word", "*a*", "<b>", "<div>", "x &amp; y", "a\\", "a  ", "`c`", "<!-- c -->"]
     items += ["[l](/u)", "café", "\u00a0", "1. x", "- y", "> q", "<http://a.b/>", "#", "***"]
+    items += ["a *b*", "*a* b", "[x](/u) y", "`c` d", "**s**", "a <b>c</b>", "<span>x</span>"]
+    items += ["a<br>", "x\\", "a  ", "a <!-- c --> b", "a &#x41;", "~~s~~", "a_b_", "\\*a"]
+    items += ["<div>x</div>", "<pre>", "<!-->", "a <", "a >", "![i](/i.png)", "<a href='x'>"]
     texts = [random_markdown(rng).rstrip("\n") for _ in range(1500)]
     for _ in range(1500):
         lines = [rng.choice(["- ", "* ", "1. ", "  - ", "> - "]) + rng.choice(items) for _ in "ab"]
@@ -398,6 +401,7 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(mo
     listed = [body for body in bench if body.rsplit("\n", 1)[-1].startswith("- ")]
     assert listed
     listed += ["Para.\n\n- a *b*\n- c d.", "1. x\n2. y z", "* a\n  * b c", "- a\n- b &amp; c"]
+    listed += ["- a\n- b *c* d.", "- [l](https://e.org/) x", "- x\n  - **y** `z`"]
 
     def asked(*args):
         raise AssertionError("markdown-it-py asked")
