@@ -114,6 +114,8 @@ def _fast_load(fm: str) -> Any:
     which then refuses it with its own words: the same value or the same error."""
     if not yaml.__with_libyaml__ or _ODD.search(fm) or ("?" in fm and _FLOW.search(fm)):
         return _SLOW
+    if sum(fm.count(mark) for mark in _NESTS) <= _FEW_NESTS:
+        return _composed_load(fm)
     try:
         depth = 0
         for event in yaml.parse(fm, Loader=yaml.CSafeLoader):
@@ -130,6 +132,73 @@ def _fast_load(fm: str) -> Any:
         return yaml.load(fm, Loader=yaml.CSafeLoader)
     except Exception:  # any trouble: the Python loader says what it is
         return _SLOW
+
+
+# Every mapping or list opens with one of these (a key's `:`, `-`, `?`, `[`, `{`): a text
+# with few of them cannot nest deep, and libyaml's composer may be let at it whole.
+_NESTS = ":-?[{"
+_FEW_NESTS = 256  # far from what could exhaust a C stack (libyaml's composer recurses)
+
+
+def _composed_load(fm: str) -> Any:
+    """`_fast_load` in one libyaml parse instead of two (the events, then the value):
+    the node tree is composed in C, checked for the same limits, then constructed.
+    An alias shows in the tree as a node met twice (the composer shares it); a node
+    under `_MAX_DEPTH` collections is one the event check found too deep."""
+    loader = yaml.CSafeLoader(fm)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        plain = _plain_tree(node)
+        if plain is None:
+            return _SLOW
+        return _constructed(loader, node) if plain else loader.construct_document(node)
+    except Exception:  # any trouble: the Python loader says what it is
+        return _SLOW
+    finally:
+        loader.dispose()
+
+
+def _plain_tree(root: yaml.Node) -> bool | None:
+    """None if a node of the tree is met twice or lies under `_MAX_DEPTH` collections;
+    else whether `_constructed` may build it: its lists and mappings have their plain
+    tags, and every key is a scalar, none a merge (`<<`) or a value (`=`) key."""
+    seen: set[int] = set()
+    todo = [(root, 0)]
+    plain = True
+    while todo:
+        node, above = todo.pop()
+        if id(node) in seen or above >= _MAX_DEPTH:
+            return None
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            plain = plain and node.tag == _MAP
+            for key, value in node.value:
+                plain = plain and isinstance(key, yaml.ScalarNode) and key.tag not in _ODD_KEYS
+                todo += [(key, above + 1), (value, above + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            plain = plain and node.tag == _SEQ
+            todo += [(item, above + 1) for item in node.value]
+    return plain
+
+
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "seq", "map"))
+_ODD_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+
+
+def _constructed(loader: yaml.CSafeLoader, node: yaml.Node) -> Any:
+    """What `loader.construct_document(node)` gives for a tree `_plain_tree` passed, built
+    without the constructor's generic machinery (its per-node dispatch, generators and
+    bookkeeping were two thirds of reading a post's front matter): a string is its
+    node's text, a list and a mapping are built in order (a repeated key's last value
+    wins, in its first place, as the constructor's dict does); every other scalar (a
+    date, a number, true, null) is the constructor's own."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_constructed(loader, item) for item in node.value]
+    return {_constructed(loader, key): _constructed(loader, value) for key, value in node.value}
 
 
 # a media type of the image top-level type (RFC 6838's name characters), no parameters
@@ -205,7 +274,9 @@ class Markdown:
         """The port's HTML of a text whose last line has no newline (a body from
         front_matter never has one) as markdown-it-py writes it: where that line ends a
         raw HTML block, markdown-it-py passes it on without a newline, the port with
-        one, and clean_html then moves the newline inside an element left open."""
+        one, and clean_html then moves the newline inside an element left open. The
+        port ends raw HTML with a newline always: a tight list item's text that ends
+        without one is inline text, which the two read alike with or without it."""
         end = len(html)  # what lists and quotes hold ends where their closing tags begin
         while closer := next((c for c in _CLOSERS if html.endswith(c, 0, end)), None):
             end -= len(closer)
@@ -217,6 +288,8 @@ class Markdown:
             return html
         if last.strip() and inner.endswith(last + "\n"):
             return inner[:-1] + html[len(inner) :]
+        if not inner.endswith("\n") and html.startswith("</li>\n", len(inner)):
+            return html  # a tight list item's inline text, not raw HTML: nothing to move
         return self.python().render(text)
 
     def heading(self, text: str) -> str | None:
@@ -337,14 +410,18 @@ _DEEP = re.compile(
 # where the port takes time in the square of the count (a 5 KB post has a few dozen):
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
 # the four above in one scan, from each line's start
-_LINE_SHAPES = re.compile(
-    "\n(?:"
-    + "|".join(
-        alternative.removeprefix("^")
-        for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
-        for alternative in shape.pattern.split("|^")
-    )
-    + ")",
+_SHAPES = [
+    alternative.removeprefix("^")
+    for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
+    for alternative in shape.pattern.split("|^")
+]
+_LINE_SHAPES = re.compile("\n(?:" + "|".join(_SHAPES) + ")", re.MULTILINE)
+# the same without the two shapes that cannot match without a `|` in the text (each
+# reads every line to its end: four fifths of the scan's time), for a text without one
+_NEED_A_PIPE = (_PIPE_OVER_DASHES.pattern.removeprefix("^"), _LONE_ALIGNMENT.pattern.split("|^")[1])
+assert all(shape in _SHAPES for shape in _NEED_A_PIPE)
+_LINE_SHAPES_NO_PIPE = re.compile(
+    "\n(?:" + "|".join(shape for shape in _SHAPES if shape not in _NEED_A_PIPE) + ")",
     re.MULTILINE,
 )
 _MOST_DEFINITIONS = 200
@@ -361,7 +438,8 @@ def _python_only(text: str) -> bool:
     delimiters = text.count("*") + text.count("_") + text.count("~")
     if text.count("]:") > _MOST_DEFINITIONS or delimiters > _MOST_DELIMITERS:
         return True
-    if _LINE_SHAPES.search("\n" + text):  # a newline first: a literal the scan jumps to
+    shapes = _LINE_SHAPES if "|" in text else _LINE_SHAPES_NO_PIPE
+    if shapes.search("\n" + text):  # a newline first: a literal the scan jumps to
         return True
     if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
         return True

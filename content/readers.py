@@ -170,7 +170,7 @@ def _clean_url(post: ParsedPost, warnings: list[str]) -> ParsedPost:
         a = replace(a, url=None)
     if a.url and not a.source:
         a = replace(a, source=site_name(a.url, ""))
-    return replace(post, attribution=a)
+    return post if a is post.attribution else replace(post, attribution=a)
 
 
 def _splits(url: str) -> bool:

@@ -72,12 +72,16 @@ def read_regular(root: Path, path: str, limit: int, limit_name: str) -> bytes:
         over = f"over the limit of {limit // 1024:,} KB ({limit_name}); not read"
         if st.st_size > limit:
             raise Unreadable(f"{-(-st.st_size // 1024):,} KB, {over}")
-        chunks, size = [], 0
-        while chunk := os.read(fd, limit + 1 - size):
+        # the first read asks for the size fstat gave and one byte more (asking for the
+        # limit, 5 MB, made and shrank a buffer that big for every file); a file that
+        # grew meanwhile is read on to its end, and past the limit refused as before
+        chunks, size, want = [], 0, min(st.st_size, limit) + 1
+        while chunk := os.read(fd, want):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # grew while we read
                 raise Unreadable(over)
+            want = limit + 1 - size
         return b"".join(chunks)
     finally:
         os.close(fd)

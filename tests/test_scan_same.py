@@ -1,0 +1,430 @@
+"""The scan's cheaper ways give what the plain ways gave, for every input.
+
+A cold scan's workers turn every post into HTML, a title, a summary and an excerpt,
+and the store keeps them: a post whose stored text changed would read as updated on
+upgrade. So each shortcut in core.sanitize and content.markdown is held here to the
+way it replaced (kept below as `*_before`, as it was written), over the CommonMark
+spec's examples and markdown-it's fixtures, the captures and seeds in ../shared, the
+benches' posts, random Markdown and HTML, heads cut at every point, and hostile text:
+  - `html_to_text` takes the tags out itself where that is what html5ever would give,
+    instead of a second nh3 parse (`_tags_stripped`);
+  - `has_illegal`/`strip_illegal` look at the UTF-8 bytes instead of a regex;
+  - `clean_html` and `html_to_text` use one `nh3.Cleaner` made once;
+  - `one_line` skips the bidi substitution on ASCII text.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+import sys
+from datetime import UTC
+
+import nh3
+import pytest
+from postroom.content import markdown
+from postroom.core import excerpts, sanitize
+from postroom.core.sanitize import clean_html, has_illegal, html_to_text, one_line, strip_illegal
+from test_markdown_rs import INPUTS, bench_bodies, random_markdown, shared_texts
+
+pytestmark = pytest.mark.nostore
+
+_XML_ILLEGAL_BEFORE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def strip_illegal_before(text: str) -> tuple[str, int]:
+    return _XML_ILLEGAL_BEFORE.subn("", text)
+
+
+def has_illegal_before(text: str) -> bool:
+    return _XML_ILLEGAL_BEFORE.search(text) is not None
+
+
+def one_line_before(text: str) -> str:
+    return " ".join(sanitize._BIDI_CONTROLS.sub("", strip_illegal_before(text)[0]).split())
+
+
+def clean_html_before(fragment: str) -> str:
+    fragment = sanitize._shallow(strip_illegal_before(fragment)[0])
+    return nh3.clean(fragment, tags=sanitize._TAGS, attributes=sanitize._ATTRIBUTES).strip()
+
+
+def html_to_text_before(fragment: str) -> str:
+    return html.unescape(nh3.clean(sanitize._BLOCK_END.sub(" ", fragment), tags=set()))
+
+
+def outcome(function, text: str) -> tuple[str, object]:
+    """What `function(text)` gives, or the kind of exception it raises."""
+    try:
+        return "value", function(text)
+    except Exception as exc:
+        return "raises", type(exc).__name__
+
+
+def corpus_markdown() -> list[str]:
+    rng = random.Random(23)
+    texts = [text for key, cases in INPUTS.items() if key != "about" for text in cases]
+    return texts + shared_texts() + bench_bodies(30) + [random_markdown(rng) for _ in range(600)]
+
+
+# pieces of HTML that parsers read in every odd way: kept and dropped tags, attributes,
+# references whole and cut, tables, <pre> and its newline, comments, controls
+HTML_PIECES = [
+    *(f"<{t}>" for t in ("p", "b", "i", "a", "em", "li", "ul", "ol", "div", "span", "code")),
+    *(f"</{t}>" for t in ("p", "b", "i", "a", "em", "li", "ul", "ol", "div", "span", "code")),
+    "<pre>",
+    "<pre>\n",
+    "</pre>",
+    '<pre title="x">\n',
+    "<br>",
+    "<br/>",
+    "</br>",
+    "<hr>",
+    "<table>",
+    "<tr>",
+    "<td>",
+    "</td>",
+    "</table>",
+    "<caption>",
+    "<tbody>",
+    "<template>",
+    "<script>",
+    "</script>",
+    "<style>",
+    "<textarea>",
+    "<title>",
+    "<svg>",
+    "<math>",
+    "<P>",
+    '<a href="https://e.org/?a=1&amp;b=2" title="t &gt; u">',
+    '<img src="x" alt="a<b">',
+    "<p class=x>",
+    "<p title='q'>",
+    "<p a<b>",
+    '<p "x">',
+    "<b/x>",
+    "<!-- c -->",
+    "<!x>",
+    "<?pi?>",
+    "</3>",
+    "<3",
+    "< p>",
+    "<",
+    "</",
+    "&",
+    "&amp;",
+    "&amp",
+    "&lt;",
+    "&gt;",
+    "&nbsp;",
+    "&nbsp",
+    "&nbs",
+    "&quot;",
+    "&#13;",
+    "&#0;",
+    "&#x41;",
+    "&eacute;",
+    "&notit;",
+    "&ampx",
+    "text",
+    "two words",
+    " ",
+    "\n",
+    "\t",
+    "\r",
+    "\r\n",
+    "\x00",
+    "\x0c",
+    "\x1c",
+    "\xa0",
+    "\u202e",
+    "\u3000",
+    "\ufffe",
+    "\ud800",
+    "é",
+    "中文",
+    "😀",
+    ">",
+    '"',
+    "'",
+    "=",
+    *(f"<{t}>" for t in ("dd", "dt", "dl", "ruby", "rt", "rp", "h1", "h2", "blockquote")),
+    *(f"<{t}>" for t in ("details", "summary", "center", "nav", "q", "s", "sub", "u", "wbr")),
+    *(f"</{t}>" for t in ("dd", "dl", "ruby", "rt", "h1", "h2", "blockquote", "details", "q")),
+    "<area>",
+    "<map>",
+    "<col>",
+    "<colgroup>",
+    "<thead>",
+    "<th>",
+    "<nobr>",
+    "<font>",
+    "<form>",
+]
+
+
+def random_html(rng: random.Random) -> str:
+    return "".join(rng.choice(HTML_PIECES) for _ in range(rng.randint(1, 40)))
+
+
+def heads(fragment: str, rng: random.Random, every: bool = False) -> list[str]:
+    """Heads of `fragment` cut anywhere (as `excerpt` and `html_summary` read them)."""
+    if every:
+        return [fragment[:cut] for cut in range(len(fragment) + 1)]
+    return [fragment[: rng.randint(0, len(fragment))] for _ in range(4)] + [fragment]
+
+
+def text_differences(fragments: list[str]) -> tuple[list[str], int]:
+    """The fragments where html_to_text parts from the way before, and how many the
+    shortcut answered (a test whose shortcut never runs would prove nothing)."""
+    found, fast = [], 0
+    for fragment in fragments:
+        fast += sanitize._tags_stripped(sanitize._BLOCK_END.sub(" ", fragment)) is not None
+        if outcome(html_to_text, fragment) != outcome(html_to_text_before, fragment):
+            found.append(repr(fragment[:300]))
+    return found, fast
+
+
+def test_text_of_the_corpora_rendered_and_cleaned_is_as_before():
+    rng = random.Random(5)
+    fragments = []
+    for text in corpus_markdown():
+        cleaned = clean_html(markdown._markdown.render(text))
+        fragments += heads(cleaned, rng)
+    found, fast = text_differences(fragments)
+    assert found == []
+    assert fast > 0.5 * len(fragments)  # the spec's examples are odd: many tables, <pre>s
+
+
+def test_the_bench_posts_take_the_shortcut():
+    for body in bench_bodies(30):
+        cleaned = clean_html(markdown._markdown.render(body))
+        for head in (cleaned, cleaned[:2048], cleaned[: cleaned.find("<", 1200)]):
+            assert sanitize._tags_stripped(sanitize._BLOCK_END.sub(" ", head)) is not None
+
+
+def test_text_of_heads_cut_at_every_point_is_as_before():
+    rng = random.Random(6)
+    samples = bench_bodies(3) + [t for t in INPUTS["commonmark_spec"] if "&" in t or "<" in t]
+    fragments = []
+    for text in samples[:120]:
+        fragments += heads(clean_html(markdown._markdown.render(text))[:1500], rng, every=True)
+    found, fast = text_differences(fragments)
+    assert found == []
+    assert fast > 0.5 * len(fragments)
+
+
+def test_text_of_random_and_raw_html_is_as_before():
+    rng = random.Random(7)
+    raw = [random_html(rng) for _ in range(6000)]
+    raw += corpus_markdown()  # Markdown and captures read as HTML: junk is good fuzz
+    cleaned = [clean_html_before(strip_illegal_before(f)[0]) for f in raw[:6000]]
+    fragments = raw + [head for f in cleaned for head in heads(f, rng)]
+    found, fast = text_differences(fragments)
+    assert found == []
+    assert fast > 0.3 * len(fragments)
+
+
+def test_clean_html_is_as_before():
+    rng = random.Random(8)
+    fragments = [random_html(rng) for _ in range(3000)] + corpus_markdown()
+    fragments += [markdown._markdown.render(text) for text in corpus_markdown()]
+    for fragment in fragments:
+        assert outcome(clean_html, fragment) == outcome(clean_html_before, fragment), fragment
+
+
+def test_illegal_characters_are_found_as_before_at_every_code_point():
+    for start in range(0, sys.maxunicode + 1, 2048):
+        block = [chr(c) for c in range(start, min(start + 2048, sys.maxunicode + 1))]
+        for char in block:
+            assert has_illegal(f"ab{char}c") == has_illegal_before(f"ab{char}c"), hex(ord(char))
+        text = "x".join(block)
+        assert strip_illegal(text) == strip_illegal_before(text), start
+        assert has_illegal(text) == has_illegal_before(text), start
+
+
+def test_illegal_characters_in_the_corpora_and_random_text_go_as_before():
+    rng = random.Random(9)
+    texts = corpus_markdown() + [random_html(rng) for _ in range(3000)]
+    for text in texts:
+        assert strip_illegal(text) == strip_illegal_before(text), repr(text[:200])
+        assert one_line(text) == one_line_before(text), repr(text[:200])
+
+
+def test_stored_post_text_is_as_before(monkeypatch):
+    """The whole of a post as the scan keeps it: HTML, title, summary and excerpt."""
+    rng = random.Random(10)
+    bodies = corpus_markdown() + [random_html(rng) for _ in range(800)]
+    texts = [f"---\ntitle: T\ndate: 2024-01-02\n---\n{body}" for body in bodies]
+    texts += [f"{body}\n\n# {body[:40]}\n" for body in bodies[:400]]
+
+    def stored() -> list[object]:
+        kept = []
+        for text in texts:
+            try:
+                posts, _ = markdown.read_markdown(text, UTC)
+            except Exception as exc:
+                kept.append(type(exc).__name__)
+                continue
+            kept += [
+                (p.body_html, p.title, p.summary, excerpts.excerpt(p.body_html)) for p in posts
+            ]
+        return kept
+
+    now = stored()
+    for module in (sanitize, markdown, excerpts):
+        for name, before in (
+            ("strip_illegal", strip_illegal_before),
+            ("has_illegal", has_illegal_before),
+            ("one_line", one_line_before),
+            ("clean_html", clean_html_before),
+            ("html_to_text", html_to_text_before),
+        ):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, before)
+    assert stored() == now
+
+
+def test_the_markdown_reader_is_chosen_as_before(monkeypatch):
+    """`_python_only` leaves out the line shapes that need a `|` when there is none."""
+    rng = random.Random(11)
+    texts = corpus_markdown()
+    texts += [text.replace("|", "!") for text in texts]  # tables' other shapes, no pipes
+    texts += [random_markdown(rng).replace("|", "") for _ in range(1500)]
+    now = [markdown._python_only(text) for text in texts]
+    monkeypatch.setattr(markdown, "_LINE_SHAPES_NO_PIPE", markdown._LINE_SHAPES)
+    assert [markdown._python_only(text) for text in texts] == now
+    for text in texts:
+        if "|" not in text:
+            found = markdown._LINE_SHAPES.search("\n" + text)
+            assert bool(found) == bool(markdown._LINE_SHAPES_NO_PIPE.search("\n" + text))
+
+
+@pytest.mark.parametrize(
+    "fm",
+    [
+        "tags:\n" + "- " * 20000 + "x",  # deep enough to crash a C stack
+        "tags: " + "[" * 20000 + "x" + "]" * 20000,
+        "".join(" " * i + f"k{i}:\n" for i in range(300)) + " " * 300 + "v",
+        "tags:\n" + "- " * 15 + "x",
+        "tags:\n" + "- " * 16 + "x",
+        "a: &x [1]\nb: *x",
+        "a: &x [*x]",
+        "a: &x 1\nb: &x 2",
+    ],
+)
+def test_deep_or_aliased_front_matter_is_read_as_the_python_loader_reads_it(fm):
+    from test_scan_stream import front_matter_loader, python_loader
+
+    assert front_matter_loader(fm) == python_loader(fm)
+
+
+def test_the_sidecar_looked_for_is_the_one_looked_for_before():
+    from pathlib import Path
+
+    from postroom.content.examine import sidecar_name
+    from postroom.content.readers import sidecar_path
+
+    rng = random.Random(12)
+    names = ["a.md", "d/a.b.md", ".md", "d/.md", "a.", "a", "..md", "x/.", "./a.md", "a//b.md"]
+    names += ["a/./b.md", "a/", "/abs/x.md", "a/../b.md", "...", "é/ü.md", " .md", "a..md"]
+    names += ["".join(rng.choice("ab./é ") for _ in range(rng.randint(1, 9))) for _ in range(20000)]
+    for name in names:
+        before = outcome(lambda n: str(sidecar_path(Path(n))), name)
+        assert outcome(sidecar_name, name) == before, name
+
+
+def test_a_file_longer_than_its_stat_size_is_read_to_its_end_and_to_the_limit(tmp_path):
+    """The first read asks for the size fstat gave: a file that holds more (it grew; a
+    /proc file says 0) is read on, and refused past the limit, as before."""
+    from pathlib import Path
+
+    from postroom.content.safe_read import Unreadable, read_regular
+
+    proc = Path("/proc/self")
+    whole = (proc / "cmdline").read_bytes()
+    assert (proc / "cmdline").stat().st_size == 0 and len(whole) > 20
+    assert read_regular(proc, "cmdline", 1 << 20, "x") == whole
+    assert read_regular(proc, "cmdline", len(whole), "x") == whole
+    with pytest.raises(Unreadable, match="over the limit"):
+        read_regular(proc, "cmdline", len(whole) - 1, "x")
+    (tmp_path / "f").write_bytes(b"x" * 5000)
+    assert read_regular(tmp_path, "f", 5000, "x") == b"x" * 5000
+    with pytest.raises(Unreadable, match="5 KB, over the limit of 4 KB"):
+        read_regular(tmp_path, "f", 4096, "x")
+
+
+def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch):
+    """One libyaml parse, the tree built by `_constructed`, against the two parses of
+    before (the events checked, then yaml.load), compared by repr: 1, 1.0 and True are
+    equal in Python, not in a post."""
+    from test_scan_stream import ODD_FRONT_MATTER, TOKENS
+
+    rng = random.Random(13)
+    keys = ["title", "date", "tags", "id", "a", "1", "? x", "<<", "=", "!!str k", "~"]
+    values = ["x", "2020-01-02", "2020-01-02 10:11:12+01:00", "1", "1.5", "yes", "~", "0x1F"]
+    values += ["[a, b]", "{a: 1}", "!!str 1", "!!binary aGk=", "!!set {a}", "!!omap [a: 1]"]
+    values += ['"q\\u00e9"', "'s'", "|\n  block", "[a, [b, {c: d}]]", "!!int '3'", "&a x"]
+    texts = list(ODD_FRONT_MATTER)
+    texts += ["".join(rng.choice(TOKENS) for _ in range(rng.randint(1, 14))) for _ in range(2500)]
+    for _ in range(2500):
+        pairs = rng.randint(1, 6)
+        texts.append("".join(f"{rng.choice(keys)}: {rng.choice(values)}\n" for _ in range(pairs)))
+        texts.append("- " + "\n- ".join(rng.choice(values) for _ in range(pairs)))
+    texts += [body.split("---")[1] for body in bench_bodies(5) if body.startswith("---")]
+    texts += ["title: T\ndate: 2024-01-02\nauthor: A\nsource: S\ntags: [x, y]\n"]
+    now = [repr(markdown._fast_load(fm)) for fm in texts]
+    fast = sum(markdown._fast_load(fm) is not markdown._SLOW for fm in texts)
+    monkeypatch.setattr(markdown, "_FEW_NESTS", -1)  # the way before, for every text
+    assert [repr(markdown._fast_load(fm)) for fm in texts] == now
+    assert fast > len(texts) / 3
+
+
+def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(monkeypatch):
+    """A body from front matter ends without a newline; the port's HTML of one whose
+    last line is a tight list item's text is kept (markdown-it-py was asked before)."""
+    from test_markdown_rs import differences
+
+    rng = random.Random(14)
+    items = ["word", "*a*", "<b>", "<div>", "x &amp; y", "a\\", "a  ", "`c`", "<!-- c -->"]
+    items += ["[l](/u)", "café", "\u00a0", "1. x", "- y", "> q", "<http://a.b/>", "#", "***"]
+    items += ["a *b*", "*a* b", "[x](/u) y", "`c` d", "**s**", "a <b>c</b>", "<span>x</span>"]
+    items += ["a<br>", "x\\", "a  ", "a <!-- c --> b", "a &#x41;", "~~s~~", "a_b_", "\\*a"]
+    items += ["<div>x</div>", "<pre>", "<!-->", "a <", "a >", "![i](/i.png)", "<a href='x'>"]
+    texts = [random_markdown(rng).rstrip("\n") for _ in range(1500)]
+    for _ in range(1500):
+        lines = [rng.choice(["- ", "* ", "1. ", "  - ", "> - "]) + rng.choice(items) for _ in "ab"]
+        texts.append(rng.choice(["", "Para.\n\n"]) + "\n".join(lines) + rng.choice(["", " "]))
+    bench = [body.rstrip("\n") for body in bench_bodies(60)]
+    assert differences(texts + bench) == []
+    listed = [body for body in bench if body.rsplit("\n", 1)[-1].startswith("- ")]
+    assert listed
+    listed += ["Para.\n\n- a *b*\n- c d.", "1. x\n2. y z", "* a\n  * b c", "- a\n- b &amp; c"]
+    listed += ["- a\n- b *c* d.", "- [l](https://e.org/) x", "- x\n  - **y** `z`"]
+
+    def asked(*args):
+        raise AssertionError("markdown-it-py asked")
+
+    monkeypatch.setattr(markdown._markdown, "python", asked)
+    for body in listed:
+        markdown._markdown.render(body)
+
+
+def test_the_sanitizers_made_once_answer_alike_from_other_threads():
+    """The service sanitizes in its threads: nh3's Cleaner, made at import, serves them."""
+    import threading
+
+    fragment = '<p>x<script>y</script><a href="h" onclick="z">l</a></p><table><td>c</table>b'
+    alone = (clean_html(fragment), html_to_text(fragment))
+    seen = []
+    threads = [
+        threading.Thread(target=lambda: seen.append((clean_html(fragment), html_to_text(fragment))))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [alone] * 4
+    assert alone == (clean_html_before(fragment), html_to_text_before(fragment))
