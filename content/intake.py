@@ -9,22 +9,25 @@ matching on identity first, then on position in the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import pickle
 import re
+import shutil
 import stat
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from postroom.content import handback
 from postroom.content.examine import REFUSED as _REFUSED
 from postroom.content.examine import Job as _Job
 from postroom.content.examine import examine as _examine
-from postroom.content.examine import examine_chunk as _examine_chunk
 from postroom.content.examine import failed as _failed
 from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
@@ -440,10 +443,18 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
         yield from map(_examine, jobs)
         return
     # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
-    workers = pool.start(cores, preload=[_examine_chunk.__module__])
-    chunks = (jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
-    for results in pool.in_order(workers, _examine_chunk, chunks, _AHEAD * cores):
-        yield from results
+    workers = pool.start(cores, preload=[handback.__name__])
+    chunks = enumerate(jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
+    # each chunk's results come back in a file, its name through the pipe (`handback`)
+    folder = tempfile.mkdtemp(prefix="postroom-scan-")
+    sent = functools.partial(handback.examine_to_file, folder)
+    results = pool.in_order(workers, sent, chunks, _AHEAD * cores)
+    try:
+        for path in results:
+            yield from handback.taken(path)
+    finally:
+        results.close()  # the workers stopped first, should the scan stop early
+        shutil.rmtree(folder, ignore_errors=True)  # a failed pool's results, not taken
 
 
 def _travel(readers: set[Reader | None]) -> bool:
