@@ -286,10 +286,18 @@ class _Reconciler:
         self.keep_published = keep_published  # someone listens to post_published
         self.published: list[Post] = []  # new posts, in id order, once committed
 
-    def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
+    def file_read(
+        self,
+        path: str,
+        record: FileRecord,
+        reading: Reading,
+        encoded: tuple[str, ...] | None = None,
+    ) -> None:
+        """`encoded`: the reading's posts as the store keeps them, when a worker made
+        that text (`content.handback`); else it is made when they are saved."""
         self.files[path] = (record, reading.problems, path in self.known)
         if not reading.failed:  # a broken edit keeps the last good version published
-            self._file_holds(path, reading.posts)
+            self._file_holds(path, reading.posts, encoded)
         if len(self.files) >= _BATCH:
             self._flush()
 
@@ -308,7 +316,9 @@ class _Reconciler:
             return self.by_key[key]
         return self.session.post_for_key(key)
 
-    def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
+    def _file_holds(
+        self, path: str, posts: tuple[ParsedPost, ...], encoded: tuple[str, ...] | None
+    ) -> None:
         old = self.session.slots(path)
         old_by_key = {key: post_id for post_id, key in old.values()}
         claimed: set[str] = set()
@@ -325,7 +335,8 @@ class _Reconciler:
                 post_id = _new_id(post, path, self.tz, self.taken)
             self.by_key[key] = post_id
             claimed.add(post_id)
-            held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
+            data = encoded[slot] if encoded is not None else None
+            held.append(Version(path, slot, post_id, key, _stamp(self.now), post, data))
         rows = {}  # new posts' rows, made before anything is kept: one may raise
         for version in held:
             new = self._is_new(version.post_id)
@@ -432,7 +443,7 @@ _CHUNK = 32  # files a worker is sent at once: few round trips, little in flight
 _AHEAD = 4  # chunks sent per worker before the first comes back
 
 
-def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
+def _examine_all(jobs: list[_Job]) -> Iterator[handback.Examined]:
     """Examine files in order; a big batch (a cold start) is spread over every core.
 
     At most `_AHEAD` chunks per worker are out at a time (`Executor.map` would send
@@ -440,7 +451,8 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
     parent, when it writes slower than the workers read)."""
     cores = pool.cores()
     if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
-        yield from map(_examine, jobs)
+        for result in map(_examine, jobs):  # the versions encoded when they are saved
+            yield None if result is None else (*result, None)
         return
     # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
     workers = pool.start(cores, preload=[handback.__name__])
@@ -710,7 +722,7 @@ def _scan(
                     progress(done, len(jobs))
                 if result is None:
                     continue  # gone since the walk; the next scan forgets it
-                path, digest, reading = result
+                path, digest, reading, encoded = result
                 if reading is None:  # touched, not changed (or refused as before)
                     if path not in known or known[path].signature != stale[path]:
                         session.touch_file(path, stale[path])
@@ -720,7 +732,7 @@ def _scan(
                 first_seen = known[path].first_seen if path in known else stamp
                 record = FileRecord(stale[path], digest, first_seen, stamp)
                 try:
-                    reconciler.file_read(path, record, reading)
+                    reconciler.file_read(path, record, reading, encoded)
                 except Exception as exc:  # a bug of ours: this file is reported, not the scan
                     why = one_line(f"could not be taken in ({type(exc).__name__}: {exc})")
                     reconciler.file_read(path, record, _failed(path, why, None)[2])

@@ -11,9 +11,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from postroom.core.excerpts import EXCERPT_STAMP
 from postroom.core.model import (
@@ -28,6 +27,9 @@ from postroom.core.model import (
     Severity,
 )
 from postroom.store import changes
+from postroom.store.encoding import decode_parsed, encode_parsed
+from postroom.store.encoding import image as _image
+from postroom.store.encoding import plain as plain  # `postroom.store.plain`
 from postroom.store.migrations import NewerSchema, is_current, migrate
 from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
@@ -85,6 +87,8 @@ class Version:
     key: str
     changed_at: str  # when that file last changed: the newest version wins
     post: ParsedPost
+    # `encode_parsed(post)`, when a scan's worker made it already (`content.handback`)
+    data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,59 +105,6 @@ class PostWrite:
     key: str
     fingerprint: str
     exists: bool
-
-
-_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's fields; None: not one
-
-
-def plain(value: Any) -> Any:
-    """`dataclasses.asdict` for what JSON is made of here (dataclasses, tuples, lists,
-    scalars): the same JSON, a fifth of the time (asdict deep-copies every leaf, a
-    tenth of a cold scan's main process). Tuples become lists, as JSON writes them."""
-    kind = type(value)
-    try:
-        names = _FIELDS[kind]
-    except KeyError:
-        dataclass_ = is_dataclass(kind)
-        names = _FIELDS[kind] = tuple(f.name for f in fields(kind)) if dataclass_ else None
-    if names is None:
-        if kind is tuple or kind is list:
-            return [plain(item) for item in value]
-        return value
-    return {name: plain(getattr(value, name)) for name in names}
-
-
-def encode_parsed(post: ParsedPost) -> str:
-    data = plain(post)
-    data["date"] = post.date.isoformat() if post.date else None
-    if post.excerpt is None:
-        del data["excerpt"]
-    else:  # what made it, compared on read (`_kept_excerpt`): another rule's is not used
-        data["excerpt_stamp"] = EXCERPT_STAMP
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-
-def decode_parsed(text: str) -> ParsedPost:
-    data = json.loads(text)
-    return ParsedPost(
-        title=data["title"],
-        date=datetime.fromisoformat(data["date"]) if data["date"] else None,
-        date_source=DateSource(data["date_source"]) if data["date_source"] else None,
-        body_html=data["body_html"],
-        summary=data["summary"],
-        attribution=Attribution(**data["attribution"]),
-        tags=tuple(data["tags"]),
-        id_hint=data["id_hint"],
-        comment=data.get("comment", ""),  # none in versions kept before comments
-        image=_image(data.get("image")),
-        republish=Republish(data["republish"]) if data.get("republish") else None,
-        # none in versions kept before excerpts, or made by another rule (`core.excerpts`)
-        excerpt=data.get("excerpt") if data.get("excerpt_stamp") == EXCERPT_STAMP else None,
-    )
-
-
-def _image(data: dict | None) -> LeadImage | None:
-    return LeadImage(**data) if data else None
 
 
 def _image_json(image: LeadImage | None) -> str | None:
@@ -589,7 +540,7 @@ class IntakeSession:
                 "slot": v.slot,
                 "post_id": v.post_id,
                 "key": v.key,
-                "data": encode_parsed(v.post),
+                "data": encode_parsed(v.post) if v.data is None else v.data,
             }
             for vs in new_versions.values()
             for v in vs
