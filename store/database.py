@@ -113,6 +113,8 @@ def _image_json(image: LeadImage | None) -> str | None:
 
 
 def _problems_json(problems: Iterable[Problem]) -> str:
+    if problems == ():  # nearly every file: no encoder for "[]"
+        return "[]"
     return json.dumps([[p.reason, p.severity.value] for p in problems], ensure_ascii=False)
 
 
@@ -741,7 +743,7 @@ def _post_row(write: PostWrite) -> dict:
         "fingerprint": write.fingerprint,
         "body_html": post.body_html,
         "summary": post.summary,
-        "tags": json.dumps(list(post.tags), ensure_ascii=False),
+        "tags": json.dumps(list(post.tags), ensure_ascii=False) if post.tags else "[]",
         "author": a.author,
         "author_role": a.author_role,
         "source": a.source,
