@@ -9,22 +9,23 @@ matching on identity first, then on position in the file.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
 import pickle
 import re
+import shutil
 import stat
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from postroom.content import handback
 from postroom.content.examine import REFUSED as _REFUSED
 from postroom.content.examine import Job as _Job
 from postroom.content.examine import examine as _examine
-from postroom.content.examine import examine_chunk as _examine_chunk
 from postroom.content.examine import failed as _failed
 from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
@@ -33,20 +34,20 @@ from postroom.content.readers import (
     Reading,
     reader_for,
 )
+from postroom.content.settle import fingerprint as _fingerprint
+from postroom.content.settle import id_base, identity_key, publishable
 from postroom.core import pool
 from postroom.core.config import ConfigError, Site
-from postroom.core.model import DateSource, ParsedPost, Post, Problem, Severity
+from postroom.core.model import ParsedPost, Post, Problem, Severity
 from postroom.core.sanitize import one_line
 from postroom.core.signals import post_published, send
-from postroom.core.slug import slugify
-from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version, plain
+from postroom.store import FileRecord, IntakeSession, PostWrite, Store, Version
 from postroom.store.leases import exclusive
 
 #: content/_digest/ holds the curator's words for the next digest issue (content.intro):
 #: never posts, never listed, withdrawn or reported by a scan
 INTRO_FOLDER = "_digest"
 _PARALLEL_FROM = 200  # files to parse before worker processes pay for their start-up
-_NOT_WORD = re.compile(r"\W+")
 # Editors' swap, backup and temp files: never content, often half-written.
 _TEMP = re.compile(r"^(?:\..*|.*~|.*\.(?:swp|swx|swo|tmp|part|crdownload)|#.*#|4913)$")
 
@@ -195,14 +196,6 @@ def _kept_by(path: str, unlisted: tuple[str, ...]) -> bool:
     return any(entry == "" or path == entry or path.startswith(entry + "/") for entry in unlisted)
 
 
-def identity_key(post: ParsedPost, tz: tzinfo) -> str:
-    if post.id_hint:
-        return f"id:{post.id_hint}"
-    title = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", post.title).casefold()).strip()
-    day = post.date.astimezone(tz).date().isoformat() if post.date else "undated"
-    return f"{day}:{title}"
-
-
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -220,31 +213,17 @@ class _Taken:
         self.made.add(post_id)
 
 
-def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: _Taken) -> str:
-    """A new post's id, made from the content alone so that a rebuild from content/
-    (the database lost) gives every post the id, page URL and feed entry it had: the
-    date and title; for a post with no date, its file's name and its title (the day
-    it was first picked up would differ on the second pick-up)."""
-    if post.id_hint:
-        base = post.id_hint
-    elif post.date is not None:
-        base = f"{post.date.astimezone(tz).date().isoformat()}-{slugify(post.title, 60)}"
-    else:
-        base = f"{slugify(Path(path).stem, 40)}-{slugify(post.title, 60)}"
+def _new_id(post: ParsedPost, path: str, tz: tzinfo, taken: _Taken, base: str | None = None) -> str:
+    """A new post's id: `settle.id_base` (`base`, when a worker made it), with "-2",
+    "-3"... while that is taken."""
+    if base is None:
+        base = id_base(post, path, tz)
     candidate, n = base, 1
     while candidate in taken:
         n += 1
         candidate = f"{base}-{n}"
     taken.add(candidate)
     return candidate
-
-
-def _fingerprint(post: Post) -> str:
-    data = plain(replace(post, picked_up=None, updated=None, files=()))
-    for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
-        if not data[added]:  # must not make every post without them "updated"
-            del data[added]
-    return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
 _BATCH = 500  # files whose rows are handed to the store at once (memory stays flat)
@@ -268,6 +247,7 @@ class _Reconciler:
         keep_published: bool = True,
     ) -> None:
         self.session, self.known, self.tz, self.now = session, known, tz, now
+        self.stamp = _stamp(now)  # every version read now changed at this moment
         # identity key -> post id, as this scan changed them (None: let go); else the store's
         self.by_key: dict[str, str | None] = {}
         self.taken = _Taken(session)
@@ -283,10 +263,19 @@ class _Reconciler:
         self.keep_published = keep_published  # someone listens to post_published
         self.published: list[Post] = []  # new posts, in id order, once committed
 
-    def file_read(self, path: str, record: FileRecord, reading: Reading) -> None:
+    def file_read(
+        self,
+        path: str,
+        record: FileRecord,
+        reading: Reading,
+        prepared: tuple[handback.Prepared, ...] | None = None,
+    ) -> None:
+        """`prepared`: what a worker made of the reading's posts for the store (their
+        versions' text, keys, ids and fingerprints: `content.handback`); else it is
+        made here."""
         self.files[path] = (record, reading.problems, path in self.known)
         if not reading.failed:  # a broken edit keeps the last good version published
-            self._file_holds(path, reading.posts)
+            self._file_holds(path, reading.posts, prepared)
         if len(self.files) >= _BATCH:
             self._flush()
 
@@ -305,13 +294,23 @@ class _Reconciler:
             return self.by_key[key]
         return self.session.post_for_key(key)
 
-    def _file_holds(self, path: str, posts: tuple[ParsedPost, ...]) -> None:
+    def _file_holds(
+        self,
+        path: str,
+        posts: tuple[ParsedPost, ...],
+        prepared: tuple[handback.Prepared, ...] | None,
+    ) -> None:
         old = self.session.slots(path)
         old_by_key = {key: post_id for post_id, key in old.values()}
         claimed: set[str] = set()
         held = []
+        made: dict[str, str] = {}  # post id -> its fingerprint as a new post, from a worker
         for slot, post in enumerate(posts):
-            key = identity_key(post, self.tz)
+            data = base = fingerprint = None
+            if prepared is None:
+                key = identity_key(post, self.tz)
+            else:
+                data, key, base, fingerprint = prepared[slot]
             post_id = old_by_key.get(key) or self._owner(key)
             if post_id is None and slot in old and old[slot][0] not in claimed:
                 # same place in the same file, new title or date: an edit, not a new post
@@ -319,15 +318,17 @@ class _Reconciler:
                 if self._owner(old[slot][1]) == post_id:
                     self.by_key[old[slot][1]] = None
             if post_id is None:
-                post_id = _new_id(post, path, self.tz, self.taken)
+                post_id = _new_id(post, path, self.tz, self.taken, base)
+                if post_id == base:  # the id the worker fingerprinted it under
+                    made[post_id] = fingerprint
             self.by_key[key] = post_id
             claimed.add(post_id)
-            held.append(Version(path, slot, post_id, key, _stamp(self.now), post))
+            held.append(Version(path, slot, post_id, key, self.stamp, post, data))
         rows = {}  # new posts' rows, made before anything is kept: one may raise
         for version in held:
             new = self._is_new(version.post_id)
             if new and version.post_id not in self.settled and version.post_id not in rows:
-                rows[version.post_id] = self._settle(version)
+                rows[version.post_id] = self._settle(version, made.get(version.post_id))
         self.versions[path] = held
         self.reread.add(path)
         for version in held:
@@ -344,10 +345,13 @@ class _Reconciler:
         self.touched |= {post_id for post_id in claimed if not self._is_new(post_id)}
         self.touched |= {post_id for post_id, _ in old.values()}
 
-    def _settle(self, version: Version) -> PostWrite:
-        """A new post's row, from its first version (what `commit` would choose)."""
+    def _settle(self, version: Version, fingerprint: str | None = None) -> PostWrite:
+        """A new post's row, from its first version (what `commit` would choose);
+        `fingerprint`: the post's, when a worker made it (`settle.first_fingerprint`)."""
         post = self._publishable(version.post_id, [version], self.now)
-        return PostWrite(post, version.key, _fingerprint(post), exists=False)
+        if fingerprint is None:
+            fingerprint = _fingerprint(post)
+        return PostWrite(post, version.key, fingerprint, exists=False)
 
     def file_deleted(self, path: str) -> None:
         self.forgotten.append(path)
@@ -398,23 +402,8 @@ class _Reconciler:
         # The file changed most recently is the curator's latest word; ties go to path order
         # (max keeps the first of equals).
         chosen = max(in_order, key=lambda v: v.changed_at)
-        parsed = chosen.post
-        return Post(
-            id=post_id,
-            title=parsed.title,
-            date=parsed.date or picked_up.astimezone(self.tz).replace(microsecond=0),
-            date_source=parsed.date_source or DateSource.PICKED_UP,
-            picked_up=picked_up,
-            updated=self.now,
-            body_html=parsed.body_html,
-            summary=parsed.summary,
-            attribution=parsed.attribution,
-            tags=parsed.tags,
-            files=tuple(dict.fromkeys(v.path for v in in_order)),
-            comment=parsed.comment,
-            image=parsed.image,
-            republish=parsed.republish,
-        )
+        files = tuple(dict.fromkeys(v.path for v in in_order))
+        return publishable(post_id, chosen.post, files, picked_up, self.now, self.tz)
 
 
 def was_refused(record: FileRecord) -> bool:
@@ -429,7 +418,7 @@ _CHUNK = 32  # files a worker is sent at once: few round trips, little in flight
 _AHEAD = 4  # chunks sent per worker before the first comes back
 
 
-def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] | None]:
+def _examine_all(jobs: list[_Job], now: datetime) -> Iterator[handback.Examined]:
     """Examine files in order; a big batch (a cold start) is spread over every core.
 
     At most `_AHEAD` chunks per worker are out at a time (`Executor.map` would send
@@ -437,13 +426,22 @@ def _examine_all(jobs: list[_Job]) -> Iterator[tuple[str, str, Reading | None] |
     parent, when it writes slower than the workers read)."""
     cores = pool.cores()
     if len(jobs) < _PARALLEL_FROM or cores < 2 or not _travel({job[4] for job in jobs}):
-        yield from map(_examine, jobs)
+        for result in map(_examine, jobs):  # the versions encoded when they are saved
+            yield None if result is None else (*result, None)
         return
     # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
-    workers = pool.start(cores, preload=[_examine_chunk.__module__])
-    chunks = (jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
-    for results in pool.in_order(workers, _examine_chunk, chunks, _AHEAD * cores):
-        yield from results
+    workers = pool.start(cores, preload=[handback.__name__])
+    chunks = enumerate(jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
+    # each chunk's results come back in a file, its name through the pipe (`handback`)
+    folder = tempfile.mkdtemp(prefix="postroom-scan-")
+    sent = functools.partial(handback.examine_to_file, folder, now)
+    results = pool.in_order(workers, sent, chunks, _AHEAD * cores)
+    try:
+        for path in results:
+            yield from handback.taken(path)
+    finally:
+        results.close()  # the workers stopped first, should the scan stop early
+        shutil.rmtree(folder, ignore_errors=True)  # a failed pool's results, not taken
 
 
 def _travel(readers: set[Reader | None]) -> bool:
@@ -694,12 +692,12 @@ def _scan(
                 )
                 for path in sorted(stale)
             ]
-            for done, result in enumerate(_examine_all(jobs), 1):
+            for done, result in enumerate(_examine_all(jobs, now), 1):
                 if progress is not None:
                     progress(done, len(jobs))
                 if result is None:
                     continue  # gone since the walk; the next scan forgets it
-                path, digest, reading = result
+                path, digest, reading, prepared = result
                 if reading is None:  # touched, not changed (or refused as before)
                     if path not in known or known[path].signature != stale[path]:
                         session.touch_file(path, stale[path])
@@ -709,7 +707,7 @@ def _scan(
                 first_seen = known[path].first_seen if path in known else stamp
                 record = FileRecord(stale[path], digest, first_seen, stamp)
                 try:
-                    reconciler.file_read(path, record, reading)
+                    reconciler.file_read(path, record, reading, prepared)
                 except Exception as exc:  # a bug of ours: this file is reported, not the scan
                     why = one_line(f"could not be taken in ({type(exc).__name__}: {exc})")
                     reconciler.file_read(path, record, _failed(path, why, None)[2])

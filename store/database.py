@@ -11,9 +11,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from operator import itemgetter
 
 from postroom.core.excerpts import EXCERPT_STAMP
 from postroom.core.model import (
@@ -28,6 +28,9 @@ from postroom.core.model import (
     Severity,
 )
 from postroom.store import changes
+from postroom.store.encoding import decode_parsed, encode_parsed
+from postroom.store.encoding import image as _image
+from postroom.store.encoding import plain as plain  # `postroom.store.plain`
 from postroom.store.migrations import NewerSchema, is_current, migrate
 from postroom.store.schema import files, posts, versions
 from sqlalchemy import (
@@ -44,7 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 
@@ -85,6 +88,8 @@ class Version:
     key: str
     changed_at: str  # when that file last changed: the newest version wins
     post: ParsedPost
+    # `encode_parsed(post)`, when a scan's worker made it already (`content.handback`)
+    data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,64 +108,13 @@ class PostWrite:
     exists: bool
 
 
-_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's fields; None: not one
-
-
-def plain(value: Any) -> Any:
-    """`dataclasses.asdict` for what JSON is made of here (dataclasses, tuples, lists,
-    scalars): the same JSON, a fifth of the time (asdict deep-copies every leaf, a
-    tenth of a cold scan's main process). Tuples become lists, as JSON writes them."""
-    kind = type(value)
-    try:
-        names = _FIELDS[kind]
-    except KeyError:
-        dataclass_ = is_dataclass(kind)
-        names = _FIELDS[kind] = tuple(f.name for f in fields(kind)) if dataclass_ else None
-    if names is None:
-        if kind is tuple or kind is list:
-            return [plain(item) for item in value]
-        return value
-    return {name: plain(getattr(value, name)) for name in names}
-
-
-def encode_parsed(post: ParsedPost) -> str:
-    data = plain(post)
-    data["date"] = post.date.isoformat() if post.date else None
-    if post.excerpt is None:
-        del data["excerpt"]
-    else:  # what made it, compared on read (`_kept_excerpt`): another rule's is not used
-        data["excerpt_stamp"] = EXCERPT_STAMP
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-
-def decode_parsed(text: str) -> ParsedPost:
-    data = json.loads(text)
-    return ParsedPost(
-        title=data["title"],
-        date=datetime.fromisoformat(data["date"]) if data["date"] else None,
-        date_source=DateSource(data["date_source"]) if data["date_source"] else None,
-        body_html=data["body_html"],
-        summary=data["summary"],
-        attribution=Attribution(**data["attribution"]),
-        tags=tuple(data["tags"]),
-        id_hint=data["id_hint"],
-        comment=data.get("comment", ""),  # none in versions kept before comments
-        image=_image(data.get("image")),
-        republish=Republish(data["republish"]) if data.get("republish") else None,
-        # none in versions kept before excerpts, or made by another rule (`core.excerpts`)
-        excerpt=data.get("excerpt") if data.get("excerpt_stamp") == EXCERPT_STAMP else None,
-    )
-
-
-def _image(data: dict | None) -> LeadImage | None:
-    return LeadImage(**data) if data else None
-
-
 def _image_json(image: LeadImage | None) -> str | None:
     return json.dumps(asdict(image), ensure_ascii=False, sort_keys=True) if image else None
 
 
 def _problems_json(problems: Iterable[Problem]) -> str:
+    if problems == ():  # nearly every file: no encoder for "[]"
+        return "[]"
     return json.dumps([[p.reason, p.severity.value] for p in problems], ensure_ascii=False)
 
 
@@ -596,13 +550,12 @@ class IntakeSession:
                 "slot": v.slot,
                 "post_id": v.post_id,
                 "key": v.key,
-                "data": encode_parsed(v.post),
+                "data": encode_parsed(v.post) if v.data is None else v.data,
             }
             for vs in new_versions.values()
             for v in vs
         ]
-        if rows:
-            self.conn.execute(insert(versions), rows)
+        _insert_many(self.conn, versions, rows)
 
     def save_posts(self, post_writes: list[PostWrite]) -> None:
         """New posts inserted, known ones updated."""
@@ -616,15 +569,63 @@ class IntakeSession:
 
 def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, bool]]) -> None:
     """Insert the new rows and update the known ones (matched on `key`), one batch each."""
-    fresh = [row for row, known in rows if not known]
-    if fresh:
-        conn.execute(insert(table), fresh)
+    _insert_many(conn, table, [row for row, known in rows if not known])
     known = [{f"b_{k}" if k == key else k: v for k, v in row.items()} for row, old in rows if old]
     if known:
         columns = {k: bindparam(k) for k in known[0] if k != f"b_{key}"}
         conn.execute(
             update(table).where(table.c[key] == bindparam(f"b_{key}")).values(columns), known
         )
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """`conn.execute(insert(table), rows)` (dicts with the same keys): on SQLite, one
+    executemany of the statement SQLAlchemy compiles, compiled once per table and
+    columns, the values handed to the driver in its order, without SQLAlchemy's work
+    on each row (a cold scan of 10,000 posts inserts 30,000 rows: a tenth of the scan
+    parent's time went there). Only for values the driver takes as they are (strings,
+    numbers, booleans, None: what intake's rows hold); a column left out takes its
+    default, as with SQLAlchemy's insert. Other databases take SQLAlchemy's way (on
+    PostgreSQL its "insertmanyvalues" batches, which a plain executemany would lose)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    sql, order, defaults = _insert_sql(conn.dialect, table, tuple(rows[0]))
+    take = itemgetter(*order)
+    if len(order) == 1:
+        values = [(take(defaults | row if defaults else row),) for row in rows]
+    elif defaults:
+        values = [take(defaults | row) for row in rows]
+    else:
+        values = [take(row) for row in rows]
+    conn.exec_driver_sql(sql, values)
+
+
+#: (dialect's kind, table, columns) -> `_insert_sql`'s answer; a Store's dialect is not
+#: the key, so that the stores a process opens and closes are not kept alive by it
+_INSERTS: dict[tuple, tuple[str, tuple[str, ...], dict]] = {}
+
+
+def _insert_sql(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], dict]:
+    """The INSERT of these columns in `dialect`'s (positional) words, its parameters'
+    order, and the values of the columns SQLAlchemy adds itself (scalar defaults)."""
+    key = (type(dialect), dialect.paramstyle, table, columns)
+    if (found := _INSERTS.get(key)) is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup or ())
+        defaults = {}
+        for name in order:
+            if name not in columns:
+                default = table.c[name].default
+                if default is None or not default.is_scalar:
+                    raise ValueError(f"{table.name}.{name}: no value and no scalar default")
+                defaults[name] = default.arg
+        found = _INSERTS[key] = compiled.string, order, defaults
+    return found
 
 
 #: what `Store.heads` reads: none of a post's text, most of its bytes
@@ -749,7 +750,7 @@ def _post_row(write: PostWrite) -> dict:
         "fingerprint": write.fingerprint,
         "body_html": post.body_html,
         "summary": post.summary,
-        "tags": json.dumps(list(post.tags), ensure_ascii=False),
+        "tags": json.dumps(list(post.tags), ensure_ascii=False) if post.tags else "[]",
         "author": a.author,
         "author_role": a.author_role,
         "source": a.source,

@@ -1,0 +1,176 @@
+"""A cold scan's workers hand each chunk's results back in a file, its name through the
+pool's pipe (`content.handback`): a worker killed while its results are on their way
+out must fail the scan, not hang it, and leave no rows and no files behind."""
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from postroom.content import handback, intake
+from postroom.store import Store
+from postroom.store.schema import files, posts, versions
+from sqlalchemy import func, select
+from support import ARCHIVE, UNDATED_COMMENT, make_site
+
+_taken = handback.taken
+
+_KILLED_SCAN = """
+import sys
+from pathlib import Path
+
+import scan_killer  # the .boom reader, here and (by name) in the workers
+from postroom.content.intake import scan
+from postroom.core.config import open_site
+from postroom.store import Store
+
+site = open_site(Path(sys.argv[1]))
+store = Store(site.store_url)
+try:
+    scan(site, store)
+except Exception as exc:
+    print(type(exc).__name__)
+    sys.exit(3)
+"""
+
+
+def _content(count: int = intake._PARALLEL_FROM + 20) -> dict[str, str]:
+    """More files than a scan reads in one process (so it reads them in workers)."""
+    return {
+        f"posts/{n:04d}.md": f"---\ntitle: Post {n}\ndate: 2026-{n % 12 + 1:02d}-01\n---\nText.\n"
+        for n in range(count)
+    }
+
+
+def _counts(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (posts, versions, files)
+        }
+
+
+def test_a_worker_killed_while_it_hands_back_results_fails_the_scan_not_hangs_it(tmp_path):
+    """A worker SIGKILLed once its results are on their way out (an OOM kill): sent
+    through the pool's pipe, half a message would stay there and the scan would wait
+    for the rest for ever; handed back in a file, the scan fails, says why, stores
+    nothing, and the hand-back folder (under TMPDIR) is gone with its files."""
+    # the first file, with many chunks after it: the pool has work left when the worker
+    # dies (killed once its last chunk was handed back, the scan would end well)
+    content = _content(4 * intake._PARALLEL_FROM)
+    content["posts/0000.boom"] = "anything: the reader makes its own post"
+    site = make_site(tmp_path / "site", content)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    tests = os.path.dirname(__file__)
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+        "TMPDIR": str(temp),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SCAN, str(site.root)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the scan hung on a worker killed while it sent its results")
+    assert proc.returncode == 3, err[-2000:]
+    assert out.strip() == "BrokenProcessPool"
+    assert [p.name for p in temp.iterdir() if p.name.startswith("postroom-scan-")] == []
+    store = Store(site.store_url)
+    try:
+        assert _counts(store) == {"posts": 0, "versions": 0, "files": 0}
+    finally:
+        store.close()
+
+
+def test_a_cold_scan_in_workers_leaves_no_hand_back_files(tmp_path, monkeypatch):
+    """The chunks' files are taken as they are read: none is left once a scan is done."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR asked again
+    taken = []
+    monkeypatch.setattr(handback, "taken", lambda path: taken.append(path) or _taken(path))
+    site = make_site(tmp_path / "site", _content())
+    store = Store(site.store_url)
+    try:
+        report = intake.scan(site, store)
+        assert len(report.new) == intake._PARALLEL_FROM + 20
+    finally:
+        store.close()
+    assert len(taken) == -(-(intake._PARALLEL_FROM + 20) // intake._CHUNK)  # in workers
+    assert all(os.path.dirname(path).startswith(str(tmp_path / "temp")) for path in taken)
+    assert [p for p in (tmp_path / "temp").iterdir() if p.name.startswith("postroom-scan-")] == []
+
+
+def _mixed() -> dict[str, str]:
+    """Every kind of file a cold start meets, more than a scan reads in one process."""
+    found = {}
+    for n in range(intake._PARALLEL_FROM + 20):
+        date = f"date: 2026-{n % 12 + 1:02d}-{n % 27 + 1:02d}\n" if n % 5 else ""  # undated
+        extra = "tags: [a, ü]\nimage: https://img.example/p.png\n" if n % 7 == 0 else ""
+        found[f"posts/{n:04d}.md"] = (
+            f"---\ntitle: Post {n} — “ünïcode” {n % 3}\n{date}{extra}---\n"
+            f"Text of post {n}, *emphasis* and [a link](https://e.example/{n}).\n"
+        )
+    found["copies/one.md"] = found["posts/0001.md"]  # the same post in two files
+    long = "A title long enough that its id is cut before the words that tell them apart"
+    for n, end in enumerate(("one way", "the other way")):  # one id made: "-2" for one
+        found[f"clash/{n}.md"] = f"---\ntitle: {long} {end}\ndate: 2026-01-02\n---\nText.\n"
+    found["posts/0002.meta.toml"] = 'comment = "The curator on post 2"\nrepublish = "excerpt"\n'
+    found["broken.md"] = "---\ntitle: [broken\n---\n"
+    found["archive.txt"] = ARCHIVE
+    found["opinion/undated.txt"] = UNDATED_COMMENT
+    return found
+
+
+def _rows(store: Store) -> dict[str, list]:
+    """Every row, but files' stat signatures (two sites' files have their own mtimes)."""
+    with store.engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(
+                    select(*(c for c in table.c if c.name != "signature")).order_by(
+                        *table.primary_key
+                    )
+                )
+            ]
+            for table in (posts, versions, files)
+        }
+
+
+@pytest.mark.parametrize("timezone", ["Europe/London", "Pacific/Kiritimati"])
+def test_what_workers_prepare_is_what_the_scan_makes_in_one_process(
+    tmp_path, monkeypatch, timezone
+):
+    """Versions' text, keys, ids and fingerprints made in the workers (`content.settle`,
+    at the scan's moment, in the site's timezone: undated posts take that day) are the
+    rows one process makes: byte for byte, change numbers too."""
+    config = f'[site]\nbase_url = "https://notes.example.org/"\ntimezone = "{timezone}"\n'
+    now = datetime(2026, 12, 1, 12, 0, 5, 987654, tzinfo=UTC)  # its microseconds dropped
+    content, rows, taken = _mixed(), [], []
+    monkeypatch.setattr(handback, "taken", lambda path: taken.append(path) or _taken(path))
+    for parallel_from in (intake._PARALLEL_FROM, 10**9):
+        monkeypatch.setattr(intake, "_PARALLEL_FROM", parallel_from)
+        site = make_site(tmp_path / str(parallel_from), content, config)
+        store = Store(site.store_url)
+        try:
+            intake.scan(site, store, now)
+            rows.append(_rows(store))
+        finally:
+            store.close()
+    assert taken  # the first scan's results came from workers, the second's did not
+    assert rows[0] == rows[1]
+    ids = [row[0] for row in rows[0]["posts"]]
+    clash = sorted(i for i in ids if i.startswith("2026-01-02-a-title-long"))
+    assert len(ids) > 200 and len(clash) == 2 and clash[1] == clash[0] + "-2"
