@@ -22,8 +22,19 @@ from postroom.core.model import DateSource, Post
 
 
 def day(moment: datetime) -> str:
-    """'23 June 2016': the British form, without a zero-padded day."""
-    return f"{moment.day} {moment:%B %Y}"
+    """'23 June 2016': the British form, without a zero-padded day.
+
+    The month and year are formatted once per month (`_MONTHS`): strftime's `%B` was a
+    tenth of a cold build's list pages, each post's day being asked on every list that
+    shows it and again by its credit. No build changes the process's locale."""
+    month = _MONTHS.get((moment.year, moment.month))
+    if month is None:
+        month = _MONTHS[moment.year, moment.month] = f"{moment:%B %Y}"
+    return f"{moment.day} {month}"
+
+
+#: 'June 2016' by (year, month): a few hundred at most on any real site
+_MONTHS: dict[tuple[int, int], str] = {}
 
 
 def byline(post: Post) -> str:
