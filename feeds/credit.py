@@ -56,13 +56,19 @@ class _Parts:
 
 def _parts(post: Post) -> _Parts:
     a = post.attribution
-    try:
-        host = urlsplit(a.url).hostname or a.url if a.url else ""
-    except ValueError:  # "http://[::1/" (intake drops such a URL; a stored post may hold one)
-        host = a.url or ""
-    host = host.removeprefix("www.")
     when = day(post.date) if post.date_source != DateSource.PICKED_UP else ""
-    return _Parts(byline(post), a.source or host, bool(a.source), a.url or "", when)
+    # the host only names a post with no source: not parsed for every list row that
+    # has one (a cold build asks each post's credit on each list that shows it)
+    return _Parts(byline(post), a.source or _host(a.url), bool(a.source), a.url or "", when)
+
+
+def _host(url: str | None) -> str:
+    """The original's host name, without 'www.', or '' when no URL is known."""
+    try:
+        host = urlsplit(url).hostname or url if url else ""
+    except ValueError:  # "http://[::1/" (intake drops such a URL; a stored post may hold one)
+        host = url or ""
+    return host.removeprefix("www.")
 
 
 def _worded(p: _Parts, where: str, compact: bool) -> list[str]:
