@@ -13,8 +13,8 @@ just the date, never "First published on 7 December 2016" with nowhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
@@ -22,8 +22,19 @@ from postroom.core.model import DateSource, Post
 
 
 def day(moment: datetime) -> str:
-    """'23 June 2016': the British form, without a zero-padded day."""
-    return f"{moment.day} {moment:%B %Y}"
+    """'23 June 2016': the British form, without a zero-padded day.
+
+    The month and year are formatted once per month (`_MONTHS`): strftime's `%B` was a
+    tenth of a cold build's list pages, each post's day being asked on every list that
+    shows it and again by its credit. No build changes the process's locale."""
+    month = _MONTHS.get((moment.year, moment.month))
+    if month is None:
+        month = _MONTHS[moment.year, moment.month] = f"{moment:%B %Y}"
+    return f"{moment.day} {month}"
+
+
+#: 'June 2016' by (year, month): a few hundred at most on any real site
+_MONTHS: dict[tuple[int, int], str] = {}
 
 
 def byline(post: Post) -> str:
@@ -34,8 +45,10 @@ def byline(post: Post) -> str:
     return f"{a.author}, {a.author_role}" if a.author_role else a.author
 
 
-@dataclass(frozen=True)
-class _Parts:
+class _Parts(NamedTuple):
+    """Immutable as a frozen dataclass, and made at a fraction of its cost: a cold build
+    makes two for every row of every list a post is on."""
+
     who: str  # the byline, or ''
     name: str  # the publication, else the original's host name, or ''
     named: bool  # `name` is a publication ("in X"), not a host name ("at x.org")
@@ -45,13 +58,19 @@ class _Parts:
 
 def _parts(post: Post) -> _Parts:
     a = post.attribution
-    try:
-        host = urlsplit(a.url).hostname or a.url if a.url else ""
-    except ValueError:  # "http://[::1/" (intake drops such a URL; a stored post may hold one)
-        host = a.url or ""
-    host = host.removeprefix("www.")
     when = day(post.date) if post.date_source != DateSource.PICKED_UP else ""
-    return _Parts(byline(post), a.source or host, bool(a.source), a.url or "", when)
+    # the host only names a post with no source: not parsed for every list row that
+    # has one (a cold build asks each post's credit on each list that shows it)
+    return _Parts(byline(post), a.source or _host(a.url), bool(a.source), a.url or "", when)
+
+
+def _host(url: str | None) -> str:
+    """The original's host name, without 'www.', or '' when no URL is known."""
+    try:
+        host = urlsplit(url).hostname or url if url else ""
+    except ValueError:  # "http://[::1/" (intake drops such a URL; a stored post may hold one)
+        host = url or ""
+    return host.removeprefix("www.")
 
 
 def _worded(p: _Parts, where: str, compact: bool) -> list[str]:

@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -50,6 +51,9 @@ from postroom.feeds.writer import OutputWriter, put_file
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
+# and the store each worker opens (`_open`): SQLAlchemy imported once, in the forkserver,
+# not by each of a cold build's four workers (a third of their start, 1 CPU-s in all)
+pool.preload_in_workers("postroom.store.database")
 
 #: stale post pages from which workers render them. Measured on 2 busy cores (load 4-8):
 #: a pool's start costs 0.5-1.5 s; 1,000 pages came out even, 10,000 twice as fast
@@ -73,8 +77,7 @@ class WrittenPage:
     """A post page a worker rendered and wrote (`writer.put_file`), as the parent's
     manifest needs it: the page's bytes stay in the worker."""
 
-    post_id: str
-    name: str  # under public/
+    post_id: str  # its page's name is the parent's to make (`post_page_name`), interned
     wrote: bool  # False: the file held these bytes already and was left alone
     size: int
     mtime_ns: int
@@ -117,13 +120,17 @@ def write_post_pages(
 
 
 class Sent(Generic[T, R]):
-    """`task(item)` for each of `tasks`, all sent to worker processes at once, their
-    results taken back in order when the caller iterates: the workers go on while the
-    caller does other work. For tasks whose results are small (a post page's size and
-    mtime, its bytes written by the worker): every result not yet taken waits in a file
-    of the build's scratch folder. Should the pool fail (a worker raises or is killed),
-    the failure is logged and the tasks not yet taken are done here (`here`). `close`
-    (an error, Ctrl-C; taking every result closes it) stops the workers at once."""
+    """`task(item)` for each of `tasks` in worker processes that each open the store at
+    `url`, their results taken back in the order of `tasks` as the caller iterates.
+    `ahead`: the most tasks out at a time, for results of some size (an archive page's
+    bytes): a few ahead of the caller keep the workers busy while it writes, and what
+    waits stays small whatever the site. None: every task sent now, the workers going
+    on while the caller does other work (results of a few numbers: a post page's size
+    and mtime, its bytes written by the worker). Every result not yet taken waits in a
+    file of the build's scratch folder (`_to_file`). Should the pool fail (a worker
+    raises or is killed), the failure is logged and the tasks not yet taken are done
+    here (`here`). `close` (an error, Ctrl-C, the caller stopping early; taking every
+    result closes it) stops the workers at once."""
 
     def __init__(
         self,
@@ -132,11 +139,14 @@ class Sent(Generic[T, R]):
         task: Callable[[T], R],
         tasks: list[T],
         here: Callable[[T], R],
-        writes: tuple[str, str] | None,
-        before: Callable[[T], object],
+        writes: tuple[str, str] | None = None,
+        before: Callable[[T], object] | None = None,
+        ahead: int | None = None,
     ) -> None:
-        """`before(item)` just before an item is sent."""
-        self._tasks, self._here = tasks, here
+        """`writes`: (public/, the build's scratch) for workers that write pages;
+        `before(item)` just before an item is sent (the journal names its pages)."""
+        self._tasks, self._here, self._before = tasks, here, before
+        self._ahead = ahead or len(tasks)
         self._folder = _rendered(site)
         self._closed = False
         self._workers = pool.start(
@@ -145,14 +155,27 @@ class Sent(Generic[T, R]):
             initializer=_open,
             initargs=(site, url, writes),
         )
-        sent = functools.partial(_to_file, task, str(self._folder))
-        self._futures: list[Future] = []
+        self._sent = functools.partial(_to_file, task, str(self._folder))
+        self._futures: deque[Future] = deque()
+        self._next = 0  # tasks[:_next] are sent
         self._refused: Exception | None = None  # a pool broken while tasks were sent
+        self._send()
+
+    def _send(self) -> None:
+        """Tasks sent until `ahead` are out, or all are, or the pool refuses one."""
+        tasks = self._tasks
         try:
-            for number, item in enumerate(tasks):
-                before(item)
+            while (
+                self._refused is None
+                and self._next < len(tasks)
+                and len(self._futures) < self._ahead
+            ):
+                item = tasks[self._next]
+                if self._before is not None:
+                    self._before(item)
                 with pool.ctrl_c_held():  # a submit may start a worker
-                    self._futures.append(self._workers.submit(sent, (number, item)))
+                    self._futures.append(self._workers.submit(self._sent, (self._next, item)))
+                self._next += 1
         except Exception as exc:  # a worker killed already: the rest are done here
             self._refused = exc
         except BaseException:
@@ -162,27 +185,28 @@ class Sent(Generic[T, R]):
     def __iter__(self) -> Iterator[R]:
         done = 0
         try:
-            for future in self._futures:
-                yield _from_file(future.result())
-                done += 1
-            if self._refused is not None:
-                raise self._refused
-        except Exception as exc:  # not Ctrl-C nor SIGTERM
-            pool.stop_now(self._workers)
-            why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
-            _LOG.warning(
-                "a render worker failed (%s); the %d tasks left are rendered in this process",
-                why,
-                len(self._tasks) - done,
-            )
-            for item in self._tasks[done:]:
-                yield self._here(item)
-        except BaseException:  # Ctrl-C, SIGTERM, the caller stopping early
+            try:
+                while self._futures:
+                    result = _from_file(self._futures.popleft().result())
+                    self._send()
+                    yield result
+                    done += 1
+                if self._refused is not None:
+                    raise self._refused
+            except Exception as exc:  # not Ctrl-C nor SIGTERM
+                pool.stop_now(self._workers)
+                why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+                _LOG.warning(
+                    "a render worker failed (%s); the %d tasks left are rendered in this process",
+                    why,
+                    len(self._tasks) - done,
+                )
+                for item in self._tasks[done:]:
+                    yield self._here(item)
+            else:
+                self._workers.shutdown()
+        finally:  # Ctrl-C, SIGTERM, the caller stopping early, or every result taken
             self.close()
-            raise
-        else:
-            self._workers.shutdown()
-        self.close()
 
     def close(self) -> None:
         if not self._closed:
@@ -212,7 +236,7 @@ def _write_posts(
         post = xml_safe(post)
         name = post_page_name(post)
         wrote, st = put_file(root, name, render_post_page(site, post), temps)
-        pages.append(WrittenPage(post.id, name, wrote, st.st_size, st.st_mtime_ns, stamps))
+        pages.append(WrittenPage(post.id, wrote, st.st_size, st.st_mtime_ns, stamps))
     showing.forget()
     return pages
 
@@ -231,7 +255,16 @@ def archive_pages(
     url = _worker_url(catalogue)
     if url is None or len(pages) < ARCHIVE_PAGES_FROM or pool.cores() < 2:
         return None
-    return _spread(site, url, _archive_task, list(pages), lambda _page: None)
+    return _sent_when_asked(site, url, list(pages))
+
+
+def _sent_when_asked(
+    site: Site, url: str, pages: list[ArchivePage]
+) -> Iterator[dict[str, bytes] | None]:
+    """The pages from workers started at the caller's first `next`, not before: an
+    iterator never asked for its first page leaves no pool behind."""
+    ahead = _AHEAD * pool.cores()
+    yield from Sent(site, url, _archive_task, pages, lambda _page: None, ahead=ahead)
 
 
 class _NeedsVetting(Exception):
@@ -267,45 +300,6 @@ def _worker_url(catalogue: Catalogue) -> str | None:
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return None
     return url.render_as_string(hide_password=False)
-
-
-def _spread(
-    site: Site,
-    url: str,
-    task: Callable[[T], R],
-    tasks: list[T],
-    here: Callable[[T], R],
-) -> Iterator[R]:
-    """`task(item)` for each of `tasks`, in order, in worker processes that each open
-    the store at `url`, a few tasks ahead of the caller (for results of some size: an
-    archive page's bytes). Should the pool fail (a worker raises or is killed), the
-    failure is logged and the tasks not yet given back are done here (`here`)."""
-    folder = _rendered(site)
-    workers = pool.start(
-        min(pool.cores(), len(tasks)),
-        preload=[__name__],
-        initializer=_open,
-        initargs=(site, url, None),
-    )
-    sent = functools.partial(_to_file, task, str(folder))
-    results = pool.in_order(workers, sent, enumerate(tasks), _AHEAD * pool.cores())
-    done = 0
-    try:
-        for path in results:
-            yield _from_file(path)
-            done += 1
-    except Exception as exc:  # the pool is stopped (`in_order`); not Ctrl-C nor SIGTERM
-        why = one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
-        _LOG.warning(
-            "a render worker failed (%s); the %d tasks left are rendered in this process",
-            why,
-            len(tasks) - done,
-        )
-        for item in tasks[done:]:
-            yield here(item)
-    finally:
-        results.close()  # stops the workers if the caller stopped early
-        shutil.rmtree(folder, ignore_errors=True)  # results not taken (a failed pool's)
 
 
 def _from_file(path: str) -> Any:

@@ -169,6 +169,53 @@ def test_a_worker_killed_mid_build_loses_nothing(tmp_path, monkeypatch, pools, c
     assert not multiprocessing.active_children()
 
 
+def test_archive_workers_are_kept_a_few_ahead_and_one_killed_loses_nothing(
+    tmp_path, monkeypatch, caplog
+):
+    """Archive pages (results of some size) are sent a few at a time, never more out
+    than `_AHEAD` per worker; a worker killed after the first page came back leaves the
+    pages not yet taken to the parent, which writes the same bytes in the same order."""
+    assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
+    site, store = scanned_site(tmp_path / "site", 60)
+    most = parallel._AHEAD * min(pool.cores(), 14)
+    sent, taken, killed = [0], [0], []
+    real_start, real_take = pool.start, parallel._from_file
+
+    def start(*args, **kwargs):
+        workers = real_start(*args, **kwargs)
+        submit = workers.submit
+
+        def counted(*args, **kwargs):
+            sent[0] += 1
+            return submit(*args, **kwargs)
+
+        workers.submit = counted
+        return workers
+
+    def take(path):
+        assert sent[0] - taken[0] <= most  # what is out never passes the bound
+        taken[0] += 1
+        if taken[0] == 1 and (workers := multiprocessing.active_children()):
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+        return real_take(path)
+
+    monkeypatch.setattr(pool, "start", start)
+    monkeypatch.setattr(parallel, "_from_file", take)
+    workers_from(monkeypatch, 10**9, 10**9)
+    alone = build(site, store)
+    shutil.copytree(site.public_dir, tmp_path / "alone")
+    shutil.rmtree(site.public_dir)
+    workers_from(monkeypatch, 10**9, 1)  # post pages here, archive pages in workers
+    with caplog.at_level(logging.WARNING, logger="postroom.build"):
+        spread = build(site, store)
+    assert killed and sent[0] < 14  # bounded: the kill came before every page was sent
+    assert "a render worker failed" in caplog.text and "rendered in this process" in caplog.text
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written and spread.problems == alone.problems
+    assert not multiprocessing.active_children()
+
+
 def test_posts_in_memory_and_small_builds_use_no_worker(tmp_path, monkeypatch, pools):
     site, store = scanned_site(tmp_path / "site", 30)  # 5 archive pages (of 100)
     build(site, store)  # under the thresholds
