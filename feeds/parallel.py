@@ -50,6 +50,7 @@ from postroom.feeds.writer import OutputWriter, put_file
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
+pool.preload_in_workers("postroom.store.database")  # each worker's `_open`: SQLAlchemy once
 
 #: stale post pages from which workers render them. Measured on 2 busy cores (load 4-8):
 #: a pool's start costs 0.5-1.5 s; 1,000 pages came out even, 10,000 twice as fast
