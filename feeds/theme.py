@@ -49,7 +49,14 @@ R = TypeVar("R")
 
 def theme_folder(site: Site, kind: str) -> Path:
     """SITE/templates/<kind>: `pages` (feeds/templates) or `emails` (emails/templates)."""
-    return site.root / THEMES / kind
+    return _theme_folder(site.root, kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _theme_folder(root: Path, kind: str) -> Path:
+    """One Path a site and kind, made once: asked for each page rendered, and the
+    templates' cache (`pages._environment`) hashes it each time (a Path keeps its hash)."""
+    return root / THEMES / kind
 
 
 def _signature(path: Path) -> _Signature:
