@@ -16,7 +16,7 @@ from datetime import datetime
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, Problem, newest_first
-from postroom.feeds import keys, parallel, showing, syndication
+from postroom.feeds import keys, parallel, showing, syndication, theme
 from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
@@ -83,6 +83,7 @@ _PAGE_BATCH = 500
 _OVERLAP_MOST = 30_000
 
 
+@theme.checked_once_per_call  # templates looked at once a build, not once a page
 def build(
     site: Site,
     posts: Catalogue | Sequence[Post],

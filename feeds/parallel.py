@@ -42,7 +42,7 @@ from postroom.core.config import Site
 from postroom.core.model import Post
 from postroom.core.process import this_process
 from postroom.core.sanitize import one_line
-from postroom.feeds import showing, syndication
+from postroom.feeds import showing, syndication, theme
 from postroom.feeds.catalogue import Catalogue
 from postroom.feeds.pages import post_page_name, render_post_page
 from postroom.feeds.safety import xml_safe
@@ -330,6 +330,7 @@ _worker: dict[str, Any] = {}  # the site and the store this worker renders from
 def _open(site: Site, url: str, writes: tuple[str, str] | None) -> None:
     from postroom.store import Store
 
+    theme.check_once_from_now()  # this worker renders for one build
     _worker["site"] = site
     _worker["store"] = Store(url)
     _worker["writes"] = writes

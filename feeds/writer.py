@@ -62,13 +62,16 @@ HELD_MOST = 32 * 1024 * 1024
 _UNNAMED_TEMP_AGE = 3600.0
 
 
-def _temp_prefix(path: Path) -> str:
-    """`.<name>~<host:pid>~`: mkstemp adds random letters and `.tmp`. Host names hold no
-    `~`, so the process is found again from the right whatever the file's name."""
-    return f".{path.name}~{this_process()}~"
+def _temp_prefix(name: str) -> str:
+    """`.<name>~<host:pid>~` for a file named `name`: mkstemp adds random letters and
+    `.tmp`. Host names hold no `~`, so the process is found again from the right
+    whatever the file's name."""
+    return f".{name}~{this_process()}~"
 
 
 _temps = itertools.count()
+#: the mode of every file written: readable by all (the web server), writable by us
+_MODE = 0o644
 
 
 def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
@@ -79,7 +82,7 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
     while True:
         tmp = f"{folder}/{prefix}{next(_temps)}.tmp"
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _MODE), tmp
         except FileExistsError:
             continue
 
@@ -94,20 +97,26 @@ Content = bytes | Callable[[], Iterable[bytes]]
 _folders: set[str] = set()
 
 
-def _made_folder(folder: str) -> None:
+def _made_folder(folder: str) -> bool:
     """`folder` and its parents exist, made once a process: a folder already made is
     taken as there. One removed since (a build's scratch, an emptied page's folder) is
-    made again by the caller's retry (`_forget_folder`)."""
+    made again by the caller's retry (`_forget_folder`). True when this call made
+    `folder` itself just now: it holds nothing yet, so a file in it needs no compare
+    (a cold build's 10,000 post pages: one `stat` each the fewer, and no exception)."""
     if folder in _folders:
-        return
+        return False
+    made = True
     try:
         os.mkdir(folder)
     except FileExistsError:
         if not os.path.isdir(folder):  # a file in the way: as Path.mkdir(exist_ok) says
             raise
+        made = False
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
+        made = False  # made with its parents, or by another process meanwhile: not known
     _folders.add(folder)
+    return made
 
 
 def _forget_folder(folder: str) -> None:
@@ -126,9 +135,18 @@ def write_atomic(
     renames over it a moment later is not taken for it."""
     target = os.fspath(path.parent)
     _made_folder(target)
+    return _write_atomic(os.fspath(path), target, path.name, data, scratch, durable)
+
+
+def _write_atomic(
+    path: str, target: str, name: str, data: Content, scratch: Path | None, durable: bool
+) -> os.stat_result:
+    """`write_atomic` of `path` (in the folder `target`, made; `name` its last part), in
+    strings: a cold build calls it for every page, and pathlib's parsing was a tenth of
+    its cost."""
     folder = os.fspath(scratch) if scratch is not None else target
     _made_folder(folder)
-    prefix = _temp_prefix(path)
+    prefix = _temp_prefix(name)
     try:
         fd, tmp = _temp_file(folder, prefix)
     except FileNotFoundError:  # the folder was removed since this process made it
@@ -153,23 +171,28 @@ def write_atomic(
         except OSError as exc:
             if exc.errno != errno.EXDEV or scratch is None:
                 raise
-            Path(tmp).unlink()
-            return write_atomic(path, data, None, durable)  # another filesystem: beside it
+            os.unlink(tmp)
+            return _write_atomic(path, target, name, data, None, durable)  # another fs: beside it
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
     return written
 
 
 def _done(fd: int, durable: bool) -> os.stat_result:
-    """A temp file written: synced if `durable`, readable by all, its stat."""
+    """A temp file written: synced if `durable`, readable by all (`_MODE`), its stat. Made
+    with that mode, it has it unless the umask took some away: then one `fchmod` more."""
     if durable:
         os.fsync(fd)
-    os.fchmod(fd, 0o644)  # whatever the umask: the web server reads it
-    return os.fstat(fd)
+    st = os.fstat(fd)
+    if st.st_mode & 0o7777 != _MODE:
+        os.fchmod(fd, _MODE)  # whatever the umask: the web server reads it
+        st = os.fstat(fd)
+    return st
 
 
-def _replace(tmp: str, path: Path, target: str) -> None:
+def _replace(tmp: str, path: str, target: str) -> None:
     """Rename `tmp` to `path`; its folder `target` made again if it went since (a build
     removing the last page of a folder, another build's stale outputs)."""
     try:
@@ -222,13 +245,28 @@ def _write_if_changed(
     path: Path, data: bytes, scratch: Path | None, durable: bool
 ) -> tuple[bool, os.stat_result]:
     """(whether it wrote, the stat of the file holding `data`)."""
-    try:
-        st = path.stat()
-        if st.st_size == len(data) and path.read_bytes() == data:
-            return False, st
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    return True, write_atomic(path, data, scratch, durable)
+    return _put(os.fspath(path.parent), path.name, data, scratch, durable)
+
+
+def _put(
+    target: str, name: str, data: bytes, scratch: Path | None, durable: bool
+) -> tuple[bool, os.stat_result]:
+    """`_write_if_changed` of the file `name` in the folder `target`: a folder made just
+    now holds no file to compare with (a cold build's pages)."""
+    path = f"{target}/{name}"
+    if not _made_folder(target):
+        try:
+            st = os.stat(path)
+            if st.st_size == len(data) and _read(path) == data:
+                return False, st
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    return True, _write_atomic(path, target, name, data, scratch, durable)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def put_file(root: Path, name: str, data: bytes, scratch: Path) -> tuple[bool, os.stat_result]:
@@ -238,7 +276,8 @@ def put_file(root: Path, name: str, data: bytes, scratch: Path) -> tuple[bool, o
     The name must be on the writer's record first (`OutputWriter.record`), and the
     result handed back to it (`OutputWriter.took`) for its manifest. (whether it wrote,
     the stat of the file holding `data`)."""
-    return _write_if_changed(root / name, data, scratch, durable=False)
+    folder, _, base = f"{root}/{name}".rpartition("/")
+    return _put(folder, base, data, scratch, durable=False)
 
 
 def sync_filesystem(folder: Path) -> None:
@@ -482,7 +521,8 @@ class OutputWriter:
             return
         if name not in self._listed:
             self._record([name])
-        wrote, st = _write_if_changed(self.root / name, data, self.scratch, durable=False)
+        folder, _, base = f"{self._root}/{name}".rpartition("/")
+        wrote, st = _put(folder, base, data, self.scratch, durable=False)
         if wrote:
             self.written.append(name)
         else:

@@ -407,6 +407,7 @@ def small_archive_pages(monkeypatch, size: int) -> int:
             functions = [value] + [v for o in owners for v in vars(o).values()]
             for function in functions:
                 function = getattr(function, "__func__", function)  # classmethods
+                function = getattr(function, "__wrapped__", function)  # decorated: `build`
                 if not isinstance(function, FunctionType) or function.__module__ != name:
                     continue
                 for attribute, new in _with_page_size(function, size).items():

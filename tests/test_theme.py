@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +66,28 @@ def test_an_override_of_post_html_is_used_and_its_removal_falls_back(built):
 
     built.override("post.html").unlink()
     assert built.page() == packaged
+
+
+def test_a_build_looks_at_its_templates_once_and_what_follows_sees_an_edit(built):
+    """Within a build (`checked_once`) a template found up to date is not looked at again
+    before each page; after it, and in any other thread meanwhile, an edit is seen."""
+    from postroom.feeds.pages import render_post_page
+    from postroom.feeds.theme import checked_once
+
+    seen_elsewhere: list[bytes] = []
+    with checked_once():
+        packaged = render_post_page(built.site, built.post)
+        render_post_page(built.site, built.post)  # found up to date: not looked at again
+        write(built.override("post.html"), OWN_POST)
+        assert render_post_page(built.site, built.post) == packaged  # the build's version
+        other = threading.Thread(
+            target=lambda: seen_elsewhere.append(render_post_page(built.site, built.post))
+        )
+        other.start()
+        other.join()
+    assert b"own-theme" not in packaged
+    assert b"own-theme" in seen_elsewhere[0]  # the web app's thread looks each time
+    assert b"own-theme" in render_post_page(built.site, built.post)  # the next build
 
 
 def test_an_override_outside_the_folder_is_never_read(built, tmp_path, caplog):

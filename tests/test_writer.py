@@ -9,6 +9,7 @@ import pytest
 from postroom.feeds.writer import (
     MANIFEST,
     OutputWriter,
+    put_file,
     read_manifest,
     write_atomic,
     write_if_changed,
@@ -28,6 +29,36 @@ def test_an_atomic_write_leaves_the_file_readable_and_no_temp_files(tmp_path):
     assert path.read_bytes() == b"<feed>new</feed>"
     assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: the server reads it
     assert files_under(tmp_path) == ["deep/er/atom.xml"]
+
+
+def test_a_file_is_readable_by_all_whatever_the_umask(tmp_path):
+    """Files are made 0644 and chmod-ed only when the umask took bits away."""
+    before = os.umask(0o077)
+    try:
+        st = write_atomic(tmp_path / "strict/atom.xml", b"<feed/>")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "strict/atom.xml").stat().st_mode & 0o777 == 0o644
+    assert st.st_mode & 0o777 == 0o644  # the stat handed back is the file's as it stays
+
+
+def test_a_page_in_a_folder_made_just_now_is_written_and_one_met_again_is_compared(tmp_path):
+    """A cold build's page goes into a folder its writer has just made: nothing to compare
+    with. A folder that was there already is looked in: same bytes, file left alone."""
+    root, scratch = tmp_path / "public", tmp_path / "scratch"
+    wrote, st = put_file(root, "posts/a/index.html", b"<p>a</p>", scratch)
+    assert wrote and (root / "posts/a/index.html").read_bytes() == b"<p>a</p>"
+    assert (st.st_size, st.st_mtime_ns) == (8, os.stat(root / "posts/a/index.html").st_mtime_ns)
+    os.utime(root / "posts/a/index.html", (OLD, OLD))
+    assert put_file(root, "posts/a/index.html", b"<p>a</p>", scratch)[0] is False
+    assert (root / "posts/a/index.html").stat().st_mtime == OLD
+    (root / "posts/b").mkdir()  # made by someone else: this writer has not seen it
+    (root / "posts/b/index.html").write_bytes(b"<p>b</p>")
+    os.utime(root / "posts/b/index.html", (OLD, OLD))
+    assert put_file(root, "posts/b/index.html", b"<p>b</p>", scratch)[0] is False
+    assert put_file(root, "posts/b/index.html", b"<p>B</p>", scratch)[0] is True
+    assert (root / "posts/b/index.html").read_bytes() == b"<p>B</p>"
+    assert not list(scratch.iterdir())  # every temp file renamed into place
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
