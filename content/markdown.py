@@ -274,9 +274,10 @@ class Markdown:
         """The port's HTML of a text whose last line has no newline (a body from
         front_matter never has one) as markdown-it-py writes it: where that line ends a
         raw HTML block, markdown-it-py passes it on without a newline, the port with
-        one, and clean_html then moves the newline inside an element left open. The
-        port ends raw HTML with a newline always: a tight list item's text that ends
-        without one is inline text, which the two read alike with or without it."""
+        one, and clean_html then moves the newline inside an element left open. Anything
+        else (a list's last item among them: the port reads raw HTML and quotes inside
+        list items unlike markdown-it-py, which a newline at the end does not show) goes
+        to markdown-it-py."""
         end = len(html)  # what lists and quotes hold ends where their closing tags begin
         while closer := next((c for c in _CLOSERS if html.endswith(c, 0, end)), None):
             end -= len(closer)
@@ -288,8 +289,6 @@ class Markdown:
             return html
         if last.strip() and inner.endswith(last + "\n"):
             return inner[:-1] + html[len(inner) :]
-        if not inner.endswith("\n") and html.startswith("</li>\n", len(inner)):
-            return html  # a tight list item's inline text, not raw HTML: nothing to move
         return self.python().render(text)
 
     def heading(self, text: str) -> str | None:

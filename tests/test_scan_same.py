@@ -381,9 +381,10 @@ def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch)
     assert fast > len(texts) / 3
 
 
-def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(monkeypatch):
-    """A body from front matter ends without a newline; the port's HTML of one whose
-    last line is a tight list item's text is kept (markdown-it-py was asked before)."""
+def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it():
+    """A body from front matter ends without a newline; one ending in a list item goes to
+    markdown-it-py: the port reads raw HTML and quotes inside list items its own way,
+    which keeping its HTML for such an ending let through (the review's cases below)."""
     from test_markdown_rs import differences
 
     rng = random.Random(14)
@@ -397,18 +398,9 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it(mo
         lines = [rng.choice(["- ", "* ", "1. ", "  - ", "> - "]) + rng.choice(items) for _ in "ab"]
         texts.append(rng.choice(["", "Para.\n\n"]) + "\n".join(lines) + rng.choice(["", " "]))
     bench = [body.rstrip("\n") for body in bench_bodies(60)]
+    texts += ["- a\n  <div>x</div>\n- b", "- one\n  <pre>\n- two", "- a\n  <details>\n- b"]
+    texts += ["- a\n  <!-- c -->\n- b", "- a\n  <table>\n- b", "- > x\n  -\n  - b"]
     assert differences(texts + bench) == []
-    listed = [body for body in bench if body.rsplit("\n", 1)[-1].startswith("- ")]
-    assert listed
-    listed += ["Para.\n\n- a *b*\n- c d.", "1. x\n2. y z", "* a\n  * b c", "- a\n- b &amp; c"]
-    listed += ["- a\n- b *c* d.", "- [l](https://e.org/) x", "- x\n  - **y** `z`"]
-
-    def asked(*args):
-        raise AssertionError("markdown-it-py asked")
-
-    monkeypatch.setattr(markdown._markdown, "python", asked)
-    for body in listed:
-        markdown._markdown.render(body)
 
 
 def test_the_sanitizers_made_once_answer_alike_from_other_threads():
