@@ -406,12 +406,19 @@ _DEEP = re.compile(
     r"|^(?: {4}| {0,3}\t){3,}+[ \t]*+(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)",
     re.MULTILINE,
 )
+# an empty list item (a marker alone on its line): after a quote in an item the port
+# takes it for the quote's lazy text ("- > x\n  -\n  - b")
+_EMPTY_ITEM = re.compile(r"^[ \t]*+(?:>[ \t]*+)*+(?:[*+-]|\d{1,9}[.)])[ \t]*+$", re.MULTILINE)
+# an indented line that starts raw HTML (a list item's continuation, in a quote or
+# not): the port keeps the newline before an HTML block that interrupts an item's text,
+# markdown-it-py drops it ("- a\n  <div>x</div>")
+_INDENTED_HTML = re.compile(r"^(?:[ \t]*+>)*+[ \t]++<[A-Za-z/?!]", re.MULTILINE)
 # where the port takes time in the square of the count (a 5 KB post has a few dozen):
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
 # the four above in one scan, from each line's start
 _SHAPES = [
     alternative.removeprefix("^")
-    for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE)
+    for shape in (_DEEP, _PIPE_OVER_DASHES, _LONE_ALIGNMENT, _AFTER_QUOTE, _EMPTY_ITEM)
     for alternative in shape.pattern.split("|^")
 ]
 _LINE_SHAPES = re.compile("\n(?:" + "|".join(_SHAPES) + ")", re.MULTILINE)
@@ -439,6 +446,8 @@ def _python_only(text: str) -> bool:
         return True
     shapes = _LINE_SHAPES if "|" in text else _LINE_SHAPES_NO_PIPE
     if shapes.search("\n" + text):  # a newline first: a literal the scan jumps to
+        return True
+    if "<" in text and _INDENTED_HTML.search(text):
         return True
     if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
         return True

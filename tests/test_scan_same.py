@@ -400,6 +400,8 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it():
     bench = [body.rstrip("\n") for body in bench_bodies(60)]
     texts += ["- a\n  <div>x</div>\n- b", "- one\n  <pre>\n- two", "- a\n  <details>\n- b"]
     texts += ["- a\n  <!-- c -->\n- b", "- a\n  <table>\n- b", "- > x\n  -\n  - b"]
+    texts += ["- a\n  <div>x</div>", "1. a\n   <div>x</div>\n2. b", "> - a\n>   <div>x</div>"]
+    texts += [text + "\n" for text in texts[-9:]]  # the port reads them its way either way
     assert differences(texts + bench) == []
 
 
