@@ -409,10 +409,16 @@ _DEEP = re.compile(
 # an empty list item (a marker alone on its line): after a quote in an item the port
 # takes it for the quote's lazy text ("- > x\n  -\n  - b")
 _EMPTY_ITEM = re.compile(r"^[ \t]*+(?:>[ \t]*+)*+(?:[*+-]|\d{1,9}[.)])[ \t]*+$", re.MULTILINE)
-# an indented line that starts raw HTML (a list item's continuation, in a quote or
-# not): the port keeps the newline before an HTML block that interrupts an item's text,
-# markdown-it-py drops it ("- a\n  <div>x</div>")
-_INDENTED_HTML = re.compile(r"^(?:[ \t]*+>)*+[ \t]++<[A-Za-z/?!]", re.MULTILINE)
+# an indented line that starts raw HTML or a backtick fence (a list item's continuation,
+# in a quote or not): the port keeps the newline before such a block when it interrupts
+# a tight item's text, markdown-it-py drops it ("- a\n  <div>x</div>", "- a\n  ```")
+_INDENTED_BLOCK = re.compile(r"^(?:[ \t]*+>)*+[ \t]++(?:<[A-Za-z/?!]|```)", re.MULTILINE)
+# a container's line starting a raw HTML block that only its closing tag ends: inside a
+# list item the port ends it at a blank line ("2) <pre>\n\n    - x")
+_CONTAINED_RAW = re.compile(
+    r"^[ \t]*+(?:(?:>|[*+-]|\d{1,9}[.)])[ \t]*+)++<(?:pre|script|style|textarea)\b",
+    re.MULTILINE | re.IGNORECASE,
+)
 # where the port takes time in the square of the count (a 5 KB post has a few dozen):
 # 8,000 nested emphasis pairs took it 2.7 s, 8,000 link definitions 6.2 s
 # the four above in one scan, from each line's start
@@ -447,7 +453,9 @@ def _python_only(text: str) -> bool:
     shapes = _LINE_SHAPES if "|" in text else _LINE_SHAPES_NO_PIPE
     if shapes.search("\n" + text):  # a newline first: a literal the scan jumps to
         return True
-    if "<" in text and _INDENTED_HTML.search(text):
+    if ("<" in text or "```" in text) and _INDENTED_BLOCK.search(text):
+        return True
+    if "<" in text and _CONTAINED_RAW.search(text):
         return True
     if "~~~" in text:  # a run of three or more tildes: strikethrough parts there
         return True

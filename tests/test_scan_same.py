@@ -401,7 +401,8 @@ def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it():
     texts += ["- a\n  <div>x</div>\n- b", "- one\n  <pre>\n- two", "- a\n  <details>\n- b"]
     texts += ["- a\n  <!-- c -->\n- b", "- a\n  <table>\n- b", "- > x\n  -\n  - b"]
     texts += ["- a\n  <div>x</div>", "1. a\n   <div>x</div>\n2. b", "> - a\n>   <div>x</div>"]
-    texts += [text + "\n" for text in texts[-9:]]  # the port reads them its way either way
+    texts += ["- a\n  ```", "> - a\n>   ```", "- a\n\t```", "- x\n2) <pre>\n\n    - y\n  - z"]
+    texts += [text + "\n" for text in texts[-13:]]  # the port reads them its way either way
     assert differences(texts + bench) == []
 
 
