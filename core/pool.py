@@ -62,6 +62,23 @@ def preload_in_workers(module: str) -> None:
     _PRELOAD[module] = None
 
 
+def start_forkserver_early(preload: Iterable[str]) -> None:
+    """Start the forkserver now, importing `preload` and whatever is already named to
+    `preload_in_workers`, for a command about to need a pool (a cold `run --once`).
+    The forkserver imports its preloads (0.5 s, more under load) before it forks a
+    worker; started by the first pool, the parent would sit waiting for that at its
+    first submit. Started here, at the top of the command, it imports them on another
+    core while the parent imports its own modules and walks content/. Its preloads are
+    fixed from here on, so `preload` names every module whose tasks the command's
+    pools run (their `preload_in_workers` has not run yet). Nothing waits here: the
+    forkserver is a spawned interpreter, not yet answering."""
+    for module in preload:
+        preload_in_workers(module)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *_PRELOAD])))
+    start_forkserver_deaf_to_ctrl_c()
+
+
 def start(
     workers: int,
     preload: Iterable[str] = (),
