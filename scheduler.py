@@ -24,6 +24,8 @@ into an exit code and at most one line on stderr. The verbs' work is in service/
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import os
 import signal
@@ -49,6 +51,14 @@ if TYPE_CHECKING:
 # server, SQLAlchemy): tests/test_startup.py checks which stacks each of them loads, and
 # bench/startup.py times them. Only light modules (the standard library, core, the
 # command's own small ones) import at the top.
+
+
+# A command ends with its heap whole (a cold run's 10,000 posts, their pages, the
+# store's rows): the interpreter's last collections at exit would walk all of it, 0.3-0.5 s
+# after the work is done, for garbage that dies with the process anyway. Frozen at exit
+# (registered first: it runs after every other exit function), nothing is walked;
+# objects are still freed, and files closed, as their references go.
+atexit.register(gc.freeze)
 
 
 class Reload(Exception):
