@@ -105,7 +105,6 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
     from postroom.emails.tokens import TokenError, secret_from_env
     from postroom.service import logs
-    from postroom.service.daemon import Service
     from postroom.service.jobs import Jobs, warn_before_first_publish
 
     logs.configure(args.log_format)
@@ -118,6 +117,9 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             logs.event("service", f"the digest cannot be sent: {exc}", logging.WARNING)
     send = not args.no_send
     if not args.once:
+        # the service alone: APScheduler and watchdog are not for `--once` to import
+        from postroom.service.daemon import Service
+
         service = Service(ctx, secret, poll_only=args.poll_only, send=send)
         code = service.run()
         if service.reload and code == Exit.OK:
