@@ -36,7 +36,6 @@ from postroom.feeds.credit import byline, credit_compact_html, credit_html, cred
 from postroom.feeds.showing import showing
 from postroom.feeds.syndication import post_url
 from postroom.feeds.theme import ThemeLoader, render, theme_folder
-from premailer import Premailer
 
 ADDRESS = "%%ADDRESS%%"
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
@@ -143,6 +142,10 @@ def _inline(html: str) -> str:
     # @media blocks stay in <style> (premailer keeps them); everything else is inlined.
     # No height attribute made from CSS: `height: auto` would become height="auto",
     # invalid HTML (a number only); the inlined CSS keeps the image's proportions.
+    # Imported here, at the first issue rendered: premailer (with cssutils and requests)
+    # is 0.2 s to import, and a `run --once` or a build renders no issue most times.
+    from premailer import Premailer
+
     return Premailer(
         html,
         disable_basic_attributes=["height"],

@@ -353,3 +353,92 @@ def test_the_names_kept_twice_agree():
 def version_of(site: Site) -> int:
     with closing(sqlite3.connect(site.root / "postroom.db")) as conn:
         return conn.execute("SELECT version FROM schema_version").fetchone()[0]
+
+
+# --- `run --once`: what it imports, and the forkserver started at its top on a first run ---
+
+# runs the command line as the console script does, then says whether the forkserver
+# was started, and lists every module loaded
+FORKSERVER = """
+import json, sys
+from multiprocessing import forkserver
+from postroom.core import pool
+from postroom.scheduler import main
+def running():
+    return forkserver._forkserver._forkserver_pid is not None
+first_pool = []  # whether the forkserver ran already when the first pool started
+def start(*args, _start=pool.start, **kwargs):
+    first_pool.append(running())
+    return _start(*args, **kwargs)
+pool.start = start
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as listing:
+    found = {"forkserver": running(), "early": first_pool[:1], "modules": sorted(sys.modules)}
+    json.dump(found, listing)
+sys.exit(code)
+"""
+
+
+def once(site: Path) -> dict:
+    """`postroom --site SITE run --once --no-send` in a new interpreter, on SQLite."""
+    listing = site.parent / "once.json"
+    done = subprocess.run(
+        [sys.executable, "-c", FORKSERVER, str(listing), "--site", str(site), "run", "--once",
+         "--no-send"],
+        env={**postroom_env(), DATABASE_URL_ENV: ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(listing.read_text())
+
+
+def many_posts(count: int) -> dict[str, str]:
+    post = "---\ntitle: Post {n}\ndate: 2026-11-02\n---\nBody {n}.\n"
+    return {f"p{n:03}.md": post.format(n=n) for n in range(count)}
+
+
+def test_a_first_run_starts_the_forkserver_a_warm_one_does_not_and_neither_imports_the_service(
+    tmp_path,
+):
+    site = make_site(tmp_path / "site", many_posts(scheduler.COLD_SCAN_FROM))
+    first = once(site.root)
+    assert first["early"] == [True]  # running before the scan's pool asked for it
+    again = once(site.root)  # nothing to do: no pool, and no forkserver started for one
+    assert not again["forkserver"] and again["early"] == []
+    for run in (first, again):  # the service's stack and premailer are not --once's
+        loaded = set(run["modules"])
+        assert not loaded & {"premailer", "apscheduler", "watchdog", "postroom.service.daemon"}
+
+
+def test_a_first_run_is_told_from_the_others(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    enough = scheduler.COLD_SCAN_FROM
+    cold = make_site(tmp_path / "cold", {f"a/b/{n}.md": "x" for n in range(enough)})
+    assert scheduler._cold_start(cold)  # no store yet, enough files: workers will start
+    few = make_site(tmp_path / "few", {f"{n}.md": "x" for n in range(enough - 1)})
+    assert not scheduler._cold_start(few)  # the scan reads these itself
+    warm = make_site(tmp_path / "warm", many_posts(enough))
+    with kept_logging():
+        assert scheduler.main(["--site", str(warm.root), "run", "--once", "--no-send"]) == 0
+    assert not scheduler._cold_start(warm)  # posts stored: not a first run
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://nowhere.invalid/db")
+    elsewhere = make_site(tmp_path / "pg", {f"{n}.md": "x" for n in range(enough)})
+    assert not scheduler._cold_start(elsewhere)  # not guessed without the store's word
+
+
+def test_the_forkserver_started_early_preloads_what_the_pools_would():
+    """Its preloads are fixed when it starts: every module a cold run's pools preload
+    (checked in a new interpreter, as the command imports them)."""
+    code = (
+        "import json\n"
+        "from postroom.core import pool\n"
+        "from postroom.content import handback, intake\n"
+        "import postroom.feeds.parallel\n"
+        "print(json.dumps([[handback.__name__, *pool._PRELOAD], intake._PARALLEL_FROM]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    preloads, parallel_from = json.loads(done.stdout)
+    assert set(preloads) <= set(scheduler.POOL_PRELOADS)
+    assert parallel_from == scheduler.COLD_SCAN_FROM
