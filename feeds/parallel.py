@@ -5,7 +5,10 @@ every archive page of the site's feeds: at 10,000 posts that is most of its time
 one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
-out). Archive pages come back as bytes, in order, and the parent writes them. Post
+out). Archive pages come back as bytes, in order, and the parent writes them; in a
+cold build they are queued on the same workers right behind the post pages (`behind`),
+so the workers go from one to the other without a pause and the parent, once it has
+written what links to the post pages, finds most of them done. Post
 pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
 the parent was what the build waited for) are written by the worker that renders
 them, as the parent would (`writer.put_file`: bytes compared, temp file in the
