@@ -20,7 +20,7 @@ from postroom.feeds import keys, parallel, showing, syndication, theme
 from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
-from postroom.feeds.history import ARCHIVE_PAGE_SIZE, write_history
+from postroom.feeds.history import ARCHIVE_PAGE_SIZE, History, plan_history, write_history
 from postroom.feeds.keys import digest, page_key, post_key, site_key
 from postroom.feeds.pages import (
     by_date,
@@ -139,11 +139,19 @@ def build(
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     workers = _write_post_pages(site, heads, base, out, catalogue, progress, carry)
+    history: History | None = None
     try:
         keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
         if workers is not None:  # they write post pages while this process renders more
             out.hold(workers.finish)
         sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
+        # the site feed's archive pages (RFC 5005) planned now, and those to render queued
+        # on the workers right behind the post pages: they render them while this process
+        # writes the pages below, and neither waits for the other between the two
+        behind = workers.sent if workers is not None else None
+        history = plan_history(
+            site, sets[0], ordered, out, base, loader, page_size, carry.pages, behind
+        )
         out.put(XSL_NAME, stylesheet())  # before the feeds that name it
         archive, refused = render_archive(site, issues, since)
         for name, data in archive:
@@ -156,11 +164,11 @@ def build(
     except BaseException:
         if workers is not None:
             workers.close()  # stopped at once: an error, Ctrl-C, SIGTERM
+        if history is not None and history.made is not None:
+            history.made.close()  # the archive pages queued behind
         raise
-    # the site feed's archive pages (RFC 5005) before the feeds that link to them
-    sets[0] = write_history(
-        site, sets[0], ordered, vetting, out, base, loader, page_size, carry.pages
-    )
+    # the archive pages (after the post pages they link to) before the feeds linking to them
+    sets[0] = write_history(site, history, vetting, out, loader)
     for feed in sets:
         _write_feeds(site, feed, base, out, loader)
     out.put(*render_feeds_index(site, found))
@@ -178,7 +186,7 @@ def build(
         outputs=out.produced,
     )
     if cache is None or cache.changed is None:  # every head read: a build of the whole site
-        del heads, ordered, dated, found, sets, loader, vetting, out, carry
+        del heads, ordered, dated, found, sets, loader, vetting, out, carry, history
         give_back()
     return report
 
@@ -281,7 +289,9 @@ def _write_post_pages(
         showing.forget()
 
     # on every core, each worker writing the pages it renders; the parent keeps the record
-    if (sent := parallel.write_post_pages(site, catalogue, ids, out, names)) is not None:
+    overlap = len(ids) <= _OVERLAP_MOST  # the rest of the build goes on while they write
+    sent = parallel.write_post_pages(site, catalogue, ids, out, names, shared=overlap)
+    if sent is not None:
 
         def taken() -> None:
             for pages in sent:
@@ -295,10 +305,10 @@ def _write_post_pages(
                     counted(head.id, name, same)
             gone()
 
-        if len(ids) > _OVERLAP_MOST:  # their records freed before the rest is rendered
+        if not overlap:  # their records freed before the rest is rendered
             taken()
             return None
-        return _Working(taken, sent.close)
+        return _Working(taken, sent.close, sent)
     for start in range(0, len(ids), _PAGE_BATCH):
         showing.forget()  # the last batch's views hold their posts: a batch is all we hold
         for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
@@ -313,10 +323,12 @@ def _write_post_pages(
 @dataclass(frozen=True)
 class _Working:
     """Post pages that workers are writing: `finish` waits for them and records them
-    (`OutputWriter.took`), `close` stops the workers."""
+    (`OutputWriter.took`), `close` stops the workers (and what is queued behind)."""
 
     finish: Callable[[], None]
     close: Callable[[], None]
+    #: the workers, for the archive pages to be queued behind the post pages
+    sent: parallel.Sent | None = None
 
 
 def _write_feeds(site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, newest_first
@@ -120,24 +120,42 @@ def page_name(feed: FeedSet, stem: str, number: int) -> str:
     return f"{feed.folder}{archive_name(stem, number)}"
 
 
-def write_history(
+@dataclass(frozen=True)
+class History:
+    """The archive pages of a feed, planned (`plan_history`): which to keep, which to
+    render, and those sent to workers already (`made`), for `write_history` to write."""
+
+    feed: FeedSet  # the feed with its archive count, for its `prev-archive` link
+    shell: FeedSet  # the feed with no posts, as each page is rendered from
+    #: (number, posts, last, key, names, kept) of each page, in order
+    plan: tuple[tuple, ...]
+    vetted_before: frozenset[str]
+    #: the stale pages' bytes from workers, in order (None: rendered here), or None
+    made: parallel.Pages | None
+
+
+def plan_history(
     site: Site,
     feed: FeedSet,
     ordered: Sequence[PostHead],
-    vetting: Vetting,
     out: OutputWriter,
     base: str,
     loader: Loader,
     page_size: int = ARCHIVE_PAGE_SIZE,
     carry: Carry | None = None,
-) -> FeedSet:
-    """Write the archive pages of `feed` (the window over `ordered`, every post the build
-    admitted, newest pick-up first) and return the feed with their count, for its
-    `prev-archive` link. A page whose posts, place and neighbours are as when it was
+    behind: parallel.Sent | None = None,
+) -> History:
+    """The archive pages of `feed` (the window over `ordered`, every post the build
+    admitted, newest pick-up first): each page's key, whether it is kept, and the stale
+    ones sent to workers. A page whose posts, place and neighbours are as when it was
     written is kept (`writer.OutputWriter.fresh`): a new post changes the newest page
     only. `page_size` is for tests (small pages); sites always have `ARCHIVE_PAGE_SIZE`.
     `carry` (a service's cache): a page whose posts, place and neighbours are those the
-    last build made it of is carried over without its key worked out or its file looked at."""
+    last build made it of is carried over without its key worked out or its file looked
+    at. `behind`: the workers writing this build's post pages; the stale archive pages
+    are queued on them right behind the post pages (`parallel.archive_pages`), so no
+    worker waits between the two and the pages are mostly done when the parent, its
+    other pages written, comes to write them. Nothing is written here."""
     places = archived(ordered[::-1], feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts
@@ -148,7 +166,6 @@ def write_history(
     # clean build, whatever a feed's window found of it before
     listed = out.remembered.get(_VETTED)
     vetted_before = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
-    vetted: list[str] = []
     plan: list[tuple] = []  # (number, page, last, key, names, kept): each page's, in order
     for number, page in enumerate(pages, 1):
         last = number == len(pages)
@@ -165,33 +182,51 @@ def write_history(
             carry.made(what, made_of, names)
         plan.append((number, page, last, key, names, all(out.fresh(n, key) for n in names)))
     stale = [(shell, n, last, tuple(p.id for p in page)) for n, page, last, *_, k in plan if not k]
-    made = parallel.archive_pages(site, loader.catalogue, stale)  # None: too few for workers
-    for number, page, last, key, names, kept in plan:
-        if kept:  # carried over (names only), or fresh
-            if names[0] in vetted_before:
-                (vetting.carry if key is None else vetting.recall)(page)
+    # None: too few for workers
+    made = parallel.archive_pages(site, loader.catalogue, stale, behind)
+    return History(
+        replace(feed, archives=len(pages)), shell, tuple(plan), frozenset(vetted_before), made
+    )
+
+
+def write_history(
+    site: Site, history: History, vetting: Vetting, out: OutputWriter, loader: Loader
+) -> FeedSet:
+    """Write the archive pages `plan_history` planned, in order, and return the feed
+    with their count, for its `prev-archive` link."""
+    shell, made = history.shell, history.made
+    vetted: list[str] = []
+    try:
+        taken = iter(made) if made is not None else None
+        for number, page, last, key, names, kept in history.plan:
+            if kept:  # carried over (names only), or fresh
+                if names[0] in history.vetted_before:
+                    (vetting.carry if key is None else vetting.recall)(page)
+                    vetted.append(names[0])
+                if key is None:
+                    out.keep_many(names)
+                else:
+                    for name in names:
+                        out.keep(name)
+                continue
+            files, tried = None, False
+            if taken is not None:
+                files = next(taken)  # None: a page feedgen refuses, rendered here
+            if files is None:
+                posts = loader.get([post.id for post in page])
+                files, tried = _render(site, shell, posts, number, last, vetting)
+                # each post is on one page: what its entry cost to make is dropped with
+                # the page (kept, a cold build of 100,000 posts held every one's text to
+                # the end); the entries of the windows' posts, vetted before, are kept
+                # for their feeds (written next). A page a worker rendered left nothing.
+                showing.forget()
+                syndication.forget(post.id for post in page)
+            for name, data in files.items():
+                out.put(name, data, key)
+            if tried:
                 vetted.append(names[0])
-            if key is None:
-                out.keep_many(names)
-            else:
-                for name in names:
-                    out.keep(name)
-            continue
-        files, tried = None, False
+    finally:  # an error, Ctrl-C: the workers stop at once; every page taken: a no-op
         if made is not None:
-            files = next(made)  # None: a page feedgen refuses, rendered here
-        if files is None:
-            posts = loader.get([post.id for post in page])
-            files, tried = _render(site, shell, posts, number, last, vetting)
-            # each post is on one page: what its entry cost to make is dropped with the
-            # page (kept, a cold build of 100,000 posts held every one's text to the
-            # end); the entries of the windows' posts, vetted before, are kept for
-            # their feeds (written next). A page a worker rendered left nothing here.
-            showing.forget()
-            syndication.forget(post.id for post in page)
-        for name, data in files.items():
-            out.put(name, data, key)
-        if tried:
-            vetted.append(names[0])
+            made.close()
     out.remember(_VETTED, vetted)
-    return replace(feed, archives=len(pages))
+    return history.feed

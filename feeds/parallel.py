@@ -5,7 +5,10 @@ every archive page of the site's feeds: at 10,000 posts that is most of its time
 one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
-out). Archive pages come back as bytes, in order, and the parent writes them. Post
+out). Archive pages come back as bytes, in order, and the parent writes them; in a
+cold build they are queued on the same workers right behind the post pages (`behind`),
+so the workers go from one to the other without a pause and the parent, once it has
+written what links to the post pages, finds most of them done. Post
 pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
 the parent was what the build waited for) are written by the worker that renders
 them, as the parent would (`writer.put_file`: bytes compared, temp file in the
@@ -25,12 +28,13 @@ counts as written). Ctrl-C and SIGTERM stop the workers at once (`core.pool`).
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import pickle
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -91,13 +95,16 @@ def write_post_pages(
     ids: Sequence[str],
     out: OutputWriter,
     names: Callable[[Sequence[str]], Iterable[str]],
+    shared: bool = False,
 ) -> Sent[tuple[str, ...], list[WrittenPage]] | None:
     """The pages of the posts `ids` (those still published), rendered and written by
     workers, every task sent now and each task's pages reported in the order of `ids`
     as the caller takes them; None when too few for workers to pay (the caller renders
     and writes them itself). `names(ids)`: the pages of those posts,
     put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
-    a page exists only once the journal names it, whoever is killed when."""
+    a page exists only once the journal names it, whoever is killed when. `shared`:
+    the same workers may be given the archive pages too (`archive_pages`), queued
+    behind these before they are taken."""
     url = _worker_url(catalogue)
     if url is None or len(ids) < POST_PAGES_FROM or pool.cores() < 2:
         return None
@@ -116,7 +123,7 @@ def write_post_pages(
     def before(ids: tuple[str, ...]) -> None:
         out.record(names(ids))
 
-    return Sent(site, url, _post_pages_task, tasks, here, (public, scratch), before)
+    return Sent(site, url, _post_pages_task, tasks, here, (public, scratch), before, shared=shared)
 
 
 class Sent(Generic[T, R]):
@@ -142,20 +149,34 @@ class Sent(Generic[T, R]):
         writes: tuple[str, str] | None = None,
         before: Callable[[T], object] | None = None,
         ahead: int | None = None,
+        shared: bool = False,
+        behind: Sent | None = None,
     ) -> None:
         """`writes`: (public/, the build's scratch) for workers that write pages;
-        `before(item)` just before an item is sent (the journal names its pages)."""
+        `before(item)` just before an item is sent (the journal names its pages).
+        `shared`: more tasks may be queued on these workers (`behind`) before these
+        are taken; `behind`: a `shared` Sent whose workers run these tasks, queued
+        behind its own, all at once: the pool is this one's from then on (it shuts it
+        down or stops it), and the first one's results are taken first."""
         self._tasks, self._here, self._before = tasks, here, before
         self._ahead = ahead or len(tasks)
         self._folder = _rendered(site)
         self._closed = False
-        self._workers = pool.start(
-            min(pool.cores(), len(tasks)),
-            preload=[__name__],
-            initializer=_open,
-            initargs=(site, url, writes),
-        )
-        self._sent = functools.partial(_to_file, task, str(self._folder))
+        self._finished = False  # every result taken
+        self._shared = shared
+        self._followed = False  # a Sent queued behind this one owns the pool
+        if behind is not None:
+            self._workers = behind._workers
+            behind._followed = True
+        else:
+            self._workers = pool.start(
+                min(pool.cores(), len(tasks)) if not shared else pool.cores(),
+                preload=[__name__],
+                initializer=_open,
+                initargs=(site, url, writes),
+            )
+        # named apart from another Sent's on the same workers (`behind`): task 0 of each
+        self._sent = functools.partial(_to_file, task, f"{self._folder}/{next(_SENDS)}-")
         self._futures: deque[Future] = deque()
         self._next = 0  # tasks[:_next] are sent
         self._refused: Exception | None = None  # a pool broken while tasks were sent
@@ -204,15 +225,31 @@ class Sent(Generic[T, R]):
                 for item in self._tasks[done:]:
                     yield self._here(item)
             else:
-                self._workers.shutdown()
+                self._finished = True
+                if not self._followed:  # else the Sent behind shuts the pool down
+                    self._workers.shutdown()
         finally:  # Ctrl-C, SIGTERM, the caller stopping early, or every result taken
             self.close()
 
+    @property
+    def open(self) -> bool:
+        """Whether tasks may still be queued behind these (`behind`): none taken yet,
+        nothing refused, the pool not stopped."""
+        return self._shared and not self._closed and self._refused is None
+
     def close(self) -> None:
+        """The workers stopped at once and the results not taken removed; once every
+        result is taken and a Sent queued behind owns the pool, nothing: its tasks run
+        on, their results beside these (the same folder)."""
         if not self._closed:
             self._closed = True
+            if self._finished and self._followed:
+                return
             pool.stop_now(self._workers)
             shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
+
+
+_SENDS = itertools.count()  # each Sent's results' names begin with its number
 
 
 def _rendered(site: Site) -> Path:
@@ -245,22 +282,40 @@ def _write_posts(
 ArchivePage = tuple[FeedSet, int, bool, tuple[str, ...]]
 
 
+#: archive pages from workers, in order, as `archive_pages` gives them: iterated once,
+#: `close`d at the end (an error, Ctrl-C: the workers stop at once)
+Pages = (
+    Sent[ArchivePage, "dict[str, bytes] | None"] | Generator["dict[str, bytes] | None", None, None]
+)
+
+
 def archive_pages(
-    site: Site, catalogue: Catalogue, pages: Sequence[ArchivePage]
-) -> Iterator[dict[str, bytes] | None] | None:
+    site: Site, catalogue: Catalogue, pages: Sequence[ArchivePage], behind: Sent | None = None
+) -> Pages | None:
     """Each archive page of `pages` in each format (`history._render`), in order, from
     workers; an item is None for a page a worker could not render whole (a post feedgen
     refuses: the parent renders it, vetting its posts as a build in one process does).
-    None when too few pages for workers to pay."""
+    None when too few pages for workers to pay.
+
+    `behind`: workers writing the build's post pages, still `open`: every page is
+    queued on them now, behind the post pages (a cold build's workers go from one to
+    the other without a pause, and the parent finds the pages done when it has written
+    the rest). They are all out at once, their results waiting in files of the
+    build's scratch (a few hundred KB a page; the post pages that can overlap are
+    bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's queue holds only
+    their ids. Else a pool of their own, started at the caller's first `next`, a few
+    pages ahead of the caller."""
     url = _worker_url(catalogue)
     if url is None or len(pages) < ARCHIVE_PAGES_FROM or pool.cores() < 2:
         return None
+    if behind is not None and behind.open:
+        return Sent(site, url, _archive_task, list(pages), lambda _page: None, behind=behind)
     return _sent_when_asked(site, url, list(pages))
 
 
 def _sent_when_asked(
     site: Site, url: str, pages: list[ArchivePage]
-) -> Iterator[dict[str, bytes] | None]:
+) -> Generator[dict[str, bytes] | None, None, None]:
     """The pages from workers started at the caller's first `next`, not before: an
     iterator never asked for its first page leaves no pool behind."""
     ahead = _AHEAD * pool.cores()
@@ -312,13 +367,13 @@ def _from_file(path: str) -> Any:
 # --- in each worker process ---
 
 
-def _to_file(task: Callable[[T], R], folder: str, numbered: tuple[int, T]) -> str:
+def _to_file(task: Callable[[T], R], prefix: str, numbered: tuple[int, T]) -> str:
     """`task`'s result, written to a file whose name goes back instead of the bytes: a
     worker killed while it sends a result of a few hundred KB leaves half a message in
     the pool's pipe, and the pool's reader waits for the rest for ever (CPython's
     ProcessPoolExecutor); a name is one write of a few bytes, whole or not at all."""
     number, item = numbered
-    path = os.path.join(folder, f"{os.getpid()}-{number}.pickle")
+    path = f"{prefix}{os.getpid()}-{number}.pickle"  # `prefix`: the folder and the Sent's
     with open(path, "wb") as file:
         pickle.dump(task(item), file, protocol=pickle.HIGHEST_PROTOCOL)
     return path

@@ -110,7 +110,7 @@ def test_workers_write_the_same_bytes_in_the_same_order(tmp_path, monkeypatch, p
     assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
     site, store = scanned_site(tmp_path / "site", 60)
     alone, spread = both_ways(site, store, monkeypatch, tmp_path)
-    assert len(pools) == 2  # post pages, then archive pages
+    assert len(pools) == 1  # post pages, and the archive pages queued behind them
     assert compare_trees(site.public_dir, tmp_path / "alone") is None
     assert spread.written == alone.written  # the same files in the same order
     assert spread.problems == alone.problems and spread.removed == alone.removed
@@ -118,7 +118,44 @@ def test_workers_write_the_same_bytes_in_the_same_order(tmp_path, monkeypatch, p
     assert sum(name.startswith("posts/") for name in spread.written) >= 60
     # and again with nothing changed: nothing is rendered, no worker started
     assert build(site, store).written == ()
-    assert len(pools) == 2
+    assert len(pools) == 1
+
+
+def test_archive_pages_are_queued_behind_the_post_pages_before_one_is_taken(
+    tmp_path, monkeypatch, pools
+):
+    """One stream of work: the archive pages go to the workers writing the post pages,
+    every one queued behind them before the parent takes its first result, so neither
+    the workers nor the parent wait between the two; the bytes are those of one process."""
+    assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
+    site, store = scanned_site(tmp_path / "site", 60)  # post pages: 2 tasks of 40 and 20
+    sent, at_first_take = [], []
+    real_start, real_take = pool.start, parallel._from_file
+
+    def start(*args, **kwargs):
+        workers = real_start(*args, **kwargs)
+        submit = workers.submit
+
+        def named(fn, *args, **kwargs):
+            sent.append(fn.args[0].__name__)  # the task `Sent` runs (`_to_file`'s first)
+            return submit(fn, *args, **kwargs)
+
+        workers.submit = named
+        return workers
+
+    def take(path):
+        if not at_first_take:
+            at_first_take.append(list(sent))
+        return real_take(path)
+
+    monkeypatch.setattr(pool, "start", start)
+    monkeypatch.setattr(parallel, "_from_file", take)
+    alone, spread = both_ways(site, store, monkeypatch, tmp_path)
+    assert at_first_take == [["_post_pages_task"] * 2 + ["_archive_task"] * 14]
+    assert sent == at_first_take[0]  # nothing sent later, no second pool
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written and spread.problems == alone.problems
+    assert not multiprocessing.active_children()
 
 
 def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, pools):
@@ -134,7 +171,7 @@ def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, p
         blank = replace(oldest, title="\x01 \x0b ")
         session.save_posts([PostWrite(blank, "blank", "blank", exists=True)])
     alone, spread = both_ways(site, store, monkeypatch, tmp_path)
-    assert len(pools) == 2
+    assert len(pools) == 1  # post pages, archive pages behind them
     [refused] = [p for p in alone.problems if "left out of the feeds" in p.reason]
     assert refused.file == oldest.files[0]
     assert b"Post number" in (site.public_dir / "archive/atom-1.xml").read_bytes()
