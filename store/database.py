@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -558,18 +558,23 @@ class IntakeSession:
         _insert_many(self.conn, versions, rows)
 
     def save_posts(self, post_writes: list[PostWrite]) -> None:
-        """New posts inserted, known ones updated."""
-        _save_rows(
-            self.conn,
-            posts,
-            "id",
-            [(_post_row(w) | {"id": w.post.id}, w.exists) for w in post_writes],
-        )
+        """New posts inserted (numbered as they are: `changes.numbered`), known ones
+        updated."""
+        rows = [(_post_row(w) | {"id": w.post.id}, w.exists) for w in post_writes]
+        _save_rows(self.conn, posts, "id", rows, number=changes.numbered)
 
 
-def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, bool]]) -> None:
-    """Insert the new rows and update the known ones (matched on `key`), one batch each."""
-    _insert_many(conn, table, [row for row, known in rows if not known])
+def _save_rows(
+    conn: Connection,
+    table: Table,
+    key: str,
+    rows: list[tuple[dict, bool]],
+    number: Callable[[Connection, list[dict]], list[dict]] | None = None,
+) -> None:
+    """Insert the new rows (through `number` first, if given) and update the known ones
+    (matched on `key`), one batch each."""
+    new = [row for row, known in rows if not known]
+    _insert_many(conn, table, number(conn, new) if number else new)
     known = [{f"b_{k}" if k == key else k: v for k, v in row.items()} for row, old in rows if old]
     if known:
         columns = {k: bindparam(k) for k in known[0] if k != f"b_{key}"}
@@ -579,20 +584,23 @@ def _save_rows(conn: Connection, table: Table, key: str, rows: list[tuple[dict, 
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """`conn.execute(insert(table), rows)` (dicts with the same keys): on SQLite, one
-    executemany of the statement SQLAlchemy compiles, compiled once per table and
-    columns, the values handed to the driver in its order, without SQLAlchemy's work
-    on each row (a cold scan of 10,000 posts inserts 30,000 rows: a tenth of the scan
-    parent's time went there). Only for values the driver takes as they are (strings,
-    numbers, booleans, None: what intake's rows hold); a column left out takes its
-    default, as with SQLAlchemy's insert. Other databases take SQLAlchemy's way (on
-    PostgreSQL its "insertmanyvalues" batches, which a plain executemany would lose)."""
+    """`conn.execute(insert(table), rows)` (dicts with the same keys): on SQLite, the
+    statement SQLAlchemy compiles (compiled once per table and columns) made to take up
+    to `_ROWS_PER_INSERT` rows in one VALUES list, the values handed to the driver in its
+    order, without SQLAlchemy's work on each row (a cold scan of 10,000 posts inserts
+    30,000 rows: a tenth of the scan parent's time went there). Many rows a statement,
+    not one (an executemany): a table with triggers (posts, versions: `store.changes`)
+    costs SQLite a statement journal for each statement, which was a third of the time
+    of these inserts. Only for values the driver takes as they are (strings, numbers,
+    booleans, None: what intake's rows hold); a column left out takes its default, as
+    with SQLAlchemy's insert. Other databases take SQLAlchemy's way (on PostgreSQL its
+    "insertmanyvalues" batches, which a plain executemany would lose)."""
     if not rows:
         return
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), rows)
         return
-    sql, order, defaults = _insert_sql(conn.dialect, table, tuple(rows[0]))
+    head, one, order, defaults = _insert_sql(conn.dialect, table, tuple(rows[0]))
     take = itemgetter(*order)
     if len(order) == 1:
         values = [(take(defaults | row if defaults else row),) for row in rows]
@@ -600,19 +608,30 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
         values = [take(defaults | row) for row in rows]
     else:
         values = [take(row) for row in rows]
-    conn.exec_driver_sql(sql, values)
+    # the most parameters one statement may take (32766 by default since SQLite 3.32)
+    driver = conn.connection.dbapi_connection
+    limit = driver.getlimit(conn.dialect.dbapi.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(_ROWS_PER_INSERT, limit // len(order)))
+    for start in range(0, len(values), per):
+        group = values[start : start + per]
+        flat = [value for row in group for value in row]
+        conn.exec_driver_sql(f"{head} VALUES {', '.join([one] * len(group))}", tuple(flat))
 
+
+#: rows in one INSERT on SQLite (`_insert_many`): past a few hundred, nothing is gained
+_ROWS_PER_INSERT = 250
 
 #: (dialect's kind, table, columns) -> `_insert_sql`'s answer; a Store's dialect is not
 #: the key, so that the stores a process opens and closes are not kept alive by it
-_INSERTS: dict[tuple, tuple[str, tuple[str, ...], dict]] = {}
+_INSERTS: dict[tuple, tuple[str, str, tuple[str, ...], dict]] = {}
 
 
 def _insert_sql(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
-) -> tuple[str, tuple[str, ...], dict]:
-    """The INSERT of these columns in `dialect`'s (positional) words, its parameters'
-    order, and the values of the columns SQLAlchemy adds itself (scalar defaults)."""
+) -> tuple[str, str, tuple[str, ...], dict]:
+    """The INSERT of these columns in `dialect`'s (positional) words, as its head (up to
+    VALUES) and one row's "(?, ...)", its parameters' order, and the values of the
+    columns SQLAlchemy adds itself (scalar defaults)."""
     key = (type(dialect), dialect.paramstyle, table, columns)
     if (found := _INSERTS.get(key)) is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
@@ -624,7 +643,10 @@ def _insert_sql(
                 if default is None or not default.is_scalar:
                     raise ValueError(f"{table.name}.{name}: no value and no scalar default")
                 defaults[name] = default.arg
-        found = _INSERTS[key] = compiled.string, order, defaults
+        head, values, one = compiled.string.partition(" VALUES ")
+        if not values or one != f"({', '.join(['?'] * len(order))})":
+            raise ValueError(f"{table.name}: an INSERT this cannot repeat: {compiled.string}")
+        found = _INSERTS[key] = head, one, order, defaults
     return found
 
 

@@ -106,9 +106,13 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
     ),
     # 14: the files with problems, from a partial index (Store.problems, every scan)
     14: (("files", f"CREATE INDEX files_problems ON files (path) WHERE {HAS_PROBLEMS}"),),
+    # 15: SQLite's insert trigger leaves a row that came numbered as it is (each new post's
+    # row written once, `store.changes`): the triggers made again after these steps
 }
 #: the version that made the change triggers (`store.changes`)
 _CHANGES = 13
+#: the version that changed SQLite's triggers (`changes.reinstall`)
+_NUMBERED_INSERTS = 15
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL
 
@@ -148,6 +152,8 @@ def migrate(conn: Connection) -> int:
                 conn.execute(text(statement))
     if found < _CHANGES:
         changes.install(conn)
+    elif found < _NUMBERED_INSERTS:
+        changes.reinstall(conn)
     if found < SCHEMA_VERSION:
         conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
     return found

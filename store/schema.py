@@ -3,7 +3,7 @@ sorts correctly and reads the same on SQLite and PostgreSQL."""
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 
-SCHEMA_VERSION = 14  # store.migrations takes an older database here
+SCHEMA_VERSION = 15  # store.migrations takes an older database here
 
 metadata = MetaData()
 

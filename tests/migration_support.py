@@ -61,6 +61,15 @@ UNDO: dict[int, tuple[str, ...] | dict[str, tuple[str, ...]]] = {
         ),
     },
     14: ("DROP INDEX files_problems",),  # the files with problems
+    15: {  # SQLite's insert trigger, which renumbered every new row (PostgreSQL: as it was)
+        "sqlite": (
+            "DROP TRIGGER posts_changed_insert",
+            "CREATE TRIGGER posts_changed_insert AFTER INSERT ON posts BEGIN"
+            " UPDATE posts SET changed = (SELECT MAX(changed) FROM posts) + 1"
+            " WHERE id = NEW.id; END",
+        ),
+        "postgresql": (),
+    },
 }
 
 
@@ -75,10 +84,11 @@ def _statements(step: int) -> tuple[str, ...]:
 
 def undo_after(version: int, dropped: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The statements that take a current database back to `version`'s columns, leaving
-    out those on tables the test `dropped` itself."""
+    out those on tables the test `dropped` itself: the last step undone first (15 puts
+    back a trigger that 13 drops)."""
     return tuple(
         statement
-        for step in sorted(UNDO)
+        for step in sorted(UNDO, reverse=True)
         if step > version
         for statement in _statements(step)
         if not any(f" {table} " in f"{statement} " for table in dropped)
