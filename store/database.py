@@ -619,7 +619,7 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
 
 
 #: rows in one INSERT on SQLite (`_insert_many`): past a few hundred, nothing is gained
-_ROWS_PER_INSERT = 250
+_ROWS_PER_INSERT = 100
 
 #: (dialect's kind, table, columns) -> `_insert_sql`'s answer; a Store's dialect is not
 #: the key, so that the stores a process opens and closes are not kept alive by it
