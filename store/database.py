@@ -591,7 +591,7 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
     30,000 rows: a tenth of the scan parent's time went there). Many rows a statement,
     not one (an executemany): a table with triggers (posts, versions: `store.changes`)
     costs SQLite a statement journal and more for each statement (10,000 posts' rows:
-    0.43 CPU-s a row a statement, 0.26 a hundred a statement, 0.19 with no trigger at
+    0.39 CPU-s one row a statement, 0.26 a hundred a statement, 0.19 with no trigger at
     all). Only for values the driver takes as they are (strings, numbers,
     booleans, None: what intake's rows hold); a column left out takes its default, as
     with SQLAlchemy's insert. Other databases take SQLAlchemy's way (on PostgreSQL its
