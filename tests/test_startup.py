@@ -10,6 +10,7 @@ on both passes).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import DATABASE_URL_ENV, Site
 from postroom.core.process import this_process
 from postroom.emails.tokens import SECRET_ENV
+from postroom.service import jobs
 from postroom.service.daemon import Service
 from postroom.service.status import (
     SERVICE_LEASE,
@@ -449,6 +451,21 @@ def test_a_run_with_a_links_file_still_fetches(tmp_path):
     with closing(sqlite3.connect(site.root / "postroom.db")) as conn:
         tried = conn.execute("SELECT url, failures FROM fetch_targets").fetchall()
     assert tried == [(f"{NOWHERE}/x", 1)]
+
+
+def test_the_service_imports_every_module_the_jobs_import_late():
+    """`run` (the service) imports them all before its job threads start
+    (`import_job_modules`): the list is every module imported in a function of
+    service.jobs, no more, no less."""
+    tree = ast.parse(Path(jobs.__file__).read_text())
+    late = {
+        node.module
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert late == set(jobs.JOB_MODULES)
 
 
 def test_a_first_run_is_told_from_the_others(tmp_path, monkeypatch):
