@@ -21,6 +21,7 @@ The daemon (service.daemon) runs them on timers; `run --once` runs each once.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -29,50 +30,66 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from postroom.content.intake import WAITING, ScanReport, ScanScope, scan
 from postroom.content.quiet import QuietPeriod
 from postroom.core.clock import Clock
 from postroom.core.config import Site, local_base_url_warning
 from postroom.core.model import Problem
-from postroom.emails.archive_pages import archived_issues
-from postroom.emails.delivery import SendReport
-from postroom.emails.issues import SlotDecision, decide_slot
-from postroom.emails.message import Envelope
-from postroom.emails.proof import (
-    NOTICED,
-    notice_message,
-    prepare_proof,
-    proof_due,
-    proof_message,
-    proofs_on,
-)
-from postroom.emails.sending import outstanding, send_unfinished
-from postroom.emails.transports import Rejected, Unreachable, transport_for
-from postroom.feeds import BuildCache, BuildReport, build
-from postroom.feeds.writer import MANIFEST, missing_outputs
-from postroom.service.bounces import read_bounces
 from postroom.service.command import Context
-from postroom.service.fetching import Fetcher
-from postroom.service.follow import Follower
-from postroom.service.heap import Heap
-from postroom.service.listed import fetch_links
 from postroom.service.logs import event, first_line
 from postroom.service.progress import Reporter
-from postroom.service.purge import purge_unconfirmed_signups
 from postroom.service.slices import SliceWalk, Walk
-from postroom.service.websub import ONCE_SECONDS, Pinger, changed_feeds
-from postroom.store import Store
 from postroom.store.activity import first, last, record
-from postroom.store.digests import (
-    all_issues,
-    any_unreleased,
-    claim_notice,
-    mark_proof_sent,
-    release,
-    release_notice,
+
+# Only what a scan needs is imported above: a cold `run --once` starts its scan's
+# workers as soon as it can, and the build's renderers (feeds: Jinja2, feedgen), the
+# digest's and the sender's modules, and the fetcher's (httpx, trafilatura: only for
+# [[follow]] and links files) would hold that up by 0.3-0.5 s. Each is imported in the
+# job that uses it, once a run (never in a loop over posts or messages);
+# tests/test_startup.py checks a `run --once` with nothing to follow never loads the
+# fetcher's. The names below are for annotations only.
+if TYPE_CHECKING:
+    from postroom.emails.delivery import SendReport
+    from postroom.emails.issues import SlotDecision
+    from postroom.emails.message import Envelope
+    from postroom.feeds import BuildCache, BuildReport
+    from postroom.service.fetching import Fetcher
+    from postroom.service.heap import Heap
+    from postroom.service.websub import Pinger
+    from postroom.store import Store
+    from postroom.store.outbox import State
+
+#: every module a job imports where it uses it (tests/test_startup.py checks the list
+#: against the imports in this module's functions)
+JOB_MODULES = (
+    "postroom.content.linkfiles",
+    "postroom.emails.archive_pages",
+    "postroom.emails.issues",
+    "postroom.emails.proof",
+    "postroom.emails.sending",
+    "postroom.emails.transports",
+    "postroom.feeds",
+    "postroom.feeds.writer",
+    "postroom.service.bounces",
+    "postroom.service.fetching",
+    "postroom.service.follow",
+    "postroom.service.listed",
+    "postroom.service.purge",
+    "postroom.service.websub",
+    "postroom.store.digests",
+    "postroom.store.fetched",
 )
-from postroom.store.outbox import State
+
+
+def import_job_modules() -> None:
+    """The service's, before its job threads start: every module of `JOB_MODULES`
+    imported now, in one thread, as when they were imported at the top. A process that
+    runs for weeks does not count 0.5 s at its start, and no two jobs then import the
+    same modules at once from their own threads (the scan's build, the digest's)."""
+    for module in JOB_MODULES:
+        importlib.import_module(module)
 
 
 def _wait_said() -> None:
@@ -92,6 +109,10 @@ def publish(
     digest issue, then release the issues for sending (their pages now exist); recorded
     for `postroom status`. Incremental (`feeds.build`): only what changed is rendered;
     with a `cache` (the service's), only what changed is read."""
+    from postroom.emails.archive_pages import archived_issues  # lazy: see the imports
+    from postroom.feeds import build
+    from postroom.store.digests import all_issues, release
+
     made = all_issues(store)
     posts = store.posts_by_id(post_id for issue in made for post_id in issue.post_ids)
     # a page follows the republishing rules as they are now: made again from the posts
@@ -176,6 +197,8 @@ def send_logged(
 ) -> list[SendReport]:
     """Send whatever any released issue owes now, with progress and a summary in the log
     (the service's digest job and every `postroom worker`); a pause said once (`pauses`)."""
+    from postroom.emails.sending import send_unfinished  # lazy: see the imports
+
     progress = _Progress()
     reports = send_unfinished(
         site,
@@ -216,6 +239,8 @@ class _OutputCheck:
         self.cursor = 0
 
     def built(self, outputs: tuple[str, ...]) -> None:
+        from postroom.feeds.writer import MANIFEST  # lazy: see the imports
+
         self.outputs, self.cursor = outputs, 0
         self.always_checked = (MANIFEST, *(name for name in outputs if "/" not in name))
 
@@ -223,6 +248,8 @@ class _OutputCheck:
         """Outputs found gone (none before a first build)."""
         if not self.outputs:
             return []
+        from postroom.feeds.writer import missing_outputs  # lazy: see the imports
+
         gone = missing_outputs(self.root, self.always_checked)
         if not gone:
             end = self.cursor + _CHECK_SLICE
@@ -257,7 +284,7 @@ class Jobs:
         self.stop = stop or threading.Event()
         self.quiet = quiet
         self._heap = heap
-        self._built = BuildCache()  # what the last build read: the next reads what changed
+        self._cache: BuildCache | None = None  # `_built`, made at its first use
         self._build_lock = threading.Lock()
         # public/ may lag the store: set by every change saved (and at start), cleared only
         # by a build that succeeded, so a failed build is retried by the next job run
@@ -278,6 +305,16 @@ class Jobs:
         # a delta scan is trusted only after a full walk that left nothing unlisted
         self._delta_ok = False
         self.slices = SliceWalk(ctx.site, ctx.store)  # the safety-net walk, a slice a time
+
+    @property
+    def _built(self) -> BuildCache:
+        """What the last build read: the next reads what changed. Made when first asked
+        for (after the first scan: feeds is the build's to import, not the scan's)."""
+        if self._cache is None:
+            from postroom.feeds import BuildCache  # lazy: see the imports
+
+            self._cache = BuildCache()
+        return self._cache
 
     def scan(self, scope: ScanScope | None = None) -> ScanReport:
         """Pick up what changed in the folder; rebuild when a post did (or on a first pass).
@@ -442,15 +479,19 @@ class Jobs:
         process left owed."""
         if not self.site.config.site.websub_hub:
             return
+        from postroom.service.websub import Pinger, changed_feeds  # lazy: see the imports
+
         if self._websub is None:
             self._websub = Pinger(self.site, self.store, self.clock, self.stop)
         self._websub.owe(changed_feeds(self.site, built.written))
 
-    def settle_pings(self, budget: float = ONCE_SECONDS) -> None:
-        """`run --once`: wait up to `budget` seconds for the hub to be told; what is still
-        owed then is the next run's."""
+    def settle_pings(self, budget: float | None = None) -> None:
+        """`run --once`: wait up to `budget` seconds (None: websub.ONCE_SECONDS) for the
+        hub to be told; what is still owed then is the next run's."""
         if self._websub is not None:
-            self._websub.settle(budget)
+            from postroom.service.websub import ONCE_SECONDS  # lazy: see the imports
+
+            self._websub.settle(ONCE_SECONDS if budget is None else budget)
 
     @staticmethod
     def _note_problems(problems: Sequence[Problem], known: set[Problem]) -> set[Problem]:
@@ -473,6 +514,8 @@ class Jobs:
         return decision
 
     def _decide(self) -> SlotDecision:
+        from postroom.emails.issues import decide_slot  # lazy: see the imports
+
         decision = decide_slot(self.site, self.store, self.clock())
         slot = decision.slot.isoformat()
         if decision.issue:
@@ -519,6 +562,9 @@ class Jobs:
     def deliver(self) -> list[SendReport]:
         """Send whatever any issue owes now, beside any other senders; without a secret,
         nothing is sent (said once)."""
+        from postroom.emails.sending import outstanding  # lazy: see the imports
+        from postroom.store.digests import any_unreleased
+
         if not outstanding(self.store) or self.stop.is_set():
             return []
         if any_unreleased(self.store):  # issued elsewhere (the curator's "Send now")
@@ -533,6 +579,8 @@ class Jobs:
         """The bounces job: what came back since the last read is recorded (nothing without
         a [bounces] mailbox); not once stopping."""
         if not self.stop.is_set():
+            from postroom.service.bounces import read_bounces  # lazy: see the imports
+
             read_bounces(self.site, self.store, self.clock, self.secret)
 
     def follow(self) -> list[str]:
@@ -541,6 +589,13 @@ class Jobs:
         starts or changes, and when it mends; not at every backed-off retry."""
         if self.stop.is_set():
             return []
+        if self._fetcher is None and self._nothing_to_follow():
+            self._list_problems = self._note_problems([], self._list_problems)
+            return []
+        from postroom.service.fetching import Fetcher  # lazy: see the imports
+        from postroom.service.follow import Follower
+        from postroom.service.listed import fetch_links
+
         if self._fetcher is None:
             self._fetcher = Fetcher(self.site, self.store, self.stop)
         self._fetcher.fresh_run()
@@ -569,6 +624,21 @@ class Jobs:
         self._list_problems = self._note_problems(problems, self._list_problems)
         return written
 
+    def _nothing_to_follow(self) -> bool:
+        """No [[follow]], no links file in content/ and no fetch target left in the store
+        (a feed or link dropped since, for the fetcher to forget): what the follow job
+        would then do is nothing, and a site that follows nothing (most) need not import
+        the fetcher's stack (httpx, trafilatura) for it. Once a fetcher is made, the job
+        always goes the whole way."""
+        from postroom.content.linkfiles import find_link_files  # lazy: see the imports
+        from postroom.store.fetched import TargetKind, targets
+
+        return (
+            not self.site.config.follow
+            and not find_link_files(self.site.content_dir)
+            and not any(targets(self.store, kind) for kind in TargetKind)
+        )
+
     def _said(self, url: str, error: str, line: str) -> None:
         if error and self._said_errors.get(url) != error:
             event("follow", line, logging.WARNING, url=url)
@@ -580,6 +650,8 @@ class Jobs:
             self._said_errors.pop(url, None)
 
     def _mail(self, envelope: Envelope) -> None:
+        from postroom.emails.transports import transport_for  # lazy: see the imports
+
         connection = transport_for(self.site).connect()
         try:
             connection.send(envelope)
@@ -590,6 +662,10 @@ class Jobs:
         """The coming slot's issue is frozen and its proof has gone to the curator, once
         its proof window is open (emails.proof); a proof that could not go is tried again
         at the next run, until the slot."""
+        from postroom.emails.proof import prepare_proof, proof_due, proof_message  # lazy
+        from postroom.emails.transports import Rejected, Unreachable
+        from postroom.store.digests import mark_proof_sent
+
         now = self.clock()
         found = prepare_proof(self.site, self.store, now)
         issue = proof_due(found, now)
@@ -617,6 +693,9 @@ class Jobs:
     def notify(self, decision: SlotDecision) -> None:
         """The curator is told, once, of a slot that passed with no issue (late, empty,
         held); with proofs off, nobody is."""
+        from postroom.emails.proof import NOTICED, notice_message, proofs_on  # lazy
+        from postroom.store.digests import claim_notice, release_notice
+
         if (
             decision.outcome not in NOTICED
             or decision.noticed
@@ -646,6 +725,8 @@ class Jobs:
         service was down."""
         if self.stop.is_set():
             return 0
+        from postroom.service.purge import purge_unconfirmed_signups  # lazy: see the imports
+
         self._purged_at = time.monotonic()
         try:
             gone = purge_unconfirmed_signups(self.site, self.store, self.clock())

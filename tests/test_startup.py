@@ -10,6 +10,7 @@ on both passes).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import DATABASE_URL_ENV, Site
 from postroom.core.process import this_process
 from postroom.emails.tokens import SECRET_ENV
+from postroom.service import jobs
 from postroom.service.daemon import Service
 from postroom.service.status import (
     SERVICE_LEASE,
@@ -367,13 +369,16 @@ from postroom.scheduler import main
 def running():
     return forkserver._forkserver._forkserver_pid is not None
 first_pool = []  # whether the forkserver ran already when the first pool started
+at_pool = []  # the modules loaded then (the scan's, on a first run)
 def start(*args, _start=pool.start, **kwargs):
     first_pool.append(running())
+    at_pool.append(sorted(sys.modules))
     return _start(*args, **kwargs)
 pool.start = start
 code = main(sys.argv[2:])
 with open(sys.argv[1], "w") as listing:
-    found = {"forkserver": running(), "early": first_pool[:1], "modules": sorted(sys.modules)}
+    found = {"forkserver": running(), "early": first_pool[:1], "modules": sorted(sys.modules),
+             "at_pool": at_pool[:1]}
     json.dump(found, listing)
 sys.exit(code)
 """
@@ -410,6 +415,57 @@ def test_a_first_run_starts_the_forkserver_a_warm_one_does_not_and_neither_impor
     for run in (first, again):  # the service's stack and premailer are not --once's
         loaded = set(run["modules"])
         assert not loaded & {"premailer", "apscheduler", "watchdog", "postroom.service.daemon"}
+
+
+# What a `run --once` imports in the job that uses it (service.jobs), not before its
+# scan: the build's renderers, the digest's and the sender's modules; and the fetcher's
+# stack, only for a site that follows something ([[follow]], a links file)
+LATER = ("postroom.feeds", "jinja2", "feedgen", "premailer", "postroom.emails.render",
+         "postroom.emails.archive_pages", "postroom.emails.sending", "postroom.emails.proof",
+         "postroom.store.digests", "postroom.service.websub")  # fmt: skip
+FETCHER = ("postroom.service.fetching", "postroom.service.follow", "postroom.service.listed",
+           "postroom.content.fetch", "postroom.content.links", "httpx", "trafilatura")  # fmt: skip
+
+
+def among(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names)]
+
+
+def test_a_first_run_starts_its_scan_before_importing_the_build_and_never_the_fetcher(tmp_path):
+    site = make_site(tmp_path / "site", many_posts(scheduler.COLD_SCAN_FROM))
+    run = once(site.root)
+    (at_pool,) = run["at_pool"]  # the scan's pool started: its workers on their way
+    assert among(at_pool, LATER) == []
+    assert "postroom.content.intake" in at_pool
+    assert among(run["modules"], LATER)  # imported after all, by the build
+    assert among(run["modules"], FETCHER) == []  # nothing to follow: never imported
+    assert (site.public_dir / "atom.xml").is_file()
+
+
+def test_a_run_with_a_links_file_still_fetches(tmp_path):
+    """The fetcher is skipped only when there is nothing for it: a links file (here, of a
+    private address: refused at once, nothing leaves) is fetched, and its failure kept."""
+    site = make_site(tmp_path / "site", {**many_posts(3), "inbox/links.txt": f"{NOWHERE}/x\n"})
+    run = once(site.root)
+    assert among(run["modules"], FETCHER)
+    with closing(sqlite3.connect(site.root / "postroom.db")) as conn:
+        tried = conn.execute("SELECT url, failures FROM fetch_targets").fetchall()
+    assert tried == [(f"{NOWHERE}/x", 1)]
+
+
+def test_the_service_imports_every_module_the_jobs_import_late():
+    """`run` (the service) imports them all before its job threads start
+    (`import_job_modules`): the list is every module imported in a function of
+    service.jobs, no more, no less."""
+    tree = ast.parse(Path(jobs.__file__).read_text())
+    late = {
+        node.module
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert late == set(jobs.JOB_MODULES)
 
 
 def test_a_first_run_is_told_from_the_others(tmp_path, monkeypatch):
