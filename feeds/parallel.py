@@ -315,6 +315,11 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
         rest = [post_id for ids in back for post_id in ids if post_id in todo]
         left = [tuple(rest[i : i + _PAGES_PER_TASK]) for i in range(0, len(rest), _PAGES_PER_TASK)]
         self._merged = True
+        _LOG.debug(
+            "archive pages: %d, with the pages of %d posts whose tasks were taken back",
+            len(both),
+            sum(len(item.ids) for item in both),
+        )
         self._add([*both, *left])
         return _ArchiveFiles(self, [item.path for item in both])
 
