@@ -162,7 +162,7 @@ class Sent(Generic[T, R]):
         self._ahead = ahead  # None: no bound
         self._folder = _rendered(site)
         self._closed = False
-        self._finished = False  # every result taken
+        self._finished = False  # every result taken (from the workers or done here)
         self._taking = False  # the caller has begun to take results
         self._shared = shared
         self._workers = pool.start(
@@ -247,6 +247,7 @@ class Sent(Generic[T, R]):
                 )
                 for item in self._tasks[done:]:
                     yield self._here(item)
+                self._finished = True
             else:
                 self._finished = True
                 self._workers.shutdown()

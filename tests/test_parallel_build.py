@@ -174,6 +174,40 @@ def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
     assert not list((site.public_dir.parent / f".{site.public_dir.name}.scratch").rglob("*.pickle"))
 
 
+def test_a_worker_killed_while_archive_pages_take_post_pages_loses_nothing(
+    tmp_path, monkeypatch, caplog
+):
+    """Killed as the parent takes its first result, the post pages of taken-back tasks
+    still with the archive pages' tasks: the parent writes those post pages and renders
+    those archive pages itself; the same bytes in the same order, no result left."""
+    assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
+    site, store = scanned_site(tmp_path / "site", 60)
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 1)
+    merged, killed = [], []
+    real_merge, real_take = parallel._PostPages.merge, parallel._from_file
+
+    def merge(self, pages):
+        merged.append(len(pages))
+        return real_merge(self, pages)
+
+    def take(path):
+        if not killed and (workers := multiprocessing.active_children()):
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+        return real_take(path)
+
+    monkeypatch.setattr(parallel._PostPages, "merge", merge)
+    monkeypatch.setattr(parallel, "_from_file", take)
+    with caplog.at_level(logging.WARNING, logger="postroom.build"):
+        alone, spread = both_ways(site, store, monkeypatch, tmp_path)
+    assert merged == [14] and killed
+    assert "a render worker failed" in caplog.text and "rendered in this process" in caplog.text
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written and spread.problems == alone.problems
+    assert not multiprocessing.active_children()
+    assert not list((site.public_dir.parent / f".{site.public_dir.name}.scratch").rglob("*.pickle"))
+
+
 def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, pools):
     """A worker hands back an archive page it cannot render whole; the parent renders it
     with the build's vetting: the same problem, the same page as in one process."""
