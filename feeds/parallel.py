@@ -6,9 +6,11 @@ one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
 out). Archive pages come back as bytes, in order, and the parent writes them; in a
-cold build they are queued on the same workers right behind the post pages (`behind`),
-so the workers go from one to the other without a pause and the parent, once it has
-written what links to the post pages, finds most of them done. Post
+cold build they go to the same workers as the post pages (`behind`), each in one task
+with the post pages of its posts that no worker had begun (`_PostPages.merge`: each of
+those posts read, made XML-safe and viewed once, not once per task), so the workers
+go from one to the other without a pause and the parent, once it has written what
+links to the post pages, finds most of them done. Post
 pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
 the parent was what the build waited for) are written by the worker that renders
 them, as the parent would (`writer.put_file`: bytes compared, temp file in the
@@ -103,8 +105,8 @@ def write_post_pages(
     and writes them itself). `names(ids)`: the pages of those posts,
     put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
     a page exists only once the journal names it, whoever is killed when. `shared`:
-    the same workers may be given the archive pages too (`archive_pages`), queued
-    behind these before they are taken."""
+    the same workers may be given the archive pages too (`archive_pages`) before
+    these are taken, taking over the post tasks not yet begun (`_PostPages.merge`)."""
     url = _worker_url(catalogue)
     if url is None or len(ids) < POST_PAGES_FROM or pool.cores() < 2:
         return None
@@ -414,13 +416,14 @@ def archive_pages(
     None when too few pages for workers to pay.
 
     `behind`: workers writing the build's post pages, still `open`: every page is
-    queued on them now, behind the post pages (a cold build's workers go from one to
-    the other without a pause, and the parent finds the pages done when it has written
-    the rest). They are all out at once, their results waiting in files of the
-    build's scratch (a few hundred KB a page; the post pages that can overlap are
-    bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's queue holds only
-    their ids. Else a pool of their own, started at the caller's first `next`, a few
-    pages ahead of the caller."""
+    sent to them now, each with the post pages of its posts whose task no worker had
+    begun (`_PostPages.merge`), and comes back once the post pages are taken (a cold
+    build's workers go from one to the other without a pause, and the parent finds the
+    pages done when it has written the rest). They are all out at once, their results
+    waiting in files of the build's scratch (a few hundred KB a page; the post pages
+    that can overlap are bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's
+    queue holds only their ids. Else a pool of their own, started at the caller's first
+    `next`, a few pages ahead of the caller."""
     url = _worker_url(catalogue)
     if url is None or len(pages) < ARCHIVE_PAGES_FROM or pool.cores() < 2:
         return None
