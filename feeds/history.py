@@ -153,9 +153,10 @@ def plan_history(
     `carry` (a service's cache): a page whose posts, place and neighbours are those the
     last build made it of is carried over without its key worked out or its file looked
     at. `behind`: the workers writing this build's post pages; the stale archive pages
-    are queued on them right behind the post pages (`parallel.archive_pages`), so no
-    worker waits between the two and the pages are mostly done when the parent, its
-    other pages written, comes to write them. Nothing is written here."""
+    go to them too, each with the post pages of its posts not yet begun
+    (`parallel.archive_pages`), so no worker waits between the two, no post is read
+    twice, and the pages are mostly done when the parent, its other pages written,
+    comes to write them. Nothing is written here."""
     places = archived(ordered[::-1], feed.posts, site.config.feed.window)
     pages = paged(places, page_size)
     # the `updated` of an empty newest page: the newest change among archived posts

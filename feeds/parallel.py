@@ -6,9 +6,11 @@ one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
 out). Archive pages come back as bytes, in order, and the parent writes them; in a
-cold build they are queued on the same workers right behind the post pages (`behind`),
-so the workers go from one to the other without a pause and the parent, once it has
-written what links to the post pages, finds most of them done. Post
+cold build they go to the same workers as the post pages (`behind`), each in one task
+with the post pages of its posts that no worker had begun (`_PostPages.merge`: each of
+those posts read, made XML-safe and viewed once, not once per task), so the workers
+go from one to the other without a pause and the parent, once it has written what
+links to the post pages, finds most of them done. Post
 pages (10,000 files at 10,000 posts: writing them was 40% of the parent's time, and
 the parent was what the build waited for) are written by the worker that renders
 them, as the parent would (`writer.put_file`: bytes compared, temp file in the
@@ -103,8 +105,8 @@ def write_post_pages(
     and writes them itself). `names(ids)`: the pages of those posts,
     put on `out`'s record (`OutputWriter.record`) before a task for them is sent, so
     a page exists only once the journal names it, whoever is killed when. `shared`:
-    the same workers may be given the archive pages too (`archive_pages`), queued
-    behind these before they are taken."""
+    the same workers may be given the archive pages too (`archive_pages`) before
+    these are taken, taking over the post tasks not yet begun (`_PostPages.merge`)."""
     url = _worker_url(catalogue)
     if url is None or len(ids) < POST_PAGES_FROM or pool.cores() < 2:
         return None
@@ -115,15 +117,19 @@ def write_post_pages(
     # a coarse clock, a filesystem keeping seconds)
     since = out.began_ns - 1_000_000_000
 
-    def here(ids: tuple[str, ...]) -> list[WrittenPage]:
+    def here(item: tuple[str, ...] | _Both) -> Any:
+        ids = item.ids if isinstance(item, _Both) else item
         out.record(names(ids))  # a task never sent is not on record yet
         pages = _write_posts(site, catalogue, ids, public, scratch)
-        return [replace(p, wrote=p.wrote or p.mtime_ns >= since) for p in pages]
+        pages = [replace(p, wrote=p.wrote or p.mtime_ns >= since) for p in pages]
+        return (pages, False) if isinstance(item, _Both) else pages  # the page: the parent's
 
-    def before(ids: tuple[str, ...]) -> None:
-        out.record(names(ids))
+    def before(item: tuple[str, ...] | _Both) -> None:
+        out.record(names(item.ids if isinstance(item, _Both) else item))
 
-    return Sent(site, url, _post_pages_task, tasks, here, (public, scratch), before, shared=shared)
+    return _PostPages(
+        site, url, _post_pages_task, tasks, here, (public, scratch), before, shared=shared
+    )
 
 
 class Sent(Generic[T, R]):
@@ -150,35 +156,28 @@ class Sent(Generic[T, R]):
         before: Callable[[T], object] | None = None,
         ahead: int | None = None,
         shared: bool = False,
-        behind: Sent | None = None,
     ) -> None:
         """`writes`: (public/, the build's scratch) for workers that write pages;
         `before(item)` just before an item is sent (the journal names its pages).
-        `shared`: more tasks may be queued on these workers (`behind`) before these
-        are taken; `behind`: a `shared` Sent whose workers run these tasks, queued
-        behind its own, all at once: the pool is this one's from then on (it shuts it
-        down or stops it), and the first one's results are taken first."""
-        self._tasks, self._here, self._before = tasks, here, before
-        self._ahead = ahead or len(tasks)
+        `shared`: more tasks may be added (`_take_back`, `_add`) before any is taken."""
+        self._tasks, self._here, self._before = list(tasks), here, before
+        self._ahead = ahead  # None: no bound
         self._folder = _rendered(site)
         self._closed = False
-        self._finished = False  # every result taken
+        self._finished = False  # every result taken (from the workers or done here)
+        self._taking = False  # the caller has begun to take results
         self._shared = shared
-        self._followed = False  # a Sent queued behind this one owns the pool
-        if behind is not None:
-            self._workers = behind._workers
-            behind._followed = True
-        else:
-            self._workers = pool.start(
-                min(pool.cores(), len(tasks)) if not shared else pool.cores(),
-                preload=[__name__],
-                initializer=_open,
-                initargs=(site, url, writes),
-            )
-        # named apart from another Sent's on the same workers (`behind`): task 0 of each
+        self._workers = pool.start(
+            min(pool.cores(), len(tasks)) if not shared else pool.cores(),
+            preload=[__name__],
+            initializer=_open,
+            initargs=(site, url, writes),
+        )
+        # named apart from another Sent's in the same folder
         self._sent = functools.partial(_to_file, task, f"{self._folder}/{next(_SENDS)}-")
+        self._numbers = itertools.count()  # each task's result file its own number
         self._futures: deque[Future] = deque()
-        self._next = 0  # tasks[:_next] are sent
+        self._next = 0  # tasks[:_next] are sent, the futures of those not taken in order
         self._refused: Exception | None = None  # a pool broken while tasks were sent
         self._send()
 
@@ -189,13 +188,14 @@ class Sent(Generic[T, R]):
             while (
                 self._refused is None
                 and self._next < len(tasks)
-                and len(self._futures) < self._ahead
+                and (self._ahead is None or len(self._futures) < self._ahead)
             ):
                 item = tasks[self._next]
                 if self._before is not None:
                     self._before(item)
+                numbered = (next(self._numbers), item)
                 with pool.ctrl_c_held():  # a submit may start a worker
-                    self._futures.append(self._workers.submit(self._sent, (self._next, item)))
+                    self._futures.append(self._workers.submit(self._sent, numbered))
                 self._next += 1
         except Exception as exc:  # a worker killed already: the rest are done here
             self._refused = exc
@@ -203,7 +203,32 @@ class Sent(Generic[T, R]):
             self.close()
             raise
 
+    def _take_back(self) -> list[T]:
+        """The tasks sent but not yet begun by a worker, taken back (their futures
+        cancelled: the pool skips them), in order; the others stay as they were. Only
+        before any result is taken (`open`)."""
+        assert self.open
+        futures: deque[Future] = deque()
+        kept: list[T] = []
+        back: list[T] = []
+        for future, item in zip(self._futures, self._tasks[: self._next], strict=True):
+            if future.cancel():
+                back.append(item)
+            else:  # running, or in the pool's queue to its workers
+                futures.append(future)
+                kept.append(item)
+        self._futures = futures
+        self._tasks = kept + self._tasks[self._next :]
+        self._next = len(kept)
+        return back
+
+    def _add(self, tasks: Iterable[T]) -> None:
+        """More tasks, after those given (sent as the others are)."""
+        self._tasks.extend(tasks)
+        self._send()
+
     def __iter__(self) -> Iterator[R]:
+        self._taking = True
         done = 0
         try:
             try:
@@ -224,32 +249,123 @@ class Sent(Generic[T, R]):
                 )
                 for item in self._tasks[done:]:
                     yield self._here(item)
+                self._finished = True
             else:
                 self._finished = True
-                if not self._followed:  # else the Sent behind shuts the pool down
-                    self._workers.shutdown()
+                self._workers.shutdown()
         finally:  # Ctrl-C, SIGTERM, the caller stopping early, or every result taken
             self.close()
 
     @property
     def open(self) -> bool:
-        """Whether tasks may still be queued behind these (`behind`): none taken yet,
-        nothing refused, the pool not stopped."""
-        return self._shared and not self._closed and self._refused is None
+        """Whether tasks may still be added (`shared`): none taken yet, nothing
+        refused, the pool not stopped."""
+        return self._shared and not self._taking and not self._closed and self._refused is None
 
     def close(self) -> None:
-        """The workers stopped at once and the results not taken removed; once every
-        result is taken and a Sent queued behind owns the pool, nothing: its tasks run
-        on, their results beside these (the same folder)."""
+        """The workers stopped at once and the results not taken removed."""
         if not self._closed:
             self._closed = True
-            if self._finished and self._followed:
-                return
             pool.stop_now(self._workers)
-            shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
+            if not self._keeps():
+                shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
+
+    def _keeps(self) -> bool:
+        """Whether the results folder outlives this (`_PostPages`: archive pages)."""
+        return False
 
 
 _SENDS = itertools.count()  # each Sent's results' names begin with its number
+
+
+@dataclass(frozen=True, slots=True)
+class _Both:
+    """An archive page to render and the post pages of its posts still to write
+    (`ids`, maybe none), in one task: each post read from the store and made XML-safe
+    once, its view (`feeds.showing`) made once for its page and its entry. The page's
+    files go to `path` (the worker's result is its post pages, as a post task's)."""
+
+    page: ArchivePage
+    ids: tuple[str, ...]
+    path: str
+
+
+class _PostPages(Sent[Any, list[WrittenPage]]):
+    """A build's post pages on the workers (`write_post_pages`), and then the stale
+    archive pages of the site's feed (`merge`): a post task not yet begun is taken back
+    and its posts' pages written by the task of the archive page they are on (a cold
+    build read and made XML-safe every archived post twice, once per task). Results
+    are taken in the order of the post ids given, whatever task wrote them: the report
+    is a build's in one process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._order: list[tuple[str, ...]] = list(self._tasks)  # the pages, in order
+        self._merged = False
+        self._ready: set[str] = set()  # archive pages' files written by workers and taken
+
+    def merge(self, pages: Sequence[ArchivePage]) -> _ArchiveFiles:
+        """`pages` added to the work (`open` only): each in a task with the post pages
+        of its posts whose task was not begun; what is left of those in tasks of their
+        own. The pages come back, in order, from what is returned, once this is taken."""
+        back = [ids for ids in self._take_back()]
+        todo = {post_id for ids in back for post_id in ids}
+        both = []
+        for page in pages:
+            mine = tuple(post_id for post_id in page[3] if post_id in todo)
+            todo.difference_update(mine)
+            both.append(_Both(page, mine, f"{self._folder}/{next(_SENDS)}-page.pickle"))
+        rest = [post_id for ids in back for post_id in ids if post_id in todo]
+        left = [tuple(rest[i : i + _PAGES_PER_TASK]) for i in range(0, len(rest), _PAGES_PER_TASK)]
+        self._merged = True
+        _LOG.debug(
+            "archive pages: %d, with the pages of %d posts whose tasks were taken back",
+            len(both),
+            sum(len(item.ids) for item in both),
+        )
+        self._add([*both, *left])
+        return _ArchiveFiles(self, [item.path for item in both])
+
+    def __iter__(self) -> Iterator[list[WrittenPage]]:
+        if not self._merged:
+            yield from super().__iter__()
+            return
+        tasks = list(self._tasks)  # as they are now: every result is of one, in order
+        got: dict[str, WrittenPage] = {}
+        for done, result in enumerate(super().__iter__()):
+            item = tasks[done]
+            if isinstance(item, _Both):
+                result, made = result
+                if made:
+                    self._ready.add(item.path)
+            for page in result:
+                got[page.post_id] = page
+        for ids in self._order:
+            yield [got[post_id] for post_id in ids if post_id in got]
+
+    def _keeps(self) -> bool:
+        return self._merged and self._finished  # `_ArchiveFiles` takes the pages, then it
+
+
+class _ArchiveFiles:
+    """The archive pages `_PostPages.merge` added, in order, once the post pages are
+    taken: each page's files, or None (the parent renders it: a post feedgen refuses,
+    or a worker failed). `close` removes what was not taken."""
+
+    def __init__(self, sent: _PostPages, paths: list[str]) -> None:
+        self._sent, self._paths = sent, paths
+
+    def __iter__(self) -> Iterator[dict[str, bytes] | None]:
+        for path in self._paths:
+            if path in self._sent._ready:
+                self._sent._ready.discard(path)
+                yield _from_file(path)
+            else:
+                yield None
+
+    def close(self) -> None:
+        self._sent.close()  # stopped at once, if not done
+        shutil.rmtree(self._sent._folder, ignore_errors=True)
 
 
 def _rendered(site: Site) -> Path:
@@ -285,7 +401,9 @@ ArchivePage = tuple[FeedSet, int, bool, tuple[str, ...]]
 #: archive pages from workers, in order, as `archive_pages` gives them: iterated once,
 #: `close`d at the end (an error, Ctrl-C: the workers stop at once)
 Pages = (
-    Sent[ArchivePage, "dict[str, bytes] | None"] | Generator["dict[str, bytes] | None", None, None]
+    Sent[ArchivePage, "dict[str, bytes] | None"]
+    | Generator["dict[str, bytes] | None", None, None]
+    | _ArchiveFiles
 )
 
 
@@ -298,18 +416,19 @@ def archive_pages(
     None when too few pages for workers to pay.
 
     `behind`: workers writing the build's post pages, still `open`: every page is
-    queued on them now, behind the post pages (a cold build's workers go from one to
-    the other without a pause, and the parent finds the pages done when it has written
-    the rest). They are all out at once, their results waiting in files of the
-    build's scratch (a few hundred KB a page; the post pages that can overlap are
-    bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's queue holds only
-    their ids. Else a pool of their own, started at the caller's first `next`, a few
-    pages ahead of the caller."""
+    sent to them now, each with the post pages of its posts whose task no worker had
+    begun (`_PostPages.merge`), and comes back once the post pages are taken (a cold
+    build's workers go from one to the other without a pause, and the parent finds the
+    pages done when it has written the rest). They are all out at once, their results
+    waiting in files of the build's scratch (a few hundred KB a page; the post pages
+    that can overlap are bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's
+    queue holds only their ids. Else a pool of their own, started at the caller's first
+    `next`, a few pages ahead of the caller."""
     url = _worker_url(catalogue)
     if url is None or len(pages) < ARCHIVE_PAGES_FROM or pool.cores() < 2:
         return None
-    if behind is not None and behind.open:
-        return Sent(site, url, _archive_task, list(pages), lambda _page: None, behind=behind)
+    if isinstance(behind, _PostPages) and behind.open:
+        return behind.merge(pages)
     return _sent_when_asked(site, url, list(pages))
 
 
@@ -391,9 +510,44 @@ def _open(site: Site, url: str, writes: tuple[str, str] | None) -> None:
     _worker["writes"] = writes
 
 
-def _post_pages_task(ids: tuple[str, ...]) -> list[WrittenPage]:
+def _post_pages_task(item: tuple[str, ...] | _Both) -> Any:
     public, scratch = _worker["writes"]
-    return _write_posts(_worker["site"], _worker["store"], ids, public, scratch)
+    if isinstance(item, _Both):
+        return _both_task(item, public, scratch)
+    return _write_posts(_worker["site"], _worker["store"], item, public, scratch)
+
+
+def _both_task(item: _Both, public: str, scratch: str) -> tuple[list[WrittenPage], bool]:
+    """`item`'s post pages written, as `_write_posts` writes them, and its archive page
+    rendered, as `_render_archive` does, from one read of its posts; the page's files
+    left at `item.path`. (post pages, whether the page's files are there)."""
+    from postroom.feeds.history import _render  # history hooks in here: imported late
+
+    site, store = _worker["site"], _worker["store"]
+    shell, number, last, ids = item.page
+    wanted = set(item.ids)
+    root, temps = Path(public), Path(scratch)
+    showing.forget()
+    written, posts = [], []
+    try:
+        for post in store.posts_by_id(ids):
+            stamps = (post.updated, post.picked_up)
+            post = xml_safe(post)
+            posts.append(post)
+            if post.id in wanted:
+                name = post_page_name(post)
+                wrote, st = put_file(root, name, render_post_page(site, post), temps)
+                written.append(WrittenPage(post.id, wrote, st.st_size, st.st_mtime_ns, stamps))
+        try:
+            files = _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
+        except _NeedsVetting:
+            return written, False
+    finally:
+        showing.forget()
+        syndication.forget()
+    with open(item.path, "wb") as file:
+        pickle.dump(files, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return written, True
 
 
 def _archive_task(page: ArchivePage) -> dict[str, bytes] | None:

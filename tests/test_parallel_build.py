@@ -121,26 +121,31 @@ def test_workers_write_the_same_bytes_in_the_same_order(tmp_path, monkeypatch, p
     assert len(pools) == 1
 
 
-def test_archive_pages_are_queued_behind_the_post_pages_before_one_is_taken(
+def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
     tmp_path, monkeypatch, pools
 ):
-    """One stream of work: the archive pages go to the workers writing the post pages,
-    every one queued behind them before the parent takes its first result, so neither
-    the workers nor the parent wait between the two; the bytes are those of one process."""
+    """One stream of work: every archive page goes to the workers writing the post
+    pages before the parent takes its first result, each in a task with the pages of
+    its posts whose post task no worker had begun (taken back: those posts are read
+    once, for both); every post page is written by exactly one task; the bytes and
+    their order are those of one process."""
     assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
-    site, store = scanned_site(tmp_path / "site", 60)  # post pages: 2 tasks of 40 and 20
-    sent, at_first_take = [], []
+    site, store = scanned_site(tmp_path / "site", 60)
+    # a task a post: more than the pool's queue to its workers holds, so most wait
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 1)
+    sent, at_first_take = [], []  # (item, future) of each task sent
     real_start, real_take = pool.start, parallel._from_file
 
     def start(*args, **kwargs):
         workers = real_start(*args, **kwargs)
         submit = workers.submit
 
-        def named(fn, *args, **kwargs):
-            sent.append(fn.args[0].__name__)  # the task `Sent` runs (`_to_file`'s first)
-            return submit(fn, *args, **kwargs)
+        def kept(fn, numbered):
+            assert fn.args[0] is parallel._post_pages_task  # one kind of task, one pool
+            sent.append((numbered[1], submit(fn, numbered)))
+            return sent[-1][1]
 
-        workers.submit = named
+        workers.submit = kept
         return workers
 
     def take(path):
@@ -151,11 +156,56 @@ def test_archive_pages_are_queued_behind_the_post_pages_before_one_is_taken(
     monkeypatch.setattr(pool, "start", start)
     monkeypatch.setattr(parallel, "_from_file", take)
     alone, spread = both_ways(site, store, monkeypatch, tmp_path)
-    assert at_first_take == [["_post_pages_task"] * 2 + ["_archive_task"] * 14]
-    assert sent == at_first_take[0]  # nothing sent later, no second pool
+    assert len(pools) == 1
+    [before] = at_first_take
+    assert sent == before  # nothing sent once the parent began to take
+    both = [item for item, _ in sent if isinstance(item, parallel._Both)]
+    assert [item.page[1] for item in both] == list(range(1, 15))  # every page, in order
+    back = [item for item, future in sent if future.cancelled()]
+    assert back and all(isinstance(item, tuple) for item in back)  # post tasks only
+    done = [item for item, future in sent if not future.cancelled()]
+    ids = [i for item in done for i in (item.ids if isinstance(item, parallel._Both) else item)]
+    assert sorted(ids) == sorted(head.id for head in store.heads())  # each page once
+    for item in both:  # a page's task writes only pages of posts on it
+        assert set(item.ids) <= set(item.page[3])
     assert compare_trees(site.public_dir, tmp_path / "alone") is None
     assert spread.written == alone.written and spread.problems == alone.problems
     assert not multiprocessing.active_children()
+    assert not list((site.public_dir.parent / f".{site.public_dir.name}.scratch").rglob("*.pickle"))
+
+
+def test_a_worker_killed_while_archive_pages_take_post_pages_loses_nothing(
+    tmp_path, monkeypatch, caplog
+):
+    """Killed as the parent takes its first result, the post pages of taken-back tasks
+    still with the archive pages' tasks: the parent writes those post pages and renders
+    those archive pages itself; the same bytes in the same order, no result left."""
+    assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
+    site, store = scanned_site(tmp_path / "site", 60)
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 1)
+    merged, killed = [], []
+    real_merge, real_take = parallel._PostPages.merge, parallel._from_file
+
+    def merge(self, pages):
+        merged.append(len(pages))
+        return real_merge(self, pages)
+
+    def take(path):
+        if not killed and (workers := multiprocessing.active_children()):
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+        return real_take(path)
+
+    monkeypatch.setattr(parallel._PostPages, "merge", merge)
+    monkeypatch.setattr(parallel, "_from_file", take)
+    with caplog.at_level(logging.WARNING, logger="postroom.build"):
+        alone, spread = both_ways(site, store, monkeypatch, tmp_path)
+    assert merged == [14] and killed
+    assert "a render worker failed" in caplog.text and "rendered in this process" in caplog.text
+    assert compare_trees(site.public_dir, tmp_path / "alone") is None
+    assert spread.written == alone.written and spread.problems == alone.problems
+    assert not multiprocessing.active_children()
+    assert not list((site.public_dir.parent / f".{site.public_dir.name}.scratch").rglob("*.pickle"))
 
 
 def test_a_post_feedgen_refuses_is_vetted_by_the_parent(tmp_path, monkeypatch, pools):
