@@ -160,6 +160,13 @@ def build(
         write_lists(
             site, ordered, dated, sets[0].posts, found, base, out, loader, counted, carry.pages
         )
+        # the feeds rendered while the workers still write: a tag's or a source's (no
+        # archive pages) held with the pages above, the site's (linking to its archive
+        # pages, which come next) and the feeds index (linking to it) kept for after
+        for feed in sets[1:]:
+            _write_feeds(site, feed, base, out, loader)
+        last = _render_feeds(site, history.feed, base, out, loader)
+        last.append((*render_feeds_index(site, found), None))
         out.release()  # the post pages all written, then what links to them
     except BaseException:
         if workers is not None:
@@ -167,11 +174,14 @@ def build(
         if history is not None and history.made is not None:
             history.made.close()  # the archive pages queued behind
         raise
-    # the archive pages (after the post pages they link to) before the feeds linking to them
+    # the archive pages (after the post pages they link to) before the site feed linking
+    # to them, and the feeds index last; only writing is left: all was rendered above
     sets[0] = write_history(site, history, vetting, out, loader)
-    for feed in sets:
-        _write_feeds(site, feed, base, out, loader)
-    out.put(*render_feeds_index(site, found))
+    for name, data, key in last:
+        if data is None:
+            out.keep(name)
+        else:
+            out.put(name, data, key)
     out.remember("verdicts", vetting.verdicts())
     _forget()  # before the manifest is made: every post's key (~20 MB at 100,000) is spent
     removed = out.finish()
@@ -334,13 +344,23 @@ class _Working:
 def _write_feeds(site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader) -> None:
     """A feed set in every format (`FORMATS`), rendered only when its window, its
     archive count or the site changed."""
+    for name, data, key in _render_feeds(site, feed, base, out, loader):
+        if data is None:
+            out.keep(name)
+        else:
+            out.put(name, data, key)
+
+
+def _render_feeds(
+    site: Site, feed: FeedSet, base: str, out: OutputWriter, loader: Loader
+) -> list[tuple[str, bytes | None, str | None]]:
+    """(name, bytes, key) of a feed set in every format (`FORMATS`), the bytes None for
+    each when none need rendering (all fresh: kept), for the caller to put or keep when
+    the pages they link to are written (`write_history`)."""
     key = digest(base, "feed", feed.folder, feed.title, feed.since.isoformat(), feed.archives)
     key = digest(key, *map(post_key, feed.posts))
     names = [feed.folder + name for name in FORMATS]
     if all(out.fresh(name, key) for name in names):
-        for name in names:
-            out.keep(name)
-        return
+        return [(name, None, key) for name in names]
     whole = replace(feed, posts=loader.get([post.id for post in feed.posts]))
-    for name, render in FORMATS.items():
-        out.put(feed.folder + name, render(site, whole), key)
+    return [(feed.folder + name, render(site, whole), key) for name, render in FORMATS.items()]
