@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from postroom.core.model import Post, PostHead, Problem, Severity
+from postroom.core.model import Attribution, Post, PostHead, Problem, Severity
 from postroom.core.sanitize import has_illegal, strip_illegal
 
 # A post's id is its page's folder name: one path segment, nothing that climbs out.
@@ -49,12 +49,63 @@ def _texts_of(value: Any, into: list[str]) -> None:
         _texts(value, into)
 
 
+#: the fields `_head_text` reads: should a head or an attribution gain one, every head
+#: is looked at field by field again (`_texts`) until it is added there
+_HEAD_FIELDS = (
+    "id",
+    "title",
+    "date",
+    "date_source",
+    "picked_up",
+    "updated",
+    "attribution",
+    "tags",
+    "files",
+    "republish",
+    "fingerprint",
+)
+_ATTRIBUTION_FIELDS = ("source", "author", "author_role", "url", "credit")
+_HEADS_KNOWN = (
+    tuple(PostHead.__dataclass_fields__) == _HEAD_FIELDS
+    and tuple(Attribution.__dataclass_fields__) == _ATTRIBUTION_FIELDS
+)
+
+
+def _head_text(head: PostHead) -> str | None:
+    """Every string of a head joined, read field by field by name: `admit` asks it of
+    every head before a build's first page is rendered, and `_texts`, going through
+    the fields as data, took three times as long. None for what is not a plain head
+    (a field that is not text where text belongs: `_texts` says what it holds)."""
+    credit = head.attribution
+    if type(credit) is not Attribution:
+        return None
+    texts = [head.id, head.title, head.fingerprint, *head.tags, *head.files]
+    for text in (
+        head.date_source,
+        head.republish,
+        credit.source,
+        credit.author,
+        credit.author_role,
+        credit.url,
+        credit.credit,
+    ):
+        if text is not None:
+            texts.append(text)
+    try:
+        return "\n".join(texts)
+    except TypeError:  # not a str among them
+        return None
+
+
 def xml_safe(value: Post | PostHead) -> Any:
     """`value` with every string in it XML-safe; a clean one (nearly all: intake cleans
     too) is found so with one scan of its joined text and comes back as itself."""
-    texts: list[str] = []
-    _texts(value, texts)
-    if not has_illegal("\n".join(texts)):
+    text = _head_text(value) if _HEADS_KNOWN and type(value) is PostHead else None
+    if text is None:
+        texts: list[str] = []
+        _texts(value, texts)
+        text = "\n".join(texts)
+    if not has_illegal(text):
         return value
     return _xml_safe(value)
 

@@ -419,9 +419,11 @@ def _manifest_text(
 
 
 def _read_journal(path: Path) -> set[str]:
-    """The names a build had recorded before writing; a line cut by a kill is skipped."""
+    """The names a build had recorded before writing; a line cut by a kill is skipped.
+    Split at newlines only: a name may hold U+2028 or U+0085, which JSON leaves as they
+    are and `splitlines` would cut it at."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
     except (FileNotFoundError, NotADirectoryError):
         return set()
     names = set()
