@@ -253,8 +253,11 @@ def _write_post_pages(
     else:
         kept: list[str] = []  # names made once: the manifest's and the cache's are one string
         for head in heads:
-            key = page_key(base, head)
             name = post_page_name(head)
+            if not out.listed(name):  # stale whatever its key: that is made once it is sent
+                stale[head.id] = (head, "")
+                continue
+            key = page_key(base, head)
             if out.fresh(name, key):
                 out.keep(name)
                 kept.append(name)
@@ -301,6 +304,11 @@ def _write_post_pages(
     # on every core, each worker writing the pages it renders; the parent keeps the record
     overlap = len(ids) <= _OVERLAP_MOST  # the rest of the build goes on while they write
     sent = parallel.write_post_pages(site, catalogue, ids, out, names, shared=overlap)
+    # the keys of pages no manifest listed, made while the workers start on them (a
+    # cold build's 10,000: before, the first page waited for them)
+    for post_id, (head, key) in stale.items():
+        if not key:
+            stale[post_id] = (head, page_key(base, head))
     if sent is not None:
 
         def taken() -> None:

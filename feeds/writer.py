@@ -517,6 +517,11 @@ class OutputWriter:
             return False
         return (st.st_size, st.st_mtime_ns) == entry[1:]
 
+    def listed(self, name: str) -> bool:
+        """Whether the last build's manifest has `name` with its key: if not, `name` is
+        not `fresh`, whatever the key."""
+        return self._before.get(name) is not None
+
     def hold(self, until: Callable[[], object], most: int = HELD_MOST) -> None:
         """From now until `release`, `put` keeps what it is given instead of writing it:
         a build renders the pages that link to its post pages while its workers still
