@@ -38,22 +38,27 @@ EPOCH_NAME = "changes_epoch"
 #: PostgreSQL's transaction advisory lock that orders writers' numbers ("postrooo")
 _PG_LOCK = 0x706F7374726F6F6F
 
+#: the highest number given, on SQLite: integers only (one text a hand-written statement
+#: gave sorts above every number; the trigger renumbers it, but not before it is read here)
+_TOP = "SELECT IFNULL(MAX(changed), 0) FROM posts WHERE typeof(changed) = 'integer'"
 #: the next number on SQLite: one more than any committed (the index makes MAX a lookup)
-_NEXT = "(SELECT MAX(changed) FROM posts) + 1"
+_NEXT = f"({_TOP}) + 1"
 
 SQLITE_TRIGGERS: dict[str, str] = {
     # not when the row came numbered above every other row (`numbered`): the range of the
-    # `posts_changed` index from its number holds the row itself alone, one lookup
+    # `posts_changed` index from its number holds the row itself alone, one lookup. A
+    # number that is not an integer (text sorts above every number in SQLite) is never
+    # kept: MAX(changed) would be that text from then on, and every later number wrong
     "posts_changed_insert": (
         "CREATE TRIGGER posts_changed_insert AFTER INSERT ON posts"
-        " WHEN NEW.changed < 1 OR EXISTS (SELECT 1 FROM posts"
+        " WHEN typeof(NEW.changed) <> 'integer' OR NEW.changed < 1 OR EXISTS (SELECT 1 FROM posts"
         " WHERE changed >= NEW.changed AND rowid <> NEW.rowid) BEGIN"
         f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.id; END"
     ),
     # not when the statement set `changed` itself (the version triggers below)
     "posts_changed_update": (
         "CREATE TRIGGER posts_changed_update AFTER UPDATE ON posts"
-        f" WHEN NEW.changed = OLD.changed BEGIN"
+        " WHEN NEW.changed = OLD.changed OR typeof(NEW.changed) <> 'integer' BEGIN"
         f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.id; END"
     ),
     "versions_changed_insert": (
@@ -121,7 +126,7 @@ def numbered(conn: Connection, rows: list[dict]) -> list[dict]:
     before the row is written): the rows as they are."""
     if not rows or conn.dialect.name != "sqlite":
         return rows
-    top = conn.exec_driver_sql("SELECT MAX(changed) FROM posts").scalar() or 0
+    top = conn.exec_driver_sql(_TOP).scalar() or 0
     return [row | {"changed": top + n} for n, row in enumerate(rows, 1)]
 
 

@@ -123,7 +123,7 @@ def test_a_schema_14_database_gets_the_insert_trigger_that_leaves_numbered_rows(
                 (trigger,) = conn.exec_driver_sql(
                     "SELECT sql FROM sqlite_master WHERE name = 'posts_changed_insert'"
                 ).one()
-                assert " WHEN NEW.changed < 1 OR EXISTS " in trigger
+                assert "NEW.changed < 1 OR EXISTS " in trigger
         kept = numbers(store)
         audit(store)
         write_posts(site, "Alpha", "Beta", "Gamma")
@@ -136,5 +136,33 @@ def test_a_schema_14_database_gets_the_insert_trigger_that_leaves_numbered_rows(
             top = conn.execute(select(func.max(posts.c.changed))).scalar()
             found = conn.execute(text("SELECT changed FROM posts WHERE id = 'by-hand'"))
             assert found.scalar() == top > numbers(store)[gamma]
+    finally:
+        store.close()
+
+
+def test_a_hand_given_number_that_is_not_an_integer_is_replaced_and_later_ones_still_rise(
+    tmp_path,
+):
+    """Text sorts above every number in SQLite: kept, it would be MAX(changed) from then
+    on and every later write would get the same wrong number."""
+    site = make_site(tmp_path)
+    write_posts(site, "Alpha", "Beta")
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        top = max(numbers(store).values())
+        with store.engine.begin() as conn:
+            insert_by_hand(conn, "by-hand", changed="x")
+        given = numbers(store)["by-hand"]
+        assert isinstance(given, int) and given > top
+        alpha = next(h.id for h in store.heads() if h.title == "Alpha")
+        with store.engine.begin() as conn:  # text set by a hand-written UPDATE: renumbered
+            conn.execute(update(posts).where(posts.c.id == alpha).values(changed="y"))
+        assert numbers(store)[alpha] == given + 1
+        write_posts(site, "Alpha", "Beta", "Gamma")
+        scan(site, store)
+        gamma = next(h.id for h in store.heads() if h.title == "Gamma")
+        assert numbers(store)[gamma] > given + 1
+        assert len(set(numbers(store).values())) == len(numbers(store))
     finally:
         store.close()
