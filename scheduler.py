@@ -119,9 +119,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if not args.once:
         # the service alone: APScheduler and watchdog are not for `--once` to import
         from postroom.service.daemon import Service
-        from postroom.service.jobs import import_job_modules
 
-        import_job_modules()  # all of them, as before `--once` took only what it used
         service = Service(ctx, secret, poll_only=args.poll_only, send=send)
         code = service.run()
         if service.reload and code == Exit.OK:

@@ -174,9 +174,10 @@ class Sent(Generic[T, R]):
             initargs=(site, url, writes),
         )
         # named apart from another Sent's in the same folder
-        self._sent = functools.partial(_to_file, task, f"{self._folder}/{next(_SENDS)}-")
+        self._prefix = f"{self._folder}/{next(_SENDS)}-"
+        self._sent = functools.partial(_to_file, task, self._prefix)
         self._numbers = itertools.count()  # each task's result file its own number
-        self._futures: deque[Future] = deque()
+        self._futures: deque[tuple[int, Future]] = deque()  # (the task's number, its future)
         self._next = 0  # tasks[:_next] are sent, the futures of those not taken in order
         self._refused: Exception | None = None  # a pool broken while tasks were sent
         self._send()
@@ -195,7 +196,8 @@ class Sent(Generic[T, R]):
                     self._before(item)
                 numbered = (next(self._numbers), item)
                 with pool.ctrl_c_held():  # a submit may start a worker
-                    self._futures.append(self._workers.submit(self._sent, numbered))
+                    future = self._workers.submit(self._sent, numbered)
+                self._futures.append((numbered[0], future))
                 self._next += 1
         except Exception as exc:  # a worker killed already: the rest are done here
             self._refused = exc
@@ -204,18 +206,21 @@ class Sent(Generic[T, R]):
             raise
 
     def _take_back(self) -> list[T]:
-        """The tasks sent but not yet begun by a worker, taken back (their futures
-        cancelled: the pool skips them), in order; the others stay as they were. Only
-        before any result is taken (`open`)."""
+        """The tasks sent but not yet begun by a worker, taken back, in order; the
+        others stay as they were. Only before any result is taken (`open`). A task is
+        begun by whoever claims it first (`_claim`: one file made or found), the worker
+        or this: a worker given a task taken back returns at once, and its future is
+        not waited for. (Not `Future.cancel`: on Python 3.11 a pool broken with a
+        cancelled future pending kills the pool's thread with InvalidStateError.)"""
         assert self.open
-        futures: deque[Future] = deque()
+        futures: deque[tuple[int, Future]] = deque()
         kept: list[T] = []
         back: list[T] = []
-        for future, item in zip(self._futures, self._tasks[: self._next], strict=True):
-            if future.cancel():
+        for (number, future), item in zip(self._futures, self._tasks[: self._next], strict=True):
+            if _claim(self._prefix, number):
                 back.append(item)
-            else:  # running, or in the pool's queue to its workers
-                futures.append(future)
+            else:  # begun by a worker
+                futures.append((number, future))
                 kept.append(item)
         self._futures = futures
         self._tasks = kept + self._tasks[self._next :]
@@ -233,7 +238,7 @@ class Sent(Generic[T, R]):
         try:
             try:
                 while self._futures:
-                    result = _from_file(self._futures.popleft().result())
+                    result = _from_file(self._futures.popleft()[1].result())
                     self._send()
                     yield result
                     done += 1
@@ -297,6 +302,10 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
     build read and made XML-safe every archived post twice, once per task). Results
     are taken in the order of the post ids given, whatever task wrote them: the report
     is a build's in one process."""
+
+    #: whether archive pages were added (`merge`): a class default, since `Sent.__init__`
+    #: may `close` (Ctrl-C while it sends) before this class's own `__init__` goes on
+    _merged = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -492,10 +501,23 @@ def _to_file(task: Callable[[T], R], prefix: str, numbered: tuple[int, T]) -> st
     the pool's pipe, and the pool's reader waits for the rest for ever (CPython's
     ProcessPoolExecutor); a name is one write of a few bytes, whole or not at all."""
     number, item = numbered
+    if not _claim(prefix, number):  # taken back by the parent (`Sent._take_back`)
+        return ""
     path = f"{prefix}{os.getpid()}-{number}.pickle"  # `prefix`: the folder and the Sent's
     with open(path, "wb") as file:
         pickle.dump(task(item), file, protocol=pickle.HIGHEST_PROTOCOL)
     return path
+
+
+def _claim(prefix: str, number: int) -> bool:
+    """Whether this process is the first to claim task `number` of the Sent whose
+    files begin with `prefix`: a worker about to begin it, or the parent taking it back
+    (`Sent._take_back`). One file made with O_EXCL: exactly one of them gets it."""
+    try:
+        os.close(os.open(f"{prefix}{number}.claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
 
 
 _worker: dict[str, Any] = {}  # the site and the store this worker renders from

@@ -28,7 +28,7 @@ from postroom.core.schedule import WEEKDAYS, parse_schedule
 from postroom.emails.mailbox import configured
 from postroom.service.command import Context, Exit
 from postroom.service.heap import Heap
-from postroom.service.jobs import Jobs
+from postroom.service.jobs import Jobs, import_job_modules
 from postroom.service.logs import Guard, event, first_line
 from postroom.service.wakeup import SignalWakeup
 from postroom.service.watch import Changes, ContentWatcher
@@ -72,6 +72,10 @@ class Service:
         poll_only: bool,
         send: bool = True,
     ) -> None:
+        # every job's modules now, in this thread: jobs import theirs where they use them
+        # (a `run --once` only what it needs), and two job threads importing the same
+        # modules at once can see them half made
+        import_job_modules()
         self.site, self.clock, self.poll_only = ctx.site, ctx.clock, poll_only
         self.stop = threading.Event()
         self.reload = False  # a SIGHUP with a good config: stop, then start again

@@ -498,3 +498,29 @@ def test_the_forkserver_started_early_preloads_what_the_pools_would():
     preloads, parallel_from = json.loads(done.stdout)
     assert set(preloads) <= set(scheduler.POOL_PRELOADS)
     assert parallel_from == scheduler.COLD_SCAN_FROM
+
+
+def test_a_service_made_in_a_fresh_process_has_every_jobs_module(tmp_path):
+    """Whoever makes a `Service` (not only `postroom run`), its job threads never import
+    a module at once: `Service()` imports `JOB_MODULES` in the thread that makes it."""
+    site = make_site(tmp_path / "site")
+    code = f"""
+import json, sys
+from pathlib import Path
+from postroom.core.config import open_site
+from postroom.service.command import Context
+from postroom.service.daemon import Service
+from postroom.service.jobs import JOB_MODULES
+from postroom.store import Store
+site = open_site(Path({str(site.root)!r}))
+before = [m for m in JOB_MODULES if m in sys.modules]
+store = Store(site.store_url)
+Service(Context(site, store, lambda: None), None, poll_only=True)
+store.close()
+print(json.dumps([before, [m for m in JOB_MODULES if m not in sys.modules]]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, missing = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(before) < len(jobs.JOB_MODULES)  # not all there before: the test can fail
+    assert missing == []
