@@ -391,16 +391,19 @@ def _write_posts(
 ) -> list[WrittenPage]:
     """What `feeds._write_post_pages` renders and puts for `ids`, as it does."""
     showing.forget()  # the last task's views hold their posts
-    pages = []
     root, temps = Path(public), Path(scratch)
-    for post in catalogue.posts_by_id(ids):
-        stamps = (post.updated, post.picked_up)
-        post = xml_safe(post)
-        name = post_page_name(post)
-        wrote, st = put_file(root, name, render_post_page(site, post), temps)
-        pages.append(WrittenPage(post.id, wrote, st.st_size, st.st_mtime_ns, stamps))
+    pages = [
+        _write_post(site, xml_safe(post), post, root, temps) for post in catalogue.posts_by_id(ids)
+    ]
     showing.forget()
     return pages
+
+
+def _write_post(site: Site, safe: Post, read: Post, root: Path, temps: Path) -> WrittenPage:
+    """The page of `safe` (`read` made XML-safe) rendered and put (`put_file`); what the
+    parent is told of it, with the stamps of the post as it was read."""
+    wrote, st = put_file(root, post_page_name(safe), render_post_page(site, safe), temps)
+    return WrittenPage(safe.id, wrote, st.st_size, st.st_mtime_ns, (read.updated, read.picked_up))
 
 
 #: an archive page to render: (the feed with no posts, page number, last, post ids)
@@ -552,14 +555,11 @@ def _both_task(item: _Both, public: str, scratch: str) -> tuple[list[WrittenPage
     showing.forget()
     written, posts = [], []
     try:
-        for post in store.posts_by_id(ids):
-            stamps = (post.updated, post.picked_up)
-            post = xml_safe(post)
+        for read in store.posts_by_id(ids):
+            post = xml_safe(read)
             posts.append(post)
             if post.id in wanted:
-                name = post_page_name(post)
-                wrote, st = put_file(root, name, render_post_page(site, post), temps)
-                written.append(WrittenPage(post.id, wrote, st.st_size, st.st_mtime_ns, stamps))
+                written.append(_write_post(site, post, read, root, temps))
         try:
             files = _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
         except _NeedsVetting:
