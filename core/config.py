@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -323,10 +323,11 @@ class Site:
     def base_url(self) -> str:
         return self.config.site.base_url
 
-    @property
+    @cached_property
     def id_authority(self) -> str:
         """The name feed entry ids are minted under: `site.id_authority`, pinned at init;
-        for a site made before that key, base_url's host, so its ids stay as they were."""
+        for a site made before that key, base_url's host, so its ids stay as they were.
+        Worked out once per site (a `urlsplit`: a cold build asks twice per entry)."""
         return self.config.site.id_authority or str(urlsplit(self.base_url).hostname)
 
 

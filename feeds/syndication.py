@@ -86,24 +86,10 @@ def tag_uri(site: Site, minted: datetime, specific: str) -> str:
     minted = minted.astimezone(UTC)
     # what %Y-%m-%d writes, at a third of its cost (strftime pads no year below 1000)
     day = minted.date().isoformat() if minted.year >= 1000 else f"{minted:%Y-%m-%d}"
-    authority = _authority(site)
+    authority = site.id_authority
     if "," in authority:
         return f"tag:{authority}:{day}/{specific}"
     return f"tag:{authority},{day}:{specific}"
-
-
-def _authority(site: Site) -> str:
-    """`site.id_authority`, worked out once per site: on an older site it is base_url's
-    host, a `urlsplit` on each call, and a cold build asks twice per entry (a fifth of
-    making one). Kept for the last site only, by identity (a `Site` is frozen)."""
-    if _last_authority and _last_authority[0] is site:
-        return _last_authority[1]
-    authority = site.id_authority
-    _last_authority[:] = [site, authority]
-    return authority
-
-
-_last_authority: list = []  # [site, its id authority]
 
 
 def entry_id(site: Site, post: Post) -> str:
@@ -111,7 +97,7 @@ def entry_id(site: Site, post: Post) -> str:
     site made by `init`, whose authority carries its day) a database rebuilt from
     content/ on another day, since post ids are made from content alone. Older sites mint
     from the pick-up day, as they always did."""
-    authority = _authority(site)
+    authority = site.id_authority
     if "," in authority:
         return f"tag:{authority}:{post.id}"
     return tag_uri(site, post.picked_up, post.id)
