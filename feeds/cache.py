@@ -269,9 +269,9 @@ class BuildCache:
         reading them all, `orders` is left to `ordered`)."""
         if isinstance(catalogue, ChangeLog):
             epoch = self.epoch if self.orders is not None else None
+            # the number is the newest, taken before the heads are read, whatever `ids`
             found_epoch, seq, ids = catalogue.changes_since(self.seq if epoch else None)
             if ids is None or found_epoch != epoch:  # a first read, or another database
-                found_epoch, seq, _ = catalogue.changes_since(None)  # before the heads
                 self._reset(catalogue.heads())
             else:
                 self._update(catalogue, set(ids) | self.redo)
