@@ -62,8 +62,8 @@ def give_back() -> None:
     `malloc_trim`): without it, a service keeps its first build's peak for its whole
     life (463 MB at 100,000 posts against ~300 MB in use). Asked by the service after
     such a build (`service.jobs`), not by `build`: a command that ends after its build
-    (`run --once`) gives everything back as it exits, and trimming first cost it up to
-    0.14 s. Nothing where there is no glibc."""
+    (`run --once`) gives everything back as it exits, so a trim first would be time on
+    its serial tail for nothing. Nothing where there is no glibc."""
     if _malloc_trim is not None:
         _malloc_trim(0)
 
@@ -139,7 +139,7 @@ def build(
     try:
         keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
         # sorted while the workers write the post pages, which need none of it (sorting a
-        # cold build's 10,000 heads first held their start up by ~0.1 s)
+        # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)
         ordered, dated, found, counted = _orders(heads, cache)
         if workers is not None:  # they write post pages while this process renders more
             out.hold(workers.finish)
