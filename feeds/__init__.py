@@ -22,6 +22,7 @@ from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
 from postroom.feeds.history import ARCHIVE_PAGE_SIZE, History, plan_history, write_history
 from postroom.feeds.keys import digest, page_key, post_key, site_key
+from postroom.feeds.offered import Tagged
 from postroom.feeds.pages import (
     by_date,
     post_page_name,
@@ -31,7 +32,7 @@ from postroom.feeds.pages import (
     write_topics,
 )
 from postroom.feeds.safety import admit, xml_safe
-from postroom.feeds.selection import Vetting, feed_sets, topics
+from postroom.feeds.selection import Topic, Vetting, feed_sets, topics
 from postroom.feeds.syndication import EPOCH, FORMATS, XSL_NAME, FeedSet, stylesheet
 from postroom.feeds.writer import OutputWriter
 
@@ -59,8 +60,10 @@ def _forget() -> None:
 def give_back() -> None:
     """Return the memory a build of the whole site freed to the system (glibc's
     `malloc_trim`): without it, a service keeps its first build's peak for its whole
-    life (463 MB at 100,000 posts against ~300 MB in use). Nothing where there is no
-    glibc; a few milliseconds where there is."""
+    life (463 MB at 100,000 posts against ~300 MB in use). Asked by the service after
+    such a build (`service.jobs`), not by `build`: a command that ends after its build
+    (`run --once`) gives everything back as it exits, so a trim first would be time on
+    its serial tail for nothing. Nothing where there is no glibc."""
     if _malloc_trim is not None:
         _malloc_trim(0)
 
@@ -87,7 +90,7 @@ _OVERLAP_MOST = 30_000
 def build(
     site: Site,
     posts: Catalogue | Sequence[Post],
-    issues: Sequence[ArchivedIssue] = (),
+    issues: Sequence[ArchivedIssue] | Callable[[], Sequence[ArchivedIssue]] = (),
     progress: Callable[[int, int], None] | None = None,
     since: datetime = EPOCH,
     page_size: int = ARCHIVE_PAGE_SIZE,
@@ -96,7 +99,8 @@ def build(
     """Write every feed and page of the published posts of `posts` (a `Catalogue` such as
     the store, or posts in memory, any order) and the archive of `issues` (every digest
     issue sent) into site.public_dir, and remove outputs of earlier builds that this one
-    no longer makes.
+    no longer makes. `issues` may come as a function, called once the post pages are
+    sent: what it reads and imports then overlaps the workers writing them.
 
     Incremental: each output has a key (`feeds.keys`: the code, the site's config and
     templates, the posts it shows); one whose file was written from the same key and
@@ -119,19 +123,11 @@ def build(
     if cache is None:
         _forget()  # the last build's, should it have ended early
         heads, problems = admit(catalogue.heads())
-        ordered = sorted(heads, key=newest_first, reverse=True)
-        dated = by_date(ordered)
-        found = topics(ordered, dated)
-        counted, steady = None, False
+        steady = False
     else:
         steady = cache.begin(base)  # before the heads: a build failing anywhere after is seen
         heads, problems = cache.heads(catalogue)
         _forget()
-        assert cache.orders is not None
-        ordered = cache.orders.newest.descending()
-        dated = cache.orders.dated.descending()
-        found = cache.orders.topics()
-        counted = list(cache.orders.tagged.items())
     out = OutputWriter(site.public_dir, cache.manifest if cache else None)
     # `changed` None: the heads were all read (a first build, another database)
     trusted = cache is not None and steady and out.trusted and cache.changed is not None
@@ -142,6 +138,9 @@ def build(
     history: History | None = None
     try:
         keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
+        # sorted while the workers write the post pages, which need none of it (sorting a
+        # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)
+        ordered, dated, found, counted = _orders(heads, cache)
         if workers is not None:  # they write post pages while this process renders more
             out.hold(workers.finish)
         sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
@@ -153,7 +152,7 @@ def build(
             site, sets[0], ordered, out, base, loader, page_size, carry.pages, behind
         )
         out.put(XSL_NAME, stylesheet())  # before the feeds that name it
-        archive, refused = render_archive(site, issues, since)
+        archive, refused = render_archive(site, issues() if callable(issues) else issues, since)
         for name, data in archive:
             out.put(name, data)
         write_topics(site, found, base, out, carry.pages)
@@ -195,10 +194,23 @@ def build(
         problems=(*problems, *vetting.problems, *refused),
         outputs=out.produced,
     )
-    if cache is None or cache.changed is None:  # every head read: a build of the whole site
-        del heads, ordered, dated, found, sets, loader, vetting, out, carry, history
-        give_back()
     return report
+
+
+def _orders(
+    heads: Sequence[PostHead], cache: BuildCache | None
+) -> tuple[list[PostHead], list[PostHead], list[Topic], list[tuple[Tagged, int]] | None]:
+    """The orders the lists and feeds show `heads` in: newest pick-up first, by their own
+    date, each topic's; and each (tags, source) counted (None: `write_lists` counts). A
+    cache keeps them up to date (`cache.Orders`); without one, made now."""
+    if cache is None:
+        ordered = sorted(heads, key=newest_first, reverse=True)
+        dated = by_date(ordered)
+        return ordered, dated, topics(ordered, dated), None
+    orders = cache.ordered()
+    found = orders.topics()
+    counted = list(orders.tagged.items())
+    return orders.newest.descending(), orders.dated.descending(), found, counted
 
 
 class _Carrying:

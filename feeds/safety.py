@@ -152,8 +152,17 @@ def admit(posts: Iterable[P]) -> tuple[list[P], list[Problem]]:
     admitted: list[P] = []
     problems: list[Problem] = []
     for post in sorted(posts, key=lambda p: p.id):
-        if why := _refusal(post):
-            problems.append(Problem(first_file(post), f"not published: {why}", Severity.ERROR))
+        safe, problem = admit_one(post)
+        if safe is None:
+            problems.append(problem)
         else:
-            admitted.append(xml_safe(post))
+            admitted.append(safe)
     return admitted, problems
+
+
+def admit_one(post: P) -> tuple[P, None] | tuple[None, Problem]:
+    """`admit` of one post: (it XML-safe, None), or (None, why it is refused). Asked of
+    each head apart by `cache.BuildCache`, without a list and a sort for each."""
+    if why := _refusal(post):
+        return None, Problem(first_file(post), f"not published: {why}", Severity.ERROR)
+    return xml_safe(post), None

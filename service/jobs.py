@@ -54,11 +54,12 @@ if TYPE_CHECKING:
     from postroom.emails.delivery import SendReport
     from postroom.emails.issues import SlotDecision
     from postroom.emails.message import Envelope
-    from postroom.feeds import BuildCache, BuildReport
+    from postroom.feeds import ArchivedIssue, BuildCache, BuildReport
     from postroom.service.fetching import Fetcher
     from postroom.service.heap import Heap
     from postroom.service.websub import Pinger
     from postroom.store import Store
+    from postroom.store.digests import Issue
     from postroom.store.outbox import State
 
 #: every module a job imports where it uses it (tests/test_startup.py checks the list
@@ -109,18 +110,29 @@ def publish(
     digest issue, then release the issues for sending (their pages now exist); recorded
     for `postroom status`. Incremental (`feeds.build`): only what changed is rendered;
     with a `cache` (the service's), only what changed is read."""
-    from postroom.emails.archive_pages import archived_issues  # lazy: see the imports
-    from postroom.feeds import build
-    from postroom.store.digests import all_issues, release
+    from postroom.feeds import build  # lazy: see the imports
 
-    made = all_issues(store)
-    posts = store.posts_by_id(post_id for issue in made for post_id in issue.post_ids)
-    # a page follows the republishing rules as they are now: made again from the posts
-    # when one was narrowed or withdrawn since its issue was sent (the email stays as sent)
-    issues = archived_issues(site, made, posts)
+    made: list[Issue] = []
+
+    def issues() -> list[ArchivedIssue]:
+        """Every issue's page, asked for by `build` once the post pages are on their way:
+        reading the issues and importing what makes their pages (~0.05 s of a cold run)
+        no longer holds the workers up."""
+        from postroom.emails.archive_pages import archived_issues
+        from postroom.store.digests import all_issues
+
+        made.extend(all_issues(store))
+        posts = store.posts_by_id(post_id for issue in made for post_id in issue.post_ids)
+        # a page follows the republishing rules as they are now: made again from the posts
+        # when one was narrowed or withdrawn since its issue was sent (the email stays as
+        # sent)
+        return archived_issues(site, made, posts)
+
     with Reporter("build", "post pages", lambda line: event("build", line)) as progress:
         since = first(store, "first_build", now)  # stable: rebuilds stay byte-identical
         built = build(site, store, issues, progress, since, cache=cache)
+    from postroom.store.digests import release
+
     release(store, [i.number for i in made if not i.released], now)
     record(
         store,
@@ -459,7 +471,12 @@ class Jobs:
             self._outputs.built(built.outputs)
             took = time.monotonic() - started
             if self._heap is not None:  # what the build keeps, out of the collector's way
-                self._heap.settle(whole=self._built.changed is None)
+                whole = self._built.changed is None  # every head read
+                self._heap.settle(whole=whole)
+                if whole:  # its peak given back: the service lives on (`feeds.give_back`)
+                    from postroom.feeds import give_back  # lazy: see the imports
+
+                    give_back()
         event(
             "build",
             f"public/: {len(built.written)} files written, {built.unchanged} unchanged,"

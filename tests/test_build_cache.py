@@ -7,7 +7,11 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from postroom import feeds
+from postroom.core.model import newest_first
 from postroom.feeds import BuildCache, PostList, build
+from postroom.feeds.catalogue import head_of
+from postroom.feeds.safety import admit, admit_one
 from postroom.feeds.writer import MANIFEST, OutputWriter
 from support import make_post
 
@@ -165,3 +169,43 @@ def test_a_list_override_that_asks_a_post_for_its_text_falls_back_to_the_package
     report = build(feed_site, [make_post(1), make_post(2)])
     assert "posts/index.html" in report.written
     assert b"Post number 2" in (feed_site.public_dir / "posts/index.html").read_bytes()
+
+
+def test_post_pages_go_before_the_heads_are_sorted_and_the_issues_read(feed_site, monkeypatch):
+    """A first build sends the post pages out before anything else is worked out: the
+    heads' orders (`BuildCache.ordered`) and the archive's issues (asked for by a
+    function) come after, then are as a build made from them whole would make them."""
+    seen: list[str] = []
+    sending = feeds._write_post_pages
+
+    def pages(*args, **kwargs):
+        seen.append("pages, unsorted" if cache.orders is None else "pages, sorted")
+        return sending(*args, **kwargs)
+
+    def issues():
+        seen.append("issues")
+        return []
+
+    monkeypatch.setattr(feeds, "_write_post_pages", pages)
+    cache = BuildCache()
+    posts = [make_post(n) for n in range(1, 9)]
+    build(feed_site, posts, issues, cache=cache)
+    assert seen == ["pages, unsorted", "issues"]
+    assert cache.orders is not None
+    assert [h.id for h in cache.orders.newest.descending()] == [
+        p.id for p in sorted(posts, key=newest_first, reverse=True)
+    ]
+    with_cache = outputs(feed_site)
+    shutil.rmtree(feed_site.public_dir)
+    monkeypatch.undo()
+    build(feed_site, posts)  # no cache, the issues given as they are: the same bytes
+    assert outputs(feed_site) == with_cache
+
+
+def test_a_head_admitted_alone_is_refused_as_among_all(feed_site):
+    bad = head_of(make_post(3, id="not a folder name/.."))
+    good = head_of(make_post(1))
+    admitted, problems = admit([good, bad])
+    assert admit_one(good) == (good, None)
+    assert admit_one(bad) == (None, problems[0])
+    assert admitted == [good]

@@ -3,13 +3,21 @@ what heads share is held once, and a page's name is one string however many reco
 name it. Each test checks the sharing itself (object identity), not a byte count that
 would depend on the interpreter."""
 
+import gc
+from datetime import UTC, datetime
+
 from postroom import feeds
 from postroom.content.intake import scan
 from postroom.feeds import BuildCache, build
 from postroom.feeds.pages import post_page_name
 from postroom.feeds.writer import OutputWriter
+from postroom.service.command import Context
+from postroom.service.heap import Heap
+from postroom.service.jobs import Jobs
 from postroom.store import Store
 from support import make_site
+
+T0 = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
 
 def _post(n: int, source: str, author: str) -> str:
@@ -78,3 +86,23 @@ def test_a_whole_site_build_gives_freed_memory_back_on_glibc():
     # this machine's C library is glibc: a build that read every head trims the heap
     assert feeds._malloc_trim is not None
     feeds.give_back()
+
+
+def test_only_the_service_gives_a_whole_build_s_memory_back(tmp_path, monkeypatch):
+    """The service trims after a build that read every head, not after one that read
+    what changed; `run --once` (no heap to settle: a command about to end) never does."""
+    site, store = _site(tmp_path)
+    trims: list[int] = []
+    monkeypatch.setattr(feeds, "give_back", lambda: trims.append(1))
+    Jobs(Context(site, store, lambda: T0), None).refresh()  # as `run --once` builds
+    assert trims == []
+    service = Jobs(Context(site, store, lambda: T0), None, heap=Heap())
+    try:
+        assert service.refresh() is not None  # its first build reads every head
+        assert trims == [1]
+        service._stale = True  # a post saved: the next build reads only what changed
+        assert service.refresh() is not None
+        assert trims == [1]
+    finally:
+        gc.unfreeze()  # what the service's heap froze: this test's, not the next one's
+        store.close()
