@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 
 from postroom.core.excerpts import EXCERPT_STAMP
@@ -608,7 +609,8 @@ class IntakeSession:
     def save_posts(self, post_writes: list[PostWrite]) -> None:
         """New posts inserted (numbered as they are: `changes.numbered`), known ones
         updated."""
-        rows = [(_post_row(w) | {"id": w.post.id}, w.exists) for w in post_writes]
+        shared = _SharedText()
+        rows = [(_post_row(w, shared), w.exists) for w in post_writes]
         _save_rows(self.conn, posts, "id", rows, number=changes.numbered)
 
 
@@ -663,8 +665,8 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict]) -> None:
     per = max(1, min(_ROWS_PER_INSERT, limit // len(order)))
     for start in range(0, len(values), per):
         group = values[start : start + per]
-        flat = [value for row in group for value in row]
-        conn.exec_driver_sql(f"{head} VALUES {', '.join([one] * len(group))}", tuple(flat))
+        statement = f"{head} VALUES {', '.join([one] * len(group))}"
+        conn.exec_driver_sql(statement, tuple(chain.from_iterable(group)))
 
 
 #: rows in one INSERT on SQLite (`_insert_many`): 100 were as fast as 250 or 500 (a cold
@@ -809,20 +811,43 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _post_row(write: PostWrite) -> dict:
+class _SharedText:
+    """The text of values that many posts of one batch share, made once each (`_post_row`):
+    a scan picks its posts up at one moment, one datetime object for all of them, and
+    most posts carry one of a few sets of tags (10,000 posts: ~0.03 of the ~0.1 CPU-s
+    their rows took). Moments are known by identity, not equality: equal moments in other
+    zones print otherwise; the batch's posts keep them alive meanwhile."""
+
+    def __init__(self) -> None:
+        self.moments: dict[int, str] = {}
+        self.tags: dict[tuple[str, ...], str] = {}
+
+    def moment(self, moment: datetime) -> str:
+        if (found := self.moments.get(id(moment))) is None:
+            found = self.moments[id(moment)] = moment.isoformat(timespec="microseconds")
+        return found
+
+    def tag_list(self, tags: tuple[str, ...]) -> str:
+        if (found := self.tags.get(tags)) is None:
+            found = self.tags[tags] = json.dumps(list(tags), ensure_ascii=False)
+        return found
+
+
+def _post_row(write: PostWrite, shared: _SharedText) -> dict:
     post, a = write.post, write.post.attribution
     return {
+        "id": post.id,
         "key": write.key,
         "title": post.title,
         "date": post.date.isoformat(),
         "date_source": post.date_source.value,
-        "picked_up": post.picked_up.isoformat(timespec="microseconds"),
-        "updated": post.updated.isoformat(timespec="microseconds"),
+        "picked_up": shared.moment(post.picked_up),
+        "updated": shared.moment(post.updated),
         "withdrawn": False,
         "fingerprint": write.fingerprint,
         "body_html": post.body_html,
         "summary": post.summary,
-        "tags": json.dumps(list(post.tags), ensure_ascii=False) if post.tags else "[]",
+        "tags": shared.tag_list(post.tags) if post.tags else "[]",
         "author": a.author,
         "author_role": a.author_role,
         "source": a.source,
