@@ -722,8 +722,14 @@ _HEAD_COLUMNS = (
 
 
 def _files_of(conn: Connection, ids: list[str] | None = None) -> dict[str, tuple[str, ...]]:
-    """Every file each post (of `ids`, else all) was found in, by path."""
-    query = select(versions.c.post_id, versions.c.path).order_by(versions.c.path)
+    """Every file each post (of `ids`, else all) was found in, by path. In the order of
+    the index `versions_files` (post, then path), which holds both columns: ordered by
+    path alone, SQLite walked the primary key and read each version's row beside it
+    (10,000 posts: ~0.02 CPU-s, three times as long, and more just after a scan, when
+    those rows are in the WAL)."""
+    query = select(versions.c.post_id, versions.c.path).order_by(
+        versions.c.post_id, versions.c.path
+    )
     if ids is not None:
         query = query.where(versions.c.post_id.in_(ids))
     where: dict[str, list[str]] = defaultdict(list)

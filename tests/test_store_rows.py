@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 from postroom.store import Store
-from postroom.store.database import PostWrite
+from postroom.store.database import PostWrite, Version
 from postroom.store.schema import posts
 from sqlalchemy import select
 from support import T0, make_post, make_site
@@ -42,3 +42,31 @@ def test_shared_moments_and_tags_are_written_as_each_post_has_them(tmp_path):
     assert rows["post-1"].picked_up == "2026-11-02T08:00:00.000000+00:00"
     assert rows["post-1"].tags == rows["post-2"].tags == '["policy", "care"]'
     assert (rows["post-3"].tags, rows["post-4"].tags) == ('["care"]', "[]")
+
+
+def test_a_posts_files_are_listed_by_path_once_each_however_they_were_saved(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    one, two = make_post(1), make_post(2)
+    held = [("c.md", 1, one), ("b.md", 0, one), ("c.md", 0, one), ("a.md", 0, one)]
+    held.append(("a.md", 1, two))
+    try:
+        with store.intake() as session:
+            session.save_versions(
+                {
+                    path: [
+                        Version(p, slot, post.id, f"{post.id}@{p}#{slot}", "", None, data="{}")
+                        for p, slot, post in held
+                        if p == path
+                    ]
+                    for path, _, _ in held
+                }
+            )
+            session.save_posts([PostWrite(p, p.id, p.id, exists=False) for p in (one, two)])
+        every = {head.id: head.files for head in store.heads()}
+        some = {head.id: head.files for head in store.heads([two.id, one.id])}
+        whole = {post.id: post.files for post in store.posts_by_id([one.id, two.id])}
+    finally:
+        store.close()
+    expected = {one.id: ("a.md", "b.md", "c.md"), two.id: ("a.md",)}
+    assert every == some == whole == expected
