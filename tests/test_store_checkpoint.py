@@ -15,8 +15,6 @@ from support import make_site, write
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.once  # SQLite's WAL: nothing of it on PostgreSQL
-
 
 def _post(n: int, round_: int) -> str:
     # ~40 KB a post, all of it new each round: a round's WAL is mostly its posts' text
@@ -29,6 +27,7 @@ def _round(site, round_: int) -> None:
         write(site.content_dir / f"p{n}.md", _post(n, round_))
 
 
+@pytest.mark.once  # SQLite's WAL
 def test_the_wal_stays_bounded_over_many_scans_of_one_store(tmp_path):
     site = make_site(tmp_path)
     wal = tmp_path / "postroom.db-wal"
@@ -50,6 +49,7 @@ def test_the_wal_stays_bounded_over_many_scans_of_one_store(tmp_path):
     assert not wal.exists()  # the close copied back what was left
 
 
+@pytest.mark.once  # SQLite's WAL
 def test_a_reader_keeps_its_view_while_the_scan_is_copied_back(tmp_path):
     site = make_site(tmp_path)
     _round(site, 0)
@@ -69,6 +69,7 @@ def test_a_reader_keeps_its_view_while_the_scan_is_copied_back(tmp_path):
         store.close()
 
 
+@pytest.mark.once  # SQLite's WAL
 def test_the_intake_connection_gets_back_the_automatic_checkpoint(tmp_path):
     site = make_site(tmp_path)
     _round(site, 0)
@@ -85,6 +86,7 @@ def test_the_intake_connection_gets_back_the_automatic_checkpoint(tmp_path):
         store.close()
 
 
+@pytest.mark.once  # SQLite's WAL
 def test_a_failed_intake_leaves_the_automatic_checkpoint_and_starts_no_copy(tmp_path):
     site = make_site(tmp_path)
     store = Store(site.store_url)
@@ -94,5 +96,16 @@ def test_a_failed_intake_leaves_the_automatic_checkpoint_and_starts_no_copy(tmp_
         assert store._checkpoint is None
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        store.close()
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_an_intake_is_one_transaction_as_before(pg_url):
+    store = Store(pg_url)
+    try:
+        with store.intake():
+            pass
+        assert store._checkpoint is None  # no WAL file to copy back
     finally:
         store.close()
