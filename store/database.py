@@ -8,6 +8,7 @@ state); feeds, pages and `check` read `Post`s and `Problem`s.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -408,10 +409,12 @@ class Store:
                     yield IntakeSession(conn, lazy)
             finally:
                 driver.execute(f"PRAGMA wal_autocheckpoint={int(every)}")
+        begun = threading.Event()
         self._checkpoint = threading.Thread(
-            target=self._copy_back, name="postroom-checkpoint", daemon=True
+            target=self._copy_back, args=(begun,), name="postroom-checkpoint", daemon=True
         )
         self._checkpoint.start()
+        begun.wait()
 
     def _checkpoints_aside(self) -> bool:
         """Whether an intake's WAL is copied back to the database beside the caller
@@ -423,16 +426,25 @@ class Store:
         url = self.engine.url
         return self.engine.dialect.name == "sqlite" and url.database not in (None, "", ":memory:")
 
-    def _copy_back(self) -> None:
+    def _copy_back(self, begun: threading.Event) -> None:
         """A PASSIVE checkpoint: it copies back what no reader still needs, without
         waiting for a reader or a writer (readers go on seeing a consistent store: WAL
         mode). What it leaves, the next automatic checkpoint or the close copies. Its
-        failure loses nothing (the WAL holds it all), so it is not raised."""
+        failure loses nothing (the WAL holds it all), so it is not raised.
+
+        `begun` is set just before SQLite is asked (the caller waits for it): the
+        caller's next commit (a `run --once` records the scan at once) finds the
+        checkpoint under way and leaves it be; set earlier, that commit's own automatic
+        checkpoint could win the race and copy the whole WAL back in the caller's time."""
         try:
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except SQLAlchemyError:
+                driver = conn.connection.dbapi_connection
+                begun.set()
+                driver.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        except (SQLAlchemyError, sqlite3.Error):
             pass
+        finally:
+            begun.set()
 
     def _checkpointed(self) -> None:
         """The last intake's checkpoint done: before the next intake (so a service's

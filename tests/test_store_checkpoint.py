@@ -6,11 +6,13 @@ automatic checkpoint."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from postroom.content.intake import scan
 from postroom.store import Store
+from sqlalchemy.exc import OperationalError
 from support import make_site, write
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -97,6 +99,48 @@ def test_a_failed_intake_leaves_the_automatic_checkpoint_and_starts_no_copy(tmp_
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_the_intake_returns_once_its_checkpoint_has_begun(tmp_path, monkeypatch):
+    """The caller's next commit (a `run --once` records the scan at once) must find the
+    checkpoint under way, not copy the whole WAL back itself."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    asked: list[bool] = []
+
+    def copy_back(begun: threading.Event) -> None:
+        asked.append(True)
+        begun.set()
+
+    monkeypatch.setattr(store, "_copy_back", copy_back)
+    try:
+        with store.intake():
+            pass
+        assert asked == [True]
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_checkpoint_that_fails_loses_nothing_and_holds_up_nothing(tmp_path, monkeypatch):
+    site = make_site(tmp_path)
+    _round(site, 0)
+    store = Store(site.store_url)
+    try:
+        scan(site, store, T0)
+        store._checkpointed()
+
+        def refused(*args, **kwargs):
+            raise OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error"))
+
+        begun = threading.Event()
+        monkeypatch.setattr(store.engine, "connect", refused)
+        store._copy_back(begun)  # not raised: the WAL still holds it all
+        assert begun.is_set()  # the intake waiting for it goes on
+    finally:
+        monkeypatch.undo()
         store.close()
 
 
