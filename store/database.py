@@ -401,14 +401,18 @@ class Store:
             return
         self._checkpointed()  # the last scan's WAL copied back: this one starts it again
         with self.engine.connect() as conn:
-            driver = conn.connection.dbapi_connection
-            every = driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-            driver.execute("PRAGMA wal_autocheckpoint=0")
+            every = int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()  # SQLAlchemy's "autobegin" of the PRAGMAs ended (no SQL on SQLite)
             try:
                 with conn.begin():
                     yield IntakeSession(conn, lazy)
             finally:
-                driver.execute(f"PRAGMA wal_autocheckpoint={int(every)}")
+                try:
+                    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={every}")
+                    conn.commit()
+                except DBAPIError:  # not back to the pool without its automatic checkpoint
+                    conn.invalidate()
         begun = threading.Event()
         self._checkpoint = threading.Thread(
             target=self._copy_back, args=(begun,), name="postroom-checkpoint", daemon=True

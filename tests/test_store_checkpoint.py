@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from postroom.content.intake import scan
 from postroom.store import Store
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from support import make_site, write
 
@@ -98,6 +99,33 @@ def test_a_failed_intake_leaves_the_automatic_checkpoint_and_starts_no_copy(tmp_
         assert store._checkpoint is None
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_connection_that_cannot_get_the_automatic_checkpoint_back_leaves_the_pool(
+    tmp_path, monkeypatch
+):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    real = Connection.exec_driver_sql
+
+    def refusing(self, statement, *args, **kwargs):
+        if statement == "PRAGMA wal_autocheckpoint=1000":
+            raise OperationalError(statement, {}, sqlite3.OperationalError("disk I/O error"))
+        return real(self, statement, *args, **kwargs)
+
+    try:
+        monkeypatch.setattr(Connection, "exec_driver_sql", refusing)
+        with store.intake():
+            pass
+        monkeypatch.undo()
+        store._checkpointed()
+        pooled = [store.engine.connect() for _ in range(store.engine.pool.checkedin())]
+        for conn in pooled:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            conn.close()
     finally:
         store.close()
 
