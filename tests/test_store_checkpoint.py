@@ -1,0 +1,183 @@
+"""An intake's WAL is copied back to a SQLite database by a checkpoint beside the caller
+(`Store.intake`), not inside the scan's commit: the WAL stays bounded however many scans
+one Store makes, readers keep a consistent view, and the pooled connections keep SQLite's
+automatic checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from postroom.content.intake import scan
+from postroom.store import Store
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+from support import make_site, write
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def _post(n: int, round_: int) -> str:
+    # ~40 KB a post, all of it new each round: a round's WAL is mostly its posts' text
+    words = " ".join(f"w{round_}x{n}x{i}" for i in range(4000))
+    return f"---\ntitle: Post {n}\ndate: 2021-07-23\n---\n{words}\n"
+
+
+def _round(site, round_: int) -> None:
+    for n in range(20):
+        write(site.content_dir / f"p{n}.md", _post(n, round_))
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_the_wal_stays_bounded_over_many_scans_of_one_store(tmp_path):
+    site = make_site(tmp_path)
+    wal = tmp_path / "postroom.db-wal"
+    store = Store(site.store_url)
+    try:
+        _round(site, 0)
+        scan(site, store, T0)
+        one_scan = wal.stat().st_size
+        assert one_scan > 1_000_000  # the scan's rows went through the WAL
+        for round_ in range(1, 12):
+            _round(site, round_)
+            report = scan(site, store, T0 + timedelta(minutes=round_))
+            assert len(report.updated) == 20
+        # each scan's checkpoint let the next write start the WAL again: without it,
+        # eleven more scans' rows (~11 x one_scan) would be in it
+        assert wal.stat().st_size < 3 * one_scan
+    finally:
+        store.close()
+    assert not wal.exists()  # the close copied back what was left
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_reader_keeps_its_view_while_the_scan_is_copied_back(tmp_path):
+    site = make_site(tmp_path)
+    _round(site, 0)
+    store = Store(site.store_url)
+    reader = sqlite3.connect(tmp_path / "postroom.db", isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM posts").fetchone() == (0,)
+        scan(site, store, T0)
+        store._checkpointed()  # the checkpoint has run, beside an open read
+        assert reader.execute("SELECT count(*) FROM posts").fetchone() == (0,)
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM posts").fetchone() == (20,)
+        assert reader.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        reader.close()
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_the_intake_connection_gets_back_the_automatic_checkpoint(tmp_path):
+    site = make_site(tmp_path)
+    _round(site, 0)
+    store = Store(site.store_url)
+    try:
+        scan(site, store, T0)
+        store._checkpointed()
+        pooled = [store.engine.connect() for _ in range(store.engine.pool.checkedin())]
+        assert pooled
+        for conn in pooled:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            conn.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_failed_intake_leaves_the_automatic_checkpoint_and_starts_no_copy(tmp_path):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    try:
+        with pytest.raises(RuntimeError), store.intake():
+            raise RuntimeError("a scan's bug")
+        assert store._checkpoint is None
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_connection_that_cannot_get_the_automatic_checkpoint_back_leaves_the_pool(
+    tmp_path, monkeypatch
+):
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    real = Connection.exec_driver_sql
+
+    def refusing(self, statement, *args, **kwargs):
+        if statement == "PRAGMA wal_autocheckpoint=1000":
+            raise OperationalError(statement, {}, sqlite3.OperationalError("disk I/O error"))
+        return real(self, statement, *args, **kwargs)
+
+    try:
+        monkeypatch.setattr(Connection, "exec_driver_sql", refusing)
+        with store.intake():
+            pass
+        monkeypatch.undo()
+        store._checkpointed()
+        pooled = [store.engine.connect() for _ in range(store.engine.pool.checkedin())]
+        for conn in pooled:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            conn.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_the_intake_returns_once_its_checkpoint_has_begun(tmp_path, monkeypatch):
+    """The caller's next commit (a `run --once` records the scan at once) must find the
+    checkpoint under way, not copy the whole WAL back itself."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    asked: list[bool] = []
+
+    def copy_back(begun: threading.Event) -> None:
+        asked.append(True)
+        begun.set()
+
+    monkeypatch.setattr(store, "_copy_back", copy_back)
+    try:
+        with store.intake():
+            pass
+        assert asked == [True]
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's WAL
+def test_a_checkpoint_that_fails_loses_nothing_and_holds_up_nothing(tmp_path, monkeypatch):
+    site = make_site(tmp_path)
+    _round(site, 0)
+    store = Store(site.store_url)
+    try:
+        scan(site, store, T0)
+        store._checkpointed()
+
+        def refused(*args, **kwargs):
+            raise OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error"))
+
+        begun = threading.Event()
+        monkeypatch.setattr(store.engine, "connect", refused)
+        store._copy_back(begun)  # not raised: the WAL still holds it all
+        assert begun.is_set()  # the intake waiting for it goes on
+    finally:
+        monkeypatch.undo()
+        store.close()
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_an_intake_is_one_transaction_as_before(pg_url):
+    store = Store(pg_url)
+    try:
+        with store.intake():
+            pass
+        assert store._checkpoint is None  # no WAL file to copy back
+    finally:
+        store.close()
