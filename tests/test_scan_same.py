@@ -12,7 +12,8 @@ benches' posts, random Markdown and HTML, heads cut at every point, and hostile 
   - `clean_html` and `html_to_text` use one `nh3.Cleaner` made once;
   - `one_line` skips the bidi substitution on ASCII text;
   - `clean_html` answers itself for Markdown's plain markup (`_already_clean`);
-  - `excerpt` and `summarize` fold only the words they show (`first_words`).
+  - `excerpt` and `summarize` fold only the words they show (`first_words`);
+  - a fingerprint is made without a `replace` of the post.
 """
 
 from __future__ import annotations
@@ -384,6 +385,38 @@ def test_excerpts_and_summaries_of_every_length_are_as_before():
             assert made == outcome(partial(excerpt_before, words=words), text), text
         found, more = sanitize.first_words(text, 5)
         assert (found, more) == ((line := one_line(text).split())[:5], len(line) > 5)
+
+
+def test_fingerprints_are_as_before():
+    import dataclasses
+    import hashlib
+    import json
+    from datetime import datetime
+
+    from postroom.content import settle
+    from postroom.store import encoding
+
+    def fingerprint_before(post):
+        data = encoding.plain(dataclasses.replace(post, picked_up=None, updated=None, files=()))
+        for added in ("comment", "image", "republish"):
+            if not data[added]:
+                del data[added]
+        return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+
+    odd = ["", "é", "\\u00e9", "\u2028", "\x7f", "\x01", '"', "\\", "中文", "😀"]
+    rng = random.Random(13)
+    posts = []
+    for body in corpus_markdown()[:400] + odd:
+        text = f"---\ntitle: T{rng.choice(odd)}\nauthor: A{rng.choice(odd)!r}\n---\n{body}x"
+        try:
+            posts += markdown.read_markdown(text, UTC)[0]
+        except Exception:
+            continue
+    posts += [dataclasses.replace(posts[0], body_html=f"<p>{o}</p>", excerpt=o) for o in odd]
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    for post in posts:
+        made = settle.publishable("id", post, ("a.md",), now, now, UTC)
+        assert settle.fingerprint(made) == fingerprint_before(made)
 
 
 def test_stored_post_text_is_as_before(monkeypatch):
