@@ -27,6 +27,7 @@ from functools import partial
 
 import nh3
 import pytest
+import yaml
 from postroom.content import markdown
 from postroom.core import excerpts, sanitize
 from postroom.core.sanitize import (
@@ -547,8 +548,107 @@ def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch)
     now = [repr(markdown._fast_load(fm)) for fm in texts]
     fast = sum(markdown._fast_load(fm) is not markdown._SLOW for fm in texts)
     monkeypatch.setattr(markdown, "_FEW_NESTS", -1)  # the way before, for every text
+    monkeypatch.setattr(markdown, "_simple_load", lambda fm: markdown._SLOW)
     assert [repr(markdown._fast_load(fm)) for fm in texts] == now
     assert fast > len(texts) / 3
+
+
+# values at the edges of `_SIMPLE_LINE`: every type a plain scalar resolves to, what ends
+# or comments one, quotes, escapes, flow lists and what they may not hold, spaces
+SIMPLE_VALUES = [
+    "x",
+    "Writer 53",
+    "a  b",
+    "x ",
+    "2019-03-26",
+    "2019-3-26",
+    "2001-12-14t21:59:43.10-05:00",
+]
+SIMPLE_VALUES += ["1", "0x1F", "0o17", "017", "1_000", "1.5", "1e3", "6.8523015e+5", "190:20:30"]
+SIMPLE_VALUES += ["yes", "No", "ON", "off", "true", "True", "y", "n", "null", "Null", "NULL", "~"]
+SIMPLE_VALUES += [".inf", "-1", "+1", "0b101", "Infinity", "NaN", "nan", "a # c", "a#b", "a: b"]
+SIMPLE_VALUES += ['"q"', '"a # b"', '"\\u00e9"', '"a\\"b"', "'s'", "'it''s'", '"x" # c', '""']
+SIMPLE_VALUES += ["[a, b]", "[a,b]", "[ a]", "[a ]", "[]", "[a, ]", "[2019, yes, x y]", "[a, [b]]"]
+SIMPLE_VALUES += [
+    "[a, 'b']",
+    '[a, "b"]',
+    "[a: b]",
+    "[a, {b}]",
+    "[a,,b]",
+    "é",
+    "xé",
+    "x\xa0",
+    "x\x85",
+]
+SIMPLE_VALUES += ["x\x9f", "x\ufeff", "x\u2028", "x\ue000", "x\U0001f600", "x\t", "|", ">", "&a x"]
+SIMPLE_VALUES += [
+    "*a",
+    "!!str 1",
+    "- x",
+    "? x",
+    "%x",
+    "@x",
+    "`x",
+    "<<",
+    "=",
+    "",
+    " ",
+    "x ' y",
+    "x, y",
+]
+SIMPLE_KEYS = [
+    "title",
+    "date",
+    "tags",
+    "author",
+    "summary",
+    "null",
+    "yes",
+    "on",
+    "Title",
+    "x_y",
+    "a",
+]
+
+
+def test_simple_front_matter_is_read_as_libyaml_and_the_python_loader_read_it():
+    """`_simple_load` against libyaml's tree (`_composed_load`) and PyYAML's own loader
+    with our limits, compared by repr (1, 1.0 and True are equal in Python), over lines
+    of keys and values at the edges of what it takes."""
+    rng = random.Random(14)
+    texts = ["\ntitle: T\ndate: 2024-01-02\nauthor: A\nsource: S\ntags: [x, y]\n"]
+    for _ in range(6000):
+        odd = rng.random() < 0.1  # then a line of each may go wrong anywhere
+        lines = [
+            f"{rng.choice(SIMPLE_KEYS[: 11 if odd else 5])}:"
+            f"{rng.choice(['', ' ', '  '] if odd else [' '])}{rng.choice(SIMPLE_VALUES)}"
+            for _ in range(rng.randint(1, 6))
+        ]
+        end = rng.choice(["\n", "", "\n\n", " \n"] if odd else ["\n"])
+        texts.append("\n" + "\n".join(lines) + end)
+    fast = 0
+    for fm in texts:
+        simple = markdown._simple_load(fm)
+        if simple is markdown._SLOW:
+            continue
+        fast += 1
+        assert repr(simple) == repr(markdown._composed_load(fm)), fm
+        assert repr(simple) == repr(yaml.load(fm, Loader=markdown._LimitedLoader)), fm
+    assert fast > len(texts) / 10
+
+
+def test_the_bench_scale_front_matter_is_read_without_libyaml():
+    from datetime import datetime
+
+    from test_markdown_rs import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from bench import ingest
+
+    for i in range(50):
+        text = ingest.markdown_post(i, datetime(2020, 1, i % 28 + 1), f"T {i}", ["b"], "S", "t")
+        fm = markdown._LimitedYAML().split(text)[0]
+        assert repr(markdown._simple_load(fm)) == repr(yaml.load(fm, Loader=yaml.CSafeLoader))
 
 
 def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it():
