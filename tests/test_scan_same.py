@@ -637,6 +637,37 @@ def test_simple_front_matter_is_read_as_libyaml_and_the_python_loader_read_it():
     assert fast > len(texts) / 10
 
 
+@pytest.mark.parametrize(
+    "fm",
+    [
+        "\ntitle: &a x\nauthor: *a\n",  # an alias: refused by our loader
+        "\ntitle: !!python/object:os.system x\n",
+        "\ntags: [a, [b, [c]]]\n",
+        "\nnull: x\n",  # a key YAML reads as None
+        "\nyes: x\n",
+        "\ntitle: x # a comment\n",
+        "\ntitle: 10:30\n",  # a sexagesimal number
+        "\ntitle:\tx\n",
+        "\ntitle: x\u2028author: y\n",  # a line break to YAML
+        "\ntitle: x\x85\n",
+        "\ntitle: \ufeffx\n",
+        "\ntitle: x\x00\n",
+        '\ntitle: "a\\u0000b"\n',
+        "\ntitle: 'it''s'\n",
+        "\ntitle: |\n  block\n",
+        "\ntitle: x\n  more\n",  # a continuation line
+        "\n\ntitle: x\n",
+        "title: x\n",  # no newline first
+        "\ntitle: x",  # no newline last
+        "\ntitle: x\nsecret_key: y\n",  # a key not in KEYS
+        "\ntitle: x\n" * 3 + "- y\n",
+        "\n" + "title: x\n" * 2 + "...\n",
+    ],
+)
+def test_hostile_front_matter_is_left_to_libyaml(fm):
+    assert markdown._simple_load(fm) is markdown._SLOW
+
+
 def test_the_bench_scale_front_matter_is_read_without_libyaml():
     from datetime import datetime
 
