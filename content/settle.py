@@ -17,7 +17,6 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -76,7 +75,8 @@ def publishable(
 
 
 def fingerprint(post: Post) -> str:
-    data = plain(replace(post, picked_up=None, updated=None, files=()))
+    # what `replace(post, picked_up=None, updated=None, files=())` gives, without making it
+    data = plain(post) | {"picked_up": None, "updated": None, "files": []}
     for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
         if not data[added]:  # must not make every post without them "updated"
             del data[added]

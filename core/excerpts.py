@@ -21,7 +21,7 @@ import hashlib
 import unicodedata
 
 import nh3
-from postroom.core.sanitize import html_to_text, one_line
+from postroom.core.sanitize import first_words, html_to_text
 
 EXCERPT_WORDS = 80
 #: and never longer than this many characters, a wide (CJK) one counting as 3.5 and one of
@@ -34,7 +34,7 @@ _UNSPACED = 1.75
 _UNSPACED_SCRIPTS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF))  # Thai, Lao; …
 _EXCERPT_START = 2048  # characters of HTML read first: ~80 words of prose with its tags
 
-#: bump when `excerpt`, `_room`, `_weight` or `core.sanitize.html_to_text`/`one_line`
+#: bump when `excerpt`, `_room`, `_weight` or `core.sanitize.html_to_text`/`first_words`
 #: change what an excerpt says (see the module's docstring)
 _ALGORITHM = 1
 _RULE = (EXCERPT_WORDS, EXCERPT_CHARS, _WIDE, _UNSPACED, _UNSPACED_SCRIPTS, nh3.__version__)
@@ -52,16 +52,15 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
     first few KB cost a tenth of that."""
     size = _EXCERPT_START
     while True:
-        text = one_line(html_to_text(body_html[:size]))
-        found = text.split(" ")
-        if len(found) > words or len(text) > EXCERPT_CHARS or size >= len(body_html):
+        found, more = first_words(html_to_text(body_html[:size]), words)
+        shown = " ".join(found)
+        if more or len(shown) > EXCERPT_CHARS or size >= len(body_html):
             break  # more words or characters than shown (the last may be cut), or all read
         size *= 4
-    shown = " ".join(found[:words])
     if (cut := _room(shown)) is not None:
         head = shown[:cut]
         shown = head.rsplit(" ", 1)[0] if " " in head[cut // 2 :] else head
-    elif len(found) <= words:
+    elif not more:
         return shown
     return shown.rstrip(" ,;:.、。") + "…"
 

@@ -10,7 +10,10 @@ benches' posts, random Markdown and HTML, heads cut at every point, and hostile 
     instead of a second nh3 parse (`_tags_stripped`);
   - `has_illegal`/`strip_illegal` look at the UTF-8 bytes instead of a regex;
   - `clean_html` and `html_to_text` use one `nh3.Cleaner` made once;
-  - `one_line` skips the bidi substitution on ASCII text.
+  - `one_line` skips the bidi substitution on ASCII text;
+  - `clean_html` answers itself for Markdown's plain markup (`_already_clean`);
+  - `excerpt` and `summarize` fold only the words they show (`first_words`);
+  - a fingerprint is made without a `replace` of the post.
 """
 
 from __future__ import annotations
@@ -20,12 +23,21 @@ import random
 import re
 import sys
 from datetime import UTC
+from functools import partial
 
 import nh3
 import pytest
+import yaml
 from postroom.content import markdown
 from postroom.core import excerpts, sanitize
-from postroom.core.sanitize import clean_html, has_illegal, html_to_text, one_line, strip_illegal
+from postroom.core.sanitize import (
+    clean_html,
+    has_illegal,
+    html_to_text,
+    one_line,
+    strip_illegal,
+    summarize,
+)
 from test_markdown_rs import INPUTS, bench_bodies, random_markdown, shared_texts
 
 pytestmark = pytest.mark.nostore
@@ -52,6 +64,30 @@ def clean_html_before(fragment: str) -> str:
 
 def html_to_text_before(fragment: str) -> str:
     return html.unescape(nh3.clean(sanitize._BLOCK_END.sub(" ", fragment), tags=set()))
+
+
+def excerpt_before(body_html: str, words: int = excerpts.EXCERPT_WORDS) -> str:
+    size = excerpts._EXCERPT_START
+    while True:
+        text = one_line_before(html_to_text(body_html[:size]))
+        found = text.split(" ")
+        if len(found) > words or len(text) > excerpts.EXCERPT_CHARS or size >= len(body_html):
+            break
+        size *= 4
+    shown = " ".join(found[:words])
+    if (cut := excerpts._room(shown)) is not None:
+        head = shown[:cut]
+        shown = head.rsplit(" ", 1)[0] if " " in head[cut // 2 :] else head
+    elif len(found) <= words:
+        return shown
+    return shown.rstrip(" ,;:.、。") + "…"
+
+
+def summarize_before(text: str, limit: int = 300) -> str:
+    text = one_line_before(text)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 
 def outcome(function, text: str) -> tuple[str, object]:
@@ -234,6 +270,84 @@ def test_clean_html_is_as_before():
         assert outcome(clean_html, fragment) == outcome(clean_html_before, fragment), fragment
 
 
+# text as Markdown's plain markup holds it, and what html5ever could read another way
+PLAIN_TEXT = ["word", " ", "\n", "\t", "&amp;", "&lt;", "&gt;", "&quot;", "&nbsp;", "\xa0"]
+PLAIN_TEXT += ['"', "'", "=", "/", "é", "中文", "\u3000", "\x85", "\u2028", "\x80", "\ufdd0"]
+PLAIN_TEXT += ["\u202e", "\ufeff", "\x00", "\x0c", "\r", "\ud800", "&", "&amp", "&#34;"]
+PLAIN_TEXT += ["&eacute;", ">", "<", "<br />", "<hr />", "<br>", "<hr>", "</br>", "<br/>"]
+
+
+def plain_markup(rng: random.Random, name: str = "", depth: int = 0) -> str:
+    """Random markup of `_already_clean`'s tags, mostly nested as `_HOLDS` lets them be,
+    sometimes not (a tag left open or closed twice, one inside what cannot hold it)."""
+    parts = []
+    for _ in range(rng.randint(0, 4)):
+        if depth < 6 and rng.random() < 0.5:
+            allowed = sorted(sanitize._HOLDS[name] - {"br", "hr"})
+            child = rng.choice(allowed if rng.random() < 0.97 else sorted(sanitize._HOLDS))
+            end = f"</{child}>" if rng.random() < 0.98 else rng.choice(["", f"</{name}>"])
+            parts.append(f"<{child}>{plain_markup(rng, child, depth + 1)}{end}")
+        else:
+            parts.append(rng.choice(PLAIN_TEXT if rng.random() < 0.7 else PLAIN_TEXT[:10]))
+    return "".join(parts)
+
+
+def test_plain_markup_is_cleaned_as_before():
+    rng = random.Random(9)
+    fragments = [plain_markup(rng) for _ in range(6000)]
+    fragments += [markdown._markdown.render(text) for text in corpus_markdown()]
+    fragments += [f"  {f}\n" for f in fragments[:500]] + ["<pre>\nx</pre>", "<pre>x</pre>"]
+    fast = 0
+    for fragment in fragments:
+        fast += sanitize._already_clean(strip_illegal(fragment)[0]) is not None
+        assert outcome(clean_html, fragment) == outcome(clean_html_before, fragment), fragment
+    assert fast > 0.3 * len(fragments)
+
+
+def test_the_bench_scale_posts_are_cleaned_without_nh3():
+    bodies = bench_bodies(30)
+    for body in bodies[0::3] + bodies[1::3]:  # bench/ingest.py's (`make bench-scale`)
+        assert sanitize._already_clean(markdown._markdown.render(body)) is not None
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "<p>a<script>alert(1)</script></p>",
+        "<p onclick=x>a</p>",
+        '<p title="t">a</p>',
+        "<P>a</P>",
+        "<p>a<p>b</p></p>",  # html5ever closes the first at the second
+        "<p>a",  # left open: the parser closes it
+        "a</p>",
+        "<em>a<p>b</p></em>",  # a block inside an inline element is moved out
+        "<p><em>a</p></em>",
+        "<ul>a<p>b</p></ul>",
+        "<li>a</li>",  # outside a list
+        "<ul><li>a<li>b</li></ul>",
+        "<h1><h2>a</h2></h1>",
+        "<p><hr /></p>",
+        "<p />",
+        "<br/>",
+        "</br>",
+        "<pre>\nx</pre>",
+        "<p>a &copy; b</p>",
+        "<p>a &#60;script&#62;</p>",
+        "<p>a > b</p>",
+        "<p>a\r\nb</p>",
+        "\ufeff<p>a</p>",
+        "<!-- c --><p>a</p>",
+        "<p>a</p><style>p{}</style>",
+        "<a>x</a>",
+        "<div>x</div>",
+        "<em>" * 1000 + "x" + "</em>" * 1000,
+    ],
+)
+def test_hostile_markup_is_left_to_nh3(fragment):
+    assert sanitize._already_clean(fragment) is None
+    assert clean_html(fragment) == clean_html_before(fragment)
+
+
 def test_illegal_characters_are_found_as_before_at_every_code_point():
     for start in range(0, sys.maxunicode + 1, 2048):
         block = [chr(c) for c in range(start, min(start + 2048, sys.maxunicode + 1))]
@@ -250,6 +364,60 @@ def test_illegal_characters_in_the_corpora_and_random_text_go_as_before():
     for text in texts:
         assert strip_illegal(text) == strip_illegal_before(text), repr(text[:200])
         assert one_line(text) == one_line_before(text), repr(text[:200])
+
+
+# words and the spaces between them as one_line reads them: runs, NBSP, bidi controls,
+# characters XML cannot carry, wide and unspaced scripts, punctuation a cut strips
+WORDY = ["a", "word", "longerword", " ", "  ", "\n", "\t", "\xa0", "\u3000", "\u202e", "\x00"]
+WORDY += ["\ufffe", "\ud800", "中文字", "ภาษาไทย", ",", ".", "…", "、", "&amp;", "<p>", "</p>"]
+
+
+def test_excerpts_and_summaries_of_every_length_are_as_before():
+    rng = random.Random(12)
+    texts = corpus_markdown() + [random_html(rng) for _ in range(500)]
+    texts += ["".join(rng.choice(WORDY) for _ in range(rng.randint(0, 900))) for _ in range(2500)]
+    for text in texts:
+        for limit in (0, 1, 7, 80, 300):
+            assert summarize(text, limit) == summarize_before(text, limit), repr(text[:200])
+        summary = outcome(sanitize.html_summary, text)
+        assert summary == outcome(lambda t: summarize_before(html_to_text(t)), text), text
+        for words in (1, 3, 80):  # 80: EXCERPT_WORDS, the only one used
+            made = outcome(partial(excerpts.excerpt, words=words), text)
+            assert made == outcome(partial(excerpt_before, words=words), text), text
+        found, more = sanitize.first_words(text, 5)
+        assert (found, more) == ((line := one_line(text).split())[:5], len(line) > 5)
+
+
+def test_fingerprints_are_as_before():
+    import dataclasses
+    import hashlib
+    import json
+    from datetime import datetime
+
+    from postroom.content import settle
+    from postroom.store import encoding
+
+    def fingerprint_before(post):
+        data = encoding.plain(dataclasses.replace(post, picked_up=None, updated=None, files=()))
+        for added in ("comment", "image", "republish"):
+            if not data[added]:
+                del data[added]
+        return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+
+    odd = ["", "é", "\\u00e9", "\u2028", "\x7f", "\x01", '"', "\\", "中文", "😀"]
+    rng = random.Random(13)
+    posts = []
+    for body in corpus_markdown()[:400] + odd:
+        text = f"---\ntitle: T{rng.choice(odd)}\nauthor: A{rng.choice(odd)!r}\n---\n{body}x"
+        try:
+            posts += markdown.read_markdown(text, UTC)[0]
+        except Exception:
+            continue
+    posts += [dataclasses.replace(posts[0], body_html=f"<p>{o}</p>", excerpt=o) for o in odd]
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    for post in posts:
+        made = settle.publishable("id", post, ("a.md",), now, now, UTC)
+        assert settle.fingerprint(made) == fingerprint_before(made)
 
 
 def test_stored_post_text_is_as_before(monkeypatch):
@@ -280,6 +448,9 @@ def test_stored_post_text_is_as_before(monkeypatch):
             ("one_line", one_line_before),
             ("clean_html", clean_html_before),
             ("html_to_text", html_to_text_before),
+            ("excerpt", excerpt_before),
+            ("summarize", summarize_before),
+            ("_line_start", lambda text, chars: one_line_before(text)),
         ):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, before)
@@ -377,8 +548,138 @@ def test_front_matter_is_the_value_it_was_to_the_type_and_the_order(monkeypatch)
     now = [repr(markdown._fast_load(fm)) for fm in texts]
     fast = sum(markdown._fast_load(fm) is not markdown._SLOW for fm in texts)
     monkeypatch.setattr(markdown, "_FEW_NESTS", -1)  # the way before, for every text
+    monkeypatch.setattr(markdown, "_simple_load", lambda fm: markdown._SLOW)
     assert [repr(markdown._fast_load(fm)) for fm in texts] == now
     assert fast > len(texts) / 3
+
+
+# values at the edges of `_SIMPLE_LINE`: every type a plain scalar resolves to, what ends
+# or comments one, quotes, escapes, flow lists and what they may not hold, spaces
+SIMPLE_VALUES = [
+    "x",
+    "Writer 53",
+    "a  b",
+    "x ",
+    "2019-03-26",
+    "2019-3-26",
+    "2001-12-14t21:59:43.10-05:00",
+]
+SIMPLE_VALUES += ["1", "0x1F", "0o17", "017", "1_000", "1.5", "1e3", "6.8523015e+5", "190:20:30"]
+SIMPLE_VALUES += ["yes", "No", "ON", "off", "true", "True", "y", "n", "null", "Null", "NULL", "~"]
+SIMPLE_VALUES += [".inf", "-1", "+1", "0b101", "Infinity", "NaN", "nan", "a # c", "a#b", "a: b"]
+SIMPLE_VALUES += ['"q"', '"a # b"', '"\\u00e9"', '"a\\"b"', "'s'", "'it''s'", '"x" # c', '""']
+SIMPLE_VALUES += ["[a, b]", "[a,b]", "[ a]", "[a ]", "[]", "[a, ]", "[2019, yes, x y]", "[a, [b]]"]
+SIMPLE_VALUES += [
+    "[a, 'b']",
+    '[a, "b"]',
+    "[a: b]",
+    "[a, {b}]",
+    "[a,,b]",
+    "é",
+    "xé",
+    "x\xa0",
+    "x\x85",
+]
+SIMPLE_VALUES += ["x\x9f", "x\ufeff", "x\u2028", "x\ue000", "x\U0001f600", "x\t", "|", ">", "&a x"]
+SIMPLE_VALUES += [
+    "*a",
+    "!!str 1",
+    "- x",
+    "? x",
+    "%x",
+    "@x",
+    "`x",
+    "<<",
+    "=",
+    "",
+    " ",
+    "x ' y",
+    "x, y",
+]
+SIMPLE_KEYS = [
+    "title",
+    "date",
+    "tags",
+    "author",
+    "summary",
+    "null",
+    "yes",
+    "on",
+    "Title",
+    "x_y",
+    "a",
+]
+
+
+def test_simple_front_matter_is_read_as_libyaml_and_the_python_loader_read_it():
+    """`_simple_load` against libyaml's tree (`_composed_load`) and PyYAML's own loader
+    with our limits, compared by repr (1, 1.0 and True are equal in Python), over lines
+    of keys and values at the edges of what it takes."""
+    rng = random.Random(14)
+    texts = ["\ntitle: T\ndate: 2024-01-02\nauthor: A\nsource: S\ntags: [x, y]\n"]
+    for _ in range(6000):
+        odd = rng.random() < 0.1  # then a line of each may go wrong anywhere
+        lines = [
+            f"{rng.choice(SIMPLE_KEYS[: 11 if odd else 5])}:"
+            f"{rng.choice(['', ' ', '  '] if odd else [' '])}{rng.choice(SIMPLE_VALUES)}"
+            for _ in range(rng.randint(1, 6))
+        ]
+        end = rng.choice(["\n", "", "\n\n", " \n"] if odd else ["\n"])
+        texts.append("\n" + "\n".join(lines) + end)
+    fast = 0
+    for fm in texts:
+        simple = markdown._simple_load(fm)
+        if simple is markdown._SLOW:
+            continue
+        fast += 1
+        assert repr(simple) == repr(markdown._composed_load(fm)), fm
+        assert repr(simple) == repr(yaml.load(fm, Loader=markdown._LimitedLoader)), fm
+    assert fast > len(texts) / 10
+
+
+@pytest.mark.parametrize(
+    "fm",
+    [
+        "\ntitle: &a x\nauthor: *a\n",  # an alias: refused by our loader
+        "\ntitle: !!python/object:os.system x\n",
+        "\ntags: [a, [b, [c]]]\n",
+        "\nnull: x\n",  # a key YAML reads as None
+        "\nyes: x\n",
+        "\ntitle: x # a comment\n",
+        "\ntitle: 10:30\n",  # a sexagesimal number
+        "\ntitle:\tx\n",
+        "\ntitle: x\u2028author: y\n",  # a line break to YAML
+        "\ntitle: x\x85\n",
+        "\ntitle: \ufeffx\n",
+        "\ntitle: x\x00\n",
+        '\ntitle: "a\\u0000b"\n',
+        "\ntitle: 'it''s'\n",
+        "\ntitle: |\n  block\n",
+        "\ntitle: x\n  more\n",  # a continuation line
+        "\n\ntitle: x\n",
+        "title: x\n",  # no newline first
+        "\ntitle: x",  # no newline last
+        "\ntitle: x\nsecret_key: y\n",  # a key not in KEYS
+        "\ntitle: x\n" * 3 + "- y\n",
+        "\n" + "title: x\n" * 2 + "...\n",
+    ],
+)
+def test_hostile_front_matter_is_left_to_libyaml(fm):
+    assert markdown._simple_load(fm) is markdown._SLOW
+
+
+def test_the_bench_scale_front_matter_is_read_without_libyaml():
+    from datetime import datetime
+
+    from test_markdown_rs import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from bench import ingest
+
+    for i in range(50):
+        text = ingest.markdown_post(i, datetime(2020, 1, i % 28 + 1), f"T {i}", ["b"], "S", "t")
+        fm = markdown._LimitedYAML().split(text)[0]
+        assert repr(markdown._simple_load(fm)) == repr(yaml.load(fm, Loader=yaml.CSafeLoader))
 
 
 def test_a_last_line_without_its_newline_renders_as_markdown_it_py_renders_it():
