@@ -625,8 +625,7 @@ class IntakeSession:
     def save_posts(self, post_writes: list[PostWrite]) -> None:
         """New posts inserted (numbered as they are: `changes.numbered`), known ones
         updated."""
-        shared = _SharedText()
-        rows = [(_post_row(w, shared), w.exists) for w in post_writes]
+        rows = [(_post_row(w), w.exists) for w in post_writes]
         _save_rows(self.conn, posts, "id", rows, number=changes.numbered)
 
 
@@ -833,29 +832,7 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-class _SharedText:
-    """The text of values that many posts of one batch share, made once each (`_post_row`):
-    a scan picks its posts up at one moment, one datetime object for all of them, and
-    most posts carry one of a few sets of tags (10,000 posts: ~0.03 of the ~0.1 CPU-s
-    their rows took). Moments are known by identity, not equality: equal moments in other
-    zones print otherwise; the batch's posts keep them alive meanwhile."""
-
-    def __init__(self) -> None:
-        self.moments: dict[int, str] = {}
-        self.tags: dict[tuple[str, ...], str] = {}
-
-    def moment(self, moment: datetime) -> str:
-        if (found := self.moments.get(id(moment))) is None:
-            found = self.moments[id(moment)] = moment.isoformat(timespec="microseconds")
-        return found
-
-    def tag_list(self, tags: tuple[str, ...]) -> str:
-        if (found := self.tags.get(tags)) is None:
-            found = self.tags[tags] = json.dumps(list(tags), ensure_ascii=False)
-        return found
-
-
-def _post_row(write: PostWrite, shared: _SharedText) -> dict:
+def _post_row(write: PostWrite) -> dict:
     post, a = write.post, write.post.attribution
     return {
         "id": post.id,
@@ -863,13 +840,13 @@ def _post_row(write: PostWrite, shared: _SharedText) -> dict:
         "title": post.title,
         "date": post.date.isoformat(),
         "date_source": post.date_source.value,
-        "picked_up": shared.moment(post.picked_up),
-        "updated": shared.moment(post.updated),
+        "picked_up": post.picked_up.isoformat(timespec="microseconds"),
+        "updated": post.updated.isoformat(timespec="microseconds"),
         "withdrawn": False,
         "fingerprint": write.fingerprint,
         "body_html": post.body_html,
         "summary": post.summary,
-        "tags": shared.tag_list(post.tags) if post.tags else "[]",
+        "tags": json.dumps(list(post.tags), ensure_ascii=False) if post.tags else "[]",
         "author": a.author,
         "author_role": a.author_role,
         "source": a.source,

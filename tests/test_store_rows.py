@@ -1,5 +1,5 @@
-"""The rows a scan's batch of posts is saved as (`store.database._post_row`): the text of
-values many posts share is made once a batch, and each row still holds its own post's."""
+"""The rows a scan's batch of posts is saved as (`store.database._post_row`): each row
+holds its own post's moments (as that post's zone prints them) and tags."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from support import T0, make_post, make_site
 
 
-def test_shared_moments_and_tags_are_written_as_each_post_has_them(tmp_path):
+def test_moments_and_tags_are_written_as_each_post_has_them(tmp_path):
     site = make_site(tmp_path)
     store = Store(site.store_url)
     elsewhere = T0.astimezone(timezone(timedelta(hours=2)))  # equal to T0, printed otherwise
