@@ -194,7 +194,7 @@ def run_phases(tool: Tool, timeout: float, cold_runs: int = 1) -> dict[str, Any]
         if phase == "new":
             write_new_post(tool.name, tool.site, "cli")
         log = tool.work / f"{tool.name}-{phase}.log"
-        for _ in range(cold_runs if phase == "cold" else 1):
+        for _ in range(max(1, cold_runs) if phase == "cold" else 1):
             if phase == "cold":
                 tool.clean()
             print(f"  {tool.name} {phase} ...", file=sys.stderr, flush=True)
@@ -206,7 +206,8 @@ def run_phases(tool: Tool, timeout: float, cold_runs: int = 1) -> dict[str, Any]
                 break
             colds.append(run)
         if phase == "cold" and run.status == "ok":
-            # the median's state is not the last run's, but every cold run leaves the same
+            # the median (of an even count, the upper of the middle two); the output and the
+            # log are the last run's, but every cold run leaves the same
             run = sorted(colds, key=lambda r: r.seconds or 0.0)[len(colds) // 2]
         after = _outputs(tool.out)
         run.files, run.rewritten = len(after), _rewritten(before, after)
