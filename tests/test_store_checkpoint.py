@@ -133,21 +133,36 @@ def test_a_connection_that_cannot_get_the_automatic_checkpoint_back_leaves_the_p
 @pytest.mark.once  # SQLite's WAL
 def test_the_intake_returns_once_its_checkpoint_has_begun(tmp_path, monkeypatch):
     """The caller's next commit (a `run --once` records the scan at once) must find the
-    checkpoint under way, not copy the whole WAL back itself."""
+    checkpoint under way, not copy the whole WAL back itself: the intake waits for the
+    checkpoint's thread to say it has begun, however late that is."""
     site = make_site(tmp_path)
     store = Store(site.store_url)
-    asked: list[bool] = []
+    started, go = threading.Event(), threading.Event()
 
     def copy_back(begun: threading.Event) -> None:
-        asked.append(True)
+        started.set()
+        go.wait(10)  # the checkpoint thread is slow to reach SQLite
         begun.set()
 
     monkeypatch.setattr(store, "_copy_back", copy_back)
-    try:
+    returned = threading.Event()
+
+    def intake() -> None:
         with store.intake():
             pass
-        assert asked == [True]
+        returned.set()
+
+    caller = threading.Thread(target=intake)
+    try:
+        caller.start()
+        assert started.wait(10)
+        # the checkpoint has not begun: the intake must still be waiting for it
+        assert not returned.wait(0.2)
+        go.set()
+        assert returned.wait(10)
     finally:
+        go.set()
+        caller.join(10)
         store.close()
 
 
