@@ -419,10 +419,14 @@ class Store:
                 except DBAPIError:  # not back to the pool without its automatic checkpoint
                     conn.invalidate()
         begun = threading.Event()
-        self._checkpoint = threading.Thread(
+        thread = threading.Thread(
             target=self._copy_back, args=(begun,), name="postroom-checkpoint", daemon=True
         )
-        self._checkpoint.start()
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: the scan is saved; the next
+            return  # automatic checkpoint or the close copies its WAL back
+        self._checkpoint = thread
         begun.wait()
 
     def _checkpoints_aside(self) -> bool:
@@ -442,8 +446,8 @@ class Store:
         failure loses nothing (the WAL holds it all), so it is not raised.
 
         `begun` is set just before SQLite is asked (the caller waits for it): the
-        caller's next commit (a `run --once` records the scan at once) finds the
-        checkpoint under way and leaves it be; set earlier, that commit's own automatic
+        caller's next commit (a `run --once` records the scan at once) most likely finds
+        the checkpoint under way and leaves it be; set earlier, that commit's own automatic
         checkpoint could win the race and copy the whole WAL back in the caller's time."""
         try:
             with self.engine.connect() as conn:
@@ -458,7 +462,9 @@ class Store:
     def _checkpointed(self) -> None:
         """The last intake's checkpoint done: before the next intake (so a service's
         WAL starts again from its beginning rather than growing scan after scan) and
-        before the close."""
+        before the close. The bound is this Store's: another process writing while
+        this checkpoint runs (a `check` beside the service) can leave the WAL longer,
+        until a later checkpoint finds no reader in its way."""
         if (thread := self._checkpoint) is not None:
             thread.join()
             self._checkpoint = None

@@ -187,6 +187,31 @@ def test_a_checkpoint_that_fails_loses_nothing_and_holds_up_nothing(tmp_path, mo
         store.close()
 
 
+@pytest.mark.once  # SQLite's WAL
+def test_a_scan_is_saved_when_no_thread_can_be_started_for_its_checkpoint(
+    tmp_path, monkeypatch
+):
+    """The thread is started after the scan's commit: failing to start one (a process at
+    its thread limit) must not report a saved scan as failed."""
+    site = make_site(tmp_path)
+    _round(site, 0)
+    store = Store(site.store_url)
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    try:
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+        report = scan(site, store, T0)
+        monkeypatch.undo()
+        assert len(report.new) == 20
+        assert store._checkpoint is None
+        assert len(store.heads()) == 20
+    finally:
+        monkeypatch.undo()
+        store.close()
+
+
 @pytest.mark.postgresql
 def test_on_postgresql_an_intake_is_one_transaction_as_before(pg_url):
     store = Store(pg_url)
