@@ -188,9 +188,7 @@ def test_a_checkpoint_that_fails_loses_nothing_and_holds_up_nothing(tmp_path, mo
 
 
 @pytest.mark.once  # SQLite's WAL
-def test_a_scan_is_saved_when_no_thread_can_be_started_for_its_checkpoint(
-    tmp_path, monkeypatch
-):
+def test_a_scan_is_saved_when_no_thread_can_be_started_for_its_checkpoint(tmp_path, monkeypatch):
     """The thread is started after the scan's commit: failing to start one (a process at
     its thread limit) must not report a saved scan as failed."""
     site = make_site(tmp_path)
