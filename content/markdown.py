@@ -340,11 +340,11 @@ class Markdown:
         while closer := next((c for c in _CLOSERS if html.endswith(c, 0, end)), None):
             end -= len(closer)
         inner = html[:end]
-        last = _CONTAINER_MARKS.sub("", text[text.rfind("\n") + 1 :], count=1)
-        if not inner or inner.endswith(_BLOCK_ENDS):
+        if not inner or inner.endswith(_BLOCK_ENDS):  # (every post ending in a paragraph)
             if inner.endswith("\n</code></pre>\n") and _FENCE.search(text):
                 return self.python().render(text)  # if the last line is a fence's own
             return html
+        last = _CONTAINER_MARKS.sub("", text[text.rfind("\n") + 1 :], count=1)
         if last.strip() and inner.endswith(last + "\n"):
             return inner[:-1] + html[len(inner) :]
         return self.python().render(text)
