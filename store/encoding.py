@@ -35,7 +35,14 @@ def plain(value: Any) -> Any:
         if kind is tuple or kind is list:
             return [plain(item) for item in value]
         return value
-    return {name: plain(getattr(value, name)) for name in names}
+    data = {name: getattr(value, name) for name in names}
+    for name, field_value in data.items():  # most are strings or None: no call for them
+        if type(field_value) not in _LEAVES:
+            data[name] = plain(field_value)
+    return data
+
+
+_LEAVES = frozenset([str, int, float, bool, type(None)])
 
 
 def encode_parsed(post: ParsedPost) -> str:

@@ -204,3 +204,29 @@ def test_a_version_s_text_is_json_s_own_whatever_its_fields_hold(body):
     data["excerpt_stamp"] = json.loads(encode_parsed(post))["excerpt_stamp"]
     assert encode_parsed(post) == json.dumps(data, ensure_ascii=False, sort_keys=True)
     assert decode_parsed(encode_parsed(post)) == post
+
+
+def test_plain_is_asdict_with_lists_for_tuples():
+    """`plain` skips the call for a string or None field: what it makes of every kind of
+    field (nested dataclasses, tuples, enums, dates, numbers, bools) is asdict's."""
+    from dataclasses import asdict
+
+    from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, Republish
+    from postroom.store.encoding import plain
+
+    post = ParsedPost(
+        title="t",
+        date=datetime(2026, 1, 2, tzinfo=UTC),
+        date_source=DateSource.FRONT_MATTER,
+        body_html="<p>b</p>",
+        summary="s",
+        attribution=Attribution(source="s", author=None, url="https://x.example/"),
+        tags=("a", "b"),
+        image=LeadImage("https://x.example/i.png", length=3),
+        republish=Republish.FULL,
+        excerpt=None,
+    )
+    expected = asdict(post) | {"tags": ["a", "b"]}
+    assert plain(post) == expected
+    assert [type(v) for v in plain(post).values()] == [type(v) for v in expected.values()]
+    assert plain(post)["republish"] is Republish.FULL
