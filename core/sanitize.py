@@ -157,6 +157,7 @@ def _already_clean(fragment: str) -> str | None:
     if "<pre>\n" in fragment:
         return None
     open_ = [""]
+    voids = False
     for closing, name, void in tags:
         if closing:
             if void or name != open_[-1]:
@@ -165,15 +166,22 @@ def _already_clean(fragment: str) -> str | None:
         elif name not in _HOLDS[open_[-1]]:
             return None
         elif name in ("br", "hr"):
-            pass
+            voids = True
         elif void:
             return None
         else:
             open_.append(name)
     if len(open_) > 1:
         return None
-    cleaned = fragment.replace("&quot;", '"').replace("\xa0", "&nbsp;")
-    return cleaned.replace("<br />", "<br>").replace("<hr />", "<hr>").strip()
+    # each respelling only where what it respells can be (a replace that finds nothing
+    # still reads the whole text: the four were a third of this function's time)
+    if "&" in fragment:
+        fragment = fragment.replace("&quot;", '"')
+    if not fragment.isascii():
+        fragment = fragment.replace("\xa0", "&nbsp;")
+    if voids:
+        fragment = fragment.replace("<br />", "<br>").replace("<hr />", "<hr>")
+    return fragment.strip()
 
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b[^<>]*?(/?)>")
@@ -264,6 +272,9 @@ _PRE_NEWLINE = re.compile("<pre" + _ATTRS + "\n")
 _ODD_AMPERSAND = re.compile(
     r"&(?!(?:amp|lt|gt|nbsp|quot);|(?:a|am|amp|l|lt|g|gt|n|nb|nbs|nbsp|q|qu|quo|quot)?\Z)"
 )
+# one scan for both (text full of `<`: the regex's jump to each `<` took a fifth of the
+# time of two substring searches)
+_TABLE_OR_PRE = re.compile("<(?:table|pre)")
 # a tag a head was cut inside, at its very end: html5ever drops it whole (once what
 # comes before it has been read to its end, as the checks below make sure)
 _CUT_TAG = re.compile(r"</?[a-z][^<>]*\Z")
@@ -288,13 +299,11 @@ def _tags_stripped(fragment: str) -> str | None:
     holds the two ways to one answer over the corpora, fuzz and hostile input."""
     if cut := _CUT_TAG.search(fragment):  # it is read the same without it
         fragment = fragment[: cut.start()]
-    if "\r" in fragment or "<table" in fragment or fragment.startswith("\ufeff"):
-        return None
-    if has_illegal(fragment):
+    if "\r" in fragment or fragment.startswith("\ufeff") or has_illegal(fragment):
         return None
     if "&" in fragment and _ODD_AMPERSAND.search(fragment):
         return None
-    if "<pre" in fragment and _PRE_NEWLINE.search(fragment):
+    if _TABLE_OR_PRE.search(fragment) and ("<table" in fragment or _PRE_NEWLINE.search(fragment)):
         return None
     text = _KEPT_TAG.sub("", fragment)
     return None if "<" in text else text

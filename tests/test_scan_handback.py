@@ -174,3 +174,59 @@ def test_what_workers_prepare_is_what_the_scan_makes_in_one_process(
     ids = [row[0] for row in rows[0]["posts"]]
     clash = sorted(i for i in ids if i.startswith("2026-01-02-a-title-long"))
     assert len(ids) > 200 and len(clash) == 2 and clash[1] == clash[0] + "-2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<p>plain</p>", '<p>"body_html": 0</p>', "<p>café …</p>", "<p>a\\b\nc\td\x7f</p>", ""],
+)
+def test_a_version_s_text_is_json_s_own_whatever_its_fields_hold(body):
+    """`encode_parsed` splices an ASCII body in apart: the text is still what
+    json.dumps writes, with a placeholder's lookalike in every other field."""
+    import json
+
+    from postroom.core.model import Attribution, DateSource, ParsedPost
+    from postroom.store.encoding import decode_parsed, encode_parsed, plain
+
+    bait = '"body_html": 0 \\", "body_html": 0 \\\\'
+    post = ParsedPost(
+        title=bait,
+        date=datetime(2026, 1, 2, tzinfo=UTC),
+        date_source=DateSource.FRONT_MATTER,
+        body_html=body,
+        summary=bait + " é",
+        attribution=Attribution(source=bait, author="x\\", author_role=bait, url="\\"),
+        tags=(bait, "body_html"),
+        comment=bait,
+        excerpt=bait,
+    )
+    data = plain(post) | {"date": post.date.isoformat()}
+    data["excerpt_stamp"] = json.loads(encode_parsed(post))["excerpt_stamp"]
+    assert encode_parsed(post) == json.dumps(data, ensure_ascii=False, sort_keys=True)
+    assert decode_parsed(encode_parsed(post)) == post
+
+
+def test_plain_is_asdict_with_lists_for_tuples():
+    """`plain` skips the call for a string or None field: what it makes of every kind of
+    field (nested dataclasses, tuples, enums, dates, numbers, bools) is asdict's."""
+    from dataclasses import asdict
+
+    from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, Republish
+    from postroom.store.encoding import plain
+
+    post = ParsedPost(
+        title="t",
+        date=datetime(2026, 1, 2, tzinfo=UTC),
+        date_source=DateSource.FRONT_MATTER,
+        body_html="<p>b</p>",
+        summary="s",
+        attribution=Attribution(source="s", author=None, url="https://x.example/"),
+        tags=("a", "b"),
+        image=LeadImage("https://x.example/i.png", length=3),
+        republish=Republish.FULL,
+        excerpt=None,
+    )
+    expected = asdict(post) | {"tags": ["a", "b"]}
+    assert plain(post) == expected
+    assert [type(v) for v in plain(post).values()] == [type(v) for v in expected.values()]
+    assert plain(post)["republish"] is Republish.FULL
