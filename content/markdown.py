@@ -165,22 +165,26 @@ def _simple_load(fm: str) -> Any:
     tests/test_scan_same.py holds it to libyaml over random and hostile front matter."""
     if not fm.startswith("\n") or _UNPRINTABLE.search(fm):
         return _SLOW
-    loaded: dict[str, Any] = {}
+    lines = []
     at = 1
     while at < len(fm):
         line = _SIMPLE_LINE.match(fm, at)
         if line is None:
             return _SLOW
-        key, quoted, plain, items = line.groups()
-        if key not in KEYS:  # ("null", "yes" or "on" would be a key of another type)
+        if line.group(1) not in KEYS:  # ("null", "yes" or "on": a key of another type)
             return _SLOW
+        lines.append(line.groups())
+        at = line.end()
+    # every line simple before any value is built: a value's error (a 13th month) is
+    # then the one libyaml would give, not one found before a later line it refuses
+    loaded: dict[str, Any] = {}
+    for key, quoted, plain, items in lines:
         if quoted is not None:
             loaded[key] = quoted
         elif plain is not None:
             loaded[key] = _scalar(plain.rstrip(" "))
         else:
             loaded[key] = [_scalar(item.strip(" ")) for item in items.split(",")]
-        at = line.end()
     return loaded if loaded else _SLOW
 
 

@@ -126,7 +126,11 @@ _PLAIN_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|nbsp);)")
 # as they say it: no end tag implied, no element moved, nothing left open; and only
 # what the cleaner keeps (a tag it drops goes to nh3)
 _HOLDS = {
-    **{name: _INLINE for name in _INLINE | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}},
+    # (the void br and hr hold nothing: never opened, never looked up)
+    **{
+        name: _INLINE
+        for name in _INLINE - {"br"} | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+    },
     **{name: _INLINE | _BLOCKS for name in ("blockquote", "li", "")},  # "": the fragment
     "ul": frozenset(["li"]),
     "ol": frozenset(["li"]),
@@ -147,10 +151,12 @@ def _already_clean(fragment: str) -> str | None:
     mark first (dropped), fewer than _LOOKED_FROM tags (`_shallow` leaves it whole):
     then nothing is dropped, moved, decoded another way or closed.
     tests/test_scan_same.py holds it to nh3 over the corpora, fuzz and hostile markup."""
-    tags = _PLAIN_TAG.findall(fragment)
-    if fragment.count("<") != len(tags) or fragment.count(">") != len(tags):
+    if (opened := fragment.count("<")) >= _LOOKED_FROM:  # before a look at every tag
         return None
-    if "\r" in fragment or fragment.startswith("\ufeff") or len(tags) >= _LOOKED_FROM:
+    tags = _PLAIN_TAG.findall(fragment)
+    if opened != len(tags) or fragment.count(">") != len(tags):
+        return None
+    if "\r" in fragment or fragment.startswith("\ufeff"):
         return None
     if "&" in fragment and _PLAIN_AMPERSAND.search(fragment):
         return None

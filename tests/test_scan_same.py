@@ -724,3 +724,23 @@ def test_the_sanitizers_made_once_answer_alike_from_other_threads():
         thread.join()
     assert seen == [alone] * 4
     assert alone == (clean_html_before(fragment), html_to_text_before(fragment))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '---\ndate: 2024-13-01\ntitle: "a" b\n---\nbody\n',  # a bad date, then a bad line
+        "---\ntags: [2024-02-30]\ntitle: x: y\n---\nbody\n",
+    ],
+)
+def test_front_matter_with_a_bad_value_and_a_bad_line_fails_as_libyaml_says(text, monkeypatch):
+    """The curator reads libyaml's error (the line it cannot parse), not the value's
+    found first by the simple reader: fixing that value would only show the next."""
+    from postroom.core.model import ReadError
+
+    with pytest.raises(ReadError) as fast:
+        markdown.front_matter(text)
+    monkeypatch.setattr(markdown, "_simple_load", lambda fm: markdown._SLOW)
+    with pytest.raises(ReadError) as slow:
+        markdown.front_matter(text)
+    assert str(fast.value) == str(slow.value)
