@@ -65,7 +65,7 @@ from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.debian import ensure  # noqa: E402
+from bench.debian import Missing, ensure  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 POSTROOM = str(VENV_BIN / "postroom")
@@ -261,7 +261,7 @@ class Sink:
         self.port = free_port()
         self.counts = folder / "sink.counts"
         self.dump = folder / "sink-dump" / "all" if dump else None
-        ensure(SMTP_SINK, "postfix")  # Postfix's smtp-sink: installed on first use as root
+        ensure(SMTP_SINK, "postfix")  # `main` made sure of it; a caller of Sink alone too
         as_root = os.geteuid() == 0  # smtp-sink must then be told a user to become
         args = [SMTP_SINK, "-c", *(["-u", "nobody"] if as_root else [])]
         if self.dump is not None:
@@ -727,8 +727,10 @@ def arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = arguments()
-    if not os.access(SMTP_SINK, os.X_OK):
-        log(f"{SMTP_SINK} is missing: it comes with Postfix (apt-get install postfix)")
+    try:  # Postfix's smtp-sink, installed on first use as root (a new machine lacks it)
+        ensure(SMTP_SINK, "postfix")
+    except Missing as gone:
+        log(str(gone))
         return 2
     stores = [s.strip() for s in args.stores.split(",")]
     if args.peer:
