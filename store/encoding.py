@@ -52,9 +52,9 @@ def encode_parsed(post: ParsedPost) -> str:
     place of a placeholder: both ways write ASCII text alike (but DEL, which the default
     escapes), and the default (`ensure_ascii`) is 4x faster on a long body; this
     function was a tenth of a cold scan's worker time. The placeholder's
-    `"body_html": 0` cannot be met earlier in the text: a `"` inside a string is
-    escaped, so an unescaped `"body_html"` followed by `:` is a key, and of the keys
-    only `attribution`'s (fixed names) sort before the body's."""
+    `"body_html": 0` is the body's key when it is met once in the text (a `"` inside a
+    string is escaped, so only a key can spell it, and the body's is always there);
+    should a field added later hold a key of that name too, the text is made whole."""
     data = plain(post)
     data["date"] = post.date.isoformat() if post.date else None
     if post.excerpt is None:
@@ -65,7 +65,10 @@ def encode_parsed(post: ParsedPost) -> str:
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
     data["body_html"] = 0
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return text.replace(_PLACEHOLDER, '"body_html": ' + json.dumps(post.body_html), 1)
+    if text.count(_PLACEHOLDER) != 1:
+        data["body_html"] = post.body_html
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return text.replace(_PLACEHOLDER, '"body_html": ' + json.dumps(post.body_html))
 
 
 _PLACEHOLDER = '"body_html": 0'
