@@ -135,55 +135,60 @@ def build(
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     workers = _write_post_pages(site, heads, base, out, catalogue, progress, carry)
-    history: History | None = None
+    if workers is not None:  # a big build: what it writes goes to the disk on the way
+        out.write_back_early()
     try:
-        keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
-        # sorted while the workers write the post pages, which need none of it (sorting a
-        # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)
-        ordered, dated, found, counted = _orders(heads, cache)
-        if workers is not None:  # they write post pages while this process renders more
-            out.hold(workers.finish)
-        sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
-        # the site feed's archive pages (RFC 5005) planned now, and those to render queued
-        # on the workers right behind the post pages: they render them while this process
-        # writes the pages below, and neither waits for the other between the two
-        behind = workers.sent if workers is not None else None
-        history = plan_history(
-            site, sets[0], ordered, out, base, loader, page_size, carry.pages, behind
-        )
-        out.put(XSL_NAME, stylesheet())  # before the feeds that name it
-        archive, refused = render_archive(site, issues() if callable(issues) else issues, since)
-        for name, data in archive:
-            out.put(name, data)
-        write_topics(site, found, base, out, carry.pages)
-        write_lists(
-            site, ordered, dated, sets[0].posts, found, base, out, loader, counted, carry.pages
-        )
-        # the feeds rendered while the workers still write: a tag's or a source's (no
-        # archive pages) held with the pages above, the site's (linking to its archive
-        # pages, which come next) and the feeds index (linking to it) kept for after
-        for feed in sets[1:]:
-            _write_feeds(site, feed, base, out, loader)
-        last = _render_feeds(site, history.feed, base, out, loader)
-        last.append((*render_feeds_index(site, found), None))
-        out.release()  # the post pages all written, then what links to them
-    except BaseException:
-        if workers is not None:
-            workers.close()  # stopped at once: an error, Ctrl-C, SIGTERM
-        if history is not None and history.made is not None:
-            history.made.close()  # the archive pages queued behind
-        raise
-    # the archive pages (after the post pages they link to) before the site feed linking
-    # to them, and the feeds index last; only writing is left: all was rendered above
-    sets[0] = write_history(site, history, vetting, out, loader)
-    for name, data, key in last:
-        if data is None:
-            out.keep(name)
-        else:
-            out.put(name, data, key)
-    out.remember("verdicts", vetting.verdicts())
-    _forget()  # before the manifest is made: every post's key (~20 MB at 100,000) is spent
-    removed = out.finish()
+        history: History | None = None
+        try:
+            keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
+            # sorted while the workers write the post pages, which need none of it (sorting a
+            # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)
+            ordered, dated, found, counted = _orders(heads, cache)
+            if workers is not None:  # they write post pages while this process renders more
+                out.hold(workers.finish)
+            sets = [replace(feed, since=since) for feed in feed_sets(site, ordered, vetting, found)]
+            # the site feed's archive pages (RFC 5005) planned now, and those to render queued
+            # on the workers right behind the post pages: they render them while this process
+            # writes the pages below, and neither waits for the other between the two
+            behind = workers.sent if workers is not None else None
+            history = plan_history(
+                site, sets[0], ordered, out, base, loader, page_size, carry.pages, behind
+            )
+            out.put(XSL_NAME, stylesheet())  # before the feeds that name it
+            archive, refused = render_archive(site, issues() if callable(issues) else issues, since)
+            for name, data in archive:
+                out.put(name, data)
+            write_topics(site, found, base, out, carry.pages)
+            write_lists(
+                site, ordered, dated, sets[0].posts, found, base, out, loader, counted, carry.pages
+            )
+            # the feeds rendered while the workers still write: a tag's or a source's (no
+            # archive pages) held with the pages above, the site's (linking to its archive
+            # pages, which come next) and the feeds index (linking to it) kept for after
+            for feed in sets[1:]:
+                _write_feeds(site, feed, base, out, loader)
+            last = _render_feeds(site, history.feed, base, out, loader)
+            last.append((*render_feeds_index(site, found), None))
+            out.release()  # the post pages all written, then what links to them
+        except BaseException:
+            if workers is not None:
+                workers.close()  # stopped at once: an error, Ctrl-C, SIGTERM
+            if history is not None and history.made is not None:
+                history.made.close()  # the archive pages queued behind
+            raise
+        # the archive pages (after the post pages they link to) before the site feed linking
+        # to them, and the feeds index last; only writing is left: all was rendered above
+        sets[0] = write_history(site, history, vetting, out, loader)
+        for name, data, key in last:
+            if data is None:
+                out.keep(name)
+            else:
+                out.put(name, data, key)
+        out.remember("verdicts", vetting.verdicts())
+        _forget()  # before the manifest is made: every post's key (~20 MB at 100,000) is spent
+        removed = out.finish()
+    finally:
+        out.stop_writing_back()  # already, but for an error on the way
     if cache is not None:
         cache.manifest = out.manifest
         cache.built(base, carry.trusted)

@@ -43,6 +43,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -298,6 +299,36 @@ def sync_filesystem(folder: Path) -> None:
         os.close(fd)
 
 
+#: seconds between the syncs of a big build's early writeback (`OutputWriter.write_back_early`)
+WRITE_BACK_EVERY = 1.0
+
+
+class _WriteBack:
+    """`sync_filesystem(folder)` every `every` seconds on a thread of its own until
+    `stop`: what a big build has written so far goes to the disk while it writes the
+    rest, so its last sync, which its manifest waits for, finds little left. At 10,000
+    posts that last sync took ~0.24 s (the scan's database and 170 MB of pages, all
+    still dirty); written back on the way, ~0.06 s. An error is left to that last sync
+    to raise: it syncs everything again."""
+
+    def __init__(self, folder: Path, every: float) -> None:
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(folder, every), name="postroom-writeback", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, folder: Path, every: float) -> None:
+        while not self._stopped.wait(every):
+            with contextlib.suppress(OSError):
+                sync_filesystem(folder)
+
+    def stop(self) -> None:
+        """Ends the syncs; one under way finishes on its own (the build's last sync
+        waits for the same writes either way)."""
+        self._stopped.set()
+
+
 def _find_syncfs():
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -479,6 +510,7 @@ class OutputWriter:
         self.manifest: Manifest | None = None
         self._journal: TextIO | None = None
         self._journaled: set[str] = set()
+        self._write_back: _WriteBack | None = None
         # what killed builds (and an earlier build of this process that failed) wrote
         dead = [self.scratch] if self.scratch.is_dir() else []
         if scratches.is_dir():
@@ -521,6 +553,19 @@ class OutputWriter:
         """Whether the last build's manifest has `name` with its key: if not, `name` is
         not `fresh`, whatever the key."""
         return self._before.get(name) is not None
+
+    def write_back_early(self, every: float | None = None) -> None:
+        """For a big build: sync what is written every `every` seconds
+        (`WRITE_BACK_EVERY`) until `finish` or `stop_writing_back`, which the caller
+        must reach on every path (a thread syncs)."""
+        if self._write_back is None:
+            self._write_back = _WriteBack(self.root, every or WRITE_BACK_EVERY)
+
+    def stop_writing_back(self) -> None:
+        """Ends `write_back_early`'s syncs (none were started: nothing to do)."""
+        if self._write_back is not None:
+            self._write_back.stop()
+            self._write_back = None
 
     def hold(self, until: Callable[[], object], most: int = HELD_MOST) -> None:
         """From now until `release`, `put` keeps what it is given instead of writing it:
@@ -690,6 +735,7 @@ class OutputWriter:
                     folder.rmdir()
                 except OSError:  # not empty: something else still lives there
                     break
+        self.stop_writing_back()
         if self.written or removed:
             sync_filesystem(self.root)
         path = self.root / MANIFEST

@@ -420,3 +420,68 @@ def test_workers_killed_right_after_tasks_are_taken_back_leave_no_thread_error(
     assert compare_trees(site.public_dir, tmp_path / "alone") is None
     assert spread.written == alone.written
     assert errors == []
+
+
+def _writeback_seen(monkeypatch, fail: bool = False) -> tuple[list[str], threading.Event]:
+    """The syncs made off the main thread (the early writeback's), counted by a wrapper of
+    the real `sync_filesystem`; the build's release of the post pages waits until one has
+    come (and raises then, with `fail`), so the build is known to have been running."""
+    import postroom.feeds.writer as writer
+
+    seen: list[str] = []
+    first = threading.Event()
+    real_sync, real_release = writer.sync_filesystem, OutputWriter.release
+
+    def sync(folder):
+        real_sync(folder)
+        if threading.current_thread() is not threading.main_thread():
+            seen.append(threading.current_thread().name)
+            first.set()
+
+    def release(self):
+        if self._write_back is not None:
+            assert first.wait(30), "no sync while the build wrote"
+            if fail:
+                raise RuntimeError("a build failing mid-way")
+        real_release(self)
+
+    monkeypatch.setattr(writer, "WRITE_BACK_EVERY", 0.001)
+    monkeypatch.setattr(writer, "sync_filesystem", sync)
+    monkeypatch.setattr(OutputWriter, "release", release)
+    return seen, first
+
+
+def _writeback_ends() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "postroom-writeback":
+            thread.join(10)
+            assert not thread.is_alive(), "the writeback outlived its build"
+
+
+def test_a_big_build_syncs_what_it_wrote_on_the_way_and_stops_after(tmp_path, monkeypatch):
+    """A build with workers has what it wrote so far synced every WRITE_BACK_EVERY
+    seconds on a thread of its own (its last sync, before the manifest, then finds
+    little left), and that thread ends with the build."""
+    site, store = scanned_site(tmp_path / "site", 40)
+    seen, _first = _writeback_seen(monkeypatch)
+    workers_from(monkeypatch)
+    report = build(site, store)
+    assert seen and set(seen) == {"postroom-writeback"}
+    _writeback_ends()
+    assert (site.public_dir / MANIFEST).is_file() and len(report.written) > 40
+    seen.clear()
+    workers_from(monkeypatch, 10**9, 10**9)  # a small build, in one process: none of it
+    (site.content_dir / "p001.md").write_text(post(1, title="Changed"), encoding="utf-8")
+    scan(site, store)
+    assert build(site, store).written
+    assert seen == []
+
+
+def test_a_build_failing_mid_way_stops_its_writeback(tmp_path, monkeypatch):
+    site, store = scanned_site(tmp_path / "site", 40)
+    seen, _first = _writeback_seen(monkeypatch, fail=True)
+    workers_from(monkeypatch)
+    with pytest.raises(RuntimeError, match="mid-way"):
+        build(site, store)
+    assert seen
+    _writeback_ends()
