@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead
 from postroom.core.sanitize import one_line
@@ -67,9 +68,33 @@ def render_page(name: str, site: Site, **values: object) -> bytes:
         "canonical": lambda post: canonical_url(site, post),
         "tag_url": lambda name: topic_url(site, TopicKind.TAG, name),
         "source_url": lambda name: topic_url(site, TopicKind.SOURCE, name),
+        "listed": lambda post: Listed(site, post),
         **values,
     }
     return render(_environment, theme_folder(site, "pages"), name, values).encode()
+
+
+class Listed:
+    """What a list's row shows of a post besides its head's fields (`listed(post)` in
+    topic.html and posts.html): one call a row, not three or four. A cold build of
+    10,000 posts lists ~33,000 rows, and each call from a template costs ~1 us of
+    Jinja's own besides its work; `credit(post)`, `url(post)` and `day(post.date)` stay
+    for a site's own templates."""
+
+    __slots__ = ("_post", "datetime", "day", "url")
+
+    def __init__(self, site: Site, post: PostHead) -> None:
+        date = post.date
+        self._post = post
+        self.url = post_url(site, post)
+        self.datetime = date.isoformat(timespec="seconds")  # for <time datetime>
+        self.day = day(date)  # '23 June 2016'
+
+    @property
+    def credit(self) -> Markup:
+        """`credit_html` ('' when nothing is known): made only when asked for (posts/
+        shows none)."""
+        return credit_html(self._post)
 
 
 def post_page_name(post: Post | PostHead) -> str:

@@ -140,6 +140,12 @@ def test_a_page_keeps_its_path_when_the_title_changes(feed_site):
             DateSource.HTML,
             "First published in &lt;b&gt;Weekly&lt;/b&gt; on 23 June 2016",
         ),
+        (
+            Attribution(source="Care & Co", author='Sam "Duty" O\'Neil', author_role="<i>lead</i>"),
+            DateSource.FRONT_MATTER,
+            "By Sam &#34;Duty&#34; O&#39;Neil, &lt;i&gt;lead&lt;/i&gt; · First published in "
+            "Care &amp; Co on 23 June 2016",
+        ),
         (Attribution(), DateSource.FRONT_MATTER, "23 June 2016"),  # no "First published" nowhere
         (Attribution(), DateSource.PICKED_UP, ""),
     ],
@@ -152,6 +158,7 @@ def test_the_credit_line_has_only_the_parts_we_know(attribution, date_source, ex
         date=datetime(2016, 6, 23, 9, 0, tzinfo=UTC),
     )
     assert credit_html(post) == expected
+    assert credit_html(post) == expected  # the escaped byline and place remembered
 
 
 def test_pages_are_written_before_the_feeds_and_lists_that_link_to_them(feed_site):

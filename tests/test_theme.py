@@ -134,3 +134,67 @@ def test_check_says_which_overrides_would_not_be_used(built, capsys):
     assert any("templates/pages/post.html: line 1" in line for line in said)
     assert any("templates/pages/index.html: not a regular file" in line for line in said)
     assert all(line.endswith("the packaged template is used") for line in said)
+
+
+#: the packaged lists' rows as a theme copied before `listed(post)` writes them: the
+#: helpers `credit`, `url` and `day` one call each, and the date's `isoformat`
+ROWS_BEFORE_LISTED = {
+    "topic.html": (
+        "{% set row = listed(post) %}\n{% set credit_line = row.credit %}\n<li>\n"
+        '<h2><a href="{{ row.url }}">{{ post.title }}</a></h2>\n'
+        '<p class="meta"><time datetime="{{ row.datetime }}">{{ row.day }}</time></p>',
+        "{% set credit_line = credit(post) %}\n<li>\n"
+        '<h2><a href="{{ url(post) }}">{{ post.title }}</a></h2>\n'
+        '<p class="meta"><time datetime="{{ post.date.isoformat(timespec="seconds") }}">'
+        "{{ day(post.date) }}</time></p>",
+    ),
+    "posts.html": (
+        '{% set row = listed(post) %}\n<li><a href="{{ row.url }}">{{ post.title }}</a> '
+        '<span class="meta"><time datetime="{{ row.datetime }}">{{ row.day }}</time></span>',
+        '<li><a href="{{ url(post) }}">{{ post.title }}</a> <span class="meta">'
+        '<time datetime="{{ post.date.isoformat(timespec="seconds") }}">'
+        "{{ day(post.date) }}</time></span>",
+    ),
+}
+
+
+def test_a_theme_listing_with_credit_url_and_day_renders_what_listed_does(
+    tmp_path, monkeypatch, caplog
+):
+    """`listed(post)` is one call where a row made four: a site's own topic.html and
+    posts.html that call the helpers one by one still work, and give the same pages."""
+    import postroom.feeds.pages as pages
+
+    monkeypatch.setattr(pages, "ON_FIRST_PAGE", 2)  # year pages too
+    files = {
+        f"p{n}.md": f'---\ntitle: "Post <{n}> & \\"more\\""\ndate: 201{n}-06-2{n}T10:3{n}:00\n'
+        f"author: Writer {n}\nsource: Care & Co\ntags: [policy]\n---\nBody {n}.\n"
+        for n in range(1, 5)
+    }
+    site = make_site(tmp_path / "site", files)
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        lists = ("tags/policy/index.html", "tags/policy/2013.html", "posts/index.html")
+        lists += ("posts/2014.html", "sources/care-co/index.html")
+
+        def built() -> dict[str, str]:
+            publish(site, store, datetime.now(UTC))
+            return {name: (site.public_dir / name).read_text("utf-8") for name in lists}
+
+        packaged = built()
+        assert (
+            'class="credit">By Writer 3 · First published in Care &amp; Co on 23 June'
+            in (packaged["tags/policy/2013.html"])
+        )
+        assert "Post &lt;4&gt; &amp; &#34;more&#34;" in packaged["posts/index.html"]
+        own = Path(pages.__file__).parent / "templates"
+        for name, (now, before) in ROWS_BEFORE_LISTED.items():
+            text = (own / name).read_text("utf-8")
+            assert now in text
+            write(site.root / "templates" / "pages" / name, text.replace(now, before))
+        with caplog.at_level(logging.WARNING, logger="postroom.theme"):
+            assert built() == packaged
+        assert not caplog.records  # the overrides rendered these, not the packaged ones
+    finally:
+        store.close()
