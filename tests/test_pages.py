@@ -4,6 +4,7 @@ reader's autodiscovery need."""
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import postroom.feeds as feeds_module
 import postroom.feeds.pages as pages_module
@@ -242,3 +243,45 @@ def test_posts_lists_the_newest_fifty_and_every_year_and_a_new_post_changes_only
     report = build(feed_site, [*posts, make_post(61, date=datetime(2015, 3, 1, tzinfo=UTC))])
     lists = {name for name in report.written if name.startswith("posts/") and "post-" not in name}
     assert lists == {"posts/index.html", "posts/2015.html"}
+
+
+#: post.html as it was before `render_post_page` handed it its values: it asks the helpers
+#: (`shown`, `credit`, `canonical`, `tag_url`, `source_url`), as a site's own copy may
+ASKING_POST_HTML = Path(__file__).with_name("post_asking_helpers.html")
+
+
+def test_a_post_page_is_the_same_from_the_values_it_is_given_as_from_the_helpers(feed_site):
+    """`render_post_page` hands post.html what it shows (`view`, `credit_line`, ...) rather
+    than have it call the helpers; a site's own post.html that calls them (a copy of the
+    packaged one before) still has them, and renders the same bytes."""
+    from postroom.core.model import LeadImage, Republish
+    from postroom.feeds.pages import render_post_page
+    from postroom.feeds.theme import theme_folder
+
+    nobody = Attribution(source=None, author=None, author_role=None, url=None)
+    posts = [
+        make_post(1),  # a tag, a source, the original: canonical, full
+        make_post(2, tags=("policy", "Care & Health", "  ")),  # "  ": a tag with no page
+        make_post(3, comment="<p>Worth a read.</p>", republish=Republish.LINK),
+        make_post(4, comment="<p>Mine.</p>", republish=Republish.EXCERPT),
+        make_post(5, image=LeadImage("https://img.example/a.jpg", "A <b>"), republish=None),
+        make_post(6, attribution=nobody, files=("own.md",), republish=None),  # the curator's
+    ]
+    packaged = [render_post_page(feed_site, post) for post in posts]
+    own = theme_folder(feed_site, "pages") / "post.html"
+    own.parent.mkdir(parents=True)
+    # marked, to be sure it is the one used
+    asking = ASKING_POST_HTML.read_text(encoding="utf-8")
+    own.write_text(asking.replace("<article>", '<article class="own">'), encoding="utf-8")
+    try:
+        asked = [render_post_page(feed_site, post) for post in posts]
+        assert all(b'<article class="own">' in page for page in asked)
+        assert [page.replace(b' class="own"', b"") for page in asked] == packaged
+    finally:
+        shutil.rmtree(own.parent)
+    assert b'rel="canonical"' in packaged[0] and b'rel="canonical"' not in packaged[5]
+    assert (
+        b"Care &amp; Health</a>, " in packaged[1]
+        and packaged[1].count(b'href="https://notes.example.org/tags/') == 2
+    )
+    assert b'class="lead-image"' in packaged[4] and b'<div class="comment">' in packaged[2]
