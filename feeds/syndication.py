@@ -18,8 +18,8 @@ from typing import Any
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
-from feedgen.ext.dc import DcEntryExtension
-from feedgen.ext.media import MediaEntryExtension
+from feedgen.ext.dc import DcEntryExtension, DcExtension
+from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from markupsafe import escape
@@ -241,8 +241,10 @@ class _RssHub(BaseExtension):
 
 def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGenerator:
     fg = feed_head(site, feed.folder, feed.title, name, media_type, home=site.base_url)
-    fg.load_extension("dc", atom=False)  # dc:creator for RSS; Atom has <author>
-    fg.load_extension("media")  # media:thumbnail, a post's lead image
+    # by class, as `_entry` registers them on entries (`load_extension` first tries to
+    # import a module feedgen does not have, a search of sys.path for every document)
+    fg.register_extension("dc", DcExtension, _DcCreator, atom=False)  # RSS's dc:creator
+    fg.register_extension("media", MediaExtension, MediaEntryExtension)  # lead images
     fg.updated(_updated(feed))
     fg.lastBuildDate(_updated(feed))
     for post in feed.posts:
