@@ -365,11 +365,17 @@ def atom_bytes(fg: FeedGenerator) -> bytes:
 def _tree(fg: FeedGenerator, stem: str) -> etree._Element:
     """fg as Atom or RSS (`stem`), as a tree `finished` completes and serializes once.
 
-    Atom is read back from feedgen's bytes: feedgen writes its namespace as a plain
-    `xmlns` attribute, so only a parse puts its elements in the Atom namespace. The
-    entry link attributes feedgen 1.0.0 drops (python-feedgen#135) are put back:
-    without them a page link and a `via` link to the original would both be bare
-    links, i.e. two rel="alternate" links of one type, which RFC 4287 forbids.
+    Atom is feedgen's tree under a root of our own. feedgen writes Atom's namespace as
+    a plain `xmlns` attribute on an element in no namespace, so its elements are in no
+    namespace; the root put in its place declares Atom's as the default (after the
+    extensions' namespaces, in feedgen's order), and under it they are written as the
+    same bytes the tree read back from feedgen's would be (a serializer adds no
+    `xmlns=""`; feedgen writes no Atom element with empty text): no serialization and
+    parse per document. Only their tags are bare: `finished` looks for the feed's own
+    links by either name. The entry link attributes feedgen 1.0.0 drops
+    (python-feedgen#135) are put back: without them a page link and a `via` link to
+    the original would both be bare links, i.e. two rel="alternate" links of one type,
+    which RFC 4287 forbids.
 
     RSS is the tree feedgen builds and would serialize (`rss_str` is `_create_rss` and
     a `tostring`; feedgen is pinned at 1.0.0 and tests hold the bytes to those of its
@@ -377,9 +383,14 @@ def _tree(fg: FeedGenerator, stem: str) -> etree._Element:
     would change is changed here too: an element with empty text (an item whose
     content is "") is read back as one with none, written `<x/>`, not `<x></x>`."""
     if stem == "atom":
-        root = etree.fromstring(fg.atom_str())
-        for element, entry in zip(root.iterfind(f"{ATOM}entry"), fg.entry(), strict=True):
-            for link, wanted in zip(element.iterfind(f"{ATOM}link"), entry.link(), strict=True):
+        made, _ = fg._create_atom()
+        root = etree.Element(f"{ATOM}feed", nsmap={**made.nsmap, None: ATOM_NS})
+        for key, value in made.attrib.items():
+            if key != "xmlns":
+                root.set(key, value)
+        root.extend(made)
+        for element, entry in zip(root.iterfind("entry"), fg.entry(), strict=True):
+            for link, wanted in zip(element.iterfind("link"), entry.link(), strict=True):
                 for key in _LINK_ATTRIBUTES:
                     if value := wanted.get(key):
                         link.set(key, value)
@@ -437,6 +448,8 @@ def finished(
     assert head is not None, "finish() takes Atom or RSS 2.0"
     if links or archive:
         own = head.findall(f"{ATOM}link")
+        if head is root:  # feedgen's own Atom elements are bare (`_tree`)
+            own += head.findall("link")
         anchor = own[-1] if own else head[0]
         made = []
         for rel, href in links:
