@@ -259,7 +259,7 @@ def _entry(site: Site, post: Post) -> FeedEntry:
     (`check_entry`); an archived post is on one archive page in two formats. Filling
     an entry (ids, sanitized one-line fields, content, summary, links) was over half of
     rendering a feed document, and feedgen only reads an entry when it serializes it,
-    so one object serves all. Its extensions are those `_generator` loads, in its order
+    so one object serves all. Its extensions are those `_generator` registers, in its order
     (dc for RSS only, then media): `add_entry` keeps an entry's own (it skips those
     already loaded), so the entry writes the same XML as one the feed made itself.
     Kept by post id for this very site and post object, as `feed_content`; an entry
@@ -268,7 +268,7 @@ def _entry(site: Site, post: Post) -> FeedEntry:
     if made is not None and made[0] is site and (made[1] is post or made[1] == post):
         return made[2]
     fe = _Entry()
-    # as `_generator` loads them, by class: `load_extension` first tries to import a
+    # as `_generator` registers them, by class: `load_extension` first tries to import a
     # module feedgen does not have (feedgen.ext.dc_entry), a search of sys.path each time
     fe.register_extension("dc", _DcCreator, atom=False)  # dc:creator for RSS only
     fe.register_extension("media", MediaEntryExtension)
@@ -310,8 +310,8 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 class _DcCreator(DcEntryExtension):
     """feedgen's Dublin Core entry extension writing only `dc:creator`, the one DC
     element postroom sets (`_fill_entry`): feedgen's own looks each of the fifteen DC
-    elements up by name for every RSS item, ~8% of rendering an archive page. The same
-    element in the same place: the item's last child, written by the extension."""
+    elements up by name for every RSS item, ~7% of rendering the archive pages. The
+    same element in the same place: the item's last child, written by the extension."""
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         for creator in self._dcelem_creator or ():
