@@ -6,6 +6,8 @@ the same bytes."""
 from collections import Counter
 from dataclasses import replace
 
+from feedgen.entry import FeedEntry
+from feedgen.ext.dc import DcEntryExtension
 from lxml import etree
 from postroom.core.model import Attribution, LeadImage, Republish
 from postroom.feeds import build, history, syndication
@@ -133,3 +135,50 @@ def test_each_post_is_made_an_entry_once_in_a_build(tmp_path, monkeypatch):
     assert set(filled) == {post.id for post in posts}
     assert all(count == 1 for post_id, count in filled.items() if post_id not in archived)
     assert max(filled.values()) <= 2
+
+
+def test_rss_items_name_their_author_as_feedgens_own_dc_extension_does(tmp_path, monkeypatch):
+    """`_DcCreator` (dc:creator alone, without feedgen's lookup of fifteen DC elements
+    per item) writes the bytes feedgen's Dublin Core entry extension writes."""
+    site = make_site(tmp_path, config=HUB_SITE)
+    feed = FeedSet("", "Site", odd_posts())
+    syndication.forget()
+    ours = syndication.rss(site, feed)
+    assert b"<dc:creator>" in ours
+    syndication.forget()
+    monkeypatch.setattr(syndication, "_DcCreator", DcEntryExtension)
+    assert syndication.rss(site, feed) == ours
+    syndication.forget()
+
+
+def test_the_elements_vetting_made_serve_the_first_feed_that_takes_the_post(tmp_path, monkeypatch):
+    """`check_entry` makes each post's Atom and RSS elements; the first feed document
+    that takes the post uses them instead of making them again, a later one makes its
+    own (an element is a child of one document), and the bytes are those of feeds
+    rendered with no vetting first."""
+    site = make_site(tmp_path, config=HUB_SITE)
+    posts = odd_posts()
+    first, second = FeedSet("", "Site", posts[:6]), FeedSet("tags/t/", "T", posts[4:])
+    cold = {}
+    for feed in (first, second):
+        for name in ("atom.xml", "rss.xml"):
+            syndication.forget()
+            cold[feed.folder + name] = FORMATS[name](site, feed)
+    syndication.forget()
+    made = Counter()
+    for stem in ("atom", "rss"):
+        method = getattr(FeedEntry, f"{stem}_entry")
+
+        def counted(entry, extensions=True, method=method, stem=stem):
+            made[stem] += 1
+            return method(entry, extensions)
+
+        monkeypatch.setattr(FeedEntry, f"{stem}_entry", counted)
+    for post in posts:
+        syndication.check_entry(site, post)
+    assert made == {"atom": len(posts), "rss": len(posts)}
+    for feed, again in ((first, 0), (second, 2)):  # posts[4:6] are in both
+        for name in ("atom.xml", "rss.xml"):
+            assert FORMATS[name](site, feed) == cold[feed.folder + name]
+        assert made == {"atom": len(posts) + again, "rss": len(posts) + again}
+    syndication.forget()
