@@ -326,14 +326,15 @@ class _Reconciler:
             claimed.add(post_id)
             held.append(Version(path, slot, post_id, key, self.stamp, post, data))
         rows = {}  # new posts' rows, made before anything is kept: one may raise
+        new = {post_id for post_id in claimed if self._is_new(post_id)}  # once a post
         for version in held:
-            new = self._is_new(version.post_id)
-            if new and version.post_id not in self.settled and version.post_id not in rows:
-                rows[version.post_id] = self._settle(version, made.get(version.post_id))
+            post_id = version.post_id
+            if post_id in new and post_id not in self.settled and post_id not in rows:
+                rows[post_id] = self._settle(version, made.get(post_id))
         self.versions[path] = held
         self.reread.add(path)
         for version in held:
-            if not self._is_new(version.post_id):
+            if version.post_id not in new:
                 self.fresh.setdefault(version.post_id, []).append(version)
             else:  # the first version settled it; a later copy only adds its file
                 self.settled.add(version.post_id)
@@ -343,8 +344,8 @@ class _Reconciler:
             self.writes.append(write)
             if self.keep_published:
                 self.published.append(write.post)
-        self.touched |= {post_id for post_id in claimed if not self._is_new(post_id)}
-        self.touched |= {post_id for post_id, _ in old.values()}
+        self.touched |= claimed - new
+        self.touched.update(post_id for post_id, _ in old.values())
 
     def _settle(self, version: Version, fingerprint: str | None = None) -> PostWrite:
         """A new post's row, from its first version (what `commit` would choose);
@@ -705,7 +706,7 @@ def _scan(
                         session.touch_file(path, stale[path])
                     continue
                 parsed += 1
-                stamp = _stamp(now)
+                stamp = reconciler.stamp  # `now`'s, made once, not once a file
                 first_seen = known[path].first_seen if path in known else stamp
                 record = FileRecord(stale[path], digest, first_seen, stamp)
                 try:

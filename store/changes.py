@@ -61,8 +61,12 @@ SQLITE_TRIGGERS: dict[str, str] = {
         " WHEN NEW.changed = OLD.changed OR typeof(NEW.changed) <> 'integer' BEGIN"
         f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.id; END"
     ),
+    # not when the version's post has no row yet: a scan inserts a new post's versions
+    # before its row, which then comes numbered (schema 16: its UPDATE, which found no
+    # row, was still run for each of a cold scan's versions)
     "versions_changed_insert": (
-        "CREATE TRIGGER versions_changed_insert AFTER INSERT ON versions BEGIN"
+        "CREATE TRIGGER versions_changed_insert AFTER INSERT ON versions"
+        " WHEN EXISTS (SELECT 1 FROM posts WHERE id = NEW.post_id) BEGIN"
         f" UPDATE posts SET changed = {_NEXT} WHERE id = NEW.post_id; END"
     ),
     "versions_changed_delete": (
@@ -107,8 +111,8 @@ def install(conn: Connection) -> None:
 
 
 def reinstall(conn: Connection) -> None:
-    """SQLite's triggers made again from `SQLITE_TRIGGERS` (schema 15 changed the insert
-    trigger); PostgreSQL's are as they were."""
+    """SQLite's triggers made again from `SQLITE_TRIGGERS` (schema 15 changed the posts'
+    insert trigger, 16 the versions'); PostgreSQL's are as they were."""
     if conn.dialect.name == "postgresql":
         return
     for name, statement in SQLITE_TRIGGERS.items():

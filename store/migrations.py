@@ -108,11 +108,15 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
     14: (("files", f"CREATE INDEX files_problems ON files (path) WHERE {HAS_PROBLEMS}"),),
     # 15: SQLite's insert trigger leaves a row that came numbered as it is (each new post's
     # row written once, `store.changes`): the triggers made again after these steps
+    # 16: versions' index of post ids dropped: `versions_files` starts with the post id and
+    # answers every query by post (one index fewer written per version); and SQLite's
+    # version insert trigger skips a post with no row yet (made again, as for 15)
+    16: (("versions", "DROP INDEX IF EXISTS ix_versions_post_id"),),
 }
 #: the version that made the change triggers (`store.changes`)
 _CHANGES = 13
-#: the version that changed SQLite's triggers (`changes.reinstall`)
-_NUMBERED_INSERTS = 15
+#: the last version that changed SQLite's triggers (`changes.reinstall`)
+_SQLITE_TRIGGERS = 16
 
 _LOCK = 0x706F7374726F6F6D  # "postroom": serialises migrations on PostgreSQL
 
@@ -152,7 +156,7 @@ def migrate(conn: Connection) -> int:
                 conn.execute(text(statement))
     if found < _CHANGES:
         changes.install(conn)
-    elif found < _NUMBERED_INSERTS:
+    elif found < _SQLITE_TRIGGERS:
         changes.reinstall(conn)
     if found < SCHEMA_VERSION:
         conn.execute(update(schema_version).values(version=SCHEMA_VERSION))

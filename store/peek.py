@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 #: store.schema.SCHEMA_VERSION, which cannot be imported here without SQLAlchemy;
 #: tests/test_startup.py checks the two agree. A database at any other version goes the
 #: Store's way (migrated, or refused), as before.
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 _WAITING_STAGES = ("proof", "held")  # store.digests._WAITING
 _STAGES = ("issued", *_WAITING_STAGES)  # what `digest status --json` lists

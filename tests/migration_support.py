@@ -70,6 +70,16 @@ UNDO: dict[int, tuple[str, ...] | dict[str, tuple[str, ...]]] = {
         ),
         "postgresql": (),
     },
+    16: {  # versions' index of post ids, and SQLite's version insert trigger with no WHEN
+        "sqlite": (
+            "CREATE INDEX ix_versions_post_id ON versions (post_id)",
+            "DROP TRIGGER versions_changed_insert",
+            "CREATE TRIGGER versions_changed_insert AFTER INSERT ON versions BEGIN"
+            " UPDATE posts SET changed = (SELECT IFNULL(MAX(changed), 0) FROM posts"
+            " WHERE typeof(changed) = 'integer') + 1 WHERE id = NEW.post_id; END",
+        ),
+        "postgresql": ("CREATE INDEX ix_versions_post_id ON versions (post_id)",),
+    },
 }
 
 

@@ -8,7 +8,7 @@ from migration_support import make_older
 from postroom.content.intake import scan
 from postroom.store import Store
 from postroom.store.schema import SCHEMA_VERSION, posts, schema_version
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DataError
 from support import make_site
 
@@ -172,5 +172,50 @@ def test_a_hand_given_number_that_is_not_an_integer_is_replaced_and_later_ones_s
         gamma = next(h.id for h in store.heads() if h.title == "Gamma")
         assert numbers(store)[gamma] > given + 1
         assert len(set(numbers(store).values())) == len(numbers(store))
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_a_version_added_to_a_known_post_numbers_it_and_a_new_posts_versions_do_not(
+    tmp_path, migrated
+):
+    """Schema 16: versions have no index of the post id alone (`versions_files` starts with
+    it), and SQLite's version insert trigger skips a post with no row yet; a database of
+    schema 15 is brought there, and numbers every change as before."""
+    site = make_site(tmp_path)
+    write_posts(site, "Alpha", "Beta")
+    store = Store(site.store_url)
+    scan(site, store)
+    if migrated:
+        with store.engine.begin() as conn:
+            make_older(conn, 15)
+            old = {i["name"] for i in inspect(conn).get_indexes("versions")}
+            assert "ix_versions_post_id" in old
+        store.close()
+        store = Store(site.store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
+            names = {i["name"] for i in inspect(conn).get_indexes("versions")}
+            assert "versions_files" in names and "ix_versions_post_id" not in names
+            if conn.dialect.name == "sqlite":
+                (trigger,) = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'versions_changed_insert'"
+                ).one()
+                assert " WHEN EXISTS (SELECT 1 FROM posts WHERE id = NEW.post_id) " in trigger
+        before = numbers(store)
+        audit(store)
+        alpha = next(h.id for h in store.heads() if h.title == "Alpha")
+        # the same post in a second file: a version of a known post, its row as it was
+        (site.content_dir / "copy.md").write_text((site.content_dir / "alpha.md").read_text())
+        write_posts(site, "Alpha", "Beta", "Gamma")
+        scan(site, store)
+        after = numbers(store)
+        gamma = next(h.id for h in store.heads() if h.title == "Gamma")
+        assert after[alpha] > max(before.values())  # numbered by its new version alone
+        assert after[gamma] > max(before.values()) and after[gamma] != after[alpha]
+        assert set(rewrites(store)) == {alpha}  # Gamma's row was written once, numbered
+        assert store.changes_since(max(before.values()))[2] == {alpha, gamma}
     finally:
         store.close()

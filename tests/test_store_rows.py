@@ -21,7 +21,7 @@ def test_moments_and_tags_are_written_as_each_post_has_them(tmp_path):
     batch = [
         make_post(1, picked_up=T0, updated=T0, tags=("policy", "care")),
         make_post(2, picked_up=T0, updated=T0, tags=("policy", "care")),
-        make_post(3, picked_up=elsewhere, updated=T0, tags=("care",)),
+        make_post(3, picked_up=elsewhere, updated=T0, tags=("care", "café")),
         make_post(4, picked_up=elsewhere.replace(), updated=elsewhere, tags=()),
     ]
     try:
@@ -43,7 +43,7 @@ def test_moments_and_tags_are_written_as_each_post_has_them(tmp_path):
     assert rows["post-3"].picked_up == "2026-11-02T10:00:00.000000+02:00"
     assert rows["post-1"].picked_up == "2026-11-02T08:00:00.000000+00:00"
     assert rows["post-1"].tags == rows["post-2"].tags == '["policy", "care"]'
-    assert (rows["post-3"].tags, rows["post-4"].tags) == ('["care"]', "[]")
+    assert (rows["post-3"].tags, rows["post-4"].tags) == ('["care", "café"]', "[]")
 
 
 def test_a_posts_files_are_listed_by_path_once_each_however_they_were_saved(tmp_path):

@@ -224,7 +224,7 @@ def test_a_version_9_database_keeps_its_posts_with_no_image_and_no_republishing_
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 15
+        assert version(migrated) == SCHEMA_VERSION == 16
         assert {"image", "republish"} <= columns(migrated, "posts")
         (post,) = migrated.posts()
         assert (post.title, post.image, post.republish) == ("Kept", None, None)
@@ -269,7 +269,7 @@ def test_a_version_10_database_keeps_its_subscribers_served_up_to_the_last_issue
     store.close()
     migrated = Store(site.store_url)
     try:
-        assert version(migrated) == SCHEMA_VERSION == 15
+        assert version(migrated) == SCHEMA_VERSION == 16
         assert {"consent_log", "store_values", "digest_editions"} <= set(
             inspect(migrated.engine).get_table_names()
         )
