@@ -135,11 +135,11 @@ def build(
     loader = Loader(catalogue, xml_safe)
     vetting = Vetting(site, loader, base, out.remembered.get("verdicts"))
     workers = _write_post_pages(site, heads, base, out, catalogue, progress, carry)
-    if workers is not None:  # a big build: what it writes goes to the disk on the way
-        out.write_back_early()
     try:
         history: History | None = None
         try:
+            if workers is not None:  # a big build: what it writes goes to the disk on the way
+                out.write_back_early()
             keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
             # sorted while the workers write the post pages, which need none of it (sorting a
             # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)

@@ -87,7 +87,7 @@ def _worded(p: _Parts, where: str, compact: bool) -> list[str]:
     return pieces
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)  # typed: a str subclass may be Markup
 def _escaped(text: str) -> str:
     """`text` escaped for HTML, remembered: a site has a few hundred bylines and
     publications, and a cold build of 10,000 posts asks for ~45,000 credits (a list's

@@ -308,10 +308,14 @@ class _WriteBack:
     `stop`: what a big build has written so far goes to the disk while it writes the
     rest, so its last sync, which its manifest waits for, finds little left. At 10,000
     posts that last sync took ~0.24 s (the scan's database and 170 MB of pages, all
-    still dirty); written back on the way, ~0.06 s. An error is left to that last sync
-    to raise: it syncs everything again."""
+    still dirty); written back on the way, ~0.07 s.
+
+    A sync's error is kept for `stop` to hand back: Linux reports a writeback error
+    (EIO, ENOSPC) to the first syncfs that sees it only, so the build's last sync would
+    not hear of one this thread took."""
 
     def __init__(self, folder: Path, every: float) -> None:
+        self.error: OSError | None = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(folder, every), name="postroom-writeback", daemon=True
@@ -320,13 +324,20 @@ class _WriteBack:
 
     def _run(self, folder: Path, every: float) -> None:
         while not self._stopped.wait(every):
-            with contextlib.suppress(OSError):
+            try:
                 sync_filesystem(folder)
+            except FileNotFoundError:  # nothing written there yet (public/ is made then)
+                continue
+            except OSError as exc:
+                self.error = exc
+                return
 
-    def stop(self) -> None:
-        """Ends the syncs; one under way finishes on its own (the build's last sync
-        waits for the same writes either way)."""
+    def stop(self) -> OSError | None:
+        """Ends the syncs, waiting for one under way (the build's last sync would wait
+        for the same writes); the error one met, if any."""
         self._stopped.set()
+        self._thread.join()
+        return self.error
 
 
 def _find_syncfs():
@@ -557,15 +568,16 @@ class OutputWriter:
     def write_back_early(self, every: float | None = None) -> None:
         """For a big build: sync what is written every `every` seconds
         (`WRITE_BACK_EVERY`) until `finish` or `stop_writing_back`, which the caller
-        must reach on every path (a thread syncs)."""
-        if self._write_back is None:
+        must reach on every path (a thread syncs). Not without `syncfs(2)`: `sync()`
+        would flush every filesystem of the machine each time."""
+        if self._write_back is None and _libc_syncfs is not None:
             self._write_back = _WriteBack(self.root, every or WRITE_BACK_EVERY)
 
-    def stop_writing_back(self) -> None:
-        """Ends `write_back_early`'s syncs (none were started: nothing to do)."""
-        if self._write_back is not None:
-            self._write_back.stop()
-            self._write_back = None
+    def stop_writing_back(self) -> OSError | None:
+        """Ends `write_back_early`'s syncs; the error one of them met (`finish` raises
+        it), None if none (or none were started)."""
+        write_back, self._write_back = self._write_back, None
+        return write_back.stop() if write_back is not None else None
 
     def hold(self, until: Callable[[], object], most: int = HELD_MOST) -> None:
         """From now until `release`, `put` keeps what it is given instead of writing it:
@@ -735,9 +747,11 @@ class OutputWriter:
                     folder.rmdir()
                 except OSError:  # not empty: something else still lives there
                     break
-        self.stop_writing_back()
+        failed = self.stop_writing_back()
         if self.written or removed:
             sync_filesystem(self.root)
+        if failed is not None:  # taken by an early sync: this one did not hear of it
+            raise failed
         path = self.root / MANIFEST
         if self._made != self._before or self._remember != self.remembered or removed:
             lines, names, remembered = self._listing()

@@ -285,3 +285,17 @@ def test_a_post_page_is_the_same_from_the_values_it_is_given_as_from_the_helpers
         and packaged[1].count(b'href="https://notes.example.org/tags/') == 2
     )
     assert b'class="lead-image"' in packaged[4] and b'<div class="comment">' in packaged[2]
+
+
+def test_a_credit_escapes_a_markup_name_and_a_plain_one_of_the_same_text_apart():
+    """The escapes a credit remembers are kept by type: a name that is Markup (already
+    safe) and a plain one holding the same characters are not one entry."""
+    from markupsafe import Markup
+    from postroom.feeds.credit import _escaped
+
+    class Text(str):
+        pass
+
+    assert _escaped(Markup("Q&amp;A")) == "Q&amp;A"
+    assert _escaped(Text("Q&amp;A")) == "Q&amp;amp;A"
+    assert _escaped("Q&amp;A") == "Q&amp;amp;A"

@@ -485,3 +485,55 @@ def test_a_build_failing_mid_way_stops_its_writeback(tmp_path, monkeypatch):
         build(site, store)
     assert seen
     _writeback_ends()
+
+
+def test_a_disk_error_an_early_sync_took_fails_the_build_before_its_manifest(tmp_path, monkeypatch):
+    """Linux reports a writeback error (EIO) to the first syncfs that sees it only: one
+    the early writeback took is the build's error too, not lost because the last sync
+    before the manifest then succeeds."""
+    import postroom.feeds.writer as writer
+
+    site, store = scanned_site(tmp_path / "site", 40)
+    taken = threading.Event()
+
+    def syncfs(fd):  # as the kernel does: the pending error to its first caller only
+        if threading.current_thread().name == "postroom-writeback" and not taken.is_set():
+            taken.set()
+            return -1
+        return 0
+
+    real_release = OutputWriter.release
+
+    def release(self):
+        if self._write_back is not None:
+            assert taken.wait(30), "no early sync while the build wrote"
+        real_release(self)
+
+    monkeypatch.setattr(writer, "WRITE_BACK_EVERY", 0.001)
+    monkeypatch.setattr(writer, "_libc_syncfs", syncfs)
+    monkeypatch.setattr(writer.ctypes, "get_errno", lambda: 5)  # EIO
+    monkeypatch.setattr(OutputWriter, "release", release)
+    workers_from(monkeypatch)
+    with pytest.raises(OSError, match="syncfs"):
+        build(site, store)
+    assert not (site.public_dir / MANIFEST).exists()
+    _writeback_ends()
+
+
+def test_workers_are_closed_when_the_writeback_cannot_start(tmp_path, monkeypatch, pools):
+    """A thread that cannot be started (a pid or thread limit) fails the build as any
+    error there does: its workers stopped, not left running."""
+    import postroom.feeds.writer as writer
+
+    site, store = scanned_site(tmp_path / "site", 40)
+
+    def refused(*_args, **_kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(writer, "_WriteBack", refused)
+    workers_from(monkeypatch)
+    with pytest.raises(RuntimeError, match="new thread"):
+        build(site, store)
+    assert len(pools) == 1
+    with pytest.raises(RuntimeError, match=r"shutdown|not usable"):  # closed: takes no more work
+        pools[0].submit(print)
