@@ -31,12 +31,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from postroom import __version__
+from postroom.core import collector
 from postroom.core.clock import Clock, ClockError, clock_from_env
 from postroom.core.config import ConfigError, Site, init_site, open_site
 from postroom.service.command import Context, Exit, say
@@ -126,16 +128,17 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise Reload
         return code
     jobs = Jobs(ctx, secret, send=send)
-    try:
-        jobs.follow()  # followed feeds and listed links that are due: posts for this scan
-    except Exception as exc:  # the database, say: the feeds and the digest still go on
-        logs.event("follow", f"failed: {logs.first_line(exc)}", logging.ERROR)
-    jobs.scan()  # a first pass always builds
-    jobs.bounces()  # before sending: who bounced or complained is not mailed again
-    jobs.purge()  # sign-ups never confirmed, once their link has expired
-    jobs.decide()
-    code = _send_once(ctx, jobs, secret, no_secret) if send else Exit.OK
-    jobs.settle_pings()  # the WebSub hub told of the feeds changed, in a few seconds at most
+    with collector.kept():  # the modules, all imported by now but the build's
+        try:
+            jobs.follow()  # followed feeds and listed links that are due: posts for this scan
+        except Exception as exc:  # the database, say: the feeds and the digest still go on
+            logs.event("follow", f"failed: {logs.first_line(exc)}", logging.ERROR)
+        jobs.scan()  # a first pass always builds
+        jobs.bounces()  # before sending: who bounced or complained is not mailed again
+        jobs.purge()  # sign-ups never confirmed, once their link has expired
+        jobs.decide()
+        code = _send_once(ctx, jobs, secret, no_secret) if send else Exit.OK
+        jobs.settle_pings()  # the WebSub hub told of the feeds changed, in a few seconds at most
     return code
 
 
@@ -467,7 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):  # the service, a worker, serve: their own
         signal.signal(signum, _stop_by_signal)
     try:
-        code = _dispatch(args)
+        with _collector_for(args):
+            code = _dispatch(args)
         sys.stdout.flush()  # a reader gone (`| head`) is found here, not at exit
         return code
     except Reload:
@@ -497,6 +501,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         say(f"unexpected error: {first_line(exc)} (POSTROOM_TRACEBACK=1 shows where)")
         return Exit.FAILED
+
+
+def _collector_for(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """`run --once` exits soon, keeping most of what it makes till then: young objects
+    are collected rarer (`collector.briefly`); every other command as before."""
+    return collector.briefly() if args.verb == "run" and args.once else nullcontext()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

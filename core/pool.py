@@ -43,6 +43,8 @@ from contextlib import contextmanager
 from multiprocessing import forkserver
 from typing import Any, TypeVar
 
+from postroom.core import collector
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -116,6 +118,10 @@ def _started(
     parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
 ) -> None:
     worker_start()
+    # what the forkserver preloaded is never garbage: no collection walks it again
+    # (the full ones did, in every worker), and young ones come rarer (`collector`)
+    gc.freeze()
+    collector.brief()
     _watch_parent(parent)
     if initializer is not None:
         initializer(*initargs)

@@ -1,0 +1,86 @@
+"""The cyclic collector in brief processes (core/collector.py): a `run --once` and every
+pool's workers collect young objects rarer, with what they hold once their modules are
+in frozen; the other commands, and the process that starts a pool, are left as they
+were, and so is a process that goes on after a command."""
+
+from __future__ import annotations
+
+import gc
+
+from postroom import scheduler
+from postroom.core import collector, pool
+from postroom.service.jobs import Jobs
+from support import make_site
+from test_startup import kept_logging
+
+
+def test_a_run_once_scans_with_young_collections_rarer_and_its_modules_frozen(
+    tmp_path, monkeypatch
+):
+    site = make_site(tmp_path / "site", {"a.md": "---\ntitle: A\ndate: 2026-11-02\n---\nA.\n"})
+    gc.unfreeze()  # what earlier tests froze
+    before = gc.get_threshold()
+    seen = []
+    real_scan = Jobs.scan
+
+    def scan(self, *args, **kwargs):
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return real_scan(self, *args, **kwargs)
+
+    monkeypatch.setattr(Jobs, "scan", scan)
+    with kept_logging():
+        assert scheduler.main(["--site", str(site.root), "run", "--once", "--no-send"]) == 0
+    [(threshold, frozen)] = seen
+    assert threshold == (collector.YOUNG, *before[1:])
+    assert frozen > 10_000  # the modules imported before the scan
+    assert (site.public_dir / "atom.xml").is_file()
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)  # as it was after
+
+
+def test_other_commands_keep_the_default_collector(tmp_path, monkeypatch):
+    site = make_site(tmp_path / "site")
+    before = gc.get_threshold()
+    seen = []
+    monkeypatch.setitem(scheduler.VERBS, "check", lambda ctx, args: seen.append(gc.get_threshold()))
+    scheduler.main(["--site", str(site.root), "check"])
+    assert seen == [before]
+
+
+def test_a_run_once_leaves_the_threshold_as_it_was_when_it_fails(tmp_path, monkeypatch):
+    site = make_site(tmp_path / "site")
+    before = gc.get_threshold()
+
+    def fails(ctx, args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(scheduler.VERBS, "run", fails)
+    assert scheduler.main(["--site", str(site.root), "run", "--once"]) != 0
+    assert gc.get_threshold() == before
+
+
+def test_kept_freezes_for_the_block_but_leaves_what_someone_else_froze():
+    gc.unfreeze()
+    try:
+        with collector.kept():
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() == 0
+        gc.freeze()  # someone else's (the service's heap)
+        frozen = gc.get_freeze_count()
+        with collector.kept():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_a_worker_freezes_what_it_inherits_and_collects_young_objects_rarer():
+    before = gc.get_threshold(), gc.get_freeze_count()
+    workers = pool.start(1)
+    try:
+        threshold = workers.submit(gc.get_threshold).result(timeout=60)
+        frozen = workers.submit(gc.get_freeze_count).result(timeout=60)
+    finally:
+        workers.shutdown()
+    assert threshold == (collector.YOUNG, *before[0][1:])
+    assert frozen > 10_000  # the forkserver's modules
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before  # the pool's owner: as it was
