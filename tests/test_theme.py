@@ -198,3 +198,49 @@ def test_a_theme_listing_with_credit_url_and_day_renders_what_listed_does(
         assert not caplog.records  # the overrides rendered these, not the packaged ones
     finally:
         store.close()
+
+
+def test_a_theme_base_asking_site_for_its_title_and_address_renders_the_same(tmp_path, caplog):
+    """base.html shows `site_title` and `base_url`, escaped once a page; a site's own
+    base.html that asks `site.config.site.title` and `site.base_url` each time still
+    works and gives the same pages, markup characters in the title escaped alike."""
+    import postroom.feeds.pages as pages
+
+    config = (
+        '[site]\nbase_url = "https://notes.example.org/a&b/"\n'
+        'title = "Tom & \\"Jerry\\" <b>notes</b>"\n'
+    )
+    site = make_site(
+        tmp_path / "site", {"p.md": "---\ntitle: One\ndate: 2016-06-21\n---\nBody.\n"}, config
+    )
+    store = Store(site.store_url)
+    try:
+        scan(site, store)
+        names = ("index.html", "posts/index.html", "topics/index.html", "feeds/index.html")
+
+        def built() -> dict[str, str]:
+            publish(site, store, datetime.now(UTC))
+            return {name: (site.public_dir / name).read_text("utf-8") for name in names}
+
+        packaged = built()
+        assert (
+            'title="Tom &amp; &#34;Jerry&#34; &lt;b&gt;notes&lt;/b&gt; (Atom)"'
+            in (packaged["index.html"])
+        )
+        assert 'href="https://notes.example.org/a&amp;b/atom.xml"' in packaged["index.html"]
+        text = (Path(pages.__file__).parent / "templates" / "base.html").read_text("utf-8")
+        assert "{{ site_title }}" in text and "{{ base_url }}" in text
+        before = text.replace("{{ site_title }}", "{{ site.config.site.title }}")
+        write(
+            site.root / "templates" / "pages" / "base.html",
+            before.replace("{{ base_url }}", "{{ site.base_url }}") + "<!-- own -->",
+        )
+        with caplog.at_level(logging.WARNING, logger="postroom.theme"):
+            own = built()
+        assert all(page.endswith("<!-- own -->") for page in own.values())  # its pages
+        assert {name: page.removesuffix("\n<!-- own -->") for name, page in own.items()} == (
+            packaged
+        )
+        assert not caplog.records
+    finally:
+        store.close()
