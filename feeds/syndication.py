@@ -286,21 +286,20 @@ class _Entry(FeedEntry):
     most window posts are in one feed set only). Feeds after it make their own, as
     feedgen does; an element is handed out once, as the feed takes it as its child."""
 
-    kept: tuple[etree._Element | None, etree._Element | None] = (None, None)
+    kept: dict[str, etree._Element] | None = None  # "atom", "rss" -> its element
 
     def atom_entry(self, extensions: bool = True) -> etree._Element:
-        atom, rss = self.kept
-        if atom is None or not extensions:
-            return super().atom_entry(extensions)
-        self.kept = (None, rss)
-        return atom
+        made = self._taken("atom", extensions)
+        return super().atom_entry(extensions) if made is None else made
 
     def rss_entry(self, extensions: bool = True) -> etree._Element:
-        atom, rss = self.kept
-        if rss is None or not extensions:
-            return super().rss_entry(extensions)
-        self.kept = (atom, None)
-        return rss
+        made = self._taken("rss", extensions)
+        return super().rss_entry(extensions) if made is None else made
+
+    def _taken(self, stem: str, extensions: bool) -> etree._Element | None:
+        """The element kept for `stem`, handed out once (only one made with extensions,
+        as `check_entry`'s are)."""
+        return self.kept.pop(stem, None) if extensions and self.kept else None
 
 
 #: Dublin Core's namespace, for an RSS item's `dc:creator`
@@ -353,7 +352,7 @@ def check_entry(site: Site, post: Post) -> None:
     of rendering a feed: the entry alone, made both ways. The entry and its two
     elements are kept (`_Entry`): the first feed that takes the post uses them."""
     fe = _entry(site, post)  # kept: the feeds that take the post use it as it is
-    fe.kept = (fe.atom_entry(), fe.rss_entry())
+    fe.kept = {"atom": fe.atom_entry(), "rss": fe.rss_entry()}
 
 
 def atom_bytes(fg: FeedGenerator) -> bytes:
