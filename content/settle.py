@@ -22,7 +22,7 @@ from pathlib import Path
 
 from postroom.core.model import DateSource, ParsedPost, Post
 from postroom.core.slug import slugify
-from postroom.store.encoding import plain
+from postroom.store.encoding import plain, spliced
 
 _NOT_WORD = re.compile(r"\W+")
 
@@ -74,17 +74,26 @@ def publishable(
     )
 
 
-def fingerprint(post: Post) -> str:
+def fingerprint(post: Post, body_json: str | None = None) -> str:
+    """`body_json`: `json.dumps(post.body_html)`, when the caller made it already (a cold
+    scan's worker, for the version's JSON too: `first_fingerprint`)."""
     # what `replace(post, picked_up=None, updated=None, files=())` gives, without making it
     data = plain(post) | {"picked_up": None, "updated": None, "files": []}
     for added in ("comment", "image", "republish"):  # keys that came later: an upgrade
         if not data[added]:  # must not make every post without them "updated"
             del data[added]
-    return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+    if body_json is None:
+        text = json.dumps(data, default=str, sort_keys=True)
+    else:  # the same text: the body written the default way, as json.dumps writes it here
+        text = spliced(data, post.body_html, body_json, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def first_fingerprint(post: ParsedPost, path: str, now: datetime, tz: tzinfo) -> tuple[str, str]:
+def first_fingerprint(
+    post: ParsedPost, path: str, now: datetime, tz: tzinfo, body_json: str | None = None
+) -> tuple[str, str]:
     """(id_base, fingerprint) of a post new at `now` under that id, settled by this one
-    version (a cold scan's every post): what the scan's parent would make."""
+    version (a cold scan's every post): what the scan's parent would make. `body_json`:
+    as `fingerprint`'s."""
     base = id_base(post, path, tz)
-    return base, fingerprint(publishable(base, post, (), now, now, tz))
+    return base, fingerprint(publishable(base, post, (), now, now, tz), body_json)

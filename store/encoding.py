@@ -45,16 +45,15 @@ def plain(value: Any) -> Any:
 _LEAVES = frozenset([str, int, float, bool, type(None)])
 
 
-def encode_parsed(post: ParsedPost) -> str:
-    """The version's JSON, non-ASCII characters as themselves.
+def encode_parsed(post: ParsedPost, body_json: str | None = None) -> str:
+    """The version's JSON, non-ASCII characters as themselves. `body_json`:
+    `json.dumps(post.body_html)`, when the caller made it already (a cold scan's worker
+    puts it in the post's fingerprint too: `content.settle.first_fingerprint`).
 
-    An ASCII body (nearly every one) is encoded apart, the default way, and put in the
-    place of a placeholder: both ways write ASCII text alike (but DEL, which the default
-    escapes), and the default (`ensure_ascii`) is 4x faster on a long body; this
-    function was a tenth of a cold scan's worker time. The placeholder's
-    `"body_html": 0` is the body's key when it is met once in the text (a `"` inside a
-    string is escaped, so only a key can spell it, and the body's is always there);
-    should a field added later hold a key of that name too, the text is made whole."""
+    An ASCII body (nearly every one) is encoded apart, the default way (`spliced`):
+    both ways write ASCII text alike (but DEL, which the default escapes), and the
+    default (`ensure_ascii`) is 4x faster on a long body; this function was a tenth of
+    a cold scan's worker time."""
     data = plain(post)
     data["date"] = post.date.isoformat() if post.date else None
     if post.excerpt is None:
@@ -63,12 +62,28 @@ def encode_parsed(post: ParsedPost) -> str:
         data["excerpt_stamp"] = EXCERPT_STAMP
     if not post.body_html.isascii() or "\x7f" in post.body_html:  # DEL: \u007f there
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return spliced(data, post.body_html, body_json, ensure_ascii=False)
+
+
+def spliced(data: dict[str, Any], body: str, body_json: str | None, **options: Any) -> str:
+    """`json.dumps(data, sort_keys=True, **options)` with `body` as data's "body_html",
+    where the body's JSON is `body_json` (`json.dumps(body)`, made here when None), put
+    in the place of a placeholder: the rest is a few hundred bytes to encode, and one
+    body's JSON can serve two documents (its version's and its fingerprint's).
+
+    For what `options` write the body as `json.dumps(body)` does (the caller's to say).
+    The placeholder's `"body_html": 0` is the body's key when it is met once in the text
+    (a `"` inside a string is escaped, so only a key can spell it, and the body's is
+    always there); should another field hold a key of that name too, the text is made
+    whole. `data` is changed."""
     data["body_html"] = 0
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    text = json.dumps(data, sort_keys=True, **options)
     if text.count(_PLACEHOLDER) != 1:
-        data["body_html"] = post.body_html
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return text.replace(_PLACEHOLDER, '"body_html": ' + json.dumps(post.body_html))
+        data["body_html"] = body
+        return json.dumps(data, sort_keys=True, **options)
+    if body_json is None:
+        body_json = json.dumps(body)
+    return text.replace(_PLACEHOLDER, '"body_html": ' + body_json)
 
 
 _PLACEHOLDER = '"body_html": 0'

@@ -203,7 +203,68 @@ def test_a_version_s_text_is_json_s_own_whatever_its_fields_hold(body):
     data = plain(post) | {"date": post.date.isoformat()}
     data["excerpt_stamp"] = json.loads(encode_parsed(post))["excerpt_stamp"]
     assert encode_parsed(post) == json.dumps(data, ensure_ascii=False, sort_keys=True)
+    assert encode_parsed(post, json.dumps(body)) == encode_parsed(post)  # a worker's
     assert decode_parsed(encode_parsed(post)) == post
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<p>plain</p>", '<p>"body_html": 0</p>', "<p>café …</p>", "<p>a\\b\nc\td\x7f</p>", ""],
+)
+@pytest.mark.parametrize("bait", ['"body_html": 0 \\", "body_html": 0 \\\\', "plain"])
+def test_a_fingerprint_made_with_the_body_s_json_is_the_one_made_without(body, bait):
+    """A worker hands `first_fingerprint` the body's JSON it made for the version's
+    text; spliced into the rest, it gives the fingerprint of the whole post, whatever
+    the body and the other fields hold (a placeholder's lookalike among them)."""
+    import json
+
+    from postroom.content.settle import fingerprint, first_fingerprint, id_base, publishable
+    from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, Republish
+
+    now = datetime(2026, 12, 1, 12, 0, 5, 987654, tzinfo=UTC)
+    for date in (datetime(2026, 1, 2, tzinfo=UTC), None):
+        post = ParsedPost(
+            title=bait + " é",
+            date=date,
+            date_source=DateSource.FRONT_MATTER if date else None,
+            body_html=body,
+            summary=bait,
+            attribution=Attribution(source=bait, author="x\\", url="\\"),
+            tags=(bait, "body_html"),
+            comment=bait if date else "",
+            image=LeadImage("https://x.example/i.png", alt=bait) if date else None,
+            republish=Republish.EXCERPT if date else None,
+            excerpt=bait,
+        )
+        whole = fingerprint(publishable(id_base(post, "a.md", UTC), post, (), now, now, UTC))
+        alone = first_fingerprint(post, "a.md", now, UTC)
+        made = first_fingerprint(post, "a.md", now, UTC, json.dumps(body))
+        assert made == alone == (id_base(post, "a.md", UTC), whole)
+
+
+def test_a_chunk_s_results_come_back_as_they_were_made(tmp_path):
+    """`examine_to_file` writes a post's Attribution by its fields (`_by_fields`): what
+    the parent takes is what the worker made, every field of it, None or not."""
+    from postroom.content.examine import examine_chunk
+    from postroom.content.readers import reader_for
+
+    content = _mixed()
+    content["posts/0003.meta.toml"] = 'author_role = "Role"\nurl = "https://o.example/3"\n'
+    site = make_site(tmp_path / "site", content)
+    config = site.config
+    now = datetime(2026, 12, 1, 12, 0, 5, tzinfo=UTC)
+    jobs = [
+        (site.content_dir, path, None, config, reader_for(path))
+        for path in sorted(content)
+        if reader_for(path)
+    ]
+    made = [handback.prepared(r, now, config.tz) for r in examine_chunk(jobs)]
+    (tmp_path / "hand").mkdir()
+    back = _taken(handback.examine_to_file(str(tmp_path / "hand"), now, (0, jobs)))
+    assert back == made
+    attributions = {p.attribution for r in back if r and r[2] for p in r[2].posts}
+    assert len(attributions) > 2 and any(a.author_role and a.url for a in attributions)
+    assert os.listdir(tmp_path / "hand") == []
 
 
 def test_plain_is_asdict_with_lists_for_tuples():
