@@ -62,9 +62,8 @@ def examine_to_file(folder: str, now: datetime, numbered: tuple[int, list[Job]])
 def _by_fields(value: Attribution) -> tuple[type, tuple]:
     """A post's `Attribution` as its class and fields, made again by its constructor.
     A frozen dataclass with slots is otherwise pickled through the `__getstate__` and
-    `__setstate__` that `dataclasses` writes in Python: each way cost more than the
-    whole rest of the post but its body (~2 us of ~9 to write a post's result here,
-    and as much to read it in the scan's parent)."""
+    `__setstate__` that `dataclasses` writes in Python: ~2 us of the ~10 it took to
+    write a post's result here, and as much of reading it in the scan's parent."""
     return type(value), _ATTRIBUTION_FIELDS(value)
 
 
