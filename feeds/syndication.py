@@ -16,6 +16,8 @@ from importlib.resources import files
 from itertools import islice
 from typing import Any
 
+import feedgen.entry
+import feedgen.feed
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
 from feedgen.ext.dc import DcEntryExtension, DcExtension
@@ -29,7 +31,7 @@ from postroom.core.republish import republish_of
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.urls import absolute_html
 from postroom.feeds.credit import credit_html
-from postroom.feeds.showing import showing
+from postroom.feeds.showing import Showing, showing
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM = f"{{{ATOM_NS}}}"
@@ -46,6 +48,25 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LINK_ATTRIBUTES = ("rel", "type", "hreflang", "title", "length")
 #: an entry's summary: a few sentences of plain text, as readers show under a title
 SUMMARY_CHARS = 300
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc2822(date: datetime) -> str:
+    """What feedgen's `formatRFC2822` writes for an RSS date ('%a, %d %b %Y %H:%M:%S %z'
+    in the C locale), with the day's and month's English names put in by hand: only
+    those two depend on the locale. feedgen sets the whole process's locale to C and
+    back around each date it writes (three `setlocale` calls: ~5% of rendering an
+    archive page, ~8% of vetting; and a process-wide change no other thread should
+    see): feedgen's modules use this one instead, tested to write the same strings."""
+    day, month = _DAYS[date.weekday()], _MONTHS[date.month - 1]
+    return date.strftime(f"{day}, %d {month} %Y %H:%M:%S %z")
+
+
+# feedgen looks its helper up in its own modules' globals at each call
+feedgen.entry.formatRFC2822 = feedgen.feed.formatRFC2822 = rfc2822
 
 
 @dataclass(frozen=True)
@@ -105,12 +126,14 @@ def entry_id(site: Site, post: Post) -> str:
 
 def too_long(site: Site, post: Post) -> bool:
     """A body the feeds cut short (pages keep it whole): only one shown whole at all."""
-    if len(post.body_html.encode()) <= site.config.feed.max_content_kb * 1024:
+    limit, body = site.config.feed.max_content_kb * 1024, post.body_html
+    # a character is at most 4 bytes of UTF-8: most bodies are known short unencoded
+    if len(body) * 4 <= limit or len(body.encode()) <= limit:
         return False
     return republish_of(site.config, post) is Republish.FULL
 
 
-def feed_content(site: Site, post: Post) -> str:
+def feed_content(site: Site, post: Post, shown: Showing | None = None) -> str:
     """The entry's HTML (`_entry_html`) with its relative URLs made absolute against the
     post's page: a feed reader shows the entry far from it, where "/about/" or
     "photo.jpg" would point nowhere. (A captured article's own links were made absolute
@@ -118,11 +141,12 @@ def feed_content(site: Site, post: Post) -> str:
 
     Made once per post and build: a post is in several feeds (the site's, its tags',
     its source's, an archive page), each in three formats. Kept by post id for this very
-    site and post object, so nothing stale is ever served; `forget()` drops it all."""
+    site and post object, so nothing stale is ever served; `forget()` drops it all.
+    `shown`: the post's `showing`, when the caller has it (asked once an entry)."""
     made = _contents.get(post.id)
     if made is not None and made[0] is site and (made[1] is post or made[1] == post):
         return made[2]
-    content = absolute_html(_entry_html(site, post), post_url(site, post))
+    content = absolute_html(_entry_html(site, post, shown), post_url(site, post))
     _contents[post.id] = (site, post, content)
     return content
 
@@ -143,23 +167,23 @@ def forget(ids: Iterable[str] | None = None) -> None:
         _entries.pop(post_id, None)
 
 
-def entry_summary(site: Site, post: Post) -> str:
+def entry_summary(site: Site, post: Post, shown: Showing | None = None) -> str:
     """The entry's summary: plain text, at most SUMMARY_CHARS cut at a word; the post's
     own summary, else the start of its text; for a post not shown whole, never more than
-    its rule allows (`feeds.showing`: the teaser)."""
-    shown = showing(site, post)
+    its rule allows (`feeds.showing`: the teaser). `shown`: as `feed_content`'s."""
+    shown = shown or showing(site, post)
     if shown.rule is not Republish.FULL:
         return shown.teaser
     return summarize(post.summary or html_to_text(post.body_html), SUMMARY_CHARS)
 
 
-def _entry_html(site: Site, post: Post) -> str:
+def _entry_html(site: Site, post: Post, shown: Showing | None = None) -> str:
     """The credit line, then the body as the post's republishing rule allows
     (`feeds.showing`: whole, an excerpt or only a link to the original); with a curator's
     comment: the comment, the credit, then the source's words as a quotation. A whole body
     over `feed.max_content_kb` is cut, repaired (nh3 closes its tags) and ends with a
     link to the whole post on its page."""
-    shown = showing(site, post)
+    shown = shown or showing(site, post)
     body = str(shown.body_html)
     if too_long(site, post):
         cut = body.encode()[: site.config.feed.max_content_kb * 1024].decode(errors="ignore")
@@ -247,8 +271,11 @@ def _generator(site: Site, feed: FeedSet, name: str, media_type: str) -> FeedGen
     fg.register_extension("media", MediaExtension, MediaEntryExtension)  # lead images
     fg.updated(_updated(feed))
     fg.lastBuildDate(_updated(feed))
-    for post in feed.posts:
-        fg.add_entry(_entry(site, post), order="append")
+    # `entry()` hands out the feed's own list of entries: appended to as `add_entry`
+    # would, without its trying to register each of the feed's extensions on an entry
+    # that has them all (`_entry`): an ImportError raised and caught per extension and
+    # entry in every document (~3% of rendering an archive page)
+    fg.entry().extend(_entry(site, post) for post in feed.posts)
     return fg
 
 
@@ -304,6 +331,7 @@ class _Entry(FeedEntry):
 
 #: Dublin Core's namespace, for an RSS item's `dc:creator`
 DC_NS = "http://purl.org/dc/elements/1.1/"
+_DC_CREATOR = f"{{{DC_NS}}}creator"
 
 
 class _DcCreator(DcEntryExtension):
@@ -314,32 +342,41 @@ class _DcCreator(DcEntryExtension):
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         for creator in self._dcelem_creator or ():
-            etree.SubElement(item, f"{{{DC_NS}}}creator").text = creator
+            etree.SubElement(item, _DC_CREATOR).text = creator
         return item
 
 
 def _fill_entry(fe: FeedEntry, site: Site, post: Post) -> None:
     """One post as a feedgen entry (`fe` has the dc and media extensions loaded)."""
     a = post.attribution
+    # the post as shown, asked once for its content, summary and image (~2.5 us a time)
+    shown = showing(site, post)
     fe.id(entry_id(site, post))  # also the RSS guid, isPermaLink="false"
     fe.title(one_line(post.title))
-    fe.link(href=post_url(site, post), rel="alternate", type="text/html")
+    # its links given to feedgen in one call, in this order (each call checks its dicts)
+    links = [{"href": post_url(site, post), "rel": "alternate", "type": "text/html"}]
     if a.url:
-        fe.link(href=a.url, rel="via")
+        links.append({"href": a.url, "rel": "via"})
     fe.published(post.picked_up)  # new to readers when we add it; its own date is in the credit
     fe.updated(post.updated)
-    fe.content(feed_content(site, post), type="html")
-    if summary := entry_summary(site, post):
+    fe.content(feed_content(site, post, shown), type="html")
+    if summary := entry_summary(site, post, shown):
         fe.summary(summary)  # not description(): in Atom that replaces the content
-    if image := showing(site, post).image:
+    if image := shown.image:
         # Media RSS, in Atom and RSS alike; right in the entry, where every reader looks
         fe.media.thumbnail(url=image.url, group=None)
         if image.media_type and image.length:
             # RSS requires an enclosure's length and type, and the W3C validator refuses
             # length="0" (the "unknown" some feeds write): only when both are known
-            fe.link(
-                href=image.url, rel="enclosure", type=image.media_type, length=str(image.length)
+            links.append(
+                {
+                    "href": image.url,
+                    "rel": "enclosure",
+                    "type": image.media_type,
+                    "length": str(image.length),
+                }
             )
+    fe.link(links)
     if author := _author(post):
         fe.author(name=author)
         fe.dc.dc_creator(author)
@@ -380,7 +417,8 @@ def _tree(fg: FeedGenerator, stem: str) -> etree._Element:
     a `tostring`; feedgen is pinned at 1.0.0 and tests hold the bytes to those of its
     public call), which spares a serialization and a parse per document. What a parse
     would change is changed here too: an element with empty text (an item whose
-    content is "") is read back as one with none, written `<x/>`, not `<x></x>`."""
+    content is "", the only text feedgen writes empty) is read back as one with none,
+    written `<x/>`, not `<x></x>`."""
     if stem == "atom":
         made, _ = fg._create_atom()
         root = etree.Element(f"{ATOM}feed", nsmap={**made.nsmap, None: ATOM_NS})
@@ -395,9 +433,16 @@ def _tree(fg: FeedGenerator, stem: str) -> etree._Element:
                         link.set(key, value)
         return root
     root, _ = fg._create_rss()
-    for element in root.iter():
-        if element.text == "":
-            element.text = None
+    # feedgen writes every other text of the document only when it is not empty: an
+    # empty one is an item's content (the post's HTML being ""), so only the items of
+    # such entries are looked at, not every element's text read (~3% of a document)
+    empty = [i for i, entry in enumerate(fg.entry()) if not (entry.content() or {}).get("content")]
+    if empty:
+        items = root.findall("channel/item")
+        for i in empty:
+            for element in items[i]:
+                if element.text == "":
+                    element.text = None
     return root
 
 
@@ -500,10 +545,11 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
     if a.url:
         item["external_url"] = a.url
     item["title"] = one_line(post.title)
-    item["content_html"] = feed_content(site, post)
-    if summary := entry_summary(site, post):
+    shown = showing(site, post)
+    item["content_html"] = feed_content(site, post, shown)
+    if summary := entry_summary(site, post, shown):
         item["summary"] = summary
-    if image := showing(site, post).image:
+    if image := shown.image:
         item["image"] = image.url
         if image.media_type and image.length:  # as the Atom and RSS enclosure
             item["attachments"] = [

@@ -5,11 +5,16 @@ the same bytes."""
 
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
+import feedgen.entry
+import feedgen.feed
+import pytest
 from feedgen.entry import FeedEntry
 from feedgen.ext.dc import DcEntryExtension
+from feedgen.util import formatRFC2822
 from lxml import etree
-from postroom.core.model import Attribution, LeadImage, Republish
+from postroom.core.model import Attribution, DateSource, LeadImage, Republish
 from postroom.feeds import build, history, syndication
 from postroom.feeds.safety import admit
 from postroom.feeds.syndication import (
@@ -20,6 +25,8 @@ from postroom.feeds.syndication import (
     document_tree,
     finish,
     finished,
+    rfc2822,
+    too_long,
 )
 from support import make_post, make_site
 
@@ -47,6 +54,15 @@ def odd_posts():
         make_post(8, body_html='<p><a href="/rel/">rel</a> <img src="x.png"></p>', summary=""),
         make_post(9, image=image),
         make_post(10, image=replace(image, length=None)),
+        # no body, no credit (no source, its date the pick-up's): an entry with no content
+        make_post(
+            11,
+            body_html="",
+            summary="",
+            attribution=Attribution(),
+            tags=(),
+            date_source=DateSource.PICKED_UP,
+        ),
     ]
     admitted, problems = admit(posts)
     assert not problems
@@ -182,3 +198,87 @@ def test_the_elements_vetting_made_serve_the_first_feed_that_takes_the_post(tmp_
             assert FORMATS[name](site, feed) == cold[feed.folder + name]
         assert made == {"atom": len(posts) + again, "rss": len(posts) + again}
     syndication.forget()
+
+
+def test_an_entry_with_no_content_is_written_as_a_parse_would_have_it(tmp_path):
+    """The one text feedgen writes empty, an item's content, is no text at all: RSS
+    `<description/>` (`_tree` looks only at such items), Atom `<content type="html"/>`."""
+    site = make_site(tmp_path, config=HUB_SITE)
+    empty = odd_posts()[0]
+    assert empty.id == "post-11" and syndication.feed_content(site, empty) == ""
+    feed = FeedSet("", "Site", [empty])
+    assert b"<description/>" in syndication.rss(site, feed)
+    assert b'<content type="html"/>' in syndication.atom(site, feed)
+    syndication.forget()
+
+
+def test_entries_join_a_feed_as_add_entry_would_add_them(tmp_path):
+    """`_generator` appends its entries to feedgen's own list (`entry()`), not through
+    `add_entry` (which tries to register each of the feed's extensions on every entry,
+    failing, as the entry has them): the same bytes as a feed made by `add_entry`."""
+    site = make_site(tmp_path, config=HUB_SITE)
+    feed = FeedSet("", "Site", odd_posts())
+    for stem, media_type in MEDIA_TYPES.items():
+        name = f"{stem}.xml"
+        syndication.forget()
+        ours = finished(document_tree(site, feed, stem, name), name)
+        syndication.forget()
+        fg = syndication._generator(site, feed, name, media_type)
+        entries = list(fg.entry())
+        fg.entry([], replace=True)
+        for entry in entries:
+            assert fg.add_entry(entry, order="append") is entry
+        assert finished(syndication._tree(fg, stem), name) == ours
+    syndication.forget()
+
+
+_ZONES = [
+    UTC,
+    timezone(timedelta(hours=5, minutes=30)),
+    timezone(-timedelta(hours=8)),
+    timezone(timedelta(hours=-23, minutes=-59)),
+    timezone(timedelta(seconds=90)),  # %z writes the seconds too
+]
+
+
+@pytest.mark.parametrize("zone", _ZONES, ids=str)
+def test_rss_dates_are_written_as_feedgens_own_helper_writes_them(zone):
+    """`rfc2822`, which feedgen's modules call in place of its `formatRFC2822` (three
+    `setlocale` calls a date), writes the same for every day, month and year."""
+    assert feedgen.entry.formatRFC2822 is feedgen.feed.formatRFC2822 is rfc2822
+    moments = [
+        datetime(2023, 12, 25, 0, 0, 0) + timedelta(days=d, seconds=d * 3607) for d in range(400)
+    ]
+    moments += [
+        datetime(1, 1, 1),
+        datetime(999, 12, 31, 23, 59, 59),
+        datetime(9999, 12, 31, 23, 59, 59),
+    ]
+    for moment in moments:
+        aware = moment.replace(tzinfo=zone)
+        assert rfc2822(aware) == formatRFC2822(aware), aware
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a" * 256,
+        "a" * 1024,
+        "a" * 1025,
+        "é" * 512,
+        "é" * 513,
+        "€" * 341,
+        "€" * 342,
+        "😀" * 256,
+        "😀" * 257,
+        "a" * 255 + "😀",
+    ],
+)
+def test_a_body_is_too_long_by_its_bytes_as_ever(tmp_path, body):
+    """`too_long` knows most bodies short by their length (at most 4 bytes a character)
+    and measures only the others: its verdict is the encoded body's against the limit."""
+    site = make_site(tmp_path, config=HUB_SITE)  # max_content_kb = 1
+    for rule in Republish:
+        post = make_post(1, body_html=body, republish=rule)
+        whole = syndication.showing(site, post).rule is Republish.FULL
+        assert too_long(site, post) == (len(body.encode()) > 1024 and whole), (rule, len(body))
