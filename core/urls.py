@@ -15,8 +15,6 @@ import mimetypes
 import re
 from urllib.parse import quote, urljoin, urlsplit
 
-from lxml import etree
-from lxml import html as lxml_html
 from postroom.core.model import LeadImage
 from postroom.core.sanitize import one_line, strip_illegal, summarize
 
@@ -133,6 +131,9 @@ def absolute_html(fragment: str, base: str) -> str:
     sanitized already; lxml writes it back escaped, so it stays so."""
     if not fragment or not has_relative_urls(fragment) or web_url(base) is None:
         return fragment
+    from lxml import etree  # here: a command that never meets a relative URL need not load it
+    from lxml import html as lxml_html
+
     try:
         root = lxml_html.fragment_fromstring(strip_illegal(fragment)[0], create_parent="div")
     except (etree.LxmlError, ValueError):  # left as it is: it was sanitized already
