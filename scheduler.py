@@ -560,7 +560,6 @@ BUILD_MODULES = (
     "postroom.emails.archive_pages",
     "postroom.emails.issues",
     "postroom.emails.proof",
-    "postroom.emails.sending",
     "postroom.service.bounces",
     "postroom.service.purge",
 )

@@ -108,7 +108,8 @@ def meanwhile(work: Callable[[], object]) -> None:
     build's modules so (0.1 s, a module a work) while its scan's workers parse: after the
     scan they would be imported where it alone works and the other core idles, each ms a
     ms of wall. Run in the thread taking the results; what it raises stops the pool, as
-    the tasks' own errors do."""
+    the tasks' own errors do. Works still waiting when the pool's results are all taken
+    are dropped."""
     _MEANWHILE.append(work)
 
 
@@ -206,6 +207,8 @@ def in_order(
     except BaseException:
         stop_now(pool)
         raise
+    finally:
+        _MEANWHILE.clear()  # not run by now: done where it is needed, as without
     pool.shutdown()
 
 

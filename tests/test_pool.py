@@ -32,6 +32,14 @@ def test_meanwhile_works_run_in_turn_one_a_wait_while_no_result_is_there_yet():
     assert not pool._MEANWHILE
 
 
+def test_works_left_when_the_results_are_all_taken_are_dropped():
+    done = []
+    pool.meanwhile(lambda: done.append(1))
+    with ThreadPoolExecutor(1) as workers:
+        assert list(pool.in_order(workers, abs, [], ahead=2)) == []
+    assert done == [] and not pool._MEANWHILE
+
+
 def test_what_meanwhile_raises_stops_the_pool_as_the_work_would():
     def work() -> None:
         raise LookupError("no such module")
