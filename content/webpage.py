@@ -51,7 +51,7 @@ def page_image(text: str, page_url: str) -> LeadImage | None:
     pixel, an icon, a logo or an SVG. Its alt text is the page's og:image:alt, else the
     <img>'s own alt, else "" (never the title: it stands beside the image wherever the
     image is shown, and a screen reader would read it twice). None when there is none."""
-    from lxml import etree  # here, as core.urls: the readers are imported by every process
+    from lxml import etree  # here, as in core.urls: the readers import this module
     from lxml import html as lxml_html
 
     try:
