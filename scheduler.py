@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import gc
+import importlib
 import json
 import os
 import signal
@@ -521,6 +523,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from postroom.core import pool  # lazy: see the imports
 
         pool.start_forkserver_early(POOL_PRELOADS)
+        for module in BUILD_MODULES:  # while the scan's workers parse
+            pool.meanwhile(functools.partial(importlib.import_module, module))
     from postroom.store import Store, StoreError, database_trouble  # lazy: see the imports
 
     try:
@@ -546,6 +550,20 @@ def _dispatch(args: argparse.Namespace) -> int:
 #: open (feeds.parallel names both to `preload_in_workers`); tests/test_startup.py checks
 #: these are every module those pools preload
 POOL_PRELOADS = ("postroom.content.handback", "postroom.feeds.parallel", "postroom.store.database")
+
+#: what a cold `run --once` imports after its scan, in its jobs (service.jobs.JOB_MODULES
+#: but the fetcher's, which only a site that follows something needs): the build's
+#: renderers and the digest's modules, imported while the scan waits for its workers
+#: (`pool.meanwhile`); tests/test_startup.py checks the list is whole
+BUILD_MODULES = (
+    "postroom.feeds",
+    "postroom.emails.archive_pages",
+    "postroom.emails.issues",
+    "postroom.emails.proof",
+    "postroom.service.bounces",
+    "postroom.service.purge",
+)
+
 
 #: content.intake._PARALLEL_FROM: from this many files to examine, a scan uses workers
 COLD_SCAN_FROM = 200

@@ -13,12 +13,14 @@ import datetime as dt
 import re
 from datetime import tzinfo
 from html import escape
+from typing import TYPE_CHECKING
 
-from lxml import etree
-from lxml import html as lxml_html
 from postroom.core.model import Attribution, DateSource, LeadImage, ParsedPost, ReadError
 from postroom.core.sanitize import clean_html, html_to_text, one_line, summarize
 from postroom.core.urls import absolute_html, lead_image, web_url
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 # the page's image for sharing, best first, and where its alt text is said
 _META_IMAGES = (
@@ -49,6 +51,9 @@ def page_image(text: str, page_url: str) -> LeadImage | None:
     pixel, an icon, a logo or an SVG. Its alt text is the page's og:image:alt, else the
     <img>'s own alt, else "" (never the title: it stands beside the image wherever the
     image is shown, and a screen reader would read it twice). None when there is none."""
+    from lxml import etree  # here, as in core.urls: the readers import this module
+    from lxml import html as lxml_html
+
     try:
         doc = lxml_html.document_fromstring(text)
     except (etree.LxmlError, ValueError):  # an empty or unparsable page: no image

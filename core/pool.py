@@ -89,8 +89,28 @@ def start_forkserver_early(preload: Iterable[str]) -> None:
     for module in preload:
         preload_in_workers(module)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *_PRELOAD])))
+    context.set_forkserver_preload(list(dict.fromkeys(["__main__", _UNSWEPT, *_PRELOAD])))
     start_forkserver_deaf_to_ctrl_c()
+
+
+#: a module whose import turns the cyclic collector off in the forkserver (core.unswept)
+_UNSWEPT = "postroom.core.unswept"
+
+
+#: what this process does when `in_order` would wait, one a wait (`meanwhile`)
+_MEANWHILE: deque[Callable[[], object]] = deque()
+
+
+def meanwhile(work: Callable[[], object]) -> None:
+    """Have `work()` run once, in this process, at a time `in_order` would wait for a
+    result not there yet: works named so run in turn, one a wait, so that the workers
+    are never kept waiting longer than one of them takes. A cold `run --once` imports its
+    build's modules so (0.1 s, a module a work) while its scan's workers parse: after the
+    scan they would be imported where it alone works and the other core idles, each ms a
+    ms of wall. Run in the thread taking the results; what it raises stops the pool, as
+    the tasks' own errors do. Works still waiting when the pool's results are all taken
+    are dropped."""
+    _MEANWHILE.append(work)
 
 
 def start(
@@ -119,7 +139,9 @@ def _started(
 ) -> None:
     worker_start()
     # what the forkserver preloaded is never garbage: no collection walks it again
-    # (the full ones did, in every worker), and young ones come rarer (`collector`)
+    # (the full ones did, in every worker), and young ones come rarer (`collector`);
+    # the collector on, which a forkserver started early has off (`core.unswept`)
+    gc.enable()
     gc.freeze()
     collector.brief()
     _watch_parent(parent)
@@ -175,6 +197,8 @@ def in_order(
             with ctrl_c_held():  # a submit may start a worker: none may be half-started
                 out.append(pool.submit(task, item))
         while out:
+            if _MEANWHILE and not out[0].done():
+                _MEANWHILE.popleft()()
             result = out.popleft().result()
             if (item := next(items, _END)) is not _END:
                 with ctrl_c_held():
@@ -183,6 +207,8 @@ def in_order(
     except BaseException:
         stop_now(pool)
         raise
+    finally:
+        _MEANWHILE.clear()  # not run by now: done where it is needed, as without
     pool.shutdown()
 
 

@@ -15,8 +15,6 @@ import mimetypes
 import re
 from urllib.parse import quote, urljoin, urlsplit
 
-from lxml import etree
-from lxml import html as lxml_html
 from postroom.core.model import LeadImage
 from postroom.core.sanitize import one_line, strip_illegal, summarize
 
@@ -133,6 +131,11 @@ def absolute_html(fragment: str, base: str) -> str:
     sanitized already; lxml writes it back escaped, so it stays so."""
     if not fragment or not has_relative_urls(fragment) or web_url(base) is None:
         return fragment
+    # lxml here, not above: this module comes with the readers, which a cold scan's parent
+    # imports before its workers can start, and it needs lxml only now (0.03 s)
+    from lxml import etree
+    from lxml import html as lxml_html
+
     try:
         root = lxml_html.fragment_fromstring(strip_illegal(fragment)[0], create_parent="div")
     except (etree.LxmlError, ValueError):  # left as it is: it was sanitized already

@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Self, TextIO
+from typing import TYPE_CHECKING, Self, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 QUIET_SECONDS = 2.0  # work done sooner than this shows nothing at all
 BIG = 1000  # ...unless it is this big: a cold start's thousands of files get a bar at once
@@ -51,6 +51,17 @@ class Reporter:
 
     def _draw(self, done: int, total: int) -> None:
         if self._bar is None:
+            # rich here, at the first bar: off a terminal (the service, a pipe, a bench) it
+            # is never needed, and a cold run's scan would wait 0.03 s more for it
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             console = Console(file=self._stream)
             self._bar = Progress(
                 TextColumn(self.what),

@@ -6,6 +6,9 @@ were, and so is a process that goes on after a command."""
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 
 from postroom import scheduler
 from postroom.core import collector, pool
@@ -84,3 +87,33 @@ def test_a_worker_freezes_what_it_inherits_and_collects_young_objects_rarer():
     assert threshold == (collector.YOUNG, *before[0][1:])
     assert frozen > 10_000  # the forkserver's modules
     assert (gc.get_threshold(), gc.get_freeze_count()) == before  # the pool's owner: as it was
+
+
+def test_a_forkserver_started_early_imports_unswept_and_its_workers_collect_again():
+    """A cold `run --once`'s forkserver has its collector off while it preloads
+    (core.unswept, its first preload); each worker it forks turns it back on."""
+    code = (
+        "import gc, json, sys\n"
+        "from multiprocessing import forkserver\n"
+        "from postroom.core import pool\n"
+        "pool.start_forkserver_early([])\n"
+        "first = forkserver._forkserver._preload_modules[:2]\n"
+        "workers = pool.start(1)\n"
+        "seen = [workers.submit(gc.isenabled).result(timeout=60),\n"
+        "        workers.submit(gc.get_threshold).result(timeout=60)[0],\n"
+        "        first, gc.isenabled()]\n"
+        "workers.shutdown()\n"
+        "print(json.dumps(seen))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    enabled, young, first, owner = json.loads(done.stdout)
+    assert first == ["__main__", "postroom.core.unswept"]
+    assert enabled and young == collector.YOUNG
+    assert owner  # the pool's owner never imports it
+
+
+def test_unswept_turns_the_collector_off_where_it_is_imported():
+    code = "import gc\nimport postroom.core.unswept\nprint(gc.isenabled())\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

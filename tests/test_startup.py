@@ -370,15 +370,21 @@ def running():
     return forkserver._forkserver._forkserver_pid is not None
 first_pool = []  # whether the forkserver ran already when the first pool started
 at_pool = []  # the modules loaded then (the scan's, on a first run)
+at_result = []  # and when the first pool's first result was taken
 def start(*args, _start=pool.start, **kwargs):
     first_pool.append(running())
     at_pool.append(sorted(sys.modules))
     return _start(*args, **kwargs)
+def in_order(*args, _in_order=pool.in_order, **kwargs):
+    for result in _in_order(*args, **kwargs):
+        at_result.append(sorted(sys.modules))
+        yield result
 pool.start = start
+pool.in_order = in_order
 code = main(sys.argv[2:])
 with open(sys.argv[1], "w") as listing:
     found = {"forkserver": running(), "early": first_pool[:1], "modules": sorted(sys.modules),
-             "at_pool": at_pool[:1]}
+             "at_pool": at_pool[:1], "at_result": at_result[:1]}
     json.dump(found, listing)
 sys.exit(code)
 """
@@ -440,6 +446,49 @@ def test_a_first_run_starts_its_scan_before_importing_the_build_and_never_the_fe
     assert among(run["modules"], LATER)  # imported after all, by the build
     assert among(run["modules"], FETCHER) == []  # nothing to follow: never imported
     assert (site.public_dir / "atom.xml").is_file()
+
+
+def test_a_first_run_imports_its_build_while_its_scan_waits_for_its_workers(tmp_path):
+    """After its scan's workers are asked for (not before: they would start later), one
+    module a wait (`pool.meanwhile`): the first before the first result is taken.
+    `BUILD_MODULES` imports every job module a first run imports after its scan, none
+    it does without, and none of the fetcher's."""
+    site = make_site(tmp_path / "site", many_posts(scheduler.COLD_SCAN_FROM))
+    run = once(site.root)
+    (at_pool,), (at_result,) = run["at_pool"], run["at_result"]
+    assert among(at_pool, LATER) == []
+    assert scheduler.BUILD_MODULES[0] in at_result
+    later = set(jobs.JOB_MODULES) & set(run["modules"]) - set(at_pool)
+    assert set(scheduler.BUILD_MODULES) <= later
+    code = (
+        "import importlib, json, sys\n"
+        "from postroom import scheduler\n"
+        "from postroom.service import jobs\n"
+        "for module in scheduler.BUILD_MODULES:\n"
+        "    importlib.import_module(module)\n"
+        "print(json.dumps([m for m in jobs.JOB_MODULES if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert later <= set(json.loads(done.stdout)), done.stderr[-2000:]
+    assert among(run["modules"], FETCHER) == []
+
+
+def test_the_scan_loads_no_date_words_parser_page_parser_or_terminal_bar():
+    """What the scan's parent imports before its workers start (and the forkserver for
+    them) leaves out what a site of Markdown posts with YAML dates never uses: dateparser
+    (dates in words), lxml (pages, relative URLs), rich (a bar on a terminal). Each is
+    imported where it is first needed (tests/test_dates.py, test_readers.py and
+    test_progress.py use them)."""
+    code = (
+        "import json, sys\n"
+        "import postroom.service.jobs, postroom.content.handback\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout)
+    assert among(loaded, ("dateparser", "regex", "lxml", "rich")) == []
+    assert "postroom.content.dates" in loaded and "postroom.core.urls" in loaded
 
 
 def test_a_run_with_a_links_file_still_fetches(tmp_path):
