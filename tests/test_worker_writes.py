@@ -230,3 +230,42 @@ def test_a_site_past_the_overlap_takes_its_pages_first_and_builds_the_same(tmp_p
         }
         store.close()
     assert made["overlapped"] == made["first"]
+
+
+def test_a_task_s_post_pages_are_all_rendered_before_the_first_is_written(tmp_path, monkeypatch):
+    """A worker renders a task's pages, then writes them one after the other (the
+    kernel's part of a page stays warm from one to the next): in a post task and in an
+    archive page's task alike. What each page is told to the parent is as before."""
+    site, store = scanned_site(tmp_path / "site", 6)
+    ids = [head.id for head in store.heads()]
+    public, scratch = tmp_path / "public", tmp_path / "scratch"
+    events: list[str] = []
+    real_render, real_put = parallel.render_post_page, parallel.put_file
+
+    def render(site, post):
+        events.append("render")
+        return real_render(site, post)
+
+    def put(root, name, data, temps):
+        events.append("put")
+        return real_put(root, name, data, temps)
+
+    monkeypatch.setattr(parallel, "render_post_page", render)
+    monkeypatch.setattr(parallel, "put_file", put)
+    pages = parallel._write_posts(site, store, ids[:4], str(public), str(scratch))
+    assert events == ["render"] * 4 + ["put"] * 4
+    assert [page.post_id for page in pages] == ids[:4]
+    for page in pages:
+        st = os.stat(public / "posts" / page.post_id / "index.html")
+        assert page.wrote and (page.size, page.mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+    # an archive page's task: its posts read once, the pages of those not yet written
+    # rendered, then written, then the archive page rendered (here: nothing to render)
+    events.clear()
+    monkeypatch.setattr("postroom.feeds.history._render", lambda *a: events.append("page") or [{}])
+    monkeypatch.setattr(parallel, "_worker", {"site": site, "store": store})
+    item = parallel._Both((None, 1, True, tuple(ids)), tuple(ids[4:]), str(tmp_path / "page"))
+    written, made = parallel._both_task(item, str(public), str(scratch))
+    assert made and events == ["render"] * 2 + ["put"] * 2 + ["page"]
+    assert [page.post_id for page in written] == ids[4:]
+    assert post_pages(files_under(public)) == {f"posts/{i}/index.html" for i in ids}
