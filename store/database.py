@@ -122,12 +122,19 @@ def _problems_json(problems: Iterable[Problem]) -> str:
     return json.dumps([[p.reason, p.severity.value] for p in problems], ensure_ascii=False)
 
 
+#: how long a SQLite connection waits for another's lock before it gives up
+_BUSY_MS = 10_000
+#: seconds between tries to cut an intake's WAL file (`Store._truncated`), and for how long
+_TRUNCATE_EVERY = 0.025
+_TRUNCATE_FOR = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers (a `check`, the web server) run beside a scan.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     cursor.close()
 
 
@@ -144,6 +151,7 @@ class Store:
     def __init__(self, url: str) -> None:
         url = engine_url(url)
         self._checkpoint: threading.Thread | None = None  # `intake`'s WAL copied back
+        self._stop_truncating = threading.Event()  # its file cut: no more tries (`_truncated`)
         # pre-ping: a PostgreSQL restart must not fail the next job with a dead connection
         self.engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
@@ -448,16 +456,41 @@ class Store:
         `begun` is set just before SQLite is asked (the caller waits for it): the
         caller's next commit (a `run --once` records the scan at once) most likely finds
         the checkpoint under way and leaves it be; set earlier, that commit's own automatic
-        checkpoint could win the race and copy the whole WAL back in the caller's time."""
+        checkpoint could win the race and copy the whole WAL back in the caller's time.
+
+        Then the WAL file is cut to nothing (`_truncated`): a cold scan of 10,000 posts
+        leaves ~100 MB in it, whose deletion by the last connection to close took ~50-70
+        ms of `run --once`'s tail, one core busy and the other idle; here it goes on beside
+        the build."""
         try:
             with self.engine.connect() as conn:
                 driver = conn.connection.dbapi_connection
                 begun.set()
                 driver.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+                driver.execute("PRAGMA busy_timeout=0")
+                try:
+                    self._truncated(driver)
+                finally:  # back to the pool as every connection is (`_sqlite_pragmas`)
+                    try:
+                        driver.execute(f"PRAGMA busy_timeout={_BUSY_MS}").close()
+                    except sqlite3.Error:  # not back to the pool without it
+                        conn.invalidate()
         except (SQLAlchemyError, sqlite3.Error):
             pass
         finally:
             begun.set()
+
+    def _truncated(self, driver: sqlite3.Connection) -> None:
+        """The WAL copied back whole and its file cut to nothing (TRUNCATE), tried every
+        `_TRUNCATE_EVERY` s while it cannot be had at once, until `_checkpointed` (the
+        next intake, the close) or `_TRUNCATE_FOR` s. Never waited for (the busy timeout
+        is 0 here): TRUNCATE holds the write lock while it waits for the readers of the
+        WAL to go, so a caller's write would wait with it; and the WAL has readers while
+        the build's workers read posts. Not had, the close deletes the file as before."""
+        for _ in range(int(_TRUNCATE_FOR / _TRUNCATE_EVERY)):
+            busy = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy or self._stop_truncating.wait(_TRUNCATE_EVERY):
+                return
 
     def _checkpointed(self) -> None:
         """The last intake's checkpoint done: before the next intake (so a service's
@@ -466,8 +499,10 @@ class Store:
         this checkpoint runs (a `check` beside the service) can leave the WAL longer,
         until a later checkpoint finds no reader in its way."""
         if (thread := self._checkpoint) is not None:
+            self._stop_truncating.set()
             thread.join()
             self._checkpoint = None
+            self._stop_truncating.clear()
 
 
 class IntakeSession:
