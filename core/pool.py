@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from multiprocessing import forkserver
 from typing import Any, TypeVar
 
-from postroom.core import collector
+from postroom.core import collector, unswept
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -90,11 +90,15 @@ def start_forkserver_early(preload: Iterable[str]) -> None:
         preload_in_workers(module)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(dict.fromkeys(["__main__", _UNSWEPT, *_PRELOAD])))
-    start_forkserver_deaf_to_ctrl_c()
+    os.environ[unswept.OFF_IN] = "1"  # for the forkserver alone: it takes it out
+    try:
+        start_forkserver_deaf_to_ctrl_c()
+    finally:
+        os.environ.pop(unswept.OFF_IN, None)
 
 
 #: a module whose import turns the cyclic collector off in the forkserver (core.unswept)
-_UNSWEPT = "postroom.core.unswept"
+_UNSWEPT = unswept.__name__
 
 
 #: what this process does when `in_order` would wait, one a wait (`meanwhile`)
@@ -107,10 +111,21 @@ def meanwhile(work: Callable[[], object]) -> None:
     are never kept waiting longer than one of them takes. A cold `run --once` imports its
     build's modules so (0.1 s, a module a work) while its scan's workers parse: after the
     scan they would be imported where it alone works and the other core idles, each ms a
-    ms of wall. Run in the thread taking the results; what it raises stops the pool, as
-    the tasks' own errors do. Works still waiting when the pool's results are all taken
-    are dropped."""
+    ms of wall. Run in the thread taking the results; what it raises is dropped
+    (`_run_meanwhile`). Works still waiting when the pool's results are all taken are
+    dropped too."""
     _MEANWHILE.append(work)
+
+
+def _run_meanwhile(work: Callable[[], object]) -> None:
+    """One `meanwhile` work. An error in it is dropped, not raised: the work is done
+    again where it is needed (an import, by the job that uses the module, raising there
+    as without), and the pool's tasks (a cold scan's 10,000 files, one transaction) are
+    not lost for it. Ctrl-C and SIGTERM's Stopped are BaseExceptions: they stop the pool."""
+    try:
+        work()
+    except Exception:
+        return
 
 
 def start(
@@ -198,7 +213,7 @@ def in_order(
                 out.append(pool.submit(task, item))
         while out:
             if _MEANWHILE and not out[0].done():
-                _MEANWHILE.popleft()()
+                _run_meanwhile(_MEANWHILE.popleft())
             result = out.popleft().result()
             if (item := next(items, _END)) is not _END:
                 with ctrl_c_held():

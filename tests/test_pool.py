@@ -40,14 +40,31 @@ def test_works_left_when_the_results_are_all_taken_are_dropped():
     assert done == [] and not pool._MEANWHILE
 
 
-def test_what_meanwhile_raises_stops_the_pool_as_the_work_would():
+def test_what_meanwhile_raises_is_dropped_and_the_pool_goes_on():
+    """A failed import there must not throw away a cold scan's results (one transaction):
+    the job that needs the module imports it again and raises there."""
+    release = threading.Event()
+
     def work() -> None:
+        release.set()
         raise LookupError("no such module")
 
-    release = threading.Event()
     pool.meanwhile(work)
     with ThreadPoolExecutor(1) as workers:
-        with pytest.raises(LookupError):
+        got = list(pool.in_order(workers, lambda n: release.wait(30) and n, range(3), ahead=2))
+    assert got == [0, 1, 2]
+    assert not pool._MEANWHILE
+
+
+def test_ctrl_c_in_meanwhile_stops_the_pool():
+    release = threading.Event()
+
+    def work() -> None:
+        raise KeyboardInterrupt
+
+    pool.meanwhile(work)
+    with ThreadPoolExecutor(1) as workers:
+        with pytest.raises(KeyboardInterrupt):
             list(pool.in_order(workers, lambda n: release.wait(30) and n, range(3), ahead=2))
         release.set()
     assert not pool._MEANWHILE
