@@ -65,8 +65,8 @@ def render_page(name: str, site: Site, **values: object) -> bytes:
     (~16 us of a post page's ~65; a site's own base.html may still ask `site`)."""
     values = {
         "site": site,
-        "base_url": Markup(escape(site.base_url)),
-        "site_title": Markup(escape(site.config.site.title)),
+        "base_url": escape(site.base_url),  # Markup: shown as it is
+        "site_title": escape(site.config.site.title),
         "url": lambda post: post_url(site, post),
         "local": lambda moment: moment.astimezone(site.config.tz),
         "shown": lambda post: showing(site, post),

@@ -52,6 +52,12 @@ def write_posts(site, *titles: str) -> None:
         (site.content_dir / f"{title.lower()}.md").write_text(POST.format(title=title, day=n))
 
 
+def _trigger_sql(conn: Connection, name: str) -> str:
+    """The SQL SQLite holds for the trigger `name`."""
+    (sql,) = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).one()
+    return sql
+
+
 def insert_by_hand(conn: Connection, post_id: str, **values) -> None:
     """A post's row as a hand-written INSERT makes it (no scan, no `changes.numbered`)."""
     conn.execute(
@@ -122,9 +128,7 @@ def test_a_schema_14_database_gets_the_insert_trigger_that_leaves_numbered_rows(
         with store.engine.connect() as conn:
             assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
             if conn.dialect.name == "sqlite":
-                (trigger,) = conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'posts_changed_insert'"
-                ).one()
+                trigger = _trigger_sql(conn, "posts_changed_insert")
                 assert "NEW.changed < 1 OR EXISTS " in trigger
         kept = numbers(store)
         audit(store)
@@ -200,9 +204,7 @@ def test_a_version_added_to_a_known_post_numbers_it_and_a_new_posts_versions_do_
             names = {i["name"] for i in inspect(conn).get_indexes("versions")}
             assert "versions_files" in names and "ix_versions_post_id" not in names
             if conn.dialect.name == "sqlite":
-                (trigger,) = conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'versions_changed_insert'"
-                ).one()
+                trigger = _trigger_sql(conn, "versions_changed_insert")
                 assert " WHEN EXISTS (SELECT 1 FROM posts WHERE id = NEW.post_id) " in trigger
         before = numbers(store)
         audit(store)

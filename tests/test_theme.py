@@ -158,6 +158,12 @@ ROWS_BEFORE_LISTED = {
 }
 
 
+def _published(site, store, names: tuple[str, ...]) -> dict[str, str]:
+    """The site published from `store`, and the text of the pages `names`."""
+    publish(site, store, datetime.now(UTC))
+    return {name: (site.public_dir / name).read_text("utf-8") for name in names}
+
+
 def test_a_theme_listing_with_credit_url_and_day_renders_what_listed_does(
     tmp_path, monkeypatch, caplog
 ):
@@ -178,11 +184,7 @@ def test_a_theme_listing_with_credit_url_and_day_renders_what_listed_does(
         lists = ("tags/policy/index.html", "tags/policy/2013.html", "posts/index.html")
         lists += ("posts/2014.html", "sources/care-co/index.html")
 
-        def built() -> dict[str, str]:
-            publish(site, store, datetime.now(UTC))
-            return {name: (site.public_dir / name).read_text("utf-8") for name in lists}
-
-        packaged = built()
+        packaged = _published(site, store, lists)
         assert (
             'class="credit">By Writer 3 · First published in Care &amp; Co on 23 June'
             in (packaged["tags/policy/2013.html"])
@@ -194,7 +196,7 @@ def test_a_theme_listing_with_credit_url_and_day_renders_what_listed_does(
             assert now in text
             write(site.root / "templates" / "pages" / name, text.replace(now, before))
         with caplog.at_level(logging.WARNING, logger="postroom.theme"):
-            assert built() == packaged
+            assert _published(site, store, lists) == packaged
         assert not caplog.records  # the overrides rendered these, not the packaged ones
     finally:
         store.close()
@@ -218,11 +220,7 @@ def test_a_theme_base_asking_site_for_its_title_and_address_renders_the_same(tmp
         scan(site, store)
         names = ("index.html", "posts/index.html", "topics/index.html", "feeds/index.html")
 
-        def built() -> dict[str, str]:
-            publish(site, store, datetime.now(UTC))
-            return {name: (site.public_dir / name).read_text("utf-8") for name in names}
-
-        packaged = built()
+        packaged = _published(site, store, names)
         assert (
             'title="Tom &amp; &#34;Jerry&#34; &lt;b&gt;notes&lt;/b&gt; (Atom)"'
             in (packaged["index.html"])
@@ -236,7 +234,7 @@ def test_a_theme_base_asking_site_for_its_title_and_address_renders_the_same(tmp
             before.replace("{{ base_url }}", "{{ site.base_url }}") + "<!-- own -->",
         )
         with caplog.at_level(logging.WARNING, logger="postroom.theme"):
-            own = built()
+            own = _published(site, store, names)
         assert all(page.endswith("<!-- own -->") for page in own.values())  # its pages
         assert {name: page.removesuffix("\n<!-- own -->") for name, page in own.items()} == (
             packaged
