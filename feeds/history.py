@@ -130,7 +130,7 @@ class History:
     #: (number, posts, last, key, names, kept) of each page, in order
     plan: tuple[tuple, ...]
     vetted_before: frozenset[str]
-    #: the stale pages' bytes from workers, in order (None: rendered here), or None
+    #: the stale pages' files staged by workers, in order (None: rendered here), or None
     made: parallel.Pages | None
 
 
@@ -184,7 +184,7 @@ def plan_history(
         plan.append((number, page, last, key, names, all(out.fresh(n, key) for n in names)))
     stale = [(shell, n, last, tuple(p.id for p in page)) for n, page, last, *_, k in plan if not k]
     # None: too few for workers
-    made = parallel.archive_pages(site, loader.catalogue, stale, behind)
+    made = parallel.archive_pages(site, loader.catalogue, stale, out, behind)
     return History(
         replace(feed, archives=len(pages)), shell, tuple(plan), frozenset(vetted_before), made
     )
@@ -193,10 +193,13 @@ def plan_history(
 def write_history(
     site: Site, history: History, vetting: Vetting, out: OutputWriter, loader: Loader
 ) -> FeedSet:
-    """Write the archive pages `plan_history` planned, in order, and return the feed
-    with their count, for its `prev-archive` link."""
+    """Write the archive pages `plan_history` planned, in order (those workers rendered
+    are staged already: renamed into place), and return the feed with their count, for
+    its `prev-archive` link."""
     shell, made = history.shell, history.made
     vetted: list[str] = []
+    # the pages to write, on record in one write before any is there (a cold build's 200)
+    out.record(name for *_, names, kept in history.plan if not kept for name in names)
     try:
         taken = iter(made) if made is not None else None
         for number, page, last, key, names, kept in history.plan:
@@ -210,18 +213,19 @@ def write_history(
                     for name in names:
                         out.keep(name)
                 continue
-            files, tried = None, False
-            if taken is not None:
-                files = next(taken)  # None: a page feedgen refuses, rendered here
-            if files is None:
-                posts = loader.get([post.id for post in page])
-                files, tried = _render(site, shell, posts, number, last, vetting)
-                # each post is on one page: what its entry cost to make is dropped with
-                # the page (kept, a cold build of 100,000 posts held every one's text to
-                # the end); the entries of the windows' posts, vetted before, are kept
-                # for their feeds (written next). A page a worker rendered left nothing.
-                showing.forget()
-                syndication.forget(post.id for post in page)
+            staged = next(taken) if taken is not None else None  # None: rendered here
+            if staged is not None:  # a worker wrote them: only renamed into place
+                for name, file in staged.items():
+                    out.place(name, file, key)
+                continue
+            posts = loader.get([post.id for post in page])
+            files, tried = _render(site, shell, posts, number, last, vetting)
+            # each post is on one page: what its entry cost to make is dropped with
+            # the page (kept, a cold build of 100,000 posts held every one's text to
+            # the end); the entries of the windows' posts, vetted before, are kept
+            # for their feeds (written next). A page a worker rendered left nothing.
+            showing.forget()
+            syndication.forget(post.id for post in page)
             for name, data in files.items():
                 out.put(name, data, key)
             if tried:

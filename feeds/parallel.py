@@ -5,7 +5,8 @@ every archive page of the site's feeds: at 10,000 posts that is most of its time
 one process used one core. When there are many to render, worker processes
 (`core.pool`) render them instead, each reading the posts it renders from the store
 itself, by id; the parent is told what to render (ids, and what it already worked
-out). Archive pages come back as bytes, in order, and the parent writes them; in a
+out). Archive pages are staged by the workers (`writer.stage_file`: a temp file in the
+build's scratch) and come back, in order, for the parent to rename into place; in a
 cold build they go to the same workers as the post pages (`behind`), each in one task
 with the post pages of its posts that no worker had begun (`_PostPages.merge`: each of
 those posts read, made XML-safe and viewed once, not once per task), so the workers
@@ -53,7 +54,7 @@ from postroom.feeds.catalogue import Catalogue
 from postroom.feeds.pages import post_page_name, render_post_page
 from postroom.feeds.safety import xml_safe
 from postroom.feeds.syndication import FeedSet
-from postroom.feeds.writer import OutputWriter, put_file
+from postroom.feeds.writer import OutputWriter, Staged, put_file, stage_file
 
 _LOG = logging.getLogger("postroom.build")
 pool.preload_in_workers(__name__)  # a scan's forkserver, started first, imports it too
@@ -124,7 +125,7 @@ def write_post_pages(
         out.record(names(ids))  # a task never sent is not on record yet
         pages = _write_posts(site, catalogue, ids, public, scratch)
         pages = [p._replace(wrote=p.wrote or p.mtime_ns >= since) for p in pages]
-        return (pages, False) if isinstance(item, _Both) else pages  # the page: the parent's
+        return (pages, None) if isinstance(item, _Both) else pages  # the page: the parent's
 
     def before(item: tuple[str, ...] | _Both) -> None:
         out.record(names(item.ids if isinstance(item, _Both) else item))
@@ -166,7 +167,6 @@ class Sent(Generic[T, R]):
         self._ahead = ahead  # None: no bound
         self._folder = _rendered(site)
         self._closed = False
-        self._finished = False  # every result taken (from the workers or done here)
         self._taking = False  # the caller has begun to take results
         self._shared = shared
         self._workers = pool.start(
@@ -256,9 +256,7 @@ class Sent(Generic[T, R]):
                 )
                 for item in self._tasks[done:]:
                     yield self._here(item)
-                self._finished = True
             else:
-                self._finished = True
                 self._workers.shutdown()
         finally:  # Ctrl-C, SIGTERM, the caller stopping early, or every result taken
             self.close()
@@ -274,12 +272,7 @@ class Sent(Generic[T, R]):
         if not self._closed:
             self._closed = True
             pool.stop_now(self._workers)
-            if not self._keeps():
-                shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
-
-    def _keeps(self) -> bool:
-        """Whether the results folder outlives this (`_PostPages`: archive pages)."""
-        return False
+            shutil.rmtree(self._folder, ignore_errors=True)  # results not taken
 
 
 _SENDS = itertools.count()  # each Sent's results' names begin with its number
@@ -290,11 +283,10 @@ class _Both:
     """An archive page to render and the post pages of its posts still to write
     (`ids`, maybe none), in one task: each post read from the store and made XML-safe
     once, its view (`feeds.showing`) made once for its page and its entry. The page's
-    files go to `path` (the worker's result is its post pages, as a post task's)."""
+    files are staged (`writer.stage_file`) and come back with the post pages."""
 
     page: ArchivePage
     ids: tuple[str, ...]
-    path: str
 
 
 class _PostPages(Sent[Any, list[WrittenPage]]):
@@ -313,7 +305,8 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
         super().__init__(*args, **kwargs)
         self._order: list[tuple[str, ...]] = list(self._tasks)  # the pages, in order
         self._merged = False
-        self._ready: set[str] = set()  # archive pages' files written by workers and taken
+        #: the staged files of archive pages (by number) rendered by workers and taken
+        self._ready: dict[int, dict[str, Staged]] = {}
 
     def merge(self, pages: Sequence[ArchivePage]) -> _ArchiveFiles:
         """`pages` added to the work (`open` only): each in a task with the post pages
@@ -325,7 +318,7 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
         for page in pages:
             mine = tuple(post_id for post_id in page[3] if post_id in todo)
             todo.difference_update(mine)
-            both.append(_Both(page, mine, f"{self._folder}/{next(_SENDS)}-page.pickle"))
+            both.append(_Both(page, mine))
         rest = [post_id for ids in back for post_id in ids if post_id in todo]
         left = [tuple(rest[i : i + _PAGES_PER_TASK]) for i in range(0, len(rest), _PAGES_PER_TASK)]
         self._merged = True
@@ -335,7 +328,7 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
             sum(len(item.ids) for item in both),
         )
         self._add([*both, *left])
-        return _ArchiveFiles(self, [item.path for item in both])
+        return _ArchiveFiles(self, [item.page[1] for item in both])
 
     def __iter__(self) -> Iterator[list[WrittenPage]]:
         if not self._merged:
@@ -343,40 +336,41 @@ class _PostPages(Sent[Any, list[WrittenPage]]):
             return
         tasks = list(self._tasks)  # as they are now: every result is of one, in order
         got: dict[str, WrittenPage] = {}
+        order = iter(self._order)
+        ids = next(order, None)
         for done, result in enumerate(super().__iter__()):
             item = tasks[done]
             if isinstance(item, _Both):
-                result, made = result
-                if made:
-                    self._ready.add(item.path)
+                result, files = result
+                if files is not None:
+                    self._ready[item.page[1]] = files
             for page in result:
                 got[page.post_id] = page
-        for ids in self._order:
-            yield [got[post_id] for post_id in ids if post_id in got]
-
-    def _keeps(self) -> bool:
-        return self._merged and self._finished  # `_ArchiveFiles` takes the pages, then it
+            # the pages given back in order as far as they are all here, while the workers
+            # go on: all at the end were ~45 ms of a cold 10k build's last stretch
+            while ids is not None and all(post_id in got for post_id in ids):
+                yield [got.pop(post_id) for post_id in ids]
+                ids = next(order, None)
+        while ids is not None:  # a post no worker found (withdrawn since) holds up the rest
+            yield [got.pop(post_id) for post_id in ids if post_id in got]
+            ids = next(order, None)
 
 
 class _ArchiveFiles:
     """The archive pages `_PostPages.merge` added, in order, once the post pages are
-    taken: each page's files, or None (the parent renders it: a post feedgen refuses,
-    or a worker failed). `close` removes what was not taken."""
+    taken: each page's files staged (`writer.stage_file`), or None (the parent renders
+    it: a post feedgen refuses, or a worker failed). `close` stops the workers; what
+    they staged and nobody placed goes with the build's scratch, as its temp files do."""
 
-    def __init__(self, sent: _PostPages, paths: list[str]) -> None:
-        self._sent, self._paths = sent, paths
+    def __init__(self, sent: _PostPages, numbers: list[int]) -> None:
+        self._sent, self._numbers = sent, numbers
 
-    def __iter__(self) -> Iterator[dict[str, bytes] | None]:
-        for path in self._paths:
-            if path in self._sent._ready:
-                self._sent._ready.discard(path)
-                yield _from_file(path)
-            else:
-                yield None
+    def __iter__(self) -> Iterator[dict[str, Staged] | None]:
+        for number in self._numbers:
+            yield self._sent._ready.pop(number, None)
 
     def close(self) -> None:
         self._sent.close()  # stopped at once, if not done
-        shutil.rmtree(self._sent._folder, ignore_errors=True)
 
 
 def _rendered(site: Site) -> Path:
@@ -430,17 +424,22 @@ ArchivePage = tuple[FeedSet, int, bool, tuple[str, ...]]
 #: archive pages from workers, in order, as `archive_pages` gives them: iterated once,
 #: `close`d at the end (an error, Ctrl-C: the workers stop at once)
 Pages = (
-    Sent[ArchivePage, "dict[str, bytes] | None"]
-    | Generator["dict[str, bytes] | None", None, None]
+    Sent[ArchivePage, "dict[str, Staged] | None"]
+    | Generator["dict[str, Staged] | None", None, None]
     | _ArchiveFiles
 )
 
 
 def archive_pages(
-    site: Site, catalogue: Catalogue, pages: Sequence[ArchivePage], behind: Sent | None = None
+    site: Site,
+    catalogue: Catalogue,
+    pages: Sequence[ArchivePage],
+    out: OutputWriter,
+    behind: Sent | None = None,
 ) -> Pages | None:
     """Each archive page of `pages` in each format (`history._render`), in order, from
-    workers; an item is None for a page a worker could not render whole (a post feedgen
+    workers, its files staged in `out`'s scratch (`writer.stage_file`) for `out` to
+    `place`; an item is None for a page a worker could not render whole (a post feedgen
     refuses: the parent renders it, vetting its posts as a build in one process does).
     None when too few pages for workers to pay.
 
@@ -448,26 +447,26 @@ def archive_pages(
     sent to them now, each with the post pages of its posts whose task no worker had
     begun (`_PostPages.merge`), and comes back once the post pages are taken (a cold
     build's workers go from one to the other without a pause, and the parent finds the
-    pages done when it has written the rest). They are all out at once, their results
-    waiting in files of the build's scratch (a few hundred KB a page; the post pages
-    that can overlap are bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's
-    queue holds only their ids. Else a pool of their own, started at the caller's first
+    pages done when it has written the rest). They are all out at once, their files
+    staged in the build's scratch (a few hundred KB a page; the post pages that can
+    overlap are bounded by `feeds._OVERLAP_MOST`, hence these too); the pool's queue
+    holds only their ids. Else a pool of their own, started at the caller's first
     `next`, a few pages ahead of the caller."""
     url = _worker_url(catalogue)
     if url is None or len(pages) < ARCHIVE_PAGES_FROM or pool.cores() < 2:
         return None
     if isinstance(behind, _PostPages) and behind.open:
         return behind.merge(pages)
-    return _sent_when_asked(site, url, list(pages))
+    return _sent_when_asked(site, url, list(pages), (str(out.root), str(out.scratch)))
 
 
 def _sent_when_asked(
-    site: Site, url: str, pages: list[ArchivePage]
-) -> Generator[dict[str, bytes] | None, None, None]:
+    site: Site, url: str, pages: list[ArchivePage], writes: tuple[str, str]
+) -> Generator[dict[str, Staged] | None, None, None]:
     """The pages from workers started at the caller's first `next`, not before: an
     iterator never asked for its first page leaves no pool behind."""
     ahead = _AHEAD * pool.cores()
-    yield from Sent(site, url, _archive_task, pages, lambda _page: None, ahead=ahead)
+    yield from Sent(site, url, _archive_task, pages, lambda _page: None, writes, ahead=ahead)
 
 
 class _NeedsVetting(Exception):
@@ -478,18 +477,23 @@ def _no_vetting(_post: Post) -> bool:
     raise _NeedsVetting
 
 
-def _render_archive(site: Site, catalogue: Catalogue, page: ArchivePage) -> dict[str, bytes] | None:
+def _stage_archive(
+    site: Site, posts: Sequence[Post], page: ArchivePage, public: str, scratch: str
+) -> dict[str, Staged] | None:
+    """Archive page `page` of `posts` (its posts, XML-safe) rendered (`history._render`)
+    and its files staged in the build's scratch (`writer.stage_file`), for the parent to
+    rename into place once the post pages they link to are: none of their bytes go
+    through the parent (a cold 10k build's 200 files were pickled here, then unpickled,
+    unlinked and written by the parent, ~50 ms of its last stretch, one core busy).
+    None: a post feedgen refuses (the parent renders the page, vetting its posts)."""
     from postroom.feeds.history import _render  # history hooks in here: imported late
 
-    shell, number, last, ids = page
-    posts = [xml_safe(post) for post in catalogue.posts_by_id(ids)]
+    shell, number, last, _ids = page
     try:
-        return _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
+        files = _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
     except _NeedsVetting:
         return None
-    finally:  # each post is on one page: what its entry cost to make goes with it
-        showing.forget()
-        syndication.forget()
+    return {name: stage_file(public, name, data, scratch) for name, data in files.items()}
 
 
 def _worker_url(catalogue: Catalogue) -> str | None:
@@ -559,14 +563,14 @@ def _post_pages_task(item: tuple[str, ...] | _Both) -> Any:
     return _write_posts(_worker["site"], _worker["store"], item, public, scratch)
 
 
-def _both_task(item: _Both, public: str, scratch: str) -> tuple[list[WrittenPage], bool]:
+def _both_task(
+    item: _Both, public: str, scratch: str
+) -> tuple[list[WrittenPage], dict[str, Staged] | None]:
     """`item`'s post pages written, as `_write_posts` writes them, and its archive page
-    rendered, as `_render_archive` does, from one read of its posts; the page's files
-    left at `item.path`. (post pages, whether the page's files are there)."""
-    from postroom.feeds.history import _render  # history hooks in here: imported late
-
+    staged, as `_archive_task` does, from one read of its posts. (post pages, the
+    page's files or None)."""
     site, store = _worker["site"], _worker["store"]
-    shell, number, last, ids = item.page
+    ids = item.page[3]
     wanted = set(item.ids)
     root, temps = Path(public), Path(scratch)
     showing.forget()
@@ -578,17 +582,17 @@ def _both_task(item: _Both, public: str, scratch: str) -> tuple[list[WrittenPage
             if post.id in wanted:
                 pages.append(_render_post(site, post, read))
         written = _put_posts(pages, root, temps)
-        try:
-            files = _render(site, shell, posts, number, last, _no_vetting)[0]  # type: ignore[arg-type]
-        except _NeedsVetting:
-            return written, False
+        return written, _stage_archive(site, posts, item.page, public, scratch)
     finally:
         showing.forget()
         syndication.forget()
-    with open(item.path, "wb") as file:
-        pickle.dump(files, file, protocol=pickle.HIGHEST_PROTOCOL)
-    return written, True
 
 
-def _archive_task(page: ArchivePage) -> dict[str, bytes] | None:
-    return _render_archive(_worker["site"], _worker["store"], page)
+def _archive_task(page: ArchivePage) -> dict[str, Staged] | None:
+    public, scratch = _worker["writes"]
+    try:
+        posts = [xml_safe(post) for post in _worker["store"].posts_by_id(page[3])]
+        return _stage_archive(_worker["site"], posts, page, public, scratch)
+    finally:  # each post is on one page: what its entry cost to make goes with it
+        showing.forget()
+        syndication.forget()

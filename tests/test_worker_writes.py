@@ -35,8 +35,8 @@ def post(n: int) -> str:
     return f"---\ntitle: Post {n}\ndate: 2016-{n % 12 + 1:02d}-{n % 28 + 1:02d}\n---\n{body}\n"
 
 
-def scanned_site(root: Path, count: int):
-    site = make_site(root, {f"p{n:03d}.md": post(n) for n in range(count)}, config=CONFIG)
+def scanned_site(root: Path, count: int, config: str = CONFIG):
+    site = make_site(root, {f"p{n:03d}.md": post(n) for n in range(count)}, config=config)
     store = Store(site.store_url)
     scan(site, store)
     return site, store
@@ -166,37 +166,53 @@ def test_a_folder_made_once_is_made_again_when_it_is_gone(tmp_path):
 
 def test_what_links_to_post_pages_is_written_once_they_are_all_there(tmp_path, monkeypatch):
     """The parent renders lists and topics while the workers write the post pages, and
-    holds them: each file it writes finds every post page written already."""
-    site, store = scanned_site(tmp_path / "site", 30)
+    holds them (staged, renamed into place at `release`): each file it puts in place
+    finds every post page written already; so do the archive pages workers staged."""
+    site, store = scanned_site(tmp_path / "site", 30, CONFIG + "[feed]\nwindow = 5\n")
     monkeypatch.setattr(parallel, "POST_PAGES_FROM", 1)
+    monkeypatch.setattr(parallel, "ARCHIVE_PAGES_FROM", 1)
     expected = {f"posts/{head.id}/index.html" for head in store.heads()}
     missing_when: dict[str, int] = {}
-    real_put = OutputWriter.put
+    real_took = OutputWriter.took
 
-    def put(self, name, data, key=None):
-        if not self.holding:  # written now, not held
+    def took(self, name, *args):  # every file in place: put, placed, or a worker's
+        if name not in expected:
             missing_when[name] = sum(not (self.root / n).exists() for n in expected)
-        return real_put(self, name, data, key)
+        return real_took(self, name, *args)
 
-    monkeypatch.setattr(OutputWriter, "put", put)
-    report = build(site, store)
+    monkeypatch.setattr(OutputWriter, "took", took)
+    report = build(site, store, page_size=4)
     assert post_pages(report.written) == expected
-    assert "topics/index.html" in missing_when and "index.html" in missing_when
+    assert {"topics/index.html", "index.html", "archive/atom-1.xml"} <= missing_when.keys()
     assert not {name: n for name, n in missing_when.items() if n}
 
 
-def test_held_files_are_written_in_order_after_what_they_wait_for(tmp_path):
+def test_held_files_are_staged_then_renamed_in_order_after_what_they_wait_for(tmp_path):
+    """Held pages are written to temp files of the scratch as they are put (the build
+    waits for its workers then), and only renamed into place at `release`."""
     out = OutputWriter(tmp_path / "public")
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public/same.html").write_bytes(b"same")
     waited: list[str] = []
-    out.hold(lambda: waited.append("done"), most=10)
-    out.put("a.html", b"12345")
-    assert not (tmp_path / "public/a.html").exists() and not waited
-    out.put("b.html", b"123456")  # 11 bytes held: past the most, released here
-    assert waited == ["done"] and out.written == ["a.html", "b.html"]
+    out.hold(lambda: waited.append("done"))
+    out.put("a/one.html", b"12345", "k")
+    out.put("same.html", b"same")
+    assert not (tmp_path / "public/a/one.html").exists() and not waited
+    assert [p.suffix for p in out.scratch.iterdir()] == [".tmp"]  # staged, not kept
+    assert not (out.scratch / JOURNAL).exists()  # on record only when it may appear
+    out.put("b.html", b"b")
+    out.put("b.html", b"B")  # put twice: the first goes in place, then the second
+    assert waited == ["done"] and out.written == ["a/one.html", "b.html", "b.html"]
+    assert (tmp_path / "public/b.html").read_bytes() == b"B"
+    assert out.unchanged == 1 and not out.holding
+    assert (tmp_path / "public/a/one.html").read_bytes() == b"12345"
+    st = os.stat(tmp_path / "public/a/one.html")
+    assert out.entry("a/one.html") == ("k", st.st_size, st.st_mtime_ns)
     out.put("c.html", b"c")  # no longer held
     assert (tmp_path / "public/c.html").read_bytes() == b"c"
     out.finish()
-    assert read_manifest(tmp_path / "public") == {"a.html", "b.html", "c.html"}
+    assert read_manifest(tmp_path / "public") == {"a/one.html", "same.html", "b.html", "c.html"}
+    assert not out.scratch.exists()
 
 
 def test_a_site_past_the_overlap_takes_its_pages_first_and_builds_the_same(tmp_path, monkeypatch):
@@ -260,12 +276,56 @@ def test_a_task_s_post_pages_are_all_rendered_before_the_first_is_written(tmp_pa
         assert page.wrote and (page.size, page.mtime_ns) == (st.st_size, st.st_mtime_ns)
 
     # an archive page's task: its posts read once, the pages of those not yet written
-    # rendered, then written, then the archive page rendered (here: nothing to render)
+    # rendered, then written, then the archive page rendered and staged, not in place
     events.clear()
-    monkeypatch.setattr("postroom.feeds.history._render", lambda *a: events.append("page") or [{}])
+    page = {"archive/atom-1.xml": b"<feed/>"}
+    render = lambda *a: events.append("page") or [page]  # noqa: E731
+    monkeypatch.setattr("postroom.feeds.history._render", render)
     monkeypatch.setattr(parallel, "_worker", {"site": site, "store": store})
-    item = parallel._Both((None, 1, True, tuple(ids)), tuple(ids[4:]), str(tmp_path / "page"))
+    item = parallel._Both((None, 1, True, tuple(ids)), tuple(ids[4:]))
     written, made = parallel._both_task(item, str(public), str(scratch))
-    assert made and events == ["render"] * 2 + ["put"] * 2 + ["page"]
+    assert events == ["render"] * 2 + ["put"] * 2 + ["page"]
+    staged = made["archive/atom-1.xml"]
+    assert Path(staged.temp).parent == scratch and Path(staged.temp).read_bytes() == b"<feed/>"
+    assert staged.size == 7 and not (public / "archive/atom-1.xml").exists()
     assert [page.post_id for page in written] == ids[4:]
     assert post_pages(files_under(public)) == {f"posts/{i}/index.html" for i in ids}
+
+
+def test_merged_post_pages_are_given_back_in_order_as_soon_as_they_are_all_there(monkeypatch):
+    """Once archive pages are merged in, the post pages come back in the order of the
+    ids given, each task's as soon as its pages are all in (while the workers go on),
+    not all once the last result is in; a post no worker found holds up only the rest."""
+    pulled: list[int] = []
+    results = [
+        [page("c"), page("d")],  # a post task's
+        ([page("a")], {"archive/atom-1.xml": "staged"}),  # an archive page's, with a's page
+        [page("b"), page("f")],  # the rest of a and b's task, taken back; e withdrawn
+    ]
+
+    def sent_iter(self):
+        for number, result in enumerate(results):
+            pulled.append(number)
+            yield result
+
+    monkeypatch.setattr(parallel.Sent, "__iter__", sent_iter)
+    sent = object.__new__(parallel._PostPages)
+    sent._merged, sent._ready = True, {}
+    sent._order = [("a", "b"), ("c", "d"), ("e", "f")]
+    sent._tasks = [("c", "d"), parallel._Both((None, 1, False, ("a",)), ("a",)), ("b", "f")]
+    given = []
+    for pages in sent:
+        given.append(([p.post_id for p in pages], list(pulled)))
+    assert given == [(["a", "b"], [0, 1, 2]), (["c", "d"], [0, 1, 2]), (["f"], [0, 1, 2])]
+    assert sent._ready == {1: {"archive/atom-1.xml": "staged"}}
+
+    results.insert(0, results.pop(1))  # a and b first: given back before the rest is in
+    pulled.clear()
+    sent._tasks = [sent._tasks[1], sent._tasks[0], sent._tasks[2]]
+    sent._order = [("a",), ("c", "d"), ("b", "f")]
+    given = [([p.post_id for p in pages], list(pulled)) for pages in sent]
+    assert given == [(["a"], [0]), (["c", "d"], [0, 1]), (["b", "f"], [0, 1, 2])]
+
+
+def page(post_id: str) -> parallel.WrittenPage:
+    return parallel.WrittenPage(post_id, True, 1, 1, (None, None))

@@ -1,5 +1,6 @@
 """feeds.writer on a real folder: atomic writes, unchanged files untouched, stale ones removed."""
 
+import errno
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ from postroom.feeds.writer import (
     OutputWriter,
     put_file,
     read_manifest,
+    stage_file,
     write_atomic,
     write_if_changed,
 )
@@ -59,6 +61,44 @@ def test_a_page_in_a_folder_made_just_now_is_written_and_one_met_again_is_compar
     assert put_file(root, "posts/b/index.html", b"<p>B</p>", scratch)[0] is True
     assert (root / "posts/b/index.html").read_bytes() == b"<p>B</p>"
     assert not list(scratch.iterdir())  # every temp file renamed into place
+
+
+def test_a_staged_file_waits_in_the_scratch_until_it_is_placed(tmp_path, monkeypatch):
+    """`stage_file` compares and writes a temp file in the scratch, nothing in public/;
+    `place` journals the name, renames it in, and records the stat the temp file had.
+    Bytes already there are staged as nothing, and counted unchanged."""
+    import postroom.feeds.writer as writer
+
+    root = tmp_path / "public"
+    out = OutputWriter(root)
+    staged = stage_file(root, "archive/atom-1.xml", b"<feed/>", out.scratch)
+    assert staged.temp is not None and os.path.dirname(staged.temp) == str(out.scratch)
+    assert not (root / "archive/atom-1.xml").exists()
+    out.place("archive/atom-1.xml", staged, "k")
+    st = os.stat(root / "archive/atom-1.xml")
+    assert (root / "archive/atom-1.xml").read_bytes() == b"<feed/>"
+    assert out.entry("archive/atom-1.xml") == ("k", st.st_size, st.st_mtime_ns)
+    assert (staged.size, staged.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert "archive/atom-1.xml" in (out.scratch / "intended.jsonl").read_text()
+    same = stage_file(root, "archive/atom-1.xml", b"<feed/>", out.scratch)
+    assert same.temp is None and same.mtime_ns == st.st_mtime_ns
+    out.place("archive/atom-1.xml", same, "k")
+    # the scratch on another filesystem than public/: the bytes are written beside it
+    real_replace = writer._replace
+
+    def across(tmp, path, target):
+        if os.path.dirname(tmp) == str(out.scratch):
+            raise OSError(errno.EXDEV, "cross-device link")
+        return real_replace(tmp, path, target)
+
+    monkeypatch.setattr(writer, "_replace", across)
+    out.place("b.xml", stage_file(root, "b.xml", b"b", out.scratch))
+    assert (root / "b.xml").read_bytes() == b"b"
+    assert out.written == ["archive/atom-1.xml", "b.xml"] and out.unchanged == 1
+    out.finish()
+    assert read_manifest(root) == {"archive/atom-1.xml", "b.xml"}
+    assert files_under(root) == [MANIFEST, "archive/atom-1.xml", "b.xml"]
+    assert not out.scratch.exists()
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
