@@ -545,11 +545,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         store.close()
 
 
-#: what a cold `run --once`'s pools run in their workers: the scan's readers
-#: (content.intake hands them `handback`) and the build's renderers with the store they
-#: open (feeds.parallel names both to `preload_in_workers`); tests/test_startup.py checks
-#: these are every module those pools preload
-POOL_PRELOADS = ("postroom.content.handback", "postroom.feeds.parallel", "postroom.store.database")
+#: what a cold `run --once`'s pools run in their workers: the scan's readers and their
+#: parsers (content.intake hands them `handback`, content.readers.PARSERS) and the build's
+#: renderers with the store they open (feeds.parallel names both to `preload_in_workers`);
+#: tests/test_startup.py checks these are every module those pools preload
+POOL_PRELOADS = (
+    "postroom.content.handback",
+    "postroom.content.markdown",
+    "postroom.feeds.parallel",
+    "postroom.store.database",
+)
 
 #: what a cold `run --once` imports after its scan, in its jobs (service.jobs.JOB_MODULES
 #: but the fetcher's, which only a site that follows something needs): the build's

@@ -29,6 +29,7 @@ from postroom.content.examine import examine as _examine
 from postroom.content.examine import failed as _failed
 from postroom.content.quiet import QuietPeriod
 from postroom.content.readers import (
+    PARSERS,
     SIDECAR_SUFFIX,
     Reader,
     Reading,
@@ -431,8 +432,8 @@ def _examine_all(jobs: list[_Job], now: datetime) -> Iterator[handback.Examined]
         for result in map(_examine, jobs):  # the versions encoded when they are saved
             yield None if result is None else (*result, None)
         return
-    # the readers imported once, in the forkserver, not once in every worker (0.5 s each)
-    workers = pool.start(cores, preload=[handback.__name__])
+    # the readers and their parsers imported once, in the forkserver, not in every worker
+    workers = pool.start(cores, preload=[handback.__name__, *PARSERS])
     chunks = enumerate(jobs[start : start + _CHUNK] for start in range(0, len(jobs), _CHUNK))
     # each chunk's results come back in a file, its name through the pipe (`handback`)
     folder = tempfile.mkdtemp(prefix="postroom-scan-")

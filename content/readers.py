@@ -20,16 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from postroom.content.captures import read_capture
-from postroom.content.dates import parse_date
 from postroom.content.linkfiles import is_link_file
-from postroom.content.markdown import (
-    IMAGE_DETAILS,
-    comment_html,
-    declared_image,
-    image_details,
-    read_markdown,
-)
 from postroom.content.sitename import site_name
 from postroom.content.webpage import read_webpage
 from postroom.core.config import Config
@@ -56,7 +47,18 @@ SIDECAR_KEYS = frozenset(
     }
 )
 # what only a file of one post can be given: the file's other keys apply to all its posts
-_SINGLE_KEYS = frozenset({"title", "date", "url", "comment", "image", *IMAGE_DETAILS})
+# (the last three: content.markdown.IMAGE_DETAILS, tests/test_readers.py checks)
+_SINGLE_KEYS = frozenset(
+    {"title", "date", "url", "comment", "image", "image_alt", "image_type", "image_length"}
+)
+
+#: the parsers of the readers below are imported where a reader first needs one: a cold
+#: scan's parent reads no file itself (its workers do), and importing them took ~60 ms of
+#: its start, before its first file went to a worker. These the forkserver imports once
+#: for the workers (content.intake's pool, scheduler.POOL_PRELOADS). The captures' parser
+#: is not among them: a worker imports it at its first capture (~45 ms, once), where the
+#: forkserver's import would hold up every site's first parse, Markdown only or not.
+PARSERS = ("postroom.content.markdown",)
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,9 @@ def _apply_sidecar(
     """The curator's word wins; title, date, URL, comment and image only make sense for a
     single post. `image_alt`, `image_type` or `image_length` alone describe the image the
     page itself gave."""
+    from postroom.content.dates import parse_date  # lazy: see PARSERS
+    from postroom.content.markdown import IMAGE_DETAILS, comment_html, declared_image, image_details
+
     changes: dict[str, Any] = {}
     attribution = post.attribution
     for key in ("source", "author", "author_role"):
@@ -283,8 +288,12 @@ def _some_post(posts: list[ParsedPost]) -> tuple[ParsedPost, ...]:
 
 @register_reader(".md", ".markdown")
 def _markdown_file(file: FileText) -> Parsed:
+    from postroom.content import markdown  # lazy: see PARSERS
+
     config = file.config
-    posts, warnings = read_markdown(file.text, config.tz, config.day_first, config.site.base_url)
+    posts, warnings = markdown.read_markdown(
+        file.text, config.tz, config.day_first, config.site.base_url
+    )
     return Parsed(tuple(posts), tuple(warnings))
 
 
@@ -295,8 +304,11 @@ def _webpage_file(file: FileText) -> Parsed:
 
 @register_reader(".txt")
 def _capture_file(file: FileText) -> Parsed:
+    from postroom.content import captures  # lazy: see PARSERS
+
     config = file.config
-    return Parsed(_some_post(read_capture(file.text, config.tz, config.day_first, file.url)))
+    read = captures.read_capture(file.text, config.tz, config.day_first, file.url)
+    return Parsed(_some_post(read))
 
 
 def attribution_problems(post: Post) -> list[Problem]:

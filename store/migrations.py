@@ -12,7 +12,7 @@ and its workers) migrate one after another.
 from __future__ import annotations
 
 from postroom.store import changes
-from postroom.store.schema import HAS_PROBLEMS, SCHEMA_VERSION, metadata, schema_version
+from postroom.store.schema import PROBLEMS_INDEX, SCHEMA_VERSION, metadata, schema_version
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
 #: (table, statement) pairs that take a database from version N-1 to N (when N only
@@ -105,7 +105,7 @@ STEPS: dict[int, tuple[tuple[str, str], ...]] = {
         ("posts", "CREATE INDEX posts_changed ON posts (changed)"),
     ),
     # 14: the files with problems, from a partial index (Store.problems, every scan)
-    14: (("files", f"CREATE INDEX files_problems ON files (path) WHERE {HAS_PROBLEMS}"),),
+    14: (("files", PROBLEMS_INDEX),),
     # 15: SQLite's insert trigger leaves a row that came numbered as it is (each new post's
     # row written once, `store.changes`): the triggers made again after these steps
     # 16: versions' index of post ids dropped: `versions_files` starts with the post id and

@@ -148,6 +148,30 @@ def test_editor_temp_and_hidden_files_are_ignored(site, store):
     assert scan(site, store, T0).files == 4
 
 
+def test_captures_among_a_cold_start_are_parsed_in_workers_as_in_one_process(tmp_path):
+    """The forkserver does not import the captures' parser (content.readers.PARSERS): each
+    worker imports it at its first capture, and reads it as a scan in one process does."""
+    from postroom.content.intake import _PARALLEL_FROM
+    from postroom.content.readers import read_file
+
+    captures = {"archive.txt": ARCHIVE, "news/page.txt": NEWS_PAGE}
+    files = {f"bulk/{i:04d}.md": MD.replace("Hubs", f"Post {i}") for i in range(_PARALLEL_FROM)}
+    site = make_site(tmp_path, {**files, **captures})
+    wanted = sorted(  # as read in this process
+        (post.title, post.date)
+        for name, text in captures.items()
+        for post in read_file(name, text.encode(), None, site.config).posts
+    )
+    store = Store(site.store_url)
+    try:
+        report = scan(site, store, T0)
+        assert report.parsed == _PARALLEL_FROM + 2 and report.problems == ()
+        got = sorted((p.title, p.date) for p in store.posts() if p.files[0] in captures)
+        assert got == wanted and len(wanted) > 2
+    finally:
+        store.close()
+
+
 def test_a_big_cold_start_parsed_in_worker_processes_gives_the_same_posts(tmp_path):
     from postroom.content.intake import _PARALLEL_FROM
 

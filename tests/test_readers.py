@@ -1,5 +1,9 @@
 """One file to posts: formats, encodings, sidecars and the problems they report."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 from postroom.content.readers import READERS, read_file, reader_for, register_reader
 from postroom.core.config import Config
@@ -150,3 +154,35 @@ def test_an_original_url_that_is_not_http_is_dropped_and_reported():
     reading = read_file("js.md", text, None, CONFIG)
     assert reading.posts[0].attribution.url is None
     assert "not http(s)" in reading.problems[0].reason
+
+
+def test_the_keys_only_one_post_takes_name_every_image_detail():
+    """content.readers spells out the image's sidecar keys: content.markdown, which
+    defines them, is imported only where a reader first needs it (readers.PARSERS)."""
+    from postroom.content import readers
+    from postroom.content.markdown import IMAGE_DETAILS
+
+    assert set(IMAGE_DETAILS) <= readers._SINGLE_KEYS <= readers.SIDECAR_KEYS
+
+
+def test_the_parsers_are_imported_by_the_first_file_that_needs_them():
+    """Importing the readers (a cold scan's parent, which parses nothing itself) leaves the
+    parsers out; a Markdown file, a capture and a sidecar each still read as before."""
+    code = (
+        "import json, sys\n"
+        "from postroom.content.readers import PARSERS, read_file\n"
+        "from postroom.core.config import Config\n"
+        "before = [m for m in PARSERS if m in sys.modules]\n"
+        "md = read_file('a.md', b'---\\ntitle: A\\ndate: 2020-01-01\\n---\\nBody.\\n',\n"
+        '               b\'comment = "Mine"\\nimage_alt = "x"\\n\', Config())\n'
+        "txt = read_file('b.txt', b'Title of it\\nBy Jo Ames\\n2 March 2021\\n\\n'\n"
+        "                b'Body text of the capture, long enough to be one.\\n', None, Config())\n"
+        "print(json.dumps([before, md.posts[0].title, md.posts[0].comment,\n"
+        "                  txt.posts[0].title]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, title, comment, capture = json.loads(done.stdout)
+    assert before == []
+    assert (title, capture) == ("A", "Title of it")
+    assert "Mine" in comment

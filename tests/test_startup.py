@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from migration_support import make_older
 from postroom import scheduler
+from postroom.content.readers import PARSERS
 from postroom.core.clock import OFFSET_ENV
 from postroom.core.config import DATABASE_URL_ENV, Site
 from postroom.core.process import this_process
@@ -429,6 +430,7 @@ def test_a_first_run_starts_the_forkserver_a_warm_one_does_not_and_neither_impor
 LATER = ("postroom.feeds", "jinja2", "feedgen", "premailer", "postroom.emails.render",
          "postroom.emails.archive_pages", "postroom.emails.sending", "postroom.emails.proof",
          "postroom.store.digests", "postroom.service.websub")  # fmt: skip
+POSTGRESQL = "sqlalchemy.dialects.postgresql"
 FETCHER = ("postroom.service.fetching", "postroom.service.follow", "postroom.service.listed",
            "postroom.content.fetch", "postroom.content.links", "httpx", "trafilatura")  # fmt: skip
 
@@ -443,6 +445,10 @@ def test_a_first_run_starts_its_scan_before_importing_the_build_and_never_the_fe
     (at_pool,) = run["at_pool"]  # the scan's pool started: its workers on their way
     assert among(at_pool, LATER) == []
     assert "postroom.content.intake" in at_pool
+    # nor what only the workers use (they parse: the forkserver imports the parsers of
+    # content.readers.PARSERS for them, a worker the captures' at its first), nor
+    # PostgreSQL's dialect on a SQLite store
+    assert among(at_pool, (*PARSERS, "postroom.content.captures", POSTGRESQL)) == []
     assert among(run["modules"], LATER)  # imported after all, by the build
     assert among(run["modules"], FETCHER) == []  # nothing to follow: never imported
     assert (site.public_dir / "atom.xml").is_file()
@@ -480,8 +486,11 @@ def test_the_scan_loads_no_date_words_parser_page_parser_or_terminal_bar():
     imported where it is first needed (tests/test_dates.py, test_readers.py and
     test_progress.py use them)."""
     code = (
-        "import json, sys\n"
+        "import importlib, json, sys\n"
         "import postroom.service.jobs, postroom.content.handback\n"
+        "from postroom.content.readers import PARSERS\n"
+        "for module in PARSERS:\n"
+        "    importlib.import_module(module)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -539,9 +548,10 @@ def test_the_forkserver_started_early_preloads_what_the_pools_would():
     code = (
         "import json\n"
         "from postroom.core import pool\n"
-        "from postroom.content import handback, intake\n"
+        "from postroom.content import handback, intake, readers\n"
         "import postroom.feeds.parallel\n"
-        "print(json.dumps([[handback.__name__, *pool._PRELOAD], intake._PARALLEL_FROM]))\n"
+        "preloads = [handback.__name__, *readers.PARSERS, *pool._PRELOAD]\n"
+        "print(json.dumps([preloads, intake._PARALLEL_FROM]))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     preloads, parallel_from = json.loads(done.stdout)
