@@ -127,6 +127,14 @@ _BUSY_MS = 10_000
 #: seconds between tries to cut an intake's WAL file (`Store._truncated`), and for how long
 _TRUNCATE_EVERY = 0.025
 _TRUNCATE_FOR = 30.0
+#: the page cache of an intake's connection (`Store.intake`), KiB; SQLite's default is 2 MiB.
+#: A cold scan of 10,000 posts dirties more index pages than that holds: SQLite wrote them
+#: to the WAL and, changed again, over their frames there, and then rewrote the checksum of
+#: every frame after the first one overwritten at COMMIT (~50 CPU-ms, nothing else going
+#: on). With 24 MiB: ~23 ms (8 and 16 MiB: no better). Only for the transaction: the cache
+#: goes back to the default after, and the peak of a cold 100,000-post `run --once` (in its
+#: build) stayed 297-298 MB (32 MiB: 302 MB, over the 300 MB goal).
+_INTAKE_CACHE_KIB = 24 * 1024
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -285,46 +293,49 @@ class Store:
     def heads(self, ids: Iterable[str] | None = None) -> list[PostHead]:
         """Every published post (or those among `ids`) without its text (`PostHead`),
         newest pick-up first: what a build reads of every post, in a fraction of the
-        memory and time of `posts()`."""
-        columns = [posts.c[name] for name in _HEAD_COLUMNS]
-        query = select(*columns).where(posts.c.withdrawn.is_(False))
+        memory and time of `posts()`.
+
+        Every head is read in a cold build's one-core gap between its scan and its
+        build, so the loop is kept tight: the rows come from the driver's own cursor
+        (`_driver_batches`), and each row's parts are looked up inline, not through a
+        function call each (10,000 posts read alone: ~80 -> ~65 CPU-ms; in a cold `run
+        --once`, its pages still in the WAL: ~100-130 -> ~85-95)."""
         moments: dict[str, datetime] = {}  # many posts share a pick-up time: one object each
         tag_lists: dict[str, tuple[str, ...]] = {}  # and many the same tags
         # and the same publication, author and credit: one Attribution (frozen) for all of
         # them, not one each with its own copies of the strings (~15 MB at 100,000 posts)
         credits: dict[tuple, Attribution] = {}
-        sources = {s.value: s for s in DateSource}
+        sources = _DATE_SOURCES
         republished = {r.value: r for r in Republish}
+        parse, loads = datetime.fromisoformat, json.loads
         heads: list[PostHead] = []
-
-        def moment(text: str) -> datetime:
-            if (found := moments.get(text)) is None:
-                found = moments[text] = datetime.fromisoformat(text)
-            return found
-
-        def tagged(text: str) -> tuple[str, ...]:
-            if (found := tag_lists.get(text)) is None:
-                found = tag_lists[text] = tuple(json.loads(text))
-            return found
+        append = heads.append
 
         def read(rows: Iterable, where: dict[str, tuple[str, ...]]) -> None:
             for row in rows:
                 (id_, title, date, source, picked_up, updated, tags, fingerprint, republish) = row[
                     :9
                 ]
-                named = row[9:14]
-                if (attribution := credits.get(named)) is None:
-                    attribution = credits[named] = _attribution(row)
-                heads.append(
+                if (attribution := credits.get(named := tuple(row[9:14]))) is None:
+                    attribution = credits[named] = Attribution(*named)
+                if (at := moments.get(date)) is None:
+                    at = moments[date] = parse(date)
+                if (picked := moments.get(picked_up)) is None:
+                    picked = moments[picked_up] = parse(picked_up)
+                if (changed := moments.get(updated)) is None:
+                    changed = moments[updated] = parse(updated)
+                if (tagged := tag_lists.get(tags)) is None:
+                    tagged = tag_lists[tags] = tuple(loads(tags))
+                append(
                     PostHead(
                         id_,
                         title,
-                        moment(date),
+                        at,
                         sources[source],
-                        moment(picked_up),
-                        moment(updated),
+                        picked,
+                        changed,
                         attribution,
-                        tagged(tags),
+                        tagged,
                         where[id_],
                         (republished.get(republish) or Republish(republish)) if republish else None,
                         fingerprint,
@@ -336,16 +347,13 @@ class Store:
                 where = _files_of(conn)
                 # a few thousand rows at a time: every row of 100,000 held at once beside
                 # the heads made of them was a build's peak of memory
-                result = conn.execution_options(yield_per=2000).execute(
-                    query.order_by(posts.c.picked_up.desc(), posts.c.id)
-                )
-                for rows in result.partitions():
+                for rows in _driver_batches(conn, _EVERY_HEAD):
                     read(rows, where)
             else:
-                query = query.where(posts.c.id.in_(bindparam("ids", expanding=True)))
+                query = _HEADS.where(posts.c.id.in_(bindparam("ids", expanding=True)))
                 for chunk in _chunks(list(dict.fromkeys(ids))):
                     rows = conn.execute(query, {"ids": chunk}).all()
-                    read(rows, defaultdict(tuple, _files_of(conn, chunk)))
+                    read(rows, _files_of(conn, chunk))
         return heads
 
     def versions(self) -> dict[str, tuple]:
@@ -416,6 +424,8 @@ class Store:
         with self.engine.connect() as conn:
             every = int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
             conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            cache = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{_INTAKE_CACHE_KIB}")
             conn.commit()  # SQLAlchemy's "autobegin" of the PRAGMAs ended (no SQL on SQLite)
             try:
                 with conn.begin():
@@ -423,9 +433,10 @@ class Store:
             finally:
                 try:
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={every}")
+                    conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
                     conn.commit()
                 except DBAPIError:  # not back to the pool without its automatic checkpoint
-                    conn.invalidate()
+                    conn.invalidate()  # (nor with the intake's cache)
         begun = threading.Event()
         thread = threading.Thread(
             target=self._copy_back, args=(begun,), name="postroom-checkpoint", daemon=True
@@ -789,15 +800,51 @@ def _files_of(conn: Connection, ids: list[str] | None = None) -> dict[str, tuple
     (10,000 posts: ~0.02 CPU-s, three times as long, and more just after a scan, when
     those rows are in the WAL)."""
     if ids is None:
-        rows = conn.execute(_FILES_OF).all()
+        rows = chain.from_iterable(_driver_batches(conn, _FILES_OF))
     else:
         rows = conn.execute(_FILES_OF_SOME, {"ids": ids}).all()
-    where: dict[str, list[str]] = defaultdict(list)
+    where: dict[str, tuple[str, ...]] = defaultdict(tuple)
     for post_id, path in rows:
-        where[post_id].append(path)
-    return defaultdict(
-        tuple, {k: tuple(v) if len(v) == 1 else tuple(dict.fromkeys(v)) for k, v in where.items()}
-    )
+        # nearly every post is in one file; a path twice (two slots of one file) once
+        if path not in (found := where[post_id]):
+            where[post_id] = (*found, path)
+    return where
+
+
+def _driver_batches(conn: Connection, statement) -> Iterator[list]:
+    """The rows of `statement` (no parameters), a few thousand at a time. On SQLite from
+    the driver's own cursor, the statement compiled once (`_sqlite_text`): SQLAlchemy's
+    cache key, result and `Row` of each row cost as much again as SQLite's reading of
+    them (a cold 10,000-post build's `heads`: ~15 of its ~80 CPU-ms, in the one-core
+    gap before the build). Elsewhere through SQLAlchemy (`yield_per`: PostgreSQL's
+    server-side cursor). The rows are tuples (or `Row`s): read them by position."""
+    if conn.dialect.name != "sqlite":
+        yield from conn.execution_options(yield_per=_BATCH).execute(statement).partitions()
+        return
+    cursor = conn.connection.dbapi_connection.execute(_sqlite_text(conn.dialect, statement))
+    try:
+        while rows := cursor.fetchmany(_BATCH):
+            yield rows
+    finally:
+        cursor.close()
+
+
+#: rows a batch of `_driver_batches`
+_BATCH = 2000
+
+
+def _sqlite_text(dialect: Dialect, statement) -> str:
+    """`statement` (a module's, no parameters) as `dialect`'s SQL, compiled once."""
+    key = (type(dialect), statement)
+    if (found := _TEXTS.get(key)) is None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.params:
+            raise ValueError(f"a statement with parameters: {compiled.string}")
+        found = _TEXTS[key] = compiled.string
+    return found
+
+
+_TEXTS: dict[tuple, str] = {}
 
 
 def _under(conn: Connection, folder: str):
@@ -807,16 +854,6 @@ def _under(conn: Connection, folder: str):
     if conn.dialect.name == "sqlite":
         return (files.c.path >= folder + "/") & (files.c.path < folder + "0")
     return files.c.path.startswith(folder + "/", autoescape=True)
-
-
-def _attribution(row) -> Attribution:
-    return Attribution(
-        source=row.source,
-        author=row.author,
-        author_role=row.author_role,
-        url=row.source_url,
-        credit=row.credit,
-    )
 
 
 def _kept_excerpt(dialect: str):
@@ -882,6 +919,10 @@ _FILES_OF = select(versions.c.post_id, versions.c.path).order_by(
 _FILES_OF_SOME = _FILES_OF.where(versions.c.post_id.in_(bindparam("ids", expanding=True)))
 
 _DATE_SOURCES = {s.value: s for s in DateSource}
+
+#: `Store.heads`' statement: `_EVERY_HEAD` for every post, newest pick-up first
+_HEADS = select(*(posts.c[name] for name in _HEAD_COLUMNS)).where(posts.c.withdrawn.is_(False))
+_EVERY_HEAD = _HEADS.order_by(posts.c.picked_up.desc(), posts.c.id)
 
 
 @cache

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from postroom.content.intake import scan
 from postroom.store import Store
+from postroom.store.database import _INTAKE_CACHE_KIB
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from support import make_site, write
@@ -90,7 +91,7 @@ def test_the_wal_file_is_cut_to_nothing_beside_the_caller_once_copied_back(tmp_p
         thread.join(10)  # left to end by itself: nothing held it back
         assert wal.stat().st_size == 0
         assert len(store.heads()) == 20
-        assert set(_pooled_autocheckpoints(store)) == {1000}
+        assert set(_pooled_pragma(store)) == {1000}
         with store.engine.connect() as conn:  # back in the pool with its busy timeout
             assert {conn.exec_driver_sql("PRAGMA busy_timeout").scalar()} == {10_000}
     finally:
@@ -134,11 +135,12 @@ def _ended(thread: threading.Thread, seconds: float) -> bool:
     return not thread.is_alive()
 
 
-def _pooled_autocheckpoints(store: Store) -> list[int]:
-    """SQLite's automatic checkpoint setting of each connection in the store's pool."""
+def _pooled_pragma(store: Store, pragma: str = "wal_autocheckpoint") -> list[int]:
+    """SQLite's automatic checkpoint setting (or another `pragma`'s) of each connection in
+    the store's pool."""
     pooled = [store.engine.connect() for _ in range(store.engine.pool.checkedin())]
     try:
-        return [conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for conn in pooled]
+        return [conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() for conn in pooled]
     finally:
         for conn in pooled:
             conn.close()
@@ -152,8 +154,26 @@ def test_the_intake_connection_gets_back_the_automatic_checkpoint(tmp_path):
     try:
         scan(site, store, T0)
         store._checkpointed()
-        every = _pooled_autocheckpoints(store)
+        every = _pooled_pragma(store)
         assert every and set(every) == {1000}
+    finally:
+        store.close()
+
+
+@pytest.mark.once  # SQLite's page cache
+def test_the_intake_has_a_larger_page_cache_and_its_connection_gets_back_the_default(tmp_path):
+    """`_INTAKE_CACHE_KIB` for the intake's transaction (fewer WAL frames overwritten, so
+    a shorter COMMIT), then SQLite's default again: no pooled connection keeps the memory."""
+    site = make_site(tmp_path)
+    store = Store(site.store_url)
+    try:
+        default = _pooled_pragma(store, "cache_size")
+        assert default and set(default) == {-2000}
+        with store.intake() as session:
+            during = session.conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        assert during == -_INTAKE_CACHE_KIB
+        store._checkpointed()
+        assert set(_pooled_pragma(store, "cache_size")) == {-2000}
     finally:
         store.close()
 
@@ -191,7 +211,7 @@ def test_a_connection_that_cannot_get_the_automatic_checkpoint_back_leaves_the_p
             pass
         monkeypatch.undo()
         store._checkpointed()
-        assert set(_pooled_autocheckpoints(store)) <= {1000}
+        assert set(_pooled_pragma(store)) <= {1000}
     finally:
         store.close()
 

@@ -3,13 +3,14 @@ holds its own post's moments (as that post's zone prints them) and tags."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-from postroom.core.model import LeadImage, Republish
+from postroom.core.model import Attribution, LeadImage, PostHead, Republish
 from postroom.store import Store
 from postroom.store.database import PostWrite, Version
-from postroom.store.schema import posts
+from postroom.store.schema import posts, versions
 from sqlalchemy import select
 from support import T0, make_post, make_site
 
@@ -118,3 +119,84 @@ def test_posts_and_heads_read_by_id_are_the_posts_saved_over_several_batches(tmp
             post.republish,
         )
         assert head.fingerprint == f"f{post.id}"
+
+
+def test_every_head_is_its_row_read_plainly_in_the_order_of_pick_up(tmp_path):
+    """`heads()` reads every row from the driver's cursor, 2,000 at a time, and shares the
+    moments, tags and credits it parses between heads: over three batches it gives what a
+    plain reading of the same rows gives (`posts()`, the fingerprints and the versions'
+    paths by SQLAlchemy), in the same order, each moment in its own zone. The posts:
+    pick-ups shared by many (ties broken by id) in three zones, dates with and without
+    microseconds, shared and one-off credits, tags with and without accents, every kind of
+    republishing and none, posts in no file, one file, several, twice in one, and one
+    withdrawn."""
+    zones = [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5, minutes=30))]
+    kinds = [None, Republish.FULL, Republish.EXCERPT, Republish.LINK]
+    shared = Attribution(source="Community Care", credit="Source: Community Care")
+
+    def post(n: int):
+        zone = zones[n % 3]
+        return make_post(
+            n,
+            date=datetime(2016, 6, n % 28 + 1, n % 24, n % 60, microsecond=n % 2 * n, tzinfo=zone),
+            picked_up=(T0 + timedelta(hours=n % 7)).astimezone(zone),
+            updated=T0 + timedelta(hours=n % 7, microseconds=n % 3),
+            attribution=[Attribution(), shared, Attribution(f"Paper {n}", url=f"https://p/{n}")][
+                n % 3
+            ],
+            tags=[("policy", "café"), (), ("care",), ("policy", "café")][n % 4],
+            republish=kinds[n % 4],
+        )
+
+    saved = [post(n) for n in range(1, 4_501)]
+    held = {f"f{n}.md": [(n, 0)] for n in range(1, 4_501) if n % 5}
+    held["f10.md"] = [(10, 0), (10, 1), (11, 2)]
+    store = Store(make_site(tmp_path).store_url)
+    try:
+        with store.intake() as session:
+            session.save_versions(
+                {
+                    path: [
+                        Version(path, slot, f"post-{n}", f"k{n}@{path}#{slot}", "", None, data="{}")
+                        for n, slot in slots
+                    ]
+                    for path, slots in held.items()
+                }
+            )
+            session.save_posts([PostWrite(p, p.id, f"f{p.id}", exists=False) for p in saved])
+            session.write({}, [], {}, [], ["post-2"])
+        heads = store.heads()
+        every = store.posts()
+        with store.engine.connect() as conn:
+            prints = dict(conn.execute(select(posts.c.id, posts.c.fingerprint)).all())
+            paths = conn.execute(select(versions.c.post_id, versions.c.path)).all()
+    finally:
+        store.close()
+    found: dict[str, list[str]] = defaultdict(list)
+    for post_id, path in sorted(paths, key=lambda row: row[1]):
+        if path not in found[post_id]:
+            found[post_id].append(path)
+    plain = [
+        PostHead(
+            p.id,
+            p.title,
+            p.date,
+            p.date_source,
+            p.picked_up,
+            p.updated,
+            p.attribution,
+            p.tags,
+            tuple(found[p.id]),
+            p.republish,
+            prints[p.id],
+        )
+        for p in every
+    ]
+    assert len(heads) == 4_499
+    assert [repr(head) for head in heads] == [repr(head) for head in plain]
+    files = {head.id: head.files for head in heads}
+    assert (files["post-10"], files["post-11"], files["post-5"]) == (
+        ("f10.md",),
+        ("f10.md", "f11.md"),
+        (),
+    )
