@@ -13,6 +13,7 @@ import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 
 from postroom.core.config import Site
 from postroom.core.model import Post, PostHead, Problem, newest_first
@@ -21,7 +22,7 @@ from postroom.feeds.archive import ArchivedIssue, render_archive
 from postroom.feeds.cache import BuildCache
 from postroom.feeds.catalogue import Catalogue, Loader, PostList
 from postroom.feeds.history import ARCHIVE_PAGE_SIZE, History, plan_history, write_history
-from postroom.feeds.keys import digest, page_key, post_key, site_key
+from postroom.feeds.keys import digest, page_keys, post_key, site_key
 from postroom.feeds.offered import Tagged
 from postroom.feeds.pages import (
     by_date,
@@ -109,11 +110,12 @@ def build(
     The bytes are those a clean build writes. Every post's head is read; whole posts
     only for what is rendered, a batch at a time.
 
-    `progress(done, total)` is told of each post page. `since` is the site's first
-    build: the `updated` of a feed with nothing in it yet (a feed reader and the W3C
-    validator call 1970 "implausible"), kept by the caller so that rebuilds stay
-    byte-identical. `page_size` (posts per archive page of the site's feeds, see
-    `feeds.history`) is for tests. `cache`: what this process kept of its last build of
+    `progress(done, total)` is told of the post pages as they are written (those
+    workers write, a task's at a time). `since` is the site's first build: the
+    `updated` of a feed with nothing in it yet (a feed reader and the W3C validator
+    call 1970 "implausible"), kept by the caller so that rebuilds stay byte-identical.
+    `page_size` (posts per archive page of the site's feeds, see `feeds.history`) is
+    for tests. `cache`: what this process kept of its last build of
     this site (a service keeps one): only heads that changed are read again.
 
     Order matters to a reader arriving mid-build: post pages first, then the pages and
@@ -140,7 +142,6 @@ def build(
         try:
             if workers is not None:  # a big build: what it writes goes to the disk on the way
                 out.write_back_early()
-            keys.forget()  # the pages' keys (~25 MB at 100,000 posts): asked for by nothing after
             # sorted while the workers write the post pages, which need none of it (sorting a
             # cold build's 10,000 heads first held their start up by ~0.07 CPU-s)
             ordered, dated, found, counted = _orders(heads, cache)
@@ -252,7 +253,11 @@ def _write_post_pages(
     workers render and write them (`parallel.write_post_pages`), returns at once with
     their work going on: the caller `finish`es it before writing what links to them."""
     cache = carry.cache
-    stale: dict[str, tuple[PostHead, str]] = {}  # id -> (head, key)
+    page_key = page_keys(base)
+    # id -> (head, key, its page's name): each name made once, for the journal, the pages
+    # taken back from the workers and the cache alike (three times before: ~3 ms each at
+    # 10,000 posts, one of them in the cold build's serial tail)
+    stale: dict[str, tuple[PostHead, str, str]] = {}
     if carry.trusted and cache is not None and cache.changed is not None:
         pages = cache.pages
         for post_id in cache.changed:
@@ -261,25 +266,25 @@ def _write_post_pages(
         for post_id in cache.changed:
             head = cache.admitted(post_id)
             if head is not None:
-                key = page_key(base, head)
-                if out.fresh(post_page_name(head), key):
-                    out.keep(post_page_name(head))
-                    pages[post_page_name(head)] = out.entry(post_page_name(head))
+                key, name = page_key(head), post_page_name(head)
+                if out.fresh(name, key):
+                    out.keep(name)
+                    pages[name] = out.entry(name)
                 else:
-                    stale[head.id] = (head, key)
+                    stale[head.id] = (head, key, name)
     else:
         kept: list[str] = []  # names made once: the manifest's and the cache's are one string
         for head in heads:
             name = post_page_name(head)
             if not out.listed(name):  # stale whatever its key: that is made once it is sent
-                stale[head.id] = (head, "")
+                stale[head.id] = (head, "", name)
                 continue
-            key = page_key(base, head)
+            key = page_key(head)
             if out.fresh(name, key):
                 out.keep(name)
                 kept.append(name)
             else:
-                stale[head.id] = (head, key)
+                stale[head.id] = (head, key, name)
         if cache is not None:
             cache.pages = {}
             for name in kept:
@@ -296,26 +301,31 @@ def _write_post_pages(
         a scan ran between), it is written under no key, so the next build makes it again
         from what its head says then."""
         out.put(name, data, stale[post_id][1] if same else None)
-        counted(post_id, name, same)
+        if same:
+            counted([name], [])
+        else:
+            counted([], [post_id])
 
-    def counted(post_id: str, name: str, same: bool) -> None:
-        """A page put (`written`) or taken from a worker: kept in the cache, counted."""
-        if cache is not None:
-            if same:
-                cache.pages[name] = out.entry(name)
-            else:
-                cache.redo.add(post_id)
+    def counted(names: list[str], redo: list[str]) -> None:
+        """Pages put (`written`) or taken from a worker: in the cache those written under
+        their key (`names`), to be made again next build the others (`redo`, ids); the
+        progress told."""
         nonlocal done
-        done += 1
+        if cache is not None:
+            cache.pages.update(zip(names, map(out.entry, names), strict=True))
+            cache.redo.update(redo)
+        done += len(names) + len(redo)
         if progress is not None:
             progress(done, len(heads))
 
     def names(ids: Sequence[str]) -> list[str]:
-        return [post_page_name(stale[post_id][0]) for post_id in ids]
+        return [stale[post_id][2] for post_id in ids]
 
-    def gone() -> None:
-        if cache is not None:  # gone between heads and posts: looked at again next build
-            cache.redo.update(i for i in stale if out.entry(f"posts/{i}/index.html") is None)
+    def gone(taken: int) -> None:
+        """`taken` of the stale pages were written: the others' posts went between heads
+        and posts, to be looked at again next build."""
+        if cache is not None and taken < len(stale):
+            cache.redo.update(i for i, (_, _, name) in stale.items() if out.entry(name) is None)
         showing.forget()
 
     # on every core, each worker writing the pages it renders; the parent keeps the record
@@ -323,35 +333,45 @@ def _write_post_pages(
     sent = parallel.write_post_pages(site, catalogue, ids, out, names, shared=overlap)
     # the keys of pages no manifest listed, made while the workers start on them (a
     # cold build's 10,000: before, the first page waited for them)
-    for post_id, (head, key) in stale.items():
+    for post_id, (head, key, name) in stale.items():
         if not key:
-            stale[post_id] = (head, page_key(base, head))
+            stale[post_id] = (head, page_key(head), name)
     if sent is not None:
 
         def taken() -> None:
+            """Each page a worker wrote, on record as written. At 10,000 pages the last
+            are taken once the workers are done, with one core idle: little per page,
+            the cache and the progress told per task, not per page."""
+            took, stamps = out.took, attrgetter("updated", "picked_up")
+            count = 0
             for pages in sent:
+                names: list[str] = []
+                redo: list[str] = []
                 for page in pages:
-                    head, key = stale[page.post_id]
-                    same = page.stamps == (head.updated, head.picked_up)
-                    # the interned name the journal holds, not the worker's copy of it
-                    # (~8 MB in the manifest at 100,000 posts)
-                    name = post_page_name(head)
-                    out.took(name, page.wrote, page.size, page.mtime_ns, key if same else None)
-                    counted(head.id, name, same)
-            gone()
+                    head, key, name = stale[page.post_id]
+                    if page.stamps == stamps(head):
+                        names.append(name)
+                    else:  # changed since its head was read: under no key (`written`)
+                        key = None
+                        redo.append(head.id)
+                    took(name, page.wrote, page.size, page.mtime_ns, key)
+                counted(names, redo)
+                count += len(pages)
+            gone(count)
 
         if not overlap:  # their records freed before the rest is rendered
             taken()
             return None
         return _Working(taken, sent.close, sent)
+    count = 0
     for start in range(0, len(ids), _PAGE_BATCH):
         showing.forget()  # the last batch's views hold their posts: a batch is all we hold
         for post in catalogue.posts_by_id(ids[start : start + _PAGE_BATCH]):
-            head = stale[post.id][0]
+            head, _, name = stale[post.id]
             same = (post.updated, post.picked_up) == (head.updated, head.picked_up)
-            post = xml_safe(post)
-            written(post.id, post_page_name(post), render_post_page(site, post), same)
-    gone()
+            written(post.id, name, render_post_page(site, xml_safe(post)), same)
+            count += 1
+    gone(count)
     return None
 
 

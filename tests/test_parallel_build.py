@@ -108,6 +108,19 @@ def both_ways(site, store, monkeypatch, tmp_path, progress=None):
     return alone, spread
 
 
+def test_the_pages_workers_wrote_are_told_per_task(tmp_path, monkeypatch, pools):
+    """The progress of post pages that workers wrote is told once per task as they are
+    taken (not once per page: at 10,000 pages that was in a cold build's serial tail),
+    in order, up to every page."""
+    assert small_archive_pages(monkeypatch, 4)  # archive pages queued behind the pages too
+    monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 7)
+    site, store = scanned_site(tmp_path / "site", 60)
+    told: list[tuple[int, int]] = []
+    both_ways(site, store, monkeypatch, tmp_path, lambda done, total: told.append((done, total)))
+    assert len(pools) == 1
+    assert told == [(min(done, 60), 60) for done in range(7, 60 + 7, 7)]  # 9 tasks of 7
+
+
 def test_workers_write_the_same_bytes_in_the_same_order(tmp_path, monkeypatch, pools):
     assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
     site, store = scanned_site(tmp_path / "site", 60)
