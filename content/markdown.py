@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from datetime import tzinfo
@@ -188,8 +189,14 @@ def _simple_load(fm: str) -> Any:
     return loaded if loaded else _SLOW
 
 
+@functools.lru_cache(maxsize=4096)
 def _scalar(value: str) -> Any:
-    """A plain scalar as YAML's resolver types it and its constructor builds it."""
+    """A plain scalar as YAML's resolver types it and its constructor builds it.
+
+    Kept for the same text: a site's posts repeat their sources, authors, tags and
+    dates, and the resolver and constructors, in Python, were a third of reading a
+    front matter. What they build of a plain scalar is a value no one changes (a
+    string, a number, a boolean, None, a date: `_SIMPLE_LINE` lets no `<<` or `=` in)."""
     tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
     if tag == _STR:
         return value

@@ -75,12 +75,16 @@ def read_regular(root: Path, path: str, limit: int, limit_name: str) -> bytes:
         # the first read asks for the size fstat gave and one byte more (asking for the
         # limit, 5 MB, made and shrank a buffer that big for every file); a file that
         # grew meanwhile is read on to its end, and past the limit refused as before
+        # (a read short of what was asked, of the size fstat gave, is the file's end: the
+        # read after it, which would find nothing, is spared)
         chunks, size, want = [], 0, min(st.st_size, limit) + 1
         while chunk := os.read(fd, want):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # grew while we read
                 raise Unreadable(over)
+            if size == st.st_size and len(chunk) < want:
+                break
             want = limit + 1 - size
         return b"".join(chunks)
     finally:

@@ -14,7 +14,6 @@ holds ones made before.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from datetime import datetime, tzinfo
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from postroom.core.model import DateSource, ParsedPost, Post
 from postroom.core.slug import slugify
-from postroom.store.encoding import plain, spliced
+from postroom.store.encoding import plain, sorted_json, spliced
 
 _NOT_WORD = re.compile(r"\W+")
 
@@ -83,10 +82,13 @@ def fingerprint(post: Post, body_json: str | None = None) -> str:
         if not data[added]:  # must not make every post without them "updated"
             del data[added]
     if body_json is None:
-        text = json.dumps(data, default=str, sort_keys=True)
+        text = _FINGERPRINT_JSON(data)
     else:  # the same text: the body written the default way, as json.dumps writes it here
-        text = spliced(data, post.body_html, body_json, default=str)
+        text = spliced(data, post.body_html, body_json, _FINGERPRINT_JSON)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_FINGERPRINT_JSON = sorted_json(default=str)
 
 
 def first_fingerprint(

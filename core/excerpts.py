@@ -21,7 +21,7 @@ import hashlib
 import unicodedata
 
 import nh3
-from postroom.core.sanitize import first_words, html_to_text
+from postroom.core.sanitize import first_words, has_illegal, html_to_text, summary_head
 
 EXCERPT_WORDS = 80
 #: and never longer than this many characters, a wide (CJK) one counting as 3.5 and one of
@@ -49,9 +49,16 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
 
     Only as much of the body is read as the words need (a longer start when markup is
     dense): a whole long article costs a millisecond to turn into text where its
-    first few KB cost a tenth of that."""
+    first few KB cost a tenth of that.
+
+    A post's summary has just read the text of a head of it (`summary_head`): when that
+    head lies within the first `_EXCERPT_START` characters and its text holds more than
+    `words` words, those are the words the first look below would find (its text is
+    the start of that look's, whose first words are whole), and it is not made again."""
+    found, more = _summary_head_words(body_html, words)
+    shown = " ".join(found)
     size = _EXCERPT_START
-    while True:
+    while not more:
         found, more = first_words(html_to_text(body_html[:size]), words)
         shown = " ".join(found)
         if more or len(shown) > EXCERPT_CHARS or size >= len(body_html):
@@ -63,6 +70,19 @@ def excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
     elif not more:
         return shown
     return shown.rstrip(" ,;:.、。") + "…"
+
+
+def _summary_head_words(body_html: str, words: int) -> tuple[list[str], bool]:
+    """`first_words` of the text of `summary_head(body_html)` (no words when it has none
+    or passes `_EXCERPT_START`): the text `html_to_text` keeps from the summary's look.
+    No words either when the first look would meet a character XML cannot carry (a
+    lone surrogate fails it there; a body `clean_html` made holds none)."""
+    head = summary_head(body_html)
+    if head is None or len(head) > _EXCERPT_START:
+        return [], False
+    if not body_html.isascii() and has_illegal(body_html[:_EXCERPT_START]):
+        return [], False
+    return first_words(html_to_text(head), words)
 
 
 def _room(text: str) -> int | None:

@@ -11,6 +11,7 @@ importing this module does not.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -61,26 +62,38 @@ def encode_parsed(post: ParsedPost, body_json: str | None = None) -> str:
     else:  # what made it, compared on read (`_kept_excerpt`): another rule's is not used
         data["excerpt_stamp"] = EXCERPT_STAMP
     if not post.body_html.isascii() or "\x7f" in post.body_html:  # DEL: \u007f there
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return spliced(data, post.body_html, body_json, ensure_ascii=False)
+        return _VERSION_JSON(data)
+    return spliced(data, post.body_html, body_json, _VERSION_JSON)
 
 
-def spliced(data: dict[str, Any], body: str, body_json: str | None, **options: Any) -> str:
-    """`json.dumps(data, sort_keys=True, **options)` with `body` as data's "body_html",
-    where the body's JSON is `body_json` (`json.dumps(body)`, made here when None), put
-    in the place of a placeholder: the rest is a few hundred bytes to encode, and one
-    body's JSON can serve two documents (its version's and its fingerprint's).
+def sorted_json(**options: Any) -> Callable[[Any], str]:
+    """`json.dumps(value, sort_keys=True, **options)` as a function of `value`, its
+    encoder made once: json.dumps makes one anew on every call given options, a sixth
+    of encoding a version's fields (twice a post in a cold scan's worker)."""
+    return json.JSONEncoder(sort_keys=True, **options).encode
 
-    For what `options` write the body as `json.dumps(body)` does (the caller's to say).
+
+_VERSION_JSON = sorted_json(ensure_ascii=False)
+
+
+def spliced(
+    data: dict[str, Any], body: str, body_json: str | None, encode: Callable[[Any], str]
+) -> str:
+    """`encode(data)` (a `sorted_json`) with `body` as data's "body_html", where the
+    body's JSON is `body_json` (`json.dumps(body)`, made here when None), put in the
+    place of a placeholder: the rest is a few hundred bytes to encode, and one body's
+    JSON can serve two documents (its version's and its fingerprint's).
+
+    For an `encode` that writes the body as `json.dumps(body)` does (the caller's to say).
     The placeholder's `"body_html": 0` is the body's key when it is met once in the text
     (a `"` inside a string is escaped, so only a key can spell it, and the body's is
     always there); should another field hold a key of that name too, the text is made
     whole. `data` is changed."""
     data["body_html"] = 0
-    text = json.dumps(data, sort_keys=True, **options)
+    text = encode(data)
     if text.count(_PLACEHOLDER) != 1:
         data["body_html"] = body
-        return json.dumps(data, sort_keys=True, **options)
+        return encode(data)
     if body_json is None:
         body_json = json.dumps(body)
     return text.replace(_PLACEHOLDER, '"body_html": ' + body_json)

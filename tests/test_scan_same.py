@@ -13,7 +13,11 @@ benches' posts, random Markdown and HTML, heads cut at every point, and hostile 
   - `one_line` skips the bidi substitution on ASCII text;
   - `clean_html` answers itself for Markdown's plain markup (`_already_clean`);
   - `excerpt` and `summarize` fold only the words they show (`first_words`);
-  - a fingerprint is made without a `replace` of the post.
+  - a fingerprint is made without a `replace` of the post;
+  - `excerpt` takes its first words from the summary's head (`summary_head`), whose text
+    `html_to_text` keeps;
+  - a post's excerpt is set without `replace` (`content.examine.with_excerpt`);
+  - a plain scalar of the front matter is built once for the same text (`_scalar`).
 """
 
 from __future__ import annotations
@@ -388,6 +392,72 @@ def test_excerpts_and_summaries_of_every_length_are_as_before():
         assert (found, more) == ((line := one_line(text).split())[:5], len(line) > 5)
 
 
+def test_excerpts_of_long_bodies_that_start_from_the_summary_head_are_as_before():
+    """`excerpt` takes its words from the head `html_summary` read (`summary_head`)
+    when that head holds enough of them; long bodies of every kind, their summary made
+    first (as a scan's worker makes it: `html_to_text` keeps that text) or not."""
+    rng = random.Random(14)
+    bodies = [clean_html(markdown._markdown.render(text)) for text in corpus_markdown()]
+    words = [piece for piece in WORDY if "<" not in piece] + ["word"] * 20
+    for _ in range(1500):  # long, between words and markup, some of it odd
+        pieces = HTML_PIECES if rng.random() < 0.5 else ["<p>", "</p>", "<em>", "</em>"]
+        bodies.append(
+            "".join(
+                rng.choice(pieces) if rng.random() < 0.1 else rng.choice(words)
+                for _ in range(rng.randint(300, 1500))
+            )
+        )
+    bodies = [body for body in bodies if len(body) > 1200]
+    taken = 0
+    for body in bodies:
+        for limit in (1, 3, 80):
+            for summary_first in (True, False):
+                if summary_first:
+                    outcome(sanitize.html_summary, body)
+                else:
+                    html_to_text("<p>another</p>")
+                made = outcome(partial(excerpts.excerpt, words=limit), body)
+                assert made == outcome(partial(excerpt_before, words=limit), body), body
+        taken += outcome(lambda b: excerpts._summary_head_words(b, 80)[1], body) == ("value", True)
+    assert taken > len(bodies) / 10  # (most random ones hold characters XML cannot carry)
+
+
+def test_the_text_kept_is_given_for_the_same_fragment_only():
+    assert html_to_text("<p>a &amp; b</p>") == "a & b "
+    assert html_to_text("<p>a &amp; b</p>") == "a & b "
+    assert html_to_text("<p>a &amp; c</p>") == "a & c "
+    assert html_to_text("") == ""
+
+
+def test_a_post_with_its_excerpt_is_the_post_replace_made():
+    import pickle
+    from dataclasses import replace
+
+    from postroom.content.examine import with_excerpt
+    from postroom.core.model import Attribution, ParsedPost
+
+    post = ParsedPost("T", None, None, "<p>x</p>", "x", Attribution(source="S"), ("a",))
+    made, before = with_excerpt(post, "x"), replace(post, excerpt="x")
+    assert made == before and repr(made) == repr(before) and hash(made) == hash(before)
+    assert pickle.dumps(made) == pickle.dumps(before)
+    assert with_excerpt(made, None) == post
+
+
+def test_a_file_is_read_in_one_read_when_its_size_is_what_fstat_said(tmp_path, monkeypatch):
+    import os
+
+    from postroom.content import safe_read
+
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    (tmp_path / "f").write_bytes(b"x" * 5000)
+    assert safe_read.read_regular(tmp_path, "f", 1 << 20, "x") == b"x" * 5000
+    assert reads == [5001]
+    (tmp_path / "e").write_bytes(b"")
+    assert safe_read.read_regular(tmp_path, "e", 1 << 20, "x") == b""
+
+
 def test_fingerprints_are_as_before():
     import dataclasses
     import hashlib
@@ -489,6 +559,15 @@ def test_deep_or_aliased_front_matter_is_read_as_the_python_loader_reads_it(fm):
     from test_scan_stream import front_matter_loader, python_loader
 
     assert front_matter_loader(fm) == python_loader(fm)
+
+
+def test_a_plain_scalar_read_again_is_the_value_it_was():
+    fm = "\ntitle: x\ndate: 2019-03-26\nauthor: Writer 53\ntags: [a, 2, yes]\n"
+    first, again = markdown._simple_load(fm), markdown._simple_load(fm)
+    assert repr(first) == repr(again) == repr(yaml.load(fm, Loader=yaml.CSafeLoader))
+    for _ in range(2):  # an error is the constructor's each time, not kept
+        with pytest.raises(ValueError):
+            markdown._simple_load("\ndate: 2019-13-01\n")
 
 
 def test_the_sidecar_looked_for_is_the_one_looked_for_before():
