@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,3 +223,14 @@ STOPS = [
     ("parent", signal.SIGINT, 130, "interrupted"),
     ("parent", signal.SIGTERM, 143, "stopped by SIGTERM"),  # timeout(1), cron, CI
 ]
+
+
+def in_a_new_python(code: str, timeout: float = 60) -> object:
+    """What `code` prints last, as JSON, run in a new interpreter: what a module imports,
+    or a process keeps, when nothing else has run in it (a test's process has imported
+    everything). Fails with the interpreter's stderr if it did not end well."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -6,7 +6,6 @@ were, and so is a process that goes on after a command."""
 from __future__ import annotations
 
 import gc
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import sys
 from postroom import scheduler
 from postroom.core import collector, pool, unswept
 from postroom.service.jobs import Jobs
-from support import make_site
+from support import in_a_new_python, make_site
 from test_startup import kept_logging
 
 
@@ -106,9 +105,7 @@ def test_a_forkserver_started_early_imports_unswept_and_its_workers_collect_agai
         "workers.shutdown()\n"
         "print(json.dumps(seen))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    enabled, young, first, owner = json.loads(done.stdout)
+    enabled, young, first, owner = in_a_new_python(code)
     assert first == ["__main__", "postroom.core.unswept"]
     assert enabled and young == collector.YOUNG
     assert owner  # the pool's owner never imports it

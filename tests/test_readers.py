@@ -1,13 +1,10 @@
 """One file to posts: formats, encodings, sidecars and the problems they report."""
 
-import json
-import subprocess
-import sys
-
 import pytest
 from postroom.content.readers import READERS, read_file, reader_for, register_reader
 from postroom.core.config import Config
 from postroom.core.model import DateSource, Severity
+from support import in_a_new_python
 
 pytestmark = pytest.mark.nostore
 
@@ -180,9 +177,7 @@ def test_the_parsers_are_imported_by_the_first_file_that_needs_them():
         "print(json.dumps([before, md.posts[0].title, md.posts[0].comment,\n"
         "                  txt.posts[0].title]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    before, title, comment, capture = json.loads(done.stdout)
+    before, title, comment, capture = in_a_new_python(code)
     assert before == []
     assert (title, capture) == ("A", "Title of it")
     assert "Mine" in comment

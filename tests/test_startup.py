@@ -57,7 +57,7 @@ from postroom.store.schema import (
 )
 from service_support import SECRET, offset_to, postroom_env
 from sqlalchemy import insert, select, update
-from support import make_site, write
+from support import in_a_new_python, make_site, write
 
 pytestmark = pytest.mark.once
 
@@ -474,8 +474,7 @@ def test_a_first_run_imports_its_build_while_its_scan_waits_for_its_workers(tmp_
         "    importlib.import_module(module)\n"
         "print(json.dumps([m for m in jobs.JOB_MODULES if m in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert later <= set(json.loads(done.stdout)), done.stderr[-2000:]
+    assert later <= set(in_a_new_python(code))
     assert among(run["modules"], FETCHER) == []
 
 
@@ -493,9 +492,7 @@ def test_the_scan_loads_no_date_words_parser_page_parser_or_terminal_bar():
         "    importlib.import_module(module)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    loaded = json.loads(done.stdout)
+    loaded = in_a_new_python(code)
     assert among(loaded, ("dateparser", "regex", "lxml", "rich")) == []
     assert "postroom.content.dates" in loaded and "postroom.core.urls" in loaded
 
@@ -553,8 +550,7 @@ def test_the_forkserver_started_early_preloads_what_the_pools_would():
         "preloads = [handback.__name__, *readers.PARSERS, *pool._PRELOAD]\n"
         "print(json.dumps([preloads, intake._PARALLEL_FROM]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    preloads, parallel_from = json.loads(done.stdout)
+    preloads, parallel_from = in_a_new_python(code)
     assert set(preloads) <= set(scheduler.POOL_PRELOADS)
     assert parallel_from == scheduler.COLD_SCAN_FROM
 
@@ -578,8 +574,6 @@ Service(Context(site, store, lambda: None), None, poll_only=True)
 store.close()
 print(json.dumps([before, [m for m in JOB_MODULES if m not in sys.modules]]))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    before, missing = json.loads(done.stdout.strip().splitlines()[-1])
+    before, missing = in_a_new_python(code)
     assert len(before) < len(jobs.JOB_MODULES)  # not all there before: the test can fail
     assert missing == []
