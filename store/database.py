@@ -817,16 +817,23 @@ def _driver_batches(conn: Connection, statement) -> Iterator[list]:
     cache key, result and `Row` of each row cost as much again as SQLite's reading of
     them (a cold 10,000-post build's `heads`: ~15 of its ~80 CPU-ms, in the one-core
     gap before the build). Elsewhere through SQLAlchemy (`yield_per`: PostgreSQL's
-    server-side cursor). The rows are tuples (or `Row`s): read them by position."""
+    server-side cursor). The rows are tuples (or `Row`s): read them by position. The
+    driver's errors come out as SQLAlchemy's would (`DBAPIError`), so that a command
+    says what is wrong with the database, as it does for any other query."""
     if conn.dialect.name != "sqlite":
         yield from conn.execution_options(yield_per=_BATCH).execute(statement).partitions()
         return
-    cursor = conn.connection.dbapi_connection.execute(_sqlite_text(conn.dialect, statement))
+    text = _sqlite_text(conn.dialect, statement)
+    error = conn.dialect.dbapi.Error
     try:
-        while rows := cursor.fetchmany(_BATCH):
-            yield rows
-    finally:
-        cursor.close()
+        cursor = conn.connection.dbapi_connection.execute(text)
+        try:
+            while rows := cursor.fetchmany(_BATCH):
+                yield rows
+        finally:
+            cursor.close()
+    except error as exc:  # as SQLAlchemy's own: `database_trouble` names the database's reason
+        raise DBAPIError.instance(text, None, exc, error, dialect=conn.dialect) from exc
 
 
 #: rows a batch of `_driver_batches`

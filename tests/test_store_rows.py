@@ -200,3 +200,28 @@ def test_every_head_is_its_row_read_plainly_in_the_order_of_pick_up(tmp_path):
         ("f10.md", "f11.md"),
         (),
     )
+
+
+def test_a_database_error_while_reading_every_head_is_named_as_the_databases(tmp_path):
+    """`heads()` reads every head from the driver's own cursor: an error there (a table
+    gone, a file damaged) must still say which database and why (`database_trouble`), as
+    a query through SQLAlchemy does, not come out as a bug of ours."""
+    import sqlite3
+
+    from postroom.store import database_trouble
+
+    url = f"sqlite:///{tmp_path / 'postroom.db'}"
+    store = Store(url)
+    try:
+        with sqlite3.connect(tmp_path / "postroom.db") as other:
+            other.execute("ALTER TABLE versions RENAME TO elsewhere")
+        for read in (store.heads, lambda: store.heads(["an-id"])):
+            try:
+                read()
+            except Exception as exc:  # what the command's handler is given
+                said = database_trouble(url, exc)
+            else:
+                raise AssertionError("read the heads of a database without its versions")
+            assert said is not None and said.endswith("no such table: versions"), said
+    finally:
+        store.close()
