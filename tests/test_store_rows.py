@@ -3,12 +3,13 @@ holds its own post's moments (as that post's zone prints them) and tags."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from postroom.core.model import Attribution, LeadImage, PostHead, Republish
-from postroom.store import Store
+from postroom.store import Store, database_trouble
 from postroom.store.database import PostWrite, Version
 from postroom.store.schema import posts, versions
 from sqlalchemy import select
@@ -206,10 +207,6 @@ def test_a_database_error_while_reading_every_head_is_named_as_the_databases(tmp
     """`heads()` reads every head from the driver's own cursor: an error there (a table
     gone, a file damaged) must still say which database and why (`database_trouble`), as
     a query through SQLAlchemy does, not come out as a bug of ours."""
-    import sqlite3
-
-    from postroom.store import database_trouble
-
     url = f"sqlite:///{tmp_path / 'postroom.db'}"
     store = Store(url)
     try:
