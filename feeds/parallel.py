@@ -138,15 +138,16 @@ def write_post_pages(
 class Sent(Generic[T, R]):
     """`task(item)` for each of `tasks` in worker processes that each open the store at
     `url`, their results taken back in the order of `tasks` as the caller iterates.
-    `ahead`: the most tasks out at a time, for results of some size (an archive page's
-    bytes): a few ahead of the caller keep the workers busy while it writes, and what
-    waits stays small whatever the site. None: every task sent now, the workers going
-    on while the caller does other work (results of a few numbers: a post page's size
-    and mtime, its bytes written by the worker). Every result not yet taken waits in a
-    file of the build's scratch folder (`_to_file`). Should the pool fail (a worker
-    raises or is killed), the failure is logged and the tasks not yet taken are done
-    here (`here`). `close` (an error, Ctrl-C, the caller stopping early; taking every
-    result closes it) stops the workers at once."""
+    `ahead`: the most tasks out at a time, for tasks whose results the caller places as
+    they come (archive pages staged by the workers): a few ahead of the caller keep the
+    workers busy while it does, and what waits stays small whatever the site. None:
+    every task sent now, the workers going on while the caller does other work (results
+    of a few numbers: a post page's size and mtime, its bytes written by the worker).
+    Every result not yet taken waits in a file of the build's scratch folder
+    (`_to_file`). Should the pool fail (a worker raises or is killed), the failure is
+    logged and the tasks not yet taken are done here (`here`). `close` (an error,
+    Ctrl-C, the caller stopping early; taking every result closes it) stops the workers
+    at once."""
 
     def __init__(
         self,
@@ -360,7 +361,8 @@ class _ArchiveFiles:
     """The archive pages `_PostPages.merge` added, in order, once the post pages are
     taken: each page's files staged (`writer.stage_file`), or None (the parent renders
     it: a post feedgen refuses, or a worker failed). `close` stops the workers; what
-    they staged and nobody placed goes with the build's scratch, as its temp files do."""
+    they staged and nobody placed goes with the build's scratch, as its temp files do
+    (after a failed build in a service: at the next build's start, `OutputWriter`)."""
 
     def __init__(self, sent: _PostPages, numbers: list[int]) -> None:
         self._sent, self._numbers = sent, numbers

@@ -324,6 +324,21 @@ def stage_file(root: Path | str, name: str, data: bytes, scratch: Path | str) ->
     return Staged(tmp, st.st_size, st.st_mtime_ns)
 
 
+def _empty_but_journal(scratch: Path) -> None:
+    """Everything in `scratch` removed but its journal: the temp files an earlier build of
+    this process staged (`stage_file`) and never placed, and its workers' results. A
+    service whose builds fail (a broken template) would otherwise keep a build's held
+    pages there once more at every try; one process builds a site at a time."""
+    for entry in os.scandir(scratch):
+        if entry.name == JOURNAL:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+
+
 def sync_filesystem(folder: Path) -> None:
     """Everything written to `folder`'s filesystem reaches the disk: `syncfs(2)` where
     the C library has it (one filesystem), else `sync()` (all of them, and no error to
@@ -573,6 +588,8 @@ class OutputWriter:
         for folder in dead:
             if folder != self.scratch:  # their temp files and journals
                 shutil.rmtree(folder, ignore_errors=True)
+            else:  # what this process's failed build staged and never placed (a service)
+                _empty_but_journal(folder)
 
     def _record(self, names: Iterable[str]) -> None:
         """Add `names` to this build's journal, flushed before any of them is written: a

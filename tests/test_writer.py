@@ -178,6 +178,27 @@ def test_a_killed_builds_temp_files_are_never_among_the_outputs_and_are_cleared(
     assert alive.is_dir() and not out.scratch.exists()
 
 
+def test_a_build_after_one_of_this_process_that_failed_clears_what_that_one_staged(tmp_path):
+    """A service's build that fails (a broken template) after staging its held pages
+    never places them; the next build in the same process removes them and keeps what
+    the failed one put on record. Before, each failed try left its pages in the scratch
+    for as long as the service ran."""
+    public = tmp_path / "public"
+    failed = OutputWriter(public)
+    failed.put("posts/a/index.html", b"a")  # written, on its journal
+    failed.hold(lambda: None)
+    failed.put("tags/t/index.html", b"<p>t</p>")  # staged, then the build fails
+    (failed.scratch / "rendered").mkdir()  # and its workers' results
+    temps = [n for n in os.listdir(failed.scratch) if n.endswith(".tmp")]
+    assert temps  # the test can fail
+    out = OutputWriter(public)
+    assert out.scratch == failed.scratch
+    assert sorted(os.listdir(out.scratch)) == ["intended.jsonl"]
+    out.put("posts/b/index.html", b"b")
+    out.finish()
+    assert files_under(public) == [MANIFEST, "posts/b/index.html"]  # a's removed: on record
+
+
 @pytest.mark.nostore
 @pytest.mark.parametrize("count", [0, 1, 2, 1000, 1001, 2500])
 def test_the_manifest_written_in_pieces_is_the_manifest_written_whole(count):
