@@ -423,11 +423,11 @@ class Store:
         self._checkpointed()  # the last scan's WAL copied back: this one starts it again
         with self.engine.connect() as conn:
             every = int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
-            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
             cache = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{_INTAKE_CACHE_KIB}")
-            conn.commit()  # SQLAlchemy's "autobegin" of the PRAGMAs ended (no SQL on SQLite)
-            try:
+            try:  # set inside: whatever stops it on the way, the connection gets both back
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{_INTAKE_CACHE_KIB}")
+                conn.commit()  # SQLAlchemy's "autobegin" of the PRAGMAs ended (no SQL on SQLite)
                 with conn.begin():
                     yield IntakeSession(conn, lazy)
             finally:
