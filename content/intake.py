@@ -683,7 +683,7 @@ def _scan(
     withdrawn: list[str] = []
     published: list[Post] = []
     if stale or gone:
-        with store.intake(lazy=delta is not None) as session:
+        with store.intake(lazy=delta is not None, reads=len(stale)) as session:
             listening = bool(post_published.receivers)
             reconciler = _Reconciler(session, known, config.tz, now, listening)
             jobs = [

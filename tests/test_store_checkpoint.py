@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from postroom.content.intake import scan
 from postroom.store import Store
-from postroom.store.database import _INTAKE_CACHE_KIB
+from postroom.store.database import _BIG_INTAKE, _INTAKE_CACHE_KIB
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from support import make_site, write
@@ -161,19 +161,25 @@ def test_the_intake_connection_gets_back_the_automatic_checkpoint(tmp_path):
 
 
 @pytest.mark.once  # SQLite's page cache
-def test_the_intake_has_a_larger_page_cache_and_its_connection_gets_back_the_default(tmp_path):
-    """`_INTAKE_CACHE_KIB` for the intake's transaction (fewer WAL frames overwritten, so
-    a shorter COMMIT), then SQLite's default again: no pooled connection keeps the memory."""
+def test_a_big_intake_has_a_larger_page_cache_and_its_connection_gets_back_the_default(
+    tmp_path,
+):
+    """`_INTAKE_CACHE_KIB` for a big intake's transaction (fewer WAL frames overwritten,
+    so a shorter COMMIT), then SQLite's default again: no pooled connection keeps the
+    memory. A scan reading a few files keeps the default (a full scan of a big site with
+    one new post: 22 MB more at its peak with it)."""
     site = make_site(tmp_path)
     store = Store(site.store_url)
     try:
         default = _pooled_pragma(store, "cache_size")
         assert default and set(default) == {-2000}
-        with store.intake() as session:
-            during = session.conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        assert during == -_INTAKE_CACHE_KIB
-        store._checkpointed()
-        assert set(_pooled_pragma(store, "cache_size")) == {-2000}
+        seen = []
+        for reads in (_BIG_INTAKE, _BIG_INTAKE - 1, 0):
+            with store.intake(reads=reads) as session:
+                seen.append(session.conn.exec_driver_sql("PRAGMA cache_size").scalar())
+            store._checkpointed()
+            assert set(_pooled_pragma(store, "cache_size")) == {-2000}
+        assert seen == [-_INTAKE_CACHE_KIB, -2000, -2000]
     finally:
         store.close()
 
