@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import signal
@@ -193,27 +194,30 @@ def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
 def test_a_worker_killed_while_archive_pages_take_post_pages_loses_nothing(
     tmp_path, monkeypatch, caplog
 ):
-    """Killed as the parent takes its first result, the post pages of taken-back tasks
-    still with the archive pages' tasks: the parent writes those post pages and renders
-    those archive pages itself; the same bytes in the same order, no result left."""
+    """The workers killed as the archive pages join the post pages (`merge`): the post
+    pages of the tasks taken back go with the archive pages' tasks, which no worker is
+    left to run, so the parent writes those post pages and renders those archive pages
+    itself; the same bytes in the same order, no result left. (Every worker, and dead
+    before the merge: with one killed as the first result was taken, a loaded machine's
+    other worker had sometimes done every task already, and nothing failed.)"""
     assert small_archive_pages(monkeypatch, 4)  # 60 posts, a window of 5: 14 archive pages
     site, store = scanned_site(tmp_path / "site", 60)
     monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 1)
     merged, killed = [], []
-    real_merge, real_take = parallel._PostPages.merge, parallel._from_file
+    real_merge = parallel._PostPages.merge
 
     def merge(self, pages):
+        workers = multiprocessing.active_children()
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGKILL)
+        alive = {worker.sentinel for worker in workers}
+        while alive:  # each gone (its sentinel readable), before the merge
+            alive.difference_update(multiprocessing.connection.wait(alive))
+        killed.extend(workers)
         merged.append(len(pages))
         return real_merge(self, pages)
 
-    def take(path):
-        if not killed and (workers := multiprocessing.active_children()):
-            os.kill(workers[0].pid, signal.SIGKILL)
-            killed.append(workers[0].pid)
-        return real_take(path)
-
     monkeypatch.setattr(parallel._PostPages, "merge", merge)
-    monkeypatch.setattr(parallel, "_from_file", take)
     with caplog.at_level(logging.WARNING, logger="postroom.build"):
         alone, spread = both_ways(site, store, monkeypatch, tmp_path)
     assert merged == [14] and killed
