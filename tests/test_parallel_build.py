@@ -150,7 +150,12 @@ def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
     # a task a post: more than the pool's queue to its workers holds, so most wait
     monkeypatch.setattr(parallel, "_PAGES_PER_TASK", 1)
     sent, at_first_take = [], []  # (item, future) of each task sent
-    real_start, real_take = pool.start, parallel._from_file
+    # the workers stopped (SIGSTOP) as they start, until the merge: they begin at most
+    # a task each before it, however long the parent takes to come to it on a loaded
+    # machine (where, running, they had sometimes begun every task, none taken back)
+    held: list[int] = []
+    resumed: list[int] = []
+    real_start, real_take, real_merge = pool.start, parallel._from_file, parallel._PostPages.merge
 
     def start(*args, **kwargs):
         workers = real_start(*args, **kwargs)
@@ -159,10 +164,22 @@ def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
         def kept(fn, numbered):
             assert fn.args[0] is parallel._post_pages_task  # one kind of task, one pool
             sent.append((numbered[1], submit(fn, numbered)))
+            for worker in list(workers._processes.values()):
+                if worker.pid not in held and not resumed:
+                    os.kill(worker.pid, signal.SIGSTOP)
+                    held.append(worker.pid)
             return sent[-1][1]
 
         workers.submit = kept
         return workers
+
+    def merge(self, pages):
+        try:
+            return real_merge(self, pages)
+        finally:
+            for pid in held:
+                os.kill(pid, signal.SIGCONT)
+                resumed.append(pid)
 
     def take(path):
         if not at_first_take:
@@ -171,8 +188,9 @@ def test_archive_pages_take_over_the_post_pages_not_begun_before_one_is_taken(
 
     monkeypatch.setattr(pool, "start", start)
     monkeypatch.setattr(parallel, "_from_file", take)
+    monkeypatch.setattr(parallel._PostPages, "merge", merge)
     alone, spread = both_ways(site, store, monkeypatch, tmp_path)
-    assert len(pools) == 1
+    assert len(pools) == 1 and held
     [before] = at_first_take
     assert sent == before  # nothing sent once the parent began to take
     both = [item for item, _ in sent if isinstance(item, parallel._Both)]

@@ -175,10 +175,46 @@ def write_all_at_once(folder: Path, files: dict[str, str], stage: Path) -> None:
         os.replace(stage / name, folder / name)
 
 
+# Loaded at start-up by the service of the kill test (sitecustomize, on its PYTHONPATH):
+# once the file named by POSTROOM_TEST_STOP_AT exists, holding N, the service's own
+# process stops itself (SIGSTOP) after the N-th file it renames into public/, and says so
+# in its log first. The kill then lands mid-build whatever the machine's load: a kill
+# timed from the test could come after a build finished under a stalled test process.
+STOPPER = """
+import logging, os, signal
+_ARM, _PUBLIC = os.environ["POSTROOM_TEST_STOP_AT"], os.environ["POSTROOM_TEST_PUBLIC"]
+_PID, _replace, _renamed = os.getpid(), os.replace, [0]
+def replace(src, dst, *args, **kwargs):
+    _replace(src, dst, *args, **kwargs)
+    if os.getpid() != _PID or not os.fspath(dst).startswith(_PUBLIC):
+        return
+    try:
+        with open(_ARM) as armed:
+            after = int(armed.read())
+    except FileNotFoundError:
+        return
+    _renamed[0] += 1
+    if _renamed[0] >= after:
+        os.unlink(_ARM)
+        logging.getLogger("postroom.test-stopper").warning("stopped mid-build")
+        os.kill(_PID, signal.SIGSTOP)
+os.replace = replace
+"""
+STOPPED = "postroom.test-stopper"
+
+
 def test_sigkill_mid_build_leaves_every_public_file_whole_and_a_restart_catches_up(tmp_path):
     rng = random.Random(20261125)
     site = make_site(tmp_path / "site", config=SITE)
     public = site.public_dir
+    hook, armed = tmp_path / "hook", tmp_path / "stop-at"
+    write(hook / "sitecustomize.py", STOPPER)
+    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
+    stopper = {
+        "PYTHONPATH": path,
+        "POSTROOM_TEST_STOP_AT": str(armed),
+        "POSTROOM_TEST_PUBLIC": str(public) + os.sep,
+    }
     for n in range(POSTS):
         write(site.content_dir / f"p{n:04d}.md", numbered_post(n, f"Body of post {n}. " * 20))
     first = postroom(site.root, "run", "--once")
@@ -195,7 +231,7 @@ def test_sigkill_mid_build_leaves_every_public_file_whole_and_a_restart_catches_
 
     outcomes = []
     for round_ in range(ROUNDS):
-        with Service(site.root) as service:
+        with Service(site.root, env=stopper) as service:
             service.wait_for(lambda e: e["event"] == "build")  # repairs what a kill cut short
             assert_public_complete(public)
             eventually(edits_out, 10, f"round {round_}: the edits made so far reach the pages")
@@ -206,22 +242,23 @@ def test_sigkill_mid_build_leaves_every_public_file_whole_and_a_restart_catches_
             outputs = [page(public, i) for i in ids] + [public / "feed.json", public / "atom.xml"]
             before = [p.stat().st_mtime_ns for p in outputs]
             later = after_now(service)
+            if round_ % 2:  # stopped just after the build has begun to write
+                armed.write_text(str(rng.randint(1, 100)))
             edits = {f"p{n:04d}.md": numbered_post(n, edited_body(n, round_)) for n in chosen}
             write_all_at_once(site.content_dir, edits, tmp_path / "stage")
             written.update(dict.fromkeys(chosen, round_))
-            # one scan takes every edit, so the build it starts is the one the kill cuts
-            service.wait_for(
-                lambda e, ids=ids, later=later: (
-                    later(e) and ids <= set(ids_in_scans(service, "updated", later))
+            if round_ % 2:
+                # stopped by its hook (STOPPER) after the N-th page its build wrote: the
+                # build of the first scan to take edits (a scan may take a few alone: the
+                # watcher hears the first renames); the restart takes the rest
+                service.wait_for(lambda e: e["event"] == STOPPED)
+                assert [p.stat().st_mtime_ns for p in outputs] != before, "no build began"
+            else:  # any moment after the scans that take every edit start their builds
+                service.wait_for(
+                    lambda e, ids=ids, later=later: (
+                        later(e) and ids <= set(ids_in_scans(service, "updated", later))
+                    )
                 )
-            )
-            if round_ % 2:  # just after the build has begun to write
-                deadline = time.monotonic() + 10
-                while [p.stat().st_mtime_ns for p in outputs] == before:
-                    assert time.monotonic() < deadline, "no build began"
-                    time.sleep(0.002)
-                time.sleep(rng.uniform(0.0, 0.05))
-            else:  # any moment after the scan that starts a build
                 time.sleep(rng.uniform(0.0, 1.0))
             service.kill()
         taken = ids & set(ids_in_scans(service, "updated", later))

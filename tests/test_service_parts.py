@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -56,6 +55,14 @@ class FakeClocks:
 
     def advance(self, seconds: float) -> None:
         self.elapsed += seconds
+
+    def write(self, path: Path, body: str) -> None:
+        """Write `path` now, as this clock tells the time (its mtime on the wall clock):
+        a scan's quiet period then sees only the time the test moves on, however slow
+        the machine (with real time under it, a second's stall read a held file early)."""
+        write(path, body)
+        now_ns = W0_NS + int(self.elapsed * 10**9)
+        os.utime(path, ns=(now_ns, now_ns))
 
 
 def sig(size: int, mtime_ns: int, side: tuple[int, int] | None = None) -> str:
@@ -194,29 +201,6 @@ def test_the_sidecars_newer_mtime_counts(quiet, clocks):
 # --- content/intake.py: scan with and without a QuietPeriod ---
 
 
-class RealClocks:
-    """Real time plus an offset: files written now have real mtimes; a test moves on
-    by advancing the offset instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def wall(self) -> float:
-        return time.time() + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-    def write(self, path: Path, body: str) -> None:
-        """Write `path` now, as this clock tells the time."""
-        write(path, body)
-        now_ns = int(self.wall() * 1e9)
-        os.utime(path, ns=(now_ns, now_ns))
-
-
 QUIET = 5.0
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -234,7 +218,7 @@ def store(site):
 
 
 def test_a_file_just_written_waits_then_is_read(site, store):
-    clocks = RealClocks()
+    clocks = FakeClocks()
     quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
     clocks.write(site.content_dir / "notes/hubs.md", MD)
     report = scan(site, store, T0, quiet)
@@ -252,7 +236,7 @@ def test_a_move_aside_save_never_withdraws_and_ends_as_one_update(site, store):
     path = site.content_dir / "hubs.md"
     write(path, MD)
     [post_id] = scan(site, store, T0).new
-    clocks = RealClocks()
+    clocks = FakeClocks()
     quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
 
     os.rename(path, site.content_dir / "hubs.md~")  # the editor moves the old file aside
@@ -282,7 +266,7 @@ def test_a_file_that_stays_gone_is_withdrawn_after_the_quiet_period(site, store)
     path = site.content_dir / "hubs.md"
     write(path, MD)
     [post_id] = scan(site, store, T0).new
-    clocks = RealClocks()
+    clocks = FakeClocks()
     quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
     path.unlink()
     assert scan(site, store, T0, quiet).withdrawn == ()
@@ -526,10 +510,10 @@ def test_a_post_another_command_stored_is_published_by_the_service(site, store):
     """The service holds a new file for its quiet period; `check` (a scan without the
     quiet period, and no build) stores its post meanwhile. The service's next look finds
     the file known, nothing changed by its own scan: it must still build the post."""
-    clocks = RealClocks()
+    clocks = FakeClocks()
     quiet = QuietPeriod(QUIET, wall=clocks.wall, monotonic=clocks.monotonic)
     jobs = Jobs(Context(site, store, lambda: T0), None, quiet=quiet)
-    write(site.content_dir / "one.md", MD)
+    clocks.write(site.content_dir / "one.md", MD)
     clocks.advance(QUIET)
     jobs.scan()
     jobs.refresh()  # the first build

@@ -363,7 +363,7 @@ def version_of(site: Site) -> int:
 # runs the command line as the console script does, then says whether the forkserver
 # was started, and lists every module loaded
 FORKSERVER = """
-import json, sys
+import json, os, signal, sys, threading
 from multiprocessing import forkserver
 from postroom.core import pool
 from postroom.scheduler import main
@@ -372,10 +372,40 @@ def running():
 first_pool = []  # whether the forkserver ran already when the first pool started
 at_pool = []  # the modules loaded then (the scan's, on a first run)
 at_result = []  # and when the first pool's first result was taken
+# the first pool's workers stopped (SIGSTOP) as they start, until its first `meanwhile`
+# work is done: its first result is not ready when the parent first looks, however slow
+# the parent is on a loaded machine (it had sometimes found the result there, and rightly
+# imported nothing); resumed in any case after a while, for a clear failure, not a hang
+held, resumed = [], []
+def resume():
+    if not resumed:
+        resumed.append(True)
+        for pid in held:
+            os.kill(pid, signal.SIGCONT)
+def run_meanwhile(work, _run=pool._run_meanwhile):
+    try:
+        return _run(work)
+    finally:
+        resume()
+pool._run_meanwhile = run_meanwhile
 def start(*args, _start=pool.start, **kwargs):
     first_pool.append(running())
     at_pool.append(sorted(sys.modules))
-    return _start(*args, **kwargs)
+    workers = _start(*args, **kwargs)
+    if len(first_pool) == 1:
+        submit = workers.submit
+        def holding(*args, **kwargs):
+            future = submit(*args, **kwargs)
+            for worker in list(workers._processes.values()):
+                if worker.pid not in held and not resumed:
+                    os.kill(worker.pid, signal.SIGSTOP)
+                    held.append(worker.pid)
+            return future
+        workers.submit = holding
+        later = threading.Timer(20, resume)
+        later.daemon = True
+        later.start()
+    return workers
 def in_order(*args, _in_order=pool.in_order, **kwargs):
     for result in _in_order(*args, **kwargs):
         at_result.append(sorted(sys.modules))

@@ -287,16 +287,23 @@ def test_a_hub_answering_503_twice_then_204_is_asked_three_times(tmp_path, store
         hub.close()
 
 
-def test_retry_after_is_heeded_within_its_bound(tmp_path, store_for):
-    """429 asking for 1 s: 1 s, not FAST's 0.01; 503 asking for an hour: the bound (1.2 s)."""
+def test_retry_after_is_heeded_within_its_bound(tmp_path, store_for, caplog):
+    """429 asking for 1 s: 1 s, not FAST's 0.01; 503 asking for an hour: the bound (1.2 s).
+    The waits chosen are read from the log, the times the hub was asked only bound below:
+    a loaded machine makes them longer, never shorter."""
     hub = Hub([(429, {"Retry-After": "1"}), (503, {"Retry-After": "3600"})], then=202)
     try:
         site = hub_site(tmp_path, hub.url)
         pinger = Pinger(site, store_for(site), lambda: T0, delays=FAST, longest=1.2)
-        pinger.owe([f"{BASE}atom.xml"])
-        assert pinger.settle(5)
+        with caplog.at_level(logging.INFO, logger="postroom"):
+            pinger.owe([f"{BASE}atom.xml"])
+            assert pinger.settle(5)
+        waits = [
+            r.fields["retry_in"] for r in caplog.records if "retry_in" in getattr(r, "fields", {})
+        ]
+        assert waits == [1.0, 1.2]
         first, second, third = (s.at for s in hub.seen)
-        assert 0.95 <= second - first < 1.15 and 1.15 <= third - second < 2
+        assert second - first >= 0.95 and third - second >= 1.15
     finally:
         hub.close()
 
